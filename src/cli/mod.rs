@@ -1,0 +1,50 @@
+//! The command line, as clap derive structs and nothing else: no I/O, no netlab logic.
+//!
+//! Each lab's arguments live in their own file (`cli/tcp.rs`, `cli/udp.rs`, ...). The
+//! conversion from these "low" arguments to a validated `Plan` lives beside the lab in
+//! `cmd/`, so tests can build plans without clap.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// netlab: an educational networking lab. See what sockets, TCP streams, UDP datagrams,
+/// packets and WebSockets really are, on your own machine, with your own traffic.
+#[derive(Debug, Parser)]
+#[command(name = "netlab", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print one JSON document instead of tables (for scripts and graders).
+    #[arg(long, global = true, conflicts_with = "jsonl")]
+    pub json: bool,
+    /// Print one JSON object per line, one per event as it happens (for streaming commands).
+    #[arg(long, global = true)]
+    pub jsonl: bool,
+    /// When to use colour. `auto` means: when stdout is a terminal and NO_COLOR is unset.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the OSI, TCP/IP (RFC 1122) and five-layer models side by side, and where each
+    /// protocol netlab knows sits in them.
+    Osi(OsiArgs),
+}
+
+/// Arguments of `netlab osi`.
+#[derive(Debug, Args)]
+pub struct OsiArgs {}

@@ -1,0 +1,5 @@
+//! One module per subcommand. Each turns a validated `Plan` into a `Report` (and, for
+//! streaming labs, `Event`s) by combining `net` adapters and `wire` decoders, and hands
+//! them to `output`. Labs never print.
+
+pub mod osi;

@@ -1,0 +1,93 @@
+//! What bytes mean. Pure code: no sockets, no tokio, no clock, no randomness, no printing.
+//!
+//! # The view / `Repr` contract
+//!
+//! Every protocol module here follows one shape (after smoltcp's `wire` module):
+//!
+//! - A **view** named after the protocol's unit of data (`udp::Datagram`, `tcp::Segment`,
+//!   `websocket::Frame`) wraps a byte buffer without copying it. `new_checked` runs
+//!   `check_len` once; after that no accessor can panic.
+//! - Field offsets live in one place, `mod field`, as ranges; [`FieldSpec`] tables built
+//!   from them let `output` label every byte of a hexdump with the same constants the
+//!   parser uses.
+//! - A **`Repr`** is the owned meaning of a header (`parse` from a view, `emit` into a
+//!   buffer) with a one-line `Display`.
+//! - Errors name the defect ([`Error::Truncated`], [`Error::BadLength`], …). Truncated
+//!   input is always an error, never a panic; tests check every prefix.
+//!
+//! Randomness and time are inputs: a masking key or a timestamp is passed in by `net` or
+//! `cmd`, so every test here is deterministic.
+
+use crate::layers::Protocol;
+use serde::Serialize;
+use std::ops::Range;
+
+/// Why bytes could not be read as the protocol they were meant to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Error {
+    #[error("{protocol}: truncated: needs {needed} bytes, only {got} present")]
+    Truncated {
+        protocol: Protocol,
+        needed: usize,
+        got: usize,
+    },
+    #[error("{protocol}: a length field claims {claimed} bytes but {available} are present")]
+    BadLength {
+        protocol: Protocol,
+        claimed: usize,
+        available: usize,
+    },
+    #[error("{protocol}: {reason}")]
+    Malformed {
+        protocol: Protocol,
+        reason: &'static str,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// One named field of a header: where it sits and what it means, for annotated views.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    /// Byte offsets relative to the start of the header.
+    pub span: Range<usize>,
+    pub about: &'static str,
+}
+
+/// Read a big-endian (network order) u16 at `at`. The caller has checked the length.
+pub fn be16(buf: &[u8], at: Range<usize>) -> u16 {
+    u16::from_be_bytes([buf[at.start], buf[at.start + 1]])
+}
+
+/// Read a big-endian u32 at `at`. The caller has checked the length.
+pub fn be32(buf: &[u8], at: Range<usize>) -> u32 {
+    u32::from_be_bytes([
+        buf[at.start],
+        buf[at.start + 1],
+        buf[at.start + 2],
+        buf[at.start + 3],
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_byte_order() {
+        let b = [0x12, 0x34, 0x56, 0x78];
+        assert_eq!(be16(&b, 0..2), 0x1234);
+        assert_eq!(be32(&b, 0..4), 0x1234_5678);
+        let e = Error::Truncated {
+            protocol: Protocol::Udp,
+            needed: 8,
+            got: 3,
+        };
+        assert_eq!(
+            e.to_string(),
+            "UDP: truncated: needs 8 bytes, only 3 present"
+        );
+    }
+}

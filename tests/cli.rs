@@ -1,0 +1,121 @@
+//! The command line as a user meets it: help, usage errors, JSON.
+
+mod common;
+use common::netlab;
+
+#[test]
+fn top_level_help_lists_the_labs() {
+    let r = netlab(&["--help"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert!(r.stdout.contains("osi"), "{}", r.stdout);
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    // Every subcommand listed in --help must answer --help itself, with exit code 0.
+    let top = netlab(&["--help"]).stdout;
+    let commands = subcommands(&top);
+    assert!(!commands.is_empty(), "no commands found in:\n{top}");
+    for c in &commands {
+        let r = netlab(&[c, "--help"]);
+        assert_eq!(r.code(), 0, "netlab {c} --help: {}", r.stderr);
+        assert!(
+            r.stdout.contains("Usage:"),
+            "netlab {c} --help:\n{}",
+            r.stdout
+        );
+        // And every sub-subcommand too.
+        for s in subcommands(&r.stdout) {
+            let r = netlab(&[c, &s, "--help"]);
+            assert_eq!(r.code(), 0, "netlab {c} {s} --help: {}", r.stderr);
+            assert!(
+                r.stdout.len() > 100,
+                "netlab {c} {s} --help is too thin:\n{}",
+                r.stdout
+            );
+        }
+    }
+}
+
+/// The names in a clap help text's `Commands:` section (not its wrapped continuation lines).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect()
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    let r = netlab(&["no-such-lab"]);
+    assert_eq!(r.code(), 2);
+    assert!(r.stderr.contains("error:"), "{}", r.stderr);
+}
+
+#[test]
+fn osi_json_parses_and_matches_rfc1122() {
+    let v = netlab(&["osi", "--json"]).json();
+    let models = v["models"].as_array().unwrap();
+    assert_eq!(models.len(), 7);
+    let tcpip: std::collections::BTreeSet<&str> = models
+        .iter()
+        .map(|m| m["tcpip"].as_str().unwrap())
+        .collect();
+    assert_eq!(tcpip.len(), 4, "RFC 1122 has four layers: {tcpip:?}");
+    let tcp = v["protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["protocol"] == "tcp")
+        .unwrap();
+    assert_eq!(tcp["osi_number"], 4);
+    assert_eq!(tcp["pdu"], "segment");
+}
+
+#[test]
+fn osi_human_output_shows_all_three_models() {
+    let r = netlab(&["osi"]);
+    assert_eq!(r.code(), 0);
+    for needle in [
+        "OSI",
+        "RFC 1122",
+        "five-layer",
+        "Presentation",
+        "Internet",
+        "WebSocket",
+    ] {
+        assert!(r.stdout.contains(needle), "missing {needle}:\n{}", r.stdout);
+    }
+    assert!(!r.stdout.contains('\x1b'), "NO_COLOR must turn colour off");
+}
+
+#[test]
+fn color_always_colours_and_broken_pipe_is_quiet() {
+    let r = netlab(&["--color", "always", "osi"]);
+    assert!(r.stdout.contains("\x1b["), "--color always must colour");
+
+    // `netlab osi | head -1`: the reader goes away early; netlab must exit quietly.
+    let mut child = common::netlab_cmd()
+        .args(["osi"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // close the read end before netlab writes
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
