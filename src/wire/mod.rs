@@ -18,6 +18,8 @@
 //! Randomness and time are inputs: a masking key or a timestamp is passed in by `net` or
 //! `cmd`, so every test here is deterministic.
 
+pub mod framing;
+
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::ops::Range;
