@@ -572,3 +572,22 @@ pub fn bench_send(
         options,
     })
 }
+
+/// A future that completes at Ctrl-C (SIGINT). The handler is installed before this
+/// returns, so a Ctrl-C that comes right after is not lost (and does not kill netlab
+/// before it can print its summary).
+pub fn interrupt() -> io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        Ok(async move {
+            sigint.recv().await;
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}

@@ -171,8 +171,9 @@ pub async fn byte_stream_demo(plan: &DemoPlan) -> anyhow::Result<DemoReport> {
         human_bytes(plan.large as u64),
         human_bytes(plan.read_buf as u64)
     );
-    case.lesson = "one application write becomes several write() calls (the send buffer \
-                   fills) and many read()s: the stream is cut wherever it happens to be";
+    case.lesson = "the kernel takes a large write whole or in parts (as much as fits in the \
+                   send buffer), and the receiver gets it in pieces sized by its buffer and by \
+                   timing, never by the write";
     cases.push(case);
 
     // A read buffer smaller than the write.
@@ -428,10 +429,20 @@ impl CaseReport {
     /// One sentence on what happened, from the measurements.
     pub fn outcome(&self) -> String {
         let (w, r) = (self.writes.len(), self.reads.len());
+        let plural = |n: usize, what: &str| {
+            if n == 1 {
+                format!("1 {what}")
+            } else {
+                format!("{n} {what}s")
+            }
+        };
         let mut s = if self.app_writes == 1 && w > 1 {
-            format!("1 application write took {w} write() calls; the server needed {r} reads")
+            format!(
+                "1 application write took {w} write() calls; the server needed {}",
+                plural(r, "read")
+            )
         } else {
-            format!("{w} write()s arrived as {r} read()s")
+            format!("{} arrived in {}", plural(w, "write"), plural(r, "read"))
         };
         if !self.stream_intact {
             s.push_str("; THE BYTES DIFFER");

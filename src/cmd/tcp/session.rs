@@ -169,6 +169,8 @@ pub async fn listen(plan: ListenPlan, out: &mut Output) -> anyhow::Result<()> {
         .failed("could not read the listening address")?;
     let options = tcp::effective(&SockRef::from(&listener), &plan.opts)
         .failed("could not read the socket's options")?;
+    let ctrl_c = tcp::interrupt().failed("could not watch for Ctrl-C")?;
+    tokio::pin!(ctrl_c);
     let mut log = Log::new(out);
     log.emit(Happening::Listening {
         local,
@@ -182,8 +184,6 @@ pub async fn listen(plan: ListenPlan, out: &mut Output) -> anyhow::Result<()> {
     let mut next_conn: u32 = 1;
     let mut finished: u32 = 0;
     let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     let per_conn_opts = SockOpts {
         reuseaddr: false,
         ..plan.opts.clone()
@@ -378,7 +378,7 @@ pub async fn connect(plan: ConnectPlan, out: &mut Output) -> anyhow::Result<()> 
         Some(tcp::spawn_stdin_reader()),
         events_tx,
     ));
-    let ctrl_c = tokio::signal::ctrl_c();
+    let ctrl_c = tcp::interrupt().failed("could not watch for Ctrl-C")?;
     tokio::pin!(ctrl_c);
     let mut end = None;
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
