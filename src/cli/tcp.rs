@@ -110,7 +110,7 @@ pub struct ListenArgs {
 /// Arguments of `netlab tcp connect`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// Where to connect, e.g. 127.0.0.1:9000, [::1]:9000 or localhost:9000.
+    /// Where to connect, e.g. 127.0.0.1:9000, `[::1]:9000` or localhost:9000.
     #[arg(value_name = "HOST:PORT")]
     pub to: Endpoint,
     /// Give up connecting after this many seconds (an unanswered SYN is retried for

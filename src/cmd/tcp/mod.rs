@@ -2,7 +2,7 @@
 //!
 //! - `listen` / `connect` ([`session`]): a netcat that narrates the connection's life.
 //! - `demo` ([`demo`]): TCP is a byte stream, not messages; framing fixes that.
-//! - `bench` ([`bench`]): throughput on loopback.
+//! - `bench` ([`mod@bench`]): throughput on loopback.
 //!
 //! Each subcommand's arguments become a validated plan here (usage errors exit with 2);
 //! the I/O is in `net::tcp`, the framing codecs in `wire::framing`.
