@@ -6,7 +6,7 @@
 //! the loop and the system calls. iperf3 measures the same way (one buffer of 128 KiB,
 //! written in a loop), which makes the two comparable.
 
-use super::{human_bytes, seconds, sock_opts};
+use super::{describe_opts, human_bytes, seconds, sock_opts};
 use crate::app::{runtime, Runtime};
 use crate::cli::tcp::BenchArgs;
 use crate::error::{usage, HintExt, Hinted};
@@ -231,7 +231,7 @@ impl Render for Interval {
         style.paint(
             Paint::Dim,
             format!(
-                "{:>5.2}-{:<5.2} s  {:>10}  {:>7.2} Gbit/s",
+                "{:>6.2}-{:.2} s  {:>10}  {:>7.2} Gbit/s",
                 self.from_s,
                 self.to_s,
                 human_bytes(self.bytes),
@@ -260,12 +260,13 @@ impl Render for BenchReport {
             ]);
         }
         format!(
-            "{} {} → {}, {} s of {} writes\n{}\n{} {:.2} Gbit/s\n",
+            "{} {} → {}, {} s of {} writes\n  sender's options: {}\n{}\n{} {:.2} Gbit/s\n",
             style.paint(Paint::Bold, "TCP throughput"),
             self.local,
             self.remote,
             self.seconds,
             human_bytes(self.size as u64),
+            describe_opts(&self.options),
             t,
             style.paint(Paint::Bold, "throughput:"),
             self.gbit_per_s
