@@ -384,6 +384,25 @@ fn demo_shows_reads_that_do_not_match_writes() {
         assert_eq!(w, 10);
         assert!(r < w, "{id}: {r} reads for {w} writes: {c}");
     }
+    // Nagle meets delayed ACK: write-write-read is far slower without TCP_NODELAY.
+    let median = |id: &str| {
+        let mut v: Vec<u64> = case(id)["round_trips_us"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let (nagle, nodelay) = (
+        median("write-write-read"),
+        median("write-write-read-nodelay"),
+    );
+    assert!(
+        nagle > 10 * nodelay.max(1),
+        "median round trip with Nagle {nagle} µs, with TCP_NODELAY {nodelay} µs"
+    );
     let large = case("large-write");
     assert!(large["reads"].as_array().unwrap().len() > 1, "{large}");
     let small_buf = case("small-read-buffer");
@@ -494,4 +513,37 @@ fn unreachable_and_unresolvable_in_an_empty_network_namespace() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("could not resolve"), "{err}");
     assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn the_demo_is_reusable_as_a_library_call() {
+    // The UDP lab shows this report beside its own: it must run without printing.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let plan = netlab::cmd::tcp::DemoPlan {
+        writes: 5,
+        large: 256 * 1024,
+        read_buf: 16 * 1024,
+        timeout: Duration::from_secs(5),
+    };
+    let report = rt
+        .block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(20),
+                netlab::cmd::tcp::byte_stream_demo(&plan),
+            )
+            .await
+        })
+        .expect("the demo finished within 20 s")
+        .unwrap();
+    let small = &report.cases[0];
+    assert_eq!(small.writes.len(), 5);
+    assert!(small.reads.len() < small.writes.len(), "{small:?}");
+    let large = report.cases.iter().find(|c| c.id == "large-write").unwrap();
+    assert_eq!(large.bytes_received, 256 * 1024);
+    // 256 KiB read with a 16 KiB buffer: at least 16 reads.
+    assert!(large.reads.len() >= 16, "{large:?}");
+    assert!(large.reads.iter().all(|r| r.done <= 16 * 1024));
 }

@@ -40,10 +40,12 @@ pub enum TcpCommand {
     ///
     /// Runs a client and a server in this process on 127.0.0.1 and records every write()
     /// the client makes and every read() the server makes: 10 small writes arrive in
-    /// one or two reads (with Nagle on, and with TCP_NODELAY), one large write is split
-    /// across many reads, and a read buffer smaller than a write takes several reads.
-    /// Then newline and length-prefix framing recover exactly the messages sent. Shown
-    /// as a table and as client/server sequence diagrams; every number is measured.
+    /// one or two reads (with Nagle on, and with TCP_NODELAY), a request written in two
+    /// small pieces waits for a delayed ACK with Nagle on (about 40 ms per round on
+    /// Linux) but not with TCP_NODELAY, one large write is split across many reads, and
+    /// a read buffer smaller than a write takes several reads. Then newline and
+    /// length-prefix framing recover exactly the messages sent. Shown as a table and as
+    /// client/server sequence diagrams; every number is measured.
     Demo(DemoArgs),
     /// Measure TCP throughput: a sender and a sink on loopback (or a sender to --to).
     ///

@@ -113,6 +113,10 @@ pub struct CaseReport {
     pub stream_intact: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub framing: Option<FramingResult>,
+    /// Write-write-read cases: the client's time from its first write to the reply,
+    /// round by round, in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_trips_us: Option<Vec<u64>>,
 }
 
 /// The byte-stream demo's findings.
@@ -153,6 +157,11 @@ pub async fn byte_stream_demo(plan: &DemoPlan) -> anyhow::Result<DemoReport> {
             "the writes' boundaries are not kept: read() returns whatever bytes have arrived"
         };
         cases.push(case);
+    }
+
+    // Nagle meets delayed ACK: a request in two small writes, then wait for the reply.
+    for nodelay in [false, true] {
+        cases.push(write_write_read_case(plan, nodelay).await?);
     }
 
     // One large write, read concurrently with a smaller buffer.
@@ -315,9 +324,104 @@ async fn run_case_raw(
             bytes_received: received.len(),
             stream_intact: received == sent,
             framing: None,
+            round_trips_us: None,
         },
         received,
     })
+}
+
+/// Rounds of the write-write-read case.
+const ROUNDS: usize = 5;
+
+/// A client sends each request as two 10-byte writes (a header, then a body) and waits
+/// for a 2-byte reply; the server replies once it has read all 20 bytes. With Nagle on,
+/// the second write waits in the client's kernel for the ACK of the first, and the
+/// server's kernel delays that ACK (RFC 1122 §4.2.3.2) hoping to send it with a reply
+/// that cannot come yet: each round waits for the delayed-ACK timer (about 40 ms on
+/// Linux). Linux acknowledges at once for the first segments of a connection ("quick
+/// ACK" mode), so the first round is usually fast.
+async fn write_write_read_case(plan: &DemoPlan, nodelay: bool) -> anyhow::Result<CaseReport> {
+    let opts = SockOpts {
+        nodelay,
+        ..SockOpts::default()
+    };
+    let (mut client, mut server) = tcp::loopback_pair(&opts, plan.timeout)
+        .await
+        .failed("could not set up a connection on 127.0.0.1")?;
+    let client_addr = client.local_addr().failed("local address")?;
+    let server_addr = server.local_addr().failed("server address")?;
+    let limit = plan.timeout;
+    let clock = Instant::now();
+    let (header, body) = (b"HEADER-01\n", b"body-0001\n");
+    let (mut wcalls, mut rcalls) = (Vec::new(), Vec::new());
+    let client_side = async {
+        let mut round_trips = Vec::with_capacity(ROUNDS);
+        let mut ignored = Vec::new();
+        for _ in 0..ROUNDS {
+            let t0 = clock.elapsed();
+            tcp::write_recorded(&mut client, header, clock, &mut wcalls, limit).await?;
+            tcp::write_recorded(&mut client, body, clock, &mut wcalls, limit).await?;
+            let reply = tcp::read_recorded(&mut client, 16, 2, clock, &mut ignored, limit).await?;
+            if reply.len() < 2 {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+            }
+            round_trips.push((clock.elapsed() - t0).as_micros() as u64);
+        }
+        Ok::<_, std::io::Error>(round_trips)
+    };
+    let server_side = async {
+        let mut received = 0;
+        let mut ignored = Vec::new();
+        for _ in 0..ROUNDS {
+            let req = tcp::read_recorded(&mut server, 64, 20, clock, &mut rcalls, limit).await?;
+            received += req.len();
+            tcp::write_recorded(&mut server, b"ok", clock, &mut ignored, limit).await?;
+        }
+        Ok::<_, std::io::Error>(received)
+    };
+    let (c, s) = tokio::join!(client_side, server_side);
+    let round_trips = c.failed("the client's side of the exchange failed")?;
+    let received = s.failed("the server's side of the exchange failed")?;
+    let sent = ROUNDS * (header.len() + body.len());
+    Ok(CaseReport {
+        id: if nodelay {
+            "write-write-read-nodelay"
+        } else {
+            "write-write-read"
+        },
+        title: format!(
+            "{ROUNDS} requests, each sent as two 10 B writes, then wait for the reply; {}",
+            if nodelay { "TCP_NODELAY" } else { "Nagle on" }
+        ),
+        setup: "the server replies \"ok\" once it has read the whole 20 B request; the \
+                client measures each round trip"
+            .to_owned(),
+        lesson: if nodelay {
+            "with TCP_NODELAY the second write leaves at once: each round trip takes a \
+             fraction of a millisecond"
+        } else {
+            "Nagle holds the second small write until the first is acknowledged, and the \
+             receiver delays that ACK: each round waits for the delayed-ACK timer"
+        },
+        client: client_addr,
+        server: server_addr,
+        nodelay,
+        app_writes: 2 * ROUNDS,
+        writes: wcalls,
+        reads: rcalls,
+        bytes_sent: sent,
+        bytes_received: received,
+        stream_intact: received == sent,
+        framing: None,
+        round_trips_us: Some(round_trips),
+    })
+}
+
+/// The middle value of some durations (the upper one of the two middle values).
+pub fn median_us(values: &[u64]) -> Option<u64> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
 }
 
 async fn framing_case(
@@ -444,6 +548,11 @@ impl CaseReport {
         } else {
             format!("{} arrived in {}", plural(w, "write"), plural(r, "read"))
         };
+        if let Some(rt) = &self.round_trips_us {
+            if let Some(m) = median_us(rt) {
+                s.push_str(&format!("; median round trip {:.2} ms", m as f64 / 1000.0));
+            }
+        }
         if !self.stream_intact {
             s.push_str("; THE BYTES DIFFER");
         }
@@ -549,6 +658,13 @@ impl Render for DemoReport {
             ));
             s.push('\n');
             s.push_str(&c.timeline().render(style));
+            if let Some(rt) = &c.round_trips_us {
+                let shown: Vec<String> = rt
+                    .iter()
+                    .map(|us| format!("{:.2} ms", *us as f64 / 1000.0))
+                    .collect();
+                s.push_str(&format!("   round trips: {}\n", shown.join(", ")));
+            }
             if let Some(f) = &c.framing {
                 s.push_str(&format!("   sent:      {:?}\n", f.sent));
                 s.push_str(&format!(
@@ -602,6 +718,7 @@ mod tests {
             bytes_received: 1000,
             stream_intact: true,
             framing: None,
+            round_trips_us: None,
         };
         let t = case.timeline();
         assert_eq!(t.steps.len(), 8 + 1 + 3);
