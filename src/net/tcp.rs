@@ -96,6 +96,22 @@ pub fn effective(sock: &SockRef<'_>, asked: &SockOpts) -> io::Result<EffectiveOp
     })
 }
 
+/// Set `opts` on any socket (a tokio or std listener or stream).
+pub fn set_options<'s, S>(socket: &'s S, opts: &SockOpts) -> io::Result<()>
+where
+    SockRef<'s>: From<&'s S>,
+{
+    apply(&SockRef::from(socket), opts)
+}
+
+/// Read back the options of any socket (a tokio or std listener or stream).
+pub fn options_of<'s, S>(socket: &'s S, asked: &SockOpts) -> io::Result<EffectiveOpts>
+where
+    SockRef<'s>: From<&'s S>,
+{
+    effective(&SockRef::from(socket), asked)
+}
+
 fn new_socket(addr: SocketAddr, opts: &SockOpts) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     apply(&SockRef::from(&socket), opts)?;

@@ -14,7 +14,6 @@ use crate::net::tcp::{
 use crate::net::Endpoint;
 use crate::output::{Format, Output, Paint, Render, Style};
 use serde::Serialize;
-use socket2::SockRef;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -167,8 +166,8 @@ pub async fn listen(plan: ListenPlan, out: &mut Output) -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .failed("could not read the listening address")?;
-    let options = tcp::effective(&SockRef::from(&listener), &plan.opts)
-        .failed("could not read the socket's options")?;
+    let options =
+        tcp::options_of(&listener, &plan.opts).failed("could not read the socket's options")?;
     let ctrl_c = tcp::interrupt().failed("could not watch for Ctrl-C")?;
     tokio::pin!(ctrl_c);
     let mut log = Log::new(out);
@@ -201,9 +200,8 @@ pub async fn listen(plan: ListenPlan, out: &mut Output) -> anyhow::Result<()> {
                 next_conn += 1;
                 // Linux copies most options from the listening socket to the accepted
                 // one; setting them again makes that explicit, and the read-back shows it.
-                let sock = SockRef::from(&stream);
-                tcp::apply(&sock, &per_conn_opts).failed("could not set socket options")?;
-                let options = tcp::effective(&sock, &plan.opts)
+                tcp::set_options(&stream, &per_conn_opts).failed("could not set socket options")?;
+                let options = tcp::options_of(&stream, &plan.opts)
                     .failed("could not read the socket's options")?;
                 let local = stream.local_addr().unwrap_or(local);
                 rows.push(ConnRow { conn, local, remote, bytes_in: 0, bytes_out: 0, duration_ms: None, how: None });
@@ -353,8 +351,8 @@ pub async fn connect(plan: ConnectPlan, out: &mut Output) -> anyhow::Result<()> 
     let remote = stream
         .peer_addr()
         .failed("could not read the peer address")?;
-    let options = tcp::effective(&SockRef::from(&stream), &plan.opts)
-        .failed("could not read the socket's options")?;
+    let options =
+        tcp::options_of(&stream, &plan.opts).failed("could not read the socket's options")?;
     let mut log = Log::new(out);
     log.emit(Happening::Connected {
         conn: 1,
