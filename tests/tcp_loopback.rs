@@ -547,3 +547,27 @@ fn the_demo_is_reusable_as_a_library_call() {
     assert!(large.reads.len() >= 16, "{large:?}");
     assert!(large.reads.iter().all(|r| r.done <= 16 * 1024));
 }
+
+#[test]
+fn an_unanswered_syn_times_out_with_a_hint() {
+    // A listener whose accept queue is full drops new SYNs without answering (Linux
+    // counts them as ListenOverflows): from the client, exactly like a silent firewall.
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    listener.listen(0).unwrap(); // room for one queued connection, never accepted
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let _queued: Vec<std::net::TcpStream> = (0..2)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok()
+        })
+        .collect();
+    let started = Instant::now();
+    let r = netlab(&["tcp", "connect", &addr.to_string(), "--timeout", "0.5"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("no answer from"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
