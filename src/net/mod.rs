@@ -87,3 +87,4 @@ mod tests {
         }
     }
 }
+pub mod udp;
