@@ -6,6 +6,8 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod udp;
+
 /// netlab: an educational networking lab. See what sockets, TCP streams, UDP datagrams,
 /// packets and WebSockets really are, on your own machine, with your own traffic.
 #[derive(Debug, Parser)]
@@ -43,6 +45,9 @@ pub enum Command {
     /// Show the OSI, TCP/IP (RFC 1122) and five-layer models side by side, and where each
     /// protocol netlab knows sits in them.
     Osi(OsiArgs),
+    /// UDP datagrams: send, listen, see boundaries kept, and loss, duplication,
+    /// reordering and jitter made visible by an impairing relay.
+    Udp(udp::UdpArgs),
 }
 
 /// Arguments of `netlab osi`.

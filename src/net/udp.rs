@@ -83,9 +83,9 @@ pub fn recv_buffer_size(sock: &std::net::UdpSocket) -> io::Result<usize> {
 
 /// Something that can ask a long-running loop to stop.
 #[derive(Debug, Clone)]
-pub struct Interrupt(watch::Receiver<bool>);
+pub struct Interrupt(Option<watch::Receiver<bool>>);
 
-/// The other end of a manual [`Interrupt`].
+/// The other end of a manual [`Interrupt`]. Dropping it without firing means "never".
 #[derive(Debug)]
 pub struct Trigger(watch::Sender<bool>);
 
@@ -104,22 +104,32 @@ impl Interrupt {
                 let _ = tx.send(true);
             }
         });
-        Interrupt(rx)
+        Interrupt(Some(rx))
     }
 
-    /// Fires when the returned trigger does (or is dropped).
+    /// Fires when the returned trigger does.
     pub fn manual() -> (Trigger, Interrupt) {
         let (tx, rx) = watch::channel(false);
-        (Trigger(tx), Interrupt(rx))
+        (Trigger(tx), Interrupt(Some(rx)))
+    }
+
+    /// Never fires.
+    pub fn never() -> Interrupt {
+        Interrupt(None)
     }
 
     pub fn is_set(&self) -> bool {
-        *self.0.borrow()
+        self.0.as_ref().is_some_and(|rx| *rx.borrow())
     }
 
-    /// Resolves once fired (or once the trigger is gone).
+    /// Resolves once fired; pends forever if it never can.
     pub async fn fired(&mut self) {
-        let _ = self.0.wait_for(|v| *v).await;
+        if let Some(rx) = &mut self.0 {
+            if rx.wait_for(|v| *v).await.is_ok() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
     }
 }
 
@@ -138,7 +148,10 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 /// What a bounded receive produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recv {
-    Datagram { len: usize, from: SocketAddr },
+    Datagram {
+        len: usize,
+        from: SocketAddr,
+    },
     /// The deadline passed first.
     TimedOut,
     /// Ctrl-C (or the test's trigger) came first.
@@ -251,6 +264,79 @@ pub fn recv_reporting_truncation(
     })
 }
 
+/// One `send_to` as the demo saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sent {
+    pub len: usize,
+    /// The error number, if the kernel refused the send, and its name (see [`errno_name`]).
+    pub errno: Option<i32>,
+    /// The kernel's error, if it refused the send (e.g. "Message too long (os error 90)").
+    pub error: Option<String>,
+}
+
+/// Both ends of a loopback exchange and what each saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatagramRun {
+    pub sender: String,
+    pub receiver: String,
+    pub sent: Vec<Sent>,
+    /// One entry per receive, in order (only as many as sends that succeeded).
+    pub received: Vec<Received>,
+}
+
+/// Send each payload with its own `send_to` from one loopback socket to another, then
+/// receive once per successful send into a `recv_buf`-byte buffer. Each receive waits at
+/// most `wait`.
+pub fn datagrams_over_loopback(
+    ip: IpAddr,
+    payloads: &[Vec<u8>],
+    recv_buf: usize,
+    wait: Duration,
+) -> io::Result<DatagramRun> {
+    let rx = bind_blocking(SocketAddr::new(ip, 0))?;
+    rx.set_read_timeout(Some(wait))?;
+    let tx = bind_blocking(SocketAddr::new(ip, 0))?;
+    let to = rx.local_addr()?;
+    let sent: Vec<Sent> = payloads
+        .iter()
+        .map(|p| match tx.send_to(p, to) {
+            Ok(n) => Sent {
+                len: n,
+                errno: None,
+                error: None,
+            },
+            Err(e) => Sent {
+                len: p.len(),
+                errno: e.raw_os_error(),
+                error: Some(e.to_string()),
+            },
+        })
+        .collect();
+    let ok = sent.iter().filter(|s| s.error.is_none()).count();
+    let received = (0..ok)
+        .map(|_| recv_reporting_truncation(&rx, recv_buf))
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok(DatagramRun {
+        sender: tx.local_addr()?.to_string(),
+        receiver: to.to_string(),
+        sent,
+        received,
+    })
+}
+
+/// The C name of an error number the UDP lab meets, for diagrams ("EMSGSIZE").
+pub fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::EAGAIN => "EAGAIN",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EACCES => "EACCES",
+        _ => "error",
+    }
+}
+
 /// What happened when a datagram was sent to a port where nothing listens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefusedOutcome {
@@ -260,6 +346,8 @@ pub struct RefusedOutcome {
     pub next_recv: String,
     /// The next receive failed with ECONNREFUSED.
     pub refused: bool,
+    /// The error number of the receive, if it failed.
+    pub errno: Option<i32>,
     pub waited_ms: u64,
 }
 
@@ -290,9 +378,15 @@ pub fn send_to_closed_port(
     let mut buf = [0u8; 64];
     let r = s.recv_from(&mut buf);
     let waited_ms = start.elapsed().as_millis() as u64;
+    let errno = r.as_ref().err().and_then(io::Error::raw_os_error);
     let (next_recv, refused) = match r {
         Ok((n, from)) => (format!("a {n}-byte datagram from {from}"), false),
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
             ("nothing (timed out)".to_owned(), false)
         }
         Err(e) => {
@@ -304,6 +398,7 @@ pub fn send_to_closed_port(
         send_ok: send.is_ok(),
         next_recv,
         refused,
+        errno,
         waited_ms,
     })
 }
@@ -610,7 +705,12 @@ pub fn bench_recv(
                     return Ok(());
                 }
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if done.load(Ordering::Relaxed) {
                     return Ok(());
                 }
