@@ -549,7 +549,11 @@ impl Relay {
                             c.flushed += 1;
                             on_event(RelayEvent::Flushed { n: hn });
                         }
-                        let due = now + Duration::from_micros(self.impairer.plan().delay_us);
+                        // And after every datagram still delayed, so jitter cannot put data
+                        // behind the END that announces it.
+                        let latest = queue.iter().map(|q| q.0.due).max();
+                        let due = (now + Duration::from_micros(self.impairer.plan().delay_us))
+                            .max(latest.unwrap_or(now));
                         push(&mut queue, due, bytes);
                         c.end_markers += 1;
                         on_event(RelayEvent::End { n });

@@ -222,11 +222,11 @@ pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
 
 fn si(n: f64) -> String {
     if n >= 1e6 {
-        format!("{:.2} M", n / 1e6)
+        format!("{:.2} million", n / 1e6)
     } else if n >= 1e3 {
-        format!("{:.1} k", n / 1e3)
+        format!("{:.1} thousand", n / 1e3)
     } else {
-        format!("{n:.0} ")
+        format!("{n:.0}")
     }
 }
 
@@ -238,7 +238,7 @@ impl Render for BenchReport {
             "sent".to_owned(),
             self.sent.to_string(),
             format!(
-                "{}datagrams/s ({:.1} Mbit/s of payload)",
+                "{} datagrams/s ({:.1} Mbit/s of payload)",
                 si(self.sent_per_s),
                 self.sent_mbit_per_s
             ),
@@ -246,7 +246,7 @@ impl Render for BenchReport {
         t.add_row(vec![
             "received".to_owned(),
             self.received.to_string(),
-            format!("{}datagrams/s", si(self.received_per_s)),
+            format!("{} datagrams/s", si(self.received_per_s)),
         ]);
         t.add_row(vec![
             "lost (by sequence number)".to_owned(),
