@@ -49,7 +49,12 @@ fn run_chain(
     impairment: Impairment,
     seed: u64,
     count: u32,
-) -> (ListenReport, RelayReport, SendReport, Vec<serde_json::Value>) {
+) -> (
+    ListenReport,
+    RelayReport,
+    SendReport,
+    Vec<serde_json::Value>,
+) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -59,7 +59,7 @@ impl TryFrom<&BenchArgs> for Plan {
         }
         let rate = match a.rate {
             None => None,
-            Some(r) if r.is_finite() && r >= 1.0 && r <= 100_000_000.0 => Some(r as u64),
+            Some(r) if (1.0..=100_000_000.0).contains(&r) => Some(r as u64),
             Some(r) => {
                 return Err(usage(
                     format!("--rate {r} is out of range"),
