@@ -31,7 +31,7 @@ pub enum UdpCommand {
 /// shown as raw bytes. Stops on Ctrl-C, after --count datagrams or after --seconds.
 #[derive(Debug, Args)]
 pub struct ListenArgs {
-    /// Address to listen on. 127.0.0.1 keeps it on this machine; 0.0.0.0 or [::] opens it
+    /// Address to listen on. 127.0.0.1 keeps it on this machine; 0.0.0.0 or `::` opens it
     /// to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
@@ -66,7 +66,7 @@ pub struct ListenArgs {
 /// legal answer.
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Where to send, e.g. 127.0.0.1:9000, [::1]:9000 or localhost:9000.
+    /// Where to send, e.g. 127.0.0.1:9000, `[::1]:9000` or localhost:9000.
     pub to: Endpoint,
     /// The message (UTF-8).
     #[arg(default_value = "hello")]
