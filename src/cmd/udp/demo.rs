@@ -506,11 +506,12 @@ impl Render for DemoReport {
         s.push_str(
             "The send succeeds both times: the datagram left, and UDP waits for no answer. The \
              receiving kernel finds no socket on that port and replies with ICMP \"destination \
-             port unreachable\" (type 3, code 3; RFC 1122 §4.1.3.1 asks UDP to pass such errors \
-             up). Linux reports it as ECONNREFUSED, \"connection refused\", on the next call, but \
-             only on a connected socket, the one peer it can be about (udp(7)); an unconnected \
-             socket hears nothing unless it asks with IP_RECVERR. There was never a connection: \
-             the name comes from TCP.\n",
+             port unreachable\" (type 3, code 3: RFC 1122 §4.1.3.1 says a host SHOULD send it, \
+             and §4.1.3.3 that UDP MUST pass such errors up to the application). Linux \
+             reports it as ECONNREFUSED, \"connection refused\", on the next call, but only \
+             on a connected socket, the one peer it can be about (udp(7)); an unconnected \
+             socket hears nothing unless it asks with IP_RECVERR. There was never a \
+             connection: the name comes from TCP.\n",
         );
 
         // 5
