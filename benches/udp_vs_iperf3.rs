@@ -2,8 +2,9 @@
 //!
 //! Run with `cargo bench --bench udp_vs_iperf3` (a release build). Environment:
 //! `UDP_BENCH_SIZES` (comma-separated payload sizes, default `64,1024,1400`),
-//! `UDP_BENCH_SECONDS` (default 3), `UDP_BENCH_ROUNDS` (default 2; the best round of each
-//! tool counts, so a noisy neighbour on a shared machine penalises neither more).
+//! `UDP_BENCH_SECONDS` (default 3), `UDP_BENCH_ROUNDS` (default 3; the two tools alternate,
+//! and the best round of each counts, so a noisy neighbour on a shared machine penalises
+//! neither more; every round is also printed on stderr).
 //! Prints a Markdown table for `docs/performance.md`: datagrams per second sent by each
 //! tool and their ratio (netlab / iperf3; the target is ≥ 1.0), plus the loss each
 //! receiver counted.
@@ -28,7 +29,9 @@ fn free_port() -> u16 {
 fn iperf3(size: usize, seconds: f64) -> Result<Measured, String> {
     let port = free_port().to_string();
     let mut server = Command::new("iperf3")
-        .args(["-s", "-1", "-B", "127.0.0.1", "-p", &port])
+        // --forceflush: stdout is a pipe, and without it the "listening" line would sit
+        // in iperf3's buffer until it exits.
+        .args(["-s", "-1", "--forceflush", "-B", "127.0.0.1", "-p", &port])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -87,7 +90,7 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let seconds: f64 = env_or("UDP_BENCH_SECONDS", "3").parse().unwrap_or(3.0);
-    let rounds: usize = env_or("UDP_BENCH_ROUNDS", "2").parse().unwrap_or(2);
+    let rounds: usize = env_or("UDP_BENCH_ROUNDS", "3").parse().unwrap_or(3);
     println!("| payload (B) | iperf3 -u -b 0 sent/s | netlab udp bench sent/s | ratio netlab/iperf3 | iperf3 loss | netlab loss |");
     println!("|---:|---:|---:|---:|---:|---:|");
     for size in sizes {
@@ -96,6 +99,10 @@ fn main() {
         for _ in 0..rounds {
             match (iperf3(size, seconds), netlab(size, seconds)) {
                 (Ok(i), Ok(n)) => {
+                    eprintln!(
+                        "round: size {size}: iperf3 {:.0}/s ({:.2}% lost), netlab {:.0}/s ({:.2}% lost)",
+                        i.sent_per_s, i.lost_percent, n.sent_per_s, n.lost_percent
+                    );
                     if i_best.as_ref().is_none_or(|b| i.sent_per_s > b.sent_per_s) {
                         i_best = Some(i);
                     }
