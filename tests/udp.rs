@@ -255,3 +255,17 @@ fn ipv6_loopback_works_too() {
     assert_eq!(v["sent"], 1);
     assert!(v["from"].as_str().unwrap().starts_with("[::1]"), "{v}");
 }
+
+#[test]
+fn the_demo_loses_the_same_datagrams_for_the_same_seed() {
+    let run = |seed: &str| {
+        let v = netlab(&["udp", "demo", "--json", "--probes", "100", "--seed", seed]).json();
+        (
+            v["loss"]["relay_dropped"].as_u64().unwrap(),
+            v["loss"]["receiver"]["lost"].as_u64().unwrap(),
+        )
+    };
+    let a = run("5");
+    assert_eq!(a.0, a.1, "receiver and relay agree");
+    assert_eq!(a, run("5"), "an instructor's run and a student's agree");
+}

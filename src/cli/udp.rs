@@ -113,7 +113,8 @@ pub struct DemoArgs {
 
 /// Sit between a sender and a receiver and impair the traffic, deterministically.
 ///
-/// Datagrams arriving on --listen go to --to; replies come back untouched. Each datagram
+/// Datagrams arriving on --listen go to --to; replies come back untouched, to the client
+/// that sent most recently (one upstream socket, like a one-entry NAT). Each datagram
 /// from the client may be dropped (--loss), sent twice (--dup), held back until the next
 /// one has gone (--reorder) and delayed (--delay, ±--jitter). The decisions come from a
 /// seeded generator: the same --seed gives the same drops, so everyone running the same

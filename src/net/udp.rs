@@ -211,9 +211,12 @@ impl UdpPort {
     }
 }
 
-/// Wait until `at` (pacing a sender).
-pub async fn sleep_until(at: Instant) {
-    tokio::time::sleep_until(at.into()).await;
+/// Wait until `at` (pacing a sender), unless `stop` fires first: returns false then.
+pub async fn sleep_until(at: Instant, stop: &mut Interrupt) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(at.into()) => true,
+        _ = stop.fired() => false,
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -96,6 +96,9 @@ fn too_big(size: usize, max: usize) -> anyhow::Error {
     )
 }
 
+const BROADCAST_HINT: &str = "the kernel refuses a broadcast address unless the socket sets \
+     SO_BROADCAST, which netlab does not: address one host instead";
+
 /// One datagram sent.
 #[derive(Debug, Clone, Serialize)]
 pub struct SentEvent {
@@ -238,10 +241,14 @@ pub async fn exchange(
     let sock = UdpPort::bind(any_for(&to)).failed("could not open a UDP socket")?;
     // Connected: only `to` may answer, and an ICMP port unreachable from it is reported
     // to us as ECONNREFUSED instead of being dropped.
-    sock.connect(to).await.hinted(
-        format!("could not address {to}"),
-        "check the address: is it reachable from here?",
-    )?;
+    if let Err(e) = sock.connect(to).await {
+        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            BROADCAST_HINT
+        } else {
+            "check the address: is it reachable from here?"
+        };
+        return Err(e).hinted(format!("could not address {to}"), hint);
+    }
     let from = sock.local_addr()?;
     let stream = new_stream_id();
     let start = Instant::now();
@@ -267,7 +274,9 @@ pub async fn exchange(
             break;
         }
         if let Some(gap) = plan.gap {
-            sleep_until(start + gap * seq).await;
+            if !sleep_until(start + gap * seq, &mut stop).await {
+                break;
+            }
         }
         if stop.is_set() {
             break;
@@ -289,6 +298,12 @@ pub async fn exchange(
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 refused = true;
                 break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(anyhow::Error::new(e).context(
+                    Hinted::failure(format!("could not send datagram {seq} to {to}"))
+                        .with_hint(BROADCAST_HINT),
+                ))
             }
             Err(e) => {
                 return Err(anyhow::Error::new(e).context(Hinted::failure(format!(
