@@ -359,6 +359,9 @@ fn timeline(b: &BoundaryPart, t: &TruncationPart, s: &SizeLimitPart, r: &Refused
 }
 
 pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
+    // Once the TCP lab is merged, attach its result for the same writes here:
+    // `demo(&plan)?.with_tcp_comparison(StreamComparison { protocol: "TCP".into(), writes, reads })`
+    // with `writes` = BOUNDARY_SIZES and `reads` what the TCP receiver's reads returned.
     let report = demo(&plan)?;
     out.report(&report)?;
     Ok(())
