@@ -99,6 +99,8 @@ pub struct BenchReport {
     pub received_per_s: f64,
     /// Payload megabits per second sent (10^6 bits).
     pub sent_mbit_per_s: f64,
+    /// RFC 3550 jitter. It includes the receiver's batching (it drains its queue every
+    /// 0.2 ms, see `net::udp::bench_recv`), so it is not the network's alone.
     pub jitter_ms: f64,
     /// The receive buffer the kernel granted (SO_RCVBUF as read back).
     pub recv_buffer_bytes: usize,
