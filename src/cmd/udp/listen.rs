@@ -401,3 +401,61 @@ impl Render for ListenReport {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_datagram_line_shows_source_and_length() {
+        let ev = DatagramEvent {
+            event: "datagram",
+            at_ms: 1.5,
+            from: "127.0.0.1:40000".into(),
+            len: 25,
+            probe: Some(probe::Repr {
+                stream: 0xab,
+                seq: 3,
+                sent_us: 0,
+                end: false,
+            }),
+            arrival: Some(Arrival::Reordered),
+            raw: None,
+            echoed: true,
+        };
+        let line = ev.render_human(&Style::plain());
+        assert_eq!(
+            line,
+            "     1.500 ms  127.0.0.1:40000 →    25 B  seq 3 (stream 000000ab)  reordered  (echoed)"
+        );
+        let raw = DatagramEvent {
+            probe: None,
+            arrival: None,
+            raw: Some(RawPayload {
+                why_not_probe: "x".into(),
+                preview: "hello".into(),
+            }),
+            echoed: false,
+            ..ev
+        };
+        assert!(raw
+            .render_human(&Style::plain())
+            .ends_with("127.0.0.1:40000 →    25 B  raw \"hello\""));
+    }
+
+    #[test]
+    fn plan_validates_durations() {
+        let args = |seconds: Option<f64>, late_ms: f64| ListenArgs {
+            bind: "127.0.0.1".parse().unwrap(),
+            port: 0,
+            echo: false,
+            count: None,
+            seconds,
+            late_ms,
+            quiet: false,
+        };
+        assert!(Plan::try_from(&args(Some(1.0), 50.0)).is_ok());
+        assert!(Plan::try_from(&args(Some(-1.0), 50.0)).is_err());
+        assert!(Plan::try_from(&args(None, f64::NAN)).is_err());
+    }
+}

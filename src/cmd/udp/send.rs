@@ -416,3 +416,34 @@ fn reply_event(payload: &[u8], from: SocketAddr, start: Instant, stream: u32) ->
         preview: preview(payload, 60),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(message: &str, size: Option<usize>, raw: bool) -> SendArgs {
+        SendArgs {
+            to: "127.0.0.1:9".parse().unwrap(),
+            message: message.into(),
+            count: 1,
+            size,
+            rate: None,
+            wait_ms: 100,
+            raw,
+            quiet: false,
+        }
+    }
+
+    #[test]
+    fn size_must_hold_header_and_message() {
+        assert_eq!(
+            Plan::try_from(&args("hello", None, false)).unwrap().size,
+            25
+        );
+        assert_eq!(Plan::try_from(&args("hello", None, true)).unwrap().size, 5);
+        assert!(Plan::try_from(&args("hello", Some(24), false)).is_err());
+        assert!(Plan::try_from(&args("hello", Some(65_527), false)).is_ok());
+        let e = Plan::try_from(&args("hello", Some(65_528), false)).unwrap_err();
+        assert!(e.to_string().contains("65527"), "{e}");
+    }
+}
