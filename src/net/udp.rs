@@ -233,9 +233,12 @@ pub struct Received {
     /// `MSG_TRUNC` was set in the returned flags: the rest of the datagram was discarded.
     pub truncated: bool,
     pub from: String,
-    /// The bytes that fit in the buffer.
-    pub bytes: Vec<u8>,
+    /// The first bytes that fit in the buffer (at most [`FIRST_BYTES`] of them, for display).
+    pub first_bytes: Vec<u8>,
 }
+
+/// How many received bytes a [`Received`] keeps for display.
+pub const FIRST_BYTES: usize = 64;
 
 /// Receive one datagram into a buffer of `buf_len` bytes and report what the kernel said
 /// about truncation.
@@ -251,7 +254,7 @@ pub fn recv_reporting_truncation(
 ) -> io::Result<Received> {
     let mut bytes = vec![0u8; buf_len];
     let (copied, _) = sock.peek_from(&mut bytes)?;
-    bytes.truncate(copied);
+    bytes.truncate(copied.min(FIRST_BYTES));
     let mut scratch = vec![MaybeUninit::new(0u8); buf_len];
     let mut bufs = [MaybeUninitSlice::new(&mut scratch)];
     let (datagram_len, flags, from) =
@@ -263,7 +266,7 @@ pub fn recv_reporting_truncation(
         from: from
             .as_socket()
             .map_or_else(|| "?".to_owned(), |a| a.to_string()),
-        bytes,
+        first_bytes: bytes,
     })
 }
 
@@ -767,7 +770,7 @@ mod tests {
         tx.send_to(&msg, rx.local_addr().unwrap()).unwrap();
         let r = recv_reporting_truncation(&rx, 16).unwrap();
         assert_eq!((r.copied, r.datagram_len, r.truncated), (16, 100, true));
-        assert_eq!(r.bytes, &msg[..16]);
+        assert_eq!(r.first_bytes, &msg[..16]);
         tx.send_to(b"short", rx.local_addr().unwrap()).unwrap();
         let r = recv_reporting_truncation(&rx, 16).unwrap();
         assert_eq!((r.copied, r.datagram_len, r.truncated), (5, 5, false));

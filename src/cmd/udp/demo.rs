@@ -440,7 +440,7 @@ impl Render for DemoReport {
                 r.datagram_len,
                 tr.buffer,
                 r.copied,
-                super::preview(&r.bytes, 40),
+                super::preview(&r.first_bytes, 40),
                 r.datagram_len,
                 if r.truncated {
                     style.paint(Paint::Warn, "set")
