@@ -423,7 +423,8 @@ impl Render for DemoReport {
         }
         s.push_str(&t.to_string());
         s.push_str(
-            "\nA datagram is a unit: the receiver gets it whole or not at all. TCP promises only \
+            "\nA datagram is a unit: the network delivers it whole or not at all (a receive \
+             buffer too small for it is the receiver's own doing: part 2). TCP promises only \
              the order of bytes, so reads may merge or split what was written.\n",
         );
 
