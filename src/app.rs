@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Osi(_) => cmd::osi::run(&mut out),
         Command::Tcp(args) => cmd::tcp::run(args, &mut out),
+        Command::Udp(args) => cmd::udp::run(args, &mut out),
     }
 }
 

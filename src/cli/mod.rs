@@ -8,6 +8,8 @@ pub mod tcp;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod udp;
+
 /// netlab: an educational networking lab. See what sockets, TCP streams, UDP datagrams,
 /// packets and WebSockets really are, on your own machine, with your own traffic.
 #[derive(Debug, Parser)]
@@ -48,6 +50,9 @@ pub enum Command {
     /// The TCP streams lab: a narrated netcat (listen, connect), the byte-stream demo,
     /// socket options, errors as lessons, and throughput.
     Tcp(tcp::TcpArgs),
+    /// UDP datagrams: send, listen, see boundaries kept, and loss, duplication,
+    /// reordering and jitter made visible by an impairing relay.
+    Udp(udp::UdpArgs),
 }
 
 /// Arguments of `netlab osi`.

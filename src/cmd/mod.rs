@@ -4,3 +4,4 @@
 
 pub mod osi;
 pub mod tcp;
+pub mod udp;

@@ -93,3 +93,8 @@ mod tests {
         );
     }
 }
+
+pub mod impair;
+pub mod jitter;
+pub mod probe;
+pub mod reception;

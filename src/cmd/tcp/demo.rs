@@ -220,6 +220,24 @@ pub async fn byte_stream_demo(plan: &DemoPlan) -> anyhow::Result<DemoReport> {
     Ok(DemoReport { cases })
 }
 
+/// Send `writes` over a fresh loopback TCP connection (Nagle on) and read them back only
+/// after the last write returned. Returns the size of every `read()`: a byte stream is free
+/// to merge the writes. The UDP demo shows this beside its datagrams, which it may not merge.
+pub async fn same_writes_over_tcp(
+    writes: &[Vec<u8>],
+    timeout: Duration,
+) -> anyhow::Result<Vec<usize>> {
+    let plan = DemoPlan {
+        timeout,
+        ..DemoPlan::default()
+    };
+    let case = run_case(&plan, false, writes, 64 * 1024, Pacing::WritesThenReads).await?;
+    if !case.stream_intact {
+        anyhow::bail!("the TCP receiver did not get the bytes that were sent");
+    }
+    Ok(case.reads.iter().map(|r| r.done).collect())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pacing {
     /// The server reads only after the client's last write returned.

@@ -11,7 +11,7 @@ pub mod bench;
 pub mod demo;
 pub mod session;
 
-pub use demo::{byte_stream_demo, DemoPlan, DemoReport};
+pub use demo::{byte_stream_demo, same_writes_over_tcp, DemoPlan, DemoReport};
 
 use crate::app::{runtime, Runtime};
 use crate::cli::tcp::{SockOptArgs, TcpArgs, TcpCommand};

@@ -1,0 +1,554 @@
+//! `netlab udp demo`: both ends in one process, five short experiments that show what
+//! UDP promises (message boundaries) and what it does not (delivery, order, feedback).
+
+use super::listen::{self, Listener, StreamRow};
+use super::{relay, send};
+use crate::app::{runtime, Runtime};
+use crate::cli::udp::DemoArgs;
+use crate::error::{usage, HintExt};
+use crate::net::udp::{
+    closed_port, datagrams_over_loopback, errno_name, send_to_closed_port, DatagramRun, Interrupt,
+    RefusedOutcome, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6,
+};
+use crate::net::Endpoint;
+use crate::output::{Format, Output, Paint, Render, Side, Step, Style, Timeline};
+use crate::wire::impair::Impairment;
+use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// Sizes sent in part 1: each `send_to` is one datagram, whatever its size.
+const BOUNDARY_SIZES: [usize; 3] = [5, 300, 1200];
+/// Part 2: a datagram larger than the receive buffer.
+const TRUNC_SENT: usize = 100;
+const TRUNC_BUF: usize = 16;
+/// Part 5: the relay's loss.
+const LOSS_PERCENT: f64 = 20.0;
+/// Every receive in the demo gives up after this long.
+const WAIT: Duration = Duration::from_secs(2);
+/// How long part 4 waits for an ICMP error on the unconnected socket (it never comes).
+const UNCONNECTED_WAIT: Duration = Duration::from_millis(300);
+
+/// A validated `netlab udp demo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub seed: u64,
+    pub probes: u32,
+}
+
+impl TryFrom<&DemoArgs> for Plan {
+    type Error = anyhow::Error;
+    fn try_from(a: &DemoArgs) -> anyhow::Result<Plan> {
+        if a.probes == 0 || a.probes > 100_000 {
+            return Err(usage(
+                format!("--probes {} is out of range", a.probes),
+                "give --probes a number from 1 to 100000",
+            ));
+        }
+        Ok(Plan {
+            seed: a.seed,
+            probes: a.probes,
+        })
+    }
+}
+
+/// What a byte stream did with the same writes, for the side-by-side view. netlab's TCP
+/// lab fills this in (`cmd::tcp`); the UDP demo leaves it empty when that lab is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamComparison {
+    pub protocol: String,
+    /// Bytes per write, in order.
+    pub writes: Vec<usize>,
+    /// Bytes per read, in order: a stream is free to merge or split the writes.
+    pub reads: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BoundaryPart {
+    pub run: DatagramRun,
+    /// Bytes per `send_to` and per `recv_from`.
+    pub sends: Vec<usize>,
+    pub receives: Vec<usize>,
+    /// Every send arrived as exactly one receive of the same length.
+    pub one_to_one: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TruncationPart {
+    pub run: DatagramRun,
+    pub buffer: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeLimitPart {
+    pub max_ipv4: usize,
+    pub max_ipv6: usize,
+    pub run: DatagramRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedPart {
+    pub port: u16,
+    pub connected: RefusedOutcome,
+    pub unconnected: RefusedOutcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LossPart {
+    pub seed: u64,
+    pub loss_percent: f64,
+    pub sent: u32,
+    pub relay_dropped: u64,
+    pub receiver: Option<StreamRow>,
+    /// What TCP would do here, when measured (not yet: see `tcp_note`).
+    pub tcp_under_loss: Option<serde_json::Value>,
+    pub tcp_note: &'static str,
+}
+
+/// Everything the demo showed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    pub boundaries: BoundaryPart,
+    /// The TCP lab's result for the same writes, when available.
+    pub tcp_comparison: Option<StreamComparison>,
+    pub truncation: TruncationPart,
+    pub size_limit: SizeLimitPart,
+    pub refused: RefusedPart,
+    pub loss: LossPart,
+    pub timeline: Timeline,
+}
+
+impl DemoReport {
+    /// Attach a byte stream's result for the same writes (the integrator's hook for the
+    /// TCP lab: `report.with_tcp_comparison(cmd::tcp::...)`).
+    pub fn with_tcp_comparison(mut self, c: StreamComparison) -> DemoReport {
+        self.tcp_comparison = Some(c);
+        self
+    }
+}
+
+const TCP_NOTE: &str = "TCP over the same loss would deliver every byte, late: it numbers \
+     bytes, waits for acknowledgements and retransmits what was not acknowledged. This relay \
+     carries UDP only, so TCP cannot go through it; seeing TCP's retransmissions needs a lossy \
+     link under TCP itself (for example `tc qdisc add dev lo root netem loss 20%` in a network \
+     namespace, which needs root). netlab does not measure that yet.";
+
+fn payload(len: usize, fill: u8) -> Vec<u8> {
+    vec![fill; len]
+}
+
+/// Run the four socket experiments (blocking, each bounded) and the relay experiment.
+pub fn demo(plan: &Plan) -> anyhow::Result<DemoReport> {
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let fail = |what: &str| format!("udp demo: {what}");
+
+    // 1. Boundaries.
+    let sizes: Vec<Vec<u8>> = BOUNDARY_SIZES.iter().map(|&n| payload(n, b'a')).collect();
+    let run = datagrams_over_loopback(lo, &sizes, 65_536, WAIT).failed(fail("boundaries"))?;
+    let sends: Vec<usize> = run.sent.iter().map(|s| s.len).collect();
+    let receives: Vec<usize> = run.received.iter().map(|r| r.datagram_len).collect();
+    let one_to_one = sends == receives && run.received.iter().all(|r| !r.truncated);
+    let boundaries = BoundaryPart {
+        run,
+        sends,
+        receives,
+        one_to_one,
+    };
+
+    // 2. Truncation.
+    let trunc_msg: Vec<u8> = (0..TRUNC_SENT).map(|i| b'A' + (i % 26) as u8).collect();
+    let truncation = TruncationPart {
+        run: datagrams_over_loopback(lo, &[trunc_msg], TRUNC_BUF, WAIT)
+            .failed(fail("truncation"))?,
+        buffer: TRUNC_BUF,
+    };
+
+    // 3. The size limit.
+    let limit = vec![
+        payload(MAX_PAYLOAD_V4, b'x'),
+        payload(MAX_PAYLOAD_V4 + 1, b'x'),
+    ];
+    let size_limit = SizeLimitPart {
+        max_ipv4: MAX_PAYLOAD_V4,
+        max_ipv6: MAX_PAYLOAD_V6,
+        run: datagrams_over_loopback(lo, &limit, 65_536, WAIT).failed(fail("size limit"))?,
+    };
+
+    // 4. Nothing listening.
+    let dead = closed_port(lo).failed(fail("finding a closed port"))?;
+    let refused = RefusedPart {
+        port: dead.port(),
+        connected: send_to_closed_port(dead, true, WAIT).failed(fail("connected send"))?,
+        unconnected: send_to_closed_port(dead, false, UNCONNECTED_WAIT)
+            .failed(fail("unconnected send"))?,
+    };
+
+    // 5. Loss through the relay.
+    let loss = runtime(Runtime::CurrentThread)?.block_on(loss_through_relay(plan))?;
+
+    let timeline = timeline(&boundaries, &truncation, &size_limit, &refused);
+    Ok(DemoReport {
+        boundaries,
+        tcp_comparison: None,
+        truncation,
+        size_limit,
+        refused,
+        loss,
+        timeline,
+    })
+}
+
+fn silent_output() -> Output {
+    Output::new(
+        Format::Human,
+        Style::plain(),
+        Box::new(std::io::sink()),
+        Box::new(std::io::sink()),
+    )
+}
+
+async fn loss_through_relay(plan: &Plan) -> anyhow::Result<LossPart> {
+    let lplan = listen::Plan {
+        bind: "127.0.0.1:0".parse()?,
+        echo: false,
+        count: None,
+        duration: Some(Duration::from_secs(30)),
+        late_budget_us: 50_000,
+        quiet: true,
+        stop_after_end: true,
+    };
+    let listener = Listener::bind(lplan)?;
+    let laddr = listener.local_addr()?;
+    let rplan = relay::Plan {
+        listen: "127.0.0.1:0".parse()?,
+        to: Endpoint {
+            host: laddr.ip().to_string(),
+            port: laddr.port(),
+        },
+        impairment: Impairment {
+            loss: LOSS_PERCENT / 100.0,
+            ..Impairment::default()
+        },
+        seed: plan.seed,
+        count: None,
+        duration: Some(Duration::from_secs(30)),
+        quiet: true,
+    };
+    let r = relay::bind(&rplan).await?;
+    let raddr = r.local_addr()?;
+    let splan = send::Plan {
+        to: Endpoint {
+            host: raddr.ip().to_string(),
+            port: raddr.port(),
+        },
+        message: b"probe".to_vec(),
+        count: plan.probes,
+        size: crate::wire::probe::HEADER_LEN + 5,
+        // Paced, so no socket buffer overflows: every loss here is the relay's.
+        gap: Some(Duration::from_micros(500)),
+        wait: Duration::ZERO,
+        raw: false,
+        quiet: true,
+    };
+    let (relay_trigger, relay_stop) = Interrupt::manual();
+    let (mut o1, mut o2, mut o3) = (silent_output(), silent_output(), silent_output());
+    let listened = async {
+        let r = listener.serve(Interrupt::never(), &mut o1).await;
+        relay_trigger.fire();
+        r
+    };
+    let (lr, rr, sr) = tokio::join!(
+        listened,
+        relay::serve(&rplan, r, relay_stop, &mut o2),
+        send::exchange(&splan, Interrupt::never(), &mut o3)
+    );
+    let (lr, rr, sr) = (lr?, rr?, sr?);
+    Ok(LossPart {
+        seed: plan.seed,
+        loss_percent: LOSS_PERCENT,
+        sent: sr.sent,
+        relay_dropped: rr.counters.dropped,
+        receiver: lr.streams.into_iter().next(),
+        tcp_under_loss: None,
+        tcp_note: TCP_NOTE,
+    })
+}
+
+fn timeline(b: &BoundaryPart, t: &TruncationPart, s: &SizeLimitPart, r: &RefusedPart) -> Timeline {
+    let mut tl = Timeline::default();
+    for (sent, got) in b.sends.iter().zip(&b.receives) {
+        tl.push(Step::send(
+            None,
+            Side::Client,
+            format!("sendto({sent} B)"),
+            format!("datagram {sent} B"),
+        ));
+        tl.push(Step::local(
+            None,
+            Side::Server,
+            format!("recvfrom → {got} B"),
+        ));
+    }
+    if let Some(got) = t.run.received.first() {
+        tl.push(Step::send(
+            None,
+            Side::Client,
+            format!("sendto({} B)", got.datagram_len),
+            format!("{} B", got.datagram_len),
+        ));
+        tl.push(Step::local(
+            None,
+            Side::Server,
+            format!(
+                "recvfrom(buf {}) → {} B{}",
+                t.buffer,
+                got.copied,
+                if got.truncated { ", MSG_TRUNC" } else { "" }
+            ),
+        ));
+    }
+    for (i, sent) in s.run.sent.iter().enumerate() {
+        match &sent.error {
+            None => {
+                tl.push(Step::send(
+                    None,
+                    Side::Client,
+                    format!("sendto({} B)", sent.len),
+                    format!("{} B", sent.len),
+                ));
+                if let Some(got) = s.run.received.get(i) {
+                    tl.push(Step::local(
+                        None,
+                        Side::Server,
+                        format!("recvfrom → {} B", got.datagram_len),
+                    ));
+                }
+            }
+            Some(_) => tl.push(Step::local(
+                None,
+                Side::Client,
+                format!(
+                    "sendto({} B) ✗ {}",
+                    sent.len,
+                    sent.errno.map_or("error", errno_name)
+                ),
+            )),
+        }
+    }
+    tl.push(Step::send(
+        None,
+        Side::Client,
+        "connect(); send(13 B)",
+        "13 B",
+    ));
+    tl.push(Step::send(
+        None,
+        Side::Server,
+        format!("no socket on :{}", r.port),
+        "ICMP port unreachable",
+    ));
+    tl.push(Step::local(
+        None,
+        Side::Client,
+        match r.connected.errno {
+            Some(e) => format!("recv ✗ {}", errno_name(e)),
+            None => format!("recv → {}", r.connected.next_recv),
+        },
+    ));
+    tl
+}
+
+pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
+    let report = demo(&plan)?;
+    // The same writes over TCP, for the side-by-side table: a stream may merge them.
+    let writes: Vec<Vec<u8>> = BOUNDARY_SIZES.iter().map(|&n| payload(n, b'a')).collect();
+    let reads = runtime(Runtime::CurrentThread)?
+        .block_on(crate::cmd::tcp::same_writes_over_tcp(&writes, WAIT))
+        .map_err(|e| e.context("udp demo: the TCP comparison"))?;
+    let report = report.with_tcp_comparison(StreamComparison {
+        protocol: "TCP".into(),
+        writes: BOUNDARY_SIZES.to_vec(),
+        reads,
+    });
+    out.report(&report)?;
+    Ok(())
+}
+
+fn yes(style: &Style, ok: bool, text: &str) -> String {
+    style.paint(if ok { Paint::Good } else { Paint::Bad }, text)
+}
+
+impl Render for DemoReport {
+    fn render_human(&self, style: &Style) -> String {
+        let h = |t: &str| style.paint(Paint::Bold, t);
+        let mut s = String::new();
+        s.push_str(&h("UDP, seen from both ends (one process, loopback)"));
+        s.push_str("\n\n");
+        s.push_str(&self.timeline.render(style));
+
+        // 1
+        let b = &self.boundaries;
+        s.push_str(&format!(
+            "\n{}\n",
+            h("1. Each send_to arrives as exactly one recv_from")
+        ));
+        let mut t = style.table();
+        t.set_header(vec![
+            "protocol",
+            "bytes per send/write",
+            "bytes per receive/read",
+            "boundaries kept",
+        ]);
+        t.add_row(vec![
+            "UDP (datagrams)".to_owned(),
+            format!("{:?}", b.sends),
+            format!("{:?}", b.receives),
+            yes(style, b.one_to_one, if b.one_to_one { "yes" } else { "NO" }),
+        ]);
+        match &self.tcp_comparison {
+            Some(c) => {
+                let same = c.writes == c.reads;
+                t.add_row(vec![
+                    format!("{} (byte stream)", c.protocol),
+                    format!("{:?}", c.writes),
+                    format!("{:?}", c.reads),
+                    if same {
+                        "by chance".to_owned()
+                    } else {
+                        "no: merged or split".to_owned()
+                    },
+                ]);
+            }
+            None => {
+                t.add_row(vec![
+                    "TCP (byte stream)".to_owned(),
+                    "same writes".to_owned(),
+                    "see `netlab tcp demo`".to_owned(),
+                    "not promised".to_owned(),
+                ]);
+            }
+        }
+        s.push_str(&t.to_string());
+        s.push_str(
+            "\nA datagram is a unit: the network delivers it whole or not at all (a receive \
+             buffer too small for it is the receiver's own doing: part 2). TCP promises only \
+             the order of bytes, so reads may merge or split what was written.\n",
+        );
+
+        // 2
+        let tr = &self.truncation;
+        s.push_str(&format!(
+            "\n{}\n",
+            h("2. A receive buffer smaller than the datagram")
+        ));
+        if let Some(r) = tr.run.received.first() {
+            s.push_str(&format!(
+                "sent {} B, received into a {} B buffer: {} B copied (\"{}\"), recvmsg returned \
+                 length {} with MSG_TRUNC {}.\n",
+                r.datagram_len,
+                tr.buffer,
+                r.copied,
+                super::preview(&r.first_bytes, 40),
+                r.datagram_len,
+                if r.truncated {
+                    style.paint(Paint::Warn, "set")
+                } else {
+                    "not set".to_owned()
+                },
+            ));
+            s.push_str(&format!(
+                "The other {} B are gone: one receive takes one datagram, and what does not fit is \
+                 discarded. netlab asked with MSG_TRUNC so the kernel reports the real length; a \
+                 plain recvfrom would have returned {} and said nothing.\n",
+                r.datagram_len.saturating_sub(r.copied),
+                r.copied
+            ));
+        }
+
+        // 3
+        let sl = &self.size_limit;
+        s.push_str(&format!("\n{}\n", h("3. The largest datagram")));
+        for (i, sent) in sl.run.sent.iter().enumerate() {
+            match &sent.error {
+                None => s.push_str(&format!(
+                    "sendto({} B): ok, received {} B\n",
+                    sent.len,
+                    sl.run.received.get(i).map_or(0, |r| r.datagram_len)
+                )),
+                Some(e) => s.push_str(&format!(
+                    "sendto({} B): {} {}\n",
+                    sent.len,
+                    style.paint(Paint::Bad, "error:"),
+                    e
+                )),
+            }
+        }
+        s.push_str(&format!(
+            "IPv4's total-length field is 16 bits: 65,535 bytes for the whole packet, minus 20 for \
+             the IPv4 header and 8 for the UDP header leaves {} bytes of payload. Over IPv6 the \
+             payload-length field excludes IPv6's own header, so the limit is {} (jumbograms, \
+             RFC 2675, aside). On a real link (MTU about 1,500 bytes) the sending host cuts such a \
+             datagram into IP fragments, and losing any one fragment loses the whole datagram; \
+             loopback's MTU is 65,536, so here it goes whole.\n",
+            sl.max_ipv4, sl.max_ipv6
+        ));
+
+        // 4
+        let r = &self.refused;
+        s.push_str(&format!(
+            "\n{}\n",
+            h("4. Sending to a port where nothing listens")
+        ));
+        s.push_str(&format!(
+            "connected socket:   send {}, then recv → {}\n",
+            if r.connected.send_ok { "ok" } else { "failed" },
+            yes(style, r.connected.refused, &r.connected.next_recv)
+        ));
+        s.push_str(&format!(
+            "unconnected socket: send_to {}, then recv_from → {} (after {} ms)\n",
+            if r.unconnected.send_ok {
+                "ok"
+            } else {
+                "failed"
+            },
+            r.unconnected.next_recv,
+            r.unconnected.waited_ms
+        ));
+        s.push_str(
+            "The send succeeds both times: the datagram left, and UDP waits for no answer. The \
+             receiving kernel finds no socket on that port and replies with ICMP \"destination \
+             port unreachable\" (type 3, code 3: RFC 1122 §4.1.3.1 says a host SHOULD send it, \
+             and §4.1.3.3 that UDP MUST pass such errors up to the application). Linux \
+             reports it as ECONNREFUSED, \"connection refused\", on the next call, but only \
+             on a connected socket, the one peer it can be about (udp(7)); an unconnected \
+             socket hears nothing unless it asks with IP_RECVERR. There was never a \
+             connection: the name comes from TCP.\n",
+        );
+
+        // 5
+        let l = &self.loss;
+        s.push_str(&format!(
+            "\n{}\n",
+            h(&format!(
+                "5. Loss: {} probes through a relay dropping {}% (seed {})",
+                l.sent, l.loss_percent, l.seed
+            ))
+        ));
+        if let Some(row) = &l.receiver {
+            s.push_str(&listen::streams_table(style, std::slice::from_ref(row)));
+            s.push('\n');
+            let exact = row.summary.lost == l.relay_dropped;
+            s.push_str(&format!(
+                "The relay dropped {}; the receiver counted {} lost from the sequence numbers ({}). \
+                 Nobody told the sender: UDP does not notice, and does not retransmit.\n",
+                l.relay_dropped,
+                row.summary.lost,
+                yes(style, exact, if exact { "the same" } else { "they differ: see the kernel's drop counters" }),
+            ));
+        } else {
+            s.push_str("No probe reached the receiver.\n");
+        }
+        s.push_str(&format!("TCP: {}\n", l.tcp_note));
+        s
+    }
+}
