@@ -18,6 +18,9 @@
 //! Randomness and time are inputs: a masking key or a timestamp is passed in by `net` or
 //! `cmd`, so every test here is deterministic.
 
+pub mod http1;
+pub mod websocket;
+
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::ops::Range;
