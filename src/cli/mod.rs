@@ -4,6 +4,8 @@
 //! conversion from these "low" arguments to a validated `Plan` lives beside the lab in
 //! `cmd/`, so tests can build plans without clap.
 
+pub mod ws;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// netlab: an educational networking lab. See what sockets, TCP streams, UDP datagrams,
@@ -43,6 +45,8 @@ pub enum Command {
     /// Show the OSI, TCP/IP (RFC 1122) and five-layer models side by side, and where each
     /// protocol netlab knows sits in them.
     Osi(OsiArgs),
+    /// WebSocket by hand (RFC 6455): handshake, frames, masking; server, client, demo.
+    Ws(ws::WsArgs),
 }
 
 /// Arguments of `netlab osi`.

@@ -3,3 +3,4 @@
 //! them to `output`. Labs never print.
 
 pub mod osi;
+pub mod ws;
