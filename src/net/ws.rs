@@ -347,6 +347,8 @@ pub struct WsConnection {
     wbuf: Vec<u8>,
     assembler: MessageAssembler,
     early: Option<EarlyUtf8>,
+    /// Bytes (from `rpos`) the frame being read needs in all, once its header is known.
+    need: usize,
     keys: KeySource,
     started: Instant,
     trace: Vec<WsTrace>,
@@ -379,6 +381,7 @@ impl WsConnection {
             wbuf: Vec::with_capacity(16 * 1024),
             assembler: MessageAssembler::new(max),
             early: None,
+            need: 0,
             keys: KeySource::new(),
             started,
             trace,
@@ -430,8 +433,12 @@ impl WsConnection {
                 }
                 self.rpos = 0;
             }
-            if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-                self.rbuf.reserve(self.rbuf.len().clamp(16 * 1024, 4 << 20));
+            // Room for the rest of the frame being read (so one read can take it whole),
+            // at least 16 KiB, at most 4 MiB at a time (a frame's claim is not trusted).
+            let buffered = self.rbuf.len() - self.rpos;
+            let want = self.need.saturating_sub(buffered).clamp(16 * 1024, 4 << 20);
+            if self.rbuf.capacity() - self.rbuf.len() < want {
+                self.rbuf.reserve(want);
             }
             let n = match timeout(self.cfg.idle_timeout, self.stream.read_buf(&mut self.rbuf)).await
             {
@@ -455,7 +462,8 @@ impl WsConnection {
                     self.early = None;
                     value
                 }
-                Ok(Parsed::NeedMore { .. }) => {
+                Ok(Parsed::NeedMore { at_least }) => {
+                    self.need = at_least;
                     return self.check_partial_text().err().map(Received::Violation);
                 }
                 Err(e) => return Some(Received::Violation(e)),
@@ -531,14 +539,21 @@ impl WsConnection {
         } else {
             None
         };
-        self.wbuf.clear();
-        Frame::encode(fin, opcode, payload, mask, &mut self.wbuf);
         if self.cfg.trace {
             let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
             let t = frame_trace(self.now_us(), self.role, &header, payload);
             self.trace.push(WsTrace::Frame(t));
         }
-        self.stream.write_all(&self.wbuf).await?;
+        self.wbuf.clear();
+        if mask.is_none() && payload.len() > 4096 {
+            // A server sends the payload as it is: header and payload go out in one
+            // vectored write, without copying the payload.
+            FrameHeader::new(fin, opcode, None, payload.len() as u64).emit(&mut self.wbuf);
+            write_all_vectored(&mut self.stream, &self.wbuf, payload).await?;
+        } else {
+            Frame::encode(fin, opcode, payload, mask, &mut self.wbuf);
+            self.stream.write_all(&self.wbuf).await?;
+        }
         Ok(())
     }
 
@@ -664,6 +679,27 @@ impl WsConnection {
             Received::Eof => Ok(Flow::Closed),
         }
     }
+}
+
+/// Write `head` then `body` with as few system calls as the kernel allows.
+async fn write_all_vectored(
+    stream: &mut TcpStream,
+    head: &[u8],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let (mut h, mut b) = (head, body);
+    while !h.is_empty() {
+        let n = stream
+            .write_vectored(&[std::io::IoSlice::new(h), std::io::IoSlice::new(b)])
+            .await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(h.len());
+        h = &h[from_head..];
+        b = &b[n - from_head..];
+    }
+    stream.write_all(b).await
 }
 
 /// Read an HTTP head from `stream` (bounded in size and time). Returns the bytes read:
