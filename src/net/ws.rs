@@ -429,7 +429,7 @@ impl WsConnection {
             if self.rpos > 0 && (self.rpos == self.rbuf.len() || self.rpos > 64 * 1024) {
                 self.rbuf.drain(..self.rpos);
                 if let Some(e) = self.early.as_mut() {
-                    e.frame_at -= self.rpos;
+                    e.frame_at = e.frame_at.saturating_sub(self.rpos);
                 }
                 self.rpos = 0;
             }
@@ -455,7 +455,10 @@ impl WsConnection {
     fn parse_buffered(&mut self) -> Option<Received> {
         loop {
             let avail = &self.rbuf[self.rpos..];
-            let max_payload = self.cfg.max_message - self.assembler.partial_len();
+            let max_payload = self
+                .cfg
+                .max_message
+                .saturating_sub(self.assembler.partial_len());
             let frame = match Frame::parse(avail, self.role, max_payload) {
                 Ok(Parsed::Complete { value, header_len }) => {
                     self.rpos += header_len;

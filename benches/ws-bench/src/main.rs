@@ -12,7 +12,7 @@
 //! wait for its echo", for a fixed time. Rounds alternate the servers, and the median
 //! round is reported, so a burst of background load does not favour one server.
 //!
-//!     cd benches/ws-bench && cargo run --release -- [--secs S] [--rounds R]
+//!     cd benches/ws-bench && cargo run --release -- [--millis MS] [--rounds R] [--conns 1,64] [--sizes 64,1024,16384]
 //!
 //! Prints a Markdown table (for docs/performance.md) and JSON lines with every round.
 
@@ -43,9 +43,18 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let secs = flag("--secs", 2);
-    let rounds = flag("--rounds", 3) as usize;
-    run(Duration::from_secs(secs), rounds);
+    let list = |name: &str, default: &[usize]| -> Vec<usize> {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+            .unwrap_or_else(|| default.to_vec())
+    };
+    let millis = flag("--millis", 1000);
+    let rounds = flag("--rounds", 5) as usize;
+    let conns = list("--conns", &CONNS);
+    let sizes = list("--sizes", &SIZES);
+    run(Duration::from_millis(millis), rounds, &conns, &sizes);
 }
 
 // ---------------------------------------------------------------- the servers --------
@@ -229,7 +238,7 @@ fn median(mut v: Vec<Sample>) -> Sample {
     v[v.len() / 2].clone()
 }
 
-fn run(dur: Duration, rounds: usize) {
+fn run(dur: Duration, rounds: usize, conn_set: &[usize], size_set: &[usize]) {
     let servers: Vec<(&str, Child)> = SERVERS.iter().map(|s| (*s, start(s))).collect();
     // The load generator: a multi-thread runtime, like the servers.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -237,8 +246,8 @@ fn run(dur: Duration, rounds: usize) {
         .build()
         .expect("runtime");
     let mut table = Vec::new();
-    for &conns in &CONNS {
-        for &size in &SIZES {
+    for &conns in conn_set {
+        for &size in size_set {
             let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); servers.len()];
             for round in 0..rounds {
                 // Rotate the order each round.
@@ -253,18 +262,28 @@ fn run(dur: Duration, rounds: usize) {
                     samples[i].push(s);
                 }
             }
+            // Paired ratios: in each round the servers ran back to back, so a ratio of one
+            // round's figures cancels most of the background load of that moment.
+            let ratio = |a: usize, b: usize| -> f64 {
+                let mut r: Vec<f64> = (0..rounds)
+                    .map(|k| samples[a][k].msgs_per_s / samples[b][k].msgs_per_s)
+                    .collect();
+                r.sort_by(f64::total_cmp);
+                r[r.len() / 2]
+            };
+            let ratios = (ratio(0, 1), ratio(0, 2));
             let med: Vec<Sample> = samples.into_iter().map(median).collect();
-            table.push((conns, size, med));
+            table.push((conns, size, med, ratios));
         }
     }
     println!();
-    println!("| conns | size | netlab msg/s | tungstenite msg/s | fastwebsockets msg/s | netlab / tungstenite | netlab / fastwebsockets | p50 / p99 RTT µs (netlab · tungstenite · fastwebsockets) |");
+    println!("| conns | size | netlab msg/s | tungstenite msg/s | fastwebsockets msg/s | netlab / tungstenite (median of paired rounds) | netlab / fastwebsockets (same) | p50 / p99 RTT µs (netlab · tungstenite · fastwebsockets) |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---|");
-    for (conns, size, m) in &table {
+    for (conns, size, m, (vs_t, vs_f)) in &table {
         println!(
             "| {conns} | {size} B | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0}/{:.0} · {:.0}/{:.0} · {:.0}/{:.0} |",
             m[0].msgs_per_s, m[1].msgs_per_s, m[2].msgs_per_s,
-            m[0].msgs_per_s / m[1].msgs_per_s, m[0].msgs_per_s / m[2].msgs_per_s,
+            vs_t, vs_f,
             m[0].p50_us, m[0].p99_us, m[1].p50_us, m[1].p99_us, m[2].p50_us, m[2].p99_us
         );
     }
