@@ -462,3 +462,42 @@ fn usage_errors_exit_2() {
 fn message_kinds_serialize_as_words() {
     assert_eq!(serde_json::to_value(MessageKind::Text).unwrap(), "text");
 }
+
+#[test]
+fn interactive_client_commands_from_a_pipe() {
+    let server = Server::start(&["--quiet"]);
+    let mut child = common::netlab_cmd()
+        .args(["--json", "ws", "client", &server.url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"typed line\n/ping yo\n/binary 00ff10\n/close 4000 see you\n")
+        .unwrap(); // dropping stdin ends the input
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < LIMIT, "the client hung");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sent"], 3, "{v}");
+    let got: Vec<&str> = v["received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["text \"typed line\"", "binary 3 B [00 ff 10]"], "{v}");
+    assert_eq!(v["close_code"], 4000);
+}

@@ -354,6 +354,9 @@ pub struct WsConnection {
     trace: Vec<WsTrace>,
     close_sent: bool,
     close_received: bool,
+    /// Messages that arrived after our close frame went out (RFC 6455 lets the peer's
+    /// data in flight still arrive); kept for the caller to show.
+    late: Vec<Message>,
 }
 
 impl WsConnection {
@@ -387,6 +390,7 @@ impl WsConnection {
             trace,
             close_sent: false,
             close_received: false,
+            late: Vec::new(),
         })
     }
 
@@ -401,6 +405,11 @@ impl WsConnection {
     /// Has a close frame been sent by us?
     pub fn close_sent(&self) -> bool {
         self.close_sent
+    }
+
+    /// Messages that arrived while our close handshake was finishing.
+    pub fn take_late_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.late)
     }
 
     /// The trace recorded since the last call (empty unless tracing is on).
@@ -622,6 +631,7 @@ impl WsConnection {
                 match self.recv().await {
                     Ok(Received::Close(c)) => theirs = Some(c),
                     Ok(Received::Eof) | Err(_) | Ok(Received::Violation(_)) => break,
+                    Ok(Received::Message(m)) if self.late.len() < 1024 => self.late.push(m),
                     Ok(_) => {}
                 }
             }
@@ -1033,6 +1043,7 @@ async fn handle(
             Ok(r) => r,
             Err(e) => break closed_by_error(id, e),
         };
+        emit_trace(&mut conn, id, &events).await; // the frames that made `r`, first
         if let Received::Message(m) = &r {
             let delivered_to = if broadcast {
                 let n = hub.receiver_count().saturating_sub(1);

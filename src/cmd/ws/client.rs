@@ -242,6 +242,16 @@ async fn close(
 ) -> anyhow::Result<()> {
     let theirs = conn.close(CloseCode(code), reason).await;
     trace(conn, out)?;
+    // Echoes still in flight when we closed (input piped in arrives faster than replies).
+    for m in conn.take_late_messages() {
+        report.received.push(ws::describe(&m));
+        out.event(&ClientEvent::Received {
+            summary: ws::describe(&m),
+            kind: m.kind,
+            len: m.payload.len(),
+            text: m.as_text().map(str::to_owned),
+        })?;
+    }
     report.close_code = Some(code);
     let (code, reason) = match theirs {
         Some(c) => (c.code.map(|c| c.0), c.reason),
