@@ -501,3 +501,42 @@ fn interactive_client_commands_from_a_pipe() {
     assert_eq!(got, ["text \"typed line\"", "binary 3 B [00 ff 10]"], "{v}");
     assert_eq!(v["close_code"], 4000);
 }
+
+#[test]
+fn invalid_utf8_fails_with_1007_before_the_frame_is_complete() {
+    let server = Server::start(&["--quiet"]);
+    let mut s = raw_handshake(server.port);
+    // A text frame that claims 100 bytes; only 6 are sent: "ab" then 0xF4 0x90, which can
+    // never start a valid character (it would be above U+10FFFF).
+    let key = [0u8; 4]; // an all-zero key leaves the payload as it is
+    let mut frame = vec![0x81, 0x80 | 100];
+    frame.extend_from_slice(&key);
+    frame.extend_from_slice(&[b'a', b'b', 0xf4, 0x90, b'c', b'd']);
+    s.write_all(&frame).unwrap();
+    let mut reply = [0u8; 4];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(
+        reply,
+        [0x88, 0x02, 0x03, 0xef],
+        "expected a close frame with 1007"
+    );
+}
+
+#[test]
+fn an_unmasked_frame_from_a_client_is_closed_with_1002() {
+    let server = Server::start(&["--quiet"]);
+    let mut s = raw_handshake(server.port);
+    s.write_all(&[0x81, 0x02, b'h', b'i']).unwrap(); // MASK=0: forbidden from a client
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    assert_eq!(
+        reply,
+        [0x88, 0x02, 0x03, 0xea],
+        "expected a close frame with 1002"
+    );
+    let closed = server.wait_line(LIMIT, |v| v["event"] == "closed");
+    assert!(
+        closed["error"].as_str().unwrap().contains("unmasked"),
+        "{closed}"
+    );
+}

@@ -203,8 +203,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
         report_messages: plan.report_messages,
     };
     let server = tokio::spawn(ws::serve(listener, opts, tx, stop_rx));
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .failed("could not watch for SIGTERM")?;
+    let mut sigterm = Term::new()?;
     let mut report = ServerReport {
         url,
         ..ServerReport::default()
@@ -240,4 +239,27 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     server.await?.failed("the server stopped")?;
     out.report(&report)?;
     Ok(())
+}
+
+/// SIGTERM (what `kill` and service managers send) on Unix; nothing elsewhere.
+struct Term {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Term {
+    fn new() -> anyhow::Result<Term> {
+        Ok(Term {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .failed("could not watch for SIGTERM")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    }
 }
