@@ -408,6 +408,18 @@ fn demo_runs_every_step() {
         .collect();
     // text, binary, 3 fragments (FIN 0,0,1), ping, close
     assert_eq!(fins, [true, true, false, false, true, true, true]);
+    let obs = v["observations"].as_array().unwrap();
+    assert!(
+        obs[0]
+            .as_str()
+            .unwrap()
+            .starts_with("Masking: 7 of 7 client frames were masked, with 7 different keys; 0 of"),
+        "{obs:?}"
+    );
+    assert!(
+        obs[2].as_str().unwrap().contains("the same payload"),
+        "{obs:?}"
+    );
     let human = netlab(&["ws", "demo"]);
     assert!(
         human.stdout.contains("continuation") && human.stdout.contains("101 Switching Protocols")

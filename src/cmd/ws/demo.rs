@@ -20,6 +20,8 @@ pub struct DemoReport {
     /// What came back for each thing the client did.
     pub replies: Vec<String>,
     pub close_code: Option<u16>,
+    /// What the trace shows about masking, fragmentation and ping/pong, worked out from it.
+    pub observations: Vec<String>,
 }
 
 impl Render for DemoReport {
@@ -36,12 +38,72 @@ impl Render for DemoReport {
         for t in &self.trace {
             s.push_str(&render_trace(t, style));
         }
-        s.push_str(
-            "\nNote: the client masks every frame with a fresh key; the server never masks. \
-             The three text frames (FIN=0, FIN=0, FIN=1) were one message: the server echoed \
-             it whole, in one frame. The ping was answered by a pong with the same payload.\n",
-        );
+        s.push('\n');
+        s.push_str(&self.observations.join("\n"));
+        s.push('\n');
         s
+    }
+}
+
+impl DemoReport {
+    /// What the trace shows, worked out from the trace itself (not a script).
+    pub fn observe(&self) -> Vec<String> {
+        let frames: Vec<&crate::net::ws::FrameTrace> = self
+            .trace
+            .iter()
+            .filter_map(|t| match t {
+                WsTrace::Frame(f) => Some(f),
+                WsTrace::Handshake { .. } => None,
+            })
+            .collect();
+        let from = |r: Role| frames.iter().filter(move |f| f.from == r);
+        let client_masked = from(Role::Client).filter(|f| f.masked).count();
+        let server_masked = from(Role::Server).filter(|f| f.masked).count();
+        let keys: std::collections::BTreeSet<&str> = from(Role::Client)
+            .filter_map(|f| f.mask_key.as_deref())
+            .collect();
+        let mut notes = vec![format!(
+            "Masking: {client_masked} of {} client frames were masked, with {} different keys; \
+             {server_masked} of {} server frames were masked.",
+            from(Role::Client).count(),
+            keys.len(),
+            from(Role::Server).count()
+        )];
+        let unfinished = from(Role::Client).filter(|f| !f.fin).count();
+        if unfinished > 0 {
+            // The server's first frame after the client's last fragment is the echo.
+            let last = frames.iter().position(|f| {
+                f.from == Role::Client
+                    && f.fin
+                    && f.opcode == crate::wire::websocket::OpCode::Continuation
+            });
+            let echo = last.and_then(|i| frames[i..].iter().find(|f| f.from == Role::Server));
+            let echo = echo.map_or("no echo was seen".to_owned(), |e| {
+                format!(
+                    "the server echoed it as one {} frame with FIN={} ({} B)",
+                    e.opcode,
+                    u8::from(e.fin),
+                    e.payload_len
+                )
+            });
+            notes.push(format!(
+                "Fragmentation: the client sent {unfinished} frame(s) with FIN=0 and a last \
+                 continuation with FIN=1, one message in all; {echo}."
+            ));
+        }
+        let ping = from(Role::Client).find(|f| f.opcode == crate::wire::websocket::OpCode::Ping);
+        let pong = from(Role::Server).find(|f| f.opcode == crate::wire::websocket::OpCode::Pong);
+        if let (Some(p), Some(q)) = (ping, pong) {
+            let same = if p.payload_hex == q.payload_hex {
+                "the same"
+            } else {
+                "a different"
+            };
+            notes.push(format!(
+                "Ping/pong: the pong carried {same} payload as the ping."
+            ));
+        }
+        notes
     }
 }
 
@@ -171,13 +233,16 @@ pub async fn run(out: &mut Output) -> anyhow::Result<()> {
             out.event(&DemoTrace { trace: t.clone() })?;
         }
     }
-    out.report(&DemoReport {
+    let mut report = DemoReport {
         url: url.to_string(),
         timeline,
         trace,
         replies,
         close_code: theirs.and_then(|c| c.code.map(|c| c.0)),
-    })?;
+        observations: Vec::new(),
+    };
+    report.observations = report.observe();
+    out.report(&report)?;
     Ok(())
 }
 
