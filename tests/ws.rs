@@ -552,3 +552,22 @@ fn an_unmasked_frame_from_a_client_is_closed_with_1002() {
         "{closed}"
     );
 }
+
+#[test]
+fn subprotocol_is_negotiated_and_reported() {
+    let server = Server::start(&["--quiet", "--protocol", "chat.v2", "--protocol", "chat"]);
+    let r = netlab(&[
+        "--jsonl",
+        "ws",
+        "client",
+        &server.url,
+        "--protocol",
+        "chat",
+        "--send",
+        "x",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let first: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"], "connected");
+    assert_eq!(first["protocol"], "chat", "the one both sides speak");
+}

@@ -357,6 +357,8 @@ pub struct WsConnection {
     /// Messages that arrived after our close frame went out (RFC 6455 lets the peer's
     /// data in flight still arrive); kept for the caller to show.
     late: Vec<Message>,
+    /// The subprotocol agreed in the handshake, if any.
+    protocol: Option<String>,
 }
 
 impl WsConnection {
@@ -391,11 +393,17 @@ impl WsConnection {
             close_sent: false,
             close_received: false,
             late: Vec::new(),
+            protocol: None,
         })
     }
 
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The subprotocol agreed in the handshake (`Sec-WebSocket-Protocol`), if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
     }
 
     pub fn role(&self) -> Role {
@@ -842,16 +850,11 @@ pub async fn connect(
         let at = started.elapsed().as_micros() as u64;
         trace.push(head_trace(at, Role::Server, line, &head.headers, vec![]));
     }
-    handshake::validate_response(&head, &key, protocols)?;
+    let protocol = handshake::validate_response(&head, &key, protocols)?;
     let leftover = buf[head_len..].to_vec();
-    Ok(WsConnection::new(
-        stream,
-        Role::Client,
-        cfg,
-        leftover,
-        started,
-        trace,
-    )?)
+    let mut conn = WsConnection::new(stream, Role::Client, cfg, leftover, started, trace)?;
+    conn.protocol = protocol;
+    Ok(conn)
 }
 
 /// A short description of a message for logs: the text (clipped) or the size.

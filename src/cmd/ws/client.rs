@@ -51,6 +51,7 @@ pub enum ClientEvent {
     Connected {
         url: String,
         protocol: Option<String>,
+        interactive: bool,
     },
     Trace(WsTrace),
     Received {
@@ -75,12 +76,24 @@ pub enum ClientEvent {
 impl Render for ClientEvent {
     fn render_human(&self, style: &Style) -> String {
         match self {
-            ClientEvent::Connected { url, protocol } => {
+            ClientEvent::Connected {
+                url,
+                protocol,
+                interactive,
+            } => {
                 let p = protocol
                     .as_deref()
                     .map(|p| format!(", subprotocol {p}"))
                     .unwrap_or_default();
-                format!("{} to {url}{p}. Type a line to send it; /ping, /binary HEX, /close CODE REASON", style.paint(Paint::Good, "connected"))
+                let help = if *interactive {
+                    ". Type a line to send it; /ping [TEXT], /binary HEX, /close [CODE [REASON]]"
+                } else {
+                    ""
+                };
+                format!(
+                    "{} to {url}{p}{help}",
+                    style.paint(Paint::Good, "connected")
+                )
             }
             ClientEvent::Trace(t) => render_trace(t, style),
             ClientEvent::Received { summary, .. } => format!("< {summary}"),
@@ -287,7 +300,8 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     trace(&mut conn, out)?;
     out.event(&ClientEvent::Connected {
         url: plan.url.to_string(),
-        protocol: None,
+        protocol: conn.protocol().map(str::to_owned),
+        interactive: plan.send.is_empty(),
     })?;
 
     if !plan.send.is_empty() {
