@@ -175,25 +175,37 @@ fn a_2_62_byte_frame_is_closed_with_1009_before_any_payload() {
 
 #[test]
 fn a_handshake_sent_slowly_and_never_finished_times_out() {
-    let server = Server::start(&["--quiet", "--handshake-timeout-ms", "400"]);
+    // A "slowloris" client: it keeps sending a byte of header every 100 ms and never
+    // finishes. The limit is on the whole handshake, so trickling does not extend it.
+    let server = Server::start(&["--quiet", "--handshake-timeout-ms", "500"]);
     let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     s.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut writer = s.try_clone().unwrap();
     let start = Instant::now();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpg")
-        .unwrap();
+    let trickle = std::thread::spawn(move || {
+        let header =
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nX-Slow: aaaaaaaaaaaaa";
+        for b in header.iter().take(40) {
+            if writer.write_all(&[*b]).is_err() {
+                break; // the server has hung up
+            }
+            std::thread::sleep(Duration::from_millis(100)); // being slow is the point here
+        }
+    });
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf).unwrap_or(0); // EOF (or reset) when the server gives up
     let waited = start.elapsed();
     assert_eq!(n, 0, "expected the connection to be dropped");
     assert!(
-        waited >= Duration::from_millis(350) && waited < Duration::from_secs(5),
-        "{waited:?}"
+        waited >= Duration::from_millis(450) && waited < Duration::from_millis(2500),
+        "dropped after {waited:?}; the trickle would have lasted 4 s"
     );
     let refused = server.wait_line(LIMIT, |v| v["event"] == "refused");
     assert!(
         refused["error"].as_str().unwrap().contains("timed out"),
         "{refused}"
     );
+    trickle.join().unwrap();
 }
 
 #[test]
