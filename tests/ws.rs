@@ -583,3 +583,25 @@ fn subprotocol_is_negotiated_and_reported() {
     assert_eq!(first["event"], "connected");
     assert_eq!(first["protocol"], "chat", "the one both sides speak");
 }
+
+#[test]
+fn the_server_summary_counts_what_happened() {
+    let mut server = Server::start(&[]);
+    let r = netlab(&[
+        "ws",
+        "client",
+        &server.url,
+        "--send",
+        "one",
+        "--send",
+        "two",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    server.wait_line(LIMIT, |v| v["event"] == "closed");
+    server.signal("-INT");
+    let summary = server.wait_line(LIMIT, |v| v.get("connections").is_some());
+    assert_eq!(summary["connections"], 1, "{summary}");
+    assert_eq!(summary["messages"], 2, "{summary}");
+    assert_eq!(summary["closed_with"]["1000"], 1, "{summary}");
+    assert_eq!(server.wait_exit(LIMIT), 0);
+}

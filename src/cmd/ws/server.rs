@@ -152,7 +152,8 @@ pub struct ServerReport {
     pub url: String,
     pub connections: u64,
     pub refused: u64,
-    pub messages: u64,
+    /// Messages received; `None` with `--quiet`, which does not count them.
+    pub messages: Option<u64>,
     pub closed_with: std::collections::BTreeMap<String, u64>,
 }
 
@@ -170,7 +171,8 @@ impl Render for ServerReport {
         ]);
         t.add_row(vec![
             "messages received".to_owned(),
-            self.messages.to_string(),
+            self.messages
+                .map_or("not counted (--quiet)".to_owned(), |n| n.to_string()),
         ]);
         for (code, n) in &self.closed_with {
             t.add_row(vec![format!("closed with {code}"), n.to_string()]);
@@ -206,6 +208,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     let mut sigterm = Term::new()?;
     let mut report = ServerReport {
         url,
+        messages: plan.report_messages.then_some(0),
         ..ServerReport::default()
     };
     let mut stopping = false;
@@ -216,7 +219,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
                 match &ev {
                     ServerEvent::Connected { .. } => report.connections += 1,
                     ServerEvent::Refused { .. } => report.refused += 1,
-                    ServerEvent::Message { .. } => report.messages += 1,
+                    ServerEvent::Message { .. } => *report.messages.get_or_insert(0) += 1,
                     ServerEvent::Closed { code, .. } => {
                         let k = code.map_or("no code".to_owned(), |c| c.to_string());
                         *report.closed_with.entry(k).or_default() += 1;
