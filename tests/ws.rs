@@ -156,6 +156,7 @@ fn raw_handshake(port: u16) -> std::net::TcpStream {
 fn a_2_62_byte_frame_is_closed_with_1009_before_any_payload() {
     let server = Server::start(&["--quiet"]);
     let mut s = raw_handshake(server.port);
+    let rss_before = rss_kib(server.child.id());
     let mut frame = vec![0x82, 0xff]; // binary, FIN, MASK, 64-bit length follows
     frame.extend_from_slice(&(1u64 << 62).to_be_bytes());
     frame.extend_from_slice(&[0x11, 0x22, 0x33, 0x44]); // masking key; no payload at all
@@ -169,8 +170,23 @@ fn a_2_62_byte_frame_is_closed_with_1009_before_any_payload() {
         "expected an unmasked close frame with 1009"
     );
     assert!(start.elapsed() < Duration::from_secs(5));
+    // Nothing was allocated for the claimed payload: the server's resident memory barely
+    // moved (Linux: VmRSS in /proc; elsewhere this check is skipped).
+    if let (Some(before), Some(after)) = (rss_before, rss_kib(server.child.id())) {
+        assert!(
+            after < before + 8 * 1024,
+            "RSS grew from {before} KiB to {after} KiB"
+        );
+    }
     // The server is still fine for others.
     let _ = raw_handshake(server.port);
+}
+
+/// Resident memory of a process in KiB, from /proc (Linux).
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[test]
