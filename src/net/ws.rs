@@ -916,6 +916,11 @@ pub enum ServerEvent {
         /// How many clients it went to.
         delivered_to: usize,
     },
+    /// A broadcast client fell so far behind that messages for it were dropped.
+    Dropped {
+        id: u64,
+        messages: u64,
+    },
     Closed {
         id: u64,
         /// Who sent the first close frame: "client", "server", or "none" (TCP just ended).
@@ -1033,7 +1038,12 @@ async fn handle(
             m = inbox.recv(), if broadcast => {
                 let sent = match m {
                     Ok((from, m)) if from != id => conn.send(&m).await,
-                    _ => Ok(()), // our own message, or we lagged behind (messages dropped)
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        // This client could not keep up: the hub dropped its oldest messages.
+                        let _ = events.send(ServerEvent::Dropped { id, messages: n }).await;
+                        Ok(())
+                    }
+                    _ => Ok(()), // our own message
                 };
                 emit_trace(&mut conn, id, &events).await;
                 if let Err(e) = sent {

@@ -121,6 +121,10 @@ impl Render for ServerEvent {
             } => {
                 format!("#{id} {summary} → sent to {delivered_to} client(s)")
             }
+            ServerEvent::Dropped { id, messages } => format!(
+                "#{id} {}: {messages} broadcast message(s) dropped (this client is too slow)",
+                style.paint(Paint::Warn, "lagging")
+            ),
             ServerEvent::Closed {
                 id,
                 initiated_by,
@@ -224,7 +228,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
                         let k = code.map_or("no code".to_owned(), |c| c.to_string());
                         *report.closed_with.entry(k).or_default() += 1;
                     }
-                    ServerEvent::Trace { .. } => {}
+                    ServerEvent::Trace { .. } | ServerEvent::Dropped { .. } => {}
                 }
                 out.event(&ev)?;
                 continue;
