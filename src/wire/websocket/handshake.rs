@@ -106,11 +106,10 @@ pub struct Rejection {
 
 impl Rejection {
     /// The HTTP response to send: 400 with the broken rule in the body; 426 with the
-    /// version we speak (§4.2.2); 403 for an Origin not allowed; 405 for a method not GET.
+    /// version we speak (§4.2.2); 403 for an Origin not allowed (§4.2.2 suggests it).
     pub fn response_bytes(&self) -> Vec<u8> {
         let reason = match self.status {
             403 => "Forbidden",
-            405 => "Method Not Allowed",
             426 => "Upgrade Required",
             _ => "Bad Request",
         };
@@ -118,9 +117,6 @@ impl Rejection {
         let mut s = format!("HTTP/1.1 {} {reason}\r\n", self.status);
         if self.status == 426 {
             s.push_str("Sec-WebSocket-Version: 13\r\n");
-        }
-        if self.status == 405 {
-            s.push_str("Allow: GET\r\n");
         }
         s.push_str(&format!(
             "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -177,7 +173,7 @@ pub fn validate_request(head: &RequestHead, policy: &ServerPolicy) -> Result<Acc
             "method is GET",
             head.method == "GET",
             format!("method {}", head.method),
-            if head.method == "GET" { 200 } else { 405 },
+            400,
         )?;
         step(
             "HTTP/1.1 or later",
@@ -422,7 +418,8 @@ mod tests {
 
     #[test]
     fn each_rule_is_named_when_broken() {
-        assert_eq!(broken("GET", "POST").status, 405);
+        let r = broken("GET", "POST");
+        assert!(r.status == 400 && r.rule.contains("method is GET"), "{r:?}");
         assert_eq!(broken("HTTP/1.1", "HTTP/1.0").status, 400);
         assert!(broken("Host:", "X-Host:").rule.contains("Host"));
         assert!(broken("Upgrade: websocket", "Upgrade: h2c")
