@@ -24,7 +24,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # --- the suite tests netlab's server -------------------------------------------------------
 "$BIN" --jsonl ws server --port 0 --echo --quiet > "$OUT/server.log" 2>&1 &
 SERVER=$!
-trap 'kill -INT $SERVER 2>/dev/null || true' EXIT
+trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
 PORT=""
 for _ in $(seq 1 100); do
     PORT=$(python3 -c 'import json,sys
@@ -38,7 +38,7 @@ done
 [ -n "$PORT" ] || { echo "autobahn: netlab ws server did not start" >&2; cat "$OUT/server.log" >&2; exit 1; }
 echo "== autobahn fuzzingclient -> netlab ws server (port $PORT)"
 AUTOBAHN_AGENT=netlab-server "$TOOLS/run-fuzzingclient.sh" 127.0.0.1 "$PORT" "$OUT/server" || status_server=$?
-kill -INT $SERVER; wait $SERVER || true
+kill -TERM $SERVER; wait $SERVER || true
 trap - EXIT
 
 # --- the suite tests netlab's client -------------------------------------------------------
