@@ -110,6 +110,8 @@ fn serve(which: &str) {
                     ws.set_auto_pong(true);
                     let mut ws = fastwebsockets::FragmentCollector::new(ws);
                     while let Ok(frame) = ws.read_frame().await {
+                        // Clippy's suggested guard would move `frame` before the match.
+                        #[allow(clippy::collapsible_match)]
                         match frame.opcode {
                             fastwebsockets::OpCode::Close => break,
                             fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary => {
