@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Osi(_) => cmd::osi::run(&mut out),
         Command::Tcp(args) => cmd::tcp::run(args, &mut out),
         Command::Udp(args) => cmd::udp::run(args, &mut out),
+        Command::Ws(args) => cmd::ws::run(args, &mut out),
     }
 }
 

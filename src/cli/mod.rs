@@ -5,6 +5,7 @@
 //! `cmd/`, so tests can build plans without clap.
 
 pub mod tcp;
+pub mod ws;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -53,6 +54,8 @@ pub enum Command {
     /// UDP datagrams: send, listen, see boundaries kept, and loss, duplication,
     /// reordering and jitter made visible by an impairing relay.
     Udp(udp::UdpArgs),
+    /// WebSocket by hand (RFC 6455): handshake, frames, masking; server, client, demo.
+    Ws(ws::WsArgs),
 }
 
 /// Arguments of `netlab osi`.

@@ -5,3 +5,4 @@
 pub mod osi;
 pub mod tcp;
 pub mod udp;
+pub mod ws;

@@ -2,6 +2,7 @@
 //! `wire/` stays pure; `cmd/` composes the two.
 
 pub mod tcp;
+pub mod ws;
 
 use crate::error::{HintExt, Hinted};
 use std::fmt;

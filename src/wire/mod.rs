@@ -19,6 +19,8 @@
 //! `cmd`, so every test here is deterministic.
 
 pub mod framing;
+pub mod http1;
+pub mod websocket;
 
 use crate::layers::Protocol;
 use serde::Serialize;
