@@ -60,7 +60,7 @@ fn demo_human_output_explains() {
         "65507",
         "ICMP",
         "Connection refused",
-        "netlab tcp demo",
+        "TCP (byte stream)",
     ] {
         assert!(r.stdout.contains(needle), "missing {needle}:\n{}", r.stdout);
     }
