@@ -18,6 +18,19 @@
 //! Randomness and time are inputs: a masking key or a timestamp is passed in by `net` or
 //! `cmd`, so every test here is deterministic.
 
+pub mod arp;
+pub mod checksum;
+pub mod dissect;
+pub mod ethernet;
+pub mod filter;
+pub mod icmpv4;
+pub mod icmpv6;
+pub mod ipv4;
+pub mod ipv6;
+pub mod sll;
+pub mod tcp;
+pub mod udp;
+
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::ops::Range;
