@@ -21,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mut out = Output::stdio(format, color);
     match cli.command {
         Command::Osi(_) => cmd::osi::run(&mut out),
+        Command::Capture(args) => cmd::capture::run(args.try_into()?, &mut out),
     }
 }
 

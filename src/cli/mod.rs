@@ -4,6 +4,8 @@
 //! conversion from these "low" arguments to a validated `Plan` lives beside the lab in
 //! `cmd/`, so tests can build plans without clap.
 
+pub mod capture;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// netlab: an educational networking lab. See what sockets, TCP streams, UDP datagrams,
@@ -43,6 +45,9 @@ pub enum Command {
     /// Show the OSI, TCP/IP (RFC 1122) and five-layer models side by side, and where each
     /// protocol netlab knows sits in them.
     Osi(OsiArgs),
+    /// Capture packets (live or from a pcap file) and decode them layer by layer, mapped
+    /// to the OSI and TCP/IP models.
+    Capture(capture::CaptureArgs),
 }
 
 /// Arguments of `netlab osi`.

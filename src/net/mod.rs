@@ -1,6 +1,8 @@
 //! I/O adapters: every socket, and later every capture handle, lives under `net/`.
 //! `wire/` stays pure; `cmd/` composes the two.
 
+pub mod capture;
+
 use crate::error::{HintExt, Hinted};
 use std::fmt;
 use std::net::SocketAddr;

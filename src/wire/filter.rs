@@ -8,6 +8,7 @@
 //!          | "tcp" | "udp" | "icmp" | "icmp6" | "arp" | "ip" | "ip6"
 //!          | [ "src" | "dst" ] "host" ADDRESS
 //!          | [ "src" | "dst" ] "port" NUMBER
+//!          | PROTOCOL primary        (tcpdump's qualified form: `tcp port 80`)
 //! ```
 //!
 //! Examples: `tcp port 8000`, `udp and not port 53`, `src host ::1 or arp`.
@@ -72,20 +73,32 @@ fn tokenize(s: &str) -> Vec<Token<'_>> {
         let double = (c == '&' || c == '|') && chars.peek().map(|&(_, n)| n) == Some(c);
         if c.is_whitespace() || single || double {
             if let Some(st) = start.take() {
-                out.push(Token { text: &s[st..i], at: st });
+                out.push(Token {
+                    text: &s[st..i],
+                    at: st,
+                });
             }
             if single {
-                out.push(Token { text: &s[i..i + 1], at: i });
+                out.push(Token {
+                    text: &s[i..i + 1],
+                    at: i,
+                });
             } else if double {
                 chars.next();
-                out.push(Token { text: &s[i..i + 2], at: i });
+                out.push(Token {
+                    text: &s[i..i + 2],
+                    at: i,
+                });
             }
         } else if start.is_none() {
             start = Some(i);
         }
     }
     if let Some(st) = start {
-        out.push(Token { text: &s[st..], at: st });
+        out.push(Token {
+            text: &s[st..],
+            at: st,
+        });
     }
     out
 }
@@ -103,8 +116,16 @@ impl<'a> Parser<'a> {
 
     fn err(&self, message: impl Into<String>) -> FilterError {
         match self.toks.get(self.pos) {
-            Some(t) => FilterError { message: message.into(), position: self.src[..t.at].chars().count(), token: t.text.to_owned() },
-            None => FilterError { message: message.into(), position: self.src.chars().count(), token: String::new() },
+            Some(t) => FilterError {
+                message: message.into(),
+                position: self.src[..t.at].chars().count(),
+                token: t.text.to_owned(),
+            },
+            None => FilterError {
+                message: message.into(),
+                position: self.src.chars().count(),
+                token: String::new(),
+            },
         }
     }
 
@@ -158,6 +179,11 @@ impl<'a> Parser<'a> {
         };
         if let Some(p) = proto {
             self.pos += 1;
+            // tcpdump's qualified primitives: `tcp port 80` is `tcp and port 80`.
+            if matches!(self.peek(), Some("port" | "host" | "src" | "dst")) {
+                let rest = self.primary(depth + 1)?;
+                return Ok(Filter::And(Box::new(Filter::Proto(p)), Box::new(rest)));
+            }
             return Ok(Filter::Proto(p));
         }
         if word == "(" {
@@ -210,7 +236,11 @@ impl Filter {
     /// Parse an expression. The empty expression is an error; callers treat "no filter"
     /// as `None`.
     pub fn parse(s: &str) -> Result<Filter, FilterError> {
-        let mut p = Parser { toks: tokenize(s), pos: 0, src: s };
+        let mut p = Parser {
+            toks: tokenize(s),
+            pos: 0,
+            src: s,
+        };
         let f = p.expr(0)?;
         if p.pos < p.toks.len() {
             return Err(p.err("unexpected word here; join primitives with `and` or `or`"));
@@ -282,12 +312,15 @@ mod tests {
     use crate::wire::dissect::{dissect, tests::LO_FRAME_UDP_HI, LinkType};
 
     fn m(expr: &str) -> bool {
-        Filter::parse(expr).unwrap().matches(&dissect(LinkType::Ethernet, &LO_FRAME_UDP_HI))
+        Filter::parse(expr)
+            .unwrap()
+            .matches(&dissect(LinkType::Ethernet, &LO_FRAME_UDP_HI))
     }
 
     #[test]
     fn primitives_and_precedence() {
         assert!(m("udp"));
+        assert!(m("udp port 9000") && !m("tcp port 9000") && m("ip src host 127.0.0.1"));
         assert!(!m("tcp"));
         assert!(m("ip and not ip6"));
         assert!(m("port 9000") && m("dst port 9000") && !m("src port 9000"));
@@ -296,14 +329,20 @@ mod tests {
         assert!(!m("(tcp or udp) and port 1"));
         assert!(m("!(tcp)"));
         assert!(!m("host ::1"));
-        assert_eq!(Filter::parse("tcp or udp and port 1").unwrap().to_string(), "(tcp or (udp and port 1))");
+        assert_eq!(
+            Filter::parse("tcp or udp and port 1").unwrap().to_string(),
+            "(tcp or (udp and port 1))"
+        );
     }
 
     #[test]
     fn errors_point_at_the_bad_token() {
         let e = Filter::parse("tcp and prot 80").unwrap_err();
         assert_eq!((e.position, e.token.as_str()), (8, "prot"));
-        assert_eq!(e.pointer("tcp and prot 80"), "tcp and prot 80\n        ^^^^");
+        assert_eq!(
+            e.pointer("tcp and prot 80"),
+            "tcp and prot 80\n        ^^^^"
+        );
         let e = Filter::parse("port 99999").unwrap_err();
         assert_eq!(e.token, "99999");
         let e = Filter::parse("(tcp").unwrap_err();

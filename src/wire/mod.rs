@@ -20,6 +20,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod conversation;
 pub mod dissect;
 pub mod ethernet;
 pub mod filter;

@@ -151,14 +151,14 @@ impl Flags {
 impl fmt::Display for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names = [
-            (Self::CWR, "CWR"),
-            (Self::ECE, "ECE"),
-            (Self::URG, "URG"),
-            (Self::ACK, "ACK"),
-            (Self::PSH, "PSH"),
-            (Self::RST, "RST"),
             (Self::SYN, "SYN"),
             (Self::FIN, "FIN"),
+            (Self::RST, "RST"),
+            (Self::PSH, "PSH"),
+            (Self::ACK, "ACK"),
+            (Self::URG, "URG"),
+            (Self::ECE, "ECE"),
+            (Self::CWR, "CWR"),
         ];
         let set: Vec<&str> = names
             .iter()
