@@ -859,7 +859,7 @@ mod tests {
         );
         for bad in [
             &["--count", "0"][..],
-            &["--duration", "-1"],
+            &["--duration=-1"],
             &["--read", "x", "--interface", "lo"],
             &["--own-namespace"],
             &["--", "curl"],
