@@ -13,14 +13,43 @@ use std::process::Command;
 
 /// The tshark fields compared, in order.
 const FIELDS: &[&str] = &[
-    "ip.src", "ip.dst", "ip.proto", "ip.ttl", "ip.id", "ip.flags.df", "ip.flags.mf", "ip.frag_offset", "ip.len",
-    "ipv6.src", "ipv6.dst", "ipv6.nxt", "ipv6.hlim", "ipv6.plen",
-    "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value",
-    "tcp.options.mss_val", "tcp.options.wscale.shift", "tcp.options.sack_perm",
-    "tcp.options.timestamp.tsval", "tcp.options.timestamp.tsecr",
-    "udp.srcport", "udp.dstport", "udp.length",
-    "icmp.type", "icmp.code", "icmpv6.type", "icmpv6.code",
-    "arp.opcode", "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4",
+    "ip.src",
+    "ip.dst",
+    "ip.proto",
+    "ip.ttl",
+    "ip.id",
+    "ip.flags.df",
+    "ip.flags.mf",
+    "ip.frag_offset",
+    "ip.len",
+    "ipv6.src",
+    "ipv6.dst",
+    "ipv6.nxt",
+    "ipv6.hlim",
+    "ipv6.plen",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.flags",
+    "tcp.window_size_value",
+    "tcp.options.mss_val",
+    "tcp.options.wscale.shift",
+    "tcp.options.sack_perm",
+    "tcp.options.timestamp.tsval",
+    "tcp.options.timestamp.tsecr",
+    "udp.srcport",
+    "udp.dstport",
+    "udp.length",
+    "icmp.type",
+    "icmp.code",
+    "icmpv6.type",
+    "icmpv6.code",
+    "arp.opcode",
+    "arp.src.hw_mac",
+    "arp.src.proto_ipv4",
+    "arp.dst.hw_mac",
+    "arp.dst.proto_ipv4",
 ];
 
 fn have_tshark() -> bool {
@@ -37,16 +66,37 @@ fn have_tshark() -> bool {
 /// tshark's reading: one map per packet, field → comma-separated occurrences.
 fn tshark(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(path).args(["-o", "tcp.relative_sequence_numbers:FALSE", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a"]);
+    cmd.args(["-n", "-r"]).arg(path).args([
+        "-o",
+        "tcp.relative_sequence_numbers:FALSE",
+        "-T",
+        "fields",
+        "-E",
+        "separator=\t",
+        "-E",
+        "occurrence=a",
+    ]);
     for f in FIELDS {
         cmd.args(["-e", f]);
     }
     let out = cmd.output().expect("tshark runs");
-    assert!(out.status.success(), "tshark failed on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tshark failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|line| FIELDS.iter().zip(line.split('\t')).filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        .map(|line| {
+            FIELDS
+                .iter()
+                .zip(line.split('\t'))
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
         .collect()
 }
 
@@ -137,13 +187,21 @@ fn compare(path: &Path) -> (usize, Vec<String>) {
         for k in FIELDS {
             let (a, b) = (mine.get(*k), t.get(*k));
             if a != b {
-                mismatches.push(format!("{} packet {} field {k}: netlab {a:?}, tshark {b:?}", path.display(), n + 1));
+                mismatches.push(format!(
+                    "{} packet {} field {k}: netlab {a:?}, tshark {b:?}",
+                    path.display(),
+                    n + 1
+                ));
             }
         }
         n += 1;
     }
     if n != theirs.len() {
-        mismatches.push(format!("{}: netlab read {n} packets, tshark {}", path.display(), theirs.len()));
+        mismatches.push(format!(
+            "{}: netlab read {n} packets, tshark {}",
+            path.display(),
+            theirs.len()
+        ));
     }
     (n, mismatches)
 }
@@ -153,7 +211,12 @@ fn fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
         .filter(|p| !p.to_string_lossy().contains("truncated"))
         .collect();
     v.sort();
@@ -175,7 +238,12 @@ fn every_fixture_agrees_with_tshark_field_by_field() {
         total += n;
         all.append(&mut m);
     }
-    assert!(all.is_empty(), "{} mismatches over {total} packets:\n{}", all.len(), all.join("\n"));
+    assert!(
+        all.is_empty(),
+        "{} mismatches over {total} packets:\n{}",
+        all.len(),
+        all.join("\n")
+    );
     // Every protocol the issue lists appears somewhere in the fixtures.
     let mut seen = std::collections::BTreeSet::new();
     for f in &files {
@@ -186,7 +254,9 @@ fn every_fixture_agrees_with_tshark_field_by_field() {
             }
         }
     }
-    for p in ["Arp", "Ipv4", "Ipv6", "Icmpv4", "Tcp", "Udp", "LinuxSll", "Ethernet"] {
+    for p in [
+        "Arp", "Ipv4", "Ipv6", "Icmpv4", "Tcp", "Udp", "LinuxSll", "Ethernet",
+    ] {
         assert!(seen.contains(p), "no {p} in the fixtures: {seen:?}");
     }
 }
@@ -228,17 +298,36 @@ sleep 0.3; kill -INT $cap; wait $cap || true
         pcap = pcap.display(),
         dir = dir.display()
     );
-    let st = Command::new("bash").arg("-c").arg(&script).status().unwrap();
+    let st = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .unwrap();
     assert!(st.success(), "namespace script failed");
     let (n, mismatches) = compare(&pcap);
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     let mut src = FileSource::open(&pcap).unwrap();
     let mut kinds = Vec::new();
     while let Some(Ok(f)) = src.next_frame() {
-        kinds.push(dissect(f.link, f.data).top().map(|l| format!("{:?}", l.protocol)).unwrap_or_default());
+        kinds.push(
+            dissect(f.link, f.data)
+                .top()
+                .map(|l| format!("{:?}", l.protocol))
+                .unwrap_or_default(),
+        );
     }
-    assert!(n >= 4, "expected ARP, echo request/reply, UDP and the ICMP error, got {kinds:?}");
+    assert!(
+        n >= 4,
+        "expected ARP, echo request/reply, UDP and the ICMP error, got {kinds:?}"
+    );
     assert!(kinds.iter().any(|k| k == "Arp"), "{kinds:?}");
-    assert!(kinds.iter().filter(|k| *k == "Icmpv4" || *k == "Udp").count() >= 3, "{kinds:?}");
+    assert!(
+        kinds
+            .iter()
+            .filter(|k| *k == "Icmpv4" || *k == "Udp")
+            .count()
+            >= 3,
+        "{kinds:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

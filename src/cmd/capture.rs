@@ -216,6 +216,29 @@ pub struct CaptureSummary {
     pub packets: Vec<PacketEvent>,
 }
 
+/// Live capture has started: packets sent from now on are seen.
+#[derive(Debug, Serialize)]
+pub struct CaptureStarted {
+    pub event: &'static str,
+    pub interface: String,
+    pub loopback: bool,
+    pub filter: Option<String>,
+}
+
+impl Render for CaptureStarted {
+    fn render_human(&self, style: &Style) -> String {
+        let f = self
+            .filter
+            .as_ref()
+            .map(|f| format!(", filter `{f}`"))
+            .unwrap_or_default();
+        style.paint(
+            Paint::Dim,
+            format!("capturing on {}{f} (Ctrl-C to stop)", self.interface),
+        )
+    }
+}
+
 /// `--list`.
 #[cfg(feature = "capture")]
 #[derive(Debug, Serialize)]
@@ -689,6 +712,12 @@ fn live(
             }
         });
     }
+    out.event(&CaptureStarted {
+        event: "started",
+        interface: iface.clone(),
+        loopback: cap.loopback,
+        filter: plan.filter.as_ref().map(|f| f.0.clone()),
+    })?;
     let mut child = match spawn {
         Some(f) => Some(f()?),
         None => None,
