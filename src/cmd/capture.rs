@@ -114,9 +114,18 @@ impl TryFrom<CaptureArgs> for Plan {
             match Filter::parse(&text) {
                 Ok(f) => Some((text, f)),
                 Err(e) => {
+                    let marked: Vec<String> = e
+                        .pointer(&text)
+                        .lines()
+                        .map(|l| format!("      {l}"))
+                        .collect();
+                    let hint = format!(
+                        "the filter, with the problem marked:\n{}",
+                        marked.join("\n")
+                    );
                     return Err(Hinted::usage(format!("bad filter: {e}"))
-                        .with_hint(e.pointer(&text))
-                        .into())
+                        .with_hint(hint)
+                        .into());
                 }
             }
         };
