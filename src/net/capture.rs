@@ -163,6 +163,8 @@ pub struct FileSource {
     inner: Inner,
     record: u64,
     done: bool,
+    /// pcap: byte offset of the next record (to examine a record the reader rejects).
+    offset: u64,
     /// pcapng frames are copied here (the reader's buffer cannot be lent out of its loop).
     scratch: Vec<u8>,
     /// pcap's single link type (pcapng: per interface).
@@ -204,6 +206,7 @@ impl FileSource {
                 inner: Inner::PcapNg(Box::new(r), ifaces),
                 record: 0,
                 done: false,
+                offset: 0,
                 scratch: Vec::new(),
                 link: LinkType::Ethernet,
                 format: "pcapng",
@@ -216,6 +219,7 @@ impl FileSource {
             inner: Inner::PcapFile(Box::new(r)),
             record: 0,
             done: false,
+            offset: 24,
             scratch: Vec::new(),
             link,
             format: "pcap",
@@ -235,6 +239,7 @@ impl FileSource {
             inner: Inner::Pcap(r),
             record: 0,
             done: false,
+            offset: 24,
             scratch: Vec::new(),
             link,
             format: "pcap",
@@ -265,7 +270,28 @@ impl FileSource {
             }
             Inner::PcapFile(r) => {
                 let link = self.link;
+                let header = r.header();
                 let next = r.next_packet();
+                if let Some(Ok(p)) = &next {
+                    self.offset += 16 + p.data.len() as u64;
+                }
+                if let Some(Err(e)) = &next {
+                    // A record header claiming more bytes than the file holds looks like
+                    // truncation to the reader; a claim beyond the snapshot length is
+                    // corruption, and saying "truncated" would mislead.
+                    if let Some(claimed) = claimed_len(&self.path, self.offset, header.endianness) {
+                        if claimed > header.snaplen.max(262_144)
+                            && matches!(problem_kind(e), Kind::Truncated)
+                        {
+                            self.done = true;
+                            self.record = record;
+                            return Some(Err(RecordProblem::Corrupt {
+                                record,
+                                reason: format!("the record header claims {claimed} captured bytes, more than the file's snapshot length ({})", header.snaplen),
+                            }));
+                        }
+                    }
+                }
                 pcap_record(next, link, record, &mut self.record, &mut self.done)
             }
             Inner::PcapNg(r, ifaces) => loop {
@@ -415,6 +441,32 @@ fn pcap_record<'a>(
             Some(Err(problem(e, record)))
         }
     }
+}
+
+enum Kind {
+    Truncated,
+    Other,
+}
+
+fn problem_kind(e: &PcapError) -> Kind {
+    match e {
+        PcapError::IoError(io) if io.kind() == io::ErrorKind::UnexpectedEof => Kind::Truncated,
+        PcapError::IncompleteBuffer => Kind::Truncated,
+        _ => Kind::Other,
+    }
+}
+
+/// Read the captured-length field of the pcap record header at `offset`.
+fn claimed_len(path: &Path, offset: u64, endianness: pcap_file::Endianness) -> Option<u32> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    f.seek(SeekFrom::Start(offset + 8)).ok()?;
+    let mut b = [0u8; 4];
+    f.read_exact(&mut b).ok()?;
+    Some(match endianness {
+        pcap_file::Endianness::Big => u32::from_be_bytes(b),
+        pcap_file::Endianness::Little => u32::from_le_bytes(b),
+    })
 }
 
 fn problem(e: PcapError, record: u64) -> RecordProblem {
