@@ -58,7 +58,10 @@ fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, data: &[u8], ts: u
 /// Loopback-like traffic: conversations of 50 packets, every 10th packet a UDP datagram.
 fn generate(path: &Path, packets: u64) {
     let file = BufWriter::new(File::create(path).unwrap());
-    let header = PcapHeader { datalink: DataLink::ETHERNET, ..PcapHeader::default() };
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        ..PcapHeader::default()
+    };
     let mut w = PcapWriter::with_header(file, header).unwrap();
     let lo = [127, 0, 0, 1];
     let body = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -66,7 +69,10 @@ fn generate(path: &Path, packets: u64) {
     let mut conv = 0u32;
     while i < packets {
         let (c, s) = (40000 + (conv % 20000) as u16, 8000u16);
-        let (isn_c, isn_s) = (conv.wrapping_mul(2654435761), conv.wrapping_mul(40503).wrapping_add(7));
+        let (isn_c, isn_s) = (
+            conv.wrapping_mul(2654435761),
+            conv.wrapping_mul(40503).wrapping_add(7),
+        );
         for k in 0..50u32 {
             if i >= packets {
                 break;
@@ -93,12 +99,18 @@ fn generate(path: &Path, packets: u64) {
                 let (sp, dp, seq, ack) = if from_client {
                     (c, s, isn_c.wrapping_add(1 + step), isn_s.wrapping_add(1))
                 } else {
-                    (s, c, isn_s.wrapping_add(if k == 1 { 0 } else { 1 }), isn_c.wrapping_add(1 + step))
+                    (
+                        s,
+                        c,
+                        isn_s.wrapping_add(if k == 1 { 0 } else { 1 }),
+                        isn_c.wrapping_add(1 + step),
+                    )
                 };
                 let seg = tcp(sp, dp, seq, if k == 0 { 0 } else { ack }, flags, data, k);
                 ipv4(lo, lo, 6, (i & 0xffff) as u16, &seg)
             };
-            w.write_packet(&PcapPacket::new(ts, frame.len() as u32, &frame)).unwrap();
+            w.write_packet(&PcapPacket::new(ts, frame.len() as u32, &frame))
+                .unwrap();
             i += 1;
         }
         conv += 1;
@@ -110,7 +122,11 @@ fn time(cmd: &str, runs: u32) -> f64 {
     let mut best = f64::MAX;
     for _ in 0..runs {
         let t = Instant::now();
-        let st = Command::new("sh").arg("-c").arg(format!("{cmd} > /dev/null 2>&1")).status().unwrap();
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{cmd} > /dev/null 2>&1"))
+            .status()
+            .unwrap();
         assert!(st.success(), "{cmd} failed");
         best = best.min(t.elapsed().as_secs_f64());
     }
@@ -119,8 +135,16 @@ fn time(cmd: &str, runs: u32) -> f64 {
 
 /// Peak resident memory (KiB) of a command, from GNU time.
 fn peak_kib(cmd: &str) -> u64 {
-    let out = Command::new("/usr/bin/time").args(["-f", "%M", "sh", "-c", &format!("{cmd} > /dev/null")]).stderr(Stdio::piped()).output().unwrap();
-    String::from_utf8_lossy(&out.stderr).lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0)
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "sh", "-c", &format!("{cmd} > /dev/null")])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -128,7 +152,10 @@ fn main() {
         return; // `cargo test --benches` asks benches to list or test themselves
     }
     let netlab = env!("CARGO_BIN_EXE_netlab");
-    let n: u64 = std::env::var("NETLAB_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::var("NETLAB_BENCH_PACKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/capture-bench");
     std::fs::create_dir_all(&dir).unwrap();
     let full = dir.join(format!("lo-{n}.pcap"));
@@ -140,7 +167,10 @@ fn main() {
         generate(&quarter, n / 4);
     }
     let f = full.display();
-    println!("file: {f} ({n} packets, {} MB)", std::fs::metadata(&full).unwrap().len() / 1_000_000);
+    println!(
+        "file: {f} ({n} packets, {} MB)",
+        std::fs::metadata(&full).unwrap().len() / 1_000_000
+    );
 
     let ours = time(&format!("{netlab} capture --read {f}"), 3);
     let theirs = time(&format!("TZ=UTC tcpdump -nn -r {f}"), 3);
@@ -152,9 +182,17 @@ fn main() {
 
     let m_full = peak_kib(&format!("{netlab} capture --read {f}"));
     let m_quarter = peak_kib(&format!("{netlab} capture --read {}", quarter.display()));
-    println!("memory: peak RSS {m_quarter} KiB for {} packets, {m_full} KiB for {n} packets", n / 4);
+    println!(
+        "memory: peak RSS {m_quarter} KiB for {} packets, {m_full} KiB for {n} packets",
+        n / 4
+    );
 
-    if Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false) {
+    if Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
+    {
         flood(netlab);
     } else {
         println!("flood: skipped (needs root to capture)");
@@ -171,7 +209,12 @@ fn flood(netlab: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut nl = Command::new(netlab).args(["capture", "--jsonl", "--duration", "6", &filter]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut nl = Command::new(netlab)
+        .args(["capture", "--jsonl", "--duration", "6", &filter])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_secs(2)); // both capturing (the bench may sleep; tests may not)
     let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let (count, rate) = (200_000u64, 100_000u64); // datagrams, per second
@@ -184,12 +227,23 @@ fn flood(netlab: &str) {
         let _ = tx.send_to(&i.to_be_bytes(), ("127.0.0.1", port));
     }
     let out = nl.wait_with_output_limit();
-    let _ = Command::new("kill").args(["-INT", &dump.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &dump.id().to_string()])
+        .status();
     let mut err = String::new();
     use std::io::Read;
-    dump.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    dump.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let _ = dump.wait();
-    let captured: u64 = err.lines().find(|l| l.contains("packets captured")).and_then(|l| l.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let captured: u64 = err
+        .lines()
+        .find(|l| l.contains("packets captured"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let last = out.lines().last().unwrap_or("{}").to_owned();
     let summary: serde_json::Value = serde_json::from_str(&last).unwrap_or_default();
     let shown = summary["shown"].as_u64().unwrap_or(0);
