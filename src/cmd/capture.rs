@@ -186,9 +186,14 @@ pub struct PacketEvent {
     pub link: LinkType,
     pub network: Option<Protocol>,
     pub protocol: Option<Protocol>,
+    /// Source and destination (address:port), the one-line view's text: filled for JSON;
+    /// human output writes them straight from the dissection.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub src: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dst: Option<String>,
-    pub info: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
     pub tcp: Option<Annotation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<LayerOut>>,
@@ -196,8 +201,11 @@ pub struct PacketEvent {
     pub stopped: Option<Stopped>,
     #[serde(skip)]
     view: View,
+    /// Human output: the dissection (and, for detailed views, the frame's bytes).
     #[serde(skip)]
-    detail: Option<(Dissection, Vec<u8>)>,
+    dissection: Option<Dissection>,
+    #[serde(skip)]
+    frame: Option<Vec<u8>>,
 }
 
 /// The end of a run.
@@ -285,68 +293,97 @@ fn time_of_day(ts_us: u64) -> String {
 }
 
 fn endpoint(ip: std::net::IpAddr, port: Option<u16>) -> String {
-    match (ip, port) {
-        (std::net::IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
-        (a, Some(p)) => format!("{a}:{p}"),
-        (a, None) => a.to_string(),
-    }
+    let mut s = String::new();
+    write_endpoint(&mut s, ip, port);
+    s
 }
 
 /// The one-line text after the addresses.
 fn info(d: &Dissection, ann: Option<&Annotation>) -> String {
+    let mut s = String::with_capacity(96);
+    write_info(&mut s, d, ann);
+    s
+}
+
+/// Write the one-line text into `s` (one buffer per packet: the one-line view of a
+/// million packets is mostly this function).
+fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
+    use std::fmt::Write as _;
     let Some(top) = d.top() else {
-        return d
-            .stopped
-            .as_ref()
-            .map(|s| s.reason.clone())
-            .unwrap_or_else(|| "empty frame".into());
+        s.push_str(d.stopped.as_ref().map(|s| s.reason.as_str()).unwrap_or("empty frame"));
+        return;
     };
-    let mut s = match &top.repr {
+    match &top.repr {
         LayerRepr::Tcp(t) => {
-            let mut s = format!("[{}]", t.flags);
+            let _ = write!(s, "[{}]", t.flags);
             match ann {
                 Some(a) => {
-                    s.push_str(&format!(" seq {}", a.rel_seq));
+                    let _ = write!(s, " seq {}", a.rel_seq);
                     if let Some(ack) = a.rel_ack {
-                        s.push_str(&format!(" ack {ack}"));
+                        let _ = write!(s, " ack {ack}");
                     }
                 }
-                None => s.push_str(&format!(" seq {}", t.seq)),
+                None => {
+                    let _ = write!(s, " seq {}", t.seq);
+                }
             }
-            s.push_str(&format!(" win {} len {}", t.window, t.payload_len));
+            let _ = write!(s, " win {} len {}", t.window, t.payload_len);
             let o = &t.options;
-            let mut opts = Vec::new();
+            let start = s.len();
+            let sep = |s: &mut String| s.push_str(if s.len() == start { " [" } else { " " });
             if let Some(m) = o.mss {
-                opts.push(format!("mss {m}"));
+                sep(s);
+                let _ = write!(s, "mss {m}");
             }
             if o.sack_permitted {
-                opts.push("sackOK".into());
+                sep(s);
+                s.push_str("sackOK");
             }
             for (l, r) in o.sack_blocks() {
-                opts.push(format!("sack {l}-{r}"));
+                sep(s);
+                let _ = write!(s, "sack {l}-{r}");
             }
             if o.timestamps.is_some() {
-                opts.push("TS".into());
+                sep(s);
+                s.push_str("TS");
             }
             if let Some(w) = o.window_scale {
-                opts.push(format!("wscale {w}"));
+                sep(s);
+                let _ = write!(s, "wscale {w}");
             }
-            if !opts.is_empty() {
-                s.push_str(&format!(" [{}]", opts.join(" ")));
+            if s.len() != start {
+                s.push(']');
             }
             if let Some(step) = ann.and_then(|a| a.step) {
                 s.push_str("  ← ");
                 s.push_str(step.describe());
             }
-            s
         }
-        LayerRepr::Udp(u) => format!("len {}", u.payload_len),
-        _ => top.summary(),
-    };
-    if let Some(st) = &d.stopped {
-        s.push_str(&format!(" ({})", st.reason));
+        LayerRepr::Udp(u) => {
+            let _ = write!(s, "len {}", u.payload_len);
+        }
+        LayerRepr::Icmpv4(_) | LayerRepr::Icmpv6(_) => {
+            let summary = top.summary();
+            s.push_str(summary.split_once(' ').map(|x| x.1).unwrap_or(&summary));
+            // An error message: say which conversation it is about.
+            if let Some(q) = d.layers.iter().rev().find(|l| l.quoted) {
+                let _ = write!(s, ", about {}", q.summary());
+            }
+        }
+        _ => s.push_str(&top.summary()),
     }
-    s
+    if let Some(st) = &d.stopped {
+        let _ = write!(s, " ({})", st.reason);
+    }
+}
+
+fn write_endpoint(s: &mut String, ip: std::net::IpAddr, port: Option<u16>) {
+    use std::fmt::Write as _;
+    let _ = match (ip, port) {
+        (std::net::IpAddr::V6(a), Some(p)) => write!(s, "[{a}]:{p}"),
+        (a, Some(p)) => write!(s, "{a}:{p}"),
+        (a, None) => write!(s, "{a}"),
+    };
 }
 
 fn checksum_failed(d: &Dissection) -> bool {
@@ -433,7 +470,8 @@ impl<'o> Pipeline<'o> {
             sink.write(&f).failed("writing the capture file")?;
         }
         let ann = self.tracker.annotate(&d);
-        let ips = d.ip_addrs();
+        let human = self.out.format() == Format::Human;
+        let ips = if human { None } else { d.ip_addrs() };
         let ports = d.ports();
         let ev = PacketEvent {
             number: self.summary.shown,
@@ -452,9 +490,9 @@ impl<'o> Pipeline<'o> {
             protocol: d.top().map(|l| l.protocol),
             src: ips.map(|(s, _)| endpoint(s, ports.map(|p| p.0))),
             dst: ips.map(|(_, t)| endpoint(t, ports.map(|p| p.1))),
-            info: info(&d, ann.as_ref()),
+            info: (!human).then(|| info(&d, ann.as_ref())),
             tcp: ann,
-            layers: self.full.then(|| {
+            layers: (self.full && !human).then(|| {
                 d.layers
                     .iter()
                     .map(|l| LayerOut {
@@ -475,13 +513,12 @@ impl<'o> Pipeline<'o> {
             payload: d.payload.clone(),
             stopped: d.stopped.clone(),
             view: self.plan.view,
-            detail: None,
+            dissection: None,
+            frame: None,
         };
-        let ev = if self.plan.view.detailed() && self.out.format() == Format::Human {
-            PacketEvent {
-                detail: Some((d, f.data.to_vec())),
-                ..ev
-            }
+        let ev = if human {
+            let frame = self.plan.view.detailed().then(|| f.data.to_vec());
+            PacketEvent { dissection: Some(d), frame, ..ev }
         } else {
             ev
         };
@@ -513,41 +550,55 @@ impl<'o> Pipeline<'o> {
 
 impl Render for PacketEvent {
     fn render_human(&self, style: &Style) -> String {
-        let net = match self.network {
-            Some(Protocol::Ipv4) => "IPv4",
-            Some(Protocol::Ipv6) => "IPv6",
-            Some(Protocol::Arp) => "ARP",
-            _ => "",
-        };
-        let proto = self.protocol.map(|p| p.name()).unwrap_or("?");
-        let addrs = match (&self.src, &self.dst) {
-            (Some(s), Some(d)) if net != "ARP" => format!("{s} → {d} "),
-            _ => String::new(),
-        };
-        let proto = if net == "ARP" {
-            String::new()
-        } else {
-            format!("{proto} ")
-        };
-        let mut line = format!(
-            "{} {} {:>5} B  {addrs}{proto}{}",
-            style.paint(Paint::Dim, format!("{:>4}", self.number)),
-            style.paint(Paint::Dim, time_of_day(self.ts_us)),
-            self.orig_len,
-            self.info
-        );
-        if let Some((d, frame)) = &self.detail {
-            line = style.paint(Paint::Bold, &line);
-            line.push('\n');
+        use std::fmt::Write as _;
+        let mut line = String::with_capacity(160);
+        // Dim the packet number and time when colour is on: the facts to read come after.
+        if style.color {
+            line.push_str("\x1b[2m");
+        }
+        let _ = write!(line, "{:>4} {}", self.number, time_of_day(self.ts_us));
+        if style.color {
+            line.push_str("\x1b[0m");
+        }
+        let _ = write!(line, " {:>5} B  ", self.orig_len);
+        let net = self.network;
+        match &self.dissection {
+            Some(d) => {
+                if net != Some(Protocol::Arp) {
+                    if let Some((src, dst)) = d.ip_addrs() {
+                        let ports = d.ports();
+                        write_endpoint(&mut line, src, ports.map(|p| p.0));
+                        line.push_str(" → ");
+                        write_endpoint(&mut line, dst, ports.map(|p| p.1));
+                        line.push(' ');
+                    }
+                    if let Some(p) = self.protocol {
+                        line.push_str(p.name());
+                        line.push(' ');
+                    }
+                }
+                write_info(&mut line, d, self.tcp.as_ref());
+            }
+            None => {
+                if let (Some(s), Some(d)) = (&self.src, &self.dst) {
+                    let _ = write!(line, "{s} → {d} ");
+                }
+                line.push_str(self.info.as_deref().unwrap_or(""));
+            }
+        }
+        if let (Some(d), Some(frame)) = (&self.dissection, &self.frame) {
+            let mut out = style.paint(Paint::Bold, &line);
+            out.push('\n');
             if self.view.layers {
-                line.push_str(&packet::layer_tree(d, frame, style));
+                out.push_str(&packet::layer_tree(d, frame, style));
             }
             if self.view.osi {
-                line.push_str(&packet::osi_view(d, frame, style));
+                out.push_str(&packet::osi_view(d, frame, style));
             }
             if self.view.hex {
-                line.push_str(&hexdump::render(d, frame, style));
+                out.push_str(&hexdump::render(d, frame, style));
             }
+            return out;
         }
         line
     }
