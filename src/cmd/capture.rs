@@ -286,16 +286,64 @@ impl Render for InterfaceList {
     }
 }
 
+#[cfg(test)]
 fn time_of_day(ts_us: u64) -> String {
+    let mut s = String::with_capacity(15);
+    push_time_of_day(&mut s, ts_us);
+    s
+}
+
+/// HH:MM:SS.uuuuuu in UTC.
+fn push_time_of_day(s: &mut String, ts_us: u64) {
     let secs = ts_us / 1_000_000;
-    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-    format!("{h:02}:{m:02}:{s:02}.{:06}", ts_us % 1_000_000)
+    push_num_width(s, (secs / 3600) % 24, 2, true);
+    s.push(':');
+    push_num_width(s, (secs / 60) % 60, 2, true);
+    s.push(':');
+    push_num_width(s, secs % 60, 2, true);
+    s.push('.');
+    push_num_width(s, ts_us % 1_000_000, 6, true);
 }
 
 fn endpoint(ip: std::net::IpAddr, port: Option<u16>) -> String {
     let mut s = String::new();
     write_endpoint(&mut s, ip, port);
     s
+}
+
+/// Append `n` in decimal. The one-line view writes millions of numbers; `write!` with
+/// its formatter machinery was most of its run time.
+fn push_num(s: &mut String, n: u64) {
+    // Most numbers here are short (address octets, flags, lengths): handle those first.
+    if n < 10 {
+        s.push(char::from(b'0' + n as u8));
+        return;
+    }
+    if n < 100 {
+        s.push(char::from(b'0' + (n / 10) as u8));
+        s.push(char::from(b'0' + (n % 10) as u8));
+        return;
+    }
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    while n > 0 {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for &b in &buf[i..] {
+        s.push(char::from(b));
+    }
+}
+
+/// Append `n` right-aligned in `width` columns (spaces, or zeros with `zero`).
+fn push_num_width(s: &mut String, n: u64, width: usize, zero: bool) {
+    let digits = if n == 0 { 1 } else { n.ilog10() as usize + 1 };
+    for _ in digits..width {
+        s.push(if zero { '0' } else { ' ' });
+    }
+    push_num(s, n);
 }
 
 /// The one-line text after the addresses.
@@ -315,25 +363,31 @@ fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
     };
     match &top.repr {
         LayerRepr::Tcp(t) => {
-            let _ = write!(s, "[{}]", t.flags);
+            s.push('[');
+            t.flags.push_names(s);
+            s.push(']');
+            s.push_str(" seq ");
             match ann {
                 Some(a) => {
-                    let _ = write!(s, " seq {}", a.rel_seq);
+                    push_num(s, u64::from(a.rel_seq));
                     if let Some(ack) = a.rel_ack {
-                        let _ = write!(s, " ack {ack}");
+                        s.push_str(" ack ");
+                        push_num(s, u64::from(ack));
                     }
                 }
-                None => {
-                    let _ = write!(s, " seq {}", t.seq);
-                }
+                None => push_num(s, u64::from(t.seq)),
             }
-            let _ = write!(s, " win {} len {}", t.window, t.payload_len);
+            s.push_str(" win ");
+            push_num(s, u64::from(t.window));
+            s.push_str(" len ");
+            push_num(s, t.payload_len as u64);
             let o = &t.options;
             let start = s.len();
             let sep = |s: &mut String| s.push_str(if s.len() == start { " [" } else { " " });
             if let Some(m) = o.mss {
                 sep(s);
-                let _ = write!(s, "mss {m}");
+                s.push_str("mss ");
+                push_num(s, u64::from(m));
             }
             if o.sack_permitted {
                 sep(s);
@@ -360,7 +414,8 @@ fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
             }
         }
         LayerRepr::Udp(u) => {
-            let _ = write!(s, "len {}", u.payload_len);
+            s.push_str("len ");
+            push_num(s, u.payload_len as u64);
         }
         LayerRepr::Icmpv4(_) | LayerRepr::Icmpv6(_) => {
             let summary = top.summary();
@@ -379,11 +434,27 @@ fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
 
 fn write_endpoint(s: &mut String, ip: std::net::IpAddr, port: Option<u16>) {
     use std::fmt::Write as _;
-    let _ = match (ip, port) {
-        (std::net::IpAddr::V6(a), Some(p)) => write!(s, "[{a}]:{p}"),
-        (a, Some(p)) => write!(s, "{a}:{p}"),
-        (a, None) => write!(s, "{a}"),
-    };
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            let o = a.octets();
+            for (i, b) in o.iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                push_num(s, u64::from(*b));
+            }
+        }
+        std::net::IpAddr::V6(a) if port.is_some() => {
+            let _ = write!(s, "[{a}]");
+        }
+        std::net::IpAddr::V6(a) => {
+            let _ = write!(s, "{a}");
+        }
+    }
+    if let Some(p) = port {
+        s.push(':');
+        push_num(s, u64::from(p));
+    }
 }
 
 fn checksum_failed(d: &Dissection) -> bool {
@@ -556,11 +627,15 @@ impl Render for PacketEvent {
         if style.color {
             line.push_str("\x1b[2m");
         }
-        let _ = write!(line, "{:>4} {}", self.number, time_of_day(self.ts_us));
+        push_num_width(&mut line, self.number, 4, false);
+        line.push(' ');
+        push_time_of_day(&mut line, self.ts_us);
         if style.color {
             line.push_str("\x1b[0m");
         }
-        let _ = write!(line, " {:>5} B  ", self.orig_len);
+        line.push(' ');
+        push_num_width(&mut line, u64::from(self.orig_len), 5, false);
+        line.push_str(" B  ");
         let net = self.network;
         match &self.dissection {
             Some(d) => {

@@ -148,28 +148,40 @@ impl Flags {
     }
 }
 
+impl Flags {
+    const NAMES: [(u8, &'static str); 8] = [
+        (Flags::SYN, "SYN"),
+        (Flags::FIN, "FIN"),
+        (Flags::RST, "RST"),
+        (Flags::PSH, "PSH"),
+        (Flags::ACK, "ACK"),
+        (Flags::URG, "URG"),
+        (Flags::ECE, "ECE"),
+        (Flags::CWR, "CWR"),
+    ];
+
+    /// Append the set flags' names ("SYN ACK"), or "none".
+    pub fn push_names(self, s: &mut String) {
+        let start = s.len();
+        for (bit, name) in Self::NAMES {
+            if self.has(bit) {
+                if s.len() != start {
+                    s.push(' ');
+                }
+                s.push_str(name);
+            }
+        }
+        if s.len() == start {
+            s.push_str("none");
+        }
+    }
+}
+
 impl fmt::Display for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names = [
-            (Self::SYN, "SYN"),
-            (Self::FIN, "FIN"),
-            (Self::RST, "RST"),
-            (Self::PSH, "PSH"),
-            (Self::ACK, "ACK"),
-            (Self::URG, "URG"),
-            (Self::ECE, "ECE"),
-            (Self::CWR, "CWR"),
-        ];
-        let set: Vec<&str> = names
-            .iter()
-            .filter(|(b, _)| self.has(*b))
-            .map(|(_, n)| *n)
-            .collect();
-        if set.is_empty() {
-            f.write_str("none")
-        } else {
-            f.write_str(&set.join(" "))
-        }
+        let mut s = String::with_capacity(24);
+        self.push_names(&mut s);
+        f.write_str(&s)
     }
 }
 
