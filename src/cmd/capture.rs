@@ -358,7 +358,12 @@ fn info(d: &Dissection, ann: Option<&Annotation>) -> String {
 fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
     use std::fmt::Write as _;
     let Some(top) = d.top() else {
-        s.push_str(d.stopped.as_ref().map(|s| s.reason.as_str()).unwrap_or("empty frame"));
+        s.push_str(
+            d.stopped
+                .as_ref()
+                .map(|s| s.reason.as_str())
+                .unwrap_or("empty frame"),
+        );
         return;
     };
     match &top.repr {
@@ -589,7 +594,11 @@ impl<'o> Pipeline<'o> {
         };
         let ev = if human {
             let frame = self.plan.view.detailed().then(|| f.data.to_vec());
-            PacketEvent { dissection: Some(d), frame, ..ev }
+            PacketEvent {
+                dissection: Some(d),
+                frame,
+                ..ev
+            }
         } else {
             ev
         };

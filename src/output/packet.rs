@@ -49,16 +49,31 @@ pub fn looks_like_tls(payload: &[u8]) -> bool {
     matches!(payload, [20..=23, 3, 0..=4, ..])
 }
 
+/// Append `text` padded with spaces to `width` characters (cheaper than `{:<w}`, which
+/// writes its padding one character at a time; `--layers` pads every field).
+fn push_padded(s: &mut String, text: &str, width: usize) {
+    s.push_str(text);
+    for _ in text.chars().count()..width {
+        s.push(' ');
+    }
+}
+
 fn placement(style: &Style, p: Protocol, pdu: &str) -> String {
     let osi = p.osi();
-    let text = format!(
-        "L{} {:<12} │ TCP/IP {:<11} │ {:<9}",
-        osi.number(),
-        osi.name(),
-        p.tcpip().name(),
-        pdu
-    );
-    paint_layer(style, osi, &text)
+    let mut text = String::with_capacity(64);
+    text.push('L');
+    text.push(char::from(b'0' + osi.number()));
+    text.push(' ');
+    push_padded(&mut text, osi.name(), 12);
+    text.push_str(" │ TCP/IP ");
+    push_padded(&mut text, p.tcpip().name(), 11);
+    text.push_str(" │ ");
+    push_padded(&mut text, pdu, 9);
+    if style.color {
+        paint_layer(style, osi, &text)
+    } else {
+        text
+    }
 }
 
 fn pdu_of(l: &Layer) -> &'static str {
@@ -90,7 +105,11 @@ pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
             l.header.end
         );
         for f in l.fields(frame) {
-            let _ = writeln!(s, "      {:<18} {}", f.name, f.value);
+            s.push_str("      ");
+            push_padded(&mut s, f.name, 18);
+            s.push(' ');
+            s.push_str(&f.value);
+            s.push('\n');
         }
     }
     let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
