@@ -54,6 +54,9 @@ pub struct CaptureArgs {
     /// Show an annotated hexdump: every byte labelled with its layer and field.
     #[arg(long)]
     pub hex: bool,
+    /// Print no packets, only the summary at the end (counts, duplicates, drops).
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Run COMMAND (after `--`) in a new user and network namespace with its own
     /// loopback, and capture its traffic there: no root needed where the kernel allows
     /// unprivileged user namespaces.

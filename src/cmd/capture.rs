@@ -58,6 +58,8 @@ pub struct Plan {
     pub view: View,
     pub write: Option<PathBuf>,
     pub queue: usize,
+    /// Only the summary.
+    pub quiet: bool,
 }
 
 impl TryFrom<CaptureArgs> for Plan {
@@ -154,6 +156,7 @@ impl TryFrom<CaptureArgs> for Plan {
             },
             write: a.write,
             queue: a.queue,
+            quiet: a.quiet,
         })
     }
 }
@@ -544,6 +547,9 @@ impl<'o> Pipeline<'o> {
         }
         if let Some(sink) = self.sink.as_mut() {
             sink.write(&f).failed("writing the capture file")?;
+        }
+        if self.plan.quiet {
+            return Ok(self.done());
         }
         let ann = self.tracker.annotate(&d);
         let human = self.out.format() == Format::Human;

@@ -21,7 +21,7 @@ use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::{DataLink, PcapError, TsResolution};
 use std::collections::hash_map::DefaultHasher;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{self, BufWriter, Cursor, Read};
@@ -607,9 +607,12 @@ impl PcapSink {
 /// Each frame is remembered (by a hash of its bytes) for a short while. A frame equal to
 /// a remembered, still unpaired one is its other copy: it is dropped and the pair closed.
 /// Two genuinely distinct but byte-identical packets still come out as two, because each
-/// pairs with one copy.
+/// pairs with one copy. Lookups are O(1), so a busy loopback does not slow the thread.
 pub struct LoopbackDedup {
-    recent: VecDeque<(u64, Duration, bool)>,
+    /// Unpaired frames by hash: their arrival times, oldest first.
+    unpaired: HashMap<u64, VecDeque<Duration>>,
+    /// Every remembered frame in arrival order, to forget them when they age out.
+    order: VecDeque<(u64, Duration)>,
     window: Duration,
     pub removed: u64,
 }
@@ -617,12 +620,17 @@ pub struct LoopbackDedup {
 impl Default for LoopbackDedup {
     fn default() -> Self {
         LoopbackDedup {
-            recent: VecDeque::with_capacity(1024),
+            unpaired: HashMap::new(),
+            order: VecDeque::with_capacity(4096),
             window: Duration::from_millis(200),
             removed: 0,
         }
     }
 }
+
+/// At most this many frames are remembered (a burst longer than this between a packet's
+/// two copies would show it twice; on loopback the copies are microseconds apart).
+const DEDUP_MEMORY: usize = 4096;
 
 impl LoopbackDedup {
     /// Returns true if `data`, seen at `at`, is the second copy of a frame already shown.
@@ -630,19 +638,31 @@ impl LoopbackDedup {
         let mut h = DefaultHasher::new();
         data.hash(&mut h);
         let key = h.finish();
-        while let Some(&(_, t, _)) = self.recent.front() {
-            if at.saturating_sub(t) > self.window || self.recent.len() >= 1024 {
-                self.recent.pop_front();
-            } else {
+        while let Some(&(k, t)) = self.order.front() {
+            if at.saturating_sub(t) <= self.window && self.order.len() < DEDUP_MEMORY {
                 break;
             }
+            self.order.pop_front();
+            if let Some(q) = self.unpaired.get_mut(&k) {
+                if q.front() == Some(&t) {
+                    q.pop_front();
+                }
+                if q.is_empty() {
+                    self.unpaired.remove(&k);
+                }
+            }
         }
-        if let Some(e) = self.recent.iter_mut().find(|e| e.0 == key && !e.2) {
-            e.2 = true;
-            self.removed += 1;
-            return true;
+        if let Some(q) = self.unpaired.get_mut(&key) {
+            if q.pop_front().is_some() {
+                if q.is_empty() {
+                    self.unpaired.remove(&key);
+                }
+                self.removed += 1;
+                return true;
+            }
         }
-        self.recent.push_back((key, at, false));
+        self.unpaired.entry(key).or_default().push_back(at);
+        self.order.push_back((key, at));
         false
     }
 }
@@ -771,12 +791,14 @@ mod live {
                             Err(_) => break,
                         };
                         st.received.fetch_add(1, Ordering::Relaxed);
-                        if loopback && dedup.is_duplicate(bytes, start.elapsed()) {
-                            st.duplicates.fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
+                        // Filter first: both copies of a packet match or both do not, and
+                        // unwanted traffic then costs no de-duplication work.
                         if !keep(bytes) {
                             st.filtered.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        if loopback && dedup.is_duplicate(bytes, start.elapsed()) {
+                            st.duplicates.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
                         let ts = SystemTime::now()
