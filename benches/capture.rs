@@ -209,8 +209,8 @@ fn flood(netlab: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut nl = Command::new(netlab)
-        .args(["capture", "--jsonl", "--duration", "6", &filter])
+    let nl = Command::new(netlab)
+        .args(["capture", "--quiet", "--jsonl", "--duration", "6", &filter])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
