@@ -317,27 +317,30 @@ fn endpoint(ip: std::net::IpAddr, port: Option<u16>) -> String {
 /// Append `n` in decimal. The one-line view writes millions of numbers; `write!` with
 /// its formatter machinery was most of its run time.
 fn push_num(s: &mut String, n: u64) {
-    // Most numbers here are short (address octets, flags, lengths): handle those first.
-    if n < 10 {
-        s.push(char::from(b'0' + n as u8));
-        return;
-    }
-    if n < 100 {
-        s.push(char::from(b'0' + (n / 10) as u8));
-        s.push(char::from(b'0' + (n % 10) as u8));
-        return;
-    }
+    // Two digits at a time from a table, into a stack buffer, then one append.
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = n;
-    while n > 0 {
+    while n >= 100 {
+        let p = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    }
+    if n >= 10 {
+        let p = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
+        buf[i] = b'0' + n as u8;
     }
-    for &b in &buf[i..] {
-        s.push(char::from(b));
-    }
+    s.extend(buf[i..].iter().map(|&b| char::from(b)));
 }
 
 /// Append `n` right-aligned in `width` columns (spaces, or zeros with `zero`).
@@ -440,6 +443,29 @@ fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
     }
 }
 
+/// Decimal text of every byte value: an IPv4 address is four table look-ups.
+static OCTETS: [&str; 256] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32",
+    "33", "34", "35", "36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46", "47", "48",
+    "49", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "60", "61", "62", "63", "64",
+    "65", "66", "67", "68", "69", "70", "71", "72", "73", "74", "75", "76", "77", "78", "79", "80",
+    "81", "82", "83", "84", "85", "86", "87", "88", "89", "90", "91", "92", "93", "94", "95", "96",
+    "97", "98", "99", "100", "101", "102", "103", "104", "105", "106", "107", "108", "109", "110",
+    "111", "112", "113", "114", "115", "116", "117", "118", "119", "120", "121", "122", "123",
+    "124", "125", "126", "127", "128", "129", "130", "131", "132", "133", "134", "135", "136",
+    "137", "138", "139", "140", "141", "142", "143", "144", "145", "146", "147", "148", "149",
+    "150", "151", "152", "153", "154", "155", "156", "157", "158", "159", "160", "161", "162",
+    "163", "164", "165", "166", "167", "168", "169", "170", "171", "172", "173", "174", "175",
+    "176", "177", "178", "179", "180", "181", "182", "183", "184", "185", "186", "187", "188",
+    "189", "190", "191", "192", "193", "194", "195", "196", "197", "198", "199", "200", "201",
+    "202", "203", "204", "205", "206", "207", "208", "209", "210", "211", "212", "213", "214",
+    "215", "216", "217", "218", "219", "220", "221", "222", "223", "224", "225", "226", "227",
+    "228", "229", "230", "231", "232", "233", "234", "235", "236", "237", "238", "239", "240",
+    "241", "242", "243", "244", "245", "246", "247", "248", "249", "250", "251", "252", "253",
+    "254", "255",
+];
+
 fn write_endpoint(s: &mut String, ip: std::net::IpAddr, port: Option<u16>) {
     use std::fmt::Write as _;
     match ip {
@@ -449,7 +475,7 @@ fn write_endpoint(s: &mut String, ip: std::net::IpAddr, port: Option<u16>) {
                 if i > 0 {
                     s.push('.');
                 }
-                push_num(s, u64::from(*b));
+                s.push_str(OCTETS[usize::from(*b)]);
             }
         }
         std::net::IpAddr::V6(a) if port.is_some() => {
@@ -595,18 +621,8 @@ impl<'o> Pipeline<'o> {
             payload: d.payload.clone(),
             stopped: d.stopped.clone(),
             view: self.plan.view,
-            dissection: None,
-            frame: None,
-        };
-        let ev = if human {
-            let frame = self.plan.view.detailed().then(|| f.data.to_vec());
-            PacketEvent {
-                dissection: Some(d),
-                frame,
-                ..ev
-            }
-        } else {
-            ev
+            frame: (human && self.plan.view.detailed()).then(|| f.data.to_vec()),
+            dissection: human.then_some(d),
         };
         if self.json_all {
             self.summary.packets.push(ev);
@@ -677,7 +693,11 @@ impl Render for PacketEvent {
             }
         }
         if let (Some(d), Some(frame)) = (&self.dissection, &self.frame) {
-            let mut out = style.paint(Paint::Bold, &line);
+            let mut out = if style.color {
+                style.paint(Paint::Bold, &line)
+            } else {
+                line
+            };
             out.push('\n');
             if self.view.layers {
                 out.push_str(&packet::layer_tree(d, frame, style));

@@ -53,7 +53,8 @@ pub fn looks_like_tls(payload: &[u8]) -> bool {
 /// writes its padding one character at a time; `--layers` pads every field).
 fn push_padded(s: &mut String, text: &str, width: usize) {
     s.push_str(text);
-    for _ in text.chars().count()..width {
+    // Names here are ASCII, so bytes are columns.
+    for _ in text.len()..width {
         s.push(' ');
     }
 }
@@ -89,7 +90,7 @@ fn pdu_of(l: &Layer) -> &'static str {
 
 /// `--layers`: every header, outermost first, with its fields.
 pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(1000);
     for l in &d.layers {
         let quoted = if l.quoted {
             "  (quoted by the ICMP error)"

@@ -99,12 +99,15 @@ pub struct Mac(pub [u8; 6]);
 
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
+        // By hand: capture views print two MACs per frame, and `{:02x}` six times over
+        // was a visible cost on large files.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b':'; 17];
+        for (i, b) in self.0.iter().enumerate() {
+            out[i * 3] = HEX[usize::from(b >> 4)];
+            out[i * 3 + 1] = HEX[usize::from(b & 0x0f)];
+        }
+        f.write_str(std::str::from_utf8(&out).unwrap_or("??:??:??:??:??:??"))
     }
 }
 

@@ -179,9 +179,20 @@ impl Flags {
 
 impl fmt::Display for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(24);
-        self.push_names(&mut s);
-        f.write_str(&s)
+        let mut any = false;
+        for (bit, name) in Self::NAMES {
+            if self.has(bit) {
+                if any {
+                    f.write_str(" ")?;
+                }
+                f.write_str(name)?;
+                any = true;
+            }
+        }
+        if !any {
+            f.write_str("none")?;
+        }
+        Ok(())
     }
 }
 
