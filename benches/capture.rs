@@ -55,7 +55,8 @@ fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, data: &[u8], ts: u
     t
 }
 
-/// Loopback-like traffic: conversations of 50 packets, every 10th packet a UDP datagram.
+/// Loopback-like traffic: TCP conversations of 50 packets (handshake, requests and ACKs,
+/// FIN from each side, last ACK) with a UDP datagram in place of every 10th segment.
 fn generate(path: &Path, packets: u64) {
     let file = BufWriter::new(File::create(path).unwrap());
     let header = PcapHeader {
@@ -78,7 +79,7 @@ fn generate(path: &Path, packets: u64) {
                 break;
             }
             let ts = Duration::from_micros(1_700_000_000_000_000 + i * 7);
-            let frame = if k % 10 == 9 {
+            let frame = if k % 10 == 9 && k != 49 {
                 let mut u = vec![0u8; 8];
                 u[0..2].copy_from_slice(&(50000 + (k as u16)).to_be_bytes());
                 u[2..4].copy_from_slice(&9000u16.to_be_bytes());
@@ -92,6 +93,7 @@ fn generate(path: &Path, packets: u64) {
                     2 => (true, 0x10, &[]),
                     47 => (true, 0x11, &[]),
                     48 => (false, 0x11, &[]),
+                    49 => (true, 0x10, &[]),
                     _ if k % 2 == 1 => (true, 0x18, &body[..]),
                     _ => (false, 0x10, &[]),
                 };

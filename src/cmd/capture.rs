@@ -1078,4 +1078,19 @@ mod tests {
             "01:02:03.000042"
         );
     }
+
+    #[test]
+    fn number_writers_match_format() {
+        for n in [0u64, 7, 10, 99, 100, 12345, u64::from(u32::MAX), u64::MAX] {
+            let mut s = String::new();
+            push_num(&mut s, n);
+            assert_eq!(s, n.to_string());
+            let mut s = String::new();
+            push_num_width(&mut s, n, 6, false);
+            assert_eq!(s, format!("{n:>6}"));
+        }
+        for b in 0..=255u8 {
+            assert_eq!(OCTETS[usize::from(b)], b.to_string());
+        }
+    }
 }

@@ -89,6 +89,9 @@ struct Conv {
     isn_b: Option<u32>,
     /// Waiting for the client's ACK of the SYN-ACK.
     awaiting_ack: bool,
+    /// FIN seen from side a / side b.
+    fin_a: bool,
+    fin_b: bool,
     stream: u32,
 }
 
@@ -124,6 +127,8 @@ impl Tracker {
                 isn_a: None,
                 isn_b: None,
                 awaiting_ack: false,
+                fin_a: false,
+                fin_b: false,
                 stream: *next_stream,
             }
         });
@@ -165,12 +170,26 @@ impl Tracker {
         } else {
             None
         };
-        Annotation {
+        if t.flags.fin() {
+            if from_a {
+                conv.fin_a = true;
+            } else {
+                conv.fin_b = true;
+            }
+        }
+        let ann = Annotation {
             step,
             rel_seq,
             rel_ack,
             stream: conv.stream,
+        };
+        // A reset, or the last ACK after both FINs, ends the conversation: forget it, so
+        // memory stays flat however long the capture.
+        let closed = t.flags.rst() || (conv.fin_a && conv.fin_b && !t.flags.fin() && t.flags.ack());
+        if closed {
+            self.convs.remove(&key);
         }
+        ann
     }
 }
 
@@ -235,7 +254,21 @@ mod tests {
             (a.step, a.rel_seq, a.rel_ack),
             (Some(Step::Fin), 101, Some(6))
         );
-        let a = t.segment(c, s, &seg(Flags::RST, isn_c.wrapping_add(6), 0));
-        assert_eq!((a.step, a.stream), (Some(Step::Rst), 1));
+        let a = t.segment(
+            c,
+            s,
+            &seg(Flags::FIN | Flags::ACK, isn_c.wrapping_add(6), isn_s + 102),
+        );
+        assert_eq!(
+            (a.step, a.rel_seq, a.rel_ack),
+            (Some(Step::Fin), 6, Some(102))
+        );
+        assert_eq!(t.convs.len(), 1);
+        let a = t.segment(s, c, &seg(Flags::ACK, isn_s + 102, isn_c.wrapping_add(7)));
+        assert_eq!((a.step, a.rel_seq, a.rel_ack), (None, 102, Some(7)));
+        assert!(t.convs.is_empty(), "a closed conversation is forgotten");
+        let a = t.segment(c, s, &seg(Flags::RST, isn_c.wrapping_add(7), 0));
+        assert_eq!((a.step, a.stream), (Some(Step::Rst), 2));
+        assert!(t.convs.is_empty());
     }
 }
