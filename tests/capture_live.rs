@@ -277,3 +277,55 @@ fn own_namespace_captures_a_commands_traffic() {
         r.stdout
     );
 }
+
+#[test]
+fn own_namespace_works_for_an_unprivileged_user_or_says_why_not() {
+    if !common::have_root("switching to an unprivileged user") {
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_netlab"))
+        .args([
+            "capture",
+            "--own-namespace",
+            "--jsonl",
+            "--",
+            "/bin/bash",
+            "-c",
+            "echo hi > /dev/udp/127.0.0.1/9",
+        ])
+        .env("NO_COLOR", "1")
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    if out.status.success() {
+        // The kernel allows unprivileged user namespaces: nobody captured its own traffic.
+        let events: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let udp = events.iter().filter(|e| e["protocol"] == "udp").count();
+        assert_eq!(udp, 1, "{stdout}\n{stderr}");
+    } else {
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("the kernel refused to create a user and network namespace"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("hint:") && stderr.contains("--read"),
+            "{stderr}"
+        );
+    }
+}
