@@ -363,3 +363,36 @@ fn write_produces_a_pcap_that_tshark_and_tcpdump_open() {
     let b = netlab(&["capture", "--read", out.to_str().unwrap(), "--json"]).json();
     assert_eq!(a["packets"], b["packets"]);
 }
+
+#[test]
+fn dissect_never_panics_on_any_prefix_of_any_fixture_frame() {
+    use netlab::net::capture::FileSource;
+    use netlab::wire::dissect::dissect;
+    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut frames = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng")
+        ) {
+            continue;
+        }
+        let mut src = FileSource::open(&path).unwrap();
+        while let Some(Ok(f)) = src.next_frame() {
+            frames += 1;
+            for n in 0..=f.data.len() {
+                let d = dissect(f.link, &f.data[..n]);
+                for l in &d.layers {
+                    assert!(
+                        l.header.end <= n,
+                        "{}: a layer beyond {n} bytes",
+                        path.display()
+                    );
+                    let _ = (l.summary(), l.fields(&f.data[..n]));
+                }
+            }
+        }
+    }
+    assert!(frames > 100, "only {frames} frames");
+}

@@ -69,6 +69,10 @@ fn tshark(path: &Path) -> Vec<BTreeMap<String, String>> {
     cmd.args(["-n", "-r"]).arg(path).args([
         "-o",
         "tcp.relative_sequence_numbers:FALSE",
+        "-o",
+        "ip.defragment:FALSE",
+        "-o",
+        "ipv6.defragment:FALSE",
         "-T",
         "fields",
         "-E",
@@ -114,7 +118,8 @@ fn ours(d: &Dissection) -> BTreeMap<String, String> {
                 put("ip.id", format!("0x{:04x}", r.ident));
                 put("ip.flags.df", u8::from(r.dont_frag).to_string());
                 put("ip.flags.mf", u8::from(r.more_frags).to_string());
-                put("ip.frag_offset", r.frag_offset.to_string());
+                // tshark gives the field as sent, in 8-byte units; netlab's Repr keeps bytes.
+                put("ip.frag_offset", (r.frag_offset / 8).to_string());
                 put("ip.len", r.total_length.to_string());
             }
             LayerRepr::Ipv6(r) => {

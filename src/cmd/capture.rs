@@ -436,6 +436,21 @@ fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
                 let _ = write!(s, ", about {}", q.summary());
             }
         }
+        LayerRepr::Ipv4(ip) if ip.frag_offset != 0 => {
+            // A later fragment: only IP's header is here; the transport header travelled
+            // in the first fragment.
+            s.push_str("fragment id ");
+            push_num(s, u64::from(ip.ident));
+            s.push_str(" offset ");
+            push_num(s, u64::from(ip.frag_offset));
+            if ip.more_frags {
+                s.push_str(" MF");
+            }
+            s.push_str(" of a ");
+            s.push_str(ip.protocol.name());
+            s.push_str(" packet (its header is in the first fragment)");
+            return;
+        }
         _ => s.push_str(&top.summary()),
     }
     if let Some(st) = &d.stopped {

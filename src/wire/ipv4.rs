@@ -415,9 +415,9 @@ impl Repr {
             ),
             Field::new(
                 "fragment_offset",
-                self.frag_offset.to_string(),
+                format!("{} (x 8 = byte {})", self.frag_offset / 8, self.frag_offset),
                 field::FLAGS_FRAG,
-                "where this fragment's data goes in the original payload, in bytes",
+                "where this fragment's data goes in the original payload, counted in 8-byte units",
             ),
             Field::new("ttl", self.ttl.to_string(), field::TTL, a(5)),
             Field::new("protocol", self.protocol.to_string(), field::PROTOCOL, a(6)),
