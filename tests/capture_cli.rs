@@ -396,3 +396,32 @@ fn dissect_never_panics_on_any_prefix_of_any_fixture_frame() {
     }
     assert!(frames > 100, "only {frames} frames");
 }
+
+#[test]
+fn list_shows_loopback_with_its_addresses_and_unknown_interfaces_are_named() {
+    let v = netlab(&["capture", "--list", "--json"]).json();
+    let lo = v["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["loopback"] == true)
+        .expect("a loopback interface");
+    let addrs: Vec<&str> = lo["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        addrs.iter().any(|a| a.starts_with("127.0.0.1")),
+        "{addrs:?}"
+    );
+    let r = netlab(&["capture", "--interface", "no-such-if0", "--count", "1"]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr.contains("no interface named `no-such-if0`")
+            && r.stderr.contains("netlab capture --list"),
+        "{}",
+        r.stderr
+    );
+}
