@@ -100,6 +100,17 @@ fn the_labs_answers_match_its_captures() {
     assert_eq!(synack["ack"].as_u64().unwrap(), isn + 1);
     assert!(lab.contains(&format!("`ack {}` = ISN + 1", isn + 1)));
     assert_eq!(v["packets"][4]["tcp"]["rel_ack"], 14, "question 3");
+    let (fin, reply) = (&v["packets"][7]["tcp"], &v["packets"][8]["tcp"]);
+    assert_eq!(
+        (fin["step"].as_str(), fin["rel_seq"].as_u64()),
+        (Some("fin"), Some(14)),
+        "question 4"
+    );
+    assert_eq!(reply["rel_ack"], 15, "question 4");
+    assert_eq!(
+        v["packets"][7]["src"], "127.0.0.1:9000",
+        "the server closes first"
+    );
     assert_eq!(
         v["packets"].as_array().unwrap().len(),
         10,
