@@ -715,7 +715,8 @@ impl Render for PacketEvent {
             };
             out.push('\n');
             if self.view.layers {
-                out.push_str(&packet::layer_tree(d, frame, style));
+                out.reserve(2048);
+                packet::write_layer_tree(&mut out, d, frame, style);
             }
             if self.view.osi {
                 out.push_str(&packet::osi_view(d, frame, style));

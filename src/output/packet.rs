@@ -90,7 +90,13 @@ fn pdu_of(l: &Layer) -> &'static str {
 
 /// `--layers`: every header, outermost first, with its fields.
 pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
-    let mut s = String::with_capacity(1000);
+    let mut s = String::with_capacity(2048);
+    write_layer_tree(&mut s, d, frame, style);
+    s
+}
+
+/// `--layers`, appended to `s` (no intermediate string per packet).
+pub fn write_layer_tree(s: &mut String, d: &Dissection, frame: &[u8], style: &Style) {
     for l in &d.layers {
         let quoted = if l.quoted {
             "  (quoted by the ICMP error)"
@@ -98,7 +104,7 @@ pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
             ""
         };
         let _ = writeln!(
-            s,
+            *s,
             "  {} {} [bytes {}..{}]{quoted}",
             placement(style, l.protocol, pdu_of(l)),
             style.paint(super::Paint::Bold, l.name()),
@@ -107,7 +113,7 @@ pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
         );
         for f in l.fields(frame) {
             s.push_str("      ");
-            push_padded(&mut s, f.name, 18);
+            push_padded(s, f.name, 18);
             s.push(' ');
             s.push_str(&f.value);
             s.push('\n');
@@ -121,7 +127,7 @@ pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
             "application data"
         };
         let _ = writeln!(
-            s,
+            *s,
             "  {} {} bytes of {what} [bytes {}..{}] \"{}\"",
             placement(style, Protocol::Http1, "data"),
             payload.len(),
@@ -132,7 +138,7 @@ pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
     }
     if !d.trailer.is_empty() {
         let _ = writeln!(
-            s,
+            *s,
             "  {} bytes after the packet's end: link-layer padding or trailer [bytes {}..{}]",
             d.trailer.len(),
             d.trailer.start,
@@ -141,13 +147,12 @@ pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
     }
     if let Some(st) = &d.stopped {
         let _ = writeln!(
-            s,
+            *s,
             "  {} {}",
             style.paint(super::Paint::Warn, "decoding stopped:"),
             st.reason
         );
     }
-    s
 }
 
 /// One row of the `--osi` view.
