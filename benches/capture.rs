@@ -185,10 +185,18 @@ fn main() {
         std::fs::metadata(&full).unwrap().len() / 1_000_000
     );
 
-    let (ours, theirs) = interleaved(&format!("{netlab} capture --read {f}"), &format!("TZ=UTC tcpdump -nn -r {f}"), 5);
+    let (ours, theirs) = interleaved(
+        &format!("{netlab} capture --read {f}"),
+        &format!("TZ=UTC tcpdump -nn -r {f}"),
+        5,
+    );
     println!("one-line: netlab {ours:.2} s, tcpdump -nn {theirs:.2} s: netlab is {:.1}x faster (target >= 2x)", theirs / ours);
 
-    let (ours_l, theirs_l) = interleaved(&format!("{netlab} capture --read {f} --layers"), &format!("tshark -n -V -r {f}"), 2);
+    let (ours_l, theirs_l) = interleaved(
+        &format!("{netlab} capture --read {f} --layers"),
+        &format!("tshark -n -V -r {f}"),
+        2,
+    );
     println!("layers: netlab --layers {ours_l:.2} s, tshark -V {theirs_l:.2} s: netlab is {:.1}x faster (target >= 10x)", theirs_l / ours_l);
 
     let m_full = peak_kib(&format!("{netlab} capture --read {f}"));
