@@ -24,6 +24,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tcp(args) => cmd::tcp::run(args, &mut out),
         Command::Udp(args) => cmd::udp::run(args, &mut out),
         Command::Ws(args) => cmd::ws::run(args, &mut out),
+        Command::Capture(args) => cmd::capture::run(args.try_into()?, &mut out),
     }
 }
 

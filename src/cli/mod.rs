@@ -6,6 +6,7 @@
 
 pub mod tcp;
 pub mod ws;
+pub mod capture;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -56,6 +57,9 @@ pub enum Command {
     Udp(udp::UdpArgs),
     /// WebSocket by hand (RFC 6455): handshake, frames, masking; server, client, demo.
     Ws(ws::WsArgs),
+    /// Capture packets (live or from a pcap file) and decode them layer by layer, mapped
+    /// to the OSI and TCP/IP models.
+    Capture(capture::CaptureArgs),
 }
 
 /// Arguments of `netlab osi`.

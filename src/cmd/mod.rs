@@ -2,6 +2,7 @@
 //! streaming labs, `Event`s) by combining `net` adapters and `wire` decoders, and hands
 //! them to `output`. Labs never print.
 
+pub mod capture;
 pub mod osi;
 pub mod tcp;
 pub mod udp;

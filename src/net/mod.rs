@@ -3,6 +3,7 @@
 
 pub mod tcp;
 pub mod ws;
+pub mod capture;
 
 use crate::error::{HintExt, Hinted};
 use std::fmt;

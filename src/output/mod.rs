@@ -13,6 +13,8 @@
 //! - [`report_fatal`]: `error: …` and `hint: …` on stderr, and the exit code.
 
 pub mod diagram;
+pub mod hexdump;
+pub mod packet;
 pub mod style;
 
 pub use diagram::{Side, Step, Timeline};
@@ -59,6 +61,9 @@ pub struct Output {
     /// Whether progress lines may be drawn (stderr is a terminal, human format).
     progress: bool,
     progress_drawn: bool,
+    /// Flush after every event (live streams); off for bulk output such as reading a
+    /// large capture file, where one write per line would dominate the run time.
+    flush_each_event: bool,
 }
 
 impl Output {
@@ -109,6 +114,17 @@ impl Output {
             narrate_to_stderr: false,
             progress: false,
             progress_drawn: false,
+            flush_each_event: true,
+        }
+    }
+
+    /// For bulk streams (a capture file of a million packets): buffer stdout and stop
+    /// flushing after each event. `report` still flushes at the end.
+    pub fn buffer_events(&mut self) {
+        if self.flush_each_event {
+            let inner = std::mem::replace(&mut self.stdout, Box::new(io::sink()));
+            self.stdout = Box::new(io::BufWriter::with_capacity(64 * 1024, inner));
+            self.flush_each_event = false;
         }
     }
 
@@ -158,13 +174,19 @@ impl Output {
                     &mut self.stdout
                 };
                 write_text(w, &text)?;
-                w.flush()
+                if self.flush_each_event {
+                    w.flush()?;
+                }
+                Ok(())
             }
             Format::Json => Ok(()),
             Format::Jsonl => {
                 serde_json::to_writer(&mut self.stdout, e).map_err(io::Error::from)?;
                 writeln!(self.stdout)?;
-                self.stdout.flush()
+                if self.flush_each_event {
+                    self.stdout.flush()?;
+                }
+                Ok(())
             }
         }
     }

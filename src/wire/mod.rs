@@ -21,6 +21,19 @@
 pub mod framing;
 pub mod http1;
 pub mod websocket;
+pub mod arp;
+pub mod checksum;
+pub mod conversation;
+pub mod dissect;
+pub mod ethernet;
+pub mod filter;
+pub mod icmpv4;
+pub mod icmpv6;
+pub mod ipv4;
+pub mod ipv6;
+pub mod sll;
+pub mod tcp;
+pub mod udp;
 
 use crate::layers::Protocol;
 use serde::Serialize;

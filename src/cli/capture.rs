@@ -1,0 +1,78 @@
+//! `netlab capture`: clap structs only.
+
+use clap::Args;
+use std::path::PathBuf;
+
+/// Capture packets (live, or from a pcap/pcapng file) and show each one decoded layer by
+/// layer, mapped to the OSI and TCP/IP models.
+///
+/// What you will see: by default one line per packet (time, size, addresses and ports,
+/// protocol, TCP flags, lengths), with the TCP handshake (SYN, SYN-ACK, ACK) and
+/// teardown (FIN, RST) marked and sequence numbers counted from each side's random
+/// initial number. `--layers` shows every header as a tree with its OSI layer, TCP/IP
+/// layer and unit of data (frame, packet, segment, datagram); `--osi` lays one packet
+/// down all seven OSI layers; `--hex` labels every byte with its layer and field.
+///
+/// Live capture needs the CAP_NET_RAW capability (root, or `setcap`); without it, use
+/// `--read FILE` or `--own-namespace -- COMMAND`. On Linux `lo` every packet is seen
+/// twice by a packet socket (outgoing and incoming copy): netlab shows each once, as
+/// tcpdump does, and says how many copies it removed.
+///
+/// Examples:
+///   netlab capture --read labs/captures/tcp-handshake.pcap
+///   netlab capture --read labs/captures/udp-exchange.pcap --layers udp
+///   sudo netlab capture --count 10 tcp port 8000
+///   netlab capture --own-namespace --layers -- curl -s http://127.0.0.1:1/
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct CaptureArgs {
+    /// Interface to capture on (default: the loopback interface). See `--list`.
+    #[arg(short, long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// Stop after this many packets (that match the filter).
+    #[arg(short, long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds (live capture).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// List interfaces with their addresses, and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Read packets from a pcap or pcapng file instead of capturing (no privilege needed).
+    #[arg(short, long, value_name = "FILE")]
+    pub read: Option<PathBuf>,
+    /// Also write the packets shown to a pcap file (tcpdump and Wireshark open it).
+    #[arg(short, long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Show each packet as a tree of layers with OSI and TCP/IP placement.
+    #[arg(long)]
+    pub layers: bool,
+    /// Show each packet laid down the seven OSI layers, beside RFC 1122's four and the
+    /// five-layer textbook model.
+    #[arg(long)]
+    pub osi: bool,
+    /// Show an annotated hexdump: every byte labelled with its layer and field.
+    #[arg(long)]
+    pub hex: bool,
+    /// Print no packets, only the summary at the end (counts, duplicates, drops).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Run COMMAND (after `--`) in a new user and network namespace with its own
+    /// loopback, and capture its traffic there: no root needed where the kernel allows
+    /// unprivileged user namespaces.
+    #[arg(long)]
+    pub own_namespace: bool,
+    /// Frames the capture thread may queue for the printer before it counts drops.
+    #[arg(long, default_value_t = 16_384, value_name = "N", hide = true)]
+    pub queue: usize,
+    /// Internal: set when netlab re-runs itself inside the namespace.
+    #[arg(long, hide = true)]
+    pub in_namespace: bool,
+    /// A tcpdump-style filter: tcp, udp, icmp, icmp6, arp, ip, ip6, [src|dst] host A,
+    /// [src|dst] port N, joined with and, or, not and parentheses.
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// With --own-namespace: the command to run, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}

@@ -1,0 +1,1112 @@
+//! `netlab capture`: read frames (live or from a file), decode them with
+//! `wire::dissect`, filter, annotate TCP conversations, and hand each packet to
+//! `output` as an event; a summary report ends the run.
+
+use crate::cli::capture::CaptureArgs;
+use crate::error::{usage, HintExt, Hinted};
+use crate::layers::Protocol;
+use crate::net::capture::{CaptureError, FileSource, Frame, PcapSink, RecordProblem};
+use crate::output::{hexdump, packet, Format, Output, Paint, Render, Style};
+use crate::wire::checksum::Checked;
+use crate::wire::conversation::{Annotation, Tracker};
+use crate::wire::dissect::{dissect, Dissection, Field, LayerRepr, LinkType, Stopped};
+use crate::wire::filter::Filter;
+use serde::Serialize;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where packets come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    File(PathBuf),
+    Live {
+        interface: Option<String>,
+    },
+    /// Re-run netlab inside a fresh user + network namespace around `command`.
+    OwnNamespace {
+        command: Vec<String>,
+    },
+    /// Inside that namespace: capture on its loopback while `command` runs.
+    InNamespace {
+        command: Vec<String>,
+    },
+    List,
+}
+
+/// Which views of each packet to show (human output).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct View {
+    pub layers: bool,
+    pub osi: bool,
+    pub hex: bool,
+}
+
+impl View {
+    fn detailed(self) -> bool {
+        self.layers || self.osi || self.hex
+    }
+}
+
+/// A validated `netlab capture`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub source: Source,
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+    pub filter: Option<(String, Filter)>,
+    pub view: View,
+    pub write: Option<PathBuf>,
+    pub queue: usize,
+    /// Only the summary.
+    pub quiet: bool,
+}
+
+impl TryFrom<CaptureArgs> for Plan {
+    type Error = anyhow::Error;
+
+    fn try_from(a: CaptureArgs) -> anyhow::Result<Plan> {
+        if a.list && (a.read.is_some() || a.own_namespace || !a.filter.is_empty()) {
+            return Err(usage(
+                "--list takes no other options",
+                "run `netlab capture --list` on its own",
+            ));
+        }
+        if a.read.is_some() && (a.interface.is_some() || a.own_namespace) {
+            return Err(usage("--read takes packets from a file; it cannot be combined with --interface or --own-namespace", "drop one of them"));
+        }
+        if !(a.command.is_empty() || a.own_namespace || a.in_namespace) {
+            return Err(usage(
+                "a command after `--` is only run with --own-namespace",
+                "netlab capture --own-namespace -- COMMAND ...",
+            ));
+        }
+        if (a.own_namespace || a.in_namespace) && a.command.is_empty() {
+            return Err(usage(
+                "--own-namespace needs a command to run, after `--`",
+                "for example: netlab capture --own-namespace -- curl -s http://127.0.0.1:8000/",
+            ));
+        }
+        if a.own_namespace && a.interface.is_some() {
+            return Err(usage("--own-namespace captures on the namespace's own loopback; --interface does not apply", "drop --interface"));
+        }
+        if a.count == Some(0) {
+            return Err(usage(
+                "--count must be at least 1",
+                "leave it out to capture until the end (or Ctrl-C)",
+            ));
+        }
+        let duration = match a.duration {
+            None => None,
+            Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Some(Duration::from_secs_f64(s)),
+            Some(s) => {
+                return Err(usage(
+                    format!("--duration {s} is not a positive number of seconds"),
+                    "for example --duration 5",
+                ))
+            }
+        };
+        if a.queue == 0 {
+            return Err(usage("--queue must be at least 1", "the default is 16384"));
+        }
+        let filter = if a.filter.is_empty() {
+            None
+        } else {
+            let text = a.filter.join(" ");
+            match Filter::parse(&text) {
+                Ok(f) => Some((text, f)),
+                Err(e) => {
+                    let marked: Vec<String> = e
+                        .pointer(&text)
+                        .lines()
+                        .map(|l| format!("      {l}"))
+                        .collect();
+                    let hint = format!(
+                        "the filter, with the problem marked:\n{}",
+                        marked.join("\n")
+                    );
+                    return Err(Hinted::usage(format!("bad filter: {e}"))
+                        .with_hint(hint)
+                        .into());
+                }
+            }
+        };
+        let source = if a.list {
+            Source::List
+        } else if let Some(p) = a.read {
+            Source::File(p)
+        } else if a.in_namespace {
+            Source::InNamespace { command: a.command }
+        } else if a.own_namespace {
+            Source::OwnNamespace { command: a.command }
+        } else {
+            Source::Live {
+                interface: a.interface,
+            }
+        };
+        Ok(Plan {
+            source,
+            count: a.count,
+            duration,
+            filter,
+            view: View {
+                layers: a.layers,
+                osi: a.osi,
+                hex: a.hex,
+            },
+            write: a.write,
+            queue: a.queue,
+            quiet: a.quiet,
+        })
+    }
+}
+
+/// One decoded layer, as data (for `--json` / `--jsonl`).
+#[derive(Debug, Serialize)]
+pub struct LayerOut {
+    pub protocol: Protocol,
+    pub name: &'static str,
+    pub osi_layer: u8,
+    pub osi: &'static str,
+    pub tcpip: &'static str,
+    pub pdu: &'static str,
+    /// Byte range of the header inside the frame.
+    pub header: Range<usize>,
+    pub quoted: bool,
+    pub summary: String,
+    pub fields: Vec<Field>,
+    pub decoded: LayerRepr,
+}
+
+/// One packet: what the one-line view says, and (for JSON and detailed views) every layer.
+#[derive(Debug, Serialize)]
+pub struct PacketEvent {
+    pub number: u64,
+    /// Capture time, microseconds since the Unix epoch (UTC).
+    pub ts_us: u64,
+    pub captured_len: usize,
+    pub orig_len: u32,
+    pub link: LinkType,
+    pub network: Option<Protocol>,
+    pub protocol: Option<Protocol>,
+    /// Source and destination (address:port), the one-line view's text: filled for JSON;
+    /// human output writes them straight from the dissection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
+    pub tcp: Option<Annotation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<LayerOut>>,
+    pub payload: Range<usize>,
+    pub stopped: Option<Stopped>,
+    #[serde(skip)]
+    view: View,
+    /// Human output: the dissection (and, for detailed views, the frame's bytes).
+    #[serde(skip)]
+    dissection: Option<Dissection>,
+    #[serde(skip)]
+    frame: Option<Vec<u8>>,
+}
+
+/// The end of a run.
+#[derive(Debug, Serialize)]
+pub struct CaptureSummary {
+    pub source: String,
+    pub link: Option<LinkType>,
+    /// Frames read from the file or handed over by the capture thread.
+    pub frames: u64,
+    /// Packets shown (that matched the filter).
+    pub shown: u64,
+    pub filter: Option<String>,
+    /// Live: frames lost because netlab fell behind.
+    pub dropped: Option<u64>,
+    /// Live on loopback: second copies removed.
+    pub loopback_duplicates_removed: Option<u64>,
+    /// Packets whose decoding stopped before the payload.
+    pub decode_stopped: u64,
+    /// TCP/UDP/ICMPv6 checksums that did not verify (normal on loopback: offload).
+    pub checksums_not_verified: u64,
+    pub truncated_record: Option<u64>,
+    pub written: Option<PathBuf>,
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packets: Vec<PacketEvent>,
+}
+
+/// Live capture has started: packets sent from now on are seen.
+#[derive(Debug, Serialize)]
+pub struct CaptureStarted {
+    pub event: &'static str,
+    pub interface: String,
+    pub loopback: bool,
+    pub filter: Option<String>,
+}
+
+impl Render for CaptureStarted {
+    fn render_human(&self, style: &Style) -> String {
+        let f = self
+            .filter
+            .as_ref()
+            .map(|f| format!(", filter `{f}`"))
+            .unwrap_or_default();
+        style.paint(
+            Paint::Dim,
+            format!("capturing on {}{f} (Ctrl-C to stop)", self.interface),
+        )
+    }
+}
+
+/// `--list`.
+#[cfg(feature = "capture")]
+#[derive(Debug, Serialize)]
+pub struct InterfaceList {
+    pub interfaces: Vec<crate::net::capture::InterfaceInfo>,
+}
+
+#[cfg(feature = "capture")]
+impl Render for InterfaceList {
+    fn render_human(&self, style: &Style) -> String {
+        let mut t = style.table();
+        t.set_header(vec!["interface", "index", "state", "MAC", "addresses"]);
+        for i in &self.interfaces {
+            let state = format!(
+                "{}{}",
+                if i.up { "up" } else { "down" },
+                if i.loopback { ", loopback" } else { "" }
+            );
+            t.add_row(vec![
+                i.name.clone(),
+                i.index.to_string(),
+                state,
+                i.mac.clone().unwrap_or_else(|| "-".into()),
+                i.addresses.join("\n"),
+            ]);
+        }
+        t.to_string()
+    }
+}
+
+#[cfg(test)]
+fn time_of_day(ts_us: u64) -> String {
+    let mut s = String::with_capacity(15);
+    push_time_of_day(&mut s, ts_us);
+    s
+}
+
+/// HH:MM:SS.uuuuuu in UTC.
+fn push_time_of_day(s: &mut String, ts_us: u64) {
+    let secs = ts_us / 1_000_000;
+    push_num_width(s, (secs / 3600) % 24, 2, true);
+    s.push(':');
+    push_num_width(s, (secs / 60) % 60, 2, true);
+    s.push(':');
+    push_num_width(s, secs % 60, 2, true);
+    s.push('.');
+    push_num_width(s, ts_us % 1_000_000, 6, true);
+}
+
+fn endpoint(ip: std::net::IpAddr, port: Option<u16>) -> String {
+    let mut s = String::new();
+    write_endpoint(&mut s, ip, port);
+    s
+}
+
+/// Append `n` in decimal. The one-line view writes millions of numbers; `write!` with
+/// its formatter machinery was most of its run time.
+fn push_num(s: &mut String, n: u64) {
+    // Two digits at a time from a table, into a stack buffer, then one append.
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    while n >= 100 {
+        let p = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    }
+    if n >= 10 {
+        let p = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    s.extend(buf[i..].iter().map(|&b| char::from(b)));
+}
+
+/// Append `n` right-aligned in `width` columns (spaces, or zeros with `zero`).
+fn push_num_width(s: &mut String, n: u64, width: usize, zero: bool) {
+    let digits = if n == 0 { 1 } else { n.ilog10() as usize + 1 };
+    for _ in digits..width {
+        s.push(if zero { '0' } else { ' ' });
+    }
+    push_num(s, n);
+}
+
+/// The one-line text after the addresses.
+fn info(d: &Dissection, ann: Option<&Annotation>) -> String {
+    let mut s = String::with_capacity(96);
+    write_info(&mut s, d, ann);
+    s
+}
+
+/// Write the one-line text into `s` (one buffer per packet: the one-line view of a
+/// million packets is mostly this function).
+fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
+    use std::fmt::Write as _;
+    let Some(top) = d.top() else {
+        s.push_str(
+            d.stopped
+                .as_ref()
+                .map(|s| s.reason.as_str())
+                .unwrap_or("empty frame"),
+        );
+        return;
+    };
+    match &top.repr {
+        LayerRepr::Tcp(t) => {
+            s.push('[');
+            t.flags.push_names(s);
+            s.push(']');
+            s.push_str(" seq ");
+            match ann {
+                Some(a) => {
+                    push_num(s, u64::from(a.rel_seq));
+                    if let Some(ack) = a.rel_ack {
+                        s.push_str(" ack ");
+                        push_num(s, u64::from(ack));
+                    }
+                }
+                None => push_num(s, u64::from(t.seq)),
+            }
+            s.push_str(" win ");
+            push_num(s, u64::from(t.window));
+            s.push_str(" len ");
+            push_num(s, t.payload_len as u64);
+            let o = &t.options;
+            let start = s.len();
+            let sep = |s: &mut String| s.push_str(if s.len() == start { " [" } else { " " });
+            if let Some(m) = o.mss {
+                sep(s);
+                s.push_str("mss ");
+                push_num(s, u64::from(m));
+            }
+            if o.sack_permitted {
+                sep(s);
+                s.push_str("sackOK");
+            }
+            for (l, r) in o.sack_blocks() {
+                sep(s);
+                let _ = write!(s, "sack {l}-{r}");
+            }
+            if o.timestamps.is_some() {
+                sep(s);
+                s.push_str("TS");
+            }
+            if let Some(w) = o.window_scale {
+                sep(s);
+                let _ = write!(s, "wscale {w}");
+            }
+            if s.len() != start {
+                s.push(']');
+            }
+            if let Some(step) = ann.and_then(|a| a.step) {
+                s.push_str("  ← ");
+                s.push_str(step.describe());
+            }
+        }
+        LayerRepr::Udp(u) => {
+            s.push_str("len ");
+            push_num(s, u.payload_len as u64);
+        }
+        LayerRepr::Icmpv4(_) | LayerRepr::Icmpv6(_) => {
+            let summary = top.summary();
+            s.push_str(summary.split_once(' ').map(|x| x.1).unwrap_or(&summary));
+            // An error message: say which conversation it is about.
+            if let Some(q) = d.layers.iter().rev().find(|l| l.quoted) {
+                let _ = write!(s, ", about {}", q.summary());
+            }
+        }
+        LayerRepr::Ipv4(ip) if ip.frag_offset != 0 => {
+            // A later fragment: only IP's header is here; the transport header travelled
+            // in the first fragment.
+            s.push_str("fragment id ");
+            push_num(s, u64::from(ip.ident));
+            s.push_str(" offset ");
+            push_num(s, u64::from(ip.frag_offset));
+            if ip.more_frags {
+                s.push_str(" MF");
+            }
+            s.push_str(" of a ");
+            s.push_str(ip.protocol.name());
+            s.push_str(" packet (its header is in the first fragment)");
+            return;
+        }
+        _ => s.push_str(&top.summary()),
+    }
+    if let Some(st) = &d.stopped {
+        let _ = write!(s, " ({})", st.reason);
+    }
+}
+
+/// Decimal text of every byte value: an IPv4 address is four table look-ups.
+static OCTETS: [&str; 256] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32",
+    "33", "34", "35", "36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46", "47", "48",
+    "49", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "60", "61", "62", "63", "64",
+    "65", "66", "67", "68", "69", "70", "71", "72", "73", "74", "75", "76", "77", "78", "79", "80",
+    "81", "82", "83", "84", "85", "86", "87", "88", "89", "90", "91", "92", "93", "94", "95", "96",
+    "97", "98", "99", "100", "101", "102", "103", "104", "105", "106", "107", "108", "109", "110",
+    "111", "112", "113", "114", "115", "116", "117", "118", "119", "120", "121", "122", "123",
+    "124", "125", "126", "127", "128", "129", "130", "131", "132", "133", "134", "135", "136",
+    "137", "138", "139", "140", "141", "142", "143", "144", "145", "146", "147", "148", "149",
+    "150", "151", "152", "153", "154", "155", "156", "157", "158", "159", "160", "161", "162",
+    "163", "164", "165", "166", "167", "168", "169", "170", "171", "172", "173", "174", "175",
+    "176", "177", "178", "179", "180", "181", "182", "183", "184", "185", "186", "187", "188",
+    "189", "190", "191", "192", "193", "194", "195", "196", "197", "198", "199", "200", "201",
+    "202", "203", "204", "205", "206", "207", "208", "209", "210", "211", "212", "213", "214",
+    "215", "216", "217", "218", "219", "220", "221", "222", "223", "224", "225", "226", "227",
+    "228", "229", "230", "231", "232", "233", "234", "235", "236", "237", "238", "239", "240",
+    "241", "242", "243", "244", "245", "246", "247", "248", "249", "250", "251", "252", "253",
+    "254", "255",
+];
+
+fn write_endpoint(s: &mut String, ip: std::net::IpAddr, port: Option<u16>) {
+    use std::fmt::Write as _;
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            let o = a.octets();
+            for (i, b) in o.iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push_str(OCTETS[usize::from(*b)]);
+            }
+        }
+        std::net::IpAddr::V6(a) if port.is_some() => {
+            let _ = write!(s, "[{a}]");
+        }
+        std::net::IpAddr::V6(a) => {
+            let _ = write!(s, "{a}");
+        }
+    }
+    if let Some(p) = port {
+        s.push(':');
+        push_num(s, u64::from(p));
+    }
+}
+
+fn checksum_failed(d: &Dissection) -> bool {
+    d.layers.iter().any(|l| {
+        let c = match &l.repr {
+            LayerRepr::Tcp(t) => t.checksum_check,
+            LayerRepr::Udp(u) => u.checksum_check,
+            LayerRepr::Icmpv6(i) => i.checksum_check,
+            _ => return false,
+        };
+        matches!(c, Checked::Incorrect { .. })
+    })
+}
+
+/// Turns frames into events and counts what happened.
+struct Pipeline<'o> {
+    out: &'o mut Output,
+    plan: Plan,
+    tracker: Tracker,
+    sink: Option<PcapSink>,
+    summary: CaptureSummary,
+    json_all: bool,
+    full: bool,
+}
+
+impl<'o> Pipeline<'o> {
+    fn new(out: &'o mut Output, plan: Plan, source: String) -> anyhow::Result<Pipeline<'o>> {
+        let sink = match &plan.write {
+            Some(p) => {
+                Some(PcapSink::create(p).failed(format!("could not create `{}`", p.display()))?)
+            }
+            None => None,
+        };
+        let json_all = out.format() == Format::Json;
+        let full = out.format() != Format::Human || plan.view.detailed();
+        let summary = CaptureSummary {
+            source,
+            link: None,
+            frames: 0,
+            shown: 0,
+            filter: plan.filter.as_ref().map(|f| f.0.clone()),
+            dropped: None,
+            loopback_duplicates_removed: None,
+            decode_stopped: 0,
+            checksums_not_verified: 0,
+            truncated_record: None,
+            written: plan.write.clone(),
+            note: None,
+            packets: Vec::new(),
+        };
+        Ok(Pipeline {
+            out,
+            plan,
+            tracker: Tracker::default(),
+            sink,
+            summary,
+            json_all,
+            full,
+        })
+    }
+
+    fn done(&self) -> bool {
+        self.plan.count.is_some_and(|c| self.summary.shown >= c)
+    }
+
+    /// Handle one frame; `Ok(true)` when the count is reached.
+    fn frame(&mut self, f: Frame<'_>) -> anyhow::Result<bool> {
+        self.summary.frames += 1;
+        self.summary.link.get_or_insert(f.link);
+        let d = dissect(f.link, f.data);
+        if let Some((_, filter)) = &self.plan.filter {
+            if !filter.matches(&d) {
+                return Ok(false);
+            }
+        }
+        self.summary.shown += 1;
+        if d.stopped.is_some() {
+            self.summary.decode_stopped += 1;
+        }
+        if checksum_failed(&d) {
+            self.summary.checksums_not_verified += 1;
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            sink.write(&f).failed("writing the capture file")?;
+        }
+        if self.plan.quiet {
+            return Ok(self.done());
+        }
+        let ann = self.tracker.annotate(&d);
+        let human = self.out.format() == Format::Human;
+        let ips = if human { None } else { d.ip_addrs() };
+        let ports = d.ports();
+        let ev = PacketEvent {
+            number: self.summary.shown,
+            ts_us: u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX),
+            captured_len: f.data.len(),
+            orig_len: f.orig_len,
+            link: f.link,
+            network: d
+                .layers
+                .iter()
+                .find(|l| {
+                    !l.quoted
+                        && matches!(l.protocol, Protocol::Ipv4 | Protocol::Ipv6 | Protocol::Arp)
+                })
+                .map(|l| l.protocol),
+            protocol: d.top().map(|l| l.protocol),
+            src: ips.map(|(s, _)| endpoint(s, ports.map(|p| p.0))),
+            dst: ips.map(|(_, t)| endpoint(t, ports.map(|p| p.1))),
+            info: (!human).then(|| info(&d, ann.as_ref())),
+            tcp: ann,
+            layers: (self.full && !human).then(|| {
+                d.layers
+                    .iter()
+                    .map(|l| LayerOut {
+                        protocol: l.protocol,
+                        name: l.name(),
+                        osi_layer: l.protocol.osi().number(),
+                        osi: l.protocol.osi().name(),
+                        tcpip: l.protocol.tcpip().name(),
+                        pdu: l.protocol.pdu(),
+                        header: l.header.clone(),
+                        quoted: l.quoted,
+                        summary: l.summary(),
+                        fields: l.fields(f.data),
+                        decoded: l.repr,
+                    })
+                    .collect()
+            }),
+            payload: d.payload.clone(),
+            stopped: d.stopped.clone(),
+            view: self.plan.view,
+            frame: (human && self.plan.view.detailed()).then(|| f.data.to_vec()),
+            dissection: human.then_some(d),
+        };
+        if self.json_all {
+            self.summary.packets.push(ev);
+        } else {
+            self.out.event(&ev)?;
+        }
+        Ok(self.done())
+    }
+
+    fn finish(self) -> anyhow::Result<CaptureSummary> {
+        if let Some(sink) = self.sink {
+            sink.finish(self.summary.link.unwrap_or(LinkType::Ethernet))
+                .failed("finishing the capture file")?;
+        }
+        let mut s = self.summary;
+        if s.checksums_not_verified > 0 && s.note.is_none() {
+            s.note = Some(
+                "some TCP/UDP checksums did not verify: normal for packets captured on the sending host \
+                 (loopback, checksum offload), where the kernel leaves the sum to the network card"
+                    .into(),
+            );
+        }
+        self.out.report(&s)?;
+        Ok(s)
+    }
+}
+
+impl Render for PacketEvent {
+    fn render_human(&self, style: &Style) -> String {
+        use std::fmt::Write as _;
+        let mut line = String::with_capacity(160);
+        // Dim the packet number and time when colour is on: the facts to read come after.
+        if style.color {
+            line.push_str("\x1b[2m");
+        }
+        push_num_width(&mut line, self.number, 4, false);
+        line.push(' ');
+        push_time_of_day(&mut line, self.ts_us);
+        if style.color {
+            line.push_str("\x1b[0m");
+        }
+        line.push(' ');
+        push_num_width(&mut line, u64::from(self.orig_len), 5, false);
+        line.push_str(" B  ");
+        let net = self.network;
+        match &self.dissection {
+            Some(d) => {
+                if net != Some(Protocol::Arp) {
+                    if let Some((src, dst)) = d.ip_addrs() {
+                        let ports = d.ports();
+                        write_endpoint(&mut line, src, ports.map(|p| p.0));
+                        line.push_str(" → ");
+                        write_endpoint(&mut line, dst, ports.map(|p| p.1));
+                        line.push(' ');
+                    }
+                    if let Some(p) = self.protocol {
+                        line.push_str(p.name());
+                        line.push(' ');
+                    }
+                }
+                write_info(&mut line, d, self.tcp.as_ref());
+            }
+            None => {
+                if let (Some(s), Some(d)) = (&self.src, &self.dst) {
+                    let _ = write!(line, "{s} → {d} ");
+                }
+                line.push_str(self.info.as_deref().unwrap_or(""));
+            }
+        }
+        if let (Some(d), Some(frame)) = (&self.dissection, &self.frame) {
+            let mut out = if style.color {
+                style.paint(Paint::Bold, &line)
+            } else {
+                line
+            };
+            out.push('\n');
+            if self.view.layers {
+                out.reserve(2048);
+                packet::write_layer_tree(&mut out, d, frame, style);
+            }
+            if self.view.osi {
+                out.push_str(&packet::osi_view(d, frame, style));
+            }
+            if self.view.hex {
+                out.push_str(&hexdump::render(d, frame, style));
+            }
+            return out;
+        }
+        line
+    }
+}
+
+impl Render for CaptureSummary {
+    fn render_human(&self, style: &Style) -> String {
+        let mut s = String::new();
+        let link = self
+            .link
+            .map(|l| format!(", link type {l}"))
+            .unwrap_or_default();
+        s.push_str(&style.paint(Paint::Bold, format!("{} packets shown", self.shown)));
+        s.push_str(&format!(
+            " of {} frames from {}{link}",
+            self.frames, self.source
+        ));
+        if let Some(f) = &self.filter {
+            s.push_str(&format!(", filter `{f}`"));
+        }
+        if let Some(n) = self.loopback_duplicates_removed {
+            s.push_str(&format!("\nloopback: {n} duplicate copies removed (a packet socket on lo sees each packet leave and arrive; shown once, as tcpdump does)"));
+        }
+        if let Some(n) = self.dropped {
+            let text = format!("dropped: {n}");
+            s.push_str(&format!(
+                "\n{}",
+                if n > 0 {
+                    style.paint(Paint::Warn, text)
+                } else {
+                    text
+                }
+            ));
+        }
+        if self.decode_stopped > 0 {
+            s.push_str(&format!(
+                "\n{} packets not decoded to the end (see each packet's reason)",
+                self.decode_stopped
+            ));
+        }
+        if let Some(r) = self.truncated_record {
+            s.push_str(&format!("\n{}", style.paint(Paint::Warn, format!("record {r} is truncated: the file ends in the middle of it (the capture was cut short); it was not shown"))));
+        }
+        if let Some(n) = &self.note {
+            s.push_str(&format!("\nnote: {n}"));
+        }
+        if let Some(w) = &self.written {
+            s.push_str(&format!(
+                "\nwritten to {} (pcap; open it with Wireshark or `tcpdump -r`)",
+                w.display()
+            ));
+        }
+        s
+    }
+}
+
+/// Run a `netlab capture` plan.
+pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
+    match plan.source.clone() {
+        Source::File(path) => read_file(plan, &path, out),
+        Source::List => list(out),
+        Source::Live { interface } => live(plan, interface, None, out),
+        Source::InNamespace { command } => in_namespace(plan, command, out),
+        Source::OwnNamespace { command } => own_namespace(plan, &command),
+    }
+}
+
+fn hinted(e: CaptureError, message: String) -> anyhow::Error {
+    let hint = e.hint();
+    let mut h = Hinted::failure(message);
+    h.hint = hint;
+    anyhow::Error::new(e).context(h)
+}
+
+fn read_file(plan: Plan, path: &std::path::Path, out: &mut Output) -> anyhow::Result<()> {
+    let mut src =
+        FileSource::open(path).map_err(|e| hinted(e, format!("reading `{}`", path.display())))?;
+    out.buffer_events();
+    let source = format!("{} ({})", path.display(), src.format);
+    let mut p = Pipeline::new(out, plan, source)?;
+    let mut fatal = None;
+    loop {
+        match src.next_frame() {
+            None => break,
+            Some(Ok(f)) => {
+                if p.frame(f)? {
+                    break;
+                }
+            }
+            Some(Err(RecordProblem::Truncated { record })) => {
+                p.summary.truncated_record = Some(record);
+                break;
+            }
+            Some(Err(problem)) => {
+                fatal = Some(src.error(&problem));
+                break;
+            }
+        }
+    }
+    p.finish()?;
+    match fatal {
+        Some(e) => Err(hinted(e, format!("reading `{}` stopped", path.display()))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(not(feature = "capture"))]
+fn list(_out: &mut Output) -> anyhow::Result<()> {
+    Err(hinted(CaptureError::NotBuilt, "listing interfaces".into()))
+}
+
+#[cfg(feature = "capture")]
+fn list(out: &mut Output) -> anyhow::Result<()> {
+    out.report(&InterfaceList {
+        interfaces: crate::net::capture::interfaces(),
+    })?;
+    Ok(())
+}
+
+#[cfg(not(feature = "capture"))]
+fn live(_: Plan, _: Option<String>, _: Option<Spawn>, _: &mut Output) -> anyhow::Result<()> {
+    Err(hinted(
+        CaptureError::NotBuilt,
+        "starting a live capture".into(),
+    ))
+}
+
+#[cfg(not(feature = "capture"))]
+fn in_namespace(_: Plan, _: Vec<String>, _: &mut Output) -> anyhow::Result<()> {
+    Err(hinted(
+        CaptureError::NotBuilt,
+        "starting a live capture".into(),
+    ))
+}
+
+/// Starts the command whose traffic is captured (once the capture is running).
+type Spawn = Box<dyn FnOnce() -> anyhow::Result<std::process::Child>>;
+
+/// Live capture. With `spawn`, start that command once the capture runs, and capture
+/// until it exits (then drain briefly).
+#[cfg(feature = "capture")]
+fn live(
+    plan: Plan,
+    interface: Option<String>,
+    spawn: Option<Spawn>,
+    out: &mut Output,
+) -> anyhow::Result<()> {
+    use crate::net::capture::LiveCapture;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    let iface = interface.unwrap_or_else(crate::net::capture::loopback_name);
+    let keep: crate::net::capture::Keep = match plan.filter.clone() {
+        Some((_, f)) => Box::new(move |bytes| f.matches(&dissect(LinkType::Ethernet, bytes))),
+        None => Box::new(|_| true),
+    };
+    let cap = LiveCapture::start(&iface, plan.queue, keep)
+        .map_err(|e| hinted(e, format!("capturing on `{iface}`")))?;
+    // Ctrl-C ends the capture cleanly, so the summary (and dropped: N) is still printed.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        std::thread::spawn(move || {
+            if let Ok(rt) = crate::app::runtime(crate::app::Runtime::CurrentThread) {
+                rt.block_on(async {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        flag.store(true, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+    }
+    out.event(&CaptureStarted {
+        event: "started",
+        interface: iface.clone(),
+        loopback: cap.loopback,
+        filter: plan.filter.as_ref().map(|f| f.0.clone()),
+    })?;
+    let mut child = match spawn {
+        Some(f) => Some(f()?),
+        None => None,
+    };
+    let started = Instant::now();
+    let mut child_done_at: Option<Instant> = None;
+    let mut p = Pipeline::new(out, plan.clone(), format!("interface {iface} (live)"))?;
+    loop {
+        if interrupted.load(Ordering::Relaxed)
+            || plan.duration.is_some_and(|d| started.elapsed() >= d)
+        {
+            break;
+        }
+        if let Some(c) = child.as_mut() {
+            if child_done_at.is_none() && !matches!(c.try_wait(), Ok(None)) {
+                child_done_at = Some(Instant::now());
+            }
+        }
+        // After the command exits, keep reading what is already queued for a moment.
+        if child_done_at.is_some_and(|t| t.elapsed() > Duration::from_millis(300)) {
+            break;
+        }
+        if let Some(f) = cap.next_timeout(Duration::from_millis(50)) {
+            if p.frame(f.borrow())? {
+                break;
+            }
+        }
+    }
+    if let Some(mut c) = child {
+        if matches!(c.try_wait(), Ok(None)) {
+            let _ = c.kill();
+        }
+        let _ = c.wait();
+    }
+    let stats = cap.stats.clone();
+    let loopback = cap.loopback;
+    cap.finish();
+    p.summary.dropped = Some(stats.dropped.load(Ordering::Relaxed));
+    if loopback {
+        p.summary.loopback_duplicates_removed = Some(stats.duplicates.load(Ordering::Relaxed));
+    }
+    p.finish()?;
+    Ok(())
+}
+
+/// Inside the namespace netlab made: bring its loopback up, start capturing, run the
+/// command, stop when it exits.
+#[cfg(feature = "capture")]
+fn in_namespace(plan: Plan, command: Vec<String>, out: &mut Output) -> anyhow::Result<()> {
+    use std::process::{Command, Stdio};
+    let status = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .failed("running `ip link set lo up` inside the namespace")?;
+    if !status.success() {
+        return Err(
+            Hinted::failure("could not bring up the namespace's loopback interface")
+                .with_hint("is iproute2 (`ip`) installed?")
+                .into(),
+        );
+    }
+    // Start the capture first so the command's first packet is seen, then the command.
+    let mut command = command.into_iter();
+    let prog = command.next().ok_or_else(|| {
+        usage(
+            "no command given",
+            "netlab capture --own-namespace -- COMMAND",
+        )
+    })?;
+    let args: Vec<String> = command.collect();
+    let iface = Some("lo".to_owned());
+    let spawn = move || {
+        Command::new(&prog)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(std::io::stderr()))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .hinted(
+                format!("could not run `{prog}`"),
+                "check the command after `--`",
+            )
+    };
+    live(plan, iface, Some(Box::new(spawn)), out)
+}
+
+/// Re-run this netlab inside `unshare --user --map-root-user --net`.
+fn own_namespace(_plan: Plan, _command: &[String]) -> anyhow::Result<()> {
+    use std::process::{Command, Stdio};
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    match probe {
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(
+                Hinted::failure("could not run `unshare` (util-linux) to create a namespace")
+                    .with_hint(
+                        "install util-linux, or capture with sudo, or read a file with --read",
+                    ),
+            ))
+        }
+        Ok(o) if !o.status.success() => {
+            let why = String::from_utf8_lossy(&o.stderr).trim().to_owned();
+            return Err(Hinted::failure(format!("the kernel refused to create a user and network namespace: {why}"))
+                .with_hint(
+                    "unprivileged user namespaces are disabled here (see `sysctl user.max_user_namespaces`, \
+                     `kernel.unprivileged_userns_clone`, or AppArmor's `kernel.apparmor_restrict_unprivileged_userns`). \
+                     Capture with sudo instead, or read a saved capture with --read FILE",
+                )
+                .into());
+        }
+        Ok(_) => {}
+    }
+    let exe = std::env::current_exe().failed("finding the netlab executable")?;
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|a| {
+            if a == "--own-namespace" {
+                "--in-namespace".to_owned()
+            } else {
+                a
+            }
+        })
+        .collect();
+    let status = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "--"])
+        .arg(exe)
+        .args(args)
+        .status()
+        .failed("running netlab inside a new namespace")?;
+    if status.success() {
+        Ok(())
+    } else {
+        // The inner netlab already printed its error.
+        Err(Hinted::failure(format!("capture inside the namespace failed ({status})")).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> anyhow::Result<Plan> {
+        let mut v = vec!["netlab", "capture"];
+        v.extend_from_slice(args);
+        let cli = crate::cli::Cli::try_parse_from(v).unwrap();
+        match cli.command {
+            crate::cli::Command::Capture(a) => Plan::try_from(a),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn plans_validate() {
+        let p = plan(&["--read", "x.pcap", "tcp", "port", "80"]).unwrap();
+        assert_eq!(p.source, Source::File("x.pcap".into()));
+        assert_eq!(p.filter.unwrap().0, "tcp port 80");
+        let p = plan(&["--own-namespace", "--", "curl", "-s", "x"]).unwrap();
+        assert_eq!(
+            p.source,
+            Source::OwnNamespace {
+                command: vec!["curl".into(), "-s".into(), "x".into()]
+            }
+        );
+        for bad in [
+            &["--count", "0"][..],
+            &["--duration=-1"],
+            &["--read", "x", "--interface", "lo"],
+            &["--own-namespace"],
+            &["--", "curl"],
+            &["tcp", "prot", "80"],
+            &["--list", "tcp"],
+        ] {
+            let e = plan(bad).unwrap_err();
+            let h = e.downcast_ref::<Hinted>().expect("a hinted usage error");
+            assert_eq!(h.kind, crate::error::ErrorKind::Usage, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn time_of_day_is_utc() {
+        assert_eq!(
+            time_of_day(86_400_000_000 + 3_723_000_042),
+            "01:02:03.000042"
+        );
+    }
+
+    #[test]
+    fn number_writers_match_format() {
+        for n in [0u64, 7, 10, 99, 100, 12345, u64::from(u32::MAX), u64::MAX] {
+            let mut s = String::new();
+            push_num(&mut s, n);
+            assert_eq!(s, n.to_string());
+            let mut s = String::new();
+            push_num_width(&mut s, n, 6, false);
+            assert_eq!(s, format!("{n:>6}"));
+        }
+        for b in 0..=255u8 {
+            assert_eq!(OCTETS[usize::from(b)], b.to_string());
+        }
+    }
+}

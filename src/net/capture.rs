@@ -1,0 +1,919 @@
+//! Where frames come from and go to: pcap and pcapng files (through `pcap-file`), and
+//! live capture on an interface (through `pnet_datalink`, behind the `capture` feature).
+//!
+//! Everything here is I/O. Decoding is `wire::dissect`'s job; this module hands it
+//! [`Frame`]s: a timestamp, the link type, the captured bytes and the length the packet
+//! had on the wire.
+//!
+//! Two Linux quirks are handled here, not hidden:
+//!
+//! - **Loopback shows every packet twice.** A packet socket on `lo` receives the outgoing
+//!   copy (as the packet leaves) and the incoming copy (as it arrives). libpcap drops the
+//!   outgoing one on loopback, so tcpdump shows each packet once. pnet does not tell the
+//!   two apart, so [`LoopbackDedup`] pairs identical frames seen close together and
+//!   removes the second of each pair, counting how many it removed.
+//! - **A blocking receiver.** pnet's receiver blocks, so it runs on its own thread and
+//!   hands frames over a bounded channel. When the reader falls behind, frames are
+//!   counted as dropped instead of stalling the capture.
+
+use crate::wire::dissect::LinkType;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::{DataLink, PcapError, TsResolution};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::io::{self, BufWriter, Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One captured frame, borrowed from the source's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Time since the Unix epoch, as the capture recorded it.
+    pub ts: Duration,
+    pub link: LinkType,
+    pub data: &'a [u8],
+    /// Length on the wire; more than `data.len()` when the snap length cut it.
+    pub orig_len: u32,
+}
+
+/// An owned frame, for handing across threads.
+#[derive(Debug, Clone)]
+pub struct OwnedFrame {
+    pub ts: Duration,
+    pub link: LinkType,
+    pub data: Vec<u8>,
+    pub orig_len: u32,
+}
+
+impl OwnedFrame {
+    pub fn borrow(&self) -> Frame<'_> {
+        Frame {
+            ts: self.ts,
+            link: self.link,
+            data: &self.data,
+            orig_len: self.orig_len,
+        }
+    }
+}
+
+/// Why a capture could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("no interface named `{0}`")]
+    NoSuchInterface(String),
+    #[error("opening a raw capture on `{iface}` was refused by the operating system")]
+    PermissionDenied {
+        iface: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("could not open a capture on `{iface}`")]
+    Open {
+        iface: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{0}` is not an Ethernet-style interface; netlab cannot capture on it")]
+    UnsupportedInterface(String),
+    #[error("could not open `{path}`")]
+    OpenFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{path}` is not a pcap or pcapng file: {reason}")]
+    NotACapture { path: PathBuf, reason: String },
+    #[error("`{path}`, record {record}: {problem}")]
+    Record {
+        path: PathBuf,
+        record: u64,
+        problem: String,
+    },
+    #[error("`{path}`, record {record}: link type {linktype} is not one netlab decodes")]
+    UnsupportedLink {
+        path: PathBuf,
+        record: u64,
+        linktype: u32,
+    },
+    #[error("could not write `{path}`")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("this netlab was built without live capture (the `capture` feature)")]
+    NotBuilt,
+}
+
+impl CaptureError {
+    /// What the student can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            CaptureError::PermissionDenied { .. } => {
+                "capture needs the CAP_NET_RAW capability. Run it with sudo; or grant it once: \
+                 `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v netlab)`; or read a saved \
+                 capture with `--read FILE`; or capture a command's traffic in a namespace of its own: \
+                 `netlab capture --own-namespace -- COMMAND`"
+                    .into()
+            }
+            CaptureError::NoSuchInterface(_) => "list the interfaces with `netlab capture --list`".into(),
+            CaptureError::NotACapture { .. } => {
+                "netlab reads pcap (.pcap) and pcapng (.pcapng) files, as tcpdump -w and Wireshark write them".into()
+            }
+            CaptureError::UnsupportedLink { .. } => {
+                "netlab decodes Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback captures; \
+                 capture with `tcpdump -i lo -w FILE` or `tcpdump -i any -w FILE`"
+                    .into()
+            }
+            CaptureError::Record { .. } => {
+                "the packets before this record were shown; the file may be damaged or still being written".into()
+            }
+            CaptureError::NotBuilt => "rebuild with `cargo build --features capture`, or use `--read FILE`".into(),
+            _ => return None,
+        })
+    }
+}
+
+/// A problem with one record; the reader may carry on after some of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordProblem {
+    /// The file ends in the middle of this record (a capture stopped while writing).
+    Truncated { record: u64 },
+    /// This record cannot be read; nothing after it can be trusted.
+    Corrupt { record: u64, reason: String },
+    /// A packet on an interface whose link type netlab cannot decode.
+    UnsupportedLink { record: u64, linktype: u32 },
+}
+
+enum Inner {
+    Pcap(PcapReader<Cursor<Vec<u8>>>),
+    PcapFile(Box<PcapReader<io::Chain<Cursor<[u8; 4]>, File>>>),
+    PcapNg(
+        Box<PcapNgReader<io::Chain<Cursor<[u8; 4]>, File>>>,
+        Vec<(LinkType, u64)>,
+    ),
+}
+
+/// A pcap or pcapng file, read as a stream: memory stays flat however large the file.
+pub struct FileSource {
+    path: PathBuf,
+    inner: Inner,
+    record: u64,
+    done: bool,
+    /// pcap: byte offset of the next record (to examine a record the reader rejects).
+    offset: u64,
+    /// pcapng frames are copied here (the reader's buffer cannot be lent out of its loop).
+    scratch: Vec<u8>,
+    /// pcap's single link type (pcapng: per interface).
+    pub link: LinkType,
+    pub format: &'static str,
+}
+
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+impl FileSource {
+    pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
+        let mut file = File::open(path).map_err(|source| CaptureError::OpenFile {
+            path: path.into(),
+            source,
+        })?;
+        let mut magic = [0u8; 4];
+        if let Err(e) = file.read_exact(&mut magic) {
+            return Err(CaptureError::NotACapture {
+                path: path.into(),
+                reason: format!("too short for a file header ({e})"),
+            });
+        }
+        let stream = Cursor::new(magic).chain(file);
+        let not_capture = |e: PcapError| CaptureError::NotACapture {
+            path: path.into(),
+            reason: describe(&e),
+        };
+        if magic == PCAPNG_MAGIC {
+            let r = PcapNgReader::new(stream).map_err(not_capture)?;
+            let mut ifaces = Vec::new();
+            for i in r.interfaces() {
+                ifaces.push((
+                    LinkType::from_linktype(u32::from(i.linktype)),
+                    units_per_second(&i.options),
+                ));
+            }
+            return Ok(FileSource {
+                path: path.into(),
+                inner: Inner::PcapNg(Box::new(r), ifaces),
+                record: 0,
+                done: false,
+                offset: 0,
+                scratch: Vec::new(),
+                link: LinkType::Ethernet,
+                format: "pcapng",
+            });
+        }
+        let r = PcapReader::new(stream).map_err(not_capture)?;
+        let link = LinkType::from_linktype(u32::from(r.header().datalink));
+        Ok(FileSource {
+            path: path.into(),
+            inner: Inner::PcapFile(Box::new(r)),
+            record: 0,
+            done: false,
+            offset: 24,
+            scratch: Vec::new(),
+            link,
+            format: "pcap",
+        })
+    }
+
+    /// Read a pcap held in memory (the fuzz target and tests use this).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<FileSource, CaptureError> {
+        let path = PathBuf::from("<memory>");
+        let r = PcapReader::new(Cursor::new(bytes)).map_err(|e| CaptureError::NotACapture {
+            path: path.clone(),
+            reason: describe(&e),
+        })?;
+        let link = LinkType::from_linktype(u32::from(r.header().datalink));
+        Ok(FileSource {
+            path,
+            inner: Inner::Pcap(r),
+            record: 0,
+            done: false,
+            offset: 24,
+            scratch: Vec::new(),
+            link,
+            format: "pcap",
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records read so far (packet records; pcapng's other blocks are not counted).
+    pub fn records(&self) -> u64 {
+        self.record
+    }
+
+    /// The next frame, a problem with a record, or `None` at the end. After a
+    /// `Truncated` or `Corrupt` problem the source returns `None`.
+    pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, RecordProblem>> {
+        if self.done {
+            return None;
+        }
+        let record = self.record + 1;
+        match &mut self.inner {
+            Inner::Pcap(r) => {
+                let link = self.link;
+                let next = r.next_packet();
+                pcap_record(next, link, record, &mut self.record, &mut self.done)
+            }
+            Inner::PcapFile(r) => {
+                let link = self.link;
+                let header = r.header();
+                let next = r.next_packet();
+                if let Some(Ok(p)) = &next {
+                    self.offset += 16 + p.data.len() as u64;
+                }
+                if let Some(Err(e)) = &next {
+                    // A record header claiming more bytes than the file holds looks like
+                    // truncation to the reader; a claim beyond the snapshot length is
+                    // corruption, and saying "truncated" would mislead.
+                    if let Some(claimed) = claimed_len(&self.path, self.offset, header.endianness) {
+                        if claimed > header.snaplen.max(262_144)
+                            && matches!(problem_kind(e), Kind::Truncated)
+                        {
+                            self.done = true;
+                            self.record = record;
+                            return Some(Err(RecordProblem::Corrupt {
+                                record,
+                                reason: format!("the record header claims {claimed} captured bytes, more than the file's snapshot length ({})", header.snaplen),
+                            }));
+                        }
+                    }
+                }
+                pcap_record(next, link, record, &mut self.record, &mut self.done)
+            }
+            Inner::PcapNg(r, ifaces) => loop {
+                let block = match r.next_block() {
+                    None => {
+                        self.done = true;
+                        return None;
+                    }
+                    Some(Ok(b)) => b,
+                    Some(Err(e)) => {
+                        self.done = true;
+                        self.record = record;
+                        return Some(Err(problem(e, record)));
+                    }
+                };
+                match block {
+                    Block::SectionHeader(_) => ifaces.clear(),
+                    Block::InterfaceDescription(i) => ifaces.push((
+                        LinkType::from_linktype(u32::from(i.linktype)),
+                        units_per_second(&i.options),
+                    )),
+                    Block::EnhancedPacket(p) => {
+                        self.record = record;
+                        let Some(&(link, units)) = ifaces.get(p.interface_id as usize) else {
+                            self.done = true;
+                            return Some(Err(RecordProblem::Corrupt {
+                                record,
+                                reason: format!(
+                                    "packet names interface {} which was never described",
+                                    p.interface_id
+                                ),
+                            }));
+                        };
+                        if let LinkType::Unknown(t) = link {
+                            return Some(Err(RecordProblem::UnsupportedLink {
+                                record,
+                                linktype: t,
+                            }));
+                        }
+                        // pcap-file hands the raw timestamp over as nanoseconds; its real
+                        // unit is the interface's if_tsresol (microseconds by default).
+                        let raw = p.timestamp.as_nanos();
+                        let nanos = raw.saturating_mul(1_000_000_000) / u128::from(units.max(1));
+                        let ts = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+                        let orig_len = p.original_len;
+                        self.scratch.clear();
+                        self.scratch.extend_from_slice(&p.data);
+                        return Some(Ok(Frame {
+                            ts,
+                            link,
+                            data: &self.scratch,
+                            orig_len,
+                        }));
+                    }
+                    Block::SimplePacket(p) => {
+                        self.record = record;
+                        let link = ifaces
+                            .first()
+                            .map(|i| i.0)
+                            .unwrap_or(LinkType::Unknown(u32::MAX));
+                        if let LinkType::Unknown(t) = link {
+                            return Some(Err(RecordProblem::UnsupportedLink {
+                                record,
+                                linktype: t,
+                            }));
+                        }
+                        let orig_len = p.original_len;
+                        self.scratch.clear();
+                        self.scratch.extend_from_slice(&p.data);
+                        return Some(Ok(Frame {
+                            ts: Duration::ZERO,
+                            link,
+                            data: &self.scratch,
+                            orig_len,
+                        }));
+                    }
+                    _ => {}
+                }
+            },
+        }
+    }
+
+    /// Turn a record problem into an error naming this file.
+    pub fn error(&self, p: &RecordProblem) -> CaptureError {
+        match p {
+            RecordProblem::Truncated { record } => CaptureError::Record {
+                path: self.path.clone(),
+                record: *record,
+                problem: "the file ends in the middle of this record (truncated)".into(),
+            },
+            RecordProblem::Corrupt { record, reason } => CaptureError::Record {
+                path: self.path.clone(),
+                record: *record,
+                problem: reason.clone(),
+            },
+            RecordProblem::UnsupportedLink { record, linktype } => CaptureError::UnsupportedLink {
+                path: self.path.clone(),
+                record: *record,
+                linktype: *linktype,
+            },
+        }
+    }
+}
+
+/// pcap-file's packet data is a `Cow` that borrows its read buffer.
+fn borrow_cow(c: std::borrow::Cow<'_, [u8]>) -> &[u8] {
+    match c {
+        std::borrow::Cow::Borrowed(b) => b,
+        // pcap-file's readers always borrow; an owned buffer cannot outlive this call,
+        // so it is reported as empty rather than leaked.
+        std::borrow::Cow::Owned(_) => &[],
+    }
+}
+
+fn pcap_record<'a>(
+    next: Option<Result<PcapPacket<'a>, PcapError>>,
+    link: LinkType,
+    record: u64,
+    count: &mut u64,
+    done: &mut bool,
+) -> Option<Result<Frame<'a>, RecordProblem>> {
+    match next {
+        None => {
+            *done = true;
+            None
+        }
+        Some(Ok(p)) => {
+            *count = record;
+            if let LinkType::Unknown(t) = link {
+                *done = true;
+                return Some(Err(RecordProblem::UnsupportedLink {
+                    record,
+                    linktype: t,
+                }));
+            }
+            let (ts, orig_len) = (p.timestamp, p.orig_len);
+            Some(Ok(Frame {
+                ts,
+                link,
+                data: borrow_cow(p.data),
+                orig_len,
+            }))
+        }
+        Some(Err(e)) => {
+            *count = record;
+            *done = true;
+            Some(Err(problem(e, record)))
+        }
+    }
+}
+
+enum Kind {
+    Truncated,
+    Other,
+}
+
+fn problem_kind(e: &PcapError) -> Kind {
+    match e {
+        PcapError::IoError(io) if io.kind() == io::ErrorKind::UnexpectedEof => Kind::Truncated,
+        PcapError::IncompleteBuffer => Kind::Truncated,
+        _ => Kind::Other,
+    }
+}
+
+/// Read the captured-length field of the pcap record header at `offset`.
+fn claimed_len(path: &Path, offset: u64, endianness: pcap_file::Endianness) -> Option<u32> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    f.seek(SeekFrom::Start(offset + 8)).ok()?;
+    let mut b = [0u8; 4];
+    f.read_exact(&mut b).ok()?;
+    Some(match endianness {
+        pcap_file::Endianness::Big => u32::from_be_bytes(b),
+        pcap_file::Endianness::Little => u32::from_le_bytes(b),
+    })
+}
+
+fn problem(e: PcapError, record: u64) -> RecordProblem {
+    match e {
+        PcapError::IoError(ref io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+            RecordProblem::Truncated { record }
+        }
+        PcapError::IncompleteBuffer => RecordProblem::Truncated { record },
+        other => RecordProblem::Corrupt {
+            record,
+            reason: describe(&other),
+        },
+    }
+}
+
+fn describe(e: &PcapError) -> String {
+    match e {
+        PcapError::IoError(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+            "the file ends too early".into()
+        }
+        PcapError::IoError(io) => io.to_string(),
+        PcapError::InvalidField(f) => format!("invalid field ({f})"),
+        other => other.to_string(),
+    }
+}
+
+/// pcapng's if_tsresol option (RFC draft-ietf-opsawg-pcapng §4.2): units per second.
+fn units_per_second(
+    opts: &[pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption<'_>],
+) -> u64 {
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption as O;
+    for o in opts {
+        if let O::IfTsResol(v) = o {
+            let exp = u32::from(v & 0x7f);
+            return if v & 0x80 == 0 {
+                10u64.checked_pow(exp).unwrap_or(1_000_000)
+            } else {
+                2u64.checked_pow(exp).unwrap_or(1_000_000)
+            };
+        }
+    }
+    1_000_000 // default: microseconds
+}
+
+/// Writes frames to a pcap file (microsecond timestamps, the most widely readable kind).
+pub struct PcapSink {
+    path: PathBuf,
+    writer: Option<PcapWriter<BufWriter<File>>>,
+    link: Option<LinkType>,
+}
+
+impl PcapSink {
+    pub fn create(path: &Path) -> Result<PcapSink, CaptureError> {
+        // Create the file now, so a bad path fails before capturing anything.
+        File::create(path).map_err(|source| CaptureError::Write {
+            path: path.into(),
+            source,
+        })?;
+        Ok(PcapSink {
+            path: path.into(),
+            writer: None,
+            link: None,
+        })
+    }
+
+    pub fn write(&mut self, f: &Frame<'_>) -> Result<(), CaptureError> {
+        let wr = |e: PcapError| CaptureError::Write {
+            path: self.path.clone(),
+            source: io::Error::other(describe(&e)),
+        };
+        if self.writer.is_none() {
+            let file = File::create(&self.path).map_err(|source| CaptureError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+            let header = PcapHeader {
+                datalink: DataLink::from(f.link.to_linktype()),
+                snaplen: 262_144,
+                ts_resolution: TsResolution::MicroSecond,
+                ..PcapHeader::default()
+            };
+            self.writer = Some(PcapWriter::with_header(BufWriter::new(file), header).map_err(wr)?);
+            self.link = Some(f.link);
+        }
+        if self.link != Some(f.link) {
+            return Err(CaptureError::Write {
+                path: self.path.clone(),
+                source: io::Error::other(format!(
+                    "a pcap file holds one link type; this packet is {} but the file is {}",
+                    f.link,
+                    self.link.map(|l| l.to_string()).unwrap_or_default()
+                )),
+            });
+        }
+        let orig_len = f.orig_len.max(f.data.len() as u32); // a frame is far below 4 GiB
+        let p = PcapPacket::new(f.ts, orig_len, f.data);
+        if let Some(w) = self.writer.as_mut() {
+            w.write_packet(&p).map_err(wr)?;
+        }
+        Ok(())
+    }
+
+    /// Flush; an empty capture still gets a valid file with just the header.
+    pub fn finish(mut self, link: LinkType) -> Result<(), CaptureError> {
+        use std::io::Write;
+        if self.writer.is_none() {
+            let file = File::create(&self.path).map_err(|source| CaptureError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+            let header = PcapHeader {
+                datalink: DataLink::from(link.to_linktype()),
+                ts_resolution: TsResolution::MicroSecond,
+                ..PcapHeader::default()
+            };
+            let w = PcapWriter::with_header(BufWriter::new(file), header).map_err(|e| {
+                CaptureError::Write {
+                    path: self.path.clone(),
+                    source: io::Error::other(describe(&e)),
+                }
+            })?;
+            self.writer = Some(w);
+        }
+        if let Some(w) = self.writer.take() {
+            w.into_writer()
+                .flush()
+                .map_err(|source| CaptureError::Write {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes the second copy of each frame on Linux loopback.
+///
+/// Each frame is remembered (by a hash of its bytes) for a short while. A frame equal to
+/// a remembered, still unpaired one is its other copy: it is dropped and the pair closed.
+/// Two genuinely distinct but byte-identical packets still come out as two, because each
+/// pairs with one copy. Lookups are O(1), so a busy loopback does not slow the thread.
+pub struct LoopbackDedup {
+    /// Unpaired frames by hash: their arrival times, oldest first.
+    unpaired: HashMap<u64, VecDeque<Duration>>,
+    /// Every remembered frame in arrival order, to forget them when they age out.
+    order: VecDeque<(u64, Duration)>,
+    window: Duration,
+    pub removed: u64,
+}
+
+impl Default for LoopbackDedup {
+    fn default() -> Self {
+        LoopbackDedup {
+            unpaired: HashMap::new(),
+            order: VecDeque::with_capacity(4096),
+            window: Duration::from_millis(200),
+            removed: 0,
+        }
+    }
+}
+
+/// At most this many frames are remembered (a burst longer than this between a packet's
+/// two copies would show it twice; on loopback the copies are microseconds apart).
+const DEDUP_MEMORY: usize = 4096;
+
+impl LoopbackDedup {
+    /// Returns true if `data`, seen at `at`, is the second copy of a frame already shown.
+    pub fn is_duplicate(&mut self, data: &[u8], at: Duration) -> bool {
+        let mut h = DefaultHasher::new();
+        data.hash(&mut h);
+        let key = h.finish();
+        while let Some(&(k, t)) = self.order.front() {
+            if at.saturating_sub(t) <= self.window && self.order.len() < DEDUP_MEMORY {
+                break;
+            }
+            self.order.pop_front();
+            if let Some(q) = self.unpaired.get_mut(&k) {
+                if q.front() == Some(&t) {
+                    q.pop_front();
+                }
+                if q.is_empty() {
+                    self.unpaired.remove(&k);
+                }
+            }
+        }
+        if let Some(q) = self.unpaired.get_mut(&key) {
+            if q.pop_front().is_some() {
+                if q.is_empty() {
+                    self.unpaired.remove(&key);
+                }
+                self.removed += 1;
+                return true;
+            }
+        }
+        self.unpaired.entry(key).or_default().push_back(at);
+        self.order.push_back((key, at));
+        false
+    }
+}
+
+#[cfg(feature = "capture")]
+pub use live::*;
+
+#[cfg(feature = "capture")]
+mod live {
+    use super::*;
+    use pnet_datalink::{self as datalink, Channel, Config};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::mpsc::{sync_channel, Receiver, TrySendError};
+    use std::sync::Arc;
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+    /// An interface and its addresses, for `--list`.
+    #[derive(Debug, Clone, serde::Serialize)]
+    pub struct InterfaceInfo {
+        pub name: String,
+        pub index: u32,
+        pub mac: Option<String>,
+        pub addresses: Vec<String>,
+        pub up: bool,
+        pub loopback: bool,
+    }
+
+    pub fn interfaces() -> Vec<InterfaceInfo> {
+        datalink::interfaces()
+            .into_iter()
+            .map(|i| InterfaceInfo {
+                up: i.is_up(),
+                loopback: i.is_loopback(),
+                name: i.name,
+                index: i.index,
+                mac: i.mac.map(|m| m.to_string()),
+                addresses: i.ips.iter().map(|n| n.to_string()).collect(),
+            })
+            .collect()
+    }
+
+    /// The loopback interface's name (`lo` on Linux, `lo0` on macOS).
+    pub fn loopback_name() -> String {
+        datalink::interfaces()
+            .into_iter()
+            .find(|i| i.is_loopback())
+            .map(|i| i.name)
+            .unwrap_or_else(|| "lo".into())
+    }
+
+    /// Decides in the capture thread whether a frame is wanted (the filter).
+    pub type Keep = Box<dyn Fn(&[u8]) -> bool + Send>;
+
+    /// Counters the capture thread keeps.
+    #[derive(Debug, Default)]
+    pub struct LiveStats {
+        /// Frames the kernel handed to netlab.
+        pub received: AtomicU64,
+        /// Loopback second copies removed.
+        pub duplicates: AtomicU64,
+        /// Frames rejected by the filter in the capture thread.
+        pub filtered: AtomicU64,
+        /// Frames lost because the reader fell behind (the hand-off queue was full).
+        pub dropped: AtomicU64,
+    }
+
+    /// A running capture: frames arrive on `frames`; set `stop` to end it.
+    pub struct LiveCapture {
+        pub frames: Receiver<OwnedFrame>,
+        pub stats: Arc<LiveStats>,
+        pub stop: Arc<AtomicBool>,
+        pub interface: String,
+        pub loopback: bool,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl LiveCapture {
+        /// Open a capture on `iface`. `keep` decides, in the capture thread, whether a
+        /// frame is wanted (the filter), so unwanted frames never cross the queue.
+        pub fn start(iface: &str, queue: usize, keep: Keep) -> Result<LiveCapture, CaptureError> {
+            let interface = datalink::interfaces()
+                .into_iter()
+                .find(|i| i.name == iface)
+                .ok_or_else(|| CaptureError::NoSuchInterface(iface.to_owned()))?;
+            let loopback = interface.is_loopback();
+            // A short read timeout lets the thread notice `stop` on a silent link; a big
+            // socket buffer rides out bursts.
+            let config = Config {
+                read_timeout: Some(Duration::from_millis(50)),
+                read_buffer_size: 65_536,
+                ..Config::default()
+            };
+            let mut rx = match datalink::channel(&interface, config) {
+                Ok(Channel::Ethernet(_tx, rx)) => rx,
+                Ok(_) => return Err(CaptureError::UnsupportedInterface(iface.to_owned())),
+                Err(source)
+                    if source.kind() == io::ErrorKind::PermissionDenied
+                        || source.raw_os_error() == Some(1) =>
+                {
+                    return Err(CaptureError::PermissionDenied {
+                        iface: iface.to_owned(),
+                        source,
+                    })
+                }
+                Err(source) => {
+                    return Err(CaptureError::Open {
+                        iface: iface.to_owned(),
+                        source,
+                    })
+                }
+            };
+            let (tx, frames) = sync_channel::<OwnedFrame>(queue);
+            let stats = Arc::new(LiveStats::default());
+            let stop = Arc::new(AtomicBool::new(false));
+            let (st, sp) = (stats.clone(), stop.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("capture-{iface}"))
+                .spawn(move || {
+                    let mut dedup = LoopbackDedup::default();
+                    let start = Instant::now();
+                    while !sp.load(Ordering::Relaxed) {
+                        let bytes = match rx.next() {
+                            Ok(b) => b,
+                            Err(e) if e.kind() == io::ErrorKind::TimedOut => continue,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(_) => break,
+                        };
+                        st.received.fetch_add(1, Ordering::Relaxed);
+                        // Filter first: both copies of a packet match or both do not, and
+                        // unwanted traffic then costs no de-duplication work.
+                        if !keep(bytes) {
+                            st.filtered.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        if loopback && dedup.is_duplicate(bytes, start.elapsed()) {
+                            st.duplicates.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        let ts = SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .unwrap_or_default();
+                        let frame = OwnedFrame {
+                            ts,
+                            link: LinkType::Ethernet,
+                            orig_len: bytes.len() as u32,
+                            data: bytes.to_vec(),
+                        };
+                        match tx.try_send(frame) {
+                            Ok(()) => {}
+                            Err(TrySendError::Full(_)) => {
+                                st.dropped.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(TrySendError::Disconnected(_)) => break,
+                        }
+                    }
+                })
+                .map_err(|source| CaptureError::Open {
+                    iface: iface.to_owned(),
+                    source,
+                })?;
+            Ok(LiveCapture {
+                frames,
+                stats,
+                stop,
+                interface: iface.to_owned(),
+                loopback,
+                thread: Some(thread),
+            })
+        }
+
+        /// Wait up to `timeout` for the next frame.
+        pub fn next_timeout(&self, timeout: Duration) -> Option<OwnedFrame> {
+            self.frames.recv_timeout(timeout).ok()
+        }
+
+        /// Stop the thread and wait for it (it notices within its 50 ms read timeout).
+        pub fn finish(mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_pairs_copies_and_keeps_identical_distinct_packets() {
+        let mut d = LoopbackDedup::default();
+        let ms = Duration::from_millis;
+        // out1, in1, out2, in2 with identical bytes (UDP with IP id 0 does this).
+        let seen: Vec<bool> = (0..4).map(|i| d.is_duplicate(b"same", ms(i))).collect();
+        assert_eq!(seen, [false, true, false, true]);
+        // Interleaved copies of different packets still pair up.
+        let seen: Vec<bool> = [&b"a"[..], b"b", b"a", b"b"]
+            .iter()
+            .map(|p| d.is_duplicate(p, ms(10)))
+            .collect();
+        assert_eq!(seen, [false, false, true, true]);
+        // Long after, the same bytes are a new packet.
+        assert!(!d.is_duplicate(b"a", ms(5000)));
+        assert_eq!(d.removed, 4);
+    }
+
+    fn pcap_bytes(records: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let header = PcapHeader {
+                datalink: DataLink::ETHERNET,
+                ..PcapHeader::default()
+            };
+            let mut w = PcapWriter::with_header(&mut out, header).unwrap();
+            for (i, r) in records.iter().enumerate() {
+                w.write_packet(&PcapPacket::new(
+                    Duration::from_secs(i as u64),
+                    r.len() as u32,
+                    r,
+                ))
+                .unwrap();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn truncated_last_record_is_reported_after_the_good_ones() {
+        let mut bytes = pcap_bytes(&[b"frame one.....", b"frame two....."]);
+        bytes.truncate(bytes.len() - 3);
+        let mut src = FileSource::from_bytes(bytes).unwrap();
+        assert!(matches!(src.next_frame(), Some(Ok(f)) if f.data == b"frame one....."));
+        assert_eq!(
+            src.next_frame().unwrap().unwrap_err(),
+            RecordProblem::Truncated { record: 2 }
+        );
+        assert!(src.next_frame().is_none());
+    }
+
+    #[test]
+    fn every_prefix_of_a_pcap_reads_without_panic() {
+        let bytes = pcap_bytes(&[b"0123456789abcdef", b"x"]);
+        for n in 0..bytes.len() {
+            if let Ok(mut src) = FileSource::from_bytes(bytes[..n].to_vec()) {
+                for _ in 0..4 {
+                    if src.next_frame().is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

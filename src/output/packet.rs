@@ -1,0 +1,277 @@
+//! Views of one decoded packet: the layer tree (`--layers`) and the encapsulation down
+//! the seven OSI layers (`--osi`). Both read placement from `crate::layers`, so they
+//! cannot disagree with `netlab osi` or the docs.
+
+use super::Style;
+use crate::layers::{OsiLayer, Protocol};
+use crate::wire::dissect::{Dissection, Layer, LayerRepr};
+use std::fmt::Write as _;
+
+/// ANSI colour for an OSI layer, so the tree, the OSI view and the hexdump agree.
+pub fn layer_colour(osi: OsiLayer) -> &'static str {
+    match osi {
+        OsiLayer::Physical => "90",
+        OsiLayer::DataLink => "34",
+        OsiLayer::Network => "32",
+        OsiLayer::Transport => "33",
+        OsiLayer::Session | OsiLayer::Presentation => "36",
+        OsiLayer::Application => "35",
+    }
+}
+
+pub fn paint_layer(style: &Style, osi: OsiLayer, text: &str) -> String {
+    if style.color {
+        format!("\x1b[{}m{text}\x1b[0m", layer_colour(osi))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A few printable bytes of application data, for a glance.
+pub fn preview(bytes: &[u8], max: usize) -> String {
+    let mut s = String::new();
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push('.'),
+        }
+    }
+    if bytes.len() > max {
+        s.push('…');
+    }
+    s
+}
+
+/// Does the application data look like a TLS record? (content type 20-23, version 3.x)
+pub fn looks_like_tls(payload: &[u8]) -> bool {
+    matches!(payload, [20..=23, 3, 0..=4, ..])
+}
+
+/// Append `text` padded with spaces to `width` characters (cheaper than `{:<w}`, which
+/// writes its padding one character at a time; `--layers` pads every field).
+fn push_padded(s: &mut String, text: &str, width: usize) {
+    s.push_str(text);
+    // Names here are ASCII, so bytes are columns.
+    for _ in text.len()..width {
+        s.push(' ');
+    }
+}
+
+fn placement(style: &Style, p: Protocol, pdu: &str) -> String {
+    let osi = p.osi();
+    let mut text = String::with_capacity(64);
+    text.push('L');
+    text.push(char::from(b'0' + osi.number()));
+    text.push(' ');
+    push_padded(&mut text, osi.name(), 12);
+    text.push_str(" │ TCP/IP ");
+    push_padded(&mut text, p.tcpip().name(), 11);
+    text.push_str(" │ ");
+    push_padded(&mut text, pdu, 9);
+    if style.color {
+        paint_layer(style, osi, &text)
+    } else {
+        text
+    }
+}
+
+fn pdu_of(l: &Layer) -> &'static str {
+    match l.repr {
+        LayerRepr::Ipv6Ext(_) => "ext. header",
+        LayerRepr::Vlan(_) => "tag",
+        _ => match l.protocol {
+            Protocol::Ethernet | Protocol::LinuxSll => "frame",
+            p => p.pdu(),
+        },
+    }
+}
+
+/// `--layers`: every header, outermost first, with its fields.
+pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
+    let mut s = String::with_capacity(2048);
+    write_layer_tree(&mut s, d, frame, style);
+    s
+}
+
+/// `--layers`, appended to `s` (no intermediate string per packet).
+pub fn write_layer_tree(s: &mut String, d: &Dissection, frame: &[u8], style: &Style) {
+    for l in &d.layers {
+        let quoted = if l.quoted {
+            "  (quoted by the ICMP error)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            *s,
+            "  {} {} [bytes {}..{}]{quoted}",
+            placement(style, l.protocol, pdu_of(l)),
+            style.paint(super::Paint::Bold, l.name()),
+            l.header.start,
+            l.header.end
+        );
+        for f in l.fields(frame) {
+            s.push_str("      ");
+            push_padded(s, f.name, 18);
+            s.push(' ');
+            s.push_str(&f.value);
+            s.push('\n');
+        }
+    }
+    let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
+    if !payload.is_empty() {
+        let what = if looks_like_tls(payload) {
+            "TLS record (encrypted application data)"
+        } else {
+            "application data"
+        };
+        let _ = writeln!(
+            *s,
+            "  {} {} bytes of {what} [bytes {}..{}] \"{}\"",
+            placement(style, Protocol::Http1, "data"),
+            payload.len(),
+            d.payload.start,
+            d.payload.end,
+            preview(payload, 48)
+        );
+    }
+    if !d.trailer.is_empty() {
+        let _ = writeln!(
+            *s,
+            "  {} bytes after the packet's end: link-layer padding or trailer [bytes {}..{}]",
+            d.trailer.len(),
+            d.trailer.start,
+            d.trailer.end
+        );
+    }
+    if let Some(st) = &d.stopped {
+        let _ = writeln!(
+            *s,
+            "  {} {}",
+            style.paint(super::Paint::Warn, "decoding stopped:"),
+            st.reason
+        );
+    }
+}
+
+/// One row of the `--osi` view.
+pub struct OsiRow {
+    pub layer: OsiLayer,
+    pub fills: String,
+    pub bytes: String,
+}
+
+/// What fills each of the seven OSI layers in this packet, from 7 down to 1.
+pub fn osi_rows(d: &Dissection, frame: &[u8]) -> Vec<OsiRow> {
+    let own: Vec<&Layer> = d.layers.iter().filter(|l| !l.quoted).collect();
+    let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
+    let transport = own.iter().find(|l| l.protocol.osi() == OsiLayer::Transport);
+    let tls = transport.is_some() && looks_like_tls(payload);
+    OsiLayer::ALL
+        .iter()
+        .rev()
+        .map(|&layer| {
+            let here: Vec<&&Layer> = own.iter().filter(|l| l.protocol.osi() == layer).collect();
+            let bytes: usize = here.iter().map(|l| l.header.len()).sum();
+            let (fills, bytes) = match layer {
+                OsiLayer::Physical => (
+                    "the bits on the wire: not captured. Preamble, start-of-frame delimiter, frame check \
+                     sequence and line coding are the network card's business; on loopback there is no wire."
+                        .to_owned(),
+                    "-".to_owned(),
+                ),
+                OsiLayer::Application if payload.is_empty() => {
+                    ("nothing on this packet: it carries no application data".into(), "0".into())
+                }
+                OsiLayer::Application if tls => (
+                    format!("{} bytes the application wrote, encrypted inside the TLS record", payload.len()),
+                    payload.len().to_string(),
+                ),
+                OsiLayer::Application => {
+                    let port = d.ports().map(|(s, t)| format!(" (ports {s} → {t})")).unwrap_or_default();
+                    (format!("{} bytes of application data{port}: \"{}\"", payload.len(), preview(payload, 32)), payload.len().to_string())
+                }
+                OsiLayer::Presentation if tls => ("TLS: encryption and encoding of the application's bytes".into(), "(in payload)".into()),
+                OsiLayer::Presentation => ("nothing on this packet (TLS would sit here if the data were encrypted)".into(), "0".into()),
+                OsiLayer::Session => (
+                    "nothing on this packet: the Internet stack has no session layer; applications and TCP \
+                     connections play its part"
+                        .into(),
+                    "0".into(),
+                ),
+                _ if here.is_empty() => ("nothing on this packet".into(), "0".into()),
+                _ => (
+                    here.iter().map(|l| format!("{} {} ({})", l.name(), pdu_of(l), l.summary())).collect::<Vec<_>>().join("; "),
+                    bytes.to_string(),
+                ),
+            };
+            OsiRow { layer, fills, bytes }
+        })
+        .collect()
+}
+
+/// `--osi`: the packet down all seven layers, beside the four- and five-layer models.
+pub fn osi_view(d: &Dissection, frame: &[u8], style: &Style) -> String {
+    let mut t = style.table();
+    t.set_header(vec![
+        "OSI layer",
+        "on this packet",
+        "header bytes",
+        "TCP/IP (RFC 1122)",
+        "five-layer",
+    ]);
+    for r in osi_rows(d, frame) {
+        t.add_row(vec![
+            paint_layer(
+                style,
+                r.layer,
+                &format!("{} {}", r.layer.number(), r.layer.name()),
+            ),
+            r.fills,
+            r.bytes,
+            r.layer.tcpip().name().to_owned(),
+            r.layer.hybrid().name().to_owned(),
+        ]);
+    }
+    let mut s = t.to_string();
+    s.push('\n');
+    // Encapsulation, outermost first: frame [ packet [ segment [ data ] ] ].
+    let own: Vec<&Layer> = d.layers.iter().filter(|l| !l.quoted).collect();
+    let mut enc = String::new();
+    for l in &own {
+        let _ = write!(enc, "{} {} [ ", l.name(), pdu_of(l));
+    }
+    let _ = write!(enc, "{} bytes of data", d.payload.len());
+    for _ in &own {
+        enc.push_str(" ]");
+    }
+    let _ = writeln!(s, "  encapsulation: {enc}");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::dissect::{dissect, tests::LO_FRAME_UDP_HI, LinkType};
+
+    #[test]
+    fn tree_and_osi_name_every_layer() {
+        let d = dissect(LinkType::Ethernet, &LO_FRAME_UDP_HI);
+        let t = layer_tree(&d, &LO_FRAME_UDP_HI, &Style::plain());
+        assert!(
+            t.contains("L2 Data link") && t.contains("L3 Network") && t.contains("L4 Transport")
+        );
+        assert!(t.contains("datagram") && t.contains("\"hi\""), "{t}");
+        let rows = osi_rows(&d, &LO_FRAME_UDP_HI);
+        assert_eq!(rows.len(), 7);
+        assert!(rows[0].fills.contains("2 bytes of application data"));
+        assert!(rows[6].fills.contains("not captured"));
+        assert!(rows[3].fills.starts_with("UDP datagram"));
+        let v = osi_view(&d, &LO_FRAME_UDP_HI, &Style::plain());
+        assert!(
+            v.contains("Ethernet II frame [ IPv4 packet [ UDP datagram [ 2 bytes of data ] ] ]"),
+            "{v}"
+        );
+    }
+}
