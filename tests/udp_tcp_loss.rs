@@ -52,7 +52,8 @@ fn tcp_delivers_every_message_under_the_loss_that_udp_suffers() {
     if !have_root("making a network namespace with an nftables drop rule") {
         return;
     }
-    let v = netlab(&["udp", "demo", "--json", "--probes", "50"]).json();
+    // `sudo netlab udp demo --json`, as docs/udp.md shows it (50 probes by default).
+    let v = netlab(&["udp", "demo", "--json"]).json();
     let l = &v["loss"];
     // UDP: the relay dropped some, the receiver counted them, nobody resent them.
     let dropped = l["relay_dropped"].as_u64().unwrap();
@@ -91,12 +92,13 @@ fn the_human_demo_puts_udp_and_tcp_side_by_side() {
     if !have_root("making a network namespace with an nftables drop rule") {
         return;
     }
-    let r = netlab(&["udp", "demo", "--probes", "30"]);
+    // `sudo netlab udp demo`, as the lab and docs/udp.md show it.
+    let r = netlab(&["udp", "demo"]);
     assert_eq!(r.code(), 0, "{}", r.stderr);
     for needle in [
         "UDP through the relay (20% loss)",
         "TCP through nftables (20% loss)",
-        "30 of 30, intact, in order",
+        "50 of 50, intact, in order",
         "RetransSegs",
         "without loss",
     ] {

@@ -102,7 +102,11 @@ pub struct SendArgs {
 ///    over IPv4, 65,508 fail with "message too long". 4. A send to a port where nothing
 ///    listens: on a connected socket the ICMP port-unreachable comes back as "connection
 ///    refused"; on an unconnected one, nothing. 5. Loss: probes through netlab's relay
-///    with a seeded 20% loss, counted by the receiver.
+///    with a seeded 20% loss, counted by the receiver; beside them, the same number of
+///    messages over TCP while nftables drops 20% of its segments, in a network namespace
+///    of netlab's own: every message arrives, with the retransmissions the kernel counted
+///    and the time they cost. That TCP half needs root (or user namespaces) and `nft`;
+///    without them the demo says what it could not show and why.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Seed for the relay's loss in part 5 (same seed, same losses).

@@ -4,11 +4,12 @@
 //!
 //! Why the *input* hook: on loopback every packet passes the output hook (leaving the
 //! sender) and then the input hook (arriving at the receiver). A drop at the output hook
-//! is reported back to the sending socket as a local error (the netfilter verdict becomes
-//! EPERM for the caller), so the kernel knows the segment never left and does not treat it
-//! as network loss. A drop at the input hook happens after the segment has been sent, as
-//! on a lossy link: the sender learns of it only from the acknowledgements that do not
-//! come, and must retransmit.
+//! comes back to the sending TCP as a local error (the verdict becomes EPERM inside the
+//! kernel), so TCP knows the segment never left: it sends the data again as new, not as a
+//! retransmission (measured: 8 segments dropped there, `RetransSegs` unchanged, every byte
+//! delivered). A drop at the input hook happens after the segment has been sent, as on a
+//! lossy link: the sender learns of it only from the acknowledgements that do not come,
+//! and must retransmit.
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
