@@ -694,14 +694,23 @@ fn loss_comparison(style: &Style, l: &LossPart) -> String {
          expired {} times, and {} tail loss probes were sent. One retransmitted segment may \
          carry several lost ones, and acknowledgements can be dropped too, so retransmissions \
          need not equal drops. The receiver's reads never saw a gap: \
-         TCP holds back later bytes until the missing ones arrive, which is why the stream \
-         is complete and why it was late.\n",
+         TCP holds back later bytes until the missing ones arrive. {}\n",
         lossy.delivered,
         t.messages,
         lossy.counters.retrans_segs,
         lossy.counters.fast_retrans,
         lossy.counters.timeouts,
         lossy.counters.loss_probes,
+        if lossy.counters.timeouts > 0 {
+            "Each timer expiry made the sender wait at least 200 ms (Linux's minimum \
+             retransmission timeout; RFC 6298 asks for 1 s), twice as long when it \
+             happened again: that is where the time went."
+        } else {
+            "The timer never expired: fast retransmit and loss probes repaired every loss \
+             within a few round trips, almost nothing on loopback, so the transfer was \
+             hardly late. Run it \
+             again: a lost retransmission, or a loss only the timer can reveal, costs 200 ms or more."
+        },
     ));
     s.push_str(&format!("How: {}\n", l.tcp_note));
     s
