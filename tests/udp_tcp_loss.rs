@@ -198,3 +198,52 @@ fn the_hidden_command_checks_its_arguments() {
         assert_eq!(r.code(), 2, "{args:?}: {}", r.stderr);
     }
 }
+
+#[test]
+fn an_ordinary_user_gets_a_user_namespace_or_is_told_why() {
+    // Drop to `nobody` (needs root to do so), as a student without sudo would run it.
+    if !have_root("switching to the user nobody with setpriv") {
+        return;
+    }
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_netlab"))
+        .args(["udp", "demo", "--json", "--probes", "20"])
+        .env("NO_COLOR", "1")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the demo as nobody finishes within 30 s")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let l = &v["loss"];
+    match (
+        l["tcp_under_loss"].is_object(),
+        l["tcp_not_shown"].is_object(),
+    ) {
+        // The kernel lets users make user namespaces: measured there.
+        (true, false) => {
+            let t = &l["tcp_under_loss"];
+            assert_eq!(t["user_namespace"], true, "{t}");
+            assert_eq!(t["lossy"]["delivered"], 20, "{t}");
+            assert_eq!(t["lossy"]["intact_in_order"], true, "{t}");
+        }
+        // It does not: the reason and the way to get it.
+        (false, true) => {
+            let n = &l["tcp_not_shown"];
+            assert!(!n["reason"].as_str().unwrap().is_empty(), "{n}");
+            assert!(n["hint"].as_str().unwrap().contains("sudo"), "{n}");
+        }
+        other => panic!("exactly one of tcp_under_loss and tcp_not_shown: {other:?} {l}"),
+    }
+}
