@@ -19,6 +19,8 @@ pub enum UdpCommand {
     Demo(DemoArgs),
     Relay(RelayArgs),
     Bench(BenchArgs),
+    #[command(hide = true)]
+    TcpUnderLoss(TcpUnderLossArgs),
 }
 
 /// Receive datagrams and show each one: who sent it and how long it is.
@@ -100,7 +102,11 @@ pub struct SendArgs {
 ///    over IPv4, 65,508 fail with "message too long". 4. A send to a port where nothing
 ///    listens: on a connected socket the ICMP port-unreachable comes back as "connection
 ///    refused"; on an unconnected one, nothing. 5. Loss: probes through netlab's relay
-///    with a seeded 20% loss, counted by the receiver.
+///    with a seeded 20% loss, counted by the receiver; beside them, the same number of
+///    messages over TCP while nftables drops 20% of its segments, in a network namespace
+///    of netlab's own: every message arrives, with the retransmissions the kernel counted
+///    and the time they cost. That TCP half needs root (or user namespaces) and `nft`;
+///    without them the demo says what it could not show and why.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Seed for the relay's loss in part 5 (same seed, same losses).
@@ -178,4 +184,29 @@ pub struct BenchArgs {
     /// Use IPv6 loopback (::1) instead of 127.0.0.1.
     #[arg(long)]
     pub ipv6: bool,
+}
+
+/// Internal: the TCP half of `netlab udp demo`'s loss experiment. Not for direct use:
+/// the demo runs it inside a fresh network namespace (`unshare --net`, with `lo` up), where
+/// it installs an nftables rule dropping a share of the TCP segments to its own receiver,
+/// sends the same number of messages with and without that rule, and prints what TCP
+/// delivered and what the namespace's kernel counted (RetransSegs). It refuses to run in a
+/// namespace that has any interface other than `lo`.
+#[derive(Debug, Args)]
+pub struct TcpUnderLossArgs {
+    /// Messages to send.
+    #[arg(long, default_value_t = 50)]
+    pub messages: u32,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 25, value_name = "B")]
+    pub size: usize,
+    /// Percentage of segments toward the receiver to drop (whole number, 0-100).
+    #[arg(long, default_value_t = 20, value_name = "PERCENT")]
+    pub loss: u32,
+    /// Pause between writes, in microseconds.
+    #[arg(long, default_value_t = 500, value_name = "US")]
+    pub gap_us: u64,
+    /// Give up on one transfer after this many milliseconds.
+    #[arg(long, default_value_t = 8000, value_name = "MS")]
+    pub limit_ms: u64,
 }

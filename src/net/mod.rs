@@ -91,4 +91,6 @@ mod tests {
         }
     }
 }
+pub mod netns;
+pub mod tcp_loss;
 pub mod udp;

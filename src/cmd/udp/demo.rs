@@ -2,6 +2,7 @@
 //! UDP promises (message boundaries) and what it does not (delivery, order, feedback).
 
 use super::listen::{self, Listener, StreamRow};
+use super::tcp_loss::{self, NotShown, Outcome, TcpUnderLoss};
 use super::{relay, send};
 use crate::app::{runtime, Runtime};
 use crate::cli::udp::DemoArgs;
@@ -22,8 +23,13 @@ const BOUNDARY_SIZES: [usize; 3] = [5, 300, 1200];
 /// Part 2: a datagram larger than the receive buffer.
 const TRUNC_SENT: usize = 100;
 const TRUNC_BUF: usize = 16;
-/// Part 5: the relay's loss.
+/// Part 5: the relay's loss, and nftables' for the TCP half (a whole percentage).
 const LOSS_PERCENT: f64 = 20.0;
+const TCP_LOSS_PERCENT: u32 = 20;
+/// Part 5: bytes per probe (netlab's header and "probe"); the TCP messages are as long.
+const PROBE_SIZE: usize = crate::wire::probe::HEADER_LEN + 5;
+/// Part 5's TCP half runs for at most this many messages, to stay within seconds.
+const TCP_MAX_MESSAGES: u32 = 1000;
 /// Every receive in the demo gives up after this long.
 const WAIT: Duration = Duration::from_secs(2);
 /// How long part 4 waits for an ICMP error on the unconnected socket (it never comes).
@@ -100,8 +106,11 @@ pub struct LossPart {
     pub sent: u32,
     pub relay_dropped: u64,
     pub receiver: Option<StreamRow>,
-    /// What TCP would do here, when measured (not yet: see `tcp_note`).
-    pub tcp_under_loss: Option<serde_json::Value>,
+    /// The same number of messages over TCP while nftables dropped the same share of
+    /// segments, in a network namespace of its own (needs root or a user namespace).
+    pub tcp_under_loss: Option<TcpUnderLoss>,
+    /// Why the TCP half is missing, when it is.
+    pub tcp_not_shown: Option<NotShown>,
     pub tcp_note: &'static str,
 }
 
@@ -125,13 +134,24 @@ impl DemoReport {
         self.tcp_comparison = Some(c);
         self
     }
+
+    /// Attach the TCP half of part 5 (or why it could not be shown).
+    pub fn with_tcp_under_loss(mut self, o: Outcome) -> DemoReport {
+        match o {
+            Outcome::Measured(m) => self.loss.tcp_under_loss = Some(*m),
+            Outcome::NotShown(n) => self.loss.tcp_not_shown = Some(n),
+        }
+        self
+    }
 }
 
-const TCP_NOTE: &str = "TCP over the same loss would deliver every byte, late: it numbers \
-     bytes, waits for acknowledgements and retransmits what was not acknowledged. This relay \
-     carries UDP only, so TCP cannot go through it; seeing TCP's retransmissions needs a lossy \
-     link under TCP itself (for example `tc qdisc add dev lo root netem loss 20%` in a network \
-     namespace, which needs root). netlab does not measure that yet.";
+const TCP_NOTE: &str = "The relay carries UDP only, so TCP's half runs elsewhere: netlab \
+     starts itself again in a new network namespace (its own loopback, firewall and counters; \
+     the machine's loopback is never touched), where an nftables rule in the input hook drops \
+     the same share of the TCP segments going to the receiver (`numgen random`: unseeded, so \
+     each run drops different segments), and the namespace's kernel counts what TCP \
+     retransmitted (`RetransSegs` in /proc/net/snmp). Making the namespace needs root, or a \
+     kernel that lets users make user namespaces.";
 
 fn payload(len: usize, fill: u8) -> Vec<u8> {
     vec![fill; len]
@@ -243,7 +263,7 @@ async fn loss_through_relay(plan: &Plan) -> anyhow::Result<LossPart> {
         },
         message: b"probe".to_vec(),
         count: plan.probes,
-        size: crate::wire::probe::HEADER_LEN + 5,
+        size: PROBE_SIZE,
         // Paced, so no socket buffer overflows: every loss here is the relay's.
         gap: Some(Duration::from_micros(500)),
         wait: Duration::ZERO,
@@ -270,6 +290,7 @@ async fn loss_through_relay(plan: &Plan) -> anyhow::Result<LossPart> {
         relay_dropped: rr.counters.dropped,
         receiver: lr.streams.into_iter().next(),
         tcp_under_loss: None,
+        tcp_not_shown: None,
         tcp_note: TCP_NOTE,
     })
 }
@@ -370,8 +391,35 @@ pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
         writes: BOUNDARY_SIZES.to_vec(),
         reads,
     });
+    // Part 5's TCP half: the same number of messages through nftables' loss.
+    let outcome = if plan.probes > TCP_MAX_MESSAGES {
+        Outcome::NotShown(NotShown {
+            reason: format!(
+                "--probes {} is above {TCP_MAX_MESSAGES}: the TCP half runs only for up to \
+                 {TCP_MAX_MESSAGES} messages, to stay within seconds",
+                plan.probes
+            ),
+            hint: format!("run the demo with --probes {TCP_MAX_MESSAGES} or fewer"),
+        })
+    } else {
+        tcp_loss::measure_in_namespace(&tcp_plan(plan.probes))?
+    };
+    let report = report.with_tcp_under_loss(outcome);
     out.report(&report)?;
     Ok(())
+}
+
+/// The TCP half's plan: as many messages as probes, each as long as a probe, paced as the
+/// probes were; each transfer may take 8 s plus 3 ms per message before it counts as hung
+/// (Linux's first retransmission timeout is at least 200 ms, and doubles on each repeat).
+fn tcp_plan(messages: u32) -> tcp_loss::Plan {
+    tcp_loss::Plan {
+        messages,
+        size: PROBE_SIZE,
+        loss_percent: TCP_LOSS_PERCENT,
+        gap: Duration::from_micros(500),
+        limit: Duration::from_millis(8_000 + 3 * u64::from(messages)),
+    }
 }
 
 fn yes(style: &Style, ok: bool, text: &str) -> String {
@@ -548,7 +596,122 @@ impl Render for DemoReport {
         } else {
             s.push_str("No probe reached the receiver.\n");
         }
-        s.push_str(&format!("TCP: {}\n", l.tcp_note));
+        s.push_str(&loss_comparison(style, l));
         s
     }
+}
+
+/// Part 5 side by side: UDP through the relay, TCP through nftables.
+fn loss_comparison(style: &Style, l: &LossPart) -> String {
+    let mut s = String::new();
+    let Some(t) = &l.tcp_under_loss else {
+        s.push_str(&format!(
+            "\nTCP under the same loss: {}",
+            style.paint(Paint::Warn, "not shown")
+        ));
+        if let Some(n) = &l.tcp_not_shown {
+            s.push_str(&format!(": {}.\nhint: {}\n", n.reason, n.hint));
+        } else {
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "What it would show: TCP numbers every byte, waits for acknowledgements and \
+             retransmits what was not acknowledged, so every message arrives, in order, late. {}\n",
+            l.tcp_note
+        ));
+        return s;
+    };
+    let udp_lost = l
+        .receiver
+        .as_ref()
+        .map_or(u64::from(l.sent), |r| r.summary.lost);
+    let udp_got = l.receiver.as_ref().map_or(0, |r| r.summary.received);
+    let lossy = &t.lossy;
+    let mut tb = style.table();
+    tb.set_header(vec![
+        "",
+        &format!("UDP through the relay ({}% loss)", l.loss_percent),
+        &format!("TCP through nftables ({}% loss)", t.loss_percent),
+    ]);
+    tb.add_row(vec![
+        "messages sent".to_owned(),
+        format!("{} datagrams of {PROBE_SIZE} B", l.sent),
+        format!("{} writes of {} B", t.messages, t.message_bytes),
+    ]);
+    tb.add_row(vec![
+        "dropped on the way".to_owned(),
+        format!("{} datagrams (relay)", l.relay_dropped),
+        match (lossy.dropped_by_rule, lossy.segments_to_receiver) {
+            (Some(d), Some(n)) => format!("{d} of {n} segments (nft counters)"),
+            _ => "unknown".to_owned(),
+        },
+    ]);
+    tb.add_row(vec![
+        "delivered".to_owned(),
+        yes(
+            style,
+            udp_lost == 0,
+            &format!("{udp_got} of {}; {udp_lost} lost", l.sent),
+        ),
+        yes(
+            style,
+            lossy.intact_in_order,
+            &format!(
+                "{} of {}{}",
+                lossy.delivered,
+                t.messages,
+                if lossy.intact_in_order {
+                    ", intact, in order"
+                } else {
+                    ", NOT intact"
+                }
+            ),
+        ),
+    ]);
+    tb.add_row(vec![
+        "resent".to_owned(),
+        "never: UDP does not know".to_owned(),
+        format!(
+            "{} segments (kernel's RetransSegs)",
+            lossy.counters.retrans_segs
+        ),
+    ]);
+    tb.add_row(vec![
+        "time".to_owned(),
+        "no waiting: what is lost stays lost".to_owned(),
+        format!(
+            "{:.0} ms, against {:.0} ms without loss ({:.1}× as long)",
+            lossy.elapsed_ms,
+            t.baseline.elapsed_ms,
+            t.slowdown()
+        ),
+    ]);
+    s.push_str(&tb.to_string());
+    s.push_str(&format!(
+        "\nTCP delivered {} of {} messages by retransmitting {} segments. The kernel's \
+         TcpExt counters say how it noticed: {} segments went out by fast retransmit \
+         (duplicate or selective acknowledgements told the sender), the retransmission timer \
+         expired {} times, and {} tail loss probes were sent. One retransmitted segment may \
+         carry several lost ones, and acknowledgements can be dropped too, so retransmissions \
+         need not equal drops. The receiver's reads never saw a gap: \
+         TCP holds back later bytes until the missing ones arrive. {}\n",
+        lossy.delivered,
+        t.messages,
+        lossy.counters.retrans_segs,
+        lossy.counters.fast_retrans,
+        lossy.counters.timeouts,
+        lossy.counters.loss_probes,
+        if lossy.counters.timeouts > 0 {
+            "Each timer expiry made the sender wait at least 200 ms (Linux's minimum \
+             retransmission timeout; RFC 6298 asks for 1 s), twice as long when it \
+             happened again: that is where the time went."
+        } else {
+            "The timer never expired: fast retransmit and loss probes repaired every loss \
+             within a few round trips, almost nothing on loopback, so the transfer was \
+             hardly late. Run it \
+             again: a lost retransmission, or a loss only the timer can reveal, costs 200 ms or more."
+        },
+    ));
+    s.push_str(&format!("How: {}\n", l.tcp_note));
+    s
 }

@@ -7,6 +7,7 @@
 //! | `demo` | boundaries kept, truncation, the size limit, refused, loss through a relay | `demo.rs` |
 //! | `relay` | seeded, deterministic loss, duplication, reordering, delay and jitter | `relay.rs` |
 //! | `bench` | datagrams per second over loopback and the exact loss under load | `bench.rs` |
+//! | (hidden) `tcp-under-loss` | the demo's TCP half, run in a fresh network namespace | `tcp_loss.rs` |
 //!
 //! The probe header, the jitter estimator, the reception counters and the impairment
 //! generator are pure code in `wire/` (`probe`, `jitter`, `reception`, `impair`); the
@@ -17,6 +18,7 @@ pub mod demo;
 pub mod listen;
 pub mod relay;
 pub mod send;
+pub mod tcp_loss;
 
 use crate::app::{runtime, Runtime};
 use crate::cli::udp::{UdpArgs, UdpCommand};
@@ -46,6 +48,10 @@ pub fn run(args: UdpArgs, out: &mut Output) -> anyhow::Result<()> {
         UdpCommand::Bench(a) => {
             let plan = bench::Plan::try_from(&a)?;
             bench::run(plan, out)
+        }
+        UdpCommand::TcpUnderLoss(a) => {
+            let plan = tcp_loss::Plan::try_from(&a)?;
+            tcp_loss::run_here(&plan, out)
         }
     }
 }
