@@ -4,9 +4,9 @@
 //! conversion from these "low" arguments to a validated `Plan` lives beside the lab in
 //! `cmd/`, so tests can build plans without clap.
 
+pub mod capture;
 pub mod tcp;
 pub mod ws;
-pub mod capture;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 

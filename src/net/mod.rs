@@ -1,9 +1,9 @@
 //! I/O adapters: every socket, and later every capture handle, lives under `net/`.
 //! `wire/` stays pure; `cmd/` composes the two.
 
+pub mod capture;
 pub mod tcp;
 pub mod ws;
-pub mod capture;
 
 use crate::error::{HintExt, Hinted};
 use std::fmt;

@@ -18,15 +18,14 @@
 //! Randomness and time are inputs: a masking key or a timestamp is passed in by `net` or
 //! `cmd`, so every test here is deterministic.
 
-pub mod framing;
-pub mod http1;
-pub mod websocket;
 pub mod arp;
 pub mod checksum;
 pub mod conversation;
 pub mod dissect;
 pub mod ethernet;
 pub mod filter;
+pub mod framing;
+pub mod http1;
 pub mod icmpv4;
 pub mod icmpv6;
 pub mod ipv4;
@@ -34,6 +33,7 @@ pub mod ipv6;
 pub mod sll;
 pub mod tcp;
 pub mod udp;
+pub mod websocket;
 
 use crate::layers::Protocol;
 use serde::Serialize;
