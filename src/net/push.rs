@@ -1,0 +1,762 @@
+//! Five ways for a server to get events to a client, run for real on loopback with the
+//! same event source: short polling (a new TCP connection per request), short polling on
+//! a keep-alive connection, long polling, Server-Sent Events and WebSocket push.
+//!
+//! Both ends count their bytes at the socket API ([`ByteCount`]); the client records
+//! when each event arrived, so the delivery latency is "the server has it" to "the
+//! client has parsed it", measured on one clock in one process. The bytes come from
+//! `wire::push` (HTTP heads, SSE) and `wire::websocket` (handshake, frames).
+
+use crate::net::http::{ByteCount, HttpConn, HttpError};
+use crate::wire::push::{self as wp, MIN_PAYLOAD};
+use crate::wire::websocket::close::CloseFrame;
+use crate::wire::websocket::handshake::{self, ServerPolicy};
+use crate::wire::websocket::{CloseCode, Frame, OpCode, Parsed, Role};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+
+/// How events get from the server to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// `GET /poll` every poll interval, each on a new TCP connection (`Connection: close`).
+    ShortPoll,
+    /// `GET /poll` every poll interval on one persistent connection.
+    KeepAlivePoll,
+    /// `GET /poll` that the server holds until an event exists (or a hold time passes).
+    LongPoll,
+    /// One `text/event-stream` response that never ends until the events do.
+    Sse,
+    /// One upgraded connection; the server sends a frame per event.
+    WebSocket,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 5] = [
+        Transport::ShortPoll,
+        Transport::KeepAlivePoll,
+        Transport::LongPoll,
+        Transport::Sse,
+        Transport::WebSocket,
+    ];
+
+    /// The column title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Transport::ShortPoll => "short poll (new conn)",
+            Transport::KeepAlivePoll => "short poll (keep-alive)",
+            Transport::LongPoll => "long poll",
+            Transport::Sse => "SSE",
+            Transport::WebSocket => "WebSocket",
+        }
+    }
+}
+
+/// The same workload for every transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Workload {
+    pub events: u64,
+    /// Time between events; zero means all at once (a burst).
+    pub interval: Duration,
+    /// Bytes of application payload per event.
+    pub payload: usize,
+    /// How long a short-polling client waits between one answer and the next request.
+    pub poll_interval: Duration,
+    /// How long a long-polling server holds a request with nothing to send.
+    pub hold: Duration,
+    /// Clients, each receiving every event.
+    pub clients: usize,
+}
+
+impl Workload {
+    /// Past this, a transport that has not delivered everything is stopped and its
+    /// missing events are counted as lost.
+    pub fn deadline(&self) -> Duration {
+        self.interval * (self.events.min(u32::MAX as u64) as u32)
+            + self.hold
+            + self.poll_interval
+            + Duration::from_secs(5)
+    }
+
+    /// The limit on any one read or connect.
+    fn io_limit(&self) -> Duration {
+        self.hold + Duration::from_secs(5)
+    }
+}
+
+/// The events, published one by one: event `i` exists from `created[i]` on.
+struct EventSource {
+    created: Mutex<Vec<Instant>>,
+    published: watch::Sender<u64>,
+}
+
+impl EventSource {
+    fn new() -> EventSource {
+        EventSource {
+            created: Mutex::new(Vec::new()),
+            published: watch::Sender::new(0),
+        }
+    }
+
+    fn published(&self) -> u64 {
+        *self.published.borrow()
+    }
+
+    fn publish(&self) {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created.push(Instant::now());
+        let n = created.len() as u64;
+        drop(created);
+        self.published.send_replace(n);
+    }
+
+    fn created_at(&self, id: u64) -> Option<Instant> {
+        let created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created.get(id as usize).copied()
+    }
+
+    /// Wait until at least `n` events exist, or `limit` passes; the count either way.
+    async fn wait_for(&self, n: u64, limit: Duration) -> u64 {
+        let mut rx = self.published.subscribe();
+        let _ = timeout(limit, rx.wait_for(|&c| c >= n)).await;
+        self.published()
+    }
+}
+
+/// Which end did something, in a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum End {
+    Client,
+    Server,
+}
+
+/// One thing that happened, for `--explain`'s sequence diagrams.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceStep {
+    pub at_us: u64,
+    pub end: End,
+    pub action: String,
+    /// What crossed the connection, with its size, if anything.
+    pub sends: Option<String>,
+}
+
+/// The first `cap` steps of a run, from both ends.
+struct Trace {
+    start: Instant,
+    cap: usize,
+    steps: Mutex<Vec<TraceStep>>,
+}
+
+impl Trace {
+    fn record(&self, end: End, action: impl Into<String>, sends: Option<String>) {
+        let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
+        if steps.len() < self.cap {
+            steps.push(TraceStep {
+                at_us: self.start.elapsed().as_micros() as u64,
+                end,
+                action: action.into(),
+                sends,
+            });
+        }
+    }
+}
+
+/// What the clients saw.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClientTally {
+    /// HTTP requests sent (the WebSocket upgrade counts as one).
+    pub requests: u64,
+    /// Poll answers that carried no event.
+    pub empty_polls: u64,
+    /// TCP connections opened (each is one TCP three-way handshake).
+    pub connections: u64,
+    /// Event ids in the order they arrived, per client.
+    #[serde(skip)]
+    pub received: Vec<Vec<u64>>,
+    /// Delivery latency of every event received, microseconds.
+    #[serde(skip)]
+    pub latencies_us: Vec<u64>,
+    /// Bytes of HTTP heads sent and received (requests, responses, the upgrade).
+    pub head_bytes: u64,
+    /// Bytes of event payload received.
+    pub payload_bytes: u64,
+}
+
+/// What one transport's run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransportRun {
+    pub transport: Transport,
+    pub tally: ClientTally,
+    /// Bytes the clients read and wrote at their sockets.
+    pub client_read: u64,
+    pub client_written: u64,
+    /// Bytes the server read and wrote at its sockets.
+    pub server_read: u64,
+    pub server_written: u64,
+    /// TCP connections the server accepted.
+    pub accepted: u64,
+    /// Why a client or the server failed, if one did (what it measured is kept).
+    pub error: Option<String>,
+    pub trace: Vec<TraceStep>,
+    /// Wall-clock time of the run.
+    pub elapsed_us: u64,
+}
+
+/// Why a transport could not even start.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("could not bind a loopback listener: {0}")]
+    Bind(std::io::Error),
+}
+
+struct Shared {
+    source: EventSource,
+    workload: Workload,
+    transport: Transport,
+    server_count: Arc<ByteCount>,
+    client_count: Arc<ByteCount>,
+    trace: Trace,
+    addr: SocketAddr,
+}
+
+/// Run one transport on loopback: a server, `clients` clients and the event source, until
+/// every client has every event or the workload's deadline passes.
+pub async fn run(
+    transport: Transport,
+    workload: &Workload,
+    trace_cap: usize,
+) -> Result<TransportRun, PushError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(PushError::Bind)?;
+    let addr = listener.local_addr().map_err(PushError::Bind)?;
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        source: EventSource::new(),
+        workload: workload.clone(),
+        transport,
+        server_count: Arc::new(ByteCount::default()),
+        client_count: Arc::new(ByteCount::default()),
+        trace: Trace {
+            start,
+            cap: trace_cap,
+            steps: Mutex::new(Vec::new()),
+        },
+        addr,
+    });
+    let accepted = Arc::new(AtomicU64::new(0));
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, shared.clone(), accepted.clone(), stop_rx));
+
+    let producer = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let w = &shared.workload;
+            for i in 0..w.events {
+                if !w.interval.is_zero() {
+                    let at = start + w.interval * ((i + 1).min(u32::MAX as u64) as u32);
+                    tokio::time::sleep_until(at.into()).await;
+                }
+                shared.source.publish();
+                shared
+                    .trace
+                    .record(End::Server, format!("event {i} exists"), None);
+            }
+        })
+    };
+
+    let mut clients = JoinSet::new();
+    for c in 0..workload.clients {
+        let shared = shared.clone();
+        clients.spawn(async move {
+            let mut tally = ClientTally {
+                received: vec![Vec::new()],
+                ..ClientTally::default()
+            };
+            let deadline = Instant::now() + shared.workload.deadline();
+            let r = match shared.transport {
+                Transport::ShortPoll => {
+                    poll_client(&shared, &mut tally, deadline, true, None).await
+                }
+                Transport::KeepAlivePoll => {
+                    poll_client(&shared, &mut tally, deadline, false, None).await
+                }
+                Transport::LongPoll => {
+                    let hold = Some(shared.workload.hold);
+                    poll_client(&shared, &mut tally, deadline, false, hold).await
+                }
+                Transport::Sse => sse_client(&shared, &mut tally, deadline).await,
+                Transport::WebSocket => ws_client(&shared, &mut tally, deadline).await,
+            };
+            (c, tally, r.err().map(|e| e.to_string()))
+        });
+    }
+    let mut tally = ClientTally::default();
+    let mut per_client: Vec<(usize, Vec<u64>)> = Vec::new();
+    let mut error = None;
+    let overall = workload.deadline() + Duration::from_secs(5);
+    let joined = timeout(overall, async {
+        while let Some(done) = clients.join_next().await {
+            match done {
+                Ok((c, t, e)) => {
+                    tally.requests += t.requests;
+                    tally.empty_polls += t.empty_polls;
+                    tally.connections += t.connections;
+                    tally.head_bytes += t.head_bytes;
+                    tally.payload_bytes += t.payload_bytes;
+                    tally.latencies_us.extend(t.latencies_us);
+                    per_client.push((c, t.received.into_iter().flatten().collect()));
+                    if let Some(e) = e {
+                        error.get_or_insert(format!("client {c}: {e}"));
+                    }
+                }
+                Err(e) => {
+                    error.get_or_insert(format!("a client task failed: {e}"));
+                }
+            }
+        }
+    })
+    .await;
+    if joined.is_err() {
+        clients.abort_all();
+        error.get_or_insert("the clients did not finish in time".to_owned());
+    }
+    per_client.sort_by_key(|(c, _)| *c);
+    tally.received = per_client.into_iter().map(|(_, r)| r).collect();
+    producer.abort();
+    let _ = stop_tx.send(());
+    match timeout(Duration::from_secs(3), server).await {
+        Ok(Ok(Some(e))) => {
+            error.get_or_insert(format!("server: {e}"));
+        }
+        Ok(_) => {}
+        Err(_) => {
+            error.get_or_insert("the server did not stop in time".to_owned());
+        }
+    }
+    let mut trace = shared
+        .trace
+        .steps
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    trace.sort_by_key(|s| s.at_us);
+    Ok(TransportRun {
+        transport,
+        tally,
+        client_read: shared.client_count.read(),
+        client_written: shared.client_count.written(),
+        server_read: shared.server_count.read(),
+        server_written: shared.server_count.written(),
+        accepted: accepted.load(Ordering::Relaxed),
+        error,
+        trace,
+        elapsed_us: start.elapsed().as_micros() as u64,
+    })
+}
+
+/// Accept connections until told to stop, then let the open ones finish (bounded).
+/// Returns the first connection error, if any.
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    accepted: Arc<AtomicU64>,
+    mut stop: oneshot::Receiver<()>,
+) -> Option<String> {
+    let mut conns: JoinSet<Result<(), HttpError>> = JoinSet::new();
+    let mut first_error = None;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            a = listener.accept() => match a {
+                Ok((stream, _)) => {
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                    let conn = HttpConn::new(stream, shared.server_count.clone());
+                    let shared = shared.clone();
+                    conns.spawn(async move { serve_conn(conn, &shared).await });
+                }
+                Err(e) => {
+                    first_error.get_or_insert(format!("accept: {e}"));
+                    break;
+                }
+            },
+            Some(done) = conns.join_next() => {
+                if let Ok(Err(e)) = done {
+                    first_error.get_or_insert(e.to_string());
+                }
+            }
+        }
+    }
+    let _ = timeout(Duration::from_secs(2), async {
+        while let Some(done) = conns.join_next().await {
+            if let Ok(Err(e)) = done {
+                first_error.get_or_insert(e.to_string());
+            }
+        }
+    })
+    .await;
+    conns.abort_all();
+    first_error
+}
+
+async fn serve_conn(mut conn: HttpConn, shared: &Shared) -> Result<(), HttpError> {
+    let w = &shared.workload;
+    let idle = w.deadline();
+    let trace = &shared.trace;
+    match shared.transport {
+        Transport::ShortPoll | Transport::KeepAlivePoll | Transport::LongPoll => loop {
+            let Some((head, _)) = conn.read_request_head(idle).await? else {
+                return Ok(()); // the client closed its keep-alive connection
+            };
+            let close = head.headers.has_token("connection", "close");
+            let Some(q) = wp::parse_poll_target(&head.target) else {
+                conn.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await?;
+                return Ok(());
+            };
+            let mut have = shared.source.published();
+            if have <= q.next {
+                if let Some(ms) = q.hold_ms {
+                    trace.record(End::Server, "holds the request", None);
+                    have = shared
+                        .source
+                        .wait_for(q.next + 1, Duration::from_millis(ms))
+                        .await;
+                }
+            }
+            let have = have.min(w.events);
+            let mut body = Vec::new();
+            for id in q.next..have {
+                body.extend_from_slice(&wp::event_payload(id, w.payload));
+            }
+            let head = wp::poll_response_head(body.len(), close);
+            let label = if body.is_empty() {
+                format!("204 No Content ({} B)", head.len())
+            } else {
+                format!(
+                    "200 OK, events {}..{} ({} B head + {} B body)",
+                    q.next,
+                    have - 1,
+                    head.len(),
+                    body.len()
+                )
+            };
+            let mut msg = head;
+            msg.extend_from_slice(&body);
+            conn.write_all(&msg).await?;
+            trace.record(End::Server, "answers", Some(label));
+            if close {
+                conn.shutdown().await;
+                return Ok(());
+            }
+        },
+        Transport::Sse => {
+            if conn.read_request_head(idle).await?.is_none() {
+                return Ok(());
+            }
+            conn.write_all(wp::SSE_RESPONSE_HEAD).await?;
+            trace.record(
+                End::Server,
+                "opens the stream",
+                Some(format!(
+                    "200 OK text/event-stream ({} B)",
+                    wp::SSE_RESPONSE_HEAD.len()
+                )),
+            );
+            for id in 0..w.events {
+                if shared.source.wait_for(id + 1, idle).await <= id {
+                    break;
+                }
+                let ev = wp::sse_event(id, &wp::event_payload(id, w.payload));
+                conn.write_all(&ev).await?;
+                trace.record(
+                    End::Server,
+                    "writes an event",
+                    Some(format!("id: {id} data: … ({} B)", ev.len())),
+                );
+            }
+            conn.shutdown().await;
+            Ok(())
+        }
+        Transport::WebSocket => {
+            let Some((head, _)) = conn.read_request_head(idle).await? else {
+                return Ok(());
+            };
+            let accepted = match handshake::validate_request(&head, &ServerPolicy::default()) {
+                Ok(a) => a,
+                Err(r) => {
+                    conn.write_all(&r.response_bytes()).await?;
+                    return Err(HttpError::Malformed(format!("upgrade refused: {}", r.rule)));
+                }
+            };
+            let response = accepted.response_bytes();
+            conn.write_all(&response).await?;
+            trace.record(
+                End::Server,
+                "accepts the upgrade",
+                Some(format!("101 Switching Protocols ({} B)", response.len())),
+            );
+            for id in 0..w.events {
+                if shared.source.wait_for(id + 1, idle).await <= id {
+                    break;
+                }
+                let payload = wp::event_payload(id, w.payload);
+                let mut frame = Vec::with_capacity(payload.len() + 10);
+                Frame::encode(true, OpCode::Text, &payload, None, &mut frame);
+                conn.write_all(&frame).await?;
+                trace.record(
+                    End::Server,
+                    "sends a frame",
+                    Some(format!(
+                        "text frame ({} B header + {} B)",
+                        frame.len() - payload.len(),
+                        payload.len()
+                    )),
+                );
+            }
+            let mut close = Vec::new();
+            let payload = CloseFrame::new(CloseCode(1000), "").payload();
+            Frame::encode(true, OpCode::Close, &payload, None, &mut close);
+            conn.write_all(&close).await?;
+            // Wait (bounded) for the client's close frame, then end the TCP connection.
+            let limit = Duration::from_secs(2);
+            loop {
+                match Frame::parse(&conn.buf, Role::Server, 1 << 20) {
+                    Ok(Parsed::Complete { value, header_len }) => {
+                        conn.consume(header_len);
+                        if value.header.opcode == OpCode::Close {
+                            break;
+                        }
+                    }
+                    Ok(Parsed::NeedMore { .. }) => {
+                        if conn.read_more(limit, "waiting for the close reply").await? == 0 {
+                            break;
+                        }
+                    }
+                    Err(e) => return Err(HttpError::Malformed(e.to_string())),
+                }
+            }
+            conn.shutdown().await;
+            Ok(())
+        }
+    }
+}
+
+/// Note event `id` as received now by client 0 of this tally.
+fn receive(shared: &Shared, tally: &mut ClientTally, payload: &[u8]) {
+    let now = Instant::now();
+    tally.payload_bytes += payload.len() as u64;
+    let Some(id) = wp::event_id(payload) else {
+        return;
+    };
+    if let Some(created) = shared.source.created_at(id) {
+        tally
+            .latencies_us
+            .push(now.saturating_duration_since(created).as_micros() as u64);
+    }
+    tally.received[0].push(id);
+}
+
+fn have_all(shared: &Shared, tally: &ClientTally) -> bool {
+    tally.received[0].len() as u64 >= shared.workload.events
+}
+
+async fn poll_client(
+    shared: &Shared,
+    tally: &mut ClientTally,
+    deadline: Instant,
+    close: bool,
+    hold: Option<Duration>,
+) -> Result<(), HttpError> {
+    let w = &shared.workload;
+    let limit = w.io_limit();
+    let host = shared.addr.to_string();
+    let mut conn: Option<HttpConn> = None;
+    let mut next = 0u64;
+    while !have_all(shared, tally) && Instant::now() < deadline {
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => {
+                let c = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
+                tally.connections += 1;
+                conn.insert(c)
+            }
+        };
+        let hold_ms = hold.map(|h| h.as_millis() as u64);
+        let req = wp::poll_request(&host, next, hold_ms, close);
+        c.write_all(&req).await?;
+        tally.requests += 1;
+        tally.head_bytes += req.len() as u64;
+        shared.trace.record(
+            End::Client,
+            format!("asks for events from {next}"),
+            Some(format!("GET /poll ({} B)", req.len())),
+        );
+        let resp = c.read_response(limit).await?;
+        tally.head_bytes += resp.head_len as u64;
+        if resp.body.is_empty() {
+            tally.empty_polls += 1;
+            shared.trace.record(End::Client, "nothing new", None);
+        }
+        for payload in resp.body.chunks(w.payload.max(MIN_PAYLOAD)) {
+            receive(shared, tally, payload);
+            if let Some(id) = wp::event_id(payload) {
+                next = next.max(id + 1);
+                shared
+                    .trace
+                    .record(End::Client, format!("has event {id}"), None);
+            }
+        }
+        if close {
+            conn = None; // the server closes after its answer; so do we
+        }
+        if hold.is_none() && !have_all(shared, tally) {
+            tokio::time::sleep(w.poll_interval).await;
+        }
+    }
+    Ok(())
+}
+
+async fn sse_client(
+    shared: &Shared,
+    tally: &mut ClientTally,
+    deadline: Instant,
+) -> Result<(), HttpError> {
+    let limit = shared.workload.io_limit();
+    let mut conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
+    tally.connections += 1;
+    let req = wp::sse_request(&shared.addr.to_string());
+    conn.write_all(&req).await?;
+    tally.requests += 1;
+    tally.head_bytes += req.len() as u64;
+    shared.trace.record(
+        End::Client,
+        "subscribes",
+        Some(format!("GET /events ({} B)", req.len())),
+    );
+    let (head, head_len) = conn.read_response_head(limit).await?;
+    tally.head_bytes += head_len as u64;
+    if head.status != 200 {
+        return Err(HttpError::Malformed(format!("status {}", head.status)));
+    }
+    while !have_all(shared, tally) && Instant::now() < deadline {
+        while let Some((ev, used)) = wp::parse_sse_event(&conn.buf) {
+            conn.consume(used);
+            receive(shared, tally, &ev.data);
+            if let Some(id) = wp::event_id(&ev.data) {
+                shared
+                    .trace
+                    .record(End::Client, format!("has event {id}"), None);
+            }
+        }
+        if have_all(shared, tally) {
+            break;
+        }
+        if conn.read_more(limit, "waiting for an event").await? == 0 {
+            break;
+        }
+    }
+    // Read to the end of the stream so every byte the server sent is counted.
+    while conn
+        .read_more(limit, "waiting for the end of the stream")
+        .await?
+        > 0
+    {}
+    Ok(())
+}
+
+async fn ws_client(
+    shared: &Shared,
+    tally: &mut ClientTally,
+    deadline: Instant,
+) -> Result<(), HttpError> {
+    let limit = shared.workload.io_limit();
+    let mut conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
+    tally.connections += 1;
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(|e| HttpError::Malformed(e.to_string()))?;
+    let (key, req) =
+        handshake::client_request(&shared.addr.to_string(), "/events", nonce, &[], None);
+    conn.write_all(&req).await?;
+    tally.requests += 1;
+    tally.head_bytes += req.len() as u64;
+    shared.trace.record(
+        End::Client,
+        "asks to upgrade",
+        Some(format!("GET /events Upgrade: websocket ({} B)", req.len())),
+    );
+    let (head, head_len) = conn.read_response_head(limit).await?;
+    tally.head_bytes += head_len as u64;
+    handshake::validate_response(&head, &key, &[])
+        .map_err(|e| HttpError::Malformed(e.to_string()))?;
+    loop {
+        match Frame::parse(&conn.buf, Role::Client, 1 << 20) {
+            Ok(Parsed::Complete { value, header_len }) => {
+                conn.consume(header_len);
+                match value.header.opcode {
+                    OpCode::Text | OpCode::Binary => {
+                        receive(shared, tally, &value.payload);
+                        if let Some(id) = wp::event_id(&value.payload) {
+                            shared
+                                .trace
+                                .record(End::Client, format!("has event {id}"), None);
+                        }
+                    }
+                    OpCode::Close => {
+                        // Echo the close (§5.5.1), masked as every client frame must be.
+                        let mut key = [0u8; 4];
+                        getrandom::fill(&mut key)
+                            .map_err(|e| HttpError::Malformed(e.to_string()))?;
+                        let mut reply = Vec::new();
+                        Frame::encode(true, OpCode::Close, &value.payload, Some(key), &mut reply);
+                        conn.write_all(&reply).await?;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            Ok(Parsed::NeedMore { .. }) => {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                if conn.read_more(limit, "waiting for a frame").await? == 0 {
+                    break;
+                }
+            }
+            Err(e) => return Err(HttpError::Malformed(e.to_string())),
+        }
+    }
+    // The server ends the TCP connection after our close; read to its end.
+    while conn
+        .read_more(limit, "waiting for the server to close")
+        .await?
+        > 0
+    {}
+    Ok(())
+}
+
+/// CPU time used so far by every thread of this process (Linux: the sum of the first
+/// field of `/proc/self/task/*/schedstat`, in nanoseconds). `None` where that is not
+/// available. Server and clients run in the same process, so this is their sum.
+pub fn process_cpu_time() -> Option<Duration> {
+    let mut total: u64 = 0;
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = entry.ok()?.path().join("schedstat");
+        // A thread may end between the listing and the read; skip it.
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
