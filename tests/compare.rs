@@ -28,6 +28,7 @@ fn compare(w: Workload, transports: &[Transport]) -> CompareReport {
         transports: transports.to_vec(),
         explain: false,
         csv: false,
+        capture: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -50,6 +50,10 @@ pub struct CompareArgs {
     /// Draw each transport's first exchanges as a sequence diagram before the table.
     #[arg(long)]
     pub explain: bool,
+    /// Also capture each run's packets on loopback to count TCP/IP headers, packets and
+    /// handshakes (needs root or CAP_NET_RAW; without it the table says "not counted").
+    #[arg(long)]
+    pub capture: bool,
     /// Print the table as CSV (one row per transport) instead.
     #[arg(long, conflicts_with = "explain")]
     pub csv: bool,

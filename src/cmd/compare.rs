@@ -8,8 +8,9 @@
 use crate::app::{runtime, Runtime};
 use crate::cli::compare::{CompareArgs, TransportArg};
 use crate::error;
-use crate::net::push::{self, End, TraceStep, Transport, TransportRun, Workload};
+use crate::net::push::{self, End, RunOptions, TraceStep, Transport, TransportRun, Workload};
 use crate::output::{Output, Paint, Render, Side, Step, Style, Timeline};
+use crate::wire::push::WireTally;
 use crate::wire::push::{MAX_EVENT_ID, MIN_PAYLOAD};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -33,6 +34,8 @@ pub struct Plan {
     pub transports: Vec<Transport>,
     pub explain: bool,
     pub csv: bool,
+    /// Capture the packets of each run to count TCP/IP headers.
+    pub capture: bool,
 }
 
 impl TryFrom<&CompareArgs> for Plan {
@@ -106,6 +109,7 @@ impl TryFrom<&CompareArgs> for Plan {
             transports,
             explain: a.explain,
             csv: a.csv,
+            capture: a.capture,
         })
     }
 }
@@ -196,6 +200,12 @@ pub struct Column {
     pub cpu_ms: Option<f64>,
     pub elapsed_ms: f64,
     pub error: Option<String>,
+    /// The server's port on 127.0.0.1 during this run.
+    pub server_port: u16,
+    /// Packets and bytes on the wire, from a capture of the run (root only).
+    pub wire: Option<WireTally>,
+    /// Why `wire` is missing, or what limits it.
+    pub wire_note: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<TraceStep>,
 }
@@ -269,6 +279,9 @@ pub fn column(run: &TransportRun, workload: &Workload, cpu: Option<Duration>) ->
         cpu_ms: cpu.map(|d| d.as_secs_f64() * 1000.0),
         elapsed_ms: run.elapsed_us as f64 / 1000.0,
         error: run.error.clone(),
+        server_port: run.server_port,
+        wire: run.wire,
+        wire_note: run.wire_note.clone(),
         trace: run.trace.clone(),
     }
 }
@@ -284,6 +297,9 @@ fn failed_column(t: Transport, workload: &Workload, why: String) -> Column {
         accepted: 0,
         error: Some(why),
         trace: Vec::new(),
+        server_port: 0,
+        wire: None,
+        wire_note: Some("not counted: the run did not start".into()),
         elapsed_us: 0,
     };
     column(&empty, workload, None)
@@ -292,7 +308,10 @@ fn failed_column(t: Transport, workload: &Workload, why: String) -> Column {
 /// Run every transport of the plan in turn (so they do not compete for the CPU).
 pub async fn measure(plan: &Plan, mut progress: impl FnMut(&str)) -> CompareReport {
     let mut columns = Vec::new();
-    let cap = if plan.explain { TRACE_STEPS } else { 0 };
+    let opts = RunOptions {
+        trace_cap: if plan.explain { TRACE_STEPS } else { 0 },
+        capture: plan.capture,
+    };
     for (i, &t) in plan.transports.iter().enumerate() {
         progress(&format!(
             "compare: {} ({}/{})…",
@@ -301,7 +320,7 @@ pub async fn measure(plan: &Plan, mut progress: impl FnMut(&str)) -> CompareRepo
             plan.transports.len()
         ));
         let cpu_before = push::process_cpu_time();
-        let col = match push::run(t, &plan.workload, cap).await {
+        let col = match push::run(t, &plan.workload, opts).await {
             Ok(run) => {
                 let cpu = match (cpu_before, push::process_cpu_time()) {
                     (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -340,6 +359,13 @@ fn ms(us: u64) -> String {
 }
 
 impl Column {
+    fn wire_cell(&self, f: impl Fn(&WireTally) -> String) -> String {
+        self.wire
+            .as_ref()
+            .map(f)
+            .unwrap_or_else(|| "not counted".into())
+    }
+
     /// Row label and value, in table order.
     fn rows(&self) -> Vec<(&'static str, String)> {
         let lat = |f: fn(&Latency) -> u64| {
@@ -377,6 +403,28 @@ impl Column {
             ),
             ("bytes per event", format!("{:.1}", b.per_event)),
             ("overhead per event", format!("{:.1}", b.overhead_per_event)),
+            (
+                "packets on the wire (capture)",
+                self.wire_cell(|w| w.packets.to_string()),
+            ),
+            (
+                "TCP/IP header bytes (capture)",
+                self.wire_cell(|w| w.header_bytes().to_string()),
+            ),
+            (
+                "bytes in IP packets (capture)",
+                self.wire_cell(|w| w.ip_bytes.to_string()),
+            ),
+            (
+                "TCP handshakes (SYNs seen)",
+                self.wire_cell(|w| w.syns.to_string()),
+            ),
+            (
+                "IP bytes per event (capture)",
+                self.wire_cell(|w| {
+                    format!("{:.1}", w.ip_bytes as f64 / self.delivered.max(1) as f64)
+                }),
+            ),
             (
                 "server's count agrees",
                 if b.server_agrees {
@@ -468,7 +516,26 @@ impl Render for CompareReport {
                 s.push('\n');
             }
         }
-        s.push_str(&format!("TCP/IP overhead: {}.\n", self.tcpip_overhead));
+        let notes: Vec<&str> = self
+            .columns
+            .iter()
+            .filter_map(|c| c.wire_note.as_deref())
+            .collect();
+        if self.columns.iter().all(|c| c.wire.is_none()) {
+            match notes.first() {
+                Some(n) => s.push_str(&format!("TCP/IP overhead: {n}.\n")),
+                None => s.push_str(&format!("TCP/IP overhead: {}.\n", self.tcpip_overhead)),
+            }
+        } else {
+            s.push_str("TCP/IP overhead: counted from a capture of each run on loopback (IP and TCP headers, handshakes, ACKs).\n");
+            for c in self.columns.iter().filter(|c| c.wire_note.is_some()) {
+                s.push_str(&format!(
+                    "{}: {}\n",
+                    c.title,
+                    c.wire_note.as_deref().unwrap_or("")
+                ));
+            }
+        }
         s.push_str(EXPLANATION);
         s
     }
@@ -578,6 +645,9 @@ mod tests {
             accepted: 2,
             error: None,
             trace: vec![],
+            server_port: 1,
+            wire: None,
+            wire_note: None,
             elapsed_us: 1,
         };
         let c = column(&run, &w, None);

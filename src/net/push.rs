@@ -8,7 +8,7 @@
 //! `wire::push` (HTTP heads, SSE) and `wire::websocket` (handshake, frames).
 
 use crate::net::http::{ByteCount, HttpConn, HttpError};
-use crate::wire::push::{self as wp, MIN_PAYLOAD};
+use crate::wire::push::{self as wp, WireTally, MIN_PAYLOAD};
 use crate::wire::websocket::close::CloseFrame;
 use crate::wire::websocket::handshake::{self, ServerPolicy};
 use crate::wire::websocket::{CloseCode, Frame, OpCode, Parsed, Role};
@@ -206,6 +206,12 @@ pub struct TransportRun {
     /// Why a client or the server failed, if one did (what it measured is kept).
     pub error: Option<String>,
     pub trace: Vec<TraceStep>,
+    /// The server's port on 127.0.0.1 (to find the run in a capture).
+    pub server_port: u16,
+    /// Packets counted from a capture of the run, when one was asked for and allowed.
+    pub wire: Option<WireTally>,
+    /// Why there is no capture count, or what limits it.
+    pub wire_note: Option<String>,
     /// Wall-clock time of the run.
     pub elapsed_us: u64,
 }
@@ -227,17 +233,33 @@ struct Shared {
     addr: SocketAddr,
 }
 
+/// How much to record besides the counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Keep the first this many steps for a sequence diagram.
+    pub trace_cap: usize,
+    /// Capture the run's packets on loopback (needs root or CAP_NET_RAW).
+    pub capture: bool,
+}
+
 /// Run one transport on loopback: a server, `clients` clients and the event source, until
 /// every client has every event or the workload's deadline passes.
 pub async fn run(
     transport: Transport,
     workload: &Workload,
-    trace_cap: usize,
+    opts: RunOptions,
 ) -> Result<TransportRun, PushError> {
+    let trace_cap = opts.trace_cap;
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(PushError::Bind)?;
     let addr = listener.local_addr().map_err(PushError::Bind)?;
+    // The capture starts before the first SYN, so it sees every packet of the run.
+    let mut capture = if opts.capture {
+        Some(start_capture(addr.port()))
+    } else {
+        None
+    };
     let start = Instant::now();
     let shared = Arc::new(Shared {
         source: EventSource::new(),
@@ -349,7 +371,18 @@ pub async fn run(
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     trace.sort_by_key(|s| s.at_us);
+    let (wire, wire_note) = match capture.take() {
+        None => (
+            None,
+            Some("not counted: run with --capture (needs root or CAP_NET_RAW) to count TCP/IP headers and packets".to_owned()),
+        ),
+        Some(Err(why)) => (None, Some(format!("not counted: {why}"))),
+        Some(Ok(cap)) => finish_capture(cap).await,
+    };
     Ok(TransportRun {
+        server_port: addr.port(),
+        wire,
+        wire_note,
         transport,
         tally,
         client_read: shared.client_count.read(),
@@ -589,6 +622,11 @@ async fn poll_client(
             None => {
                 let c = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
                 tally.connections += 1;
+                shared.trace.record(
+                    End::Client,
+                    "opens a TCP connection",
+                    Some("SYN, SYN-ACK, ACK".to_owned()),
+                );
                 conn.insert(c)
             }
         };
@@ -635,6 +673,11 @@ async fn sse_client(
     let limit = shared.workload.io_limit();
     let mut conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
     tally.connections += 1;
+    shared.trace.record(
+        End::Client,
+        "opens a TCP connection",
+        Some("SYN, SYN-ACK, ACK".to_owned()),
+    );
     let req = wp::sse_request(&shared.addr.to_string());
     conn.write_all(&req).await?;
     tally.requests += 1;
@@ -683,6 +726,11 @@ async fn ws_client(
     let limit = shared.workload.io_limit();
     let mut conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
     tally.connections += 1;
+    shared.trace.record(
+        End::Client,
+        "opens a TCP connection",
+        Some("SYN, SYN-ACK, ACK".to_owned()),
+    );
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(|e| HttpError::Malformed(e.to_string()))?;
     let (key, req) =
@@ -759,4 +807,66 @@ pub fn process_cpu_time() -> Option<Duration> {
         total += text.split_whitespace().next()?.parse::<u64>().ok()?;
     }
     Some(Duration::from_nanos(total))
+}
+
+#[cfg(feature = "capture")]
+type Capture = crate::net::capture::LiveCapture;
+#[cfg(not(feature = "capture"))]
+type Capture = ();
+
+/// Start capturing this run's packets on loopback, or say why not.
+#[cfg(feature = "capture")]
+fn start_capture(port: u16) -> Result<Capture, String> {
+    use crate::net::capture::{loopback_name, LiveCapture};
+    use crate::wire::dissect::{dissect, LinkType};
+    use crate::wire::filter::Filter;
+    let filter = Filter::parse(&format!("tcp port {port}")).map_err(|e| e.to_string())?;
+    let keep = Box::new(move |b: &[u8]| filter.matches(&dissect(LinkType::Ethernet, b)));
+    LiveCapture::start(&loopback_name(), 1 << 16, keep).map_err(|e| match e.hint() {
+        Some(h) => format!("{e} ({h})"),
+        None => e.to_string(),
+    })
+}
+
+#[cfg(not(feature = "capture"))]
+fn start_capture(_port: u16) -> Result<Capture, String> {
+    Err("this netlab was built without live capture (the `capture` feature)".into())
+}
+
+/// Count what the capture saw, once the last packets (FIN, ACK) have had time to arrive.
+#[cfg(feature = "capture")]
+async fn finish_capture(cap: Capture) -> (Option<WireTally>, Option<String>) {
+    use crate::wire::dissect::dissect;
+    let counted = tokio::task::spawn_blocking(move || {
+        let mut t = WireTally::default();
+        // A quiet 200 ms ends the drain; the count bound keeps a flood from holding us.
+        for _ in 0..10_000_000u64 {
+            match cap.next_timeout(Duration::from_millis(200)) {
+                Some(f) => t.add(&dissect(f.link, &f.data)),
+                None => break,
+            }
+        }
+        let dropped = cap.stats.dropped.load(Ordering::Relaxed);
+        cap.finish();
+        (t, dropped)
+    })
+    .await;
+    match counted {
+        Ok((t, 0)) => (Some(t), None),
+        Ok((t, dropped)) => (
+            Some(t),
+            Some(format!(
+                "the capture missed {dropped} packet(s): its counts are low"
+            )),
+        ),
+        Err(e) => (
+            None,
+            Some(format!("not counted: the capture thread failed: {e}")),
+        ),
+    }
+}
+
+#[cfg(not(feature = "capture"))]
+async fn finish_capture(_cap: Capture) -> (Option<WireTally>, Option<String>) {
+    (None, Some("not counted: built without live capture".into()))
 }

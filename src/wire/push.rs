@@ -166,6 +166,55 @@ pub fn parse_sse_event(buf: &[u8]) -> Option<(SseEvent, usize)> {
     Some((ev, end))
 }
 
+/// Packets of one TCP conversation set counted from a capture: what the socket counts
+/// leave out (TCP and IP headers, handshakes, ACKs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WireTally {
+    /// IP packets (each loopback packet once).
+    pub packets: u64,
+    /// Bytes of the IP packets: IP header + TCP header + payload (no link-layer header:
+    /// Linux loopback's 14-byte Ethernet header is not sent anywhere).
+    pub ip_bytes: u64,
+    /// TCP payload bytes: what the applications wrote.
+    pub tcp_payload: u64,
+    /// Segments with SYN and without ACK: connection attempts (three-way handshakes).
+    pub syns: u64,
+    /// Segments with FIN.
+    pub fins: u64,
+    /// Segments without payload, SYN or FIN: pure acknowledgements.
+    pub pure_acks: u64,
+}
+
+impl WireTally {
+    /// Count one captured frame, if it is a TCP segment.
+    pub fn add(&mut self, d: &crate::wire::dissect::Dissection) {
+        let Some(tcp) = d.tcp() else {
+            return;
+        };
+        // The IP packet starts where the link-layer header ends.
+        let link_end = d.layers.first().map(|l| l.header.end).unwrap_or(0);
+        let ip_len = d.captured_len.saturating_sub(link_end + d.trailer.len());
+        self.packets += 1;
+        self.ip_bytes += ip_len as u64;
+        self.tcp_payload += tcp.payload_len as u64;
+        let f = tcp.flags;
+        if f.syn() && !f.has(crate::wire::tcp::Flags::ACK) {
+            self.syns += 1;
+        }
+        if f.has(crate::wire::tcp::Flags::FIN) {
+            self.fins += 1;
+        }
+        if tcp.payload_len == 0 && !f.syn() && !f.has(crate::wire::tcp::Flags::FIN) {
+            self.pure_acks += 1;
+        }
+    }
+
+    /// TCP and IP header bytes: everything in the packets but the payload.
+    pub fn header_bytes(&self) -> u64 {
+        self.ip_bytes - self.tcp_payload.min(self.ip_bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +301,48 @@ mod tests {
         let (ev, _) = parse_sse_event(b": comment\ndata:a\ndata: b\n\n").unwrap();
         assert_eq!(ev.data, b"a\nb");
         assert_eq!(ev.id, None);
+    }
+
+    /// A Linux `lo` frame: zero MACs, IPv4 127.0.0.1 → 127.0.0.1, TCP 40000 → 8080 with
+    /// `flags` and `payload` (checksums left zero: counting does not depend on them).
+    fn lo_tcp_frame(flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]); // EtherType IPv4
+        let total = (20 + 20 + payload.len()) as u16;
+        f.extend_from_slice(&[0x45, 0x00]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]);
+        f.extend_from_slice(&40000u16.to_be_bytes());
+        f.extend_from_slice(&8080u16.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn wire_tally_counts_headers_handshakes_and_acks() {
+        use crate::wire::dissect::{dissect, LinkType};
+        let mut t = WireTally::default();
+        for (flags, payload) in [
+            (0x02, &b""[..]), // SYN
+            (0x12, b""),      // SYN-ACK
+            (0x10, b""),      // ACK
+            (0x18, b"hello"), // PSH-ACK with 5 B
+            (0x11, b""),      // FIN-ACK
+        ] {
+            t.add(&dissect(LinkType::Ethernet, &lo_tcp_frame(flags, payload)));
+        }
+        assert_eq!(
+            t,
+            WireTally {
+                packets: 5,
+                ip_bytes: 5 * 40 + 5,
+                tcp_payload: 5,
+                syns: 1,
+                fins: 1,
+                pure_acks: 1,
+            }
+        );
+        assert_eq!(t.header_bytes(), 200);
     }
 }
