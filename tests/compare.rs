@@ -28,6 +28,7 @@ fn compare(w: Workload, transports: &[Transport]) -> CompareReport {
         transports: transports.to_vec(),
         explain: false,
         csv: false,
+        plot: None,
         capture: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -248,6 +249,37 @@ fn cli_csv_and_explain() {
     assert!(run.stdout.contains("101 Switching Protocols"));
     assert!(run.stdout.contains("204 No Content") || run.stdout.contains("200 OK"));
     assert!(run.stdout.contains("text frame (2 B header + 32 B)"));
+}
+
+#[test]
+fn plot_writes_an_svg_with_every_transport() {
+    let path = std::env::temp_dir().join(format!("netlab-compare-{}.svg", std::process::id()));
+    let p = path.to_str().unwrap();
+    let run = netlab(&["compare", "--events", "5", "--interval", "1", "--plot", p]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let svg = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(svg.starts_with("<svg"), "{svg}");
+    assert!(svg.trim_end().ends_with("</svg>"));
+    for t in ["short poll (new conn)", "long poll", "SSE", "WebSocket"] {
+        assert!(svg.contains(t), "{t} missing");
+    }
+    // One dot per latency sample: 5 events × 5 transports.
+    assert_eq!(svg.matches("<circle").count(), 25);
+
+    let run = netlab(&[
+        "compare",
+        "--events",
+        "1",
+        "--plot",
+        "/nonexistent-dir/x.svg",
+    ]);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("could not write the chart"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -54,6 +54,9 @@ pub struct CompareArgs {
     /// handshakes (needs root or CAP_NET_RAW; without it the table says "not counted").
     #[arg(long)]
     pub capture: bool,
+    /// Also draw the latency distributions and the bytes per event as an SVG chart.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<std::path::PathBuf>,
     /// Print the table as CSV (one row per transport) instead.
     #[arg(long, conflicts_with = "explain")]
     pub csv: bool,

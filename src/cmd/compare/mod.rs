@@ -7,12 +7,14 @@
 
 use crate::app::{runtime, Runtime};
 use crate::cli::compare::{CompareArgs, TransportArg};
-use crate::error;
+use crate::error::{self, HintExt};
 use crate::net::push::{self, End, RunOptions, TraceStep, Transport, TransportRun, Workload};
 use crate::output::{Output, Paint, Render, Side, Step, Style, Timeline};
 use crate::wire::push::WireTally;
 use crate::wire::push::{MAX_EVENT_ID, MIN_PAYLOAD};
 use serde::Serialize;
+
+pub mod plot;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ pub struct Plan {
     pub transports: Vec<Transport>,
     pub explain: bool,
     pub csv: bool,
+    /// Draw latency distributions and bytes per event into this SVG file.
+    pub plot: Option<std::path::PathBuf>,
     /// Capture the packets of each run to count TCP/IP headers.
     pub capture: bool,
 }
@@ -109,6 +113,7 @@ impl TryFrom<&CompareArgs> for Plan {
             transports,
             explain: a.explain,
             csv: a.csv,
+            plot: a.plot.clone(),
             capture: a.capture,
         })
     }
@@ -189,6 +194,9 @@ pub struct Column {
     pub duplicated: u64,
     pub out_of_order: u64,
     pub latency: Option<Latency>,
+    /// Every latency sample, microseconds (for `--plot`).
+    #[serde(skip)]
+    pub samples_us: Vec<u64>,
     pub requests: u64,
     pub empty_polls: u64,
     /// TCP connections opened by the clients (each one a three-way handshake).
@@ -260,6 +268,7 @@ pub fn column(run: &TransportRun, workload: &Workload, cpu: Option<Duration>) ->
         duplicated,
         out_of_order,
         latency: Latency::of(&run.tally.latencies_us),
+        samples_us: run.tally.latencies_us.clone(),
         requests: run.tally.requests,
         empty_polls: run.tally.empty_polls,
         connections: run.tally.connections,
@@ -346,6 +355,12 @@ pub fn run(args: CompareArgs, out: &mut Output) -> anyhow::Result<()> {
     let report = rt.block_on(measure(&plan, |line| {
         let _ = out.progress(line);
     }));
+    if let Some(path) = &plan.plot {
+        std::fs::write(path, plot::svg(&report)).hinted(
+            format!("could not write the chart to {}", path.display()),
+            "check that the folder exists and is writable",
+        )?;
+    }
     if plan.csv && out.format() == crate::output::Format::Human {
         out.report(&CsvView(&report))?;
     } else {
