@@ -6,7 +6,7 @@ mod common;
 
 use common::{netlab, netlab_with_limit};
 use netlab::cmd::compare::{measure, Column, CompareReport, Plan};
-use netlab::net::push::{Transport, Workload};
+use netlab::net::push::{Direction, Transport, Workload};
 use netlab::wire::push as wp;
 use netlab::wire::websocket::handshake;
 use std::time::Duration;
@@ -19,6 +19,7 @@ fn workload(events: u64, interval_ms: u64, poll_ms: u64, clients: usize) -> Work
         poll_interval: Duration::from_millis(poll_ms),
         hold: Duration::from_millis(1000),
         clients,
+        direction: Direction::Down,
     }
 }
 
@@ -182,6 +183,70 @@ fn every_client_gets_every_event() {
         }
         assert!(c.bytes.server_agrees, "{}", c.title);
     }
+}
+
+#[test]
+fn messages_up_arrive_once_in_order_as_posts_or_masked_frames() {
+    let mut w = workload(15, 2, 5, 2);
+    w.direction = Direction::Up;
+    let r = compare(w, &Transport::ALL);
+    for c in &r.columns {
+        assert_eq!(c.error, None, "{}", c.title);
+        let up = c.up.as_ref().expect("an up column");
+        assert_eq!(
+            (
+                up.expected,
+                up.delivered,
+                up.lost,
+                up.duplicated,
+                up.out_of_order
+            ),
+            (30, 30, 0, 0, 0),
+            "{}",
+            c.title
+        );
+        assert_eq!(up.latency.map(|l| l.samples), Some(30), "{}", c.title);
+        assert_eq!(c.expected, 0, "{}: nothing goes down", c.title);
+        assert!(c.bytes.server_agrees, "{}", c.title);
+        let posts = if c.transport == Transport::WebSocket {
+            0
+        } else {
+            30
+        };
+        assert_eq!(up.posts, posts, "{}", c.title);
+    }
+    let ws = col(&r, Transport::WebSocket);
+    // 30 masked frames (2 B header + 4 B key each) and, per client, the close exchange.
+    assert_eq!(ws.bytes.framing, 30 * 6 + 2 * 12);
+    assert!(ws.bytes.total < col(&r, Transport::KeepAlivePoll).bytes.total);
+    assert_eq!(col(&r, Transport::ShortPoll).connections, 30);
+}
+
+#[test]
+fn both_directions_at_once() {
+    let mut w = workload(10, 3, 5, 1);
+    w.direction = Direction::Both;
+    let r = compare(w, &Transport::ALL);
+    for c in &r.columns {
+        let up = c.up.as_ref().unwrap();
+        assert_eq!(
+            (c.delivered, c.lost, c.duplicated),
+            (10, 0, 0),
+            "{}",
+            c.title
+        );
+        assert_eq!(
+            (up.delivered, up.lost, up.duplicated),
+            (10, 0, 0),
+            "{}",
+            c.title
+        );
+        assert!(c.bytes.server_agrees, "{}", c.title);
+    }
+    // WebSocket carries both directions on its one connection; the HTTP transports
+    // need a second one for their POSTs.
+    assert_eq!(col(&r, Transport::WebSocket).connections, 1);
+    assert_eq!(col(&r, Transport::Sse).connections, 2);
 }
 
 #[test]

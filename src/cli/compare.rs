@@ -44,6 +44,10 @@ pub struct CompareArgs {
     /// Clients per transport, each receiving every event.
     #[arg(long, default_value_t = 1, value_name = "C")]
     pub clients: usize,
+    /// Which way messages go: `down` (server events to clients), `up` (each client sends
+    /// --events messages: an HTTP POST each, or a WebSocket frame each) or `both` at once.
+    #[arg(long, value_enum, default_value_t = DirectionArg::Down)]
+    pub direction: DirectionArg,
     /// Only these transports (comma-separated); all five by default.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "T")]
     pub only: Vec<TransportArg>,
@@ -74,4 +78,11 @@ pub enum TransportArg {
     Sse,
     /// One upgraded connection, a frame per event.
     Ws,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DirectionArg {
+    Down,
+    Up,
+    Both,
 }

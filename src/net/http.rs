@@ -112,6 +112,8 @@ pub struct HttpConn {
     stream: Counted<TcpStream>,
     /// Bytes read but not yet consumed.
     pub buf: Vec<u8>,
+    /// A request head handed back with [`HttpConn::unread`], returned by the next read.
+    unread: Option<(RequestHead, usize)>,
 }
 
 impl HttpConn {
@@ -121,6 +123,7 @@ impl HttpConn {
         HttpConn {
             stream: Counted::new(stream, count),
             buf: Vec::with_capacity(4096),
+            unread: None,
         }
     }
 
@@ -173,6 +176,9 @@ impl HttpConn {
         &mut self,
         limit: Duration,
     ) -> Result<Option<(RequestHead, usize)>, HttpError> {
+        if let Some(head) = self.unread.take() {
+            return Ok(Some(head));
+        }
         loop {
             if let Scan::Complete { value, head_len } =
                 http1::parse_request(&self.buf, DEFAULT_HEAD_LIMIT)?
@@ -188,6 +194,11 @@ impl HttpConn {
                 };
             }
         }
+    }
+
+    /// Give a request head back: the next [`HttpConn::read_request_head`] returns it.
+    pub fn unread(&mut self, head: RequestHead, head_len: usize) {
+        self.unread = Some((head, head_len));
     }
 
     /// The next response head; what follows it stays in [`HttpConn::buf`].
@@ -206,6 +217,16 @@ impl HttpConn {
                 return Err(HttpError::Closed("before its response"));
             }
         }
+    }
+
+    /// The next `len` bytes (a body framed by `Content-Length`).
+    pub async fn read_body(&mut self, len: usize, limit: Duration) -> Result<Vec<u8>, HttpError> {
+        while self.buf.len() < len {
+            if self.read_more(limit, "waiting for a body").await? == 0 {
+                return Err(HttpError::Closed("in the middle of a body"));
+            }
+        }
+        Ok(self.consume(len))
     }
 
     /// A whole response whose body is framed by `Content-Length` (or absent: 1xx, 204,

@@ -59,6 +59,30 @@ impl Transport {
     }
 }
 
+/// Which way the messages go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Server to client: the events.
+    Down,
+    /// Client to server: each client sends as many messages (HTTP POSTs or WebSocket frames).
+    Up,
+    /// Both at once.
+    Both,
+}
+
+impl Direction {
+    pub fn down(self) -> bool {
+        self != Direction::Up
+    }
+    pub fn up(self) -> bool {
+        self != Direction::Down
+    }
+}
+
+/// Client `c`'s message `i` has id `c * UP_STRIDE + i` (so ids tell clients apart).
+pub const UP_STRIDE: u64 = 1_000_000;
+
 /// The same workload for every transport.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Workload {
@@ -73,6 +97,7 @@ pub struct Workload {
     pub hold: Duration,
     /// Clients, each receiving every event.
     pub clients: usize,
+    pub direction: Direction,
 }
 
 impl Workload {
@@ -203,6 +228,8 @@ pub struct TransportRun {
     pub server_written: u64,
     /// TCP connections the server accepted.
     pub accepted: u64,
+    /// What the server received from the clients (direction up or both).
+    pub up: Option<UpTally>,
     /// Why a client or the server failed, if one did (what it measured is kept).
     pub error: Option<String>,
     pub trace: Vec<TraceStep>,
@@ -231,6 +258,60 @@ struct Shared {
     client_count: Arc<ByteCount>,
     trace: Trace,
     addr: SocketAddr,
+    up: Mutex<UpState>,
+}
+
+/// Client-to-server messages: when each was created, and what the server received.
+#[derive(Debug, Default)]
+struct UpState {
+    created: std::collections::HashMap<u64, Instant>,
+    tally: UpTally,
+}
+
+/// What the server received from the clients (direction up or both).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpTally {
+    /// HTTP POSTs received (zero for WebSocket, whose messages are frames).
+    pub posts: u64,
+    /// Message ids in arrival order, per client.
+    #[serde(skip)]
+    pub received: Vec<Vec<u64>>,
+    /// Latency from the client creating a message to the server having parsed it, µs.
+    #[serde(skip)]
+    pub latencies_us: Vec<u64>,
+    /// Bytes of message payload received.
+    pub payload_bytes: u64,
+}
+
+impl Shared {
+    fn up_created(&self, id: u64) {
+        let mut up = self.up.lock().unwrap_or_else(|e| e.into_inner());
+        up.created.insert(id, Instant::now());
+    }
+
+    fn up_received(&self, payload: &[u8], via_post: bool) {
+        let now = Instant::now();
+        let mut up = self.up.lock().unwrap_or_else(|e| e.into_inner());
+        up.tally.payload_bytes += payload.len() as u64;
+        if via_post {
+            up.tally.posts += 1;
+        }
+        let Some(id) = wp::event_id(payload) else {
+            return;
+        };
+        if let Some(&created) = up.created.get(&id) {
+            let us = now.saturating_duration_since(created).as_micros() as u64;
+            up.tally.latencies_us.push(us);
+        }
+        let c = (id / UP_STRIDE) as usize;
+        if let Some(r) = up.tally.received.get_mut(c) {
+            r.push(id % UP_STRIDE);
+        }
+    }
+
+    fn start(&self) -> Instant {
+        self.trace.start
+    }
 }
 
 /// How much to record besides the counts.
@@ -273,6 +354,13 @@ pub async fn run(
             steps: Mutex::new(Vec::new()),
         },
         addr,
+        up: Mutex::new(UpState {
+            created: Default::default(),
+            tally: UpTally {
+                received: vec![Vec::new(); workload.clients],
+                ..UpTally::default()
+            },
+        }),
     });
     let accepted = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -282,7 +370,8 @@ pub async fn run(
         let shared = shared.clone();
         tokio::spawn(async move {
             let w = &shared.workload;
-            for i in 0..w.events {
+            let events = if w.direction.down() { w.events } else { 0 };
+            for i in 0..events {
                 if !w.interval.is_zero() {
                     let at = start + w.interval * ((i + 1).min(u32::MAX as u64) as u32);
                     tokio::time::sleep_until(at.into()).await;
@@ -304,20 +393,46 @@ pub async fn run(
                 ..ClientTally::default()
             };
             let deadline = Instant::now() + shared.workload.deadline();
-            let r = match shared.transport {
-                Transport::ShortPoll => {
-                    poll_client(&shared, &mut tally, deadline, true, None).await
-                }
-                Transport::KeepAlivePoll => {
-                    poll_client(&shared, &mut tally, deadline, false, None).await
-                }
-                Transport::LongPoll => {
-                    let hold = Some(shared.workload.hold);
-                    poll_client(&shared, &mut tally, deadline, false, hold).await
-                }
-                Transport::Sse => sse_client(&shared, &mut tally, deadline).await,
-                Transport::WebSocket => ws_client(&shared, &mut tally, deadline).await,
+            let dir = shared.workload.direction;
+            let mut up_tally = ClientTally {
+                received: vec![Vec::new()],
+                ..ClientTally::default()
             };
+            let down = async {
+                if !dir.down() {
+                    return Ok(());
+                }
+                match shared.transport {
+                    Transport::ShortPoll => {
+                        poll_client(&shared, &mut tally, deadline, true, None).await
+                    }
+                    Transport::KeepAlivePoll => {
+                        poll_client(&shared, &mut tally, deadline, false, None).await
+                    }
+                    Transport::LongPoll => {
+                        let hold = Some(shared.workload.hold);
+                        poll_client(&shared, &mut tally, deadline, false, hold).await
+                    }
+                    Transport::Sse => sse_client(&shared, &mut tally, deadline).await,
+                    Transport::WebSocket => ws_client(&shared, &mut tally, deadline, c).await,
+                }
+            };
+            // WebSocket sends its messages up on its one connection (in ws_client); the
+            // HTTP transports POST them, on a connection of their own.
+            let up = async {
+                match shared.transport {
+                    _ if !dir.up() => Ok(()),
+                    Transport::WebSocket if dir.down() => Ok(()),
+                    Transport::WebSocket => ws_client(&shared, &mut up_tally, deadline, c).await,
+                    t => post_sender(&shared, &mut up_tally, c, t == Transport::ShortPoll).await,
+                }
+            };
+            let (r_down, r_up) = tokio::join!(down, up);
+            tally.requests += up_tally.requests;
+            tally.connections += up_tally.connections;
+            tally.head_bytes += up_tally.head_bytes;
+            tally.payload_bytes += up_tally.payload_bytes;
+            let r = r_down.and(r_up);
             (c, tally, r.err().map(|e| e.to_string()))
         });
     }
@@ -379,7 +494,14 @@ pub async fn run(
         Some(Err(why)) => (None, Some(format!("not counted: {why}"))),
         Some(Ok(cap)) => finish_capture(cap).await,
     };
+    let up = if workload.direction.up() {
+        let st = shared.up.lock().unwrap_or_else(|e| e.into_inner());
+        Some(st.tally.clone())
+    } else {
+        None
+    };
     Ok(TransportRun {
+        up,
         server_port: addr.port(),
         wire,
         wire_note,
@@ -444,6 +566,15 @@ async fn serve_conn(mut conn: HttpConn, shared: &Shared) -> Result<(), HttpError
     let w = &shared.workload;
     let idle = w.deadline();
     let trace = &shared.trace;
+    // Messages from the clients come as POSTs, on connections of their own.
+    let Some((first, first_len)) = conn.read_request_head(idle).await? else {
+        return Ok(());
+    };
+    if first.method == "POST" {
+        conn.unread(first, first_len);
+        return serve_posts(conn, shared).await;
+    }
+    conn.unread(first, first_len);
     match shared.transport {
         Transport::ShortPoll | Transport::KeepAlivePoll | Transport::LongPoll => loop {
             let Some((head, _)) = conn.read_request_head(idle).await? else {
@@ -539,23 +670,57 @@ async fn serve_conn(mut conn: HttpConn, shared: &Shared) -> Result<(), HttpError
                 "accepts the upgrade",
                 Some(format!("101 Switching Protocols ({} B)", response.len())),
             );
-            for id in 0..w.events {
-                if shared.source.wait_for(id + 1, idle).await <= id {
+            let down_total = if w.direction.down() { w.events } else { 0 };
+            let up_total = if w.direction.up() { w.events } else { 0 };
+            let (mut sent, mut got, mut client_closed) = (0u64, 0u64, false);
+            // Send events as they appear and read the client's messages, until both
+            // directions are done (each wait bounded; the loop ends on a timeout too).
+            while !client_closed && (sent < down_total || got < up_total) {
+                while let Parsed::Complete { value, header_len } =
+                    Frame::parse(&conn.buf, Role::Server, 1 << 20)
+                        .map_err(|e| HttpError::Malformed(e.to_string()))?
+                {
+                    conn.consume(header_len);
+                    match value.header.opcode {
+                        OpCode::Text | OpCode::Binary => {
+                            shared.up_received(&value.payload, false);
+                            got += 1;
+                        }
+                        OpCode::Close => client_closed = true,
+                        _ => {}
+                    }
+                }
+                if client_closed || (sent >= down_total && got >= up_total) {
                     break;
                 }
-                let payload = wp::event_payload(id, w.payload);
-                let mut frame = Vec::with_capacity(payload.len() + 10);
-                Frame::encode(true, OpCode::Text, &payload, None, &mut frame);
-                conn.write_all(&frame).await?;
-                trace.record(
-                    End::Server,
-                    "sends a frame",
-                    Some(format!(
-                        "text frame ({} B header + {} B)",
-                        frame.len() - payload.len(),
-                        payload.len()
-                    )),
-                );
+                tokio::select! {
+                    have = shared.source.wait_for(sent + 1, idle), if sent < down_total => {
+                        if have <= sent {
+                            break; // no new event within the idle limit
+                        }
+                        for id in sent..have.min(down_total) {
+                            let payload = wp::event_payload(id, w.payload);
+                            let mut frame = Vec::with_capacity(payload.len() + 10);
+                            Frame::encode(true, OpCode::Text, &payload, None, &mut frame);
+                            conn.write_all(&frame).await?;
+                            trace.record(
+                                End::Server,
+                                "sends a frame",
+                                Some(format!(
+                                    "text frame ({} B header + {} B)",
+                                    frame.len() - payload.len(),
+                                    payload.len()
+                                )),
+                            );
+                        }
+                        sent = have.min(down_total);
+                    }
+                    n = conn.read_more(idle, "waiting for a frame"), if got < up_total => {
+                        if n? == 0 {
+                            break;
+                        }
+                    }
+                }
             }
             let mut close = Vec::new();
             let payload = CloseFrame::new(CloseCode(1000), "").payload();
@@ -583,6 +748,90 @@ async fn serve_conn(mut conn: HttpConn, shared: &Shared) -> Result<(), HttpError
             Ok(())
         }
     }
+}
+
+/// Answer POSTs (client-to-server messages) on one connection until it closes.
+async fn serve_posts(mut conn: HttpConn, shared: &Shared) -> Result<(), HttpError> {
+    let idle = shared.workload.deadline();
+    for _ in 0..=MAX_POSTS_PER_CONN {
+        let Some((head, _)) = conn.read_request_head(idle).await? else {
+            return Ok(());
+        };
+        let len = head
+            .headers
+            .get("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n <= 1 << 20)
+            .ok_or_else(|| HttpError::Malformed("a POST without a usable Content-Length".into()))?;
+        let body = conn.read_body(len, idle).await?;
+        shared.up_received(&body, true);
+        let close = head.headers.has_token("connection", "close");
+        let answer = wp::post_response_head(close);
+        conn.write_all(&answer).await?;
+        shared.trace.record(
+            End::Server,
+            "has the message",
+            Some(format!("204 No Content ({} B)", answer.len())),
+        );
+        if close {
+            conn.shutdown().await;
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// One connection serves at most this many POSTs (a bound on the loop).
+const MAX_POSTS_PER_CONN: u64 = 10_000_000;
+
+/// Send client `c`'s messages as HTTP POSTs, one per interval; `close` opens a new
+/// connection for each.
+async fn post_sender(
+    shared: &Shared,
+    tally: &mut ClientTally,
+    c: usize,
+    close: bool,
+) -> Result<(), HttpError> {
+    let w = &shared.workload;
+    let limit = w.io_limit();
+    let host = shared.addr.to_string();
+    let mut conn: Option<HttpConn> = None;
+    for i in 0..w.events {
+        if !w.interval.is_zero() {
+            let at = shared.start() + w.interval * ((i + 1).min(u32::MAX as u64) as u32);
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let id = c as u64 * UP_STRIDE + i;
+        let body = wp::event_payload(id, w.payload);
+        shared.up_created(id);
+        let cn = match conn.as_mut() {
+            Some(cn) => cn,
+            None => {
+                let cn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
+                tally.connections += 1;
+                conn.insert(cn)
+            }
+        };
+        let req = wp::post_request(&host, &body, close);
+        cn.write_all(&req).await?;
+        tally.requests += 1;
+        tally.head_bytes += (req.len() - body.len()) as u64;
+        shared.trace.record(
+            End::Client,
+            format!("sends message {i}"),
+            Some(format!(
+                "POST /messages ({} B head + {} B)",
+                req.len() - body.len(),
+                body.len()
+            )),
+        );
+        let resp = cn.read_response(limit).await?;
+        tally.head_bytes += resp.head_len as u64;
+        if close {
+            conn = None;
+        }
+    }
+    Ok(())
 }
 
 /// Note event `id` as received now by client 0 of this tally.
@@ -722,8 +971,10 @@ async fn ws_client(
     shared: &Shared,
     tally: &mut ClientTally,
     deadline: Instant,
+    c: usize,
 ) -> Result<(), HttpError> {
-    let limit = shared.workload.io_limit();
+    let w = &shared.workload;
+    let limit = w.io_limit();
     let mut conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
     tally.connections += 1;
     shared.trace.record(
@@ -731,6 +982,9 @@ async fn ws_client(
         "opens a TCP connection",
         Some("SYN, SYN-ACK, ACK".to_owned()),
     );
+    // Client-to-server messages (direction up or both) go on this same connection.
+    let up_total = if w.direction.up() { w.events } else { 0 };
+    let mut up_sent = 0u64;
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(|e| HttpError::Malformed(e.to_string()))?;
     let (key, req) =
@@ -777,8 +1031,35 @@ async fn ws_client(
                 if Instant::now() >= deadline {
                     break;
                 }
-                if conn.read_more(limit, "waiting for a frame").await? == 0 {
-                    break;
+                let next_at =
+                    shared.start() + w.interval * ((up_sent + 1).min(u32::MAX as u64) as u32);
+                tokio::select! {
+                    n = conn.read_more(limit, "waiting for a frame") => {
+                        if n? == 0 {
+                            break;
+                        }
+                    }
+                    _ = tokio::time::sleep_until(next_at.into()), if up_sent < up_total => {
+                        let id = c as u64 * UP_STRIDE + up_sent;
+                        let payload = wp::event_payload(id, w.payload);
+                        let mut key = [0u8; 4];
+                        getrandom::fill(&mut key)
+                            .map_err(|e| HttpError::Malformed(e.to_string()))?;
+                        let mut frame = Vec::with_capacity(payload.len() + 14);
+                        Frame::encode(true, OpCode::Text, &payload, Some(key), &mut frame);
+                        shared.up_created(id);
+                        conn.write_all(&frame).await?;
+                        shared.trace.record(
+                            End::Client,
+                            format!("sends message {up_sent}"),
+                            Some(format!(
+                                "masked text frame ({} B header + {} B)",
+                                frame.len() - payload.len(),
+                                payload.len()
+                            )),
+                        );
+                        up_sent += 1;
+                    }
                 }
             }
             Err(e) => return Err(HttpError::Malformed(e.to_string())),

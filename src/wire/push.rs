@@ -104,6 +104,30 @@ pub fn poll_response_head(body_len: usize, close: bool) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// A message from client to server over plain HTTP: one `POST` per message.
+pub fn post_request(host: &str, body: &[u8], close: bool) -> Vec<u8> {
+    let mut s = format!(
+        "POST /messages HTTP/1.1\r\nHost: {host}\r\nUser-Agent: netlab\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if close {
+        s.push_str("Connection: close\r\n");
+    }
+    s.push_str("\r\n");
+    let mut out = s.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The answer to a `POST`: nothing to say but "received".
+pub fn post_response_head(close: bool) -> Vec<u8> {
+    if close {
+        b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".to_vec()
+    } else {
+        b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()
+    }
+}
+
 /// The request that opens an event stream.
 pub fn sse_request(host: &str) -> Vec<u8> {
     format!("GET /events HTTP/1.1\r\nHost: {host}\r\nUser-Agent: netlab\r\nAccept: text/event-stream\r\n\r\n")
@@ -294,6 +318,22 @@ mod tests {
         let (ev, used2) = parse_sse_event(&body[used..]).unwrap();
         assert_eq!(ev.data, b"00000002xx");
         assert_eq!(used + used2, body.len());
+    }
+
+    #[test]
+    fn post_request_carries_its_body() {
+        let r = post_request("h", b"00000001", true);
+        let Scan::Complete { value, head_len } = parse_request(&r, 8192).unwrap() else {
+            panic!()
+        };
+        assert_eq!(value.method, "POST");
+        assert_eq!(value.headers.get("content-length"), Some("8"));
+        assert_eq!(&r[head_len..], b"00000001");
+        let Scan::Complete { value, .. } = parse_response(&post_response_head(false), 99).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(value.status, 204);
     }
 
     #[test]

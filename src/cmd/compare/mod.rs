@@ -6,9 +6,11 @@
 //! (percentiles, loss, byte split) and hands the report to `output`.
 
 use crate::app::{runtime, Runtime};
-use crate::cli::compare::{CompareArgs, TransportArg};
+use crate::cli::compare::{CompareArgs, DirectionArg, TransportArg};
 use crate::error::{self, HintExt};
-use crate::net::push::{self, End, RunOptions, TraceStep, Transport, TransportRun, Workload};
+use crate::net::push::{
+    self, Direction, End, RunOptions, TraceStep, Transport, TransportRun, Workload,
+};
 use crate::output::{Output, Paint, Render, Side, Step, Style, Timeline};
 use crate::wire::push::WireTally;
 use crate::wire::push::{MAX_EVENT_ID, MIN_PAYLOAD};
@@ -109,6 +111,11 @@ impl TryFrom<&CompareArgs> for Plan {
                 poll_interval: Duration::from_millis(a.poll_interval),
                 hold: Duration::from_millis(a.hold),
                 clients: a.clients,
+                direction: match a.direction {
+                    DirectionArg::Down => Direction::Down,
+                    DirectionArg::Up => Direction::Up,
+                    DirectionArg::Both => Direction::Both,
+                },
             },
             transports,
             explain: a.explain,
@@ -174,12 +181,41 @@ pub struct Bytes {
     /// Server to client.
     pub down: u64,
     pub total: u64,
-    /// total / events delivered.
+    /// total / messages delivered (events down plus messages up).
     pub per_event: f64,
-    /// (total − payload) / events delivered.
+    /// (total − payload) / messages delivered.
     pub overhead_per_event: f64,
     /// Whether the server's socket counts equal the clients' (written = read, both ways).
     pub server_agrees: bool,
+}
+
+/// Client-to-server messages as the server received them.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpDelivery {
+    pub expected: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    /// From the client creating a message to the server having parsed it.
+    pub latency: Option<Latency>,
+    /// HTTP POSTs the server answered (0 for WebSocket: its messages are frames).
+    pub posts: u64,
+    pub payload_bytes: u64,
+}
+
+/// (delivered, lost, duplicated, out of order) over every receiver's arrivals.
+fn delivery(received: &[Vec<u64>], expected_each: u64) -> (u64, u64, u64, u64) {
+    let (mut delivered, mut lost, mut duplicated, mut out_of_order) = (0, 0, 0, 0);
+    for r in received {
+        let unique: HashSet<u64> = r.iter().copied().collect();
+        let in_range = unique.iter().filter(|&&id| id < expected_each).count() as u64;
+        delivered += in_range;
+        lost += expected_each - in_range;
+        duplicated += (r.len() - unique.len()) as u64;
+        out_of_order += r.windows(2).filter(|w| w[1] < w[0]).count() as u64;
+    }
+    (delivered, lost, duplicated, out_of_order)
 }
 
 /// One transport's column.
@@ -194,6 +230,8 @@ pub struct Column {
     pub duplicated: u64,
     pub out_of_order: u64,
     pub latency: Option<Latency>,
+    /// Client-to-server messages (direction up or both).
+    pub up: Option<UpDelivery>,
     /// Every latency sample, microseconds (for `--plot`).
     #[serde(skip)]
     pub samples_us: Vec<u64>,
@@ -234,40 +272,50 @@ const TCPIP_NOTE: &str = "not counted: bytes are counted at the socket API, so T
 
 /// Turn what `net::push` measured into a column.
 pub fn column(run: &TransportRun, workload: &Workload, cpu: Option<Duration>) -> Column {
-    let mut delivered = 0;
-    let mut lost = 0;
-    let mut duplicated = 0;
-    let mut out_of_order = 0;
-    for received in &run.tally.received {
-        let unique: HashSet<u64> = received.iter().copied().collect();
-        let in_range = unique.iter().filter(|&&id| id < workload.events).count() as u64;
-        delivered += in_range;
-        lost += workload.events - in_range;
-        duplicated += (received.len() - unique.len()) as u64;
-        out_of_order += received.windows(2).filter(|w| w[1] < w[0]).count() as u64;
-    }
+    let down_each = if workload.direction.down() {
+        workload.events
+    } else {
+        0
+    };
+    let (delivered, mut lost, duplicated, out_of_order) = delivery(&run.tally.received, down_each);
     // Clients that never got going still expected their events.
     let missing_clients = workload.clients.saturating_sub(run.tally.received.len()) as u64;
-    lost += missing_clients * workload.events;
+    lost += missing_clients * down_each;
+    let up = run.up.as_ref().map(|u| {
+        let (delivered, lost, duplicated, out_of_order) = delivery(&u.received, workload.events);
+        UpDelivery {
+            expected: workload.events * workload.clients as u64,
+            delivered,
+            lost,
+            duplicated,
+            out_of_order,
+            latency: Latency::of(&u.latencies_us),
+            posts: u.posts,
+            payload_bytes: u.payload_bytes,
+        }
+    });
+    let up_delivered = up.as_ref().map(|u| u.delivered).unwrap_or(0);
     let total = run.client_read + run.client_written;
-    let payload = run.tally.payload_bytes;
+    let payload = run.tally.payload_bytes + up.as_ref().map(|u| u.payload_bytes).unwrap_or(0);
     let heads = run.tally.head_bytes;
+    let messages = delivered + up_delivered;
     let per = |n: u64| {
-        if delivered == 0 {
+        if messages == 0 {
             0.0
         } else {
-            n as f64 / delivered as f64
+            n as f64 / messages as f64
         }
     };
     Column {
         transport: run.transport,
         title: run.transport.title(),
-        expected: workload.events * workload.clients as u64,
+        expected: down_each * workload.clients as u64,
         delivered,
         lost,
         duplicated,
         out_of_order,
         latency: Latency::of(&run.tally.latencies_us),
+        up,
         samples_us: run.tally.latencies_us.clone(),
         requests: run.tally.requests,
         empty_polls: run.tally.empty_polls,
@@ -305,6 +353,7 @@ fn failed_column(t: Transport, workload: &Workload, why: String) -> Column {
         server_written: 0,
         accepted: 0,
         error: Some(why),
+        up: None,
         trace: Vec::new(),
         server_port: 0,
         wire: None,
@@ -382,7 +431,7 @@ impl Column {
     }
 
     /// Row label and value, in table order.
-    fn rows(&self) -> Vec<(&'static str, String)> {
+    fn rows(&self, show_up: bool) -> Vec<(&'static str, String)> {
         let lat = |f: fn(&Latency) -> u64| {
             self.latency
                 .as_ref()
@@ -390,7 +439,7 @@ impl Column {
                 .unwrap_or("-".into())
         };
         let b = &self.bytes;
-        vec![
+        let mut rows = vec![
             (
                 "events delivered",
                 format!("{} / {}", self.delivered, self.expected),
@@ -406,6 +455,34 @@ impl Column {
             ("latency p95 (ms)", lat(|l| l.p95_us)),
             ("latency p99 (ms)", lat(|l| l.p99_us)),
             ("latency max (ms)", lat(|l| l.max_us)),
+        ];
+        if show_up {
+            let up = self.up.as_ref();
+            let ulat = |f: fn(&Latency) -> u64| {
+                up.and_then(|u| u.latency.as_ref())
+                    .map(|l| ms(f(l)))
+                    .unwrap_or("-".into())
+            };
+            rows.extend([
+                (
+                    "up: messages delivered",
+                    up.map(|u| format!("{} / {}", u.delivered, u.expected))
+                        .unwrap_or("-".into()),
+                ),
+                (
+                    "up: lost / duplicated / out of order",
+                    up.map(|u| format!("{} / {} / {}", u.lost, u.duplicated, u.out_of_order))
+                        .unwrap_or("-".into()),
+                ),
+                ("up: latency p50 (ms)", ulat(|l| l.p50_us)),
+                ("up: latency p99 (ms)", ulat(|l| l.p99_us)),
+                (
+                    "up: HTTP POSTs",
+                    up.map(|u| u.posts.to_string()).unwrap_or("-".into()),
+                ),
+            ]);
+        }
+        rows.extend([
             ("HTTP requests", self.requests.to_string()),
             ("empty polls", self.empty_polls.to_string()),
             ("TCP connections opened", self.connections.to_string()),
@@ -453,7 +530,8 @@ impl Column {
                 self.cpu_ms.map(|c| format!("{c:.1}")).unwrap_or("-".into()),
             ),
             ("run time (ms)", format!("{:.0}", self.elapsed_ms)),
-        ]
+        ]);
+        rows
     }
 }
 
@@ -487,9 +565,14 @@ impl Render for CompareReport {
         s.push_str(&style.paint(
             Paint::Bold,
             format!(
-                "{} events of {} B, {}, {} client(s); poll every {} ms, long-poll hold {} ms",
+                "{} events of {} B {}, {}, {} client(s); poll every {} ms, long-poll hold {} ms",
                 w.events,
                 w.payload,
+                match w.direction {
+                    Direction::Down => "server to client",
+                    Direction::Up => "client to server (per client)",
+                    Direction::Both => "each way (per client)",
+                },
                 if w.interval.is_zero() {
                     "all at once".to_owned()
                 } else {
@@ -505,7 +588,8 @@ impl Render for CompareReport {
         let mut header = vec![String::new()];
         header.extend(self.columns.iter().map(|c| c.title.to_owned()));
         t.set_header(header);
-        let rows: Vec<Vec<(&str, String)>> = self.columns.iter().map(Column::rows).collect();
+        let show_up = self.workload.direction.up();
+        let rows: Vec<Vec<(&str, String)>> = self.columns.iter().map(|c| c.rows(show_up)).collect();
         if let Some(first) = rows.first() {
             for (i, (label, _)) in first.iter().enumerate() {
                 let mut row = vec![(*label).to_owned()];
@@ -584,14 +668,14 @@ impl Render for CsvView<'_> {
         let mut s = String::from(
             "transport,expected,delivered,lost,duplicated,out_of_order,p50_us,p95_us,p99_us,max_us,\
 requests,empty_polls,connections,payload_bytes,http_head_bytes,framing_bytes,up_bytes,down_bytes,\
-total_bytes,bytes_per_event,cpu_ms,error\n",
+total_bytes,bytes_per_event,cpu_ms,error,up_delivered,up_lost,up_p50_us,up_p99_us\n",
         );
         for c in &self.0.columns {
             let l = c.latency;
             let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
             let b = &c.bytes;
             s.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{}\n",
                 serde_json::to_value(c.transport)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
@@ -617,6 +701,10 @@ total_bytes,bytes_per_event,cpu_ms,error\n",
                 b.per_event,
                 c.cpu_ms.map(|v| format!("{v:.1}")).unwrap_or_default(),
                 c.error.as_deref().unwrap_or("").replace([',', '\n'], ";"),
+                opt(c.up.as_ref().map(|u| u.delivered)),
+                opt(c.up.as_ref().map(|u| u.lost)),
+                opt(c.up.as_ref().and_then(|u| u.latency).map(|l| l.p50_us)),
+                opt(c.up.as_ref().and_then(|u| u.latency).map(|l| l.p99_us)),
             ));
         }
         s
@@ -646,6 +734,7 @@ mod tests {
             poll_interval: Duration::from_millis(1),
             hold: Duration::from_millis(1),
             clients: 2,
+            direction: Direction::Down,
         };
         let run = TransportRun {
             transport: Transport::Sse,
@@ -659,6 +748,7 @@ mod tests {
             server_written: 10,
             accepted: 2,
             error: None,
+            up: None,
             trace: vec![],
             server_port: 1,
             wire: None,
