@@ -604,7 +604,13 @@ impl Render for CompareReport {
                 s.push_str(&style.paint(Paint::Bad, format!("{} failed: {e}", c.title)));
                 s.push('\n');
             }
-            if c.lost > 0 || c.duplicated > 0 {
+            if c.delivered == 0 && c.expected > 0 {
+                s.push_str(&style.paint(
+                    Paint::Bad,
+                    format!("{}: 0 event(s) delivered of {}", c.title, c.expected),
+                ));
+                s.push('\n');
+            } else if c.lost > 0 || c.duplicated > 0 {
                 s.push_str(&style.paint(
                     Paint::Warn,
                     format!(
@@ -767,5 +773,56 @@ mod tests {
             (8, 7, 1, 1, 1)
         );
         assert!(c.bytes.server_agrees);
+    }
+
+    #[test]
+    fn a_failed_transport_is_named_and_the_others_still_reported() {
+        let w = Workload {
+            events: 2,
+            interval: Duration::ZERO,
+            payload: 8,
+            poll_interval: Duration::from_millis(1),
+            hold: Duration::from_millis(1),
+            clients: 1,
+            direction: Direction::Down,
+        };
+        let ok = TransportRun {
+            transport: Transport::WebSocket,
+            tally: push::ClientTally {
+                received: vec![vec![0, 1]],
+                latencies_us: vec![100, 200],
+                ..Default::default()
+            },
+            client_read: 0,
+            client_written: 0,
+            server_read: 0,
+            server_written: 0,
+            accepted: 1,
+            error: None,
+            up: None,
+            trace: vec![],
+            server_port: 1,
+            wire: None,
+            wire_note: None,
+            elapsed_us: 1,
+        };
+        let report = CompareReport {
+            workload: w.clone(),
+            columns: vec![
+                failed_column(Transport::Sse, &w, "could not bind: address in use".into()),
+                column(&ok, &w, None),
+            ],
+            tcpip_overhead: TCPIP_NOTE,
+            explain: false,
+        };
+        let text = report.render_human(&Style::plain());
+        assert!(
+            text.contains("SSE failed: could not bind: address in use"),
+            "{text}"
+        );
+        assert!(text.contains("SSE: 0 event(s) delivered of 2"), "{text}");
+        assert!(text.contains("WebSocket"));
+        assert_eq!(report.columns[0].lost, 2);
+        assert_eq!(report.columns[1].delivered, 2);
     }
 }
