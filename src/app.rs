@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Udp(args) => cmd::udp::run(args, &mut out),
         Command::Ws(args) => cmd::ws::run(args, &mut out),
         Command::Capture(args) => cmd::capture::run(args.try_into()?, &mut out),
+        Command::Compare(args) => cmd::compare::run(args, &mut out),
     }
 }
 

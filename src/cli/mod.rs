@@ -5,6 +5,7 @@
 //! `cmd/`, so tests can build plans without clap.
 
 pub mod capture;
+pub mod compare;
 pub mod tcp;
 pub mod ws;
 
@@ -60,6 +61,9 @@ pub enum Command {
     /// Capture packets (live or from a pcap file) and decode them layer by layer, mapped
     /// to the OSI and TCP/IP models.
     Capture(capture::CaptureArgs),
+    /// HTTP versus WebSocket, measured side by side: short polling, keep-alive polling,
+    /// long polling, Server-Sent Events and WebSocket push on the same workload.
+    Compare(compare::CompareArgs),
 }
 
 /// Arguments of `netlab osi`.

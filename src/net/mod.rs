@@ -2,6 +2,8 @@
 //! `wire/` stays pure; `cmd/` composes the two.
 
 pub mod capture;
+pub mod http;
+pub mod push;
 pub mod tcp;
 pub mod ws;
 

@@ -1,0 +1,381 @@
+//! `netlab compare` over real loopback sockets: every transport delivers every event once
+//! and in order, byte counts add up to what was written, and the relations between the
+//! transports hold. Timings are compared with each other, never with fixed numbers.
+
+mod common;
+
+use common::{netlab, netlab_with_limit};
+use netlab::cmd::compare::{measure, Column, CompareReport, Plan};
+use netlab::net::push::{Direction, Transport, Workload};
+use netlab::wire::push as wp;
+use netlab::wire::websocket::handshake;
+use std::time::Duration;
+
+fn workload(events: u64, interval_ms: u64, poll_ms: u64, clients: usize) -> Workload {
+    Workload {
+        events,
+        interval: Duration::from_millis(interval_ms),
+        payload: 32,
+        poll_interval: Duration::from_millis(poll_ms),
+        hold: Duration::from_millis(1000),
+        clients,
+        direction: Direction::Down,
+    }
+}
+
+fn compare(w: Workload, transports: &[Transport]) -> CompareReport {
+    let plan = Plan {
+        workload: w,
+        transports: transports.to_vec(),
+        explain: false,
+        csv: false,
+        plot: None,
+        capture: false,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), measure(&plan, |_| {}))
+            .await
+            .expect("the comparison hung")
+    })
+}
+
+fn col(r: &CompareReport, t: Transport) -> &Column {
+    r.columns.iter().find(|c| c.transport == t).unwrap()
+}
+
+#[test]
+fn every_transport_delivers_every_event_exactly_once_in_order() {
+    let r = compare(workload(30, 3, 5, 1), &Transport::ALL);
+    assert_eq!(r.columns.len(), 5);
+    for c in &r.columns {
+        assert_eq!(c.error, None, "{}", c.title);
+        assert_eq!(
+            (c.delivered, c.lost, c.duplicated, c.out_of_order),
+            (30, 0, 0, 0),
+            "{}",
+            c.title
+        );
+        assert_eq!(c.latency.map(|l| l.samples), Some(30), "{}", c.title);
+        assert_eq!(c.bytes.payload, 30 * 32, "{}", c.title);
+        // What each server wrote is what its clients read, and the other way round.
+        assert!(c.bytes.server_agrees, "{}: {:?}", c.title, c.bytes);
+        assert_eq!(
+            c.bytes.total,
+            c.bytes.payload + c.bytes.http_heads + c.bytes.framing,
+            "{}",
+            c.title
+        );
+    }
+}
+
+#[test]
+fn connections_requests_and_bytes_relate_as_the_protocols_say() {
+    // 100 small events: WebSocket pays one upgrade and 2 B per frame, polling pays heads.
+    let r = compare(workload(100, 1, 3, 1), &Transport::ALL);
+    let short = col(&r, Transport::ShortPoll);
+    let keep = col(&r, Transport::KeepAlivePoll);
+    let long = col(&r, Transport::LongPoll);
+    let sse = col(&r, Transport::Sse);
+    let ws = col(&r, Transport::WebSocket);
+    for c in &r.columns {
+        assert_eq!(c.lost, 0, "{}", c.title);
+        assert_eq!(
+            c.accepted, c.connections,
+            "{}: server and client disagree",
+            c.title
+        );
+    }
+    // Short polling opens one TCP connection per request; the others keep one.
+    assert_eq!(short.connections, short.requests);
+    assert!(short.requests > 1);
+    for c in [keep, long, sse, ws] {
+        assert_eq!(c.connections, 1, "{}", c.title);
+    }
+    assert_eq!((sse.requests, ws.requests), (1, 1));
+    assert!(
+        ws.bytes.total < keep.bytes.total,
+        "{:?} vs {:?}",
+        ws.bytes,
+        keep.bytes
+    );
+    assert!(ws.bytes.per_event < short.bytes.per_event);
+    assert!(ws.bytes.overhead_per_event < long.bytes.overhead_per_event);
+    assert!(ws.bytes.total < sse.bytes.total);
+    // A long poll answers as soon as there is something, so it never comes back empty
+    // while events keep coming faster than its hold time.
+    assert_eq!(long.empty_polls, 0);
+}
+
+#[test]
+fn websocket_and_sse_bytes_match_the_bytes_their_protocols_define() {
+    let events = 12u64;
+    let r = compare(
+        workload(events, 1, 5, 1),
+        &[Transport::Sse, Transport::WebSocket],
+    );
+    let ws = col(&r, Transport::WebSocket);
+    // Upgrade request and 101 answer, as wire::websocket builds them (key length is fixed).
+    let (_, req) = handshake::client_request("127.0.0.1:65535", "/events", [0; 16], &[], None);
+    assert!(ws.bytes.http_heads > 0);
+    let host_slack = "65535".len() - 1; // the port printed in Host: has 1 to 5 digits
+    let accept_len = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n".len();
+    let heads_max = (req.len() + accept_len) as u64;
+    assert!(
+        ws.bytes.http_heads <= heads_max && ws.bytes.http_heads + host_slack as u64 >= heads_max,
+        "{} vs {heads_max}",
+        ws.bytes.http_heads
+    );
+    // Each 32 B text frame from the server has a 2 B header; then the server's close
+    // (2 B header + 2 B code) and the client's masked echo (2 + 4 B key + 2 B code).
+    assert_eq!(ws.bytes.framing, events * 2 + 4 + 8);
+    let sse = col(&r, Transport::Sse);
+    let syntax: usize = (0..events).map(|id| wp::sse_event(id, b"").len()).sum();
+    assert_eq!(sse.bytes.framing, syntax as u64);
+}
+
+#[test]
+fn polling_faster_than_events_makes_empty_polls_and_waits_longer() {
+    // Events every 30 ms, polls every 5 ms: most polls find nothing.
+    let r = compare(
+        workload(6, 30, 5, 1),
+        &[
+            Transport::ShortPoll,
+            Transport::LongPoll,
+            Transport::WebSocket,
+        ],
+    );
+    let short = col(&r, Transport::ShortPoll);
+    assert!(short.empty_polls > 0, "{short:?}");
+    assert!(short.requests > short.empty_polls);
+    assert_eq!(col(&r, Transport::LongPoll).empty_polls, 0);
+    assert_eq!(short.lost, 0);
+}
+
+#[test]
+fn short_polling_waits_for_its_next_poll_push_does_not() {
+    let r = compare(
+        workload(20, 7, 40, 1),
+        &[Transport::KeepAlivePoll, Transport::WebSocket],
+    );
+    let poll = col(&r, Transport::KeepAlivePoll).latency.unwrap();
+    let ws = col(&r, Transport::WebSocket).latency.unwrap();
+    assert!(poll.p50_us > ws.p50_us, "poll {poll:?} ws {ws:?}");
+    assert!(poll.max_us > ws.p50_us);
+}
+
+#[test]
+fn every_client_gets_every_event() {
+    let r = compare(workload(10, 2, 5, 3), &Transport::ALL);
+    for c in &r.columns {
+        assert_eq!(
+            (c.expected, c.delivered, c.lost),
+            (30, 30, 0),
+            "{}",
+            c.title
+        );
+        if c.transport != Transport::ShortPoll {
+            assert_eq!(c.connections, 3, "{}", c.title);
+        }
+        assert!(c.bytes.server_agrees, "{}", c.title);
+    }
+}
+
+#[test]
+fn messages_up_arrive_once_in_order_as_posts_or_masked_frames() {
+    let mut w = workload(15, 2, 5, 2);
+    w.direction = Direction::Up;
+    let r = compare(w, &Transport::ALL);
+    for c in &r.columns {
+        assert_eq!(c.error, None, "{}", c.title);
+        let up = c.up.as_ref().expect("an up column");
+        assert_eq!(
+            (
+                up.expected,
+                up.delivered,
+                up.lost,
+                up.duplicated,
+                up.out_of_order
+            ),
+            (30, 30, 0, 0, 0),
+            "{}",
+            c.title
+        );
+        assert_eq!(up.latency.map(|l| l.samples), Some(30), "{}", c.title);
+        assert_eq!(c.expected, 0, "{}: nothing goes down", c.title);
+        assert!(c.bytes.server_agrees, "{}", c.title);
+        let posts = if c.transport == Transport::WebSocket {
+            0
+        } else {
+            30
+        };
+        assert_eq!(up.posts, posts, "{}", c.title);
+    }
+    let ws = col(&r, Transport::WebSocket);
+    // 30 masked frames (2 B header + 4 B key each) and, per client, the close exchange.
+    assert_eq!(ws.bytes.framing, 30 * 6 + 2 * 12);
+    assert!(ws.bytes.total < col(&r, Transport::KeepAlivePoll).bytes.total);
+    assert_eq!(col(&r, Transport::ShortPoll).connections, 30);
+}
+
+#[test]
+fn both_directions_at_once() {
+    let mut w = workload(10, 3, 5, 1);
+    w.direction = Direction::Both;
+    let r = compare(w, &Transport::ALL);
+    for c in &r.columns {
+        let up = c.up.as_ref().unwrap();
+        assert_eq!(
+            (c.delivered, c.lost, c.duplicated),
+            (10, 0, 0),
+            "{}",
+            c.title
+        );
+        assert_eq!(
+            (up.delivered, up.lost, up.duplicated),
+            (10, 0, 0),
+            "{}",
+            c.title
+        );
+        assert!(c.bytes.server_agrees, "{}", c.title);
+    }
+    // WebSocket carries both directions on its one connection; the HTTP transports
+    // need a second one for their POSTs.
+    assert_eq!(col(&r, Transport::WebSocket).connections, 1);
+    assert_eq!(col(&r, Transport::Sse).connections, 2);
+}
+
+#[test]
+fn cli_json_has_one_column_per_transport() {
+    let run = netlab(&[
+        "compare",
+        "--json",
+        "--events",
+        "8",
+        "--interval",
+        "2",
+        "--poll-interval",
+        "4",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let v = run.json();
+    let cols = v["columns"].as_array().unwrap();
+    let names: Vec<&str> = cols
+        .iter()
+        .map(|c| c["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "short_poll",
+            "keep_alive_poll",
+            "long_poll",
+            "sse",
+            "web_socket"
+        ]
+    );
+    for c in cols {
+        assert_eq!(c["delivered"], 8);
+        assert!(c["latency"]["p99_us"].as_u64().is_some());
+    }
+    assert!(v["tcpip_overhead"]
+        .as_str()
+        .unwrap()
+        .contains("not counted"));
+}
+
+#[test]
+fn cli_csv_and_explain() {
+    let run = netlab(&[
+        "compare",
+        "--csv",
+        "--events",
+        "3",
+        "--interval",
+        "1",
+        "--only",
+        "ws,sse",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    assert!(lines[0].starts_with("transport,expected,delivered"));
+    assert!(lines[1].starts_with("sse,3,3,0"), "{}", lines[1]);
+    assert!(lines[2].starts_with("web_socket,3,3,0"), "{}", lines[2]);
+
+    let run = netlab(&["compare", "--explain", "--events", "2", "--interval", "1"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    // The WebSocket column starts with an HTTP exchange: the upgrade and its 101.
+    assert!(run.stdout.contains("Upgrade: websocket"), "{}", run.stdout);
+    assert!(run.stdout.contains("101 Switching Protocols"));
+    assert!(run.stdout.contains("204 No Content") || run.stdout.contains("200 OK"));
+    assert!(run.stdout.contains("text frame (2 B header + 32 B)"));
+}
+
+#[test]
+fn plot_writes_an_svg_with_every_transport() {
+    let path = std::env::temp_dir().join(format!("netlab-compare-{}.svg", std::process::id()));
+    let p = path.to_str().unwrap();
+    let run = netlab(&["compare", "--events", "5", "--interval", "1", "--plot", p]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let svg = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(svg.starts_with("<svg"), "{svg}");
+    assert!(svg.trim_end().ends_with("</svg>"));
+    for t in ["short poll (new conn)", "long poll", "SSE", "WebSocket"] {
+        assert!(svg.contains(t), "{t} missing");
+    }
+    // One dot per latency sample: 5 events × 5 transports.
+    assert_eq!(svg.matches("<circle").count(), 25);
+
+    let run = netlab(&[
+        "compare",
+        "--events",
+        "1",
+        "--plot",
+        "/nonexistent-dir/x.svg",
+    ]);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("could not write the chart"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn impossible_knobs_are_usage_errors() {
+    for (args, says) in [
+        (&["--events", "0"][..], "--events 0"),
+        (&["--payload", "4"], "--payload 4"),
+        (&["--payload", "10000000"], "--payload"),
+        (&["--interval", "100000"], "would take"),
+        (&["--events", "100000", "--interval", "100"], "would take"),
+        (&["--poll-interval", "0"], "--poll-interval"),
+        (&["--clients", "0"], "--clients"),
+    ] {
+        let mut argv = vec!["compare"];
+        argv.extend_from_slice(args);
+        let run = netlab(&argv);
+        assert_eq!(run.code(), 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("hint:"), "{args:?}: {}", run.stderr);
+    }
+    // A negative interval is not a number clap accepts.
+    let run = netlab(&["compare", "--interval", "-5"]);
+    assert_eq!(run.code(), 2, "{}", run.stderr);
+}
+
+#[test]
+fn the_default_comparison_finishes_within_ten_seconds() {
+    let run = netlab_with_limit(&["compare", "--json"], Duration::from_secs(10));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    for c in run.json()["columns"].as_array().unwrap() {
+        assert_eq!(c["lost"], 0, "{c}");
+        assert_eq!(c["duplicated"], 0, "{c}");
+    }
+}

@@ -1,0 +1,64 @@
+//! Every command that `docs/http-vs-websocket.md` and `labs/05-http-vs-websocket.md` show
+//! must work: each `netlab` command parses, and each is run except the plain default
+//! comparison and the root-only capture (tests/compare.rs and tests/compare_capture.rs
+//! run those).
+
+mod common;
+
+use clap::Parser;
+use common::netlab;
+
+const FILES: [&str; 2] = ["docs/http-vs-websocket.md", "labs/05-http-vs-websocket.md"];
+
+/// The `$ ` lines of every ```console block.
+fn console_commands(path: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut inside = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            inside = line.trim() == "```console";
+            continue;
+        }
+        if inside {
+            if let Some(cmd) = line.strip_prefix("$ ") {
+                out.push(cmd.to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_command_in_the_guides_parses_and_runs() {
+    let svg = std::env::temp_dir().join(format!("netlab-compare-docs-{}.svg", std::process::id()));
+    let mut ran = 0;
+    let mut seen = std::collections::HashSet::new();
+    for file in FILES {
+        let cmds = console_commands(file);
+        assert!(!cmds.is_empty(), "{file} shows no commands");
+        for cmd in cmds {
+            let cmd = cmd.strip_prefix("sudo ").unwrap_or(&cmd).to_owned();
+            assert!(
+                cmd.starts_with("netlab compare"),
+                "{file}: unexpected `{cmd}`"
+            );
+            let argv: Vec<&str> = cmd.split_whitespace().collect();
+            if let Err(e) = netlab::cli::Cli::try_parse_from(&argv) {
+                panic!("{file}: `{cmd}` does not parse:\n{e}");
+            }
+            if cmd == "netlab compare" || cmd.contains("--capture") || !seen.insert(cmd.clone()) {
+                continue;
+            }
+            let live = cmd.replace("compare.svg", svg.to_str().unwrap());
+            let args: Vec<&str> = live.split_whitespace().skip(1).collect();
+            let r = netlab(&args);
+            assert_eq!(r.code(), 0, "{file}: `{cmd}` failed:\n{}", r.stderr);
+            assert!(!r.stdout.is_empty(), "{file}: `{cmd}` printed nothing");
+            ran += 1;
+        }
+    }
+    let _ = std::fs::remove_file(&svg);
+    assert!(ran >= 5, "only {ran} commands ran");
+}
