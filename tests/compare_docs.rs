@@ -1,4 +1,4 @@
-//! Every command that `docs/http-vs-websocket.md` and `labs/05-http-vs-websocket.md` show
+//! Every command that `docs/http-vs-websocket.md` and `labs/06-http-vs-websocket.md` show
 //! must work: each `netlab` command parses, and each is run except the plain default
 //! comparison and the root-only capture (tests/compare.rs and tests/compare_capture.rs
 //! run those).
@@ -8,7 +8,7 @@ mod common;
 use clap::Parser;
 use common::netlab;
 
-const FILES: [&str; 2] = ["docs/http-vs-websocket.md", "labs/05-http-vs-websocket.md"];
+const FILES: [&str; 2] = ["docs/http-vs-websocket.md", "labs/06-http-vs-websocket.md"];
 
 /// The `$ ` lines of every ```console block.
 fn console_commands(path: &str) -> Vec<String> {
