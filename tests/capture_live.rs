@@ -205,6 +205,41 @@ fn loopback_packets_are_seen_once_and_counted_as_tcpdump_counts_them() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The largest UDP datagram over IPv4 (65,507 bytes of payload) makes a 65,549-byte frame
+/// on `lo` (14 Ethernet + 20 IP + 8 UDP + 65,507). It must be captured whole: a receive
+/// buffer of 64 KiB used to cut it silently and call the cut frame complete.
+#[test]
+fn the_largest_datagram_is_captured_whole() {
+    if !common::have_root("live capture on lo") {
+        return;
+    }
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rx.local_addr().unwrap().port();
+    let filter = format!("udp port {port}");
+    let (nl, lines) = start_netlab(&[
+        "capture",
+        "--jsonl",
+        "--count",
+        "1",
+        "--duration",
+        "10",
+        &filter,
+    ]);
+    tx.send_to(&vec![0x5a; 65_507], ("127.0.0.1", port))
+        .unwrap();
+    assert!(wait_with_limit(nl, Duration::from_secs(15)).success());
+    let packets: Vec<serde_json::Value> = lines
+        .try_iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .filter(|v: &serde_json::Value| v.get("captured_len").is_some())
+        .collect();
+    assert_eq!(packets.len(), 1, "{packets:?}");
+    assert_eq!(packets[0]["captured_len"], 65_549, "{}", packets[0]["info"]);
+    assert_eq!(packets[0]["orig_len"], 65_549);
+    assert!(packets[0]["stopped"].is_null(), "{}", packets[0]["stopped"]);
+}
+
 /// Stop tcpdump the way a user does (SIGINT), so it flushes its file.
 fn stop_with_sigint(c: Child) {
     let _ = Command::new("kill")

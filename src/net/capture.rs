@@ -28,6 +28,10 @@ use std::io::{self, BufWriter, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The most bytes of one frame netlab captures or writes: tcpdump's default snapshot length,
+/// well above the largest loopback frame (65,536-byte MTU plus the 14-byte header).
+pub const SNAPLEN: usize = 262_144;
+
 /// One captured frame, borrowed from the source's buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
@@ -280,7 +284,7 @@ impl FileSource {
                     // truncation to the reader; a claim beyond the snapshot length is
                     // corruption, and saying "truncated" would mislead.
                     if let Some(claimed) = claimed_len(&self.path, self.offset, header.endianness) {
-                        if claimed > header.snaplen.max(262_144)
+                        if claimed > header.snaplen.max(SNAPLEN as u32)
                             && matches!(problem_kind(e), Kind::Truncated)
                         {
                             self.done = true;
@@ -544,7 +548,7 @@ impl PcapSink {
             })?;
             let header = PcapHeader {
                 datalink: DataLink::from(f.link.to_linktype()),
-                snaplen: 262_144,
+                snaplen: SNAPLEN as u32,
                 ts_resolution: TsResolution::MicroSecond,
                 ..PcapHeader::default()
             };
@@ -748,11 +752,13 @@ mod live {
                 .find(|i| i.name == iface)
                 .ok_or_else(|| CaptureError::NoSuchInterface(iface.to_owned()))?;
             let loopback = interface.is_loopback();
-            // A short read timeout lets the thread notice `stop` on a silent link; a big
-            // socket buffer rides out bursts.
+            // A short read timeout lets the thread notice `stop` on a silent link. The
+            // read buffer must hold the largest frame: `lo`'s MTU is 65,536, so a full-size
+            // IPv4 packet makes a 65,549-byte frame, and pnet cuts anything longer than its
+            // buffer without saying so. 262,144 is tcpdump's default snapshot length.
             let config = Config {
                 read_timeout: Some(Duration::from_millis(50)),
-                read_buffer_size: 65_536,
+                read_buffer_size: SNAPLEN,
                 ..Config::default()
             };
             let mut rx = match datalink::channel(&interface, config) {
