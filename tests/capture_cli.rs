@@ -425,3 +425,58 @@ fn list_shows_loopback_with_its_addresses_and_unknown_interfaces_are_named() {
         r.stderr
     );
 }
+
+/// `--own-namespace` where the kernel refuses (simulated: this kernel allows unprivileged
+/// namespaces, so a stand-in `unshare` says what a refusing kernel makes it say), and where
+/// util-linux is missing. Both are one clear error with a hint, exit code 1.
+#[test]
+fn own_namespace_says_clearly_when_it_cannot_be_had() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("netlab-no-userns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("unshare");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let run = |path: &std::path::Path| {
+        let out = common::netlab_cmd()
+            .env("PATH", path)
+            .args(["capture", "--own-namespace", "--count", "1", "--", "true"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&dir);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("error: the kernel refused to create a user and network namespace"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Operation not permitted"),
+        "the kernel's own words: {err}"
+    );
+    assert!(
+        err.contains("hint:") && err.contains("sudo") && err.contains("--read"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().count(),
+        2,
+        "one error line and one hint line: {err}"
+    );
+
+    std::fs::remove_file(&fake).unwrap();
+    let (code, err) = run(&dir);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("could not run `unshare`"), "{err}");
+    assert!(err.contains("hint:") && err.contains("util-linux"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
