@@ -24,6 +24,7 @@ pub mod conversation;
 pub mod dissect;
 pub mod ethernet;
 pub mod filter;
+pub mod flow;
 pub mod framing;
 pub mod http1;
 pub mod icmpv4;
