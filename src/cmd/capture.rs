@@ -60,6 +60,8 @@ pub struct Plan {
     pub queue: usize,
     /// Only the summary.
     pub quiet: bool,
+    /// `--follow`: one conversation's reassembled bytes instead of packets.
+    pub follow: Option<crate::wire::flow::Which>,
 }
 
 impl TryFrom<CaptureArgs> for Plan {
@@ -144,7 +146,20 @@ impl TryFrom<CaptureArgs> for Plan {
                 interface: a.interface,
             }
         };
+        let follow = match &a.follow {
+            None => None,
+            Some(f) => {
+                if a.layers || a.osi || a.quiet {
+                    return Err(usage(
+                        "--follow shows one conversation's bytes; --layers, --osi and --quiet show packets",
+                        "drop one of them (--hex with --follow gives a hexdump of the stream)",
+                    ));
+                }
+                Some(super::follow::parse_which(f)?)
+            }
+        };
         Ok(Plan {
+            follow,
             source,
             count: a.count,
             duration,
@@ -527,6 +542,7 @@ struct Pipeline<'o> {
     summary: CaptureSummary,
     json_all: bool,
     full: bool,
+    follower: Option<super::follow::Follower>,
 }
 
 impl<'o> Pipeline<'o> {
@@ -537,6 +553,7 @@ impl<'o> Pipeline<'o> {
             }
             None => None,
         };
+        let follower = plan.follow.map(super::follow::Follower::new);
         let json_all = out.format() == Format::Json;
         let full = out.format() != Format::Human || plan.view.detailed();
         let summary = CaptureSummary {
@@ -562,6 +579,7 @@ impl<'o> Pipeline<'o> {
             summary,
             json_all,
             full,
+            follower,
         })
     }
 
@@ -588,6 +606,14 @@ impl<'o> Pipeline<'o> {
         }
         if let Some(sink) = self.sink.as_mut() {
             sink.write(&f).failed("writing the capture file")?;
+        }
+        if let Some(fo) = self.follower.as_mut() {
+            fo.packet(
+                &d,
+                f.data,
+                u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX),
+            );
+            return Ok(self.done());
         }
         if self.plan.quiet {
             return Ok(self.done());
@@ -651,6 +677,11 @@ impl<'o> Pipeline<'o> {
         if let Some(sink) = self.sink {
             sink.finish(self.summary.link.unwrap_or(LinkType::Ethernet))
                 .failed("finishing the capture file")?;
+        }
+        if let Some(fo) = self.follower {
+            let report = fo.finish(self.plan.view.hex)?;
+            self.out.report(&report)?;
+            return Ok(self.summary);
         }
         let mut s = self.summary;
         if s.checksums_not_verified > 0 && s.note.is_none() {

@@ -3,6 +3,7 @@
 //! them to `output`. Labs never print.
 
 pub mod capture;
+pub mod follow;
 pub mod osi;
 pub mod tcp;
 pub mod udp;

@@ -168,6 +168,8 @@ pub struct Reassembler {
     pending: BTreeMap<u64, (Vec<u8>, u64)>,
     pending_bytes: usize,
     max_buffered: usize,
+    /// Stream offset of this side's FIN (it occupies one sequence number), once seen.
+    fin_at: Option<u64>,
     /// Counters for the summary.
     pub delivered: u64,
     pub gap_bytes: u64,
@@ -182,6 +184,7 @@ impl Reassembler {
             pending: BTreeMap::new(),
             pending_bytes: 0,
             max_buffered,
+            fin_at: None,
             delivered: 0,
             gap_bytes: 0,
             gaps: 0,
@@ -387,6 +390,45 @@ impl Reassembler {
         if let Some((&at, _)) = self.pending.first_key_value() {
             self.gap_to(at, notes, sink);
             self.drain(sink);
+        }
+    }
+
+    /// This side sent a FIN with sequence number `seq` (after any data in its segment).
+    pub fn fin(&mut self, seq: u32) {
+        if self.next_seq.is_some() {
+            let at = self.offset as i64 + self.distance(seq);
+            self.fin_at = u64::try_from(at).ok();
+        }
+    }
+
+    /// The other side acknowledged everything before `ack`. Bytes it acknowledged that
+    /// the capture never showed were received, so the capture missed them: they are a
+    /// gap now, and waiting for them would only delay what follows (tshark calls this
+    /// "ACKed unseen segment").
+    pub fn acked(&mut self, ack: u32, notes: &mut Vec<Note>, sink: &mut impl FnMut(Piece<'_>)) {
+        if self.next_seq.is_none() {
+            return;
+        }
+        let d = self.distance(ack);
+        if d <= 0 {
+            return;
+        }
+        let mut to = self.offset + d as u64;
+        if let Some(f) = self.fin_at {
+            to = to.min(f); // the FIN's sequence number is not a byte of data
+        }
+        // Bounded: each pass either moves past a buffered segment or ends the loop.
+        while to > self.offset {
+            match self.pending.first_key_value() {
+                Some((&at, _)) if at <= to => {
+                    self.gap_to(at, notes, sink);
+                    self.drain(sink);
+                }
+                _ => {
+                    self.gap_to(to, notes, sink);
+                    break;
+                }
+            }
         }
     }
 
@@ -700,7 +742,30 @@ impl FlowTable {
         });
         if t.flags.fin() {
             o.fin[i] = true;
+            stream.fin(seq.wrapping_add(t.payload_len as u32));
         }
+        let (other_before, other_gaps, other_gap_bytes) = {
+            let s = &o.streams[1 - i];
+            (s.delivered, s.gaps, s.gap_bytes)
+        };
+        if t.flags.ack() && !t.flags.rst() {
+            let other_dir = match dir {
+                Direction::AToB => Direction::BToA,
+                Direction::BToA => Direction::AToB,
+            };
+            o.streams[1 - i].acked(t.ack, &mut notes, &mut |p| sink(id, other_dir, p));
+        }
+        {
+            let s = &o.streams[1 - i];
+            c.gaps += s.gaps - other_gaps;
+            c.gap_bytes += s.gap_bytes - other_gap_bytes;
+            let more = s.delivered - other_before;
+            match dir {
+                Direction::AToB => c.bytes_b_to_a += more,
+                Direction::BToA => c.bytes_a_to_b += more,
+            }
+        }
+        let stream = &o.streams[i];
         if c.state == State::Opening
             && o.syn_ack_seen
             && dir == Direction::AToB
@@ -882,6 +947,33 @@ mod tests {
             vec![Note::OutOfOrder, Note::Gap { offset: 3, len: 3 }]
         );
         assert_eq!((r.gaps, r.gap_bytes, r.delivered), (1, 3, 6));
+    }
+
+    #[test]
+    fn bytes_acknowledged_but_never_captured_are_a_gap_at_once() {
+        let mut r = Reassembler::new(1024);
+        r.syn(0);
+        let mut notes = Vec::new();
+        let mut out = Vec::new();
+        let mut sink = |p: Piece<'_>| out.push(format!("{p:?}"));
+        r.segment(1, b"ab", 2, &mut notes, &mut sink);
+        r.segment(6, b"fg", 2, &mut notes, &mut sink); // waits for 3..6
+        r.acked(3, &mut notes, &mut sink); // nothing new: 1..3 was delivered
+        assert_eq!(r.gaps, 0);
+        r.acked(8, &mut notes, &mut sink); // the receiver had 3..6: the capture missed it
+        assert_eq!((r.gaps, r.gap_bytes, r.offset()), (1, 3, 7));
+        r.fin(8);
+        r.acked(9, &mut notes, &mut sink); // the ACK of the FIN is not a missing byte
+        assert_eq!((r.gaps, r.offset()), (1, 7));
+        assert_eq!(
+            out,
+            [
+                "Data { offset: 0, bytes: [97, 98] }",
+                "Gap { offset: 2, len: 3 }",
+                "Data { offset: 5, bytes: [102, 103] }"
+            ]
+        );
+        assert_eq!(notes, [Note::OutOfOrder, Note::Gap { offset: 2, len: 3 }]);
     }
 
     #[test]

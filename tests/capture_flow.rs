@@ -1,0 +1,304 @@
+//! `netlab capture --follow`: each conversation's reassembled bytes agree with
+//! tshark's "Follow Stream" (`-z follow,tcp,raw,N`) on real captures, including one
+//! where a segment is retransmitted and two arrive out of order.
+
+mod common;
+use common::netlab;
+use std::process::Command;
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn have_tshark() -> bool {
+    if Command::new("tshark").arg("--version").output().is_ok() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("tshark is missing and CI=true: .ci/run installs it");
+    }
+    eprintln!("skipped: tshark is not installed (apt-get install tshark)");
+    false
+}
+
+/// One conversation as tshark follows it: its two ends and each direction's bytes.
+struct Followed {
+    node0: String,
+    node1: String,
+    to_node1: Vec<u8>,
+    to_node0: Vec<u8>,
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+/// tshark's follow of stream `n` (0-based, per protocol); `None` past the last stream.
+fn tshark_follow(file: &str, proto: &str, n: u32) -> Option<Followed> {
+    let out = Command::new("tshark")
+        .args(["-r", file, "-q", "-z", &format!("follow,{proto},raw,{n}")])
+        .output()
+        .expect("tshark runs");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut f = Followed {
+        node0: String::new(),
+        node1: String::new(),
+        to_node1: Vec::new(),
+        to_node0: Vec::new(),
+    };
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("Node 0: ") {
+            f.node0 = v.to_string();
+        } else if let Some(v) = line.strip_prefix("Node 1: ") {
+            f.node1 = v.to_string();
+        } else if let Some(h) = line.strip_prefix('\t') {
+            f.to_node0.extend(unhex(h.trim()));
+        } else if !line.is_empty() && line.bytes().all(|b| b.is_ascii_hexdigit()) {
+            f.to_node1.extend(unhex(line));
+        }
+    }
+    // tshark names no nodes for a stream that does not exist.
+    (!f.node0.is_empty() && !f.node0.starts_with(':')).then_some(f)
+}
+
+/// netlab's follow of the conversation between `x` and `y`: bytes x → y and y → x.
+fn netlab_follow(file: &str, x: &str, y: &str) -> (Vec<u8>, Vec<u8>, serde_json::Value) {
+    let r = netlab(&[
+        "--json",
+        "capture",
+        "--read",
+        file,
+        "--follow",
+        &format!("{x}-{y}"),
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let j = r.json();
+    let a = &j["conversation"]["a"];
+    let a = format!(
+        "{}:{}",
+        match a[0].as_str().unwrap() {
+            ip if ip.contains(':') => format!("[{ip}]"),
+            ip => ip.to_string(),
+        },
+        a[1]
+    );
+    let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    for c in j["chunks"].as_array().unwrap() {
+        assert_eq!(c["missing"], 0, "no gaps in these captures: {c}");
+        let bytes = unhex(c["hex"].as_str().unwrap());
+        match c["direction"].as_str().unwrap() {
+            "a_to_b" => ab.extend(bytes),
+            "b_to_a" => ba.extend(bytes),
+            d => panic!("direction {d}"),
+        }
+    }
+    if a == x {
+        (ab, ba, j)
+    } else {
+        (ba, ab, j)
+    }
+}
+
+#[test]
+fn follow_agrees_with_tshark_on_every_conversation() {
+    if !have_tshark() {
+        return;
+    }
+    let cases = [
+        ("http-ipv4.pcap", "tcp"),
+        ("http-ipv6.pcap", "tcp"),
+        ("http-keepalive.pcap", "tcp"),
+        ("ws-demo.pcap", "tcp"),
+        ("ws-demo-reordered.pcap", "tcp"),
+        ("any-sll2.pcap", "tcp"),
+        ("udp-exchange.pcap", "udp"),
+    ];
+    let mut compared = 0;
+    for (name, proto) in cases {
+        let file = fixture(name);
+        let mut n = 0;
+        while let Some(t) = tshark_follow(&file, proto, n) {
+            let (to1, to0, _) = netlab_follow(&file, &t.node0, &t.node1);
+            assert_eq!(
+                to1, t.to_node1,
+                "{name} stream {n}: {} → {}",
+                t.node0, t.node1
+            );
+            assert_eq!(
+                to0, t.to_node0,
+                "{name} stream {n}: {} → {}",
+                t.node1, t.node0
+            );
+            assert!(
+                !to1.is_empty() || !to0.is_empty(),
+                "{name} stream {n} carried data"
+            );
+            compared += 1;
+            n += 1;
+            assert!(n < 50, "bounded");
+        }
+        assert!(n > 0, "tshark found no {proto} stream in {name}");
+    }
+    assert!(compared >= 7);
+}
+
+#[test]
+fn reordered_capture_reports_what_was_repaired() {
+    let r = netlab(&[
+        "--json",
+        "capture",
+        "--read",
+        &fixture("ws-demo-reordered.pcap"),
+        "--follow",
+        "1",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let c = &r.json()["conversation"];
+    assert_eq!(c["retransmissions"], 1, "{c}");
+    assert_eq!(c["out_of_order"], 1, "{c}");
+    assert_eq!(c["gaps"], 0, "{c}");
+    assert_eq!(c["state"], "closed");
+    assert_eq!(c["handshake_seen"], true);
+}
+
+/// Records of a little-endian classic pcap file: (record header + data) each.
+fn pcap_records(b: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut recs = Vec::new();
+    let mut i = 24;
+    while i + 16 <= b.len() {
+        let incl = u32::from_le_bytes(b[i + 8..i + 12].try_into().unwrap()) as usize;
+        recs.push(b[i..i + 16 + incl].to_vec());
+        i += 16 + incl;
+    }
+    (b[..24].to_vec(), recs)
+}
+
+#[test]
+fn a_segment_missing_from_the_capture_is_shown_as_a_gap() {
+    // http-keepalive.pcap without the record carrying the first response body (11 bytes:
+    // "first file\n"), as if the capture had missed it.
+    let whole = std::fs::read(fixture("http-keepalive.pcap")).unwrap();
+    let (hdr, recs) = pcap_records(&whole);
+    let drop = recs
+        .iter()
+        .position(|r| r.windows(11).any(|w| w == b"first file\n"))
+        .expect("the fixture carries the first file");
+    let mut out = hdr;
+    for (k, r) in recs.iter().enumerate() {
+        if k != drop {
+            out.extend_from_slice(r);
+        }
+    }
+    let path = std::env::temp_dir().join(format!("netlab-gap-{}.pcap", std::process::id()));
+    std::fs::write(&path, out).unwrap();
+    let file = path.to_str().unwrap();
+    let r = netlab(&["--json", "capture", "--read", file, "--follow", "1"]);
+    let text = netlab(&["capture", "--read", file, "--follow", "1"]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["conversation"]["gaps"], 1);
+    assert_eq!(j["conversation"]["gap_bytes"], 11);
+    let gap: Vec<_> = j["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["missing"] != 0)
+        .collect();
+    assert_eq!(gap.len(), 1);
+    assert_eq!(gap[0]["direction"], "b_to_a");
+    assert_eq!(gap[0]["missing"], 11);
+    assert!(
+        text.stdout
+            .contains("< [11 bytes missing at stream offset 186: never captured]"),
+        "{}",
+        text.stdout
+    );
+    // The bytes after the hole are still there, in order.
+    assert!(text.stdout.contains("\n< chunk one, \n"), "{}", text.stdout);
+}
+
+#[test]
+fn follow_shows_both_directions_marked_as_text_or_hex() {
+    let file = fixture("ws-demo.pcap");
+    let r = netlab(&["capture", "--read", &file, "--follow", "1"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let out = &r.stdout;
+    assert!(out.starts_with("TCP conversation 1: 127.0.0.1:"), "{out}");
+    assert!(out.contains("\n> GET /demo HTTP/1.1\n"), "{out}");
+    assert!(out.contains("\n> Upgrade: websocket\n"), "{out}");
+    assert!(
+        out.contains("\n< HTTP/1.1 101 Switching Protocols\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("state: closed by FIN, handshake captured"),
+        "{out}"
+    );
+    let h = netlab(&["capture", "--read", &file, "--follow", "1", "--hex"]);
+    assert_eq!(h.code(), 0, "{}", h.stderr);
+    assert!(
+        h.stdout
+            .contains("\n> 00000000  47 45 54 20 2f 64 65 6d  6f 20"),
+        "{}",
+        h.stdout
+    );
+    assert!(
+        h.stdout.contains("\n< 00000000  48 54 54 50 2f 31 2e 31"),
+        "{}",
+        h.stdout
+    );
+}
+
+#[test]
+fn wrong_conversations_are_clear_errors() {
+    let file = fixture("http-ipv4.pcap");
+    let r = netlab(&["capture", "--read", &file, "--follow", "7"]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr.contains("no conversation 7 in this capture"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("1  TCP 127.0.0.1:34338-127.0.0.1:18080"),
+        "{}",
+        r.stderr
+    );
+    for bad in [
+        &["--follow", "nope"][..],
+        &["--follow", "1", "--layers"][..],
+        &["--follow", "0"][..],
+    ] {
+        let mut args = vec!["capture", "--read", &file];
+        args.extend_from_slice(bad);
+        let r = netlab(&args);
+        assert_eq!(r.code(), 2, "{bad:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn help_examples_parse() {
+    use clap::Parser as _;
+    netlab::cli::Cli::try_parse_from([
+        "netlab",
+        "capture",
+        "--read",
+        "tests/fixtures/http-ipv4.pcap",
+        "--follow",
+        "1",
+    ])
+    .unwrap();
+    netlab::cli::Cli::try_parse_from([
+        "netlab",
+        "capture",
+        "--read",
+        "f.pcap",
+        "--follow",
+        "[::1]:1-[::1]:2",
+        "--hex",
+    ])
+    .unwrap();
+}
