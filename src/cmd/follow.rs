@@ -5,6 +5,7 @@
 
 use crate::error::usage;
 use crate::output::{follow, Paint, Render, Style};
+use crate::wire::app::{AppDecoder, AppEvent, AppMessage};
 use crate::wire::dissect::Dissection;
 use crate::wire::flow::{Conversation, Direction, FlowTable, Limits, Piece, Which};
 use serde::Serialize;
@@ -78,6 +79,8 @@ pub struct FollowReport {
     pub chunks: Vec<Chunk>,
     /// Bytes not kept because of [`MAX_FOLLOW_BYTES`].
     pub not_kept: u64,
+    /// HTTP/1.x messages and WebSocket frames decoded from the reassembled bytes.
+    pub application: Vec<AppEvent>,
     #[serde(skip)]
     pub hex: bool,
 }
@@ -93,7 +96,12 @@ pub struct Follower {
     kept: usize,
     not_kept: u64,
     scratch: Vec<(Direction, u64, Result<Vec<u8>, u64>)>,
+    app: AppDecoder,
+    application: Vec<AppEvent>,
 }
+
+/// Bytes one direction's application decoder may hold while a message is incomplete.
+const APP_BUFFER: usize = 16 * 1024 * 1024;
 
 impl Follower {
     pub fn new(which: Which) -> Follower {
@@ -105,6 +113,8 @@ impl Follower {
             kept: 0,
             not_kept: 0,
             scratch: Vec::new(),
+            app: AppDecoder::new(APP_BUFFER),
+            application: Vec::new(),
         }
     }
 
@@ -143,6 +153,17 @@ impl Follower {
     }
 
     fn keep(&mut self, (dir, offset, p): (Direction, u64, Result<Vec<u8>, u64>)) {
+        let tcp = self
+            .id
+            .and_then(|id| self.table.conversations.get((id - 1) as usize))
+            .is_some_and(|c| c.transport == crate::wire::flow::Transport::Tcp);
+        if tcp {
+            let piece = match &p {
+                Ok(bytes) => Piece::Data { offset, bytes },
+                Err(len) => Piece::Gap { offset, len: *len },
+            };
+            self.app.piece(dir, piece, &mut self.application);
+        }
         match p {
             Err(len) => self.chunks.push(Chunk {
                 direction: dir,
@@ -191,6 +212,7 @@ impl Follower {
             for p in std::mem::take(&mut self.scratch) {
                 self.keep(p);
             }
+            self.app.finish(&mut self.application);
         }
         let conv = self
             .id
@@ -200,6 +222,7 @@ impl Follower {
                 conversation,
                 chunks: self.chunks,
                 not_kept: self.not_kept,
+                application: self.application,
                 hex,
             }),
             None => {
@@ -295,6 +318,17 @@ impl Render for FollowReport {
                 follow::write_text(&mut s, ch.direction, &ch.data, style);
             }
         }
+        if !self.application.is_empty() {
+            s.push('\n');
+            s.push_str(&style.paint(
+                Paint::Bold,
+                "Application layer (OSI 7, TCP/IP application), decoded from the reassembled bytes:",
+            ));
+            s.push('\n');
+            for ev in &self.application {
+                write_app(&mut s, ev, style);
+            }
+        }
         if self.not_kept > 0 {
             s.push_str(&style.paint(
                 Paint::Warn,
@@ -306,6 +340,175 @@ impl Render for FollowReport {
             ));
         }
         s.trim_end().to_string()
+    }
+}
+
+fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
+    use std::fmt::Write as _;
+    let paint = match ev.direction {
+        Direction::AToB => Paint::Client,
+        Direction::BToA => Paint::Server,
+    };
+    let mark = style.paint(paint, ev.direction.arrow());
+    match &ev.message {
+        AppMessage::HttpRequest {
+            number,
+            method,
+            target,
+            version,
+            headers,
+            framing,
+            body_len,
+            chunks,
+            upgrade_websocket,
+            ..
+        } => {
+            let _ = writeln!(
+                s,
+                "{mark} HTTP request {number}: {method} {target} {version}  ({} headers, body {body_len} bytes{})",
+                headers.0.len(),
+                body_desc(*framing, *chunks)
+            );
+            if *upgrade_websocket {
+                let key = headers.get("sec-websocket-key").unwrap_or("(none)");
+                let _ = writeln!(
+                    s,
+                    "    asks to switch to WebSocket: Upgrade: websocket, Sec-WebSocket-Key: {key}"
+                );
+            }
+        }
+        AppMessage::HttpResponse {
+            answers,
+            version,
+            status,
+            reason,
+            headers,
+            framing,
+            body_len,
+            chunks,
+            websocket_accept,
+            switches_to_websocket,
+            ..
+        } => {
+            let to = answers
+                .map(|n| format!(" to request {n}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "{mark} HTTP response{to}: {version} {status} {reason}  ({} headers, body {body_len} bytes{})",
+                headers.0.len(),
+                body_desc(*framing, *chunks)
+            );
+            if let Some(a) = websocket_accept {
+                let verdict = if a.ok {
+                    style.paint(Paint::Good, "matches")
+                } else {
+                    style.paint(Paint::Bad, "does NOT match")
+                };
+                let _ = writeln!(
+                    s,
+                    "    Sec-WebSocket-Accept {} {verdict} base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)) = {}",
+                    a.got, a.expected
+                );
+            }
+            if *switches_to_websocket {
+                let _ = writeln!(
+                    s,
+                    "    from the next byte on, both directions carry WebSocket frames"
+                );
+            }
+        }
+        AppMessage::WebSocketFrame {
+            fin,
+            rsv1,
+            rsv2,
+            rsv3,
+            opcode,
+            opcode_bits,
+            masked: _,
+            mask_key,
+            payload_len,
+            length_encoding,
+            compressed,
+            payload_text,
+            payload_hex,
+            not_shown,
+            close_code,
+            close_reason,
+            problem,
+        } => {
+            let b = |x: bool| u8::from(x);
+            let mask = match mask_key {
+                Some(k) => format!("MASK=1 key {k}"),
+                None => "MASK=0".into(),
+            };
+            let _ = write!(
+                s,
+                "{mark} WebSocket frame: FIN={} RSV={}{}{} opcode {opcode} (0x{opcode_bits:x}) {mask} len {payload_len} ({})",
+                b(*fin),
+                b(*rsv1),
+                b(*rsv2),
+                b(*rsv3),
+                length_encoding.describe()
+            );
+            if *compressed {
+                s.push_str(" compressed (permessage-deflate)");
+            }
+            if let Some(code) = close_code {
+                let _ = write!(
+                    s,
+                    " close code {}",
+                    crate::wire::websocket::CloseCode(*code)
+                );
+            }
+            match (payload_text, payload_hex, close_reason) {
+                (_, _, Some(r)) if !r.is_empty() => {
+                    let _ = write!(s, " reason {r:?}");
+                }
+                (Some(t), _, None) => {
+                    let _ = write!(s, " {t:?}");
+                }
+                (None, Some(h), None) if !h.is_empty() => {
+                    let _ = write!(s, " hex {h}");
+                }
+                _ => {}
+            }
+            if *not_shown > 0 {
+                let _ = write!(s, " (+{not_shown} bytes not shown)");
+            }
+            s.push('\n');
+            if let Some(p) = problem {
+                let _ = writeln!(s, "    {}", style.paint(Paint::Warn, p));
+            }
+        }
+        AppMessage::WebSocketMessage {
+            opcode,
+            frames,
+            len,
+            text,
+        } => {
+            let _ = write!(
+                s,
+                "{mark}   = one {opcode} message of {len} bytes from {frames} frames"
+            );
+            if let Some(t) = text {
+                let _ = write!(s, ": {t:?}");
+            }
+            s.push('\n');
+        }
+        AppMessage::Note { text } => {
+            let _ = writeln!(s, "{mark} {}", style.paint(Paint::Warn, text));
+        }
+    }
+}
+
+fn body_desc(f: crate::wire::app::BodyFraming, chunks: u32) -> String {
+    use crate::wire::app::BodyFraming;
+    match f {
+        BodyFraming::None => String::new(),
+        BodyFraming::ContentLength => ", by Content-Length".into(),
+        BodyFraming::Chunked => format!(", chunked: {chunks} chunks"),
+        BodyFraming::UntilClose => ", until the server closed".into(),
     }
 }
 

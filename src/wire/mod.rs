@@ -18,6 +18,7 @@
 //! Randomness and time are inputs: a masking key or a timestamp is passed in by `net` or
 //! `cmd`, so every test here is deterministic.
 
+pub mod app;
 pub mod arp;
 pub mod checksum;
 pub mod conversation;

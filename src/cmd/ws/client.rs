@@ -141,7 +141,7 @@ fn trace(conn: &mut WsConnection, out: &mut Output) -> anyhow::Result<()> {
 /// Parse the hex of `/binary`.
 pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err("hex needs an even number of digits".into());
     }
     (0..s.len())
