@@ -302,3 +302,261 @@ fn help_examples_parse() {
     ])
     .unwrap();
 }
+
+/// tshark's fields for every WebSocket frame (one row per frame, in stream order per
+/// direction), with `port` decoded as HTTP so tshark follows the Upgrade.
+fn tshark_ws_frames(file: &str, port: u64) -> Vec<Vec<String>> {
+    let out = Command::new("tshark")
+        .args([
+            "-r",
+            file,
+            "-d",
+            &format!("tcp.port=={port},http"),
+            "-Y",
+            "websocket",
+            // tshark leaves out-of-order segments alone unless asked to reorder them.
+            "-o",
+            "tcp.reassemble_out_of_order:TRUE",
+        ])
+        .args(["-T", "fields", "-E", "aggregator=~", "-E", "occurrence=a"])
+        .args([
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "websocket.fin",
+            "-e",
+            "websocket.opcode",
+            "-e",
+            "websocket.mask",
+            "-e",
+            "websocket.payload_length",
+            "-e",
+            "websocket.payload_length_ext_16",
+            "-e",
+            "websocket.payload_length_ext_64",
+            "-e",
+            "websocket.masking_key",
+            "-e",
+            "websocket.payload.text",
+            "-e",
+            "websocket.payload.close.status_code",
+            "-e",
+            "websocket.payload.close.reason",
+            "-e",
+            "websocket.payload.ping",
+            "-e",
+            "websocket.payload.pong",
+            "-e",
+            "data.data",
+        ])
+        .output()
+        .expect("tshark runs");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        let cols: Vec<Vec<&str>> = line.split('\t').map(|c| c.split('~').collect()).collect();
+        // Several frames in one packet: each column holds one value per frame.
+        let frames = cols[1].len();
+        for k in 0..frames {
+            let get = |i: usize| -> String {
+                let c = &cols[i];
+                if c.len() == frames {
+                    c[k].to_string()
+                } else {
+                    c.first().unwrap_or(&"").to_string()
+                }
+            };
+            let len7: u64 = get(4).parse().unwrap();
+            let len = match len7 {
+                126 => get(5).parse().unwrap(),
+                127 => get(6).parse().unwrap(),
+                n => n,
+            };
+            rows.push(vec![
+                get(0),
+                get(1),
+                get(2),
+                get(3),
+                len.to_string(),
+                get(7),
+                get(8),
+                get(9),
+                get(10),
+                get(11),
+                get(12),
+                get(13),
+            ]);
+        }
+    }
+    rows
+}
+
+#[test]
+fn websocket_frames_agree_with_tshark() {
+    if !have_tshark() {
+        return;
+    }
+    for name in ["ws-demo.pcap", "ws-demo-reordered.pcap"] {
+        let file = fixture(name);
+        let r = netlab(&["--json", "capture", "--read", &file, "--follow", "1"]);
+        assert_eq!(r.code(), 0, "{}", r.stderr);
+        let j = r.json();
+        let conv = &j["conversation"];
+        let (client_port, server_port) = (
+            conv["a"][1].as_u64().unwrap(),
+            conv["b"][1].as_u64().unwrap(),
+        );
+        let app = j["application"].as_array().unwrap();
+        // netlab's frames as tshark's columns; text as tshark shows it (a fragmented
+        // message's text on its last frame).
+        let mut ours: Vec<Vec<String>> = Vec::new();
+        let mut last_text: Option<usize> = None;
+        for ev in app {
+            let m = &ev["message"];
+            let client = ev["direction"] == "a_to_b";
+            let port = if client { client_port } else { server_port };
+            match m["kind"].as_str().unwrap() {
+                "web_socket_frame" => {
+                    let op = m["opcode_bits"].as_u64().unwrap();
+                    let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+                    let text = if op == 1 && m["fin"] == true {
+                        s(&m["payload_text"])
+                    } else {
+                        String::new()
+                    };
+                    let hex_or_text = |v: &serde_json::Value, t: &serde_json::Value| {
+                        if v.is_string() {
+                            s(v)
+                        } else {
+                            t.as_str()
+                                .map(|t| t.bytes().map(|b| format!("{b:02x}")).collect())
+                                .unwrap_or_default()
+                        }
+                    };
+                    let payload = hex_or_text(&m["payload_hex"], &m["payload_text"]);
+                    ours.push(vec![
+                        port.to_string(),
+                        u8::from(m["fin"] == true).to_string(),
+                        op.to_string(),
+                        u8::from(m["masked"] == true).to_string(),
+                        m["payload_len"].to_string(),
+                        s(&m["mask_key"]),
+                        text,
+                        m["close_code"]
+                            .as_u64()
+                            .map(|c| c.to_string())
+                            .unwrap_or_default(),
+                        s(&m["close_reason"]),
+                        if op == 9 {
+                            payload.clone()
+                        } else {
+                            String::new()
+                        },
+                        if op == 10 {
+                            payload.clone()
+                        } else {
+                            String::new()
+                        },
+                        if op == 2 { payload } else { String::new() },
+                    ]);
+                    last_text = Some(ours.len() - 1);
+                }
+                "web_socket_message" => {
+                    if let Some(k) = last_text {
+                        ours[k][6] = m["text"].as_str().unwrap_or("").to_string();
+                    }
+                }
+                _ => {}
+            }
+        }
+        let theirs = tshark_ws_frames(&file, server_port);
+        for dir_port in [client_port.to_string(), server_port.to_string()] {
+            let a: Vec<_> = ours.iter().filter(|r| r[0] == dir_port).collect();
+            let b: Vec<_> = theirs.iter().filter(|r| r[0] == dir_port).collect();
+            assert_eq!(a, b, "{name}, frames from port {dir_port}");
+        }
+        assert_eq!(ours.len(), 12, "{name}: every frame of the demo");
+    }
+}
+
+#[test]
+fn http_requests_and_responses_agree_with_tshark() {
+    if !have_tshark() {
+        return;
+    }
+    for name in [
+        "http-keepalive.pcap",
+        "http-ipv4.pcap",
+        "http-ipv6.pcap",
+        "ws-demo.pcap",
+    ] {
+        let file = fixture(name);
+        let r = netlab(&["--json", "capture", "--read", &file, "--follow", "1"]);
+        assert_eq!(r.code(), 0, "{}", r.stderr);
+        let j = r.json();
+        let port = j["conversation"]["b"][1].as_u64().unwrap();
+        let mut ours = Vec::new();
+        let mut targets = std::collections::HashMap::new();
+        for ev in j["application"].as_array().unwrap() {
+            let m = &ev["message"];
+            match m["kind"].as_str().unwrap() {
+                "http_request" => {
+                    targets.insert(
+                        m["number"].as_u64().unwrap(),
+                        m["target"].as_str().unwrap().to_string(),
+                    );
+                    ours.push(format!(
+                        "{} {}",
+                        m["method"].as_str().unwrap(),
+                        m["target"].as_str().unwrap()
+                    ));
+                }
+                "http_response" => {
+                    let t = &targets[&m["answers"].as_u64().unwrap()];
+                    ours.push(format!("{} for {t}", m["status"]));
+                }
+                _ => {}
+            }
+        }
+        let out = Command::new("tshark")
+            .args([
+                "-r",
+                &file,
+                "-d",
+                &format!("tcp.port=={port},http"),
+                "-Y",
+                "http",
+            ])
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "http.request.method",
+                "-e",
+                "http.request.uri",
+            ])
+            .args(["-e", "http.response.code", "-e", "http.response_for.uri"])
+            .output()
+            .unwrap();
+        let theirs: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let c: Vec<&str> = l.split('\t').collect();
+                if !c[0].is_empty() {
+                    format!("{} {}", c[0], c[1])
+                } else {
+                    // response_for.uri is absolute: keep its path.
+                    let path = c[3]
+                        .splitn(4, '/')
+                        .nth(3)
+                        .map(|p| format!("/{p}"))
+                        .unwrap_or_default();
+                    format!("{} for {path}", c[2])
+                }
+            })
+            .collect();
+        assert_eq!(ours, theirs, "{name}");
+        assert!(!ours.is_empty());
+    }
+}
