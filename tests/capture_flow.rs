@@ -560,3 +560,96 @@ fn http_requests_and_responses_agree_with_tshark() {
         assert!(!ours.is_empty());
     }
 }
+
+#[test]
+fn stats_conversations_and_hierarchy_agree_with_tshark() {
+    if !have_tshark() {
+        return;
+    }
+    for name in [
+        "http-ipv4.pcap",
+        "http-keepalive.pcap",
+        "ws-demo-reordered.pcap",
+        "udp-exchange.pcap",
+        "two-interfaces.pcapng",
+    ] {
+        let file = fixture(name);
+        let r = netlab(&["--json", "capture", "--read", &file, "--stats"]);
+        assert_eq!(r.code(), 0, "{}", r.stderr);
+        let j = r.json();
+        // Packets per conversation, netlab's and tshark's (tcp.stream / udp.stream).
+        let mut ours: Vec<(String, u64)> = j["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let n =
+                    c["packets_a_to_b"].as_u64().unwrap() + c["packets_b_to_a"].as_u64().unwrap();
+                (c["transport"].as_str().unwrap().to_string(), n)
+            })
+            .collect();
+        let out = Command::new("tshark")
+            .args([
+                "-r",
+                &file,
+                "-T",
+                "fields",
+                "-e",
+                "tcp.stream",
+                "-e",
+                "udp.stream",
+            ])
+            .args(["-Y", "(tcp or udp) and not icmp and not icmpv6"])
+            .output()
+            .unwrap();
+        let mut per: std::collections::BTreeMap<(String, u64), u64> = Default::default();
+        for l in String::from_utf8(out.stdout).unwrap().lines() {
+            let c: Vec<&str> = l.split('\t').collect();
+            let key = if !c[0].is_empty() {
+                ("tcp".to_string(), c[0].parse().unwrap())
+            } else {
+                ("udp".to_string(), c[1].parse().unwrap())
+            };
+            *per.entry(key).or_default() += 1;
+        }
+        let mut theirs: Vec<(String, u64)> = per.into_iter().map(|((t, _), n)| (t, n)).collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{name}: packets per conversation");
+        // The hierarchy counts every packet with a TCP header once.
+        let tcp = j["hierarchy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "TCP")
+            .map(|r| r["packets"].as_u64().unwrap())
+            .unwrap_or(0);
+        let tshark_tcp = theirs
+            .iter()
+            .filter(|t| t.0 == "tcp")
+            .map(|t| t.1)
+            .sum::<u64>();
+        assert_eq!(tcp, tshark_tcp, "{name}: TCP packets");
+    }
+    let r = netlab(&[
+        "--json",
+        "capture",
+        "--read",
+        &fixture("ws-demo-reordered.pcap"),
+        "--stats",
+    ]);
+    let n = &r.json()["notes"];
+    assert_eq!(
+        (n["retransmissions"].as_u64(), n["out_of_order"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let bad = netlab(&[
+        "capture",
+        "--read",
+        &fixture("http-ipv4.pcap"),
+        "--stats",
+        "--follow",
+        "1",
+    ]);
+    assert_eq!(bad.code(), 2);
+}

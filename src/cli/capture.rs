@@ -63,6 +63,12 @@ pub struct CaptureArgs {
     /// lists them) or its ends, HOST:PORT-HOST:PORT. With --hex, a hexdump instead.
     #[arg(long, value_name = "CONV")]
     pub follow: Option<String>,
+    /// Statistics instead of packets: a protocol hierarchy (packets and bytes per
+    /// protocol, by OSI and TCP/IP layer), every conversation (ends, packets and bytes
+    /// each way, duration, state; the N that --follow takes) and the TCP notes
+    /// (retransmissions, out-of-order segments, gaps, resets).
+    #[arg(long)]
+    pub stats: bool,
     /// Print no packets, only the summary at the end (counts, duplicates, drops).
     #[arg(short, long)]
     pub quiet: bool,

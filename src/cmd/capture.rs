@@ -62,6 +62,8 @@ pub struct Plan {
     pub quiet: bool,
     /// `--follow`: one conversation's reassembled bytes instead of packets.
     pub follow: Option<crate::wire::flow::Which>,
+    /// `--stats`: a protocol hierarchy and conversations table instead of packets.
+    pub stats: bool,
 }
 
 impl TryFrom<CaptureArgs> for Plan {
@@ -158,7 +160,14 @@ impl TryFrom<CaptureArgs> for Plan {
                 Some(super::follow::parse_which(f)?)
             }
         };
+        if a.stats && (a.follow.is_some() || a.layers || a.osi || a.hex || a.quiet) {
+            return Err(usage(
+                "--stats counts the whole capture; it takes no packet view, --follow or --quiet",
+                "run `netlab capture --read FILE --stats` on its own, then --follow N",
+            ));
+        }
         Ok(Plan {
+            stats: a.stats,
             follow,
             source,
             count: a.count,
@@ -543,6 +552,7 @@ struct Pipeline<'o> {
     json_all: bool,
     full: bool,
     follower: Option<super::follow::Follower>,
+    stats: Option<super::stats::Stats>,
 }
 
 impl<'o> Pipeline<'o> {
@@ -554,6 +564,7 @@ impl<'o> Pipeline<'o> {
             None => None,
         };
         let follower = plan.follow.map(super::follow::Follower::new);
+        let stats = plan.stats.then(super::stats::Stats::new);
         let json_all = out.format() == Format::Json;
         let full = out.format() != Format::Human || plan.view.detailed();
         let summary = CaptureSummary {
@@ -580,6 +591,7 @@ impl<'o> Pipeline<'o> {
             json_all,
             full,
             follower,
+            stats,
         })
     }
 
@@ -606,6 +618,15 @@ impl<'o> Pipeline<'o> {
         }
         if let Some(sink) = self.sink.as_mut() {
             sink.write(&f).failed("writing the capture file")?;
+        }
+        if let Some(st) = self.stats.as_mut() {
+            st.packet(
+                &d,
+                f.data,
+                f.orig_len,
+                u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX),
+            );
+            return Ok(self.done());
         }
         if let Some(fo) = self.follower.as_mut() {
             fo.packet(
@@ -677,6 +698,10 @@ impl<'o> Pipeline<'o> {
         if let Some(sink) = self.sink {
             sink.finish(self.summary.link.unwrap_or(LinkType::Ethernet))
                 .failed("finishing the capture file")?;
+        }
+        if let Some(st) = self.stats {
+            self.out.report(&st.finish())?;
+            return Ok(self.summary);
         }
         if let Some(fo) = self.follower {
             let report = fo.finish(self.plan.view.hex)?;

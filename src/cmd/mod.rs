@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod follow;
 pub mod osi;
+pub mod stats;
 pub mod tcp;
 pub mod udp;
 pub mod ws;
