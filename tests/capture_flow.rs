@@ -631,6 +631,33 @@ fn stats_conversations_and_hierarchy_agree_with_tshark() {
             .sum::<u64>();
         assert_eq!(tcp, tshark_tcp, "{name}: TCP packets");
     }
+    // Application rows: packets in which an HTTP message or a WebSocket frame ended,
+    // against tshark's count of packets it shows as http / websocket.
+    for (name, proto, filter) in [
+        ("http-keepalive.pcap", "HTTP/1.x", "http"),
+        ("ws-demo.pcap", "HTTP/1.x", "http"),
+        ("ws-demo.pcap", "WebSocket", "websocket"),
+        ("ws-demo-reordered.pcap", "WebSocket", "websocket"),
+    ] {
+        let file = fixture(name);
+        let j = netlab(&["--json", "capture", "--read", &file, "--stats"]).json();
+        let port = j["conversations"][0]["b"][1].as_u64().unwrap();
+        let ours = j["hierarchy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == proto)
+            .map(|r| r["packets"].as_u64().unwrap())
+            .unwrap_or(0);
+        let out = Command::new("tshark")
+            .args(["-r", &file, "-d", &format!("tcp.port=={port},http")])
+            .args(["-o", "tcp.reassemble_out_of_order:TRUE", "-Y", filter])
+            .output()
+            .unwrap();
+        let theirs = String::from_utf8(out.stdout).unwrap().lines().count() as u64;
+        assert_eq!(ours, theirs, "{name}: packets with {proto}");
+        assert!(ours > 0);
+    }
     let r = netlab(&[
         "--json",
         "capture",

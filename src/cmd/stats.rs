@@ -5,6 +5,7 @@
 
 use crate::layers::Protocol;
 use crate::output::{Paint, Render, Style};
+use crate::wire::app::{AppDecoder, AppEvent, AppMessage};
 use crate::wire::dissect::Dissection;
 use crate::wire::flow::{Conversation, FlowTable, Limits, Note, Piece, Transport};
 use serde::Serialize;
@@ -23,6 +24,9 @@ pub struct ProtocolRow {
     pub packets: u64,
     /// Bytes of those packets on the wire (whole frames, as Wireshark counts them).
     pub bytes: u64,
+    /// Application layers: messages (HTTP) or frames (WebSocket) decoded from the
+    /// reassembled stream; `packets` then counts the packets in which one ended.
+    pub units: u64,
 }
 
 /// Counts of what the reassembler noticed, over the whole capture.
@@ -49,10 +53,18 @@ pub struct StatsReport {
     pub untracked_packets: u64,
 }
 
+/// Bytes one direction's application decoder may hold while a message is incomplete
+/// (statistics only count, so a smaller bound than `--follow`'s).
+const APP_BUFFER: usize = 256 * 1024;
+/// Application decoders alive at once.
+const MAX_DECODERS: usize = 65_536;
+
 /// Collects the statistics packet by packet.
 #[derive(Debug, Default)]
 pub struct Stats {
     table: FlowTable,
+    apps: std::collections::HashMap<u32, AppDecoder>,
+    events: Vec<AppEvent>,
     protocols: BTreeMap<(u8, usize), ProtocolRow>,
     packets: u64,
     bytes: u64,
@@ -88,13 +100,80 @@ impl Stats {
                     tcpip: l.protocol.tcpip().name(),
                     packets: 0,
                     bytes: 0,
+                    units: 0,
                 });
             row.packets += 1;
             row.bytes += u64::from(orig_len);
         }
-        let mut sink = |_: u32, _, _: Piece<'_>| {};
-        if let Some(u) = self.table.packet(d, frame, ts_us, &mut sink) {
-            self.count(&u.notes);
+        // Reassembled bytes of TCP conversations go to their application decoder.
+        let tcp = d.tcp().is_some();
+        let apps = &mut self.apps;
+        let events = &mut self.events;
+        let mut sink = |id: u32, dir, p: Piece<'_>| {
+            if !tcp {
+                return;
+            }
+            if !apps.contains_key(&id) && apps.len() >= MAX_DECODERS {
+                return;
+            }
+            apps.entry(id)
+                .or_insert_with(|| AppDecoder::new(APP_BUFFER))
+                .piece(dir, p, events);
+        };
+        let Some(u) = self.table.packet(d, frame, ts_us, &mut sink) else {
+            return;
+        };
+        self.count(&u.notes);
+        if u.conversation != 0 {
+            let ended = self
+                .table
+                .conversations
+                .get((u.conversation - 1) as usize)
+                .is_some_and(|c| {
+                    matches!(
+                        c.state,
+                        crate::wire::flow::State::Closed | crate::wire::flow::State::Reset
+                    )
+                });
+            if ended {
+                if let Some(mut a) = self.apps.remove(&u.conversation) {
+                    a.finish(&mut self.events);
+                }
+            }
+        }
+        self.app_rows(orig_len);
+    }
+
+    /// Count this packet under each application protocol whose unit it completed.
+    fn app_rows(&mut self, orig_len: u32) {
+        let (mut http, mut ws) = (0u64, 0u64);
+        for e in self.events.drain(..) {
+            match e.message {
+                AppMessage::HttpRequest { .. } | AppMessage::HttpResponse { .. } => http += 1,
+                AppMessage::WebSocketFrame { .. } => ws += 1,
+                _ => {}
+            }
+        }
+        for (p, units) in [(Protocol::Http1, http), (Protocol::WebSocket, ws)] {
+            if units == 0 {
+                continue;
+            }
+            let row = self
+                .protocols
+                .entry((p.osi().number(), p as usize))
+                .or_insert_with(|| ProtocolRow {
+                    protocol: p,
+                    name: p.name(),
+                    osi_layer: p.osi().number(),
+                    osi: p.osi().name(),
+                    tcpip: p.tcpip().name(),
+                    packets: 0,
+                    bytes: 0,
+                    units: 0,
+                });
+            row.packets += 1;
+            row.bytes += u64::from(orig_len);
+            row.units += units;
         }
     }
 
@@ -119,6 +198,12 @@ impl Stats {
         for u in self.table.finish(&mut sink) {
             self.count(&u.notes);
         }
+        let mut apps: Vec<_> = std::mem::take(&mut self.apps).into_iter().collect();
+        apps.sort_by_key(|a| a.0);
+        for (_, mut a) in apps {
+            a.finish(&mut self.events);
+        }
+        self.app_rows(0);
         // Gaps cut short by the capture's snap length are counted by the reassembler
         // without a note: take the totals from the conversations.
         self.notes.gaps = self.table.conversations.iter().map(|c| c.gaps).sum();
@@ -159,6 +244,7 @@ impl Render for StatsReport {
             "packets",
             "% packets",
             "bytes",
+            "messages / frames",
         ]);
         for r in &self.hierarchy {
             let pct = if self.packets == 0 {
@@ -173,6 +259,11 @@ impl Render for StatsReport {
                 r.packets.to_string(),
                 format!("{pct:.1}"),
                 r.bytes.to_string(),
+                if r.units > 0 {
+                    r.units.to_string()
+                } else {
+                    String::new()
+                },
             ]);
         }
         s.push_str(&t.to_string());
