@@ -297,42 +297,52 @@ impl AppDecoder {
     /// returns, so the loop ends.
     fn run(&mut self, dir: Direction, out: &mut Vec<AppEvent>) {
         let i = dir as usize;
+        // Bounded: every pass either consumes bytes, changes the mode or returns. The
+        // mode is taken out (not cloned: a body's event holds its headers) and every
+        // branch puts one back.
         loop {
-            let before = (self.sides[i].buf.len(), self.sides[i].mode.clone());
-            match self.sides[i].mode.clone() {
-                Mode::Off | Mode::AwaitUpgrade => return,
+            match std::mem::replace(&mut self.sides[i].mode, Mode::Off) {
+                Mode::Off => return,
+                Mode::AwaitUpgrade => {
+                    self.sides[i].mode = Mode::AwaitUpgrade;
+                    return;
+                }
                 Mode::Start => {
                     let b = &self.sides[i].buf;
                     let looks = match dir {
                         Direction::AToB => {
                             let n = b.len().min(8);
-                            let word: Vec<u8> = b[..n].to_vec();
+                            let word = &b[..n];
                             match word.iter().position(|&c| c == b' ') {
-                                Some(0) => false,
-                                Some(k) => word[..k].iter().all(u8::is_ascii_uppercase),
-                                None if n < 8 => {
-                                    if word.iter().all(u8::is_ascii_uppercase) {
-                                        return; // need more bytes to decide
-                                    }
-                                    false
-                                }
-                                None => false,
+                                Some(0) => Some(false),
+                                Some(k) => Some(word[..k].iter().all(u8::is_ascii_uppercase)),
+                                None if n < 8 && word.iter().all(u8::is_ascii_uppercase) => None,
+                                None => Some(false),
                             }
                         }
                         Direction::BToA => {
                             let n = b.len().min(5);
                             if b"HTTP/"[..n] != b[..n] {
-                                false
+                                Some(false)
                             } else if n < 5 {
-                                return;
+                                None
                             } else {
-                                true
+                                Some(true)
                             }
                         }
                     };
-                    self.sides[i].mode = if looks { Mode::Head } else { Mode::Off };
+                    self.sides[i].mode = match looks {
+                        None => {
+                            // Too few bytes to decide: wait for more.
+                            self.sides[i].mode = Mode::Start;
+                            return;
+                        }
+                        Some(true) => Mode::Head,
+                        Some(false) => Mode::Off,
+                    };
                 }
                 Mode::Head => {
+                    self.sides[i].mode = Mode::Head;
                     if !self.head(dir, out) {
                         return;
                     }
@@ -343,14 +353,11 @@ impl AppDecoder {
                     }
                 }
                 Mode::WebSocket => {
+                    self.sides[i].mode = Mode::WebSocket;
                     if !self.frame(dir, out) {
                         return;
                     }
                 }
-            }
-            let s = &self.sides[i];
-            if (s.buf.len(), s.mode.clone()) == before {
-                return;
             }
         }
     }
