@@ -39,6 +39,10 @@ pub struct NoteCounts {
     pub gap_bytes: u64,
     pub buffer_full: u64,
     pub resets: u64,
+    pub duplicate_acks: u64,
+    pub zero_windows: u64,
+    pub window_updates: u64,
+    pub keep_alives: u64,
 }
 
 /// What `--stats` reports.
@@ -189,6 +193,10 @@ impl Stats {
                 }
                 Note::BufferFull => self.notes.buffer_full += 1,
                 Note::Reset => self.notes.resets += 1,
+                Note::DuplicateAck => self.notes.duplicate_acks += 1,
+                Note::ZeroWindow => self.notes.zero_windows += 1,
+                Note::WindowUpdate => self.notes.window_updates += 1,
+                Note::KeepAlive => self.notes.keep_alives += 1,
             }
         }
     }
@@ -313,8 +321,9 @@ impl Render for StatsReport {
         s.push_str(&t.to_string());
         let n = &self.notes;
         s.push_str(&format!(
-            "\n\nTCP notes: {} retransmissions, {} out of order, {} overlaps, {} gaps ({} bytes never captured), {} resets",
-            n.retransmissions, n.out_of_order, n.overlaps, n.gaps, n.gap_bytes, n.resets
+            "\n\nTCP notes: {} retransmissions, {} out of order, {} overlaps, {} gaps ({} bytes never captured), {} resets,\n  {} duplicate ACKs, {} zero windows, {} window updates, {} keep-alives",
+            n.retransmissions, n.out_of_order, n.overlaps, n.gaps, n.gap_bytes, n.resets,
+            n.duplicate_acks, n.zero_windows, n.window_updates, n.keep_alives
         ));
         if n.buffer_full > 0 {
             s.push_str(&format!(

@@ -128,6 +128,18 @@ pub enum Note {
     BufferFull,
     /// A RST.
     Reset,
+    /// An ACK repeating this side's last acknowledgement and window, carrying no data:
+    /// the sender of it is missing something (three in a row trigger fast
+    /// retransmission, RFC 5681 §3.2).
+    DuplicateAck,
+    /// The sender of this segment has no room: the other side must stop sending.
+    ZeroWindow,
+    /// Only the window changed (no data, same acknowledgement): room again.
+    WindowUpdate,
+    /// A segment one byte behind what was already sent, with 0 or 1 bytes: a probe
+    /// asking "are you still there?" (RFC 9293 §3.8.4, keep-alives; also zero-window
+    /// probes).
+    KeepAlive,
 }
 
 /// A piece of one direction's reassembled stream, in order.
@@ -462,6 +474,10 @@ pub struct Conversation {
     pub retransmissions: u64,
     pub out_of_order: u64,
     pub buffer_full: u64,
+    pub duplicate_acks: u64,
+    pub zero_windows: u64,
+    pub window_updates: u64,
+    pub keep_alives: u64,
     pub first_ts_us: u64,
     pub last_ts_us: u64,
 }
@@ -491,6 +507,9 @@ struct Open {
     streams: [Reassembler; 2],
     fin: [bool; 2],
     syn_ack_seen: bool,
+    /// Each side's last acknowledgement number and window (for the expert notes).
+    last_ack: [Option<u32>; 2],
+    last_win: [Option<u16>; 2],
 }
 
 /// What one packet did to its conversation.
@@ -623,6 +642,10 @@ impl FlowTable {
                 retransmissions: 0,
                 out_of_order: 0,
                 buffer_full: 0,
+                duplicate_acks: 0,
+                zero_windows: 0,
+                window_updates: 0,
+                keep_alives: 0,
                 first_ts_us: ts_us,
                 last_ts_us: ts_us,
             });
@@ -634,6 +657,8 @@ impl FlowTable {
                     streams: [r.clone(), r],
                     fin: [false; 2],
                     syn_ack_seen: false,
+                    last_ack: [None; 2],
+                    last_win: [None; 2],
                 },
             );
         }
@@ -730,6 +755,31 @@ impl FlowTable {
                 c.state = State::Opening;
             }
         }
+        // Wireshark's definitions of its TCP analysis flags, for the ones netlab shows.
+        let plain = !(t.flags.syn() || t.flags.fin() || t.flags.rst());
+        let next = stream.next_seq;
+        let keep_alive =
+            plain && t.payload_len <= 1 && next.is_some_and(|n| t.seq == n.wrapping_sub(1));
+        if plain {
+            if keep_alive {
+                notes.push(Note::KeepAlive);
+            }
+            if t.window == 0 {
+                notes.push(Note::ZeroWindow);
+            }
+            let same_ack = t.flags.ack() && o.last_ack[i] == Some(t.ack);
+            if t.payload_len == 0 && t.window != 0 && same_ack {
+                if o.last_win[i].is_some_and(|w| w != t.window) && next == Some(t.seq) {
+                    notes.push(Note::WindowUpdate);
+                } else if o.last_win[i] == Some(t.window) && !keep_alive && t.ack != 0 {
+                    notes.push(Note::DuplicateAck);
+                }
+            }
+        }
+        if t.flags.ack() {
+            o.last_ack[i] = Some(t.ack);
+        }
+        o.last_win[i] = Some(t.window);
         let (before, gaps_before, gap_bytes_before) =
             (stream.delivered, stream.gaps, stream.gap_bytes);
         let seq = if t.flags.syn() {
@@ -737,9 +787,21 @@ impl FlowTable {
         } else {
             t.seq
         };
+        let mark = notes.len();
         stream.segment(seq, payload, t.payload_len as u64, &mut notes, &mut |p| {
             sink(id, dir, p)
         });
+        if keep_alive {
+            // A keep-alive's byte is old on purpose: not a retransmission.
+            let mut k = mark;
+            while k < notes.len() {
+                if notes[k] == Note::Retransmission {
+                    notes.remove(k);
+                } else {
+                    k += 1;
+                }
+            }
+        }
         if t.flags.fin() {
             o.fin[i] = true;
             stream.fin(seq.wrapping_add(t.payload_len as u32));
@@ -861,6 +923,10 @@ fn count(c: &mut Conversation, notes: &[Note]) {
             Note::Retransmission => c.retransmissions += 1,
             Note::OutOfOrder => c.out_of_order += 1,
             Note::BufferFull => c.buffer_full += 1,
+            Note::DuplicateAck => c.duplicate_acks += 1,
+            Note::ZeroWindow => c.zero_windows += 1,
+            Note::WindowUpdate => c.window_updates += 1,
+            Note::KeepAlive => c.keep_alives += 1,
             Note::Gap { .. } | Note::Overlap { .. } | Note::Reset => {}
         }
     }
@@ -1153,6 +1219,68 @@ mod tests {
         assert_eq!((conv.first_ts_us, conv.last_ts_us), (1, 8));
         assert!(conv.matches(&Which::Ends(s, c)));
         assert!(conv.matches(&Which::Id(1)) && !conv.matches(&Which::Id(2)));
+    }
+
+    #[test]
+    fn expert_notes_follow_wiresharks_definitions() {
+        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+        let mut t = FlowTable::new(Limits::default());
+        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
+        let with_win = |mut r: TcpRepr, w: u16| {
+            r.window = w;
+            r
+        };
+        t.tcp(c, s, &seg(Flags::SYN, 0, 0, 0), b"", 0, &mut sink);
+        t.tcp(
+            s,
+            c,
+            &seg(Flags::SYN | Flags::ACK, 0, 1, 0),
+            b"",
+            0,
+            &mut sink,
+        );
+        t.tcp(c, s, &seg(Flags::ACK, 1, 1, 0), b"", 0, &mut sink);
+        t.tcp(c, s, &seg(Flags::ACK, 1, 1, 4), b"abcd", 0, &mut sink);
+        let n = |u: Update| u.notes;
+        // The server acknowledges, then says the same again: a duplicate ACK.
+        assert!(n(t.tcp(s, c, &seg(Flags::ACK, 1, 5, 0), b"", 0, &mut sink)).is_empty());
+        assert_eq!(
+            n(t.tcp(s, c, &seg(Flags::ACK, 1, 5, 0), b"", 0, &mut sink)),
+            [Note::DuplicateAck]
+        );
+        // Its buffer is full: zero window; then room again: a window update.
+        assert_eq!(
+            n(t.tcp(
+                s,
+                c,
+                &with_win(seg(Flags::ACK, 1, 5, 0), 0),
+                b"",
+                0,
+                &mut sink
+            )),
+            [Note::ZeroWindow]
+        );
+        assert_eq!(
+            n(t.tcp(s, c, &seg(Flags::ACK, 1, 5, 0), b"", 0, &mut sink)),
+            [Note::WindowUpdate]
+        );
+        // The client probes with the last byte it sent: a keep-alive, not a retransmission.
+        assert_eq!(
+            n(t.tcp(c, s, &seg(Flags::ACK, 4, 1, 1), b"d", 0, &mut sink)),
+            [Note::KeepAlive]
+        );
+        let conv = &t.conversations[0];
+        assert_eq!(
+            (
+                conv.duplicate_acks,
+                conv.zero_windows,
+                conv.window_updates,
+                conv.keep_alives
+            ),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(conv.retransmissions, 0);
     }
 
     #[test]
