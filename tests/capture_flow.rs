@@ -396,7 +396,7 @@ fn websocket_frames_agree_with_tshark() {
     if !have_tshark() {
         return;
     }
-    for name in ["ws-demo.pcap", "ws-demo-reordered.pcap"] {
+    for name in ["ws-demo.pcap", "ws-demo-reordered.pcap", "ws-chromium.pcap"] {
         let file = fixture(name);
         let r = netlab(&["--json", "capture", "--read", &file, "--follow", "1"]);
         assert_eq!(r.code(), 0, "{}", r.stderr);
@@ -469,13 +469,29 @@ fn websocket_frames_agree_with_tshark() {
                 _ => {}
             }
         }
-        let theirs = tshark_ws_frames(&file, server_port);
+        let mut theirs = tshark_ws_frames(&file, server_port);
+        // Binary payloads are compared where both show the whole of one frame: netlab
+        // keeps a 256-byte preview per frame, tshark shows a fragmented message's data
+        // once, reassembled, on its last frame.
+        for row in ours.iter_mut().chain(theirs.iter_mut()) {
+            let whole = row[1] == "1" && row[2] == "2" && row[4].parse::<u64>().unwrap() <= 256;
+            if !whole {
+                row[11].clear();
+            }
+        }
         for dir_port in [client_port.to_string(), server_port.to_string()] {
             let a: Vec<_> = ours.iter().filter(|r| r[0] == dir_port).collect();
             let b: Vec<_> = theirs.iter().filter(|r| r[0] == dir_port).collect();
             assert_eq!(a, b, "{name}, frames from port {dir_port}");
         }
-        assert_eq!(ours.len(), 12, "{name}: every frame of the demo");
+        let expected = if name == "ws-chromium.pcap" { 21 } else { 12 };
+        assert_eq!(ours.len(), expected, "{name}: every frame");
+        assert!(
+            !app.iter().any(|e| e["message"]["kind"] == "note"
+                || !e["message"]["problem"].is_null()
+                    && e["message"]["kind"] == "web_socket_frame"),
+            "{name}: decoded completely, no rule broken"
+        );
     }
 }
 
