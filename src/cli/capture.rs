@@ -23,6 +23,7 @@ use std::path::PathBuf;
 ///   netlab capture --read labs/captures/udp-exchange.pcap --layers udp
 ///   sudo netlab capture --count 10 tcp port 8000
 ///   netlab capture --own-namespace --layers -- curl -s http://127.0.0.1:1/
+///   netlab capture --read tests/fixtures/http-ipv4.pcap --follow 1
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct CaptureArgs {
@@ -54,6 +55,20 @@ pub struct CaptureArgs {
     /// Show an annotated hexdump: every byte labelled with its layer and field.
     #[arg(long)]
     pub hex: bool,
+    /// Follow one conversation, like Wireshark's "Follow TCP Stream": print its bytes
+    /// put back in order (retransmissions shown once, out-of-order segments sorted,
+    /// bytes the capture missed marked as gaps), lines from the first speaker (the
+    /// client) marked `>` and the replies `<`. CONV is the conversation's number
+    /// (counted from 1 in order of first packet, TCP and UDP together; a wrong number
+    /// lists them) or its ends, HOST:PORT-HOST:PORT. With --hex, a hexdump instead.
+    #[arg(long, value_name = "CONV")]
+    pub follow: Option<String>,
+    /// Statistics instead of packets: a protocol hierarchy (packets and bytes per
+    /// protocol, by OSI and TCP/IP layer), every conversation (ends, packets and bytes
+    /// each way, duration, state; the N that --follow takes) and the TCP notes
+    /// (retransmissions, out-of-order segments, gaps, resets).
+    #[arg(long)]
+    pub stats: bool,
     /// Print no packets, only the summary at the end (counts, duplicates, drops).
     #[arg(short, long)]
     pub quiet: bool,

@@ -60,6 +60,10 @@ pub struct Plan {
     pub queue: usize,
     /// Only the summary.
     pub quiet: bool,
+    /// `--follow`: one conversation's reassembled bytes instead of packets.
+    pub follow: Option<crate::wire::flow::Which>,
+    /// `--stats`: a protocol hierarchy and conversations table instead of packets.
+    pub stats: bool,
 }
 
 impl TryFrom<CaptureArgs> for Plan {
@@ -144,7 +148,27 @@ impl TryFrom<CaptureArgs> for Plan {
                 interface: a.interface,
             }
         };
+        let follow = match &a.follow {
+            None => None,
+            Some(f) => {
+                if a.layers || a.osi || a.quiet {
+                    return Err(usage(
+                        "--follow shows one conversation's bytes; --layers, --osi and --quiet show packets",
+                        "drop one of them (--hex with --follow gives a hexdump of the stream)",
+                    ));
+                }
+                Some(super::follow::parse_which(f)?)
+            }
+        };
+        if a.stats && (a.follow.is_some() || a.layers || a.osi || a.hex || a.quiet) {
+            return Err(usage(
+                "--stats counts the whole capture; it takes no packet view, --follow or --quiet",
+                "run `netlab capture --read FILE --stats` on its own, then --follow N",
+            ));
+        }
         Ok(Plan {
+            stats: a.stats,
+            follow,
             source,
             count: a.count,
             duration,
@@ -527,6 +551,8 @@ struct Pipeline<'o> {
     summary: CaptureSummary,
     json_all: bool,
     full: bool,
+    follower: Option<super::follow::Follower>,
+    stats: Option<super::stats::Stats>,
 }
 
 impl<'o> Pipeline<'o> {
@@ -537,6 +563,8 @@ impl<'o> Pipeline<'o> {
             }
             None => None,
         };
+        let follower = plan.follow.map(super::follow::Follower::new);
+        let stats = plan.stats.then(super::stats::Stats::new);
         let json_all = out.format() == Format::Json;
         let full = out.format() != Format::Human || plan.view.detailed();
         let summary = CaptureSummary {
@@ -562,6 +590,8 @@ impl<'o> Pipeline<'o> {
             summary,
             json_all,
             full,
+            follower,
+            stats,
         })
     }
 
@@ -588,6 +618,23 @@ impl<'o> Pipeline<'o> {
         }
         if let Some(sink) = self.sink.as_mut() {
             sink.write(&f).failed("writing the capture file")?;
+        }
+        if let Some(st) = self.stats.as_mut() {
+            st.packet(
+                &d,
+                f.data,
+                f.orig_len,
+                u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX),
+            );
+            return Ok(self.done());
+        }
+        if let Some(fo) = self.follower.as_mut() {
+            fo.packet(
+                &d,
+                f.data,
+                u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX),
+            );
+            return Ok(self.done());
         }
         if self.plan.quiet {
             return Ok(self.done());
@@ -651,6 +698,15 @@ impl<'o> Pipeline<'o> {
         if let Some(sink) = self.sink {
             sink.finish(self.summary.link.unwrap_or(LinkType::Ethernet))
                 .failed("finishing the capture file")?;
+        }
+        if let Some(st) = self.stats {
+            self.out.report(&st.finish())?;
+            return Ok(self.summary);
+        }
+        if let Some(fo) = self.follower {
+            let report = fo.finish(self.plan.view.hex)?;
+            self.out.report(&report)?;
+            return Ok(self.summary);
         }
         let mut s = self.summary;
         if s.checksums_not_verified > 0 && s.note.is_none() {

@@ -4,7 +4,9 @@
 
 pub mod capture;
 pub mod compare;
+pub mod follow;
 pub mod osi;
+pub mod stats;
 pub mod tcp;
 pub mod udp;
 pub mod ws;

@@ -13,6 +13,7 @@
 //! - [`report_fatal`]: `error: …` and `hint: …` on stderr, and the exit code.
 
 pub mod diagram;
+pub mod follow;
 pub mod hexdump;
 pub mod packet;
 pub mod style;

@@ -18,12 +18,14 @@
 //! Randomness and time are inputs: a masking key or a timestamp is passed in by `net` or
 //! `cmd`, so every test here is deterministic.
 
+pub mod app;
 pub mod arp;
 pub mod checksum;
 pub mod conversation;
 pub mod dissect;
 pub mod ethernet;
 pub mod filter;
+pub mod flow;
 pub mod framing;
 pub mod http1;
 pub mod icmpv4;

@@ -1,0 +1,539 @@
+//! `netlab capture --follow CONV`: one conversation's reassembled bytes, like
+//! Wireshark's "Follow TCP Stream". The capture pipeline feeds every packet to
+//! [`Follower::packet`]; `wire::flow` puts each direction's bytes in order, and this
+//! module keeps the chosen conversation's pieces for the report.
+
+use crate::error::usage;
+use crate::output::{follow, Paint, Render, Style};
+use crate::wire::app::{AppDecoder, AppEvent, AppMessage};
+use crate::wire::dissect::Dissection;
+use crate::wire::flow::{Conversation, Direction, FlowTable, Limits, Piece, Which};
+use serde::Serialize;
+use std::net::SocketAddr;
+
+/// Bytes of the followed conversation kept for the report; past this, the rest is
+/// counted, not kept (so a capture of an endless stream cannot fill memory).
+pub const MAX_FOLLOW_BYTES: usize = 64 * 1024 * 1024;
+
+/// Parse `N` or `HOST:PORT-HOST:PORT` (IPv6 in brackets: `[::1]:80-[::1]:5000`).
+pub fn parse_which(s: &str) -> anyhow::Result<Which> {
+    if let Ok(n) = s.parse::<u32>() {
+        if n == 0 {
+            return Err(usage(
+                "--follow 0: conversations are numbered from 1",
+                "run `netlab capture --read FILE --follow 1`, or name the ends: --follow 127.0.0.1:40000-127.0.0.1:8000",
+            ));
+        }
+        return Ok(Which::Id(n));
+    }
+    let parsed = s.split_once('-').and_then(|(x, y)| {
+        Some((
+            x.trim().parse::<SocketAddr>().ok()?,
+            y.trim().parse::<SocketAddr>().ok()?,
+        ))
+    });
+    match parsed {
+        Some((x, y)) => Ok(Which::Ends((x.ip(), x.port()), (y.ip(), y.port()))),
+        None => Err(usage(
+            format!("--follow {s}: not a conversation number or HOST:PORT-HOST:PORT"),
+            "for example --follow 1, --follow 127.0.0.1:40000-127.0.0.1:8000 or --follow '[::1]:40000-[::1]:8000'",
+        )),
+    }
+}
+
+/// One run of bytes in one direction, or a hole. In JSON the bytes appear twice: as
+/// `text` (invalid UTF-8 replaced) and as `hex`.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub direction: Direction,
+    /// Offset of the first byte in this direction's stream.
+    pub offset: u64,
+    /// Bytes missing here (never captured); 0 for data.
+    pub missing: u64,
+    pub data: Vec<u8>,
+}
+
+impl Serialize for Chunk {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        use std::fmt::Write as _;
+        let mut hex = String::with_capacity(self.data.len() * 2);
+        for x in &self.data {
+            let _ = write!(hex, "{x:02x}");
+        }
+        let mut st = s.serialize_struct("Chunk", 5)?;
+        st.serialize_field("direction", &self.direction)?;
+        st.serialize_field("offset", &self.offset)?;
+        st.serialize_field("missing", &self.missing)?;
+        st.serialize_field("text", &String::from_utf8_lossy(&self.data))?;
+        st.serialize_field("hex", &hex)?;
+        st.end()
+    }
+}
+
+/// What `--follow` reports.
+#[derive(Debug, Serialize)]
+pub struct FollowReport {
+    pub conversation: Conversation,
+    /// In capture order: a chunk per run of same-direction bytes.
+    pub chunks: Vec<Chunk>,
+    /// Bytes not kept because of [`MAX_FOLLOW_BYTES`].
+    pub not_kept: u64,
+    /// HTTP/1.x messages and WebSocket frames decoded from the reassembled bytes.
+    pub application: Vec<AppEvent>,
+    #[serde(skip)]
+    pub hex: bool,
+}
+
+/// Feeds packets to the flow table and keeps the followed conversation's bytes.
+#[derive(Debug)]
+pub struct Follower {
+    which: Which,
+    table: FlowTable,
+    /// The followed conversation's number, once seen.
+    id: Option<u32>,
+    chunks: Vec<Chunk>,
+    kept: usize,
+    not_kept: u64,
+    scratch: Vec<(Direction, u64, Result<Vec<u8>, u64>)>,
+    app: AppDecoder,
+    application: Vec<AppEvent>,
+}
+
+/// Bytes one direction's application decoder may hold while a message is incomplete.
+const APP_BUFFER: usize = 16 * 1024 * 1024;
+
+impl Follower {
+    pub fn new(which: Which) -> Follower {
+        Follower {
+            which,
+            table: FlowTable::new(Limits::default()),
+            id: None,
+            chunks: Vec::new(),
+            kept: 0,
+            not_kept: 0,
+            scratch: Vec::new(),
+            app: AppDecoder::new(APP_BUFFER),
+            application: Vec::new(),
+        }
+    }
+
+    pub fn packet(&mut self, d: &Dissection, frame: &[u8], ts_us: u64) {
+        let want = self.id;
+        let scratch = &mut self.scratch;
+        let mut sink = |id: u32, dir: Direction, p: Piece<'_>| {
+            if want.is_some_and(|w| w != id) {
+                return;
+            }
+            match p {
+                Piece::Data { offset, bytes } => scratch.push((dir, offset, Ok(bytes.to_vec()))),
+                Piece::Gap { offset, len } => scratch.push((dir, offset, Err(len))),
+            }
+        };
+        let Some(u) = self.table.packet(d, frame, ts_us, &mut sink) else {
+            return;
+        };
+        if self.id.is_none() && u.conversation != 0 {
+            let idx = (u.conversation - 1) as usize;
+            if self
+                .table
+                .conversations
+                .get(idx)
+                .is_some_and(|c| c.matches(&self.which))
+            {
+                self.id = Some(u.conversation);
+            }
+        }
+        let pieces = std::mem::take(&mut self.scratch);
+        if self.id == Some(u.conversation) {
+            for p in pieces {
+                self.keep(p);
+            }
+        }
+    }
+
+    fn keep(&mut self, (dir, offset, p): (Direction, u64, Result<Vec<u8>, u64>)) {
+        let tcp = self
+            .id
+            .and_then(|id| self.table.conversations.get((id - 1) as usize))
+            .is_some_and(|c| c.transport == crate::wire::flow::Transport::Tcp);
+        if tcp {
+            let piece = match &p {
+                Ok(bytes) => Piece::Data { offset, bytes },
+                Err(len) => Piece::Gap { offset, len: *len },
+            };
+            self.app.piece(dir, piece, &mut self.application);
+        }
+        match p {
+            Err(len) => self.chunks.push(Chunk {
+                direction: dir,
+                offset,
+                missing: len,
+                data: Vec::new(),
+            }),
+            Ok(bytes) => {
+                let room = MAX_FOLLOW_BYTES - self.kept;
+                let take = bytes.len().min(room);
+                self.not_kept += (bytes.len() - take) as u64;
+                if take == 0 {
+                    return;
+                }
+                self.kept += take;
+                let bytes = &bytes[..take];
+                match self.chunks.last_mut() {
+                    Some(c) if c.direction == dir && c.missing == 0 => {
+                        c.data.extend_from_slice(bytes);
+                    }
+                    _ => self.chunks.push(Chunk {
+                        direction: dir,
+                        offset,
+                        missing: 0,
+                        data: bytes.to_vec(),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// The capture ended: the report, or an error naming the conversations there were.
+    pub fn finish(mut self, hex: bool) -> anyhow::Result<FollowReport> {
+        if let Some(id) = self.id {
+            let scratch = &mut self.scratch;
+            self.table.finish(&mut |cid, dir, p| {
+                if cid == id {
+                    match p {
+                        Piece::Data { offset, bytes } => {
+                            scratch.push((dir, offset, Ok(bytes.to_vec())))
+                        }
+                        Piece::Gap { offset, len } => scratch.push((dir, offset, Err(len))),
+                    }
+                }
+            });
+            for p in std::mem::take(&mut self.scratch) {
+                self.keep(p);
+            }
+            self.app.finish(&mut self.application);
+        }
+        let conv = self
+            .id
+            .and_then(|id| self.table.conversations.get((id - 1) as usize).cloned());
+        match conv {
+            Some(conversation) => Ok(FollowReport {
+                conversation,
+                chunks: self.chunks,
+                not_kept: self.not_kept,
+                application: self.application,
+                hex,
+            }),
+            None => {
+                let list: Vec<String> = self
+                    .table
+                    .conversations
+                    .iter()
+                    .take(20)
+                    .map(|c| {
+                        format!(
+                            "  {}  {} {}-{}",
+                            c.id,
+                            c.transport.name(),
+                            sock(c.a),
+                            sock(c.b)
+                        )
+                    })
+                    .collect();
+                let hint = if list.is_empty() {
+                    "this capture (after the filter) has no TCP or UDP conversations".to_string()
+                } else {
+                    format!("the conversations in this capture:\n{}", list.join("\n"))
+                };
+                Err(crate::error::Hinted::failure(format!(
+                    "no conversation {} in this capture",
+                    describe(&self.which)
+                ))
+                .with_hint(hint)
+                .into())
+            }
+        }
+    }
+}
+
+fn sock(e: (std::net::IpAddr, u16)) -> String {
+    SocketAddr::from(e).to_string()
+}
+
+fn describe(w: &Which) -> String {
+    match w {
+        Which::Id(n) => n.to_string(),
+        Which::Ends(x, y) => format!("{}-{}", sock(*x), sock(*y)),
+    }
+}
+
+impl Render for FollowReport {
+    fn render_human(&self, style: &Style) -> String {
+        let c = &self.conversation;
+        let mut s = String::new();
+        s.push_str(&style.paint(
+            Paint::Bold,
+            format!(
+                "{} conversation {}: {} ⇄ {}",
+                c.transport.name(),
+                c.id,
+                sock(c.a),
+                sock(c.b)
+            ),
+        ));
+        s.push('\n');
+        s.push_str(&format!(
+            "{} {} → {} ({} packets, {} bytes)   {} {} → {} ({} packets, {} bytes)\n",
+            style.paint(Paint::Client, ">"),
+            sock(c.a),
+            sock(c.b),
+            c.packets_a_to_b,
+            c.bytes_a_to_b,
+            style.paint(Paint::Server, "<"),
+            sock(c.b),
+            sock(c.a),
+            c.packets_b_to_a,
+            c.bytes_b_to_a,
+        ));
+        let mut facts = vec![format!("state: {}", c.state.describe())];
+        if c.transport == crate::wire::flow::Transport::Tcp {
+            facts.push(if c.handshake_seen {
+                "handshake captured".into()
+            } else {
+                "handshake not captured (joined mid-stream)".into()
+            });
+            facts.push(format!("retransmissions dropped: {}", c.retransmissions));
+            facts.push(format!("out of order: {}", c.out_of_order));
+            facts.push(format!("gaps: {} ({} bytes)", c.gaps, c.gap_bytes));
+        }
+        s.push_str(&style.paint(Paint::Dim, facts.join(", ")));
+        s.push_str("\n\n");
+        for ch in &self.chunks {
+            if ch.missing > 0 {
+                follow::write_gap(&mut s, ch.direction, ch.offset, ch.missing, style);
+            } else if self.hex {
+                follow::write_hex(&mut s, ch.direction, ch.offset, &ch.data, style);
+            } else {
+                follow::write_text(&mut s, ch.direction, &ch.data, style);
+            }
+        }
+        if !self.application.is_empty() {
+            s.push('\n');
+            s.push_str(&style.paint(
+                Paint::Bold,
+                "Application layer (OSI 7, TCP/IP application), decoded from the reassembled bytes:",
+            ));
+            s.push('\n');
+            for ev in &self.application {
+                write_app(&mut s, ev, style);
+            }
+        }
+        if self.not_kept > 0 {
+            s.push_str(&style.paint(
+                Paint::Warn,
+                format!(
+                    "\n{} more bytes not shown (netlab keeps at most {} MiB of one conversation)\n",
+                    self.not_kept,
+                    MAX_FOLLOW_BYTES >> 20
+                ),
+            ));
+        }
+        s.trim_end().to_string()
+    }
+}
+
+fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
+    use std::fmt::Write as _;
+    let paint = match ev.direction {
+        Direction::AToB => Paint::Client,
+        Direction::BToA => Paint::Server,
+    };
+    let mark = style.paint(paint, ev.direction.arrow());
+    match &ev.message {
+        AppMessage::HttpRequest {
+            number,
+            method,
+            target,
+            version,
+            headers,
+            framing,
+            body_len,
+            chunks,
+            upgrade_websocket,
+            ..
+        } => {
+            let _ = writeln!(
+                s,
+                "{mark} HTTP request {number}: {method} {target} {version}  ({} headers, body {body_len} bytes{})",
+                headers.0.len(),
+                body_desc(*framing, *chunks)
+            );
+            if *upgrade_websocket {
+                let key = headers.get("sec-websocket-key").unwrap_or("(none)");
+                let _ = writeln!(
+                    s,
+                    "    asks to switch to WebSocket: Upgrade: websocket, Sec-WebSocket-Key: {key}"
+                );
+            }
+        }
+        AppMessage::HttpResponse {
+            answers,
+            version,
+            status,
+            reason,
+            headers,
+            framing,
+            body_len,
+            chunks,
+            websocket_accept,
+            switches_to_websocket,
+            ..
+        } => {
+            let to = answers
+                .map(|n| format!(" to request {n}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "{mark} HTTP response{to}: {version} {status} {reason}  ({} headers, body {body_len} bytes{})",
+                headers.0.len(),
+                body_desc(*framing, *chunks)
+            );
+            if let Some(a) = websocket_accept {
+                let verdict = if a.ok {
+                    style.paint(Paint::Good, "matches")
+                } else {
+                    style.paint(Paint::Bad, "does NOT match")
+                };
+                let _ = writeln!(
+                    s,
+                    "    Sec-WebSocket-Accept {} {verdict} base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)) = {}",
+                    a.got, a.expected
+                );
+            }
+            if *switches_to_websocket {
+                let _ = writeln!(
+                    s,
+                    "    from the next byte on, both directions carry WebSocket frames"
+                );
+            }
+        }
+        AppMessage::WebSocketFrame {
+            fin,
+            rsv1,
+            rsv2,
+            rsv3,
+            opcode,
+            opcode_bits,
+            masked: _,
+            mask_key,
+            payload_len,
+            length_encoding,
+            compressed,
+            payload_text,
+            payload_hex,
+            not_shown,
+            close_code,
+            close_reason,
+            problem,
+        } => {
+            let b = |x: bool| u8::from(x);
+            let mask = match mask_key {
+                Some(k) => format!("MASK=1 key {k}"),
+                None => "MASK=0".into(),
+            };
+            let _ = write!(
+                s,
+                "{mark} WebSocket frame: FIN={} RSV={}{}{} opcode {opcode} (0x{opcode_bits:x}) {mask} len {payload_len} ({})",
+                b(*fin),
+                b(*rsv1),
+                b(*rsv2),
+                b(*rsv3),
+                length_encoding.describe()
+            );
+            if *compressed {
+                s.push_str(" compressed (permessage-deflate)");
+            }
+            if let Some(code) = close_code {
+                let _ = write!(
+                    s,
+                    " close code {}",
+                    crate::wire::websocket::CloseCode(*code)
+                );
+            }
+            match (payload_text, payload_hex, close_reason) {
+                (_, _, Some(r)) if !r.is_empty() => {
+                    let _ = write!(s, " reason {r:?}");
+                }
+                (Some(t), _, None) => {
+                    let _ = write!(s, " {t:?}");
+                }
+                (None, Some(h), None) if !h.is_empty() => {
+                    let _ = write!(s, " hex {h}");
+                }
+                _ => {}
+            }
+            if *not_shown > 0 {
+                let _ = write!(s, " (+{not_shown} bytes not shown)");
+            }
+            s.push('\n');
+            if let Some(p) = problem {
+                let _ = writeln!(s, "    {}", style.paint(Paint::Warn, p));
+            }
+        }
+        AppMessage::WebSocketMessage {
+            opcode,
+            frames,
+            len,
+            text,
+        } => {
+            let _ = write!(
+                s,
+                "{mark}   = one {opcode} message of {len} bytes from {frames} frames"
+            );
+            if let Some(t) = text {
+                let _ = write!(s, ": {t:?}");
+            }
+            s.push('\n');
+        }
+        AppMessage::Note { text } => {
+            let _ = writeln!(s, "{mark} {}", style.paint(Paint::Warn, text));
+        }
+    }
+}
+
+fn body_desc(f: crate::wire::app::BodyFraming, chunks: u32) -> String {
+    use crate::wire::app::BodyFraming;
+    match f {
+        BodyFraming::None => String::new(),
+        BodyFraming::ContentLength => ", by Content-Length".into(),
+        BodyFraming::Chunked => format!(", chunked: {chunks} chunks"),
+        BodyFraming::UntilClose => ", until the server closed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversations_are_named_by_number_or_ends() {
+        assert_eq!(parse_which("3").unwrap(), Which::Id(3));
+        let w = parse_which("127.0.0.1:40000-127.0.0.1:8000").unwrap();
+        assert_eq!(
+            w,
+            Which::Ends(
+                ("127.0.0.1".parse().unwrap(), 40000),
+                ("127.0.0.1".parse().unwrap(), 8000)
+            )
+        );
+        assert!(matches!(
+            parse_which("[::1]:5-[::1]:6").unwrap(),
+            Which::Ends(..)
+        ));
+        for bad in ["0", "x", "127.0.0.1-127.0.0.2", "1.2.3.4:5"] {
+            let e = parse_which(bad).unwrap_err();
+            assert!(crate::output::describe_fatal(&e).is_some(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! `netlab capture --stats`: what a capture holds, counted. A protocol hierarchy (packets
+//! and bytes per protocol, by layer), the conversations (both directions of each, with
+//! its state) and what the reassembler noticed (retransmissions, out-of-order segments,
+//! gaps, resets).
+
+use crate::layers::Protocol;
+use crate::output::{Paint, Render, Style};
+use crate::wire::app::{AppDecoder, AppEvent, AppMessage};
+use crate::wire::dissect::Dissection;
+use crate::wire::flow::{Conversation, FlowTable, Limits, Note, Piece, Transport};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// One protocol's row in the hierarchy.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProtocolRow {
+    pub protocol: Protocol,
+    pub name: &'static str,
+    pub osi_layer: u8,
+    pub osi: &'static str,
+    pub tcpip: &'static str,
+    /// Packets that carry this protocol's header.
+    pub packets: u64,
+    /// Bytes of those packets on the wire (whole frames, as Wireshark counts them).
+    pub bytes: u64,
+    /// Application layers: messages (HTTP) or frames (WebSocket) decoded from the
+    /// reassembled stream; `packets` then counts the packets in which one ended.
+    pub units: u64,
+}
+
+/// Counts of what the reassembler noticed, over the whole capture.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NoteCounts {
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+    pub overlaps: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub buffer_full: u64,
+    pub resets: u64,
+    pub duplicate_acks: u64,
+    pub zero_windows: u64,
+    pub window_updates: u64,
+    pub keep_alives: u64,
+}
+
+/// What `--stats` reports.
+#[derive(Debug, Serialize)]
+pub struct StatsReport {
+    pub packets: u64,
+    pub bytes: u64,
+    pub hierarchy: Vec<ProtocolRow>,
+    pub conversations: Vec<Conversation>,
+    pub notes: NoteCounts,
+    /// Packets of conversations beyond the table's bound (counted, not followed).
+    pub untracked_packets: u64,
+}
+
+/// Bytes one direction's application decoder may hold while a message is incomplete
+/// (statistics only count, so a smaller bound than `--follow`'s).
+const APP_BUFFER: usize = 256 * 1024;
+/// Application decoders alive at once.
+const MAX_DECODERS: usize = 65_536;
+
+/// Collects the statistics packet by packet.
+#[derive(Debug, Default)]
+pub struct Stats {
+    table: FlowTable,
+    apps: std::collections::HashMap<u32, AppDecoder>,
+    events: Vec<AppEvent>,
+    protocols: BTreeMap<(u8, usize), ProtocolRow>,
+    packets: u64,
+    bytes: u64,
+    notes: NoteCounts,
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats {
+            table: FlowTable::new(Limits::default()),
+            ..Stats::default()
+        }
+    }
+
+    pub fn packet(&mut self, d: &Dissection, frame: &[u8], orig_len: u32, ts_us: u64) {
+        self.packets += 1;
+        self.bytes += u64::from(orig_len);
+        // A protocol counts once per packet, even when it appears twice (IP in IP).
+        let mut seen: Vec<Protocol> = Vec::with_capacity(6);
+        for l in d.layers.iter().filter(|l| !l.quoted) {
+            if seen.contains(&l.protocol) {
+                continue;
+            }
+            seen.push(l.protocol);
+            let row = self
+                .protocols
+                .entry((l.protocol.osi().number(), l.protocol as usize))
+                .or_insert_with(|| ProtocolRow {
+                    protocol: l.protocol,
+                    name: l.protocol.name(),
+                    osi_layer: l.protocol.osi().number(),
+                    osi: l.protocol.osi().name(),
+                    tcpip: l.protocol.tcpip().name(),
+                    packets: 0,
+                    bytes: 0,
+                    units: 0,
+                });
+            row.packets += 1;
+            row.bytes += u64::from(orig_len);
+        }
+        // Reassembled bytes of TCP conversations go to their application decoder.
+        let tcp = d.tcp().is_some();
+        let apps = &mut self.apps;
+        let events = &mut self.events;
+        let mut sink = |id: u32, dir, p: Piece<'_>| {
+            if !tcp {
+                return;
+            }
+            if !apps.contains_key(&id) && apps.len() >= MAX_DECODERS {
+                return;
+            }
+            apps.entry(id)
+                .or_insert_with(|| AppDecoder::new(APP_BUFFER))
+                .piece(dir, p, events);
+        };
+        let Some(u) = self.table.packet(d, frame, ts_us, &mut sink) else {
+            return;
+        };
+        self.count(&u.notes);
+        if u.conversation != 0 {
+            let ended = self
+                .table
+                .conversations
+                .get((u.conversation - 1) as usize)
+                .is_some_and(|c| {
+                    matches!(
+                        c.state,
+                        crate::wire::flow::State::Closed | crate::wire::flow::State::Reset
+                    )
+                });
+            if ended {
+                if let Some(mut a) = self.apps.remove(&u.conversation) {
+                    a.finish(&mut self.events);
+                }
+            }
+        }
+        self.app_rows(orig_len);
+    }
+
+    /// Count this packet under each application protocol whose unit it completed.
+    fn app_rows(&mut self, orig_len: u32) {
+        let (mut http, mut ws) = (0u64, 0u64);
+        for e in self.events.drain(..) {
+            match e.message {
+                AppMessage::HttpRequest { .. } | AppMessage::HttpResponse { .. } => http += 1,
+                AppMessage::WebSocketFrame { .. } => ws += 1,
+                _ => {}
+            }
+        }
+        for (p, units) in [(Protocol::Http1, http), (Protocol::WebSocket, ws)] {
+            if units == 0 {
+                continue;
+            }
+            let row = self
+                .protocols
+                .entry((p.osi().number(), p as usize))
+                .or_insert_with(|| ProtocolRow {
+                    protocol: p,
+                    name: p.name(),
+                    osi_layer: p.osi().number(),
+                    osi: p.osi().name(),
+                    tcpip: p.tcpip().name(),
+                    packets: 0,
+                    bytes: 0,
+                    units: 0,
+                });
+            row.packets += 1;
+            row.bytes += u64::from(orig_len);
+            row.units += units;
+        }
+    }
+
+    fn count(&mut self, notes: &[Note]) {
+        for n in notes {
+            match n {
+                Note::Retransmission => self.notes.retransmissions += 1,
+                Note::OutOfOrder => self.notes.out_of_order += 1,
+                Note::Overlap { .. } => self.notes.overlaps += 1,
+                Note::Gap { len, .. } => {
+                    self.notes.gaps += 1;
+                    self.notes.gap_bytes += len;
+                }
+                Note::BufferFull => self.notes.buffer_full += 1,
+                Note::Reset => self.notes.resets += 1,
+                Note::DuplicateAck => self.notes.duplicate_acks += 1,
+                Note::ZeroWindow => self.notes.zero_windows += 1,
+                Note::WindowUpdate => self.notes.window_updates += 1,
+                Note::KeepAlive => self.notes.keep_alives += 1,
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> StatsReport {
+        let mut sink = |_: u32, _, _: Piece<'_>| {};
+        for u in self.table.finish(&mut sink) {
+            self.count(&u.notes);
+        }
+        let mut apps: Vec<_> = std::mem::take(&mut self.apps).into_iter().collect();
+        apps.sort_by_key(|a| a.0);
+        for (_, mut a) in apps {
+            a.finish(&mut self.events);
+        }
+        self.app_rows(0);
+        // Gaps cut short by the capture's snap length are counted by the reassembler
+        // without a note: take the totals from the conversations.
+        self.notes.gaps = self.table.conversations.iter().map(|c| c.gaps).sum();
+        self.notes.gap_bytes = self.table.conversations.iter().map(|c| c.gap_bytes).sum();
+        let mut hierarchy: Vec<ProtocolRow> = self.protocols.into_values().collect();
+        hierarchy.sort_by_key(|r| (r.osi_layer, std::cmp::Reverse(r.packets)));
+        StatsReport {
+            packets: self.packets,
+            bytes: self.bytes,
+            hierarchy,
+            conversations: self.table.conversations,
+            notes: self.notes,
+            untracked_packets: self.table.untracked_packets,
+        }
+    }
+}
+
+fn sock(e: (std::net::IpAddr, u16)) -> String {
+    SocketAddr::from(e).to_string()
+}
+
+impl Render for StatsReport {
+    fn render_human(&self, style: &Style) -> String {
+        let mut s = String::new();
+        s.push_str(&style.paint(
+            Paint::Bold,
+            format!(
+                "Protocol hierarchy: {} packets, {} bytes",
+                self.packets, self.bytes
+            ),
+        ));
+        s.push('\n');
+        let mut t = style.table();
+        t.set_header(vec![
+            "OSI layer",
+            "TCP/IP layer",
+            "protocol",
+            "packets",
+            "% packets",
+            "bytes",
+            "messages / frames",
+        ]);
+        for r in &self.hierarchy {
+            let pct = if self.packets == 0 {
+                0.0
+            } else {
+                100.0 * r.packets as f64 / self.packets as f64
+            };
+            t.add_row(vec![
+                format!("{} {}", r.osi_layer, r.osi),
+                r.tcpip.to_string(),
+                r.name.to_string(),
+                r.packets.to_string(),
+                format!("{pct:.1}"),
+                r.bytes.to_string(),
+                if r.units > 0 {
+                    r.units.to_string()
+                } else {
+                    String::new()
+                },
+            ]);
+        }
+        s.push_str(&t.to_string());
+        s.push_str("\n\n");
+        s.push_str(&style.paint(
+            Paint::Bold,
+            format!(
+                "Conversations: {} (follow one with --follow N)",
+                self.conversations.len()
+            ),
+        ));
+        s.push('\n');
+        let mut t = style.table();
+        t.set_header(vec![
+            "N",
+            "proto",
+            "A (first to speak)",
+            "B",
+            "packets A→B",
+            "bytes A→B",
+            "packets B→A",
+            "bytes B→A",
+            "duration s",
+            "state",
+        ]);
+        for c in &self.conversations {
+            let mut state = c.state.describe().to_string();
+            if c.transport == Transport::Tcp && !c.handshake_seen {
+                state.push_str(", no handshake seen");
+            }
+            t.add_row(vec![
+                c.id.to_string(),
+                c.transport.name().to_string(),
+                sock(c.a),
+                sock(c.b),
+                c.packets_a_to_b.to_string(),
+                c.bytes_a_to_b.to_string(),
+                c.packets_b_to_a.to_string(),
+                c.bytes_b_to_a.to_string(),
+                format!(
+                    "{:.6}",
+                    c.last_ts_us.saturating_sub(c.first_ts_us) as f64 / 1e6
+                ),
+                state,
+            ]);
+        }
+        s.push_str(&t.to_string());
+        let n = &self.notes;
+        s.push_str(&format!(
+            "\n\nTCP notes: {} retransmissions, {} out of order, {} overlaps, {} gaps ({} bytes never captured), {} resets,\n  {} duplicate ACKs, {} zero windows, {} window updates, {} keep-alives",
+            n.retransmissions, n.out_of_order, n.overlaps, n.gaps, n.gap_bytes, n.resets,
+            n.duplicate_acks, n.zero_windows, n.window_updates, n.keep_alives
+        ));
+        if n.buffer_full > 0 {
+            s.push_str(&format!(
+                "\n{}",
+                style.paint(
+                    Paint::Warn,
+                    format!(
+                        "{} times a conversation's out-of-order buffer was full: the hole before it was declared a gap",
+                        n.buffer_full
+                    )
+                )
+            ));
+        }
+        if self.untracked_packets > 0 {
+            s.push_str(&format!(
+                "\n{} packets belonged to conversations beyond the table's bound and were only counted",
+                self.untracked_packets
+            ));
+        }
+        s
+    }
+}

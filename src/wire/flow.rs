@@ -1,0 +1,1307 @@
+//! Conversations and byte streams: what TCP promised the applications at both ends.
+//!
+//! A TCP connection is one *conversation* between two endpoints (address, port), with
+//! one byte stream in each direction. On the wire a stream is cut into segments, each
+//! carrying a sequence number: the position of its first byte in the stream (RFC 9293
+//! §3.4). A capture shows the segments as they passed, which is not always the order
+//! the bytes belong in:
+//!
+//! ```text
+//!  seq:   1        101       201       301
+//!         |  A     |   B     |   C     |        the stream the sender wrote
+//!  wire:  A, C, B, B            C arrives early (out of order), B is sent twice
+//!                               (a retransmission): the receiver keeps one copy
+//! ```
+//!
+//! [`Reassembler`] puts one direction's bytes back in order: out-of-order segments wait
+//! in a buffer, bytes already delivered are not delivered again (retransmissions and
+//! overlaps), and a hole that never fills is reported as a *gap* (a segment the capture
+//! never saw) rather than papered over. Sequence numbers are 32 bits and wrap around
+//! (RFC 9293 §3.4: arithmetic modulo 2³²); positions here are 64-bit offsets into the
+//! stream, so a long transfer that wraps is still in order.
+//!
+//! Memory is bounded: each direction buffers at most [`Limits::max_buffered`] bytes of
+//! out-of-order data. When a segment would exceed that, the reassembler gives up waiting
+//! for the hole, reports it as a gap, delivers what it holds and carries on (it says so
+//! in the [`Note::BufferFull`] it returns). The table holds at most
+//! [`Limits::max_conversations`] open conversations.
+//!
+//! [`FlowTable`] finds each packet's conversation by its addresses and ports (both
+//! directions are one conversation, as Wireshark's "Follow TCP Stream" shows them),
+//! follows its state (handshake, established, half-closed, closed, reset) and hands the
+//! in-order bytes to the caller. UDP has no connection, but a pair of endpoints that
+//! exchange datagrams is a conversation too: each datagram is delivered as it is.
+//!
+//! Pure code: time comes in as a number, nothing here prints or touches a socket.
+
+use super::dissect::{Dissection, LayerRepr};
+use super::tcp::Repr as TcpRepr;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+/// One end of a conversation: an address and a port.
+pub type End = (IpAddr, u16);
+
+/// Which transport carries the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "TCP",
+            Transport::Udp => "UDP",
+        }
+    }
+}
+
+/// Which way bytes travel: from the conversation's first speaker `a` (the client, when
+/// the SYN was captured) to `b`, or back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    AToB,
+    BToA,
+}
+
+impl Direction {
+    /// The marker Follow views use: `>` for a → b, `<` for b → a.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Direction::AToB => ">",
+            Direction::BToA => "<",
+        }
+    }
+}
+
+/// Where a TCP conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// A SYN (and maybe the SYN-ACK) seen, the handshake not yet complete.
+    Opening,
+    /// Data can flow both ways (after the handshake, or joined mid-stream).
+    Established,
+    /// One side sent a FIN: it will send no more, but may still receive.
+    HalfClosed,
+    /// Both sides sent a FIN.
+    Closed,
+    /// A RST ended it at once.
+    Reset,
+    /// UDP: there is no connection to be in a state; datagrams were exchanged.
+    Datagrams,
+}
+
+impl State {
+    pub fn describe(self) -> &'static str {
+        match self {
+            State::Opening => "opening (handshake incomplete)",
+            State::Established => "established",
+            State::HalfClosed => "half-closed (one FIN)",
+            State::Closed => "closed by FIN",
+            State::Reset => "reset",
+            State::Datagrams => "datagrams (UDP has no connection)",
+        }
+    }
+}
+
+/// What the reassembler noticed about a segment (a first set of Wireshark's "expert"
+/// notes; more analysis builds on these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Note {
+    /// Every byte of the segment had been seen before.
+    Retransmission,
+    /// Part of the segment had been seen before; only the new bytes were kept.
+    Overlap { new_bytes: u64 },
+    /// The segment starts beyond the next expected byte: something before it is
+    /// missing (for now); it waits in the buffer.
+    OutOfOrder,
+    /// Bytes that never arrived: the stream continues after a hole of `len` bytes.
+    Gap { offset: u64, len: u64 },
+    /// The out-of-order buffer hit its bound; the hole before it was declared a gap.
+    BufferFull,
+    /// A RST.
+    Reset,
+    /// An ACK repeating this side's last acknowledgement and window, carrying no data:
+    /// the sender of it is missing something (three in a row trigger fast
+    /// retransmission, RFC 5681 §3.2).
+    DuplicateAck,
+    /// The sender of this segment has no room: the other side must stop sending.
+    ZeroWindow,
+    /// Only the window changed (no data, same acknowledgement): room again.
+    WindowUpdate,
+    /// A segment one byte behind what was already sent, with 0 or 1 bytes: a probe
+    /// asking "are you still there?" (RFC 9293 §3.8.4, keep-alives; also zero-window
+    /// probes).
+    KeepAlive,
+}
+
+/// A piece of one direction's reassembled stream, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// Bytes at stream offset `offset` (0 is the first data byte).
+    Data { offset: u64, bytes: &'a [u8] },
+    /// `len` bytes at `offset` were never captured.
+    Gap { offset: u64, len: u64 },
+}
+
+/// Bounds on memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Out-of-order bytes one direction of one conversation may hold.
+    pub max_buffered: usize,
+    /// Conversations tracked at once; packets of further ones are counted, not followed.
+    pub max_conversations: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_buffered: 4 * 1024 * 1024,
+            max_conversations: 65_536,
+        }
+    }
+}
+
+/// One direction of a TCP byte stream, put back in order.
+#[derive(Debug, Clone)]
+pub struct Reassembler {
+    /// Sequence number of the next byte to deliver; `None` until the first segment.
+    next_seq: Option<u32>,
+    /// Stream offset of the next byte to deliver (bytes delivered + gaps).
+    offset: u64,
+    /// Out-of-order segments by stream offset: (captured bytes, length on the wire).
+    pending: BTreeMap<u64, (Vec<u8>, u64)>,
+    pending_bytes: usize,
+    max_buffered: usize,
+    /// Stream offset of this side's FIN (it occupies one sequence number), once seen.
+    fin_at: Option<u64>,
+    /// Counters for the summary.
+    pub delivered: u64,
+    pub gap_bytes: u64,
+    pub gaps: u64,
+}
+
+impl Reassembler {
+    pub fn new(max_buffered: usize) -> Reassembler {
+        Reassembler {
+            next_seq: None,
+            offset: 0,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            max_buffered,
+            fin_at: None,
+            delivered: 0,
+            gap_bytes: 0,
+            gaps: 0,
+        }
+    }
+
+    /// The stream offset of the next byte expected.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Bytes waiting for a hole to fill.
+    pub fn buffered(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// A SYN with sequence number `isn`: the first data byte is `isn + 1` (the SYN
+    /// occupies one sequence number, RFC 9293 §3.4). Returns true when this SYN
+    /// repeats one already seen (a retransmitted SYN).
+    pub fn syn(&mut self, isn: u32) -> bool {
+        let first = isn.wrapping_add(1);
+        match self.next_seq {
+            Some(n) if self.offset == 0 && n == first => true,
+            Some(_) if self.offset > 0 => true,
+            _ => {
+                self.next_seq = Some(first);
+                false
+            }
+        }
+    }
+
+    /// Where a sequence number falls in the stream, as a signed distance from the next
+    /// expected byte. Sequence space is circular (modulo 2³²), so "before" and "after"
+    /// mean "within 2³¹ behind or ahead" (RFC 9293 §3.4's comparisons, and RFC 1982).
+    fn distance(&self, seq: u32) -> i64 {
+        match self.next_seq {
+            Some(n) => i64::from(seq.wrapping_sub(n) as i32),
+            None => 0,
+        }
+    }
+
+    /// A segment with sequence number `seq`, `data` captured of `wire_len` bytes sent
+    /// (the capture may have cut it short). Delivers in-order pieces to `sink` and
+    /// returns what it noticed.
+    pub fn segment(
+        &mut self,
+        seq: u32,
+        data: &[u8],
+        wire_len: u64,
+        notes: &mut Vec<Note>,
+        sink: &mut impl FnMut(Piece<'_>),
+    ) {
+        let data = &data[..data
+            .len()
+            .min(usize::try_from(wire_len).unwrap_or(usize::MAX))];
+        if wire_len == 0 {
+            if self.next_seq.is_none() {
+                self.next_seq = Some(seq);
+            }
+            return;
+        }
+        if self.next_seq.is_none() {
+            // Joined mid-stream (no SYN captured): the first byte seen starts the stream.
+            self.next_seq = Some(seq);
+        }
+        let start = self.offset as i64 + self.distance(seq);
+        let end = start + wire_len as i64;
+        if end <= self.offset as i64 || self.already_buffered(start, end) {
+            notes.push(Note::Retransmission);
+            return;
+        }
+        if start > self.offset as i64 {
+            notes.push(Note::OutOfOrder);
+            self.buffer(start as u64, data.to_vec(), wire_len, notes, sink);
+            return;
+        }
+        // In order, perhaps overlapping what was delivered: keep only the new bytes.
+        let skip = (self.offset as i64 - start) as u64;
+        if skip > 0 {
+            notes.push(Note::Overlap {
+                new_bytes: wire_len - skip,
+            });
+        }
+        self.deliver(data, wire_len, skip, sink);
+        self.drain(sink);
+    }
+
+    fn already_buffered(&self, start: i64, end: i64) -> bool {
+        if start < self.offset as i64 {
+            return false;
+        }
+        let start = start as u64;
+        let end = end as u64;
+        self.pending
+            .range(..=start)
+            .next_back()
+            .is_some_and(|(&o, (_, len))| o <= start && o + len >= end)
+    }
+
+    /// Deliver `data` (of `wire_len` sent) at the current offset, skipping the first
+    /// `skip` bytes (already delivered).
+    fn deliver(&mut self, data: &[u8], wire_len: u64, skip: u64, sink: &mut impl FnMut(Piece<'_>)) {
+        let have = data.len() as u64;
+        if skip < have {
+            // `skip < have <= data.len()`, so the cast and the slice cannot fail.
+            let bytes = &data[skip as usize..];
+            sink(Piece::Data {
+                offset: self.offset,
+                bytes,
+            });
+            self.offset += bytes.len() as u64;
+            self.delivered += bytes.len() as u64;
+        }
+        let missing = wire_len - skip.max(have);
+        if missing > 0 && wire_len > skip {
+            // The capture cut the segment short (snap length): its tail is a gap.
+            sink(Piece::Gap {
+                offset: self.offset,
+                len: missing,
+            });
+            self.offset += missing;
+            self.gaps += 1;
+            self.gap_bytes += missing;
+        }
+        self.next_seq = self
+            .next_seq
+            .map(|n| n.wrapping_add((wire_len - skip) as u32));
+    }
+
+    /// Deliver buffered segments that the stream has now reached.
+    fn drain(&mut self, sink: &mut impl FnMut(Piece<'_>)) {
+        while let Some(entry) = self.pending.first_entry() {
+            let at = *entry.key();
+            if at > self.offset {
+                break;
+            }
+            let (bytes, wire_len) = entry.remove();
+            self.pending_bytes -= bytes.len();
+            let skip = self.offset - at;
+            if skip >= wire_len {
+                continue; // wholly covered by what came before
+            }
+            self.deliver(&bytes, wire_len, skip, sink);
+        }
+    }
+
+    fn buffer(
+        &mut self,
+        at: u64,
+        bytes: Vec<u8>,
+        wire_len: u64,
+        notes: &mut Vec<Note>,
+        sink: &mut impl FnMut(Piece<'_>),
+    ) {
+        while self.pending_bytes + bytes.len() > self.max_buffered && !self.pending.is_empty() {
+            // Give up on the first hole: declare it a gap and deliver what follows it.
+            notes.push(Note::BufferFull);
+            self.skip_first_hole(notes, sink);
+        }
+        if self.pending_bytes + bytes.len() > self.max_buffered {
+            // This segment alone is over the bound: the hole before it is a gap.
+            notes.push(Note::BufferFull);
+            self.gap_to(at, notes, sink);
+            self.deliver(&bytes, wire_len, 0, sink);
+            self.drain(sink);
+            return;
+        }
+        self.pending_bytes += bytes.len();
+        // Two segments at one offset: keep the longer.
+        match self.pending.get(&at) {
+            Some((_, l)) if *l >= wire_len => self.pending_bytes -= bytes.len(),
+            Some((b, _)) => {
+                self.pending_bytes -= b.len();
+                self.pending.insert(at, (bytes, wire_len));
+            }
+            None => {
+                self.pending.insert(at, (bytes, wire_len));
+            }
+        }
+    }
+
+    /// Report the hole from the current offset to `to` as a gap and move past it.
+    fn gap_to(&mut self, to: u64, notes: &mut Vec<Note>, sink: &mut impl FnMut(Piece<'_>)) {
+        if to <= self.offset {
+            return;
+        }
+        let len = to - self.offset;
+        notes.push(Note::Gap {
+            offset: self.offset,
+            len,
+        });
+        sink(Piece::Gap {
+            offset: self.offset,
+            len,
+        });
+        self.offset = to;
+        self.gaps += 1;
+        self.gap_bytes += len;
+        self.next_seq = self.next_seq.map(|n| n.wrapping_add(len as u32));
+    }
+
+    fn skip_first_hole(&mut self, notes: &mut Vec<Note>, sink: &mut impl FnMut(Piece<'_>)) {
+        if let Some((&at, _)) = self.pending.first_key_value() {
+            self.gap_to(at, notes, sink);
+            self.drain(sink);
+        }
+    }
+
+    /// This side sent a FIN with sequence number `seq` (after any data in its segment).
+    pub fn fin(&mut self, seq: u32) {
+        if self.next_seq.is_some() {
+            let at = self.offset as i64 + self.distance(seq);
+            self.fin_at = u64::try_from(at).ok();
+        }
+    }
+
+    /// The other side acknowledged everything before `ack`. Bytes it acknowledged that
+    /// the capture never showed were received, so the capture missed them: they are a
+    /// gap now, and waiting for them would only delay what follows (tshark calls this
+    /// "ACKed unseen segment").
+    pub fn acked(&mut self, ack: u32, notes: &mut Vec<Note>, sink: &mut impl FnMut(Piece<'_>)) {
+        if self.next_seq.is_none() {
+            return;
+        }
+        let d = self.distance(ack);
+        if d <= 0 {
+            return;
+        }
+        let mut to = self.offset + d as u64;
+        if let Some(f) = self.fin_at {
+            to = to.min(f); // the FIN's sequence number is not a byte of data
+        }
+        // Bounded: each pass either moves past a buffered segment or ends the loop.
+        while to > self.offset {
+            match self.pending.first_key_value() {
+                Some((&at, _)) if at <= to => {
+                    self.gap_to(at, notes, sink);
+                    self.drain(sink);
+                }
+                _ => {
+                    self.gap_to(to, notes, sink);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The capture ended: whatever still waits behind a hole is delivered after a gap.
+    pub fn finish(&mut self, notes: &mut Vec<Note>, sink: &mut impl FnMut(Piece<'_>)) {
+        while !self.pending.is_empty() {
+            self.skip_first_hole(notes, sink);
+        }
+    }
+}
+
+/// What is known about one conversation (the row of a conversations table).
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversation {
+    /// Numbered from 1 in order of first packet, TCP and UDP together.
+    pub id: u32,
+    pub transport: Transport,
+    /// The first speaker (the client, when its SYN was captured).
+    pub a: End,
+    pub b: End,
+    pub state: State,
+    /// The three-way handshake was captured.
+    pub handshake_seen: bool,
+    pub packets_a_to_b: u64,
+    pub packets_b_to_a: u64,
+    /// Payload bytes delivered in order, each way.
+    pub bytes_a_to_b: u64,
+    pub bytes_b_to_a: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+    pub buffer_full: u64,
+    pub duplicate_acks: u64,
+    pub zero_windows: u64,
+    pub window_updates: u64,
+    pub keep_alives: u64,
+    pub first_ts_us: u64,
+    pub last_ts_us: u64,
+}
+
+impl Conversation {
+    /// Does `spec` name this conversation? Either its number or `HOST:PORT-HOST:PORT`
+    /// in either order.
+    pub fn matches(&self, which: &Which) -> bool {
+        match which {
+            Which::Id(n) => self.id == *n,
+            Which::Ends(x, y) => (self.a == *x && self.b == *y) || (self.a == *y && self.b == *x),
+        }
+    }
+}
+
+/// A conversation named by the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Which {
+    Id(u32),
+    Ends(End, End),
+}
+
+#[derive(Debug, Clone)]
+struct Open {
+    index: usize,
+    /// a → b and b → a.
+    streams: [Reassembler; 2],
+    fin: [bool; 2],
+    syn_ack_seen: bool,
+    /// Each side's last acknowledgement number and window (for the expert notes).
+    last_ack: [Option<u32>; 2],
+    last_win: [Option<u16>; 2],
+}
+
+/// What one packet did to its conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    pub conversation: u32,
+    pub direction: Direction,
+    pub notes: Vec<Note>,
+}
+
+/// Every conversation in a capture.
+#[derive(Debug, Clone, Default)]
+pub struct FlowTable {
+    limits: Limits,
+    open: HashMap<(Transport, End, End), Open>,
+    /// Every conversation seen, in order (closed ones stay for the statistics).
+    pub conversations: Vec<Conversation>,
+    /// Packets of conversations over the bound, counted but not followed.
+    pub untracked_packets: u64,
+}
+
+impl FlowTable {
+    pub fn new(limits: Limits) -> FlowTable {
+        FlowTable {
+            limits,
+            ..FlowTable::default()
+        }
+    }
+
+    /// Follow one dissected packet. `frame` is the bytes the dissection was made from;
+    /// `sink` receives the conversation's reassembled pieces in order.
+    pub fn packet(
+        &mut self,
+        d: &Dissection,
+        frame: &[u8],
+        ts_us: u64,
+        sink: &mut impl FnMut(u32, Direction, Piece<'_>),
+    ) -> Option<Update> {
+        let (src, dst) = d.ip_addrs()?;
+        let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
+        let l4 = d
+            .layers
+            .iter()
+            .filter(|l| !l.quoted)
+            .find_map(|l| match &l.repr {
+                LayerRepr::Tcp(t) => Some(Ok(t)),
+                LayerRepr::Udp(u) => Some(Err(u.payload_len)),
+                _ => None,
+            })?;
+        match l4 {
+            Ok(t) => Some(self.tcp(
+                (src, t.src_port),
+                (dst, t.dst_port),
+                t,
+                payload,
+                ts_us,
+                sink,
+            )),
+            Err(len) => {
+                let ports = d.ports()?;
+                Some(self.udp(
+                    (src, ports.0),
+                    (dst, ports.1),
+                    payload,
+                    len as u64,
+                    ts_us,
+                    sink,
+                ))
+            }
+        }
+    }
+
+    fn key(t: Transport, x: End, y: End) -> (Transport, End, End) {
+        if x <= y {
+            (t, x, y)
+        } else {
+            (t, y, x)
+        }
+    }
+
+    /// Find or start the conversation; `None` when the table is full.
+    fn open(
+        &mut self,
+        t: Transport,
+        a: End,
+        b: End,
+        ts_us: u64,
+        fresh: bool,
+    ) -> Option<(Transport, End, End)> {
+        let key = Self::key(t, a, b);
+        if fresh {
+            // A new SYN on the ends of a finished conversation: the ports were reused.
+            if let Some(o) = self.open.get(&key) {
+                let st = self.conversations[o.index].state;
+                if matches!(st, State::Closed | State::Reset) {
+                    self.open.remove(&key);
+                }
+            }
+        }
+        if !self.open.contains_key(&key) {
+            if self.open.len() >= self.limits.max_conversations {
+                // Make room: forget the conversations that have ended.
+                let conversations = &self.conversations;
+                self.open.retain(|_, o| {
+                    !matches!(conversations[o.index].state, State::Closed | State::Reset)
+                });
+            }
+            if self.open.len() >= self.limits.max_conversations {
+                self.untracked_packets += 1;
+                return None;
+            }
+            let id = u32::try_from(self.conversations.len() + 1).unwrap_or(u32::MAX);
+            self.conversations.push(Conversation {
+                id,
+                transport: t,
+                a,
+                b,
+                state: if t == Transport::Udp {
+                    State::Datagrams
+                } else {
+                    State::Established
+                },
+                handshake_seen: false,
+                packets_a_to_b: 0,
+                packets_b_to_a: 0,
+                bytes_a_to_b: 0,
+                bytes_b_to_a: 0,
+                gaps: 0,
+                gap_bytes: 0,
+                retransmissions: 0,
+                out_of_order: 0,
+                buffer_full: 0,
+                duplicate_acks: 0,
+                zero_windows: 0,
+                window_updates: 0,
+                keep_alives: 0,
+                first_ts_us: ts_us,
+                last_ts_us: ts_us,
+            });
+            let r = Reassembler::new(self.limits.max_buffered);
+            self.open.insert(
+                key,
+                Open {
+                    index: self.conversations.len() - 1,
+                    streams: [r.clone(), r],
+                    fin: [false; 2],
+                    syn_ack_seen: false,
+                    last_ack: [None; 2],
+                    last_win: [None; 2],
+                },
+            );
+        }
+        Some(key)
+    }
+
+    fn udp(
+        &mut self,
+        from: End,
+        to: End,
+        payload: &[u8],
+        wire_len: u64,
+        ts_us: u64,
+        sink: &mut impl FnMut(u32, Direction, Piece<'_>),
+    ) -> Update {
+        let Some(key) = self.open(Transport::Udp, from, to, ts_us, false) else {
+            return untracked();
+        };
+        let Some(o) = self.open.get(&key) else {
+            return untracked();
+        };
+        let c = &mut self.conversations[o.index];
+        let dir = if c.a == from {
+            Direction::AToB
+        } else {
+            Direction::BToA
+        };
+        c.last_ts_us = ts_us;
+        let have = payload
+            .len()
+            .min(usize::try_from(wire_len).unwrap_or(usize::MAX));
+        let (packets, bytes) = match dir {
+            Direction::AToB => (&mut c.packets_a_to_b, &mut c.bytes_a_to_b),
+            Direction::BToA => (&mut c.packets_b_to_a, &mut c.bytes_b_to_a),
+        };
+        let offset = *bytes;
+        *packets += 1;
+        *bytes += have as u64;
+        sink(
+            c.id,
+            dir,
+            Piece::Data {
+                offset,
+                bytes: &payload[..have],
+            },
+        );
+        Update {
+            conversation: c.id,
+            direction: dir,
+            notes: Vec::new(),
+        }
+    }
+
+    fn tcp(
+        &mut self,
+        from: End,
+        to: End,
+        t: &TcpRepr,
+        payload: &[u8],
+        ts_us: u64,
+        sink: &mut impl FnMut(u32, Direction, Piece<'_>),
+    ) -> Update {
+        let fresh_syn = t.flags.syn() && !t.flags.ack();
+        let (a, b) = if t.flags.syn() && t.flags.ack() {
+            (to, from) // a SYN-ACK comes from the server
+        } else {
+            (from, to)
+        };
+        let Some(key) = self.open(Transport::Tcp, a, b, ts_us, fresh_syn) else {
+            return untracked();
+        };
+        let Some(o) = self.open.get_mut(&key) else {
+            return untracked();
+        };
+        let c = &mut self.conversations[o.index];
+        let dir = if c.a == from {
+            Direction::AToB
+        } else {
+            Direction::BToA
+        };
+        let i = dir as usize;
+        let id = c.id;
+        c.last_ts_us = ts_us;
+        let mut notes = Vec::new();
+        let stream = &mut o.streams[i];
+        if t.flags.syn() && stream.syn(t.seq) {
+            notes.push(Note::Retransmission);
+        }
+        if t.flags.syn() {
+            if t.flags.ack() {
+                o.syn_ack_seen = true;
+            }
+            if c.state == State::Established && !c.handshake_seen {
+                c.state = State::Opening;
+            }
+        }
+        // Wireshark's definitions of its TCP analysis flags, for the ones netlab shows.
+        let plain = !(t.flags.syn() || t.flags.fin() || t.flags.rst());
+        let next = stream.next_seq;
+        let keep_alive =
+            plain && t.payload_len <= 1 && next.is_some_and(|n| t.seq == n.wrapping_sub(1));
+        if plain {
+            if keep_alive {
+                notes.push(Note::KeepAlive);
+            }
+            if t.window == 0 {
+                notes.push(Note::ZeroWindow);
+            }
+            let same_ack = t.flags.ack() && o.last_ack[i] == Some(t.ack);
+            if t.payload_len == 0 && t.window != 0 && same_ack {
+                if o.last_win[i].is_some_and(|w| w != t.window) && next == Some(t.seq) {
+                    notes.push(Note::WindowUpdate);
+                } else if o.last_win[i] == Some(t.window) && !keep_alive && t.ack != 0 {
+                    notes.push(Note::DuplicateAck);
+                }
+            }
+        }
+        if t.flags.ack() {
+            o.last_ack[i] = Some(t.ack);
+        }
+        o.last_win[i] = Some(t.window);
+        let (before, gaps_before, gap_bytes_before) =
+            (stream.delivered, stream.gaps, stream.gap_bytes);
+        let seq = if t.flags.syn() {
+            t.seq.wrapping_add(1)
+        } else {
+            t.seq
+        };
+        let mark = notes.len();
+        stream.segment(seq, payload, t.payload_len as u64, &mut notes, &mut |p| {
+            sink(id, dir, p)
+        });
+        if keep_alive {
+            // A keep-alive's byte is old on purpose: not a retransmission.
+            let mut k = mark;
+            while k < notes.len() {
+                if notes[k] == Note::Retransmission {
+                    notes.remove(k);
+                } else {
+                    k += 1;
+                }
+            }
+        }
+        if t.flags.fin() {
+            o.fin[i] = true;
+            stream.fin(seq.wrapping_add(t.payload_len as u32));
+        }
+        let (other_before, other_gaps, other_gap_bytes) = {
+            let s = &o.streams[1 - i];
+            (s.delivered, s.gaps, s.gap_bytes)
+        };
+        if t.flags.ack() && !t.flags.rst() {
+            let other_dir = match dir {
+                Direction::AToB => Direction::BToA,
+                Direction::BToA => Direction::AToB,
+            };
+            o.streams[1 - i].acked(t.ack, &mut notes, &mut |p| sink(id, other_dir, p));
+        }
+        {
+            let s = &o.streams[1 - i];
+            c.gaps += s.gaps - other_gaps;
+            c.gap_bytes += s.gap_bytes - other_gap_bytes;
+            let more = s.delivered - other_before;
+            match dir {
+                Direction::AToB => c.bytes_b_to_a += more,
+                Direction::BToA => c.bytes_a_to_b += more,
+            }
+        }
+        let stream = &o.streams[i];
+        if c.state == State::Opening
+            && o.syn_ack_seen
+            && dir == Direction::AToB
+            && t.flags.ack()
+            && !t.flags.syn()
+        {
+            c.state = State::Established;
+            c.handshake_seen = true;
+        }
+        if t.flags.rst() {
+            notes.push(Note::Reset);
+            c.state = State::Reset;
+        } else if o.fin[0] && o.fin[1] {
+            c.state = State::Closed;
+        } else if o.fin[0] || o.fin[1] {
+            c.state = State::HalfClosed;
+        }
+        let delivered = stream.delivered - before;
+        c.gaps += stream.gaps - gaps_before;
+        c.gap_bytes += stream.gap_bytes - gap_bytes_before;
+        match dir {
+            Direction::AToB => {
+                c.packets_a_to_b += 1;
+                c.bytes_a_to_b += delivered;
+            }
+            Direction::BToA => {
+                c.packets_b_to_a += 1;
+                c.bytes_b_to_a += delivered;
+            }
+        }
+        count(c, &notes);
+        Update {
+            conversation: id,
+            direction: dir,
+            notes,
+        }
+    }
+
+    /// The capture ended: flush every stream still waiting behind a hole.
+    pub fn finish(&mut self, sink: &mut impl FnMut(u32, Direction, Piece<'_>)) -> Vec<Update> {
+        let mut updates = Vec::new();
+        let mut open: Vec<_> = self.open.drain().map(|(_, o)| o).collect();
+        open.sort_by_key(|o| o.index);
+        for mut o in open {
+            let c = &mut self.conversations[o.index];
+            for (i, dir) in [(0, Direction::AToB), (1, Direction::BToA)] {
+                let mut notes = Vec::new();
+                let stream = &mut o.streams[i];
+                let (before, gaps_before, gap_bytes_before) =
+                    (stream.delivered, stream.gaps, stream.gap_bytes);
+                let id = c.id;
+                stream.finish(&mut notes, &mut |p| sink(id, dir, p));
+                let delivered = stream.delivered - before;
+                c.gaps += stream.gaps - gaps_before;
+                c.gap_bytes += stream.gap_bytes - gap_bytes_before;
+                match dir {
+                    Direction::AToB => c.bytes_a_to_b += delivered,
+                    Direction::BToA => c.bytes_b_to_a += delivered,
+                }
+                count(c, &notes);
+                if !notes.is_empty() {
+                    updates.push(Update {
+                        conversation: id,
+                        direction: dir,
+                        notes,
+                    });
+                }
+            }
+        }
+        updates
+    }
+
+    /// Out-of-order bytes held across all open conversations.
+    pub fn buffered(&self) -> usize {
+        self.open
+            .values()
+            .map(|o| o.streams[0].buffered() + o.streams[1].buffered())
+            .sum()
+    }
+}
+
+fn untracked() -> Update {
+    Update {
+        conversation: 0,
+        direction: Direction::AToB,
+        notes: Vec::new(),
+    }
+}
+
+fn count(c: &mut Conversation, notes: &[Note]) {
+    for n in notes {
+        match n {
+            Note::Retransmission => c.retransmissions += 1,
+            Note::OutOfOrder => c.out_of_order += 1,
+            Note::BufferFull => c.buffer_full += 1,
+            Note::DuplicateAck => c.duplicate_acks += 1,
+            Note::ZeroWindow => c.zero_windows += 1,
+            Note::WindowUpdate => c.window_updates += 1,
+            Note::KeepAlive => c.keep_alives += 1,
+            Note::Gap { .. } | Note::Overlap { .. } | Note::Reset => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::checksum::Checked;
+    use crate::wire::tcp::{Flags, Options};
+    use std::net::Ipv4Addr;
+
+    /// Feed segments `(seq, bytes)` to a reassembler; return the stream it delivered
+    /// (gaps as `_` per missing byte) and every note.
+    fn run(r: &mut Reassembler, segs: &[(u32, &[u8])]) -> (String, Vec<Note>) {
+        let mut out = String::new();
+        let mut notes = Vec::new();
+        let mut sink = |p: Piece<'_>| match p {
+            Piece::Data { offset, bytes } => {
+                assert_eq!(offset as usize, out.len(), "pieces arrive in order");
+                out.push_str(std::str::from_utf8(bytes).unwrap());
+            }
+            Piece::Gap { offset, len } => {
+                assert_eq!(offset as usize, out.len());
+                out.push_str(&"_".repeat(len as usize));
+            }
+        };
+        for (seq, b) in segs {
+            r.segment(*seq, b, b.len() as u64, &mut notes, &mut sink);
+        }
+        r.finish(&mut notes, &mut sink);
+        (out, notes)
+    }
+
+    #[test]
+    fn in_order_and_out_of_order() {
+        let mut r = Reassembler::new(1024);
+        assert!(!r.syn(99));
+        let (s, notes) = run(&mut r, &[(100, b"hello "), (111, b"!"), (106, b"world")]);
+        assert_eq!(s, "hello world!", "{notes:?}");
+        assert_eq!(notes, vec![Note::OutOfOrder]);
+        assert_eq!(r.buffered(), 0);
+        assert_eq!((r.delivered, r.gaps), (12, 0));
+    }
+
+    #[test]
+    fn retransmissions_and_overlaps_are_not_duplicated() {
+        let mut r = Reassembler::new(1024);
+        r.syn(0);
+        let (s, notes) = run(
+            &mut r,
+            &[
+                (1, b"abcd"),
+                (1, b"abcd"),   // exact retransmission
+                (3, b"cdefgh"), // overlaps "cd", brings "efgh"
+                (9, b"ijkl"),
+                (11, b"kl"), // retransmission inside what was delivered
+                (15, b"op"), // out of order
+                (15, b"op"), // retransmission of a buffered segment
+                (13, b"mn"),
+            ],
+        );
+        assert_eq!(s, "abcdefghijklmnop");
+        assert_eq!(
+            notes,
+            vec![
+                Note::Retransmission,
+                Note::Overlap { new_bytes: 4 },
+                Note::Retransmission,
+                Note::OutOfOrder,
+                Note::Retransmission,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_segment_is_a_gap() {
+        let mut r = Reassembler::new(1024);
+        r.syn(0);
+        let (s, notes) = run(&mut r, &[(1, b"abc"), (7, b"ghi")]);
+        assert_eq!(s, "abc___ghi");
+        assert_eq!(
+            notes,
+            vec![Note::OutOfOrder, Note::Gap { offset: 3, len: 3 }]
+        );
+        assert_eq!((r.gaps, r.gap_bytes, r.delivered), (1, 3, 6));
+    }
+
+    #[test]
+    fn bytes_acknowledged_but_never_captured_are_a_gap_at_once() {
+        let mut r = Reassembler::new(1024);
+        r.syn(0);
+        let mut notes = Vec::new();
+        let mut out = Vec::new();
+        let mut sink = |p: Piece<'_>| out.push(format!("{p:?}"));
+        r.segment(1, b"ab", 2, &mut notes, &mut sink);
+        r.segment(6, b"fg", 2, &mut notes, &mut sink); // waits for 3..6
+        r.acked(3, &mut notes, &mut sink); // nothing new: 1..3 was delivered
+        assert_eq!(r.gaps, 0);
+        r.acked(8, &mut notes, &mut sink); // the receiver had 3..6: the capture missed it
+        assert_eq!((r.gaps, r.gap_bytes, r.offset()), (1, 3, 7));
+        r.fin(8);
+        r.acked(9, &mut notes, &mut sink); // the ACK of the FIN is not a missing byte
+        assert_eq!((r.gaps, r.offset()), (1, 7));
+        assert_eq!(
+            out,
+            [
+                "Data { offset: 0, bytes: [97, 98] }",
+                "Gap { offset: 2, len: 3 }",
+                "Data { offset: 5, bytes: [102, 103] }"
+            ]
+        );
+        assert_eq!(notes, [Note::OutOfOrder, Note::Gap { offset: 2, len: 3 }]);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_around() {
+        let mut r = Reassembler::new(1024);
+        r.syn(u32::MAX - 4); // first byte at 2^32 - 3
+        let (s, notes) = run(
+            &mut r,
+            &[
+                (u32::MAX - 3, b"abcd"),
+                (2, b"gh"),
+                (0, b"ef"),
+                (u32::MAX - 1, b"cd"),
+            ],
+        );
+        assert_eq!(s, "abcdefgh");
+        assert_eq!(notes, vec![Note::OutOfOrder, Note::Retransmission]);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_the_hole_becomes_a_gap() {
+        let mut r = Reassembler::new(8);
+        r.syn(0);
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        let mut sink = |p: Piece<'_>| out.push(format!("{p:?}"));
+        // Byte 1 never comes; 2.. arrive 4 at a time and must not pile up beyond 8.
+        for k in 0..100u32 {
+            r.segment(2 + 4 * k, b"wxyz", 4, &mut notes, &mut sink);
+            assert!(r.buffered() <= 8, "buffered {}", r.buffered());
+        }
+        assert!(notes.contains(&Note::BufferFull));
+        assert_eq!(
+            notes
+                .iter()
+                .filter(|n| matches!(n, Note::Gap { .. }))
+                .count(),
+            1
+        );
+        assert_eq!(r.gap_bytes, 1);
+        r.finish(&mut notes, &mut sink);
+        assert_eq!(r.delivered, 400);
+    }
+
+    #[test]
+    fn a_segment_cut_short_by_the_capture_leaves_a_gap() {
+        let mut r = Reassembler::new(64);
+        r.syn(0);
+        let mut notes = Vec::new();
+        let mut got = Vec::new();
+        r.segment(1, b"ab", 5, &mut notes, &mut |p| got.push(format!("{p:?}")));
+        r.segment(6, b"f", 1, &mut notes, &mut |p| got.push(format!("{p:?}")));
+        assert_eq!(
+            got,
+            [
+                "Data { offset: 0, bytes: [97, 98] }",
+                "Gap { offset: 2, len: 3 }",
+                "Data { offset: 5, bytes: [102] }"
+            ]
+        );
+        assert!(notes.is_empty());
+    }
+
+    fn seg(flags: u8, seq: u32, ack: u32, len: usize) -> TcpRepr {
+        TcpRepr {
+            src_port: 0,
+            dst_port: 0,
+            seq,
+            ack,
+            header_len: 20,
+            flags: Flags(flags),
+            window: 100,
+            checksum: 0,
+            checksum_check: Checked::Correct,
+            urgent: 0,
+            options: Options::default(),
+            payload_len: len,
+        }
+    }
+
+    #[test]
+    fn conversation_states_and_both_directions() {
+        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+        let mut t = FlowTable::new(Limits::default());
+        let mut got: Vec<(u32, Direction, String)> = Vec::new();
+        let mut sink = |id: u32, d: Direction, p: Piece<'_>| {
+            if let Piece::Data { bytes, .. } = p {
+                got.push((id, d, String::from_utf8_lossy(bytes).into_owned()));
+            }
+        };
+        let state = |t: &FlowTable| t.conversations[0].state;
+        let (ic, is) = (u32::MAX - 1, 5000);
+        t.tcp(c, s, &seg(Flags::SYN, ic, 0, 0), b"", 1, &mut sink);
+        assert_eq!(state(&t), State::Opening);
+        t.tcp(
+            s,
+            c,
+            &seg(Flags::SYN | Flags::ACK, is, ic.wrapping_add(1), 0),
+            b"",
+            2,
+            &mut sink,
+        );
+        t.tcp(
+            c,
+            s,
+            &seg(Flags::ACK, ic.wrapping_add(1), is + 1, 0),
+            b"",
+            3,
+            &mut sink,
+        );
+        assert_eq!(state(&t), State::Established);
+        assert!(t.conversations[0].handshake_seen);
+        t.tcp(
+            c,
+            s,
+            &seg(Flags::ACK | Flags::PSH, ic.wrapping_add(1), is + 1, 3),
+            b"GET",
+            4,
+            &mut sink,
+        );
+        t.tcp(
+            s,
+            c,
+            &seg(Flags::ACK | Flags::PSH, is + 1, 2, 2),
+            b"OK",
+            5,
+            &mut sink,
+        );
+        t.tcp(
+            c,
+            s,
+            &seg(Flags::FIN | Flags::ACK, 2, is + 3, 0),
+            b"",
+            6,
+            &mut sink,
+        );
+        assert_eq!(state(&t), State::HalfClosed);
+        t.tcp(
+            s,
+            c,
+            &seg(Flags::FIN | Flags::ACK, is + 3, 3, 0),
+            b"",
+            7,
+            &mut sink,
+        );
+        assert_eq!(state(&t), State::Closed);
+        t.tcp(c, s, &seg(Flags::ACK, 3, is + 4, 0), b"", 8, &mut sink);
+        assert_eq!(
+            t.conversations.len(),
+            1,
+            "the last ACK is the same conversation"
+        );
+        // The same ports again, with a new SYN: a second conversation, then a reset.
+        t.tcp(c, s, &seg(Flags::SYN, 77, 0, 0), b"", 9, &mut sink);
+        t.tcp(
+            s,
+            c,
+            &seg(Flags::RST | Flags::ACK, 0, 78, 0),
+            b"",
+            10,
+            &mut sink,
+        );
+        assert_eq!(t.conversations.len(), 2);
+        assert_eq!(t.conversations[1].state, State::Reset);
+        assert_eq!(
+            got,
+            vec![
+                (1, Direction::AToB, "GET".to_string()),
+                (1, Direction::BToA, "OK".to_string())
+            ]
+        );
+        let conv = &t.conversations[0];
+        assert_eq!((conv.a, conv.b), (c, s));
+        assert_eq!((conv.packets_a_to_b, conv.packets_b_to_a), (5, 3));
+        assert_eq!((conv.bytes_a_to_b, conv.bytes_b_to_a), (3, 2));
+        assert_eq!((conv.first_ts_us, conv.last_ts_us), (1, 8));
+        assert!(conv.matches(&Which::Ends(s, c)));
+        assert!(conv.matches(&Which::Id(1)) && !conv.matches(&Which::Id(2)));
+    }
+
+    #[test]
+    fn expert_notes_follow_wiresharks_definitions() {
+        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+        let mut t = FlowTable::new(Limits::default());
+        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
+        let with_win = |mut r: TcpRepr, w: u16| {
+            r.window = w;
+            r
+        };
+        t.tcp(c, s, &seg(Flags::SYN, 0, 0, 0), b"", 0, &mut sink);
+        t.tcp(
+            s,
+            c,
+            &seg(Flags::SYN | Flags::ACK, 0, 1, 0),
+            b"",
+            0,
+            &mut sink,
+        );
+        t.tcp(c, s, &seg(Flags::ACK, 1, 1, 0), b"", 0, &mut sink);
+        t.tcp(c, s, &seg(Flags::ACK, 1, 1, 4), b"abcd", 0, &mut sink);
+        let n = |u: Update| u.notes;
+        // The server acknowledges, then says the same again: a duplicate ACK.
+        assert!(n(t.tcp(s, c, &seg(Flags::ACK, 1, 5, 0), b"", 0, &mut sink)).is_empty());
+        assert_eq!(
+            n(t.tcp(s, c, &seg(Flags::ACK, 1, 5, 0), b"", 0, &mut sink)),
+            [Note::DuplicateAck]
+        );
+        // Its buffer is full: zero window; then room again: a window update.
+        assert_eq!(
+            n(t.tcp(
+                s,
+                c,
+                &with_win(seg(Flags::ACK, 1, 5, 0), 0),
+                b"",
+                0,
+                &mut sink
+            )),
+            [Note::ZeroWindow]
+        );
+        assert_eq!(
+            n(t.tcp(s, c, &seg(Flags::ACK, 1, 5, 0), b"", 0, &mut sink)),
+            [Note::WindowUpdate]
+        );
+        // The client probes with the last byte it sent: a keep-alive, not a retransmission.
+        assert_eq!(
+            n(t.tcp(c, s, &seg(Flags::ACK, 4, 1, 1), b"d", 0, &mut sink)),
+            [Note::KeepAlive]
+        );
+        let conv = &t.conversations[0];
+        assert_eq!(
+            (
+                conv.duplicate_acks,
+                conv.zero_windows,
+                conv.window_updates,
+                conv.keep_alives
+            ),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(conv.retransmissions, 0);
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut t = FlowTable::new(Limits {
+            max_buffered: 16,
+            max_conversations: 3,
+        });
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 80);
+        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
+        for port in 1..=10u16 {
+            let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+            t.tcp(c, s, &seg(Flags::ACK, 1, 1, 1), b"x", 0, &mut sink);
+        }
+        assert_eq!(t.conversations.len(), 3);
+        assert_eq!(t.untracked_packets, 7);
+        // Ended conversations make room.
+        let c1 = (IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+        t.tcp(c1, s, &seg(Flags::RST, 2, 0, 0), b"", 0, &mut sink);
+        let c11 = (IpAddr::V4(Ipv4Addr::LOCALHOST), 11);
+        let u = t.tcp(c11, s, &seg(Flags::ACK, 1, 1, 1), b"x", 0, &mut sink);
+        assert_eq!(u.conversation, 4);
+    }
+}
