@@ -6,29 +6,9 @@
 mod common;
 
 use clap::Parser;
-use common::netlab;
+use common::{console_commands, netlab};
 
 const FILES: [&str; 2] = ["docs/http-vs-websocket.md", "labs/06-http-vs-websocket.md"];
-
-/// The `$ ` lines of every ```console block.
-fn console_commands(path: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut inside = false;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if line.starts_with("```") {
-            inside = line.trim() == "```console";
-            continue;
-        }
-        if inside {
-            if let Some(cmd) = line.strip_prefix("$ ") {
-                out.push(cmd.to_owned());
-            }
-        }
-    }
-    out
-}
 
 #[test]
 fn every_command_in_the_guides_parses_and_runs() {

@@ -101,3 +101,24 @@ pub fn have_root(what: &str) -> bool {
     eprintln!("SKIPPED: {what} needs root (effective uid {uid}); run as root to include it");
     false
 }
+
+/// The `$ ` lines of every ```console block in `path` (relative to the crate root): the
+/// commands a guide shows, so tests can run them and the guide cannot rot.
+pub fn console_commands(path: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut inside = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            inside = line.trim() == "```console";
+            continue;
+        }
+        if inside {
+            if let Some(cmd) = line.strip_prefix("$ ") {
+                out.push(cmd.to_owned());
+            }
+        }
+    }
+    out
+}
