@@ -43,7 +43,9 @@ pub struct ListenArgs {
     /// Send every datagram back to whoever sent it (END markers excepted).
     #[arg(long)]
     pub echo: bool,
-    /// Stop after this many datagrams.
+    /// Stop after this many datagrams. The END marker that `netlab udp send` adds after its
+    /// last datagram is not counted (it carries no message), so `--count N` waits for N
+    /// real datagrams.
     #[arg(long)]
     pub count: Option<u64>,
     /// Stop after this many seconds.
