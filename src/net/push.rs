@@ -869,13 +869,7 @@ async fn poll_client(
         let c = match conn.as_mut() {
             Some(c) => c,
             None => {
-                let c = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
-                tally.connections += 1;
-                shared.trace.record(
-                    End::Client,
-                    "opens a TCP connection",
-                    Some("SYN, SYN-ACK, ACK".to_owned()),
-                );
+                let c = open_connection(shared, tally, limit).await?;
                 conn.insert(c)
             }
         };
@@ -914,19 +908,30 @@ async fn poll_client(
     Ok(())
 }
 
-async fn sse_client(
+/// Open one client connection to the server: counted for the report and drawn in the
+/// `--explain` trace as the TCP handshake it costs.
+async fn open_connection(
     shared: &Shared,
     tally: &mut ClientTally,
-    deadline: Instant,
-) -> Result<(), HttpError> {
-    let limit = shared.workload.io_limit();
-    let mut conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
+    limit: Duration,
+) -> Result<HttpConn, HttpError> {
+    let conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
     tally.connections += 1;
     shared.trace.record(
         End::Client,
         "opens a TCP connection",
         Some("SYN, SYN-ACK, ACK".to_owned()),
     );
+    Ok(conn)
+}
+
+async fn sse_client(
+    shared: &Shared,
+    tally: &mut ClientTally,
+    deadline: Instant,
+) -> Result<(), HttpError> {
+    let limit = shared.workload.io_limit();
+    let mut conn = open_connection(shared, tally, limit).await?;
     let req = wp::sse_request(&shared.addr.to_string());
     conn.write_all(&req).await?;
     tally.requests += 1;
@@ -975,13 +980,7 @@ async fn ws_client(
 ) -> Result<(), HttpError> {
     let w = &shared.workload;
     let limit = w.io_limit();
-    let mut conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
-    tally.connections += 1;
-    shared.trace.record(
-        End::Client,
-        "opens a TCP connection",
-        Some("SYN, SYN-ACK, ACK".to_owned()),
-    );
+    let mut conn = open_connection(shared, tally, limit).await?;
     // Client-to-server messages (direction up or both) go on this same connection.
     let up_total = if w.direction.up() { w.events } else { 0 };
     let mut up_sent = 0u64;

@@ -21,7 +21,7 @@
 //! netlab shows the tag as its own layer, as Wireshark does.
 
 use super::dissect::Field;
-use super::{be16, Error, FieldSpec, Result};
+use super::{be16, need_len, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -131,14 +131,7 @@ pub struct Frame<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Frame<T> {
     /// After this returns `Ok`, no accessor can panic.
     pub fn new_checked(buffer: T) -> Result<Frame<T>> {
-        let got = buffer.as_ref().len();
-        if got < HEADER_LEN {
-            return Err(Error::Truncated {
-                protocol: Protocol::Ethernet,
-                needed: HEADER_LEN,
-                got,
-            });
-        }
+        need_len(buffer.as_ref(), HEADER_LEN, Protocol::Ethernet)?;
         Ok(Frame { buffer })
     }
     pub fn destination(&self) -> Mac {
@@ -235,14 +228,7 @@ pub mod vlan {
 
     impl<T: AsRef<[u8]>> Tag<T> {
         pub fn new_checked(buffer: T) -> Result<Tag<T>> {
-            let got = buffer.as_ref().len();
-            if got < HEADER_LEN {
-                return Err(Error::Truncated {
-                    protocol: Protocol::Vlan,
-                    needed: HEADER_LEN,
-                    got,
-                });
-            }
+            crate::wire::need_len(buffer.as_ref(), HEADER_LEN, Protocol::Vlan)?;
             Ok(Tag { buffer })
         }
         pub fn priority(&self) -> u8 {

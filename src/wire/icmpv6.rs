@@ -16,7 +16,7 @@
 
 use super::checksum::{self, Checked};
 use super::dissect::Field;
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, need_len, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -86,14 +86,7 @@ pub struct Message<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Message<T> {
     pub fn new_checked(buffer: T) -> Result<Message<T>> {
-        let got = buffer.as_ref().len();
-        if got < HEADER_LEN {
-            return Err(Error::Truncated {
-                protocol: Protocol::Icmpv6,
-                needed: HEADER_LEN,
-                got,
-            });
-        }
+        need_len(buffer.as_ref(), HEADER_LEN, Protocol::Icmpv6)?;
         Ok(Message { buffer })
     }
     fn b(&self) -> &[u8] {

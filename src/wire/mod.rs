@@ -67,6 +67,19 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The guard every view runs before its first accessor: `buf` must hold at least
+/// `needed` bytes of `protocol`, or the answer is [`Error::Truncated`] (never a panic).
+pub fn need_len(buf: &[u8], needed: usize, protocol: Protocol) -> Result<()> {
+    if buf.len() < needed {
+        return Err(Error::Truncated {
+            protocol,
+            needed,
+            got: buf.len(),
+        });
+    }
+    Ok(())
+}
+
 /// One named field of a header: where it sits and what it means, for annotated views.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldSpec {

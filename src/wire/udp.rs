@@ -19,7 +19,7 @@
 use super::checksum::{self, Checked};
 use super::dissect::Field;
 use super::tcp::Pseudo;
-use super::{be16, Error, FieldSpec, Result};
+use super::{be16, need_len, Error, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -65,14 +65,7 @@ impl<T: AsRef<[u8]>> Datagram<T> {
 
     /// Lenient, for captures cut by a snap length: the 8-byte header must be present.
     pub fn new_header_checked(buffer: T) -> Result<Datagram<T>> {
-        let got = buffer.as_ref().len();
-        if got < HEADER_LEN {
-            return Err(Error::Truncated {
-                protocol: Protocol::Udp,
-                needed: HEADER_LEN,
-                got,
-            });
-        }
+        need_len(buffer.as_ref(), HEADER_LEN, Protocol::Udp)?;
         let d = Datagram { buffer };
         if usize::from(d.length()) < HEADER_LEN {
             return Err(Error::Malformed {
