@@ -25,4 +25,5 @@ pub mod error;
 pub mod layers;
 pub mod net;
 pub mod output;
+pub mod vocabulary;
 pub mod wire;

@@ -6,6 +6,7 @@
 
 pub mod capture;
 pub mod compare;
+pub mod explain;
 pub mod tcp;
 pub mod ws;
 
@@ -64,6 +65,10 @@ pub enum Command {
     /// HTTP versus WebSocket, measured side by side: short polling, keep-alive polling,
     /// long polling, Server-Sent Events and WebSocket push on the same workload.
     Compare(compare::CompareArgs),
+    /// Explain a term of the course (socket, TCP, WebSocket, Socket.IO, MTU, ...): its
+    /// definition and source, the misconception it corrects, a netlab command that shows it
+    /// and the code that embodies it. `--list` lists every term.
+    Explain(explain::ExplainArgs),
 }
 
 /// Arguments of `netlab osi`.

@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod compare;
+pub mod explain;
 pub mod follow;
 pub mod osi;
 pub mod stats;
