@@ -68,6 +68,21 @@ pub enum Command {
     /// Explain a term of the course (socket, TCP, WebSocket, Socket.IO, MTU, ...): its
     /// definition and source, the misconception it corrects, a netlab command that shows it
     /// and the code that embodies it. `--list` lists every term.
+    ///
+    /// The text is docs/vocabulary.md, built into netlab. For each term you will see its
+    /// other names; for a protocol, its layer in the OSI, TCP/IP (RFC 1122) and five-layer
+    /// models, its unit of data and the standard that defines it; then the definition, the
+    /// source (RFC section or other specification, and where textbooks differ), how it
+    /// relates to its neighbours, the misconception it corrects, a netlab command that
+    /// shows it on your own machine, and the file and item in netlab's source that embody
+    /// it.
+    ///
+    /// Case, hyphens and a plural `s` do not matter, and other names work
+    /// ("three-way handshake", "bidirectional"). A misspelt term gets "did you mean ..."
+    /// suggestions (exit code 2).
+    ///
+    /// Examples: `netlab explain socket`, `netlab explain long polling`,
+    /// `netlab explain --list`, `netlab explain tcp --json`.
     Explain(explain::ExplainArgs),
 }
 
