@@ -47,7 +47,7 @@ fn quick_tour_succeeds_and_prints_every_chapter() {
     assert_eq!(r.stdout.matches("\n⇒ ").count(), 5, "{}", r.stdout);
     assert!(r.stdout.contains("5 of 5 chapters ran"), "{}", r.stdout);
     assert!(r.stdout.contains("netlab explain --list"), "{}", r.stdout);
-    assert!(!r.stdout.contains("failed"), "{}", r.stdout);
+    assert!(!r.stdout.contains("failed: see above"), "{}", r.stdout);
 }
 
 #[test]

@@ -72,9 +72,10 @@ impl Chapter {
     pub fn look_for(self) -> &'static str {
         match self {
             Chapter::Tcp => {
-                "A client and a server open TCP connections to each other on 127.0.0.1; each \
-                 connection is named by its 4-tuple (two addresses, two ports). The client \
-                 calls write() several times, the server calls read(). Compare the two columns: \
+                "A client opens TCP connections to a server on 127.0.0.1, a new one for each \
+                 case; each connection is named by its 4-tuple (two addresses, two ports). The \
+                 client calls write() several times, the server calls read(). Compare the two \
+                 columns: \
                  TCP delivers every byte, in order, but it does not keep the boundaries between \
                  writes, so a protocol on top has to mark where its messages end (framing)."
             }
@@ -82,15 +83,17 @@ impl Chapter {
                 "Now UDP, with no connection: each send_to() is one datagram, and each \
                  recv_from() takes exactly one, whole. Look for the sizes matching one for one, \
                  for what happens when the buffer is too small or nothing listens, and for \
-                 loss: probes go through netlab's relay, which drops 20% of them from a fixed \
-                 seed (the same seed gives the same losses), and nobody resends them."
+                 loss: probes go through netlab's relay, which drops each one with a 20% chance \
+                 drawn from a generator with a fixed seed (the same seed, the same losses), and \
+                 nobody resends them."
             }
             Chapter::Layers => {
                 "A packet is headers wrapped around data, one header per layer \
                  (encapsulation). Here is one TCP segment carrying a few bytes of application \
                  data, first as a tree of headers with every field, then placed in the seven \
                  OSI layers beside the four of TCP/IP (RFC 1122). Look at which OSI layers \
-                 have nothing of their own on the wire."
+                 have nothing of their own on the wire. (On loopback there is no network card: \
+                 the Ethernet addresses are all zeros.)"
             }
             Chapter::WebSocket => {
                 "A WebSocket starts as an HTTP/1.1 request asking to upgrade. The server proves \
@@ -265,6 +268,39 @@ impl Render for TourNote {
     }
 }
 
+/// The first lines of the tour.
+#[derive(Debug, Serialize)]
+pub struct TourIntro {
+    pub chapters: usize,
+    pub quick: bool,
+}
+
+impl Render for TourIntro {
+    fn render_human(&self, style: &Style) -> String {
+        let text = format!(
+            "{}, each a real run on this machine's loopback interface (127.0.0.1, ports \
+             chosen by the kernel). The numbers below are measured as you watch (chapter 3 \
+             says so when its packet comes from a file instead); they differ from run to run \
+             and from your neighbour's, the lessons do not.{}",
+            if self.chapters == 1 {
+                "One chapter".to_owned()
+            } else {
+                format!("{} chapters", self.chapters)
+            },
+            if self.quick {
+                " Quick mode: smaller workloads."
+            } else {
+                ""
+            }
+        );
+        format!(
+            "{}\n{}",
+            style.paint(Paint::Bold, "The netlab tour"),
+            wrap(&text, prose_width(style))
+        )
+    }
+}
+
 /// Run `netlab tour`.
 pub fn run(args: TourArgs, out: &mut Output) -> anyhow::Result<()> {
     let plan = Plan::from(&args);
@@ -286,6 +322,10 @@ pub fn run(args: TourArgs, out: &mut Output) -> anyhow::Result<()> {
             note: "--pace: stdin is not a terminal, so the tour does not wait for Enter".into(),
         })?;
     }
+    out.event(&TourIntro {
+        chapters: plan.chapters.len(),
+        quick: plan.quick,
+    })?;
     let mut input = stdin.lock();
     let report = tour(&plan, out, &mut pacer, &mut input, |c, quick| {
         chapters::run(c, quick)
