@@ -148,6 +148,12 @@ fn json_holds_every_chapters_report_and_the_numbers_agree() {
     for col in cmp["columns"].as_array().unwrap() {
         assert_eq!(col["delivered"], col["expected"], "{col}");
         assert!(col["error"].is_null(), "{col}");
+        // Where the run was captured, the handshakes on the wire are the connections the
+        // clients opened; where not, the column says why.
+        match col["wire"].as_object() {
+            Some(w) => assert_eq!(w["syns"], col["connections"], "{col}"),
+            None => assert!(col["wire_note"].as_str().is_some_and(|n| !n.is_empty())),
+        }
     }
     let col = |t: &str| {
         cmp["columns"]

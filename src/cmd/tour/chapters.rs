@@ -356,7 +356,9 @@ fn comparison(quick: bool) -> anyhow::Result<CompareReport> {
         explain: false,
         csv: false,
         plot: None,
-        capture: false,
+        // Counts packets and TCP/IP headers on the wire where netlab may capture; elsewhere
+        // each column says why it could not.
+        capture: true,
     };
     let rt = runtime(Runtime::MultiThread)?;
     let report = rt.block_on(compare::measure(&plan, |_| {}));
@@ -394,10 +396,17 @@ pub fn compare_takeaway(r: &CompareReport) -> anyhow::Result<String> {
     } else {
         String::new()
     };
+    let wire = match (&ws.wire, &sp.wire) {
+        (Some(w), Some(p)) => format!(
+            " On the wire (captured), short polling took {} IP packets and WebSocket {}.",
+            p.packets, w.packets
+        ),
+        _ => String::new(),
+    };
     Ok(format!(
         "WebSocket push delivered {} of {} events, median latency {}, {:.0} B per event over {}; \
          short polling made {} ({} came back empty), opened {} and spent {:.0} B per event, \
-         median latency {}{ratio}.",
+         median latency {}{ratio}.{wire}",
         ws.delivered,
         ws.expected,
         p50(ws),

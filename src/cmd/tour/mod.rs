@@ -106,7 +106,8 @@ impl Chapter {
                 "The same events, server to client, over HTTP polling (a request every poll \
                  interval, on a new connection or a kept-alive one), long polling, Server-Sent \
                  Events and WebSocket push. Look at the latency, at how many requests came back \
-                 empty, and at the bytes each event cost beyond its payload."
+                 empty, and at the bytes each event cost beyond its payload (counted at the \
+                 sockets; where netlab may capture, the packets on the wire are counted too)."
             }
         }
     }
