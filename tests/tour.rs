@@ -394,3 +394,23 @@ fn where_next_lists_every_lab_guide() {
     let listed: Vec<&str> = LABS.iter().map(|l| l.path).collect();
     assert_eq!(listed, guides, "the tour's list of labs and labs/ differ");
 }
+
+#[test]
+fn every_go_deeper_command_parses() {
+    use clap::Parser as _;
+    for c in Chapter::ALL {
+        let argv: Vec<&str> = c.deeper().split_whitespace().collect();
+        assert_eq!(argv[0], "netlab");
+        if let Err(e) = netlab::cli::Cli::try_parse_from(&argv) {
+            panic!(
+                "chapter {}: `{}` does not parse: {e}",
+                c.number(),
+                c.deeper()
+            );
+        }
+        if let Some(i) = argv.iter().position(|a| *a == "--read") {
+            let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(argv[i + 1]);
+            assert!(file.exists(), "{}", file.display());
+        }
+    }
+}
