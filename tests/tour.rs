@@ -112,6 +112,14 @@ fn json_holds_every_chapters_report_and_the_numbers_agree() {
         "20% of the probes: {loss}"
     );
     assert!(loss["tcp_not_shown"]["reason"].is_string(), "{loss}");
+    let t = chapter(&doc, "udp")["takeaway"].as_str().unwrap();
+    assert!(
+        t.contains(&format!(
+            "The relay dropped {} of {} probes (seed {})",
+            loss["relay_dropped"], loss["sent"], loss["seed"]
+        )),
+        "{t}"
+    );
 
     // 3. The packet: its headers and its data add up to the frame.
     let pkt = &chapter(&doc, "layers")["report"];
@@ -170,7 +178,7 @@ fn json_holds_every_chapters_report_and_the_numbers_agree() {
     let t = chapter(&doc, "compare")["takeaway"].as_str().unwrap();
     assert!(
         t.contains(&format!(
-            "short polling made {} requests",
+            "short polling (a new connection per poll) made {} requests",
             sp["requests"].as_u64().unwrap()
         )),
         "{t}"

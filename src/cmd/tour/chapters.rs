@@ -405,7 +405,7 @@ pub fn compare_takeaway(r: &CompareReport) -> anyhow::Result<String> {
     };
     Ok(format!(
         "WebSocket push delivered {} of {} events, median latency {}, {:.0} B per event over {}; \
-         short polling made {} ({} came back empty), opened {} and spent {:.0} B per event, \
+         short polling (a new connection per poll) made {} ({} came back empty), opened {} and spent {:.0} B per event, \
          median latency {}{ratio}.{wire}",
         ws.delivered,
         ws.expected,
