@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Capture(args) => cmd::capture::run(args.try_into()?, &mut out),
         Command::Compare(args) => cmd::compare::run(args, &mut out),
         Command::Explain(args) => cmd::explain::run(args.try_into()?, &mut out),
+        Command::Tour(args) => cmd::tour::run(args, &mut out),
     }
 }
 

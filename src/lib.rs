@@ -13,6 +13,7 @@
 //!
 //! | concept | where it is taught |
 //! |---|---|
+//! | the whole course, narrated | [`cmd::tour`], `netlab tour` |
 //! | the OSI, TCP/IP and five-layer models | [`layers`], `netlab osi` |
 //! | errors that say what to do | [`error`], [`output::report_fatal`] |
 //! | client/server timelines | [`output::diagram`] |

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod compare;
 pub mod explain;
 pub mod tcp;
+pub mod tour;
 pub mod ws;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -84,6 +85,29 @@ pub enum Command {
     /// Examples: `netlab explain socket`, `netlab explain long polling`,
     /// `netlab explain --list`, `netlab explain tcp --json`.
     Explain(explain::ExplainArgs),
+    /// A narrated walk through the whole course on loopback, in a few minutes, with no root
+    /// and no setup: TCP's byte stream, UDP datagrams and loss, a packet's layers, a
+    /// WebSocket's handshake and frames, HTTP polling versus WebSocket push.
+    ///
+    /// Five chapters, each a real demo run in this process on 127.0.0.1 (ports chosen by the
+    /// kernel), with what to look for before it and what the measured numbers mean after it:
+    ///
+    ///   1. TCP: a connection and its byte stream (writes are not reads)
+    ///   2. UDP: datagrams keep their boundaries; seeded loss through a relay
+    ///   3. A packet's layers in the OSI and TCP/IP models: captured live on loopback when
+    ///      netlab may capture (root or CAP_NET_RAW), otherwise read from a capture shipped
+    ///      with netlab; the chapter says which
+    ///   4. WebSocket: the handshake (Sec-WebSocket-Accept) and frames (masking)
+    ///   5. HTTP polling versus WebSocket push, measured on the same events
+    ///
+    /// The default run takes well under a minute of computing; the rest is reading. If a
+    /// chapter fails, the tour says which and why, goes on with the others, and exits with 1.
+    ///
+    /// Examples: `netlab tour`, `netlab tour --pace` (in class: Enter between chapters),
+    /// `netlab tour --quick` (seconds, for CI), `netlab tour --chapter 3`,
+    /// `netlab tour --list`, `netlab tour --quick --json`.
+    #[command(verbatim_doc_comment)]
+    Tour(tour::TourArgs),
 }
 
 /// Arguments of `netlab osi`.

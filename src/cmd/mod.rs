@@ -9,5 +9,6 @@ pub mod follow;
 pub mod osi;
 pub mod stats;
 pub mod tcp;
+pub mod tour;
 pub mod udp;
 pub mod ws;

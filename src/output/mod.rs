@@ -214,6 +214,17 @@ impl Output {
         self.stderr.flush()
     }
 
+    /// A question for the person at the keyboard (`netlab tour --pace`): on stderr, so
+    /// stdout keeps only the results; human format only.
+    pub fn prompt(&mut self, text: &str) -> io::Result<()> {
+        if self.format != Format::Human {
+            return Ok(());
+        }
+        self.clear_progress()?;
+        write!(self.stderr, "{text}")?;
+        self.stderr.flush()
+    }
+
     fn clear_progress(&mut self) -> io::Result<()> {
         if self.progress_drawn {
             self.progress_drawn = false;

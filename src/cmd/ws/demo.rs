@@ -152,6 +152,19 @@ fn step_for(t: &WsTrace) -> Step {
 }
 
 pub async fn run(out: &mut Output) -> anyhow::Result<()> {
+    let report = demo().await?;
+    if out.format() == Format::Jsonl {
+        for t in &report.trace {
+            out.event(&DemoTrace { trace: t.clone() })?;
+        }
+    }
+    out.report(&report)?;
+    Ok(())
+}
+
+/// Run the demo (server and client on 127.0.0.1, port 0) and return what the client saw,
+/// without printing (the tour shows it between its own words).
+pub async fn demo() -> anyhow::Result<DemoReport> {
     let listener = ws::bind("127.0.0.1:0".parse()?)
         .await
         .failed("could not listen on 127.0.0.1")?;
@@ -229,9 +242,6 @@ pub async fn run(out: &mut Output) -> anyhow::Result<()> {
     let mut timeline = Timeline::default();
     for t in &trace {
         timeline.push(step_for(t));
-        if out.format() == Format::Jsonl {
-            out.event(&DemoTrace { trace: t.clone() })?;
-        }
     }
     let mut report = DemoReport {
         url: url.to_string(),
@@ -242,8 +252,7 @@ pub async fn run(out: &mut Output) -> anyhow::Result<()> {
         observations: Vec::new(),
     };
     report.observations = report.observe();
-    out.report(&report)?;
-    Ok(())
+    Ok(report)
 }
 
 /// One traced item as a streaming event (shown with `--jsonl`; in human mode the report
