@@ -5,7 +5,7 @@
 mod common;
 
 use common::{netlab, netlab_with_limit};
-use netlab::cmd::compare::{measure, Column, CompareReport, Plan};
+use netlab::cmd::compare::{measure, CaptureMode, Column, CompareReport, Plan};
 use netlab::net::push::{Direction, Transport, Workload};
 use netlab::wire::push as wp;
 use netlab::wire::websocket::handshake;
@@ -30,7 +30,8 @@ fn compare(w: Workload, transports: &[Transport]) -> CompareReport {
         explain: false,
         csv: false,
         plot: None,
-        capture: false,
+        capture: CaptureMode::Off,
+        port: 0,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -254,6 +255,7 @@ fn cli_json_has_one_column_per_transport() {
     let run = netlab(&[
         "compare",
         "--json",
+        "--no-capture",
         "--events",
         "8",
         "--interval",
