@@ -381,3 +381,132 @@ fn the_default_comparison_finishes_within_ten_seconds() {
         assert_eq!(c["duplicated"], 0, "{c}");
     }
 }
+
+#[test]
+fn cpu_time_is_measured_apart_for_the_server_and_the_clients() {
+    // Polling every 5 ms while events come every 10 ms: the short-polling client opens
+    // a TCP connection and makes an HTTP exchange per poll (about two per event), the
+    // WebSocket client reads one small frame per event on one connection. By design the
+    // polling client does more work for the same events.
+    let r = compare(workload(40, 10, 5, 1), &Transport::ALL);
+    for c in &r.columns {
+        assert_eq!(c.error, None, "{}", c.title);
+        for (side, ms) in [("server", c.server_cpu_ms), ("clients", c.client_cpu_ms)] {
+            let ms = ms.unwrap_or_else(|| panic!("{}: no {side} CPU time", c.title));
+            assert!(ms > 0.0, "{}: {side} CPU time {ms}", c.title);
+            // CPU time of one thread cannot exceed the run's wall-clock time.
+            assert!(
+                ms <= c.elapsed_ms,
+                "{}: {side} {ms} ms > {}",
+                c.title,
+                c.elapsed_ms
+            );
+        }
+    }
+    let poll = col(&r, Transport::ShortPoll);
+    let ws = col(&r, Transport::WebSocket);
+    assert!(poll.requests > 40, "{} polls", poll.requests);
+    assert!(
+        poll.client_cpu_ms > ws.client_cpu_ms,
+        "short-poll client {:?} ms, WebSocket client {:?} ms",
+        poll.client_cpu_ms,
+        ws.client_cpu_ms
+    );
+}
+
+/// Five consecutive free ports on 127.0.0.1 below the ephemeral range, and a listener
+/// holding the one at `taken` (0..5) so that netlab cannot bind it.
+fn five_ports_with_one_taken(taken: u16) -> (u16, std::net::TcpListener) {
+    // Start somewhere that depends on the process, so parallel test runs differ.
+    let first = 20_000 + (std::process::id() % 1000) as u16 * 10;
+    for base in (first..first + 5000).step_by(5).take(1000) {
+        let probe: Vec<_> = (0..5)
+            .map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)))
+            .collect();
+        if probe.iter().all(|l| l.is_ok()) {
+            let mut probe: Vec<_> = probe.into_iter().map(Result::unwrap).collect();
+            return (base, probe.swap_remove(taken as usize));
+        }
+    }
+    panic!("no five free consecutive ports on 127.0.0.1");
+}
+
+#[test]
+fn a_transport_whose_port_is_taken_is_named_and_the_others_still_run() {
+    // SSE's port (PORT+3) is held by another listener: a real bind failure.
+    let (base, _holder) = five_ports_with_one_taken(3);
+    let sse_port = base + 3;
+    let port = base.to_string();
+    let args = [
+        "compare",
+        "--json",
+        "--no-capture",
+        "--port",
+        &port,
+        "--events",
+        "5",
+        "--interval",
+        "2",
+        "--poll-interval",
+        "3",
+    ];
+    let run = netlab(&args);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    let v = run.json();
+    let cols = v["columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 5);
+    for c in cols {
+        let title = c["title"].as_str().unwrap();
+        if c["transport"] == "sse" {
+            let e = c["error"].as_str().unwrap_or_default();
+            assert!(
+                e.contains(&format!("127.0.0.1:{sse_port}")) && e.contains("in use"),
+                "{e}"
+            );
+            assert_eq!(c["delivered"], 0);
+            assert_eq!(c["lost"], 5);
+        } else {
+            assert!(c["error"].is_null(), "{title}: {}", c["error"]);
+            assert_eq!(c["delivered"], 5, "{title}");
+            let want = base
+                + Transport::ALL
+                    .iter()
+                    .position(|t| t.title() == title)
+                    .unwrap() as u16;
+            assert_eq!(c["server_port"], want, "{title}");
+        }
+    }
+    // One line: which transport failed and why; then a hint.
+    let err: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        err.iter().any(|l| l
+            .starts_with("error: 1 of 5 transport(s) failed: SSE (could not listen on 127.0.0.1:")),
+        "{}",
+        run.stderr
+    );
+    assert!(err.iter().any(|l| l.starts_with("hint:")), "{}", run.stderr);
+
+    // The table says it too.
+    let table: Vec<&str> = args.iter().copied().filter(|&a| a != "--json").collect();
+    let run = netlab(&table);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("SSE failed: could not listen on"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("SSE: 0 event(s) delivered of 5"),
+        "{}",
+        run.stdout
+    );
+
+    // A port range that does not fit is a usage error.
+    let run = netlab(&["compare", "--port", "65533"]);
+    assert_eq!(run.code(), 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--port 65533"), "{}", run.stderr);
+}
