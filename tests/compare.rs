@@ -374,11 +374,21 @@ fn impossible_knobs_are_usage_errors() {
 
 #[test]
 fn the_default_comparison_finishes_within_ten_seconds() {
+    // Under the default workload (50 events), every transport delivers each event once,
+    // in order. (As root this run also captures; tests/compare_capture.rs times it as
+    // nobody too.)
     let run = netlab_with_limit(&["compare", "--json"], Duration::from_secs(10));
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    for c in run.json()["columns"].as_array().unwrap() {
+    let v = run.json();
+    assert_eq!(v["workload"]["events"], 50);
+    let cols = v["columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 5);
+    for c in cols {
+        assert!(c["error"].is_null(), "{c}");
+        assert_eq!(c["delivered"], 50, "{c}");
         assert_eq!(c["lost"], 0, "{c}");
         assert_eq!(c["duplicated"], 0, "{c}");
+        assert_eq!(c["out_of_order"], 0, "{c}");
     }
 }
 
