@@ -520,3 +520,27 @@ fn a_transport_whose_port_is_taken_is_named_and_the_others_still_run() {
     assert_eq!(run.code(), 2, "{}", run.stderr);
     assert!(run.stderr.contains("--port 65533"), "{}", run.stderr);
 }
+
+#[test]
+fn help_explains_capture_failure_and_gives_examples() {
+    let run = netlab(&["compare", "--help"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    for says in [
+        "CPU time of the server",
+        "TCP/IP overhead is not counted",
+        "--no-capture",
+        "exits with 1",
+        "Examples:",
+        "netlab compare --explain --events 3",
+    ] {
+        assert!(run.stdout.contains(says), "--help lacks {says:?}");
+    }
+    // Every example parses.
+    for line in run.stdout.lines().skip_while(|l| *l != "Examples:").skip(1) {
+        let cmd = line.trim().trim_start_matches("sudo ");
+        let cmd = cmd.split("  ").next().unwrap_or_default();
+        let argv: Vec<&str> = cmd.split_whitespace().collect();
+        <netlab::cli::Cli as clap::Parser>::try_parse_from(&argv)
+            .unwrap_or_else(|e| panic!("`{cmd}` does not parse: {e}"));
+    }
+}

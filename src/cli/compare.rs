@@ -2,34 +2,36 @@
 
 use clap::{Args, ValueEnum};
 
+/// The long help, under the options.
+const ABOUT: &str = "\
+What it does: one process starts a server and its clients on 127.0.0.1 for each way of
+getting events from a server to a client, runs the same events through each in turn,
+and shows one column per transport: delivery latency (from the moment the server has an
+event to the moment the client has parsed it: p50, p95, p99, max), the bytes counted at
+the sockets split into event payload, HTTP heads and framing, HTTP requests, empty
+polls, TCP connections opened, events lost or duplicated, and the CPU time of the server
+and of the clients (each side runs on a thread of its own).
+
+When netlab may capture (root or CAP_NET_RAW), it also captures each run on loopback
+and counts packets, TCP/IP header bytes and handshakes; without that privilege the
+table says TCP/IP overhead is not counted. --capture insists on the capture, and
+--no-capture leaves it out.
+
+If a transport cannot run (its port is taken, say), the others are still measured and
+reported; the failed one is named with the reason, and netlab exits with 1.
+
+Examples:
+  netlab compare
+  netlab compare --explain --events 3
+  netlab compare --events 200 --burst --only sse,ws
+  netlab compare --poll-interval 5 --clients 10 --csv
+  netlab compare --direction both --events 20 --json
+  sudo netlab compare --port 9000 --capture      (capture filter: tcp portrange 9000-9004)";
+
 /// HTTP polling, long polling, Server-Sent Events and WebSocket push, measured side by
-/// side on the same workload.
-///
-/// One process starts a server and its clients on 127.0.0.1 for each way of getting
-/// events from a server to a client, runs the same events through each in turn, and
-/// shows one column per transport: delivery latency (from the moment the server has an
-/// event to the moment the client has parsed it: p50, p95, p99, max), the bytes counted
-/// at the sockets split into event payload, HTTP heads and framing, HTTP requests,
-/// empty polls, TCP connections opened, events lost or duplicated, and the CPU time
-/// of the server and of the clients (each side runs on a thread of its own).
-///
-/// When netlab may capture (root or CAP_NET_RAW), it also captures each run on
-/// loopback and counts packets, TCP/IP header bytes and handshakes; without that
-/// privilege the table says TCP/IP overhead is not counted.
-///
-/// With --explain, each transport's first exchanges are drawn as a client/server
-/// sequence diagram with byte counts, before the numbers.
-///
-/// If a transport cannot run (its port is taken, say), the others are still measured
-/// and reported; the failed one is named with the reason, and netlab exits with 1.
-///
-/// Examples:
-///   netlab compare
-///   netlab compare --events 200 --burst --only sse,ws
-///   netlab compare --poll-interval 5 --clients 10 --csv
-///   netlab compare --port 9000 --capture     (then: tcp portrange 9000-9004)
+/// side on the same workload. (What `--help` shows below the options is `ABOUT`.)
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_long_help = ABOUT)]
 pub struct CompareArgs {
     /// Events the server produces (every client receives every event).
     #[arg(long, default_value_t = 50, value_name = "N")]
