@@ -5,7 +5,7 @@
 mod common;
 
 use common::{netlab, netlab_with_limit};
-use netlab::cmd::compare::{measure, Column, CompareReport, Plan};
+use netlab::cmd::compare::{measure, CaptureMode, Column, CompareReport, Plan};
 use netlab::net::push::{Direction, Transport, Workload};
 use netlab::wire::push as wp;
 use netlab::wire::websocket::handshake;
@@ -30,7 +30,8 @@ fn compare(w: Workload, transports: &[Transport]) -> CompareReport {
         explain: false,
         csv: false,
         plot: None,
-        capture: false,
+        capture: CaptureMode::Off,
+        port: 0,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -254,6 +255,7 @@ fn cli_json_has_one_column_per_transport() {
     let run = netlab(&[
         "compare",
         "--json",
+        "--no-capture",
         "--events",
         "8",
         "--interval",
@@ -372,10 +374,173 @@ fn impossible_knobs_are_usage_errors() {
 
 #[test]
 fn the_default_comparison_finishes_within_ten_seconds() {
+    // Under the default workload (50 events), every transport delivers each event once,
+    // in order. (As root this run also captures; tests/compare_capture.rs times it as
+    // nobody too.)
     let run = netlab_with_limit(&["compare", "--json"], Duration::from_secs(10));
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    for c in run.json()["columns"].as_array().unwrap() {
+    let v = run.json();
+    assert_eq!(v["workload"]["events"], 50);
+    let cols = v["columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 5);
+    for c in cols {
+        assert!(c["error"].is_null(), "{c}");
+        assert_eq!(c["delivered"], 50, "{c}");
         assert_eq!(c["lost"], 0, "{c}");
         assert_eq!(c["duplicated"], 0, "{c}");
+        assert_eq!(c["out_of_order"], 0, "{c}");
+    }
+}
+
+#[test]
+fn cpu_time_is_measured_apart_for_the_server_and_the_clients() {
+    // Polling every 5 ms while events come every 10 ms: the short-polling client opens
+    // a TCP connection and makes an HTTP exchange per poll (about two per event), the
+    // WebSocket client reads one small frame per event on one connection. By design the
+    // polling client does more work for the same events.
+    let r = compare(workload(40, 10, 5, 1), &Transport::ALL);
+    for c in &r.columns {
+        assert_eq!(c.error, None, "{}", c.title);
+        for (side, ms) in [("server", c.server_cpu_ms), ("clients", c.client_cpu_ms)] {
+            let ms = ms.unwrap_or_else(|| panic!("{}: no {side} CPU time", c.title));
+            assert!(ms > 0.0, "{}: {side} CPU time {ms}", c.title);
+            // CPU time of one thread cannot exceed the run's wall-clock time.
+            assert!(
+                ms <= c.elapsed_ms,
+                "{}: {side} {ms} ms > {}",
+                c.title,
+                c.elapsed_ms
+            );
+        }
+    }
+    let poll = col(&r, Transport::ShortPoll);
+    let ws = col(&r, Transport::WebSocket);
+    assert!(poll.requests > 40, "{} polls", poll.requests);
+    assert!(
+        poll.client_cpu_ms > ws.client_cpu_ms,
+        "short-poll client {:?} ms, WebSocket client {:?} ms",
+        poll.client_cpu_ms,
+        ws.client_cpu_ms
+    );
+}
+
+/// Five consecutive free ports on 127.0.0.1 below the ephemeral range, and a listener
+/// holding the one at `taken` (0..5) so that netlab cannot bind it.
+fn five_ports_with_one_taken(taken: u16) -> (u16, std::net::TcpListener) {
+    // Start somewhere that depends on the process, so parallel test runs differ.
+    let first = 20_000 + (std::process::id() % 1000) as u16 * 10;
+    for base in (first..first + 5000).step_by(5).take(1000) {
+        let probe: Vec<_> = (0..5)
+            .map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)))
+            .collect();
+        if probe.iter().all(|l| l.is_ok()) {
+            let mut probe: Vec<_> = probe.into_iter().map(Result::unwrap).collect();
+            return (base, probe.swap_remove(taken as usize));
+        }
+    }
+    panic!("no five free consecutive ports on 127.0.0.1");
+}
+
+#[test]
+fn a_transport_whose_port_is_taken_is_named_and_the_others_still_run() {
+    // SSE's port (PORT+3) is held by another listener: a real bind failure.
+    let (base, _holder) = five_ports_with_one_taken(3);
+    let sse_port = base + 3;
+    let port = base.to_string();
+    let args = [
+        "compare",
+        "--json",
+        "--no-capture",
+        "--port",
+        &port,
+        "--events",
+        "5",
+        "--interval",
+        "2",
+        "--poll-interval",
+        "3",
+    ];
+    let run = netlab(&args);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    let v = run.json();
+    let cols = v["columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 5);
+    for c in cols {
+        let title = c["title"].as_str().unwrap();
+        if c["transport"] == "sse" {
+            let e = c["error"].as_str().unwrap_or_default();
+            assert!(
+                e.contains(&format!("127.0.0.1:{sse_port}")) && e.contains("in use"),
+                "{e}"
+            );
+            assert_eq!(c["delivered"], 0);
+            assert_eq!(c["lost"], 5);
+        } else {
+            assert!(c["error"].is_null(), "{title}: {}", c["error"]);
+            assert_eq!(c["delivered"], 5, "{title}");
+            let want = base
+                + Transport::ALL
+                    .iter()
+                    .position(|t| t.title() == title)
+                    .unwrap() as u16;
+            assert_eq!(c["server_port"], want, "{title}");
+        }
+    }
+    // One line: which transport failed and why; then a hint.
+    let err: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        err.iter().any(|l| l
+            .starts_with("error: 1 of 5 transport(s) failed: SSE (could not listen on 127.0.0.1:")),
+        "{}",
+        run.stderr
+    );
+    assert!(err.iter().any(|l| l.starts_with("hint:")), "{}", run.stderr);
+
+    // The table says it too.
+    let table: Vec<&str> = args.iter().copied().filter(|&a| a != "--json").collect();
+    let run = netlab(&table);
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("SSE failed: could not listen on"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("SSE: 0 event(s) delivered of 5"),
+        "{}",
+        run.stdout
+    );
+
+    // A port range that does not fit is a usage error.
+    let run = netlab(&["compare", "--port", "65533"]);
+    assert_eq!(run.code(), 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--port 65533"), "{}", run.stderr);
+}
+
+#[test]
+fn help_explains_capture_failure_and_gives_examples() {
+    let run = netlab(&["compare", "--help"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    for says in [
+        "CPU time of the server",
+        "TCP/IP overhead is not counted",
+        "--no-capture",
+        "exits with 1",
+        "Examples:",
+        "netlab compare --explain --events 3",
+    ] {
+        assert!(run.stdout.contains(says), "--help lacks {says:?}");
+    }
+    // Every example parses.
+    for line in run.stdout.lines().skip_while(|l| *l != "Examples:").skip(1) {
+        let cmd = line.trim().trim_start_matches("sudo ");
+        let cmd = cmd.split("  ").next().unwrap_or_default();
+        let argv: Vec<&str> = cmd.split_whitespace().collect();
+        <netlab::cli::Cli as clap::Parser>::try_parse_from(&argv)
+            .unwrap_or_else(|e| panic!("`{cmd}` does not parse: {e}"));
     }
 }

@@ -117,3 +117,119 @@ fn capture_counts_agree_with_tcpdump_and_with_the_sockets() {
         assert_eq!(wire["syns"], c["connections"], "{title}: handshakes");
     }
 }
+
+/// Run netlab as the user nobody (no CAP_NET_RAW), killed after `limit_s` seconds
+/// (`timeout` exits with 124 then).
+fn netlab_unprivileged(args: &[&str], limit_s: u32) -> (i32, String, String) {
+    let out = Command::new("timeout")
+        .arg(limit_s.to_string())
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_netlab"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("timeout (coreutils) and setpriv (util-linux) run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn capture_is_automatic_with_privilege_and_said_not_counted_without() {
+    if !have_root("comparing runs with and without capture privilege") {
+        return;
+    }
+    let small = ["--events", "3", "--interval", "1", "--only", "sse,ws"];
+    let with = |extra: &[&'static str]| {
+        let mut a = vec!["compare", "--json"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&small);
+        a
+    };
+    // Privileged, no flag: every run is captured.
+    let run = netlab_with_limit(&with(&[]), Duration::from_secs(30));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let v = run.json();
+    assert!(
+        v["tcpip_overhead"]
+            .as_str()
+            .unwrap()
+            .starts_with("counted from a capture"),
+        "{}",
+        v["tcpip_overhead"]
+    );
+    for c in v["columns"].as_array().unwrap() {
+        assert!(c["wire"]["packets"].as_u64().unwrap() > 0, "{c}");
+    }
+    // --no-capture turns it off, and says so.
+    let run = netlab_with_limit(&with(&["--no-capture"]), Duration::from_secs(30));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let v = run.json();
+    for c in v["columns"].as_array().unwrap() {
+        assert!(c["wire"].is_null(), "{c}");
+    }
+    assert!(v["tcpip_overhead"]
+        .as_str()
+        .unwrap()
+        .starts_with("not counted (capture turned off with --no-capture)"));
+
+    // Unprivileged: everything else is measured, TCP/IP overhead is "not counted".
+    let (code, stdout, stderr) = netlab_unprivileged(&with(&[]), 30);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    for c in v["columns"].as_array().unwrap() {
+        assert!(c["wire"].is_null(), "{c}");
+        assert_eq!(c["delivered"], 3, "{c}");
+    }
+    let note = v["tcpip_overhead"].as_str().unwrap();
+    assert!(
+        note.starts_with("not counted (netlab may not capture here")
+            && note.contains("CAP_NET_RAW"),
+        "{note}"
+    );
+    let table: Vec<&str> = std::iter::once("compare").chain(small).collect();
+    let (code, stdout, stderr) = netlab_unprivileged(&table, 30);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("TCP/IP overhead: not counted (netlab may not capture here"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("not counted"), "{stdout}");
+    // --capture requires the capture: a clear error before anything runs.
+    let (code, _, stderr) = netlab_unprivileged(&["compare", "--capture"], 30);
+    assert_eq!(code, 1, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines[0].starts_with("error: --capture: "), "{stderr}");
+    assert!(
+        lines[1].starts_with("hint:") && lines[1].contains("CAP_NET_RAW"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_default_comparison_finishes_within_ten_seconds_with_and_without_capture() {
+    if !have_root("timing the default comparison with capture, then as nobody") {
+        return;
+    }
+    let run = netlab_with_limit(&["compare", "--json"], Duration::from_secs(10));
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    for c in run.json()["columns"].as_array().unwrap() {
+        assert!(c["wire"].is_object(), "captured: {c}");
+    }
+    let (code, stdout, stderr) = netlab_unprivileged(&["compare", "--json"], 10);
+    assert_ne!(code, 124, "the unprivileged default run took over 10 s");
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    for c in v["columns"].as_array().unwrap() {
+        assert_eq!(c["lost"], 0, "{c}");
+    }
+}

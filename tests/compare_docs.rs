@@ -42,3 +42,29 @@ fn every_command_in_the_guides_parses_and_runs() {
     let _ = std::fs::remove_file(&svg);
     assert!(ran >= 5, "only {ran} commands ran");
 }
+
+/// The compare table shown in docs/questions.md has the rows a live run of the same
+/// command prints (labels only: the numbers change on every run).
+#[test]
+fn the_compare_sample_in_the_questions_has_the_rows_of_a_live_run() {
+    let page = std::fs::read_to_string("docs/questions.md").unwrap();
+    let cmd = "netlab compare --direction both --events 5 --only long-poll,ws";
+    let at = page
+        .find(&format!("$ {cmd}\n"))
+        .expect("docs/questions.md shows the compare run");
+    let shown = &page[at..page[at..].find("\n```").map(|e| at + e).unwrap()];
+    let labels = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with('│'))
+            .filter_map(|l| l.split('┆').next())
+            .map(|c| c.trim_start_matches('│').trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect()
+    };
+    let argv: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+    let live = netlab(&argv);
+    assert_eq!(live.code(), 0, "{}", live.stderr);
+    let want = labels(&live.stdout);
+    assert!(want.len() > 20, "{}", live.stdout);
+    assert_eq!(labels(shown), want, "docs/questions.md shows other rows");
+}

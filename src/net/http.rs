@@ -43,6 +43,11 @@ impl<S> Counted<S> {
     pub fn new(inner: S, count: Arc<ByteCount>) -> Counted<S> {
         Counted { inner, count }
     }
+
+    /// The stream inside.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
@@ -74,6 +79,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
             this.count.written.fetch_add(n as u64, Ordering::Relaxed);
         }
         r
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r {
+            this.count.written.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
@@ -163,6 +183,12 @@ impl HttpConn {
             }
             Err(_) => Err(HttpError::Timeout(what)),
         }
+    }
+
+    /// Hand the connection over to another protocol (a WebSocket upgrade): the counted
+    /// stream and the bytes read but not yet consumed.
+    pub fn into_parts(self) -> (Counted<TcpStream>, Vec<u8>) {
+        (self.stream, self.buf)
     }
 
     /// Remove the first `n` buffered bytes.

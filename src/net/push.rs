@@ -8,10 +8,9 @@
 //! `wire::push` (HTTP heads, SSE) and `wire::websocket` (handshake, frames).
 
 use crate::net::http::{ByteCount, HttpConn, HttpError};
+use crate::net::ws::{self, Flow, Received, WsConfig, WsError};
 use crate::wire::push::{self as wp, WireTally, MIN_PAYLOAD};
-use crate::wire::websocket::close::CloseFrame;
-use crate::wire::websocket::handshake::{self, ServerPolicy};
-use crate::wire::websocket::{CloseCode, Frame, OpCode, Parsed, Role};
+use crate::wire::websocket::{CloseCode, FrameHeader, Message, MessageKind};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -182,10 +181,16 @@ struct Trace {
 
 impl Trace {
     fn record(&self, end: End, action: impl Into<String>, sends: Option<String>) {
+        self.record_at(Instant::now(), end, action, sends)
+    }
+
+    /// Record a step that happened at `at` (before the code that records it had the
+    /// whole picture, as when a handshake's request is drawn once its answer is in).
+    fn record_at(&self, at: Instant, end: End, action: impl Into<String>, sends: Option<String>) {
         let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
         if steps.len() < self.cap {
             steps.push(TraceStep {
-                at_us: self.start.elapsed().as_micros() as u64,
+                at_us: at.saturating_duration_since(self.start).as_micros() as u64,
                 end,
                 action: action.into(),
                 sends,
@@ -241,13 +246,19 @@ pub struct TransportRun {
     pub wire_note: Option<String>,
     /// Wall-clock time of the run.
     pub elapsed_us: u64,
+    /// CPU time of the server's thread (server and event source), if it could be read.
+    pub server_cpu: Option<Duration>,
+    /// CPU time of the clients' thread, if it could be read.
+    pub client_cpu: Option<Duration>,
 }
 
 /// Why a transport could not even start.
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    #[error("could not bind a loopback listener: {0}")]
-    Bind(std::io::Error),
+    #[error("could not listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("could not start the server's thread: {0}")]
+    Thread(std::io::Error),
 }
 
 struct Shared {
@@ -321,20 +332,30 @@ pub struct RunOptions {
     pub trace_cap: usize,
     /// Capture the run's packets on loopback (needs root or CAP_NET_RAW).
     pub capture: bool,
+    /// The server's port on 127.0.0.1; 0 lets the OS pick a free one.
+    pub port: u16,
 }
 
 /// Run one transport on loopback: a server, `clients` clients and the event source, until
 /// every client has every event or the workload's deadline passes.
+///
+/// The server (with the event source) and the clients each run on an OS thread of their
+/// own with a single-threaded tokio runtime, so the CPU time of each thread is the CPU
+/// time of that side: what it spent in netlab and in the kernel on its behalf.
 pub async fn run(
     transport: Transport,
     workload: &Workload,
     opts: RunOptions,
 ) -> Result<TransportRun, PushError> {
     let trace_cap = opts.trace_cap;
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(PushError::Bind)?;
-    let addr = listener.local_addr().map_err(PushError::Bind)?;
+    let want = SocketAddr::from(([127, 0, 0, 1], opts.port));
+    let listener = std::net::TcpListener::bind(want).map_err(|e| PushError::Bind(want, e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| PushError::Bind(want, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| PushError::Bind(want, e))?;
     // The capture starts before the first SYN, so it sees every packet of the run.
     let mut capture = if opts.capture {
         Some(start_capture(addr.port()))
@@ -364,26 +385,156 @@ pub async fn run(
     });
     let accepted = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, shared.clone(), accepted.clone(), stop_rx));
-
-    let producer = {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let w = &shared.workload;
-            let events = if w.direction.down() { w.events } else { 0 };
-            for i in 0..events {
-                if !w.interval.is_zero() {
-                    let at = start + w.interval * ((i + 1).min(u32::MAX as u64) as u32);
-                    tokio::time::sleep_until(at.into()).await;
-                }
-                shared.source.publish();
-                shared
-                    .trace
-                    .record(End::Server, format!("event {i} exists"), None);
-            }
+    let server = {
+        let (shared, accepted) = (shared.clone(), accepted.clone());
+        on_own_thread("compare-server", move || async move {
+            let listener = match TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => return Some(format!("listen: {e}")),
+            };
+            let producer = tokio::spawn(produce(shared.clone(), start));
+            let r = serve(listener, shared, accepted, stop_rx).await;
+            producer.abort();
+            r
         })
+        .map_err(PushError::Thread)?
     };
+    let clients = {
+        let shared = shared.clone();
+        on_own_thread("compare-clients", move || run_clients(shared))
+    };
+    let failed = |why: String| (ClientTally::default(), None, Some(why));
+    let (tally, client_cpu, mut error) = match clients {
+        Ok(rx) => match rx.await {
+            Ok(Ok(((tally, e), cpu))) => (tally, cpu, e),
+            Ok(Err(e)) => failed(format!("clients: {e}")),
+            Err(_) => failed("the client thread ended without a result".into()),
+        },
+        Err(e) => failed(format!("could not start the client thread: {e}")),
+    };
+    let _ = stop_tx.send(());
+    let server_cpu = match timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Ok((e, cpu)))) => {
+            if let Some(e) = e {
+                error.get_or_insert(format!("server: {e}"));
+            }
+            cpu
+        }
+        Ok(Ok(Err(e))) => {
+            error.get_or_insert(format!("server: {e}"));
+            None
+        }
+        Ok(Err(_)) => {
+            error.get_or_insert("the server thread ended without a result".to_owned());
+            None
+        }
+        Err(_) => {
+            error.get_or_insert("the server did not stop in time".to_owned());
+            None
+        }
+    };
+    let mut trace = shared
+        .trace
+        .steps
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    trace.sort_by_key(|s| s.at_us);
+    let (wire, wire_note) = match capture.take() {
+        None => (
+            None,
+            Some("not counted: capture turned off with --no-capture".to_owned()),
+        ),
+        Some(Err(why)) => (None, Some(format!("not counted: {why}"))),
+        Some(Ok(cap)) => finish_capture(cap).await,
+    };
+    let up = if workload.direction.up() {
+        let st = shared.up.lock().unwrap_or_else(|e| e.into_inner());
+        Some(st.tally.clone())
+    } else {
+        None
+    };
+    Ok(TransportRun {
+        up,
+        server_port: addr.port(),
+        wire,
+        wire_note,
+        transport,
+        tally,
+        client_read: shared.client_count.read(),
+        client_written: shared.client_count.written(),
+        server_read: shared.server_count.read(),
+        server_written: shared.server_count.written(),
+        accepted: accepted.load(Ordering::Relaxed),
+        error,
+        trace,
+        elapsed_us: start.elapsed().as_micros() as u64,
+        server_cpu,
+        client_cpu,
+    })
+}
 
+/// What a side's thread hands back: its result and the thread's CPU time, or why its
+/// runtime could not start.
+type SideResult<T> = Result<(T, Option<Duration>), String>;
+
+/// Run the future `make` returns on a new OS thread with a single-threaded tokio runtime
+/// of its own, and measure that thread's CPU time around it (runtime shutdown included).
+fn on_own_thread<M, F>(
+    name: &str,
+    make: M,
+) -> std::io::Result<oneshot::Receiver<SideResult<F::Output>>>
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: std::future::Future,
+    F::Output: Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let before = thread_cpu_time();
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let out = rt.block_on(make());
+            drop(rt);
+            let cpu = match (before, thread_cpu_time()) {
+                (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+                _ => None,
+            };
+            let _ = tx.send(Ok((out, cpu)));
+        })?;
+    Ok(rx)
+}
+
+/// Publish the events on the workload's schedule (the server's side).
+async fn produce(shared: Arc<Shared>, start: Instant) {
+    let w = &shared.workload;
+    let events = if w.direction.down() { w.events } else { 0 };
+    for i in 0..events {
+        if !w.interval.is_zero() {
+            let at = start + w.interval * ((i + 1).min(u32::MAX as u64) as u32);
+            tokio::time::sleep_until(at.into()).await;
+        }
+        shared.source.publish();
+        shared
+            .trace
+            .record(End::Server, format!("event {i} exists"), None);
+    }
+}
+
+/// Every client of the run, until each has everything or the deadline passes: what they
+/// saw together, and the first error.
+async fn run_clients(shared: Arc<Shared>) -> (ClientTally, Option<String>) {
+    let workload = &shared.workload;
     let mut clients = JoinSet::new();
     for c in 0..workload.clients {
         let shared = shared.clone();
@@ -468,54 +619,7 @@ pub async fn run(
     }
     per_client.sort_by_key(|(c, _)| *c);
     tally.received = per_client.into_iter().map(|(_, r)| r).collect();
-    producer.abort();
-    let _ = stop_tx.send(());
-    match timeout(Duration::from_secs(3), server).await {
-        Ok(Ok(Some(e))) => {
-            error.get_or_insert(format!("server: {e}"));
-        }
-        Ok(_) => {}
-        Err(_) => {
-            error.get_or_insert("the server did not stop in time".to_owned());
-        }
-    }
-    let mut trace = shared
-        .trace
-        .steps
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    trace.sort_by_key(|s| s.at_us);
-    let (wire, wire_note) = match capture.take() {
-        None => (
-            None,
-            Some("not counted: run with --capture (needs root or CAP_NET_RAW) to count TCP/IP headers and packets".to_owned()),
-        ),
-        Some(Err(why)) => (None, Some(format!("not counted: {why}"))),
-        Some(Ok(cap)) => finish_capture(cap).await,
-    };
-    let up = if workload.direction.up() {
-        let st = shared.up.lock().unwrap_or_else(|e| e.into_inner());
-        Some(st.tally.clone())
-    } else {
-        None
-    };
-    Ok(TransportRun {
-        up,
-        server_port: addr.port(),
-        wire,
-        wire_note,
-        transport,
-        tally,
-        client_read: shared.client_count.read(),
-        client_written: shared.client_count.written(),
-        server_read: shared.server_count.read(),
-        server_written: shared.server_count.written(),
-        accepted: accepted.load(Ordering::Relaxed),
-        error,
-        trace,
-        elapsed_us: start.elapsed().as_micros() as u64,
-    })
+    (tally, error)
 }
 
 /// Accept connections until told to stop, then let the open ones finish (bounded).
@@ -653,101 +757,98 @@ async fn serve_conn(mut conn: HttpConn, shared: &Shared) -> Result<(), HttpError
             Ok(())
         }
         Transport::WebSocket => {
-            let Some((head, _)) = conn.read_request_head(idle).await? else {
+            let Some((head, head_len)) = conn.read_request_head(idle).await? else {
                 return Ok(());
             };
-            let accepted = match handshake::validate_request(&head, &ServerPolicy::default()) {
-                Ok(a) => a,
-                Err(r) => {
-                    conn.write_all(&r.response_bytes()).await?;
-                    return Err(HttpError::Malformed(format!("upgrade refused: {}", r.rule)));
-                }
-            };
-            let response = accepted.response_bytes();
-            conn.write_all(&response).await?;
+            // From here on the connection is net::ws's, still counted at the socket.
+            let (stream, leftover) = conn.into_parts();
+            let peer = stream.get_ref().peer_addr()?;
+            let cfg = ws_config(w);
+            let mut ws =
+                ws::accept_request(stream, peer, &head, head_len, leftover, cfg, Instant::now())
+                    .await
+                    .map_err(|(e, _)| HttpError::Malformed(format!("upgrade refused: {e}")))?;
             trace.record(
                 End::Server,
                 "accepts the upgrade",
-                Some(format!("101 Switching Protocols ({} B)", response.len())),
+                Some(format!(
+                    "101 Switching Protocols ({} B)",
+                    ws.handshake_bytes().0
+                )),
             );
             let down_total = if w.direction.down() { w.events } else { 0 };
             let up_total = if w.direction.up() { w.events } else { 0 };
-            let (mut sent, mut got, mut client_closed) = (0u64, 0u64, false);
+            let (mut sent, mut got) = (0u64, 0u64);
             // Send events as they appear and read the client's messages, until both
             // directions are done (each wait bounded; the loop ends on a timeout too).
-            while !client_closed && (sent < down_total || got < up_total) {
-                while let Parsed::Complete { value, header_len } =
-                    Frame::parse(&conn.buf, Role::Server, 1 << 20)
-                        .map_err(|e| HttpError::Malformed(e.to_string()))?
-                {
-                    conn.consume(header_len);
-                    match value.header.opcode {
-                        OpCode::Text | OpCode::Binary => {
-                            shared.up_received(&value.payload, false);
-                            got += 1;
-                        }
-                        OpCode::Close => client_closed = true,
-                        _ => {}
-                    }
-                }
-                if client_closed || (sent >= down_total && got >= up_total) {
-                    break;
-                }
+            while sent < down_total || got < up_total {
                 tokio::select! {
                     have = shared.source.wait_for(sent + 1, idle), if sent < down_total => {
                         if have <= sent {
                             break; // no new event within the idle limit
                         }
                         for id in sent..have.min(down_total) {
-                            let payload = wp::event_payload(id, w.payload);
-                            let mut frame = Vec::with_capacity(payload.len() + 10);
-                            Frame::encode(true, OpCode::Text, &payload, None, &mut frame);
-                            conn.write_all(&frame).await?;
-                            trace.record(
-                                End::Server,
-                                "sends a frame",
-                                Some(format!(
-                                    "text frame ({} B header + {} B)",
-                                    frame.len() - payload.len(),
-                                    payload.len()
-                                )),
-                            );
+                            let m = Message {
+                                kind: MessageKind::Text,
+                                payload: wp::event_payload(id, w.payload),
+                            };
+                            ws.send(&m).await.map_err(ws_error)?;
+                            trace.record(End::Server, "sends a frame", Some(frame_label(&m, None)));
                         }
                         sent = have.min(down_total);
                     }
-                    n = conn.read_more(idle, "waiting for a frame"), if got < up_total => {
-                        if n? == 0 {
-                            break;
+                    r = ws.recv(), if got < up_total => {
+                        match r.map_err(ws_error)? {
+                            Received::Message(m) => {
+                                shared.up_received(&m.payload, false);
+                                got += 1;
+                            }
+                            Received::Eof => break,
+                            other => {
+                                // A ping, a close or a broken rule: what RFC 6455 asks for.
+                                if ws.respond(&other).await.map_err(ws_error)? == Flow::Closed {
+                                    return Ok(());
+                                }
+                            }
                         }
                     }
                 }
             }
-            let mut close = Vec::new();
-            let payload = CloseFrame::new(CloseCode(1000), "").payload();
-            Frame::encode(true, OpCode::Close, &payload, None, &mut close);
-            conn.write_all(&close).await?;
-            // Wait (bounded) for the client's close frame, then end the TCP connection.
-            let limit = Duration::from_secs(2);
-            loop {
-                match Frame::parse(&conn.buf, Role::Server, 1 << 20) {
-                    Ok(Parsed::Complete { value, header_len }) => {
-                        conn.consume(header_len);
-                        if value.header.opcode == OpCode::Close {
-                            break;
-                        }
-                    }
-                    Ok(Parsed::NeedMore { .. }) => {
-                        if conn.read_more(limit, "waiting for the close reply").await? == 0 {
-                            break;
-                        }
-                    }
-                    Err(e) => return Err(HttpError::Malformed(e.to_string())),
-                }
-            }
-            conn.shutdown().await;
+            // §7.1.1: the server starts the close and ends the TCP connection; `close`
+            // waits (bounded) for the client's close frame first.
+            ws.close(CloseCode(1000), "").await;
             Ok(())
         }
     }
+}
+
+/// The WebSocket limits for a comparison run.
+fn ws_config(w: &Workload) -> WsConfig {
+    WsConfig {
+        max_message: 1 << 20,
+        handshake_timeout: w.io_limit(),
+        idle_timeout: w.io_limit(),
+        close_timeout: Duration::from_secs(2),
+        ..WsConfig::default()
+    }
+}
+
+fn ws_error(e: WsError) -> HttpError {
+    match e {
+        WsError::Io(e) => HttpError::Io(e),
+        e => HttpError::Malformed(e.to_string()),
+    }
+}
+
+/// "text frame (2 B header + 32 B)": a frame's size as the trace shows it.
+fn frame_label(m: &Message, mask: Option<[u8; 4]>) -> String {
+    let header = FrameHeader::new(true, m.kind.opcode(), mask, m.payload.len() as u64).len();
+    let kind = if mask.is_some() {
+        "masked text frame"
+    } else {
+        "text frame"
+    };
+    format!("{kind} ({header} B header + {} B)", m.payload.len())
 }
 
 /// Answer POSTs (client-to-server messages) on one connection until it closes.
@@ -980,113 +1081,76 @@ async fn ws_client(
 ) -> Result<(), HttpError> {
     let w = &shared.workload;
     let limit = w.io_limit();
-    let mut conn = open_connection(shared, tally, limit).await?;
+    let conn = open_connection(shared, tally, limit).await?;
+    // The TCP connection is net::ws's from here on, still counted at the socket.
+    let (stream, _) = conn.into_parts();
+    let asked_at = Instant::now();
+    let host = shared.addr.to_string();
+    let mut ws = ws::handshake_client(stream, shared.addr, &host, "/events", ws_config(w), &[])
+        .await
+        .map_err(ws_error)?;
+    let (sent, received) = ws.handshake_bytes();
+    tally.requests += 1;
+    tally.head_bytes += (sent + received) as u64;
+    shared.trace.record_at(
+        asked_at,
+        End::Client,
+        "asks to upgrade",
+        Some(format!("GET /events Upgrade: websocket ({sent} B)")),
+    );
     // Client-to-server messages (direction up or both) go on this same connection.
     let up_total = if w.direction.up() { w.events } else { 0 };
     let mut up_sent = 0u64;
-    let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).map_err(|e| HttpError::Malformed(e.to_string()))?;
-    let (key, req) =
-        handshake::client_request(&shared.addr.to_string(), "/events", nonce, &[], None);
-    conn.write_all(&req).await?;
-    tally.requests += 1;
-    tally.head_bytes += req.len() as u64;
-    shared.trace.record(
-        End::Client,
-        "asks to upgrade",
-        Some(format!("GET /events Upgrade: websocket ({} B)", req.len())),
-    );
-    let (head, head_len) = conn.read_response_head(limit).await?;
-    tally.head_bytes += head_len as u64;
-    handshake::validate_response(&head, &key, &[])
-        .map_err(|e| HttpError::Malformed(e.to_string()))?;
     loop {
-        match Frame::parse(&conn.buf, Role::Client, 1 << 20) {
-            Ok(Parsed::Complete { value, header_len }) => {
-                conn.consume(header_len);
-                match value.header.opcode {
-                    OpCode::Text | OpCode::Binary => {
-                        receive(shared, tally, &value.payload);
-                        if let Some(id) = wp::event_id(&value.payload) {
-                            shared
-                                .trace
-                                .record(End::Client, format!("has event {id}"), None);
-                        }
+        let next_at = shared.start() + w.interval * ((up_sent + 1).min(u32::MAX as u64) as u32);
+        tokio::select! {
+            r = ws.recv() => match r.map_err(ws_error)? {
+                Received::Message(m) => {
+                    receive(shared, tally, &m.payload);
+                    if let Some(id) = wp::event_id(&m.payload) {
+                        shared.trace.record(End::Client, format!("has event {id}"), None);
                     }
-                    OpCode::Close => {
-                        // Echo the close (§5.5.1), masked as every client frame must be.
-                        let mut key = [0u8; 4];
-                        getrandom::fill(&mut key)
-                            .map_err(|e| HttpError::Malformed(e.to_string()))?;
-                        let mut reply = Vec::new();
-                        Frame::encode(true, OpCode::Close, &value.payload, Some(key), &mut reply);
-                        conn.write_all(&reply).await?;
+                }
+                Received::Eof => break,
+                other => {
+                    // The server's close (answered, §5.5.1, then the client waits for the
+                    // server to end the TCP connection), a ping, or a broken rule.
+                    if ws.respond(&other).await.map_err(ws_error)? == Flow::Closed {
+                        if let Received::Violation(e) = other {
+                            return Err(HttpError::Malformed(e.to_string()));
+                        }
                         break;
                     }
-                    _ => {}
                 }
+            },
+            _ = tokio::time::sleep_until(next_at.into()), if up_sent < up_total => {
+                let id = c as u64 * UP_STRIDE + up_sent;
+                let m = Message {
+                    kind: MessageKind::Text,
+                    payload: wp::event_payload(id, w.payload),
+                };
+                shared.up_created(id);
+                ws.send(&m).await.map_err(ws_error)?;
+                shared.trace.record(
+                    End::Client,
+                    format!("sends message {up_sent}"),
+                    Some(frame_label(&m, Some([0; 4]))),
+                );
+                up_sent += 1;
             }
-            Ok(Parsed::NeedMore { .. }) => {
-                if Instant::now() >= deadline {
-                    break;
-                }
-                let next_at =
-                    shared.start() + w.interval * ((up_sent + 1).min(u32::MAX as u64) as u32);
-                tokio::select! {
-                    n = conn.read_more(limit, "waiting for a frame") => {
-                        if n? == 0 {
-                            break;
-                        }
-                    }
-                    _ = tokio::time::sleep_until(next_at.into()), if up_sent < up_total => {
-                        let id = c as u64 * UP_STRIDE + up_sent;
-                        let payload = wp::event_payload(id, w.payload);
-                        let mut key = [0u8; 4];
-                        getrandom::fill(&mut key)
-                            .map_err(|e| HttpError::Malformed(e.to_string()))?;
-                        let mut frame = Vec::with_capacity(payload.len() + 14);
-                        Frame::encode(true, OpCode::Text, &payload, Some(key), &mut frame);
-                        shared.up_created(id);
-                        conn.write_all(&frame).await?;
-                        shared.trace.record(
-                            End::Client,
-                            format!("sends message {up_sent}"),
-                            Some(format!(
-                                "masked text frame ({} B header + {} B)",
-                                frame.len() - payload.len(),
-                                payload.len()
-                            )),
-                        );
-                        up_sent += 1;
-                    }
-                }
-            }
-            Err(e) => return Err(HttpError::Malformed(e.to_string())),
+            _ = tokio::time::sleep_until(deadline.into()) => break,
         }
     }
-    // The server ends the TCP connection after our close; read to its end.
-    while conn
-        .read_more(limit, "waiting for the server to close")
-        .await?
-        > 0
-    {}
     Ok(())
 }
 
-/// CPU time used so far by every thread of this process (Linux: the sum of the first
-/// field of `/proc/self/task/*/schedstat`, in nanoseconds). `None` where that is not
-/// available. Server and clients run in the same process, so this is their sum.
-pub fn process_cpu_time() -> Option<Duration> {
-    let mut total: u64 = 0;
-    for entry in std::fs::read_dir("/proc/self/task").ok()? {
-        let path = entry.ok()?.path().join("schedstat");
-        // A thread may end between the listing and the read; skip it.
-        let Ok(text) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(Duration::from_nanos(total))
+/// CPU time used so far by the calling thread, in the kernel and out of it (Linux: the
+/// first field of `/proc/thread-self/schedstat`, nanoseconds on the CPU). `None` where
+/// that is not available.
+pub fn thread_cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = text.split_whitespace().next()?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 #[cfg(feature = "capture")]
@@ -1097,15 +1161,33 @@ type Capture = ();
 /// Start capturing this run's packets on loopback, or say why not.
 #[cfg(feature = "capture")]
 fn start_capture(port: u16) -> Result<Capture, String> {
+    use crate::net::capture::CaptureError;
     use crate::net::capture::{loopback_name, LiveCapture};
     use crate::wire::dissect::{dissect, LinkType};
     use crate::wire::filter::Filter;
     let filter = Filter::parse(&format!("tcp port {port}")).map_err(|e| e.to_string())?;
     let keep = Box::new(move |b: &[u8]| filter.matches(&dissect(LinkType::Ethernet, b)));
-    LiveCapture::start(&loopback_name(), 1 << 16, keep).map_err(|e| match e.hint() {
-        Some(h) => format!("{e} ({h})"),
-        None => e.to_string(),
+    LiveCapture::start(&loopback_name(), 1 << 16, keep).map_err(|e| match e {
+        CaptureError::PermissionDenied { .. } => {
+            "netlab may not capture here: that needs root or CAP_NET_RAW".to_owned()
+        }
+        e => e.to_string(),
     })
+}
+
+/// Whether netlab may capture on loopback here (it opens a capture and closes it).
+#[cfg(feature = "capture")]
+pub fn may_capture() -> Result<(), String> {
+    use crate::net::capture::{loopback_name, LiveCapture};
+    let cap = LiveCapture::start(&loopback_name(), 16, Box::new(|_: &[u8]| false))
+        .map_err(|e| e.to_string())?;
+    cap.finish();
+    Ok(())
+}
+
+#[cfg(not(feature = "capture"))]
+pub fn may_capture() -> Result<(), String> {
+    Err("this netlab was built without live capture (the `capture` feature)".into())
 }
 
 #[cfg(not(feature = "capture"))]

@@ -22,7 +22,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -336,9 +336,11 @@ struct EarlyUtf8 {
     validator: Utf8Validator,
 }
 
-/// One WebSocket connection after a successful handshake.
-pub struct WsConnection {
-    stream: TcpStream,
+/// One WebSocket connection after a successful handshake, on a TCP stream or on any
+/// byte stream that wraps one (the comparison lab uses `net::http::Counted<TcpStream>`
+/// to count every byte at the socket API).
+pub struct WsConnection<S = TcpStream> {
+    stream: S,
     role: Role,
     peer: SocketAddr,
     cfg: WsConfig,
@@ -359,24 +361,27 @@ pub struct WsConnection {
     late: Vec<Message>,
     /// The subprotocol agreed in the handshake, if any.
     protocol: Option<String>,
+    /// Bytes of the handshake heads written and read by this end.
+    handshake_sent: usize,
+    handshake_received: usize,
 }
 
-impl WsConnection {
+impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
+    /// `peer` is the stream's far end; the caller has set TCP_NODELAY on the socket
+    /// (small messages go out at once rather than waiting for Nagle's algorithm).
     fn new(
-        stream: TcpStream,
+        stream: S,
+        peer: SocketAddr,
         role: Role,
         cfg: WsConfig,
         leftover: Vec<u8>,
         started: Instant,
         trace: Vec<WsTrace>,
-    ) -> std::io::Result<WsConnection> {
-        let peer = stream.peer_addr()?;
-        // Small messages go out at once rather than waiting for Nagle's algorithm.
-        stream.set_nodelay(true)?;
+    ) -> WsConnection<S> {
         let max = cfg.max_message;
         let mut rbuf = leftover;
         rbuf.reserve(16 * 1024);
-        Ok(WsConnection {
+        WsConnection {
             stream,
             role,
             peer,
@@ -394,7 +399,15 @@ impl WsConnection {
             close_received: false,
             late: Vec::new(),
             protocol: None,
-        })
+            handshake_sent: 0,
+            handshake_received: 0,
+        }
+    }
+
+    /// Bytes of the opening handshake this end sent and received (the HTTP heads of the
+    /// upgrade request and its 101 answer).
+    pub fn handshake_bytes(&self) -> (usize, usize) {
+        (self.handshake_sent, self.handshake_received)
     }
 
     pub fn peer(&self) -> SocketAddr {
@@ -703,8 +716,8 @@ impl WsConnection {
 }
 
 /// Write `head` then `body` with as few system calls as the kernel allows.
-async fn write_all_vectored(
-    stream: &mut TcpStream,
+async fn write_all_vectored<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     head: &[u8],
     body: &[u8],
 ) -> std::io::Result<()> {
@@ -725,7 +738,10 @@ async fn write_all_vectored(
 
 /// Read an HTTP head from `stream` (bounded in size and time). Returns the bytes read:
 /// the head and whatever came after it.
-async fn read_head(stream: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, WsError> {
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    limit: Duration,
+) -> Result<Vec<u8>, WsError> {
     let mut buf = Vec::with_capacity(1024);
     let read = async {
         loop {
@@ -747,18 +763,37 @@ async fn read_head(stream: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, W
 
 /// The server's side of the handshake on an accepted TCP stream.
 pub async fn accept(
-    mut stream: TcpStream,
+    stream: TcpStream,
     cfg: WsConfig,
 ) -> Result<WsConnection, (WsError, Vec<WsTrace>)> {
+    let peer = match tcp_ready(&stream) {
+        Ok(p) => p,
+        Err(e) => return Err((e.into(), Vec::new())),
+    };
+    accept_stream(stream, peer, cfg).await
+}
+
+/// The far end of `stream`, after turning Nagle's algorithm off (small messages go out
+/// at once rather than waiting to be merged).
+fn tcp_ready(stream: &TcpStream) -> std::io::Result<SocketAddr> {
+    stream.set_nodelay(true)?;
+    stream.peer_addr()
+}
+
+/// The server's side of the handshake on any byte stream whose far end is `peer`.
+pub async fn accept_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: SocketAddr,
+    cfg: WsConfig,
+) -> Result<WsConnection<S>, (WsError, Vec<WsTrace>)> {
     let started = Instant::now();
-    let mut trace = Vec::new();
     let buf = match read_head(&mut stream, cfg.handshake_timeout).await {
         Ok(b) => b,
-        Err(e) => return Err((e, trace)),
+        Err(e) => return Err((e, Vec::new())),
     };
     let (head, head_len) = match http1::parse_request(&buf, DEFAULT_HEAD_LIMIT) {
         Ok(Scan::Complete { value, head_len }) => (value, head_len),
-        Ok(Scan::NeedMore) => return Err((WsError::ClosedDuringHandshake, trace)),
+        Ok(Scan::NeedMore) => return Err((WsError::ClosedDuringHandshake, Vec::new())),
         Err(e) => {
             let rej = handshake::Rejection {
                 status: 400,
@@ -766,10 +801,27 @@ pub async fn accept(
                 checks: vec![],
             };
             let _ = stream.write_all(&rej.response_bytes()).await;
-            return Err((e.into(), trace));
+            return Err((e.into(), Vec::new()));
         }
     };
-    let verdict = handshake::validate_request(&head, &cfg.policy);
+    let leftover = buf[head_len..].to_vec();
+    accept_request(stream, peer, &head, head_len, leftover, cfg, started).await
+}
+
+/// The server's side of the handshake once the request head (`head_len` bytes on the
+/// wire) has been read from `stream`, for a server that reads heads itself and routes
+/// some of them to WebSocket; `leftover` holds the bytes read after the head.
+pub async fn accept_request<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: SocketAddr,
+    head: &http1::RequestHead,
+    head_len: usize,
+    leftover: Vec<u8>,
+    cfg: WsConfig,
+    started: Instant,
+) -> Result<WsConnection<S>, (WsError, Vec<WsTrace>)> {
+    let mut trace = Vec::new();
+    let verdict = handshake::validate_request(head, &cfg.policy);
     let at = started.elapsed().as_micros() as u64;
     if cfg.trace {
         let checks = match &verdict {
@@ -806,9 +858,10 @@ pub async fn accept(
         };
         return Err((WsError::Refused { status, rule }, trace));
     }
-    let leftover = buf[head_len..].to_vec();
-    WsConnection::new(stream, Role::Server, cfg, leftover, started, trace)
-        .map_err(|e| (e.into(), Vec::new()))
+    let mut conn = WsConnection::new(stream, peer, Role::Server, cfg, leftover, started, trace);
+    conn.handshake_sent = response.len();
+    conn.handshake_received = head_len;
+    Ok(conn)
 }
 
 /// Connect to `url` and run the client's side of the handshake (§4.1).
@@ -817,16 +870,38 @@ pub async fn connect(
     cfg: WsConfig,
     protocols: &[String],
 ) -> Result<WsConnection, WsError> {
-    let started = Instant::now();
     let limit = cfg.handshake_timeout;
-    let mut stream = match timeout(limit, TcpStream::connect((url.host.as_str(), url.port))).await {
+    let stream = match timeout(limit, TcpStream::connect((url.host.as_str(), url.port))).await {
         Ok(s) => s?,
         Err(_) => return Err(WsError::Timeout("connecting")),
     };
+    let peer = tcp_ready(&stream)?;
+    handshake_client(
+        stream,
+        peer,
+        &url.host_header(),
+        &url.resource,
+        cfg,
+        protocols,
+    )
+    .await
+}
+
+/// The client's side of the handshake (§4.1) on a stream already connected to `peer`,
+/// asking for `resource` on `host` (the `Host` header's value).
+pub async fn handshake_client<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: SocketAddr,
+    host: &str,
+    resource: &str,
+    cfg: WsConfig,
+    protocols: &[String],
+) -> Result<WsConnection<S>, WsError> {
+    let started = Instant::now();
+    let limit = cfg.handshake_timeout;
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(|e| WsError::Random(e.to_string()))?;
-    let (key, request) =
-        handshake::client_request(&url.host_header(), &url.resource, nonce, protocols, None);
+    let (key, request) = handshake::client_request(host, resource, nonce, protocols, None);
     let mut trace = Vec::new();
     if cfg.trace {
         if let Ok(Scan::Complete { value, .. }) = http1::parse_request(&request, DEFAULT_HEAD_LIMIT)
@@ -836,7 +911,10 @@ pub async fn connect(
             trace.push(head_trace(at, Role::Client, line, &value.headers, vec![]));
         }
     }
-    stream.write_all(&request).await?;
+    match timeout(limit, stream.write_all(&request)).await {
+        Ok(r) => r?,
+        Err(_) => return Err(WsError::Timeout("sending the handshake")),
+    }
     let buf = read_head(&mut stream, limit).await?;
     let (head, head_len) = match http1::parse_response(&buf, DEFAULT_HEAD_LIMIT)? {
         Scan::Complete { value, head_len } => (value, head_len),
@@ -852,8 +930,10 @@ pub async fn connect(
     }
     let protocol = handshake::validate_response(&head, &key, protocols)?;
     let leftover = buf[head_len..].to_vec();
-    let mut conn = WsConnection::new(stream, Role::Client, cfg, leftover, started, trace)?;
+    let mut conn = WsConnection::new(stream, peer, Role::Client, cfg, leftover, started, trace);
     conn.protocol = protocol;
+    conn.handshake_sent = request.len();
+    conn.handshake_received = head_len;
     Ok(conn)
 }
 

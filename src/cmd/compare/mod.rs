@@ -40,8 +40,22 @@ pub struct Plan {
     pub csv: bool,
     /// Draw latency distributions and bytes per event into this SVG file.
     pub plot: Option<std::path::PathBuf>,
-    /// Capture the packets of each run to count TCP/IP headers.
-    pub capture: bool,
+    /// Whether to capture the packets of each run to count TCP/IP headers.
+    pub capture: CaptureMode,
+    /// The first of five consecutive server ports, one per transport (0: any free port).
+    pub port: u16,
+}
+
+/// When to capture each run on loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMode {
+    /// Capture when netlab may (root or CAP_NET_RAW); otherwise say it is not counted.
+    Auto,
+    /// `--capture`: capture, or fail before running anything.
+    Required,
+    /// `--no-capture`.
+    Off,
 }
 
 impl TryFrom<&CompareArgs> for Plan {
@@ -95,6 +109,15 @@ impl TryFrom<&CompareArgs> for Plan {
                 format!("give 1 to {MAX_CLIENTS} clients"),
             ));
         }
+        if a.port != 0 && a.port > u16::MAX - (Transport::ALL.len() as u16 - 1) {
+            return Err(error::usage(
+                format!("--port {} leaves no room for five ports", a.port),
+                format!(
+                    "give 0 (any free port) or 1 to {} (PORT to PORT+4 are used)",
+                    u16::MAX - 4
+                ),
+            ));
+        }
         let transports = if a.only.is_empty() {
             Transport::ALL.to_vec()
         } else {
@@ -121,7 +144,14 @@ impl TryFrom<&CompareArgs> for Plan {
             explain: a.explain,
             csv: a.csv,
             plot: a.plot.clone(),
-            capture: a.capture,
+            capture: if a.capture {
+                CaptureMode::Required
+            } else if a.no_capture {
+                CaptureMode::Off
+            } else {
+                CaptureMode::Auto
+            },
+            port: a.port,
         })
     }
 }
@@ -242,8 +272,10 @@ pub struct Column {
     /// TCP connections the server accepted.
     pub accepted: u64,
     pub bytes: Bytes,
-    /// CPU time of the whole process (server and clients share it) during this run.
-    pub cpu_ms: Option<f64>,
+    /// CPU time of the server's thread (HTTP or WebSocket server and event source).
+    pub server_cpu_ms: Option<f64>,
+    /// CPU time of the clients' thread (every client of this transport).
+    pub client_cpu_ms: Option<f64>,
     pub elapsed_ms: f64,
     pub error: Option<String>,
     /// The server's port on 127.0.0.1 during this run.
@@ -261,17 +293,37 @@ pub struct Column {
 pub struct CompareReport {
     pub workload: Workload,
     pub columns: Vec<Column>,
-    /// What the byte counts leave out.
-    pub tcpip_overhead: &'static str,
+    /// Whether TCP/IP overhead was counted from a capture, or why not.
+    pub tcpip_overhead: String,
     #[serde(skip)]
     pub explain: bool,
 }
 
-const TCPIP_NOTE: &str = "not counted: bytes are counted at the socket API, so TCP/IP headers \
+/// What the report says about TCP/IP overhead: counted from a capture, or not counted
+/// and why (the first column's reason: they share it).
+pub fn tcpip_overhead(columns: &[Column]) -> String {
+    if columns.iter().any(|c| c.wire.is_some()) {
+        return TCPIP_CAPTURED.to_owned();
+    }
+    let why = columns
+        .iter()
+        .filter_map(|c| c.wire_note.as_deref())
+        .map(|n| n.strip_prefix("not counted: ").unwrap_or(n))
+        .next();
+    match why {
+        Some(why) => format!("not counted ({why}): {TCPIP_NOTE}"),
+        None => format!("not counted: {TCPIP_NOTE}"),
+    }
+}
+
+const TCPIP_CAPTURED: &str = "counted from a capture of each run on loopback (IP and TCP \
+headers, handshakes, ACKs); the byte rows above are still counted at the socket API";
+
+const TCPIP_NOTE: &str = "bytes are counted at the socket API, so TCP/IP headers \
 (40 B or more per packet), handshakes and ACKs are not included";
 
 /// Turn what `net::push` measured into a column.
-pub fn column(run: &TransportRun, workload: &Workload, cpu: Option<Duration>) -> Column {
+pub fn column(run: &TransportRun, workload: &Workload) -> Column {
     let down_each = if workload.direction.down() {
         workload.events
     } else {
@@ -333,7 +385,8 @@ pub fn column(run: &TransportRun, workload: &Workload, cpu: Option<Duration>) ->
             server_agrees: run.server_written == run.client_read
                 && run.server_read == run.client_written,
         },
-        cpu_ms: cpu.map(|d| d.as_secs_f64() * 1000.0),
+        server_cpu_ms: run.server_cpu.map(|d| d.as_secs_f64() * 1000.0),
+        client_cpu_ms: run.client_cpu.map(|d| d.as_secs_f64() * 1000.0),
         elapsed_ms: run.elapsed_us as f64 / 1000.0,
         error: run.error.clone(),
         server_port: run.server_port,
@@ -359,17 +412,15 @@ fn failed_column(t: Transport, workload: &Workload, why: String) -> Column {
         wire: None,
         wire_note: Some("not counted: the run did not start".into()),
         elapsed_us: 0,
+        server_cpu: None,
+        client_cpu: None,
     };
-    column(&empty, workload, None)
+    column(&empty, workload)
 }
 
 /// Run every transport of the plan in turn (so they do not compete for the CPU).
 pub async fn measure(plan: &Plan, mut progress: impl FnMut(&str)) -> CompareReport {
     let mut columns = Vec::new();
-    let opts = RunOptions {
-        trace_cap: if plan.explain { TRACE_STEPS } else { 0 },
-        capture: plan.capture,
-    };
     for (i, &t) in plan.transports.iter().enumerate() {
         progress(&format!(
             "compare: {} ({}/{})…",
@@ -377,29 +428,46 @@ pub async fn measure(plan: &Plan, mut progress: impl FnMut(&str)) -> CompareRepo
             i + 1,
             plan.transports.len()
         ));
-        let cpu_before = push::process_cpu_time();
+        let opts = RunOptions {
+            trace_cap: if plan.explain { TRACE_STEPS } else { 0 },
+            capture: plan.capture != CaptureMode::Off,
+            port: transport_port(plan.port, t),
+        };
         let col = match push::run(t, &plan.workload, opts).await {
-            Ok(run) => {
-                let cpu = match (cpu_before, push::process_cpu_time()) {
-                    (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-                    _ => None,
-                };
-                column(&run, &plan.workload, cpu)
-            }
+            Ok(run) => column(&run, &plan.workload),
             Err(e) => failed_column(t, &plan.workload, e.to_string()),
         };
         columns.push(col);
     }
+    let tcpip_overhead = tcpip_overhead(&columns);
     CompareReport {
         workload: plan.workload.clone(),
         columns,
-        tcpip_overhead: TCPIP_NOTE,
+        tcpip_overhead,
         explain: plan.explain,
     }
 }
 
+/// Transport `t`'s port: `base` plus its place in the table (0 stays 0: any free port).
+pub fn transport_port(base: u16, t: Transport) -> u16 {
+    if base == 0 {
+        return 0;
+    }
+    let i = Transport::ALL.iter().position(|&x| x == t).unwrap_or(0) as u16;
+    base.saturating_add(i)
+}
+
 pub fn run(args: CompareArgs, out: &mut Output) -> anyhow::Result<()> {
     let plan = Plan::try_from(&args)?;
+    if plan.capture == CaptureMode::Required {
+        push::may_capture().map_err(|why| {
+            error::Hinted::failure(format!("--capture: {why}")).with_hint(
+                "capture needs root or CAP_NET_RAW: run with sudo, or grant it once with \
+                 `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v netlab)`; \
+                 without --capture netlab measures the rest and says TCP/IP is not counted",
+            )
+        })?;
+    }
     let rt = runtime(Runtime::MultiThread)?;
     let report = rt.block_on(measure(&plan, |line| {
         let _ = out.progress(line);
@@ -414,6 +482,23 @@ pub fn run(args: CompareArgs, out: &mut Output) -> anyhow::Result<()> {
         out.report(&CsvView(&report))?;
     } else {
         out.report(&report)?;
+    }
+    let failed: Vec<String> = report
+        .columns
+        .iter()
+        .filter_map(|c| c.error.as_ref().map(|e| format!("{} ({e})", c.title)))
+        .collect();
+    if !failed.is_empty() {
+        // The report above still has every transport that ran; the exit code says the
+        // comparison is incomplete.
+        return Err(error::Hinted::failure(format!(
+            "{} of {} transport(s) failed: {}",
+            failed.len(),
+            report.columns.len(),
+            failed.join("; ")
+        ))
+        .with_hint("the other columns were measured; see the report above")
+        .into());
     }
     Ok(())
 }
@@ -526,8 +611,16 @@ impl Column {
                 },
             ),
             (
-                "CPU time, process (ms)",
-                self.cpu_ms.map(|c| format!("{c:.1}")).unwrap_or("-".into()),
+                "CPU time, server (ms)",
+                self.server_cpu_ms
+                    .map(|c| format!("{c:.1}"))
+                    .unwrap_or("-".into()),
+            ),
+            (
+                "CPU time, clients (ms)",
+                self.client_cpu_ms
+                    .map(|c| format!("{c:.1}"))
+                    .unwrap_or("-".into()),
             ),
             ("run time (ms)", format!("{:.0}", self.elapsed_ms)),
         ]);
@@ -621,18 +714,8 @@ impl Render for CompareReport {
                 s.push('\n');
             }
         }
-        let notes: Vec<&str> = self
-            .columns
-            .iter()
-            .filter_map(|c| c.wire_note.as_deref())
-            .collect();
-        if self.columns.iter().all(|c| c.wire.is_none()) {
-            match notes.first() {
-                Some(n) => s.push_str(&format!("TCP/IP overhead: {n}.\n")),
-                None => s.push_str(&format!("TCP/IP overhead: {}.\n", self.tcpip_overhead)),
-            }
-        } else {
-            s.push_str("TCP/IP overhead: counted from a capture of each run on loopback (IP and TCP headers, handshakes, ACKs).\n");
+        s.push_str(&format!("TCP/IP overhead: {}.\n", self.tcpip_overhead));
+        if self.columns.iter().any(|c| c.wire.is_some()) {
             for c in self.columns.iter().filter(|c| c.wire_note.is_some()) {
                 s.push_str(&format!(
                     "{}: {}\n",
@@ -658,6 +741,9 @@ What the numbers mean:
   upgrade request and its 101 answer, which are the first HTTP heads of the WebSocket column.
 - empty polls are requests that came back with nothing (204 No Content): the price of asking
   before there is anything to get. short poll (new conn) also pays a TCP handshake per poll.
+- CPU time: the server (with the event source) and the clients each run on a thread of
+  their own, and each figure is that thread's time on a CPU: netlab's code plus the kernel's
+  work in its system calls (on loopback, sending a packet also does most of its delivery).
 ";
 
 /// The report as CSV: one row per transport.
@@ -674,14 +760,15 @@ impl Render for CsvView<'_> {
         let mut s = String::from(
             "transport,expected,delivered,lost,duplicated,out_of_order,p50_us,p95_us,p99_us,max_us,\
 requests,empty_polls,connections,payload_bytes,http_head_bytes,framing_bytes,up_bytes,down_bytes,\
-total_bytes,bytes_per_event,cpu_ms,error,up_delivered,up_lost,up_p50_us,up_p99_us\n",
+total_bytes,bytes_per_event,server_cpu_ms,client_cpu_ms,error,up_delivered,up_lost,up_p50_us,up_p99_us,\
+wire_packets,wire_tcpip_header_bytes,wire_ip_bytes,wire_syns\n",
         );
         for c in &self.0.columns {
             let l = c.latency;
             let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
             let b = &c.bytes;
             s.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{}\n",
                 serde_json::to_value(c.transport)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
@@ -705,12 +792,21 @@ total_bytes,bytes_per_event,cpu_ms,error,up_delivered,up_lost,up_p50_us,up_p99_u
                 b.down,
                 b.total,
                 b.per_event,
-                c.cpu_ms.map(|v| format!("{v:.1}")).unwrap_or_default(),
+                c.server_cpu_ms
+                    .map(|v| format!("{v:.1}"))
+                    .unwrap_or_default(),
+                c.client_cpu_ms
+                    .map(|v| format!("{v:.1}"))
+                    .unwrap_or_default(),
                 c.error.as_deref().unwrap_or("").replace([',', '\n'], ";"),
                 opt(c.up.as_ref().map(|u| u.delivered)),
                 opt(c.up.as_ref().map(|u| u.lost)),
                 opt(c.up.as_ref().and_then(|u| u.latency).map(|l| l.p50_us)),
                 opt(c.up.as_ref().and_then(|u| u.latency).map(|l| l.p99_us)),
+                opt(c.wire.map(|w| w.packets)),
+                opt(c.wire.map(|w| w.header_bytes())),
+                opt(c.wire.map(|w| w.ip_bytes)),
+                opt(c.wire.map(|w| w.syns)),
             ));
         }
         s
@@ -760,8 +856,10 @@ mod tests {
             wire: None,
             wire_note: None,
             elapsed_us: 1,
+            server_cpu: None,
+            client_cpu: None,
         };
-        let c = column(&run, &w, None);
+        let c = column(&run, &w);
         assert_eq!(
             (
                 c.expected,
@@ -805,14 +903,16 @@ mod tests {
             wire: None,
             wire_note: None,
             elapsed_us: 1,
+            server_cpu: None,
+            client_cpu: None,
         };
         let report = CompareReport {
             workload: w.clone(),
             columns: vec![
                 failed_column(Transport::Sse, &w, "could not bind: address in use".into()),
-                column(&ok, &w, None),
+                column(&ok, &w),
             ],
-            tcpip_overhead: TCPIP_NOTE,
+            tcpip_overhead: String::new(),
             explain: false,
         };
         let text = report.render_human(&Style::plain());

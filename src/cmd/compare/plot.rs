@@ -194,7 +194,7 @@ pub fn svg(r: &CompareReport) -> String {
     if cols.iter().all(|c| c.wire.is_none()) {
         let _ = writeln!(
             s,
-            r##"<text x="{LEFT}" y="{:.1}" fill="#555">TCP/IP headers not counted (run with --capture as root to add them)</text>"##,
+            r##"<text x="{LEFT}" y="{:.1}" fill="#555">TCP/IP headers not counted (netlab counts them when it may capture: root or CAP_NET_RAW)</text>"##,
             ly + 22.0
         );
     }
