@@ -9,15 +9,14 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// A TCP segment over IPv4 in an Ethernet frame, as a pcap record. `captured` of the
-/// payload's bytes are in the record (the rest cut off, as by a snap length), the IP
-/// total length counts all `payload_len`.
+/// A TCP segment over IPv4 in an Ethernet frame, as a pcap record: `payload` is what the
+/// record holds, `payload_len` what the IP total length counts (more would mean the
+/// snap length cut the segment).
 fn record(
     out: &mut Vec<u8>,
     src: u16,
     dst: u16,
     seq: u32,
-    flags: u8,
     payload: &[u8],
     payload_len: usize,
     ts: u32,
@@ -30,6 +29,7 @@ fn record(
     } else {
         ([10, 0, 0, 1], [10, 0, 0, 2])
     };
+    // IPv4: version 4, IHL 5 | total length | id 0 | DF | TTL 64 | TCP | checksum 0
     f.extend_from_slice(&[
         0x45,
         0,
@@ -50,7 +50,8 @@ fn record(
     f.extend_from_slice(&dst.to_be_bytes());
     f.extend_from_slice(&seq.to_be_bytes());
     f.extend_from_slice(&0u32.to_be_bytes()); // no acknowledgement: nothing is ever acked
-    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    // data offset 5 words | flags | window 65535 | checksum (not checked) | urgent
+    f.extend_from_slice(&[0x50, PSH, 0xff, 0xff, 0, 0, 0, 0]);
     f.extend_from_slice(payload);
     out.extend_from_slice(&ts.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
@@ -59,6 +60,7 @@ fn record(
     out.extend_from_slice(&f);
 }
 
+/// TCP flags of every segment: PSH alone (no ACK: nothing is acknowledged).
 const PSH: u8 = 0x08;
 
 /// Two conversations that never end, interleaved, each with a one-byte hole before every
@@ -81,19 +83,18 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
     let frame = [0x82, 0x7f, 0x40, 0, 0, 0, 0, 0, 0, 0]; // FIN, binary, 2^62 bytes
     let post = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000000\r\n\r\n";
     let (c1, s1, c2) = (1_000u32, 9_000_000u32, 4_000_000_000u32); // c2 wraps around 2^32
-    record(&mut p, 40000, 80, c1, PSH, req, req.len(), 1);
-    record(&mut p, 80, 40000, s1, PSH, resp, resp.len(), 1);
+    record(&mut p, 40000, 80, c1, req, req.len(), 1);
+    record(&mut p, 80, 40000, s1, resp, resp.len(), 1);
     record(
         &mut p,
         80,
         40000,
         s1 + resp.len() as u32,
-        PSH,
         &frame,
         frame.len(),
         1,
     );
-    record(&mut p, 40001, 80, c2, PSH, post, post.len(), 1);
+    record(&mut p, 40001, 80, c2, post, post.len(), 1);
     let body = [b'x'; 1000];
     let mut s = s1 + (resp.len() + frame.len()) as u32;
     let ws_next = c1 + req.len() as u32 + 1; // one byte never sent
@@ -101,21 +102,20 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
     let (small, data) = ([b'z'; 20], [b'y'; 200]);
     for k in 0..120_000u32 {
         let ts = 2 + k / 10_000;
-        record(&mut p, 40000, 80, ws_next + k * 21, PSH, &small, 20, ts);
+        record(&mut p, 40000, 80, ws_next + k * 21, &small, 20, ts);
         if k < 100_000 {
             record(
                 &mut p,
                 40001,
                 80,
                 http_next.wrapping_add(k * 201),
-                PSH,
                 &data,
                 200,
                 ts,
             );
         }
         if k % 60 == 0 {
-            record(&mut p, 80, 40000, s, PSH, &body, body.len(), ts);
+            record(&mut p, 80, 40000, s, &body, body.len(), ts);
             s += 1000;
         }
     }
