@@ -49,7 +49,8 @@ fn record(
     f.extend_from_slice(&src.to_be_bytes());
     f.extend_from_slice(&dst.to_be_bytes());
     f.extend_from_slice(&seq.to_be_bytes());
-    f.extend_from_slice(&0u32.to_be_bytes()); // no acknowledgement: nothing is ever acked
+    // No acknowledgement number: nothing is ever acked.
+    f.extend_from_slice(&0u32.to_be_bytes());
     // data offset 5 words | flags | window 65535 | checksum (not checked) | urgent
     f.extend_from_slice(&[0x50, PSH, 0xff, 0xff, 0, 0, 0, 0]);
     f.extend_from_slice(payload);
