@@ -69,6 +69,12 @@ pub struct CaptureArgs {
     /// (retransmissions, out-of-order segments, gaps, resets).
     #[arg(long)]
     pub stats: bool,
+    /// With --follow or --stats: how many out-of-order bytes one direction of one
+    /// conversation may hold while it waits for a missing segment (default 4M). When a
+    /// conversation reaches it, netlab stops waiting, declares the hole a gap, says so
+    /// and carries on. BYTES is a number, or one with k or M (KiB, MiB); at most 1G.
+    #[arg(long, value_name = "BYTES")]
+    pub max_stream_buffer: Option<String>,
     /// Print no packets, only the summary at the end (counts, duplicates, drops).
     #[arg(short, long)]
     pub quiet: bool,

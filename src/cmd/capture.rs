@@ -64,6 +64,8 @@ pub struct Plan {
     pub follow: Option<crate::wire::flow::Which>,
     /// `--stats`: a protocol hierarchy and conversations table instead of packets.
     pub stats: bool,
+    /// Bounds on the reassembler's memory (`--max-stream-buffer`).
+    pub limits: crate::wire::flow::Limits,
 }
 
 impl TryFrom<CaptureArgs> for Plan {
@@ -166,7 +168,18 @@ impl TryFrom<CaptureArgs> for Plan {
                 "run `netlab capture --read FILE --stats` on its own, then --follow N",
             ));
         }
+        let mut limits = crate::wire::flow::Limits::default();
+        if let Some(b) = &a.max_stream_buffer {
+            if a.follow.is_none() && !a.stats {
+                return Err(usage(
+                    "--max-stream-buffer bounds the reassembly of --follow and --stats",
+                    "add --follow N or --stats",
+                ));
+            }
+            limits.max_buffered = super::follow::parse_bytes(b)?;
+        }
         Ok(Plan {
+            limits,
             stats: a.stats,
             follow,
             source,
@@ -563,8 +576,11 @@ impl<'o> Pipeline<'o> {
             }
             None => None,
         };
-        let follower = plan.follow.map(super::follow::Follower::new);
-        let stats = plan.stats.then(super::stats::Stats::new);
+        let limits = plan.limits;
+        let follower = plan
+            .follow
+            .map(|w| super::follow::Follower::with_limits(w, limits));
+        let stats = plan.stats.then(|| super::stats::Stats::with_limits(limits));
         let json_all = out.format() == Format::Json;
         let full = out.format() != Format::Human || plan.view.detailed();
         let summary = CaptureSummary {

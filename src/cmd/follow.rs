@@ -15,6 +15,13 @@ use std::net::SocketAddr;
 /// counted, not kept (so a capture of an endless stream cannot fill memory).
 pub const MAX_FOLLOW_BYTES: usize = 64 * 1024 * 1024;
 
+/// What a chunk costs against [`MAX_FOLLOW_BYTES`] beyond its bytes, so a stream of
+/// millions of tiny holes and runs cannot grow the report without bound either.
+const CHUNK_COST: usize = 64;
+
+/// Application events kept for the report; past this they are counted.
+pub const MAX_APP_EVENTS: usize = 100_000;
+
 /// Parse `N` or `HOST:PORT-HOST:PORT` (IPv6 in brackets: `[::1]:80-[::1]:5000`).
 pub fn parse_which(s: &str) -> anyhow::Result<Which> {
     if let Ok(n) = s.parse::<u32>() {
@@ -37,6 +44,41 @@ pub fn parse_which(s: &str) -> anyhow::Result<Which> {
         None => Err(usage(
             format!("--follow {s}: not a conversation number or HOST:PORT-HOST:PORT"),
             "for example --follow 1, --follow 127.0.0.1:40000-127.0.0.1:8000 or --follow '[::1]:40000-[::1]:8000'",
+        )),
+    }
+}
+
+/// The most `--max-stream-buffer` may be.
+pub const MAX_STREAM_BUFFER: usize = 1 << 30;
+
+/// Parse `--max-stream-buffer`: `65536`, `64k`, `4M` (k = KiB, M = MiB, G = GiB).
+pub fn parse_bytes(s: &str) -> anyhow::Result<usize> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let mult: u64 = match unit {
+        "" => 1,
+        "k" | "K" | "KiB" => 1 << 10,
+        "m" | "M" | "MiB" => 1 << 20,
+        "g" | "G" | "GiB" => 1 << 30,
+        _ => 0,
+    };
+    let bytes = num
+        .parse::<u64>()
+        .ok()
+        .filter(|_| mult > 0)
+        .and_then(|n| n.checked_mul(mult));
+    match bytes {
+        Some(n) if n <= MAX_STREAM_BUFFER as u64 => Ok(n as usize),
+        Some(_) => Err(usage(
+            format!("--max-stream-buffer {s} is more than 1G"),
+            "netlab holds at most 1 GiB of out-of-order bytes per direction; the default is 4M",
+        )),
+        None => Err(usage(
+            format!("--max-stream-buffer {s}: not a number of bytes"),
+            "for example --max-stream-buffer 65536, 64k or 4M",
         )),
     }
 }
@@ -79,8 +121,12 @@ pub struct FollowReport {
     pub chunks: Vec<Chunk>,
     /// Bytes not kept because of [`MAX_FOLLOW_BYTES`].
     pub not_kept: u64,
+    /// Application events not kept because of [`MAX_APP_EVENTS`].
+    pub events_not_kept: u64,
     /// HTTP/1.x messages and WebSocket frames decoded from the reassembled bytes.
     pub application: Vec<AppEvent>,
+    /// The bounds on reassembly (`max_buffered`: `--max-stream-buffer`).
+    pub limits: Limits,
     #[serde(skip)]
     pub hex: bool,
 }
@@ -98,6 +144,7 @@ pub struct Follower {
     scratch: Vec<(Direction, u64, Result<Vec<u8>, u64>)>,
     app: AppDecoder,
     application: Vec<AppEvent>,
+    events_not_kept: u64,
 }
 
 /// Bytes one direction's application decoder may hold while a message is incomplete.
@@ -105,9 +152,14 @@ const APP_BUFFER: usize = 16 * 1024 * 1024;
 
 impl Follower {
     pub fn new(which: Which) -> Follower {
+        Follower::with_limits(which, Limits::default())
+    }
+
+    /// A follower whose reassembler holds at most `limits` (`--max-stream-buffer`).
+    pub fn with_limits(which: Which, limits: Limits) -> Follower {
         Follower {
             which,
-            table: FlowTable::new(Limits::default()),
+            table: FlowTable::new(limits),
             id: None,
             chunks: Vec::new(),
             kept: 0,
@@ -115,6 +167,7 @@ impl Follower {
             scratch: Vec::new(),
             app: AppDecoder::new(APP_BUFFER),
             application: Vec::new(),
+            events_not_kept: 0,
         }
     }
 
@@ -163,16 +216,33 @@ impl Follower {
                 Err(len) => Piece::Gap { offset, len: *len },
             };
             self.app.piece(dir, piece, &mut self.application);
+            if self.application.len() > MAX_APP_EVENTS {
+                self.events_not_kept += (self.application.len() - MAX_APP_EVENTS) as u64;
+                self.application.truncate(MAX_APP_EVENTS);
+            }
         }
+        let room = MAX_FOLLOW_BYTES - self.kept;
         match p {
-            Err(len) => self.chunks.push(Chunk {
-                direction: dir,
-                offset,
-                missing: len,
-                data: Vec::new(),
-            }),
+            Err(len) => {
+                // Past the bound a hole is still counted in the conversation's gaps.
+                if room >= CHUNK_COST {
+                    self.kept += CHUNK_COST;
+                    self.chunks.push(Chunk {
+                        direction: dir,
+                        offset,
+                        missing: len,
+                        data: Vec::new(),
+                    });
+                }
+            }
             Ok(bytes) => {
-                let room = MAX_FOLLOW_BYTES - self.kept;
+                let extend =
+                    matches!(self.chunks.last(), Some(c) if c.direction == dir && c.missing == 0);
+                let room = if extend {
+                    room
+                } else {
+                    room.saturating_sub(CHUNK_COST)
+                };
                 let take = bytes.len().min(room);
                 self.not_kept += (bytes.len() - take) as u64;
                 if take == 0 {
@@ -181,15 +251,16 @@ impl Follower {
                 self.kept += take;
                 let bytes = &bytes[..take];
                 match self.chunks.last_mut() {
-                    Some(c) if c.direction == dir && c.missing == 0 => {
-                        c.data.extend_from_slice(bytes);
+                    Some(c) if extend => c.data.extend_from_slice(bytes),
+                    _ => {
+                        self.kept += CHUNK_COST;
+                        self.chunks.push(Chunk {
+                            direction: dir,
+                            offset,
+                            missing: 0,
+                            data: bytes.to_vec(),
+                        })
                     }
-                    _ => self.chunks.push(Chunk {
-                        direction: dir,
-                        offset,
-                        missing: 0,
-                        data: bytes.to_vec(),
-                    }),
                 }
             }
         }
@@ -214,6 +285,7 @@ impl Follower {
             }
             self.app.finish(&mut self.application);
         }
+        let limits = self.table.limits();
         let conv = self
             .id
             .and_then(|id| self.table.conversations.get((id - 1) as usize).cloned());
@@ -222,7 +294,9 @@ impl Follower {
                 conversation,
                 chunks: self.chunks,
                 not_kept: self.not_kept,
+                events_not_kept: self.events_not_kept,
                 application: self.application,
+                limits,
                 hex,
             }),
             None => {
@@ -308,6 +382,16 @@ impl Render for FollowReport {
             facts.push(format!("gaps: {} ({} bytes)", c.gaps, c.gap_bytes));
         }
         s.push_str(&style.paint(Paint::Dim, facts.join(", ")));
+        if c.buffer_full > 0 {
+            s.push('\n');
+            s.push_str(&style.paint(
+                Paint::Warn,
+                format!(
+                    "the out-of-order buffer was full {} times: netlab stopped waiting for the missing bytes, marked them as a gap and went on (--max-stream-buffer raises the bound)",
+                    c.buffer_full
+                ),
+            ));
+        }
         s.push_str("\n\n");
         for ch in &self.chunks {
             if ch.missing > 0 {
@@ -328,6 +412,15 @@ impl Render for FollowReport {
             for ev in &self.application {
                 write_app(&mut s, ev, style);
             }
+        }
+        if self.events_not_kept > 0 {
+            s.push_str(&style.paint(
+                Paint::Warn,
+                format!(
+                    "\n{} more application events not shown (netlab keeps at most {MAX_APP_EVENTS})\n",
+                    self.events_not_kept
+                ),
+            ));
         }
         if self.not_kept > 0 {
             s.push_str(&style.paint(
@@ -515,6 +608,28 @@ fn body_desc(f: crate::wire::app::BodyFraming, chunks: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_buffer_sizes_take_units() {
+        assert_eq!(parse_bytes("65536").unwrap(), 65536);
+        assert_eq!(parse_bytes("64k").unwrap(), 65536);
+        assert_eq!(parse_bytes("4M").unwrap(), 4 << 20);
+        assert_eq!(parse_bytes("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("0").unwrap(), 0);
+        for bad in [
+            "",
+            "k",
+            "1.5M",
+            "2G",
+            "99999999999999999999",
+            "4 M",
+            "-1",
+            "3T",
+        ] {
+            let e = parse_bytes(bad).unwrap_err();
+            assert!(crate::output::describe_fatal(&e).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn conversations_are_named_by_number_or_ends() {

@@ -55,6 +55,8 @@ pub struct StatsReport {
     pub notes: NoteCounts,
     /// Packets of conversations beyond the table's bound (counted, not followed).
     pub untracked_packets: u64,
+    /// The bounds on reassembly (`max_buffered`: `--max-stream-buffer`).
+    pub limits: Limits,
 }
 
 /// Bytes one direction's application decoder may hold while a message is incomplete
@@ -77,8 +79,13 @@ pub struct Stats {
 
 impl Stats {
     pub fn new() -> Stats {
+        Stats::with_limits(Limits::default())
+    }
+
+    /// Statistics whose reassembler holds at most `limits` (`--max-stream-buffer`).
+    pub fn with_limits(limits: Limits) -> Stats {
         Stats {
-            table: FlowTable::new(Limits::default()),
+            table: FlowTable::new(limits),
             ..Stats::default()
         }
     }
@@ -216,6 +223,7 @@ impl Stats {
         // without a note: take the totals from the conversations.
         self.notes.gaps = self.table.conversations.iter().map(|c| c.gaps).sum();
         self.notes.gap_bytes = self.table.conversations.iter().map(|c| c.gap_bytes).sum();
+        let limits = self.table.limits();
         let mut hierarchy: Vec<ProtocolRow> = self.protocols.into_values().collect();
         hierarchy.sort_by_key(|r| (r.osi_layer, std::cmp::Reverse(r.packets)));
         StatsReport {
@@ -225,6 +233,7 @@ impl Stats {
             conversations: self.table.conversations,
             notes: self.notes,
             untracked_packets: self.table.untracked_packets,
+            limits,
         }
     }
 }
@@ -331,7 +340,7 @@ impl Render for StatsReport {
                 style.paint(
                     Paint::Warn,
                     format!(
-                        "{} times a conversation's out-of-order buffer was full: the hole before it was declared a gap",
+                        "{} times a conversation's out-of-order buffer was full: the hole before it was declared a gap (--max-stream-buffer raises the bound)",
                         n.buffer_full
                     )
                 )

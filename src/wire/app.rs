@@ -106,7 +106,8 @@ pub enum AppMessage {
         mask_key: Option<String>,
         payload_len: u64,
         length_encoding: LengthEncoding,
-        /// RSV1 on a data frame with permessage-deflate negotiated (RFC 7692).
+        /// Part of a message compressed by permessage-deflate (RFC 7692): RSV1 on its
+        /// first frame, with the extension negotiated; its continuations too (§6.1).
         compressed: bool,
         /// The unmasked payload: text for text frames (and close reasons), else hex.
         payload_text: Option<String>,
@@ -179,7 +180,9 @@ struct Side {
     at: u64,
     /// Payload bytes of an oversized frame still to skip.
     skip: u64,
-    fragments: Option<(OpCode, u32, Vec<u8>, u64)>,
+    /// A fragmented message in progress: its opcode, frames so far, payload kept,
+    /// length, and whether its first frame had RSV1 (compressed, RFC 7692 §6.1).
+    fragments: Option<(OpCode, u32, Vec<u8>, u64, bool)>,
 }
 
 impl Side {
@@ -735,8 +738,19 @@ impl AppDecoder {
             problem = Some("the length is not in its shortest form (§5.2)".into());
         }
         let rsv1 = h.rsv & 0b100 != 0;
-        let compressed = rsv1 && self.deflate && !h.opcode.is_control();
-        if h.rsv != 0 && !compressed && problem.is_none() {
+        // permessage-deflate sets RSV1 on a message's first frame only (RFC 7692 §6.1):
+        // a continuation carries more of the compressed data of the message it continues.
+        let continues_compressed = h.opcode == OpCode::Continuation
+            && self.sides[i].fragments.as_ref().is_some_and(|f| f.4);
+        let compressed =
+            (rsv1 && self.deflate && !h.opcode.is_control()) || (continues_compressed && !rsv1);
+        if rsv1 && h.opcode == OpCode::Continuation && problem.is_none() {
+            problem = Some(
+                "RSV1 on a continuation frame: permessage-deflate marks only a message's first frame (RFC 7692 §6.1)"
+                    .into(),
+            );
+        }
+        if h.rsv != 0 && !(compressed && h.rsv == 0b100) && problem.is_none() {
             problem = Some("an RSV bit is set without an extension that defines it (§5.2)".into());
         }
         let is_text = matches!(h.opcode, OpCode::Text)
@@ -795,12 +809,12 @@ impl AppDecoder {
         if !h.opcode.is_control() {
             let s = &mut self.sides[i];
             match (h.opcode, h.fin, s.fragments.take()) {
-                (OpCode::Continuation, fin, Some((op, n, mut data, len))) => {
+                (OpCode::Continuation, fin, Some((op, n, mut data, len, deflated))) => {
                     let room = self.max_buffer.saturating_sub(data.len());
                     data.extend_from_slice(&payload[..payload.len().min(room)]);
                     let len = len + h.payload_len;
                     if fin {
-                        let text = (op == OpCode::Text && !compressed).then(|| {
+                        let text = (op == OpCode::Text && !deflated).then(|| {
                             String::from_utf8_lossy(&data[..data.len().min(4 * PREVIEW)])
                                 .into_owned()
                         });
@@ -815,11 +829,11 @@ impl AppDecoder {
                             },
                         });
                     } else {
-                        s.fragments = Some((op, n + 1, data, len));
+                        s.fragments = Some((op, n + 1, data, len, deflated));
                     }
                 }
                 (op, false, _) if op != OpCode::Continuation => {
-                    s.fragments = Some((op, 1, payload, h.payload_len));
+                    s.fragments = Some((op, 1, payload, h.payload_len, compressed));
                 }
                 _ => {}
             }
@@ -901,6 +915,59 @@ mod tests {
             (Direction::AToB, c),
             (Direction::BToA, s),
         ]
+    }
+
+    /// RFC 7692 §6.1: RSV1 marks a compressed message on its first frame only; the
+    /// continuations carry more of the same compressed data (seen from Python
+    /// `websockets`, tests/fixtures/peers-ws-python-deflate.pcap).
+    #[test]
+    fn continuations_of_a_compressed_message_are_labelled_compressed() {
+        let (key, req) = client_request("h", "/", [7; 16], &[], None);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+            accept_key(&key)
+        );
+        // Masked with the all-zero key, so the payload bytes are as written.
+        let mut c = vec![0x41, 0x83, 0, 0, 0, 0, 0xca, 0x48, 0x04]; // FIN=0 RSV1=1 text
+        c.extend([0x80, 0x82, 0, 0, 0, 0, 0x00, 0x00]); // FIN=1 RSV1=0 continuation
+        c.extend([0xc0, 0x81, 0, 0, 0, 0, 0x00]); // FIN=1 RSV1=1 continuation: wrong
+        let out = decode(
+            &[
+                (Direction::AToB, req),
+                (Direction::BToA, resp.into_bytes()),
+                (Direction::AToB, c),
+            ],
+            0,
+        );
+        let frames: Vec<(bool, bool, Option<String>, Option<String>)> = out
+            .iter()
+            .filter_map(|e| match &e.message {
+                AppMessage::WebSocketFrame {
+                    rsv1,
+                    compressed,
+                    payload_text,
+                    problem,
+                    ..
+                } => Some((*rsv1, *compressed, payload_text.clone(), problem.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(frames[0], (true, true, None, None));
+        assert_eq!(
+            frames[1],
+            (false, true, None, None),
+            "part of the compressed message"
+        );
+        assert!(frames[2].3.as_deref().unwrap().contains("RFC 7692 §6.1"));
+        let text = out.iter().find_map(|e| match &e.message {
+            AppMessage::WebSocketMessage { frames, text, .. } => Some((*frames, text.clone())),
+            _ => None,
+        });
+        assert_eq!(
+            text,
+            Some((2, None)),
+            "compressed bytes are not shown as text"
+        );
     }
 
     #[test]

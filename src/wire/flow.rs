@@ -169,6 +169,11 @@ impl Default for Limits {
     }
 }
 
+/// What one buffered segment costs against [`Limits::max_buffered`] beyond its bytes:
+/// its map entry and bookkeeping. Without it a capture cut to its headers (segments whose
+/// data was never captured) could queue millions of empty entries within the bound.
+pub const SEGMENT_COST: usize = 64;
+
 /// One direction of a TCP byte stream, put back in order.
 #[derive(Debug, Clone)]
 pub struct Reassembler {
@@ -208,7 +213,7 @@ impl Reassembler {
         self.offset
     }
 
-    /// Bytes waiting for a hole to fill.
+    /// What waits for a hole to fill: its bytes, and [`SEGMENT_COST`] per segment.
     pub fn buffered(&self) -> usize {
         self.pending_bytes
     }
@@ -334,7 +339,7 @@ impl Reassembler {
                 break;
             }
             let (bytes, wire_len) = entry.remove();
-            self.pending_bytes -= bytes.len();
+            self.pending_bytes -= bytes.len() + SEGMENT_COST;
             let skip = self.offset - at;
             if skip >= wire_len {
                 continue; // wholly covered by what came before
@@ -351,12 +356,13 @@ impl Reassembler {
         notes: &mut Vec<Note>,
         sink: &mut impl FnMut(Piece<'_>),
     ) {
-        while self.pending_bytes + bytes.len() > self.max_buffered && !self.pending.is_empty() {
+        let cost = bytes.len() + SEGMENT_COST;
+        while self.pending_bytes + cost > self.max_buffered && !self.pending.is_empty() {
             // Give up on the first hole: declare it a gap and deliver what follows it.
             notes.push(Note::BufferFull);
             self.skip_first_hole(notes, sink);
         }
-        if self.pending_bytes + bytes.len() > self.max_buffered {
+        if self.pending_bytes + cost > self.max_buffered {
             // This segment alone is over the bound: the hole before it is a gap.
             notes.push(Note::BufferFull);
             self.gap_to(at, notes, sink);
@@ -364,12 +370,12 @@ impl Reassembler {
             self.drain(sink);
             return;
         }
-        self.pending_bytes += bytes.len();
+        self.pending_bytes += cost;
         // Two segments at one offset: keep the longer.
         match self.pending.get(&at) {
-            Some((_, l)) if *l >= wire_len => self.pending_bytes -= bytes.len(),
+            Some((_, l)) if *l >= wire_len => self.pending_bytes -= cost,
             Some((b, _)) => {
-                self.pending_bytes -= b.len();
+                self.pending_bytes -= b.len() + SEGMENT_COST;
                 self.pending.insert(at, (bytes, wire_len));
             }
             None => {
@@ -532,6 +538,11 @@ pub struct FlowTable {
 }
 
 impl FlowTable {
+    /// The bounds this table was made with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     pub fn new(limits: Limits) -> FlowTable {
         FlowTable {
             limits,
@@ -1082,6 +1093,31 @@ mod tests {
         assert_eq!(r.gap_bytes, 1);
         r.finish(&mut notes, &mut sink);
         assert_eq!(r.delivered, 400);
+    }
+
+    #[test]
+    fn tiny_and_empty_segments_count_their_overhead_against_the_bound() {
+        // 100,000 one-byte segments and as many with no captured byte, each behind a
+        // hole of its own: without a per-segment cost they would all fit in 64 KiB.
+        let bound = 64 * 1024;
+        let mut r = Reassembler::new(bound);
+        r.syn(0);
+        let mut notes = Vec::new();
+        let mut sink = |_: Piece<'_>| {};
+        for k in 0..100_000u32 {
+            r.segment(3 + 4 * k, b"x", 1, &mut notes, &mut sink);
+            r.segment(5 + 4 * k, b"", 1, &mut notes, &mut sink);
+            assert!(r.buffered() <= bound);
+        }
+        assert!(
+            r.pending.len() <= bound / SEGMENT_COST,
+            "{}",
+            r.pending.len()
+        );
+        assert!(notes.contains(&Note::BufferFull));
+        r.finish(&mut notes, &mut sink);
+        assert_eq!(r.buffered(), 0);
+        assert_eq!(r.delivered, 100_000);
     }
 
     #[test]
