@@ -130,7 +130,9 @@ pub fn write_layer_tree(
     }
     for a in app {
         let bytes = if a.here.is_empty() {
-            "not in this packet's bytes".to_string()
+            "its bytes came in earlier packets".to_string()
+        } else if a.reassembled_from.is_some() {
+            format!("its last bytes: {}..{}", a.here.start, a.here.end)
         } else {
             format!("bytes {}..{}", a.here.start, a.here.end)
         };

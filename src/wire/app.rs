@@ -1169,6 +1169,9 @@ impl AppEvent {
                     _ if *compressed => format!("{payload_len} bytes compressed (permessage-deflate, not inflated here): {}{more}", payload_hex.as_deref().unwrap_or("")),
                     (Some(t), _) if h_is_close(opcode) => format!("{}{more}", quoted(t, 200)),
                     (Some(t), _) => format!("text{unmasked}: {}{more}", quoted(t, 200)),
+                    (None, Some(h)) if h.len() > 128 => {
+                        format!("hex{unmasked}: {}… ({payload_len} bytes)", &h[..128])
+                    }
                     (None, Some(h)) => format!("hex{unmasked}: {h}{more}"),
                     (None, None) => String::new(),
                 };
@@ -1511,6 +1514,77 @@ mod tests {
                 "None 404 11 0 UntilClose until close",
             ]
         );
+    }
+
+    #[test]
+    fn layer_views_name_every_field_and_place_it_in_the_frame() {
+        let (key, req) = client_request("h", "/c", [3; 16], &[], None);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+            accept_key(&key)
+        );
+        // A compressed text frame (RSV1, unmasked from the server) and a 300-byte binary
+        // frame (16-bit length) in one piece.
+        let mut s = vec![0xc1, 0x03, 0xf2, 0x48, 0x05];
+        Frame::encode(true, OpCode::Binary, &[7u8; 300], None, &mut s);
+        let ev = decode(
+            &[
+                (Direction::AToB, req),
+                (Direction::BToA, resp.clone().into_bytes()),
+                (Direction::BToA, s.clone()),
+            ],
+            0,
+        );
+        // The server's bytes as one frame's payload at frame offset 10.
+        let mut frame = vec![0u8; 10];
+        frame.extend_from_slice(resp.as_bytes());
+        frame.extend_from_slice(&s);
+        let map = FrameMap {
+            stream_at: 0,
+            frame_at: 10,
+            len: frame.len() - 10,
+        };
+        let layers: Vec<AppLayer> = ev
+            .iter()
+            .filter(|e| e.direction == Direction::BToA)
+            .filter_map(|e| e.layer(&frame, Some(map)))
+            .collect();
+        assert_eq!(layers.len(), 3, "{layers:?}");
+        let field = |l: &AppLayer, n: &str| {
+            l.fields
+                .iter()
+                .find(|f| f.name == n)
+                .map(|f| (f.value.clone(), f.span.clone()))
+                .unwrap_or_else(|| panic!("no {n} in {l:?}"))
+        };
+        let (v, span) = field(&layers[0], "status code");
+        assert_eq!((v.as_str(), span), ("101", 19..22));
+        assert!(field(&layers[0], "Sec-WebSocket-Accept check")
+            .0
+            .starts_with("correct"));
+        let at = 10 + resp.len();
+        let (v, span) = field(&layers[1], "RSV1");
+        assert_eq!(
+            (v.as_str(), span),
+            ("1: compressed (permessage-deflate)", at..at + 1)
+        );
+        assert!(field(&layers[1], "compressed").0.starts_with("yes"));
+        assert_eq!(layers[1].here, at..at + 5);
+        let (v, span) = field(&layers[2], "payload length");
+        assert_eq!(
+            (v.as_str(), span),
+            ("300 (126 + 16-bit length)", at + 6..at + 9)
+        );
+        let (_, span) = field(&layers[2], "payload");
+        assert_eq!(span, at + 9..at + 309);
+        // A frame whose bytes lie outside this frame has fields without spans.
+        let other = FrameMap {
+            stream_at: 10_000,
+            frame_at: 10,
+            len: 5,
+        };
+        let l = ev.last().unwrap().layer(&frame, Some(other)).unwrap();
+        assert!(l.here.is_empty() && l.fields.iter().all(|f| f.span.is_empty()));
     }
 
     #[test]

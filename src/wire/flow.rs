@@ -1518,6 +1518,59 @@ mod tests {
     }
 
     #[test]
+    fn a_late_segment_is_out_of_order_within_the_round_trip_and_a_retransmission_after() {
+        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+        let mut t = FlowTable::new(Limits::default());
+        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
+        // Handshake with a 100 µs round trip (SYN at 0, the client's ACK at 100).
+        t.tcp(c, s, &seg(Flags::SYN, 0, 0, 0), b"", 0, &mut sink);
+        let sa = seg(Flags::SYN | Flags::ACK, 0, 1, 0);
+        t.tcp(s, c, &sa, b"", 50, &mut sink);
+        let u = t.tcp(c, s, &seg(Flags::ACK, 1, 1, 0), b"", 100, &mut sink);
+        assert_eq!(u.tcp.unwrap().step, Some(Step::HandshakeAck));
+        let mut data = |seq: u32, ts: u64| {
+            let u = t.tcp(c, s, &seg(Flags::ACK, seq, 1, 4), b"abcd", ts, &mut sink);
+            (u.notes, u.payload_offset, u.tcp.unwrap().rel_seq)
+        };
+        assert_eq!(data(1, 1000), (vec![], Some(0), 1));
+        assert_eq!(
+            data(9, 1010),
+            (vec![Note::PreviousSegmentNotCaptured], Some(8), 9)
+        );
+        // 40 µs after the highest segment: reordered on the way.
+        assert_eq!(data(5, 1050), (vec![Note::OutOfOrder], Some(4), 5));
+        assert_eq!(data(17, 2000).0, vec![Note::PreviousSegmentNotCaptured]);
+        // 3 ms later: the sender sent it again.
+        assert_eq!(data(13, 5000).0, vec![Note::Retransmission]);
+    }
+
+    #[test]
+    fn duplicate_acks_name_the_packet_they_repeat() {
+        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+        let mut t = FlowTable::new(Limits::default());
+        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
+        let mut feed = |from, to, r: TcpRepr| {
+            t.packets += 1; // as `packet` counts them
+            let data = vec![b'x'; r.payload_len];
+            t.tcp(from, to, &r, &data, 0, &mut sink).notes
+        };
+        feed(c, s, seg(Flags::SYN, 0, 0, 0));
+        feed(s, c, seg(Flags::SYN | Flags::ACK, 0, 1, 0));
+        feed(c, s, seg(Flags::ACK, 1, 1, 0));
+        feed(c, s, seg(Flags::ACK, 1, 1, 8));
+        assert!(feed(s, c, seg(Flags::ACK, 1, 5, 0)).is_empty()); // packet 5
+        for k in 1..=3 {
+            assert_eq!(
+                feed(s, c, seg(Flags::ACK, 1, 5, 0)),
+                [Note::DuplicateAck { of: 5, count: k }]
+            );
+        }
+        assert!(feed(s, c, seg(Flags::ACK, 1, 9, 0)).is_empty(), "a new ACK");
+    }
+
+    #[test]
     fn the_table_is_bounded() {
         let mut t = FlowTable::new(Limits {
             max_buffered: 16,
