@@ -331,10 +331,16 @@ impl Render for StatsReport {
         s.push_str(&t.to_string());
         let n = &self.notes;
         s.push_str(&format!(
-            "\n\nTCP notes: {} retransmissions, {} out of order, {} after a hole (previous segment not captured),\n  {} overlaps, {} gaps ({} bytes never captured), {} resets,\n  {} duplicate ACKs, {} zero windows, {} window updates, {} keep-alives",
-            n.retransmissions, n.out_of_order, n.previous_segment_not_captured, n.overlaps, n.gaps, n.gap_bytes, n.resets,
+            "\n\nTCP notes: {} retransmissions, {} out of order, {} overlaps, {} gaps ({} bytes never captured), {} resets,\n  {} duplicate ACKs, {} zero windows, {} window updates, {} keep-alives",
+            n.retransmissions, n.out_of_order, n.overlaps, n.gaps, n.gap_bytes, n.resets,
             n.duplicate_acks, n.zero_windows, n.window_updates, n.keep_alives
         ));
+        if n.previous_segment_not_captured > 0 {
+            s.push_str(&format!(
+                "\n  {} segments arrived after a hole (Wireshark: previous segment not captured)",
+                n.previous_segment_not_captured
+            ));
+        }
         if n.buffer_full > 0 {
             s.push_str(&format!(
                 "\n{}",
