@@ -622,7 +622,7 @@ impl<'o> Pipeline<'o> {
         Ok(Pipeline {
             out,
             plan,
-            flows: FlowTable::new(Limits::default()),
+            flows: FlowTable::streaming(Limits::default()),
             apps: full.then(super::applayers::AppLayers::default),
             sink,
             summary,
@@ -696,14 +696,9 @@ impl<'o> Pipeline<'o> {
         }
         let app = match self.apps.as_mut() {
             Some(a) => {
-                let closed = update.as_ref().is_some_and(|u| {
-                    u.conversation != 0
-                        && self
-                            .flows
-                            .conversations
-                            .get((u.conversation - 1) as usize)
-                            .is_some_and(|c| matches!(c.state, State::Closed | State::Reset))
-                });
+                let closed = update
+                    .as_ref()
+                    .is_some_and(|u| matches!(u.state, Some(State::Closed | State::Reset)));
                 a.finish_packet(&d, f.data, update.as_ref(), closed)
             }
             None => Default::default(),

@@ -569,6 +569,8 @@ pub struct Update {
     pub conversation: u32,
     pub direction: Direction,
     pub notes: Vec<Note>,
+    /// Where the conversation stands after this packet.
+    pub state: Option<State>,
     /// TCP: the segment's place in its conversation (for the one-line view).
     pub tcp: Option<Annotation>,
     /// TCP: the stream offset of the segment's first payload byte (0 is the first data
@@ -634,6 +636,12 @@ pub struct FlowTable {
     pub conversations: Vec<Conversation>,
     /// Packets of conversations over the bound, counted but not followed.
     pub untracked_packets: u64,
+    /// Conversations numbered so far.
+    ids: u32,
+    /// Streaming (see [`FlowTable::streaming`]): with this many open conversations,
+    /// forget the ended ones and reuse their rows.
+    forget_at: Option<usize>,
+    free: Vec<usize>,
 }
 
 impl FlowTable {
@@ -642,6 +650,33 @@ impl FlowTable {
             limits,
             ..FlowTable::default()
         }
+    }
+
+    /// A table for a stream of packets that keeps no history: once 4,096 conversations
+    /// are open, ended ones (closed by FIN, reset) are forgotten and their rows in
+    /// `conversations` reused, so memory stays flat however long the capture. The
+    /// one-line view uses it; `--stats` and `--follow`, which report every conversation,
+    /// use [`FlowTable::new`]. A segment of a forgotten conversation (a very late
+    /// retransmission) starts a new one.
+    pub fn streaming(limits: Limits) -> FlowTable {
+        FlowTable {
+            limits,
+            forget_at: Some(4096),
+            ..FlowTable::default()
+        }
+    }
+
+    fn forget_ended(&mut self) {
+        let conversations = &self.conversations;
+        let free = &mut self.free;
+        let keep_rows = self.forget_at.is_none();
+        self.open.retain(|_, o| {
+            let ended = matches!(conversations[o.index].state, State::Closed | State::Reset);
+            if ended && !keep_rows {
+                free.push(o.index);
+            }
+            !ended
+        });
     }
 
     /// Follow one dissected packet. `frame` is the bytes the dissection was made from;
@@ -709,26 +744,34 @@ impl FlowTable {
         if fresh {
             // A new SYN on the ends of a finished conversation: the ports were reused.
             if let Some(o) = self.open.get(&key) {
-                let st = self.conversations[o.index].state;
+                let (st, index) = (self.conversations[o.index].state, o.index);
                 if matches!(st, State::Closed | State::Reset) {
                     self.open.remove(&key);
+                    if self.forget_at.is_some() {
+                        self.free.push(index);
+                    }
                 }
             }
         }
         if !self.open.contains_key(&key) {
+            if let Some(at) = self.forget_at {
+                if self.open.len() >= at {
+                    self.forget_ended();
+                    // Next time, only when the open ones have doubled (no scan per SYN).
+                    self.forget_at = Some(at.max(2 * self.open.len()));
+                }
+            }
             if self.open.len() >= self.limits.max_conversations {
                 // Make room: forget the conversations that have ended.
-                let conversations = &self.conversations;
-                self.open.retain(|_, o| {
-                    !matches!(conversations[o.index].state, State::Closed | State::Reset)
-                });
+                self.forget_ended();
             }
             if self.open.len() >= self.limits.max_conversations {
                 self.untracked_packets += 1;
                 return None;
             }
-            let id = u32::try_from(self.conversations.len() + 1).unwrap_or(u32::MAX);
-            self.conversations.push(Conversation {
+            self.ids = self.ids.saturating_add(1);
+            let id = self.ids;
+            let row = Conversation {
                 id,
                 transport: t,
                 a,
@@ -755,12 +798,22 @@ impl FlowTable {
                 previous_segment_not_captured: 0,
                 first_ts_us: ts_us,
                 last_ts_us: ts_us,
-            });
+            };
+            let index = match self.free.pop() {
+                Some(i) => {
+                    self.conversations[i] = row;
+                    i
+                }
+                None => {
+                    self.conversations.push(row);
+                    self.conversations.len() - 1
+                }
+            };
             let r = Reassembler::new(self.limits.max_buffered);
             self.open.insert(
                 key,
                 Open {
-                    index: self.conversations.len() - 1,
+                    index,
                     streams: [r.clone(), r],
                     fin: [false; 2],
                     syn_ack_seen: false,
@@ -823,6 +876,7 @@ impl FlowTable {
             conversation: c.id,
             direction: dir,
             notes: Vec::new(),
+            state: Some(State::Datagrams),
             tcp: None,
             payload_offset: None,
         }
@@ -1049,6 +1103,7 @@ impl FlowTable {
             conversation: id,
             direction: dir,
             notes,
+            state: Some(c.state),
             tcp: Some(Annotation {
                 step,
                 rel_seq,
@@ -1090,6 +1145,7 @@ impl FlowTable {
                         conversation: id,
                         direction: dir,
                         notes,
+                        state: Some(c.state),
                         tcp: None,
                         payload_offset: None,
                     });
@@ -1113,6 +1169,7 @@ fn untracked() -> Update {
         conversation: 0,
         direction: Direction::AToB,
         notes: Vec::new(),
+        state: None,
         tcp: None,
         payload_offset: None,
     }
@@ -1568,6 +1625,48 @@ mod tests {
             );
         }
         assert!(feed(s, c, seg(Flags::ACK, 1, 9, 0)).is_empty(), "a new ACK");
+    }
+
+    #[test]
+    fn a_streaming_table_forgets_ended_conversations_and_reuses_their_rows() {
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 80);
+        let mut t = FlowTable::streaming(Limits::default());
+        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
+        for k in 0..20_000u32 {
+            let c = (IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + k)), 40000);
+            let u = t.tcp(c, s, &seg(Flags::SYN, 7, 0, 0), b"", 0, &mut sink);
+            assert_eq!(u.conversation, k + 1, "numbered in order all the same");
+            let u = t.tcp(
+                s,
+                c,
+                &seg(Flags::RST | Flags::ACK, 0, 8, 0),
+                b"",
+                0,
+                &mut sink,
+            );
+            assert_eq!(u.state, Some(State::Reset));
+        }
+        assert!(
+            t.conversations.len() <= 4097,
+            "{} rows",
+            t.conversations.len()
+        );
+        assert!(t.open.len() <= 4097);
+        // A table for statistics keeps every row.
+        let mut t = FlowTable::new(Limits::default());
+        for k in 0..5_000u32 {
+            let c = (IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + k)), 40000);
+            t.tcp(c, s, &seg(Flags::SYN, 7, 0, 0), b"", 0, &mut sink);
+            t.tcp(
+                s,
+                c,
+                &seg(Flags::RST | Flags::ACK, 0, 8, 0),
+                b"",
+                0,
+                &mut sink,
+            );
+        }
+        assert_eq!(t.conversations.len(), 5_000);
     }
 
     #[test]
