@@ -1216,7 +1216,7 @@ impl AppEvent {
                         "a rule of RFC 6455 this frame breaks",
                     ));
                 }
-                let mut sum = format!("{opcode}");
+                let mut sum = opcode.to_string();
                 if *fin {
                     sum.push_str(" FIN")
                 }
