@@ -97,15 +97,25 @@ fn generate(path: &Path, packets: u64) {
                     _ if k % 2 == 1 => (true, 0x18, &body[..]),
                     _ => (false, 0x10, &[]),
                 };
-                let step = k * body.len() as u32;
+                // Sequence numbers as a real stack writes them: each side's next byte
+                // follows its last (the client's requests went out in the odd slots
+                // before this one; SYN and FIN take one number each), so the stream has
+                // no holes and the ACKs acknowledge what was sent.
+                let sent = (3..k).filter(|j| j % 2 == 1 && j % 10 != 9).count() as u32;
+                let step = sent * body.len() as u32;
                 let (sp, dp, seq, ack) = if from_client {
-                    (c, s, isn_c.wrapping_add(1 + step), isn_s.wrapping_add(1))
+                    let seq = match k {
+                        0 => isn_c,
+                        49 => isn_c.wrapping_add(2 + step),
+                        _ => isn_c.wrapping_add(1 + step),
+                    };
+                    (c, s, seq, isn_s.wrapping_add(if k == 49 { 2 } else { 1 }))
                 } else {
                     (
                         s,
                         c,
                         isn_s.wrapping_add(if k == 1 { 0 } else { 1 }),
-                        isn_c.wrapping_add(1 + step),
+                        isn_c.wrapping_add(1 + step + u32::from(k == 48)),
                     )
                 };
                 let seg = tcp(sp, dp, seq, if k == 0 { 0 } else { ack }, flags, data, k);

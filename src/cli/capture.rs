@@ -9,9 +9,14 @@ use std::path::PathBuf;
 /// What you will see: by default one line per packet (time, size, addresses and ports,
 /// protocol, TCP flags, lengths), with the TCP handshake (SYN, SYN-ACK, ACK) and
 /// teardown (FIN, RST) marked and sequence numbers counted from each side's random
-/// initial number. `--layers` shows every header as a tree with its OSI layer, TCP/IP
-/// layer and unit of data (frame, packet, segment, datagram); `--osi` lays one packet
-/// down all seven OSI layers; `--hex` labels every byte with its layer and field.
+/// initial number. Wireshark's expert notes end a line where they apply
+/// ([TCP Retransmission], [TCP Dup ACK 12#1], [TCP Out-Of-Order], [TCP ZeroWindow],
+/// [TCP Window Update], [TCP Keep-Alive]) and the summary counts them. `--layers` shows
+/// every header as a tree with its OSI layer, TCP/IP layer and unit of data (frame,
+/// packet, segment, datagram), then the HTTP/1.x messages and WebSocket frames that
+/// completed in the packet (decoded from the reassembled stream, with the packets they
+/// came in); `--osi` lays one packet down all seven OSI layers; `--hex` labels every
+/// byte with its layer and field.
 ///
 /// Live capture needs the CAP_NET_RAW capability (root, or `setcap`); without it, use
 /// `--read FILE` or `--own-namespace -- COMMAND`. On Linux `lo` every packet is seen
@@ -24,6 +29,7 @@ use std::path::PathBuf;
 ///   sudo netlab capture --count 10 tcp port 8000
 ///   netlab capture --own-namespace --layers -- curl -s http://127.0.0.1:1/
 ///   netlab capture --read tests/fixtures/http-ipv4.pcap --follow 1
+///   netlab capture --read tests/fixtures/ws-demo.pcap --layers --count 8
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct CaptureArgs {
@@ -45,7 +51,8 @@ pub struct CaptureArgs {
     /// Also write the packets shown to a pcap file (tcpdump and Wireshark open it).
     #[arg(short, long, value_name = "FILE")]
     pub write: Option<PathBuf>,
-    /// Show each packet as a tree of layers with OSI and TCP/IP placement.
+    /// Show each packet as a tree of layers with OSI and TCP/IP placement, application
+    /// layers (HTTP/1.x, WebSocket) included on the packet where each unit completes.
     #[arg(long)]
     pub layers: bool,
     /// Show each packet laid down the seven OSI layers, beside RFC 1122's four and the

@@ -7,10 +7,11 @@ use crate::error::{usage, HintExt, Hinted};
 use crate::layers::Protocol;
 use crate::net::capture::{CaptureError, FileSource, Frame, PcapSink, RecordProblem};
 use crate::output::{hexdump, packet, Format, Output, Paint, Render, Style};
+use crate::wire::app::{AppLayer, AppMessage};
 use crate::wire::checksum::Checked;
-use crate::wire::conversation::{Annotation, Tracker};
 use crate::wire::dissect::{dissect, Dissection, Field, LayerRepr, LinkType, Stopped};
 use crate::wire::filter::Filter;
+use crate::wire::flow::{Annotation, FlowTable, Limits, Note, State};
 use serde::Serialize;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -212,7 +213,20 @@ pub struct LayerOut {
     pub quoted: bool,
     pub summary: String,
     pub fields: Vec<Field>,
-    pub decoded: LayerRepr,
+    pub decoded: Decoded,
+    /// Application layers: the first and last packet the unit's bytes came in, when
+    /// it spans several (Wireshark's "reassembled TCP segments").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reassembled_from: Option<(u64, u64)>,
+}
+
+/// A layer's typed contents: a header decoded from this frame, or an application unit
+/// decoded from the reassembled stream.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Decoded {
+    Wire(LayerRepr),
+    App(AppMessage),
 }
 
 /// One packet: what the one-line view says, and (for JSON and detailed views) every layer.
@@ -235,8 +249,15 @@ pub struct PacketEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub info: Option<String>,
     pub tcp: Option<Annotation>,
+    /// What the conversation tracker noticed about this segment (retransmission,
+    /// duplicate ACK, zero window, ...), in the one-line view as Wireshark shows them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<LayerOut>>,
+    /// This packet carries bytes of an application unit that completes later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdu_continues: Option<Protocol>,
     pub payload: Range<usize>,
     pub stopped: Option<Stopped>,
     #[serde(skip)]
@@ -246,6 +267,9 @@ pub struct PacketEvent {
     dissection: Option<Dissection>,
     #[serde(skip)]
     frame: Option<Vec<u8>>,
+    /// Human output: application layers for the detailed views.
+    #[serde(skip)]
+    app: Vec<AppLayer>,
 }
 
 /// The end of a run.
@@ -266,6 +290,8 @@ pub struct CaptureSummary {
     pub decode_stopped: u64,
     /// TCP/UDP/ICMPv6 checksums that did not verify (normal on loopback: offload).
     pub checksums_not_verified: u64,
+    /// The conversation tracker's notes over the shown packets.
+    pub tcp_notes: super::stats::NoteCounts,
     pub truncated_record: Option<u64>,
     pub written: Option<PathBuf>,
     pub note: Option<String>,
@@ -390,15 +416,15 @@ fn push_num_width(s: &mut String, n: u64, width: usize, zero: bool) {
 }
 
 /// The one-line text after the addresses.
-fn info(d: &Dissection, ann: Option<&Annotation>) -> String {
+fn info(d: &Dissection, ann: Option<&Annotation>, notes: &[Note]) -> String {
     let mut s = String::with_capacity(96);
-    write_info(&mut s, d, ann);
+    write_info(&mut s, d, ann, notes);
     s
 }
 
 /// Write the one-line text into `s` (one buffer per packet: the one-line view of a
 /// million packets is mostly this function).
-fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
+fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>, notes: &[Note]) {
     use std::fmt::Write as _;
     let Some(top) = d.top() else {
         s.push_str(
@@ -455,6 +481,12 @@ fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>) {
             }
             if s.len() != start {
                 s.push(']');
+            }
+            for n in notes {
+                s.push(' ');
+                if !n.push_label(s) {
+                    s.pop();
+                }
             }
             if let Some(step) = ann.and_then(|a| a.step) {
                 s.push_str("  ← ");
@@ -559,7 +591,11 @@ fn checksum_failed(d: &Dissection) -> bool {
 struct Pipeline<'o> {
     out: &'o mut Output,
     plan: Plan,
-    tracker: Tracker,
+    /// Conversations, reassembly and expert notes (the same table `--follow` and
+    /// `--stats` use, so conversation numbers agree).
+    flows: FlowTable,
+    /// Application layers per packet, for JSON and the detailed views.
+    apps: Option<super::applayers::AppLayers>,
     sink: Option<PcapSink>,
     summary: CaptureSummary,
     json_all: bool,
@@ -593,6 +629,7 @@ impl<'o> Pipeline<'o> {
             loopback_duplicates_removed: None,
             decode_stopped: 0,
             checksums_not_verified: 0,
+            tcp_notes: Default::default(),
             truncated_record: None,
             written: plan.write.clone(),
             note: None,
@@ -601,7 +638,8 @@ impl<'o> Pipeline<'o> {
         Ok(Pipeline {
             out,
             plan,
-            tracker: Tracker::default(),
+            flows: FlowTable::streaming(Limits::default()),
+            apps: full.then(super::applayers::AppLayers::default),
             sink,
             summary,
             json_all,
@@ -652,10 +690,35 @@ impl<'o> Pipeline<'o> {
             );
             return Ok(self.done());
         }
+        let ts_us = u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX);
+        let number = self.summary.shown;
+        let apps = &mut self.apps;
+        if let Some(a) = apps.as_mut() {
+            a.start(number);
+        }
+        let tcp = d.tcp().is_some();
+        let update = self.flows.packet(&d, f.data, ts_us, &mut |id, dir, p| {
+            if let (true, Some(a)) = (tcp, apps.as_mut()) {
+                a.piece(id, dir, p);
+            }
+        });
+        let (ann, notes) = match update.as_ref() {
+            Some(u) => (u.tcp, u.notes.clone()),
+            None => (None, Vec::new()),
+        };
+        self.summary.tcp_notes.add(&notes);
         if self.plan.quiet {
             return Ok(self.done());
         }
-        let ann = self.tracker.annotate(&d);
+        let app = match self.apps.as_mut() {
+            Some(a) => {
+                let closed = update
+                    .as_ref()
+                    .is_some_and(|u| matches!(u.state, Some(State::Closed | State::Reset)));
+                a.finish_packet(&d, f.data, update.as_ref(), closed)
+            }
+            None => Default::default(),
+        };
         let human = self.out.format() == Format::Human;
         let ips = if human { None } else { d.ip_addrs() };
         let ports = d.ports();
@@ -676,10 +739,13 @@ impl<'o> Pipeline<'o> {
             protocol: d.top().map(|l| l.protocol),
             src: ips.map(|(s, _)| endpoint(s, ports.map(|p| p.0))),
             dst: ips.map(|(_, t)| endpoint(t, ports.map(|p| p.1))),
-            info: (!human).then(|| info(&d, ann.as_ref())),
+            info: (!human).then(|| info(&d, ann.as_ref(), &notes)),
             tcp: ann,
+            notes,
+            pdu_continues: app.continues,
             layers: (self.full && !human).then(|| {
-                d.layers
+                let mut v: Vec<LayerOut> = d
+                    .layers
                     .iter()
                     .map(|l| LayerOut {
                         protocol: l.protocol,
@@ -692,15 +758,32 @@ impl<'o> Pipeline<'o> {
                         quoted: l.quoted,
                         summary: l.summary(),
                         fields: l.fields(f.data),
-                        decoded: l.repr,
+                        decoded: Decoded::Wire(l.repr),
+                        reassembled_from: None,
                     })
-                    .collect()
+                    .collect();
+                v.extend(app.layers.iter().map(|a| LayerOut {
+                    protocol: a.protocol,
+                    name: a.name,
+                    osi_layer: a.protocol.osi().number(),
+                    osi: a.protocol.osi().name(),
+                    tcpip: a.protocol.tcpip().name(),
+                    pdu: a.pdu,
+                    header: a.here.clone(),
+                    quoted: false,
+                    summary: a.summary.clone(),
+                    fields: a.fields.clone(),
+                    decoded: Decoded::App(a.message.clone()),
+                    reassembled_from: a.reassembled_from,
+                }));
+                v
             }),
             payload: d.payload.clone(),
             stopped: d.stopped.clone(),
             view: self.plan.view,
             frame: (human && self.plan.view.detailed()).then(|| f.data.to_vec()),
             dissection: human.then_some(d),
+            app: if human { app.layers } else { Vec::new() },
         };
         if self.json_all {
             self.summary.packets.push(ev);
@@ -710,7 +793,7 @@ impl<'o> Pipeline<'o> {
         Ok(self.done())
     }
 
-    fn finish(self) -> anyhow::Result<CaptureSummary> {
+    fn finish(mut self) -> anyhow::Result<CaptureSummary> {
         if let Some(sink) = self.sink {
             sink.finish(self.summary.link.unwrap_or(LinkType::Ethernet))
                 .failed("finishing the capture file")?;
@@ -723,6 +806,10 @@ impl<'o> Pipeline<'o> {
             let report = fo.finish(self.plan.view.hex)?;
             self.out.report(&report)?;
             return Ok(self.summary);
+        }
+        // Holes still open when the capture ended are gaps too (as `--stats` counts them).
+        for u in self.flows.finish(&mut |_, _, _| {}) {
+            self.summary.tcp_notes.add(&u.notes);
         }
         let mut s = self.summary;
         if s.checksums_not_verified > 0 && s.note.is_none() {
@@ -770,7 +857,7 @@ impl Render for PacketEvent {
                         line.push(' ');
                     }
                 }
-                write_info(&mut line, d, self.tcp.as_ref());
+                write_info(&mut line, d, self.tcp.as_ref(), &self.notes);
             }
             None => {
                 if let (Some(s), Some(d)) = (&self.src, &self.dst) {
@@ -788,13 +875,16 @@ impl Render for PacketEvent {
             out.push('\n');
             if self.view.layers {
                 out.reserve(2048);
-                packet::write_layer_tree(&mut out, d, frame, style);
+                packet::write_layer_tree(&mut out, d, frame, &self.app, style);
+                if let Some(p) = self.pdu_continues {
+                    packet::write_continues(&mut out, p, style);
+                }
             }
             if self.view.osi {
-                out.push_str(&packet::osi_view(d, frame, style));
+                out.push_str(&packet::osi_view(d, frame, &self.app, style));
             }
             if self.view.hex {
-                out.push_str(&hexdump::render(d, frame, style));
+                out.push_str(&hexdump::render(d, frame, &self.app, style));
             }
             return out;
         }
@@ -830,6 +920,33 @@ impl Render for CaptureSummary {
                     text
                 }
             ));
+        }
+        let n = &self.tcp_notes;
+        let counts: Vec<String> = [
+            (n.retransmissions, "retransmission", "retransmissions"),
+            (n.duplicate_acks, "duplicate ACK", "duplicate ACKs"),
+            (n.out_of_order, "out of order", "out of order"),
+            (
+                n.previous_segment_not_captured,
+                "after a hole (previous segment not captured)",
+                "after a hole (previous segment not captured)",
+            ),
+            (n.zero_windows, "zero window", "zero windows"),
+            (n.window_updates, "window update", "window updates"),
+            (n.keep_alives, "keep-alive", "keep-alives"),
+            (n.resets, "reset", "resets"),
+            (
+                n.gaps,
+                "gap (bytes never captured)",
+                "gaps (bytes never captured)",
+            ),
+        ]
+        .iter()
+        .filter(|c| c.0 > 0)
+        .map(|&(k, one, many)| format!("{k} {}", if k == 1 { one } else { many }))
+        .collect();
+        if !counts.is_empty() {
+            s.push_str(&format!("\nTCP notes: {}", counts.join(", ")));
         }
         if self.decode_stopped > 0 {
             s.push_str(&format!(

@@ -2,6 +2,7 @@
 //! streaming labs, `Event`s) by combining `net` adapters and `wire` decoders, and hands
 //! them to `output`. Labs never print.
 
+pub mod applayers;
 pub mod capture;
 pub mod compare;
 pub mod explain;

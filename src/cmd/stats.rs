@@ -43,6 +43,32 @@ pub struct NoteCounts {
     pub zero_windows: u64,
     pub window_updates: u64,
     pub keep_alives: u64,
+    /// Segments that started beyond a hole (Wireshark: "previous segment not captured").
+    pub previous_segment_not_captured: u64,
+}
+
+impl NoteCounts {
+    /// Count one packet's notes.
+    pub fn add(&mut self, notes: &[Note]) {
+        for n in notes {
+            match n {
+                Note::Retransmission => self.retransmissions += 1,
+                Note::OutOfOrder => self.out_of_order += 1,
+                Note::PreviousSegmentNotCaptured => self.previous_segment_not_captured += 1,
+                Note::Overlap { .. } => self.overlaps += 1,
+                Note::Gap { len, .. } => {
+                    self.gaps += 1;
+                    self.gap_bytes += len;
+                }
+                Note::BufferFull => self.buffer_full += 1,
+                Note::Reset => self.resets += 1,
+                Note::DuplicateAck { .. } => self.duplicate_acks += 1,
+                Note::ZeroWindow => self.zero_windows += 1,
+                Note::WindowUpdate => self.window_updates += 1,
+                Note::KeepAlive => self.keep_alives += 1,
+            }
+        }
+    }
 }
 
 /// What `--stats` reports.
@@ -189,23 +215,7 @@ impl Stats {
     }
 
     fn count(&mut self, notes: &[Note]) {
-        for n in notes {
-            match n {
-                Note::Retransmission => self.notes.retransmissions += 1,
-                Note::OutOfOrder => self.notes.out_of_order += 1,
-                Note::Overlap { .. } => self.notes.overlaps += 1,
-                Note::Gap { len, .. } => {
-                    self.notes.gaps += 1;
-                    self.notes.gap_bytes += len;
-                }
-                Note::BufferFull => self.notes.buffer_full += 1,
-                Note::Reset => self.notes.resets += 1,
-                Note::DuplicateAck => self.notes.duplicate_acks += 1,
-                Note::ZeroWindow => self.notes.zero_windows += 1,
-                Note::WindowUpdate => self.notes.window_updates += 1,
-                Note::KeepAlive => self.notes.keep_alives += 1,
-            }
-        }
+        self.notes.add(notes);
     }
 
     pub fn finish(mut self) -> StatsReport {
@@ -334,6 +344,12 @@ impl Render for StatsReport {
             n.retransmissions, n.out_of_order, n.overlaps, n.gaps, n.gap_bytes, n.resets,
             n.duplicate_acks, n.zero_windows, n.window_updates, n.keep_alives
         ));
+        if n.previous_segment_not_captured > 0 {
+            s.push_str(&format!(
+                "\n  {} segments arrived after a hole (Wireshark: previous segment not captured)",
+                n.previous_segment_not_captured
+            ));
+        }
         if n.buffer_full > 0 {
             s.push_str(&format!(
                 "\n{}",

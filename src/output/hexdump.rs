@@ -5,6 +5,7 @@
 use super::packet::{paint_layer, preview};
 use super::Style;
 use crate::layers::OsiLayer;
+use crate::wire::app::AppLayer;
 use crate::wire::dissect::Dissection;
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -18,9 +19,9 @@ pub struct Label {
     pub text: String,
 }
 
-/// Label every byte: header fields (fields sharing bytes are joined), then payload,
-/// trailer, and anything left over.
-pub fn labels(d: &Dissection, frame: &[u8]) -> Vec<Label> {
+/// Label every byte: header fields (fields sharing bytes are joined), then the fields of
+/// application units found in this frame, then payload, trailer, and anything left over.
+pub fn labels(d: &Dissection, frame: &[u8], app: &[AppLayer]) -> Vec<Label> {
     let mut out: Vec<Label> = Vec::new();
     for l in &d.layers {
         let name = if l.quoted {
@@ -47,11 +48,41 @@ pub fn labels(d: &Dissection, frame: &[u8]) -> Vec<Label> {
             }
         }
     }
+    for a in app {
+        for f in &a.fields {
+            if f.span.is_empty() || f.span.end > frame.len() {
+                continue;
+            }
+            out.push(Label {
+                span: f.span.clone(),
+                layer: a.protocol.name().to_owned(),
+                osi: Some(a.protocol.osi()),
+                text: format!("{} = {}", f.name, f.value),
+            });
+        }
+    }
     out.sort_by_key(|l| l.span.start);
-    // Fill gaps so no byte goes unlabelled.
-    let mut filled = Vec::with_capacity(out.len() + 3);
+    // Fill gaps so no byte goes unlabelled; a field inside or across the one before it
+    // (a request line's method, a WebSocket length after its MASK bit) joins that one.
+    let mut filled: Vec<Label> = Vec::with_capacity(out.len() + 3);
     let mut at = 0;
     for l in out {
+        if l.span.start < at {
+            if let Some(last) = filled.last_mut() {
+                if l.span == last.span {
+                    if !last.text.contains(&l.text) {
+                        last.text.push_str(", ");
+                        last.text.push_str(&l.text);
+                    }
+                } else if l.span.end > last.span.end {
+                    last.text.push_str(", ");
+                    last.text.push_str(&l.text);
+                    last.span.end = l.span.end;
+                    at = l.span.end;
+                }
+            }
+            continue;
+        }
         if l.span.start > at {
             filled.push(gap(d, frame, at..l.span.start));
         }
@@ -112,9 +143,9 @@ fn gap(d: &Dissection, frame: &[u8], span: Range<usize>) -> Label {
 }
 
 /// Render: offset, up to 16 bytes per line, layer, and what the bytes mean.
-pub fn render(d: &Dissection, frame: &[u8], style: &Style) -> String {
+pub fn render(d: &Dissection, frame: &[u8], app: &[AppLayer], style: &Style) -> String {
     let mut s = String::new();
-    for l in labels(d, frame) {
+    for l in labels(d, frame, app) {
         let bytes = &frame[l.span.clone()];
         for (i, chunk) in bytes.chunks(16).enumerate() {
             let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
@@ -143,14 +174,14 @@ mod tests {
     #[test]
     fn every_byte_is_labelled_once() {
         let d = dissect(LinkType::Ethernet, &LO_FRAME_UDP_HI);
-        let ls = labels(&d, &LO_FRAME_UDP_HI);
+        let ls = labels(&d, &LO_FRAME_UDP_HI, &[]);
         let mut at = 0;
         for l in &ls {
             assert_eq!(l.span.start, at, "gap or overlap before {l:?}");
             at = l.span.end;
         }
         assert_eq!(at, LO_FRAME_UDP_HI.len());
-        let text = render(&d, &LO_FRAME_UDP_HI, &Style::plain());
+        let text = render(&d, &LO_FRAME_UDP_HI, &[], &Style::plain());
         assert!(
             text.contains("0016  40  ") && text.contains("ttl = 64"),
             "{text}"

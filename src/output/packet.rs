@@ -4,6 +4,7 @@
 
 use super::Style;
 use crate::layers::{OsiLayer, Protocol};
+use crate::wire::app::AppLayer;
 use crate::wire::dissect::{Dissection, Layer, LayerRepr};
 use std::fmt::Write as _;
 
@@ -89,14 +90,22 @@ fn pdu_of(l: &Layer) -> &'static str {
 }
 
 /// `--layers`: every header, outermost first, with its fields.
-pub fn layer_tree(d: &Dissection, frame: &[u8], style: &Style) -> String {
+pub fn layer_tree(d: &Dissection, frame: &[u8], app: &[AppLayer], style: &Style) -> String {
     let mut s = String::with_capacity(2048);
-    write_layer_tree(&mut s, d, frame, style);
+    write_layer_tree(&mut s, d, frame, app, style);
     s
 }
 
-/// `--layers`, appended to `s` (no intermediate string per packet).
-pub fn write_layer_tree(s: &mut String, d: &Dissection, frame: &[u8], style: &Style) {
+/// `--layers`, appended to `s` (no intermediate string per packet). `app` are the
+/// application units that completed in this packet (decoded from the reassembled
+/// stream), shown after the headers with their placement.
+pub fn write_layer_tree(
+    s: &mut String,
+    d: &Dissection,
+    frame: &[u8],
+    app: &[AppLayer],
+    style: &Style,
+) {
     for l in &d.layers {
         let quoted = if l.quoted {
             "  (quoted by the ICMP error)"
@@ -119,8 +128,37 @@ pub fn write_layer_tree(s: &mut String, d: &Dissection, frame: &[u8], style: &St
             s.push('\n');
         }
     }
+    for a in app {
+        let bytes = if a.here.is_empty() {
+            "its bytes came in earlier packets".to_string()
+        } else if a.reassembled_from.is_some() {
+            format!("its last bytes: {}..{}", a.here.start, a.here.end)
+        } else {
+            format!("bytes {}..{}", a.here.start, a.here.end)
+        };
+        let _ = writeln!(
+            *s,
+            "  {} {} [{bytes}] {}",
+            placement(style, a.protocol, a.pdu),
+            style.paint(super::Paint::Bold, a.name),
+            a.summary
+        );
+        if let Some((first, last)) = a.reassembled_from {
+            let _ = writeln!(
+                *s,
+                "      [reassembled from packets {first}–{last}: completes in this one]"
+            );
+        }
+        for f in &a.fields {
+            s.push_str("      ");
+            push_padded(s, f.name, 18);
+            s.push(' ');
+            s.push_str(&f.value);
+            s.push('\n');
+        }
+    }
     let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
-    if !payload.is_empty() {
+    if !payload.is_empty() && app.is_empty() {
         let what = if looks_like_tls(payload) {
             "TLS record (encrypted application data)"
         } else {
@@ -155,6 +193,18 @@ pub fn write_layer_tree(s: &mut String, d: &Dissection, frame: &[u8], style: &St
     }
 }
 
+/// `--layers`: this packet's payload is part of a unit that completes later.
+pub fn write_continues(s: &mut String, p: Protocol, style: &Style) {
+    let _ =
+        writeln!(
+        *s,
+        "  {} {} [part of a {} that completes in a later packet: TCP segment of a reassembled PDU]",
+        placement(style, p, "data"),
+        style.paint(super::Paint::Bold, p.name()),
+        if p == Protocol::WebSocket { "frame" } else { "message" }
+    );
+}
+
 /// One row of the `--osi` view.
 pub struct OsiRow {
     pub layer: OsiLayer,
@@ -163,7 +213,7 @@ pub struct OsiRow {
 }
 
 /// What fills each of the seven OSI layers in this packet, from 7 down to 1.
-pub fn osi_rows(d: &Dissection, frame: &[u8]) -> Vec<OsiRow> {
+pub fn osi_rows(d: &Dissection, frame: &[u8], app: &[AppLayer]) -> Vec<OsiRow> {
     let own: Vec<&Layer> = d.layers.iter().filter(|l| !l.quoted).collect();
     let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
     let transport = own.iter().find(|l| l.protocol.osi() == OsiLayer::Transport);
@@ -180,6 +230,19 @@ pub fn osi_rows(d: &Dissection, frame: &[u8]) -> Vec<OsiRow> {
                      sequence and line coding are the network card's business; on loopback there is no wire."
                         .to_owned(),
                     "-".to_owned(),
+                ),
+                OsiLayer::Application if !app.is_empty() => (
+                    app.iter()
+                        .map(|a| {
+                            let from = a
+                                .reassembled_from
+                                .map(|(f, l)| format!(", reassembled from packets {f}–{l}"))
+                                .unwrap_or_default();
+                            format!("{} {} ({}{from})", a.name, a.pdu, a.summary)
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    payload.len().to_string(),
                 ),
                 OsiLayer::Application if payload.is_empty() => {
                     ("nothing on this packet: it carries no application data".into(), "0".into())
@@ -212,7 +275,7 @@ pub fn osi_rows(d: &Dissection, frame: &[u8]) -> Vec<OsiRow> {
 }
 
 /// `--osi`: the packet down all seven layers, beside the four- and five-layer models.
-pub fn osi_view(d: &Dissection, frame: &[u8], style: &Style) -> String {
+pub fn osi_view(d: &Dissection, frame: &[u8], app: &[AppLayer], style: &Style) -> String {
     let mut t = style.table();
     t.set_header(vec![
         "OSI layer",
@@ -221,7 +284,7 @@ pub fn osi_view(d: &Dissection, frame: &[u8], style: &Style) -> String {
         "TCP/IP (RFC 1122)",
         "five-layer",
     ]);
-    for r in osi_rows(d, frame) {
+    for r in osi_rows(d, frame, app) {
         t.add_row(vec![
             paint_layer(
                 style,
@@ -258,17 +321,17 @@ mod tests {
     #[test]
     fn tree_and_osi_name_every_layer() {
         let d = dissect(LinkType::Ethernet, &LO_FRAME_UDP_HI);
-        let t = layer_tree(&d, &LO_FRAME_UDP_HI, &Style::plain());
+        let t = layer_tree(&d, &LO_FRAME_UDP_HI, &[], &Style::plain());
         assert!(
             t.contains("L2 Data link") && t.contains("L3 Network") && t.contains("L4 Transport")
         );
         assert!(t.contains("datagram") && t.contains("\"hi\""), "{t}");
-        let rows = osi_rows(&d, &LO_FRAME_UDP_HI);
+        let rows = osi_rows(&d, &LO_FRAME_UDP_HI, &[]);
         assert_eq!(rows.len(), 7);
         assert!(rows[0].fills.contains("2 bytes of application data"));
         assert!(rows[6].fills.contains("not captured"));
         assert!(rows[3].fills.starts_with("UDP datagram"));
-        let v = osi_view(&d, &LO_FRAME_UDP_HI, &Style::plain());
+        let v = osi_view(&d, &LO_FRAME_UDP_HI, &[], &Style::plain());
         assert!(
             v.contains("Ethernet II frame [ IPv4 packet [ UDP datagram [ 2 bytes of data ] ] ]"),
             "{v}"

@@ -135,6 +135,9 @@ pub enum AppMessage {
 pub struct AppEvent {
     pub direction: Direction,
     pub offset: u64,
+    /// Stream offset just after its last byte (so `offset..end` are its bytes).
+    #[serde(skip)]
+    pub end: u64,
     pub message: AppMessage,
 }
 
@@ -248,6 +251,7 @@ impl AppDecoder {
                     out.push(AppEvent {
                         direction: dir,
                         offset,
+                        end: offset,
                         message: AppMessage::Note {
                             text: format!(
                                 "{len} bytes missing from the capture: message boundaries after them cannot be found, decoding of this direction stops"
@@ -282,6 +286,7 @@ impl AppDecoder {
                     out.push(AppEvent {
                         direction: dir,
                         offset: s.at,
+                        end: s.at,
                         message: AppMessage::Note {
                             text: format!(
                                 "more than {} bytes without a complete message: decoding of this direction stops",
@@ -376,6 +381,7 @@ impl AppDecoder {
         out.push(AppEvent {
             direction: dir,
             offset: s.at,
+            end: s.at,
             message: AppMessage::Note { text },
         });
         s.mode = Mode::Off;
@@ -423,6 +429,7 @@ impl AppDecoder {
                     let ev = AppEvent {
                         direction: dir,
                         offset: at,
+                        end: at,
                         message: AppMessage::HttpRequest {
                             number,
                             method: value.method,
@@ -503,6 +510,7 @@ impl AppDecoder {
                     let ev = AppEvent {
                         direction: dir,
                         offset: at,
+                        end: at,
                         message: AppMessage::HttpResponse {
                             answers: req.map(|r| r.0),
                             version: version(value.minor_version),
@@ -518,6 +526,8 @@ impl AppDecoder {
                         },
                     };
                     if switches {
+                        let mut ev = ev;
+                        ev.end = self.sides[i].at;
                         out.push(ev);
                         self.sides[1].mode = Mode::WebSocket;
                         let client = &mut self.sides[0];
@@ -556,6 +566,8 @@ impl AppDecoder {
                 }
             }
             None => {
+                let mut ev = ev;
+                ev.end = self.sides[i].at;
                 out.push(ev);
                 self.sides[i].mode = if upgrade {
                     Mode::AwaitUpgrade
@@ -684,6 +696,7 @@ impl AppDecoder {
         };
         self.consume(i, used);
         if done {
+            ev.end = self.sides[i].at;
             out.push(ev);
             self.sides[i].mode = Mode::Head;
         } else {
@@ -784,6 +797,7 @@ impl AppDecoder {
         out.push(AppEvent {
             direction: dir,
             offset: at,
+            end: at + total,
             message: AppMessage::WebSocketFrame {
                 fin: h.fin,
                 rsv1,
@@ -821,6 +835,7 @@ impl AppDecoder {
                         out.push(AppEvent {
                             direction: dir,
                             offset: at,
+                            end: at + total,
                             message: AppMessage::WebSocketMessage {
                                 opcode: op.name(),
                                 frames: n + 1,
@@ -845,9 +860,522 @@ impl AppDecoder {
     /// server closes ends here).
     pub fn finish(&mut self, out: &mut Vec<AppEvent>) {
         for s in &mut self.sides {
-            if let Mode::Body { event, .. } = std::mem::replace(&mut s.mode, Mode::Off) {
+            if let Mode::Body { mut event, .. } = std::mem::replace(&mut s.mode, Mode::Off) {
+                event.end = s.at;
                 out.push(*event);
             }
+        }
+    }
+}
+
+/// Where one frame's TCP payload sits in its direction's stream: stream offsets
+/// `stream_at..stream_at + len` are the frame's bytes `frame_at..frame_at + len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameMap {
+    pub stream_at: u64,
+    pub frame_at: usize,
+    pub len: usize,
+}
+
+impl FrameMap {
+    /// The part of stream range `from..to` that lies in this frame, as frame offsets
+    /// (empty `0..0` when none of it does).
+    pub fn span(&self, from: u64, to: u64) -> std::ops::Range<usize> {
+        let lo = from.max(self.stream_at);
+        let hi = to.min(self.stream_at + self.len as u64);
+        if lo >= hi {
+            return 0..0;
+        }
+        let a = self.frame_at + (lo - self.stream_at) as usize;
+        a..a + (hi - lo) as usize
+    }
+}
+
+/// One application-layer unit shown in a packet's layer tree: the packet on which it
+/// completed carries it, as Wireshark does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppLayer {
+    pub protocol: crate::layers::Protocol,
+    pub name: &'static str,
+    /// Its unit: "message" or "frame".
+    pub pdu: &'static str,
+    pub summary: String,
+    /// Fields; spans are frame offsets of the bytes in *this* frame (empty when the
+    /// field travelled in an earlier packet).
+    pub fields: Vec<super::dissect::Field>,
+    /// The unit's bytes in this frame.
+    pub here: std::ops::Range<usize>,
+    /// First and last packet its bytes came in, when it spans more than one.
+    pub reassembled_from: Option<(u64, u64)>,
+    pub message: AppMessage,
+}
+
+fn quoted(s: &str, max: usize) -> String {
+    let mut out = String::from("\"");
+    for (k, c) in s.chars().enumerate() {
+        if k == max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push('.'),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl AppEvent {
+    /// The layer-tree view of this unit; `map` places this frame's payload in the
+    /// stream (when the unit travels in the same direction as the frame), so fields
+    /// found in this frame get their byte spans.
+    pub fn layer(&self, frame: &[u8], map: Option<FrameMap>) -> Option<AppLayer> {
+        use super::dissect::Field;
+        use crate::layers::Protocol;
+        let span = |from: u64, to: u64| map.map(|m| m.span(from, to)).unwrap_or(0..0);
+        let here = span(self.offset, self.end);
+        let mut f: Vec<Field> = Vec::new();
+        let (protocol, name, pdu, summary) = match &self.message {
+            AppMessage::HttpRequest {
+                method,
+                target,
+                version,
+                headers,
+                framing,
+                body_len,
+                chunks,
+                body_preview,
+                upgrade_websocket,
+                ..
+            } => {
+                let lines = head_lines(frame, here.clone());
+                let line = lines.first().cloned().unwrap_or(0..0);
+                let (m, rest) = split_span(&line, method.len());
+                let (t, v) = split_span(&rest, target.len());
+                let line_text = format!("{method} {target} {version}");
+                f.push(Field::new(
+                    "request line",
+                    line_text.clone(),
+                    line,
+                    "method, target and version, ending in CRLF (RFC 9112 §3)",
+                ));
+                f.push(Field::new(
+                    "method",
+                    method.clone(),
+                    m,
+                    "what the client asks the server to do (RFC 9110 §9)",
+                ));
+                f.push(Field::new(
+                    "URI",
+                    target.clone(),
+                    t,
+                    "the request target: which resource (RFC 9112 §3.2)",
+                ));
+                f.push(Field::new(
+                    "version",
+                    version.clone(),
+                    v,
+                    "the protocol version of this message",
+                ));
+                push_headers(&mut f, headers, &lines);
+                push_body(&mut f, *framing, *body_len, *chunks, body_preview);
+                if *upgrade_websocket {
+                    let key = headers.get("sec-websocket-key").unwrap_or("(none)");
+                    f.push(Field::new(
+                        "WebSocket upgrade",
+                        format!("requested, Sec-WebSocket-Key {key}"),
+                        0..0,
+                        "Upgrade: websocket + Connection: Upgrade (RFC 6455 §4.1)",
+                    ));
+                }
+                let up = if *upgrade_websocket {
+                    " (asks to switch to WebSocket)"
+                } else {
+                    ""
+                };
+                (
+                    Protocol::Http1,
+                    "HTTP/1.x request",
+                    "message",
+                    format!("{line_text}{up}"),
+                )
+            }
+            AppMessage::HttpResponse {
+                version,
+                status,
+                reason,
+                headers,
+                framing,
+                body_len,
+                chunks,
+                body_preview,
+                websocket_accept,
+                switches_to_websocket,
+                answers,
+            } => {
+                let lines = head_lines(frame, here.clone());
+                let line = lines.first().cloned().unwrap_or(0..0);
+                let (v, rest) = split_span(&line, version.len());
+                let (c, r) = split_span(&rest, 3);
+                let line_text = format!("{version} {status} {reason}");
+                f.push(Field::new(
+                    "status line",
+                    line_text.clone(),
+                    line,
+                    "version, status code and reason phrase (RFC 9112 §4)",
+                ));
+                f.push(Field::new(
+                    "version",
+                    version.clone(),
+                    v,
+                    "the protocol version of this message",
+                ));
+                f.push(Field::new("status code", status.to_string(), c, "1xx informational, 2xx success, 3xx redirection, 4xx client error, 5xx server error (RFC 9110 §15)"));
+                f.push(Field::new(
+                    "reason",
+                    reason.clone(),
+                    r,
+                    "words for people; programs read the code",
+                ));
+                if let Some(n) = answers {
+                    f.push(Field::new(
+                        "answers",
+                        format!("request {n} on this connection"),
+                        0..0,
+                        "responses come back in request order (RFC 9112 §9.3)",
+                    ));
+                }
+                push_headers(&mut f, headers, &lines);
+                push_body(&mut f, *framing, *body_len, *chunks, body_preview);
+                if let Some(a) = websocket_accept {
+                    let verdict = if a.ok {
+                        format!(
+                            "correct: base64(SHA-1(key + GUID)) of key {} is {}",
+                            a.key, a.expected
+                        )
+                    } else {
+                        format!(
+                            "WRONG: key {} needs {}, the server sent {}",
+                            a.key, a.expected, a.got
+                        )
+                    };
+                    f.push(Field::new(
+                        "Sec-WebSocket-Accept check",
+                        verdict,
+                        0..0,
+                        "the server proves it read this handshake (RFC 6455 §4.2.2)",
+                    ));
+                }
+                if *switches_to_websocket {
+                    f.push(Field::new(
+                        "after this",
+                        "both directions speak WebSocket frames".into(),
+                        0..0,
+                        "101 Switching Protocols ends HTTP on this connection (RFC 6455 §4.1)",
+                    ));
+                }
+                (Protocol::Http1, "HTTP/1.x response", "message", line_text)
+            }
+            AppMessage::WebSocketFrame {
+                fin,
+                rsv1,
+                rsv2,
+                rsv3,
+                opcode,
+                opcode_bits,
+                masked,
+                mask_key,
+                payload_len,
+                length_encoding,
+                compressed,
+                payload_text,
+                payload_hex,
+                not_shown,
+                close_code,
+                close_reason,
+                problem,
+            } => {
+                let o = self.offset;
+                let ext: u64 = match length_encoding {
+                    LengthEncoding::Bits7 => 0,
+                    LengthEncoding::Bits16 => 2,
+                    LengthEncoding::Bits64 => 8,
+                };
+                let key_at = o + 2 + ext;
+                let data_at = key_at + if *masked { 4 } else { 0 };
+                let bit = |b: bool| if b { "1" } else { "0" };
+                f.push(Field::new(
+                    "FIN",
+                    format!(
+                        "{} ({})",
+                        bit(*fin),
+                        if *fin {
+                            "the last frame of its message"
+                        } else {
+                            "more frames of this message follow"
+                        }
+                    ),
+                    span(o, o + 1),
+                    "1 on the final fragment (RFC 6455 §5.2)",
+                ));
+                let rsv1_text = if *compressed {
+                    "1: compressed (permessage-deflate)".to_string()
+                } else {
+                    bit(*rsv1).to_string()
+                };
+                f.push(Field::new("RSV1", rsv1_text, span(o, o + 1), "reserved for extensions; permessage-deflate marks compressed messages with it (RFC 7692 §6)"));
+                f.push(Field::new(
+                    "RSV2",
+                    bit(*rsv2).into(),
+                    span(o, o + 1),
+                    "reserved: 0 unless an extension defines it",
+                ));
+                f.push(Field::new(
+                    "RSV3",
+                    bit(*rsv3).into(),
+                    span(o, o + 1),
+                    "reserved: 0 unless an extension defines it",
+                ));
+                f.push(Field::new(
+                    "opcode",
+                    format!("0x{opcode_bits:x} {opcode}"),
+                    span(o, o + 1),
+                    "0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong (§5.2)",
+                ));
+                f.push(Field::new(
+                    "MASK",
+                    format!(
+                        "{} ({})",
+                        bit(*masked),
+                        if *masked {
+                            "masked: client to server"
+                        } else {
+                            "not masked: server to client"
+                        }
+                    ),
+                    span(o + 1, o + 2),
+                    "clients mask every frame, servers never do (§5.1)",
+                ));
+                f.push(Field::new(
+                    "payload length",
+                    format!("{payload_len} ({})", length_encoding.describe()),
+                    span(o + 1, key_at),
+                    "7 bits; 126 means a 16-bit length follows, 127 a 64-bit one (§5.2)",
+                ));
+                if let Some(k) = mask_key {
+                    f.push(Field::new(
+                        "masking key",
+                        k.clone(),
+                        span(key_at, data_at),
+                        "XORed over the payload, 4 bytes round (§5.3)",
+                    ));
+                }
+                let unmasked = if *masked { ", unmasked" } else { "" };
+                let more = if *not_shown > 0 {
+                    format!(" (+{not_shown} bytes not shown)")
+                } else {
+                    String::new()
+                };
+                let payload = match (payload_text, payload_hex) {
+                    _ if *compressed => format!("{payload_len} bytes compressed (permessage-deflate, not inflated here): {}{more}", payload_hex.as_deref().unwrap_or("")),
+                    (Some(t), _) if h_is_close(opcode) => format!("{}{more}", quoted(t, 200)),
+                    (Some(t), _) => format!("text{unmasked}: {}{more}", quoted(t, 200)),
+                    (None, Some(h)) if h.len() > 128 => {
+                        format!("hex{unmasked}: {}… ({payload_len} bytes)", &h[..128])
+                    }
+                    (None, Some(h)) => format!("hex{unmasked}: {h}{more}"),
+                    (None, None) => String::new(),
+                };
+                if *payload_len > 0 && !payload.is_empty() {
+                    f.push(Field::new(
+                        "payload",
+                        payload,
+                        span(data_at, data_at + payload_len),
+                        "the application's bytes",
+                    ));
+                }
+                if *compressed {
+                    f.push(Field::new(
+                        "compressed",
+                        "yes: RSV1 set, permessage-deflate negotiated".into(),
+                        0..0,
+                        "the payload is DEFLATE data (RFC 7692)",
+                    ));
+                }
+                if let Some(c) = close_code {
+                    let meaning = super::websocket::close::CloseCode(*c).meaning();
+                    f.push(Field::new(
+                        "close code",
+                        format!("{c} ({meaning})"),
+                        span(data_at, data_at + 2),
+                        "why the connection closes (§7.4)",
+                    ));
+                }
+                if let Some(r) = close_reason {
+                    f.push(Field::new(
+                        "close reason",
+                        quoted(r, 123),
+                        span(data_at + 2, data_at + payload_len),
+                        "UTF-8 text for people (§5.5.1)",
+                    ));
+                }
+                if let Some(p) = problem {
+                    f.push(Field::new(
+                        "problem",
+                        p.clone(),
+                        0..0,
+                        "a rule of RFC 6455 this frame breaks",
+                    ));
+                }
+                let mut sum = opcode.to_string();
+                if *fin {
+                    sum.push_str(" FIN")
+                }
+                if *compressed {
+                    sum.push_str(" compressed")
+                }
+                if *masked {
+                    sum.push_str(" masked")
+                }
+                sum.push_str(&format!(", {payload_len} bytes"));
+                if let Some(c) = close_code {
+                    sum.push_str(&format!(", close {c}"));
+                }
+                if let (Some(t), false) = (payload_text, *compressed || h_is_close(opcode)) {
+                    sum.push_str(&format!(": {}", quoted(t, 40)));
+                }
+                (Protocol::WebSocket, "WebSocket frame", "frame", sum)
+            }
+            AppMessage::WebSocketMessage {
+                opcode,
+                frames,
+                len,
+                text,
+            } => {
+                f.push(Field::new(
+                    "message",
+                    format!("{opcode}, {len} bytes in {frames} frames"),
+                    0..0,
+                    "a fragmented message, its frames' payloads joined (§5.4)",
+                ));
+                if let Some(t) = text {
+                    f.push(Field::new(
+                        "text",
+                        quoted(t, 400),
+                        0..0,
+                        "the whole message",
+                    ));
+                }
+                (
+                    Protocol::WebSocket,
+                    "WebSocket message",
+                    "message",
+                    format!("{opcode} message of {frames} frames, {len} bytes"),
+                )
+            }
+            AppMessage::Note { .. } => return None,
+        };
+        Some(AppLayer {
+            protocol,
+            name,
+            pdu,
+            summary,
+            fields: f,
+            here,
+            reassembled_from: None,
+            message: self.message.clone(),
+        })
+    }
+}
+
+fn h_is_close(opcode: &str) -> bool {
+    opcode == OpCode::Close.name()
+}
+
+/// The lines of an HTTP head inside `span` of `frame` (each without its CRLF), up to
+/// the empty line; empty when the head is not in this frame.
+fn head_lines(frame: &[u8], span: std::ops::Range<usize>) -> Vec<std::ops::Range<usize>> {
+    let mut v = Vec::new();
+    let Some(bytes) = frame.get(span.clone()) else {
+        return v;
+    };
+    let mut at = 0;
+    // Bounded by the head's length: every pass moves `at` forward or ends.
+    while let Some(k) = bytes[at..].windows(2).position(|w| w == b"\r\n") {
+        if k == 0 {
+            break;
+        }
+        v.push(span.start + at..span.start + at + k);
+        at += k + 2;
+    }
+    v
+}
+
+/// Split `r` after `n` bytes and a space: (first n bytes, the rest after the space).
+fn split_span(
+    r: &std::ops::Range<usize>,
+    n: usize,
+) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    if r.is_empty() || r.len() < n {
+        return (0..0, 0..0);
+    }
+    let rest = (r.start + n + 1).min(r.end)..r.end;
+    (r.start..r.start + n, rest)
+}
+
+fn push_headers(f: &mut Vec<super::dissect::Field>, h: &Headers, lines: &[std::ops::Range<usize>]) {
+    use super::dissect::Field;
+    for (k, x) in h.0.iter().enumerate() {
+        let span = lines.get(k + 1).cloned().unwrap_or(0..0);
+        f.push(Field::new(
+            "header",
+            format!("{}: {}", x.name, x.value),
+            span,
+            "a header field: name, colon, value (RFC 9110 §5)",
+        ));
+    }
+}
+
+fn push_body(
+    f: &mut Vec<super::dissect::Field>,
+    framing: BodyFraming,
+    len: u64,
+    chunks: u32,
+    preview: &str,
+) {
+    use super::dissect::Field;
+    let how = match framing {
+        BodyFraming::None => return,
+        BodyFraming::ContentLength => "Content-Length".to_string(),
+        BodyFraming::Chunked => format!("chunked, {chunks} chunks"),
+        BodyFraming::UntilClose => "until the server closes".to_string(),
+    };
+    let glance = if preview.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", quoted(preview, 60))
+    };
+    f.push(Field::new(
+        "body",
+        format!("{len} bytes ({how}){glance}"),
+        0..0,
+        "how long a body is: Content-Length, chunks, or until close (RFC 9112 §6)",
+    ));
+}
+
+impl AppDecoder {
+    /// Is this direction holding the start of a unit not yet complete? Which protocol.
+    pub fn holding(&self, dir: Direction) -> Option<crate::layers::Protocol> {
+        use crate::layers::Protocol;
+        let s = &self.sides[dir as usize];
+        match &s.mode {
+            Mode::Body { .. } => Some(Protocol::Http1),
+            Mode::Head if !s.buf.is_empty() => Some(Protocol::Http1),
+            Mode::WebSocket if !s.buf.is_empty() || s.skip > 0 => Some(Protocol::WebSocket),
+            _ => None,
         }
     }
 }
@@ -1053,6 +1581,77 @@ mod tests {
                 "None 404 11 0 UntilClose until close",
             ]
         );
+    }
+
+    #[test]
+    fn layer_views_name_every_field_and_place_it_in_the_frame() {
+        let (key, req) = client_request("h", "/c", [3; 16], &[], None);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+            accept_key(&key)
+        );
+        // A compressed text frame (RSV1, unmasked from the server) and a 300-byte binary
+        // frame (16-bit length) in one piece.
+        let mut s = vec![0xc1, 0x03, 0xf2, 0x48, 0x05];
+        Frame::encode(true, OpCode::Binary, &[7u8; 300], None, &mut s);
+        let ev = decode(
+            &[
+                (Direction::AToB, req),
+                (Direction::BToA, resp.clone().into_bytes()),
+                (Direction::BToA, s.clone()),
+            ],
+            0,
+        );
+        // The server's bytes as one frame's payload at frame offset 10.
+        let mut frame = vec![0u8; 10];
+        frame.extend_from_slice(resp.as_bytes());
+        frame.extend_from_slice(&s);
+        let map = FrameMap {
+            stream_at: 0,
+            frame_at: 10,
+            len: frame.len() - 10,
+        };
+        let layers: Vec<AppLayer> = ev
+            .iter()
+            .filter(|e| e.direction == Direction::BToA)
+            .filter_map(|e| e.layer(&frame, Some(map)))
+            .collect();
+        assert_eq!(layers.len(), 3, "{layers:?}");
+        let field = |l: &AppLayer, n: &str| {
+            l.fields
+                .iter()
+                .find(|f| f.name == n)
+                .map(|f| (f.value.clone(), f.span.clone()))
+                .unwrap_or_else(|| panic!("no {n} in {l:?}"))
+        };
+        let (v, span) = field(&layers[0], "status code");
+        assert_eq!((v.as_str(), span), ("101", 19..22));
+        assert!(field(&layers[0], "Sec-WebSocket-Accept check")
+            .0
+            .starts_with("correct"));
+        let at = 10 + resp.len();
+        let (v, span) = field(&layers[1], "RSV1");
+        assert_eq!(
+            (v.as_str(), span),
+            ("1: compressed (permessage-deflate)", at..at + 1)
+        );
+        assert!(field(&layers[1], "compressed").0.starts_with("yes"));
+        assert_eq!(layers[1].here, at..at + 5);
+        let (v, span) = field(&layers[2], "payload length");
+        assert_eq!(
+            (v.as_str(), span),
+            ("300 (126 + 16-bit length)", at + 6..at + 9)
+        );
+        let (_, span) = field(&layers[2], "payload");
+        assert_eq!(span, at + 9..at + 309);
+        // A frame whose bytes lie outside this frame has fields without spans.
+        let other = FrameMap {
+            stream_at: 10_000,
+            frame_at: 10,
+            len: 5,
+        };
+        let l = ev.last().unwrap().layer(&frame, Some(other)).unwrap();
+        assert!(l.here.is_empty() && l.fields.iter().all(|f| f.span.is_empty()));
     }
 
     #[test]

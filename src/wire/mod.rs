@@ -21,7 +21,6 @@
 pub mod app;
 pub mod arp;
 pub mod checksum;
-pub mod conversation;
 pub mod dissect;
 pub mod ethernet;
 pub mod filter;
