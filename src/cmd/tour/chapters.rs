@@ -358,7 +358,8 @@ fn comparison(quick: bool) -> anyhow::Result<CompareReport> {
         plot: None,
         // Counts packets and TCP/IP headers on the wire where netlab may capture; elsewhere
         // each column says why it could not.
-        capture: true,
+        capture: compare::CaptureMode::Auto,
+        port: 0,
     };
     let rt = runtime(Runtime::MultiThread)?;
     let report = rt.block_on(compare::measure(&plan, |_| {}));

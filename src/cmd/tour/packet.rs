@@ -159,7 +159,7 @@ fn report(
             fields: l.fields(&f.data),
         })
         .collect();
-    let osi = view::osi_rows(d, &f.data)
+    let osi = view::osi_rows(d, &f.data, &[])
         .into_iter()
         .map(|r| OsiPlace {
             layer: r.layer.number(),
@@ -254,7 +254,7 @@ impl Render for PacketReport {
                 )
             )
         ));
-        s.push_str(&view::layer_tree(&d, &self.frame, style));
+        s.push_str(&view::layer_tree(&d, &self.frame, &[], style));
         s.push_str(&format!(
             "\n{}\n",
             style.paint(
@@ -262,7 +262,7 @@ impl Render for PacketReport {
                 "The same packet in the OSI model, beside TCP/IP (`netlab capture --osi`)"
             )
         ));
-        s.push_str(&view::osi_view(&d, &self.frame, style));
+        s.push_str(&view::osi_view(&d, &self.frame, &[], style));
         s
     }
 }
