@@ -23,6 +23,7 @@ pub mod arp;
 pub mod checksum;
 pub mod conversation;
 pub mod dissect;
+pub mod dns;
 pub mod ethernet;
 pub mod filter;
 pub mod flow;
