@@ -676,7 +676,7 @@ impl<'o> Pipeline<'o> {
                         quoted: l.quoted,
                         summary: l.summary(),
                         fields: l.fields(f.data),
-                        decoded: l.repr,
+                        decoded: l.repr.clone(),
                     })
                     .collect()
             }),

@@ -120,7 +120,11 @@ pub fn write_layer_tree(s: &mut String, d: &Dissection, frame: &[u8], style: &St
         }
     }
     let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
-    if !payload.is_empty() {
+    // An application decoder (DNS) that read the whole payload has shown it already.
+    let decoded = d
+        .top()
+        .is_some_and(|l| l.protocol.osi() == OsiLayer::Application && l.header == d.payload);
+    if !payload.is_empty() && !decoded {
         let what = if looks_like_tls(payload) {
             "TLS record (encrypted application data)"
         } else {
@@ -180,6 +184,10 @@ pub fn osi_rows(d: &Dissection, frame: &[u8]) -> Vec<OsiRow> {
                      sequence and line coding are the network card's business; on loopback there is no wire."
                         .to_owned(),
                     "-".to_owned(),
+                ),
+                OsiLayer::Application if !here.is_empty() => (
+                    here.iter().map(|l| format!("{} {} ({})", l.name(), pdu_of(l), l.summary())).collect::<Vec<_>>().join("; "),
+                    bytes.to_string(),
                 ),
                 OsiLayer::Application if payload.is_empty() => {
                     ("nothing on this packet: it carries no application data".into(), "0".into())

@@ -1049,6 +1049,14 @@ impl fmt::Display for Repr {
                         write!(f, " SOA {mname}")?;
                     }
                 }
+                RrType::TXT => {
+                    // Text can be long: a glance is enough on one line.
+                    let t = r.rdata.to_string();
+                    match t.char_indices().nth(24) {
+                        Some((i, _)) => write!(f, " TXT {}…", &t[..i])?,
+                        None => write!(f, " TXT {t}")?,
+                    }
+                }
                 t => write!(f, " {t} {}", r.rdata)?,
             }
             shown += 1;
