@@ -1069,7 +1069,7 @@ impl fmt::Display for Repr {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// RFC 1035 §4.1.4's example of compression, laid out at offset 20 as the RFC draws
