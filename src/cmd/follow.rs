@@ -526,13 +526,15 @@ fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
             let _ = writeln!(s, "{mark} DNS message, {length} bytes ({framing}): {summary}");
             let _ = writeln!(
                 s,
-                "    id 0x{:04x}, flags {} [{}], rcode {}; {} question, {} answer, {} authority, {} additional",
+                "    id 0x{:04x}, flags {} [{}], rcode {}; {} question{}, {} answer{}, {} authority, {} additional",
                 message.id,
                 if message.qr { "response" } else { "query" },
                 message.flags.names(),
                 message.rcode_text(),
                 message.qdcount,
+                if message.qdcount == 1 { "" } else { "s" },
                 message.ancount,
+                if message.ancount == 1 { "" } else { "s" },
                 message.nscount,
                 message.arcount
             );

@@ -418,6 +418,12 @@ fn push_label(out: &mut String, label: &[u8]) {
 /// so each jump moves strictly backwards and the walk ends; jumps are capped at
 /// [`MAX_JUMPS`]; the name may not exceed [`MAX_NAME_LEN`] bytes in wire form.
 pub fn read_name(msg: &[u8], at: usize) -> Result<(String, usize)> {
+    read_name_with_pointer(msg, at).map(|(n, end, _)| (n, end))
+}
+
+/// [`read_name`], also returning where the name's first compression pointer points.
+pub fn read_name_with_pointer(msg: &[u8], at: usize) -> Result<(String, usize, Option<usize>)> {
+    let mut first_pointer = None;
     let mut name = String::new();
     let mut pos = at;
     // Where the labels being read began: pointers must point before it.
@@ -438,7 +444,7 @@ pub fn read_name(msg: &[u8], at: usize) -> Result<(String, usize)> {
                     if name.is_empty() {
                         name.push('.');
                     }
-                    return Ok((name, end.unwrap_or(pos + 1)));
+                    return Ok((name, end.unwrap_or(pos + 1), first_pointer));
                 }
                 let label = take(msg, pos + 1, n)?;
                 if !name.is_empty() {
@@ -452,6 +458,7 @@ pub fn read_name(msg: &[u8], at: usize) -> Result<(String, usize)> {
                 let target = usize::from(u16::from_be_bytes([b[0] & 0x3f, b[1]]));
                 if end.is_none() {
                     end = Some(pos + 2);
+                    first_pointer = Some(target);
                 }
                 if target >= segment_start {
                     return Err(malformed(
@@ -562,6 +569,8 @@ pub struct Record {
     pub ttl: u32,
     pub rdlength: u16,
     pub rdata: Rdata,
+    /// The owner name ended in a compression pointer to this offset (RFC 1035 §4.1.4).
+    pub name_pointer: Option<usize>,
     /// Offsets inside the message.
     pub span: Range<usize>,
 }
@@ -981,14 +990,18 @@ impl Repr {
                     "a record the server adds to save a later query (or EDNS0's OPT)",
                 ),
             };
-            v.push(Field::new(name, r.to_string(), r.span.clone(), about));
+            let mut value = r.to_string();
+            if let Some(p) = r.name_pointer {
+                let _ = write!(value, "  (owner name compressed: pointer to offset {p})");
+            }
+            v.push(Field::new(name, value, r.span.clone(), about));
         }
         v
     }
 }
 
 fn read_record(msg: &[u8], pos: usize) -> Result<(Record, usize)> {
-    let (name, after) = read_name(msg, pos)?;
+    let (name, after, name_pointer) = read_name_with_pointer(msg, pos)?;
     let h = take(msg, after, 10)?;
     let rtype = RrType(be16(h, 0..2));
     let class = be16(h, 2..4);
@@ -1006,6 +1019,7 @@ fn read_record(msg: &[u8], pos: usize) -> Result<(Record, usize)> {
             ttl,
             rdlength,
             rdata,
+            name_pointer,
             span: pos..end,
         },
         end,
