@@ -1173,7 +1173,7 @@ mod tests {
                 panic!("DNS expected")
             };
             assert_eq!((length, out[1].offset), (57, 59));
-            assert_eq!(summary, "Standard query 0x602d A www.example.test");
+            assert_eq!(summary, "Standard query 0xa812 A www.example.test");
             assert!(matches!(out[2].message, AppMessage::Note { .. }));
         }
         // Without port 53, the same bytes are not taken for DNS.

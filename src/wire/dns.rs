@@ -1107,10 +1107,10 @@ pub(crate) mod tests {
     }
 
     /// `dig @127.0.0.1 www.example.test A` against the fixture's dnsmasq
-    /// (tests/fixtures/dns.pcap, frame 1, the UDP payload): ID 0x602d, RD and AD set,
+    /// (tests/fixtures/dns.pcap, frame 1, the UDP payload): ID 0xa812, RD and AD set,
     /// one question and an EDNS0 OPT record carrying dig's 8-byte client cookie.
     pub const QUERY_WWW_A: [u8; 57] = [
-        0x60, 0x2d, 0x01, 0x20, // id | flags: RD, AD
+        0xa8, 0x12, 0x01, 0x20, // id | flags: RD, AD
         0x00, 0x01, 0x00, 0x00, // qdcount 1 | ancount 0
         0x00, 0x00, 0x00, 0x01, // nscount 0 | arcount 1
         0x03, b'w', b'w', b'w', 0x07, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0x04, b't',
@@ -1121,13 +1121,13 @@ pub(crate) mod tests {
         0x00, 0x00, 0x00, 0x00, // extended rcode 0, version 0, flags 0
         0x00, 0x0c, // rdlength 12
         0x00, 0x0a, 0x00, 0x08, // option COOKIE, length 8
-        0xfc, 0x14, 0xdb, 0x24, 0xee, 0x05, 0x1c, 0xca,
+        0xe7, 0x9c, 0xbc, 0x35, 0x42, 0x34, 0xa4, 0x1f,
     ];
 
     #[test]
     fn deconstruct_query() {
         let r = Repr::parse(&QUERY_WWW_A).unwrap();
-        assert_eq!((r.id, r.qr, r.opcode, r.rd, r.ad), (0x602d, false, Opcode::Query, true, true));
+        assert_eq!((r.id, r.qr, r.opcode, r.rd, r.ad), (0xa812, false, Opcode::Query, true, true));
         assert_eq!((r.qdcount, r.ancount, r.nscount, r.arcount), (1, 0, 0, 1));
         assert_eq!(r.questions[0].name, "www.example.test");
         assert_eq!(r.questions[0].qtype, RrType::A);
@@ -1141,14 +1141,14 @@ pub(crate) mod tests {
             panic!("OPT expected")
         };
         assert_eq!((udp_payload_size, options.as_slice()), (1232, &[(10, 8)][..]));
-        assert_eq!(r.to_string(), "Standard query 0x602d A www.example.test");
+        assert_eq!(r.to_string(), "Standard query 0xa812 A www.example.test");
     }
 
     /// dnsmasq's answer to `dig alias.example.test A` (tests/fixtures/dns.pcap, frame 6):
     /// a CNAME whose owner is a pointer to the question's name (0xc00c), then an A record
     /// whose owner is a pointer to the CNAME's target (0xc030, offset 48).
     fn response() -> Vec<u8> {
-        let hex = "c19b8500000100020001000105616c696173076578616d706c6504746573740000010001\
+        let hex = "1c5a8500000100020001000105616c696173076578616d706c6504746573740000010001\
                    c00c0005000100000258001203777777076578616d706c65047465737400\
                    c030000100010000025800040a000001\
                    076578616d706c6504746573740000020001000002580011026e73076578616d706c65047465737400\
@@ -1179,7 +1179,7 @@ pub(crate) mod tests {
         assert_eq!(r.additional[0].rtype, RrType::OPT);
         assert_eq!(
             r.to_string(),
-            "Standard query response 0xc19b A alias.example.test CNAME www.example.test A 10.0.0.1 NS ns.example.test"
+            "Standard query response 0x1c5a A alias.example.test CNAME www.example.test A 10.0.0.1 NS ns.example.test"
         );
         let f = r.fields();
         assert_eq!(
