@@ -113,7 +113,8 @@ fn tshark(path: &str) -> Vec<Fields> {
 }
 
 fn u(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("a number expected, got {v}"))
+    v.as_u64()
+        .unwrap_or_else(|| panic!("a number expected, got {v}"))
 }
 
 fn s(v: &Value) -> String {
@@ -252,8 +253,14 @@ fn ours(m: &Value) -> Fields {
                 }
             }
             "opt" => {
-                put("dns.rr.udp_payload_size", u(&d["udp_payload_size"]).to_string());
-                put("dns.resp.ext_rcode", format!("0x{:02x}", u(&d["extended_rcode"])));
+                put(
+                    "dns.rr.udp_payload_size",
+                    u(&d["udp_payload_size"]).to_string(),
+                );
+                put(
+                    "dns.resp.ext_rcode",
+                    format!("0x{:02x}", u(&d["extended_rcode"])),
+                );
                 put("dns.resp.edns0_version", u(&d["version"]).to_string());
                 put("dns.resp.z.do", b(&d["dnssec_ok"]));
                 for o in d["options"].as_array().unwrap() {
@@ -264,7 +271,11 @@ fn ours(m: &Value) -> Fields {
             other => panic!("record data of kind {other} in a fixture: compare it too"),
         }
     }
-    assert!(m["problem"].is_null(), "netlab found a problem: {}", m["problem"]);
+    assert!(
+        m["problem"].is_null(),
+        "netlab found a problem: {}",
+        m["problem"]
+    );
     f.into_iter().map(|(k, v)| (k, v.join(","))).collect()
 }
 

@@ -75,15 +75,40 @@ fn the_page_says_what_the_fixtures_show() {
     // 20 NXDomain with an SOA; 24 NODATA with an SOA; 26 truncated, 2 of 3 answers.
     assert_eq!(dns(20)["rcode_name"], "NXDomain");
     assert_eq!(dns(20)["authority"][0]["rtype_name"], "SOA");
-    assert_eq!((dns(24)["rcode"].clone(), dns(24)["ancount"].clone()), (0.into(), 0.into()));
+    assert_eq!(
+        (dns(24)["rcode"].clone(), dns(24)["ancount"].clone()),
+        (0.into(), 0.into())
+    );
     assert_eq!(dns(24)["authority"][0]["rtype_name"], "SOA");
     assert_eq!(dns(26)["tc"], true);
-    assert_eq!((dns(26)["len"].clone(), dns(26)["ancount"].clone()), (464.into(), 2.into()));
+    assert_eq!(
+        (dns(26)["len"].clone(), dns(26)["ancount"].clone()),
+        (464.into(), 2.into())
+    );
     // Over TCP: the retry holds all three and is 720 bytes; the zone transfer 1219.
-    let t = netlab(&["--json", "capture", "--read", "tests/fixtures/dns-tcp.pcap", "--follow", "2"]).json();
+    let t = netlab(&[
+        "--json",
+        "capture",
+        "--read",
+        "tests/fixtures/dns-tcp.pcap",
+        "--follow",
+        "2",
+    ])
+    .json();
     assert_eq!(t["application"][1]["message"]["length"], 720);
     assert_eq!(t["application"][1]["message"]["message"]["ancount"], 3);
-    let t = netlab(&["--json", "capture", "--read", "tests/fixtures/dns-tcp.pcap", "--follow", "3"]).json();
-    assert_eq!(t["application"][0]["message"]["message"]["questions"][0]["qtype_name"], "AXFR");
+    let t = netlab(&[
+        "--json",
+        "capture",
+        "--read",
+        "tests/fixtures/dns-tcp.pcap",
+        "--follow",
+        "3",
+    ])
+    .json();
+    assert_eq!(
+        t["application"][0]["message"]["message"]["questions"][0]["qtype_name"],
+        "AXFR"
+    );
     assert_eq!(t["application"][1]["message"]["length"], 1219);
 }

@@ -523,7 +523,10 @@ fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
             } else {
                 "one datagram"
             };
-            let _ = writeln!(s, "{mark} DNS message, {length} bytes ({framing}): {summary}");
+            let _ = writeln!(
+                s,
+                "{mark} DNS message, {length} bytes ({framing}): {summary}"
+            );
             let _ = writeln!(
                 s,
                 "    id 0x{:04x}, flags {} [{}], rcode {}; {} question{}, {} answer{}, {} authority, {} additional",
@@ -539,7 +542,11 @@ fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
                 message.arcount
             );
             if let Some(p) = &message.problem {
-                let _ = writeln!(s, "    {}", style.paint(Paint::Warn, &format!("malformed: {p}")));
+                let _ = writeln!(
+                    s,
+                    "    {}",
+                    style.paint(Paint::Warn, format!("malformed: {p}"))
+                );
             }
         }
     }

@@ -1169,7 +1169,12 @@ mod tests {
                 d.piece(Direction::AToB, Piece::Data { offset, bytes: c }, &mut out);
             }
             assert_eq!(out.len(), 3, "step {step}");
-            let AppMessage::Dns { length, ref summary, .. } = out[1].message else {
+            let AppMessage::Dns {
+                length,
+                ref summary,
+                ..
+            } = out[1].message
+            else {
                 panic!("DNS expected")
             };
             assert_eq!((length, out[1].offset), (57, 59));

@@ -681,7 +681,14 @@ fn read_char_string(buf: &[u8], at: usize) -> Result<(String, usize)> {
 }
 
 /// Decode the RDATA at `msg[at..at + len]` (names inside may point anywhere earlier).
-fn read_rdata(msg: &[u8], rtype: RrType, class: u16, ttl: u32, at: usize, len: usize) -> Result<Rdata> {
+fn read_rdata(
+    msg: &[u8],
+    rtype: RrType,
+    class: u16,
+    ttl: u32,
+    at: usize,
+    len: usize,
+) -> Result<Rdata> {
     let end = at + len;
     let rd = take(msg, at, len)?;
     // A name inside RDATA must end inside it.
@@ -700,7 +707,9 @@ fn read_rdata(msg: &[u8], rtype: RrType, class: u16, ttl: u32, at: usize, len: u
     };
     Ok(match rtype {
         RrType::A => {
-            let b: [u8; 4] = rd.try_into().map_err(|_| malformed("an A record's data is not 4 bytes"))?;
+            let b: [u8; 4] = rd
+                .try_into()
+                .map_err(|_| malformed("an A record's data is not 4 bytes"))?;
             Rdata::A {
                 address: Ipv4Addr::from(b),
             }
@@ -1045,14 +1054,13 @@ impl fmt::Display for Repr {
             write!(f, " {} {}", q.qtype, q.name)?;
         }
         const SHOWN: usize = 4;
-        let mut shown = 0;
         let rest: Vec<&Record> = self
             .answers
             .iter()
             .chain(self.authority.iter())
             .filter(|r| r.rtype != RrType::OPT)
             .collect();
-        for r in &rest {
+        for (shown, r) in rest.iter().enumerate() {
             if shown == SHOWN {
                 write!(f, " (+{} more)", rest.len() - SHOWN)?;
                 break;
@@ -1073,7 +1081,6 @@ impl fmt::Display for Repr {
                 }
                 t => write!(f, " {t} {}", r.rdata)?,
             }
-            shown += 1;
         }
         if let Some(p) = &self.problem {
             write!(f, " [malformed: {p}]")?;
@@ -1113,8 +1120,8 @@ pub(crate) mod tests {
         0xa8, 0x12, 0x01, 0x20, // id | flags: RD, AD
         0x00, 0x01, 0x00, 0x00, // qdcount 1 | ancount 0
         0x00, 0x00, 0x00, 0x01, // nscount 0 | arcount 1
-        0x03, b'w', b'w', b'w', 0x07, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0x04, b't',
-        b'e', b's', b't', 0x00, // www.example.test
+        0x03, b'w', b'w', b'w', 0x07, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0x04, b't', b'e',
+        b's', b't', 0x00, // www.example.test
         0x00, 0x01, 0x00, 0x01, // type A, class IN
         0x00, // OPT: root name
         0x00, 0x29, 0x04, 0xd0, // type 41 | udp payload size 1232
@@ -1127,7 +1134,10 @@ pub(crate) mod tests {
     #[test]
     fn deconstruct_query() {
         let r = Repr::parse(&QUERY_WWW_A).unwrap();
-        assert_eq!((r.id, r.qr, r.opcode, r.rd, r.ad), (0xa812, false, Opcode::Query, true, true));
+        assert_eq!(
+            (r.id, r.qr, r.opcode, r.rd, r.ad),
+            (0xa812, false, Opcode::Query, true, true)
+        );
         assert_eq!((r.qdcount, r.ancount, r.nscount, r.arcount), (1, 0, 0, 1));
         assert_eq!(r.questions[0].name, "www.example.test");
         assert_eq!(r.questions[0].qtype, RrType::A);
@@ -1140,7 +1150,10 @@ pub(crate) mod tests {
         else {
             panic!("OPT expected")
         };
-        assert_eq!((udp_payload_size, options.as_slice()), (1232, &[(10, 8)][..]));
+        assert_eq!(
+            (udp_payload_size, options.as_slice()),
+            (1232, &[(10, 8)][..])
+        );
         assert_eq!(r.to_string(), "Standard query 0xa812 A www.example.test");
     }
 
@@ -1174,8 +1187,14 @@ pub(crate) mod tests {
             }
         );
         assert_eq!(r.answers[1].name, "www.example.test");
-        assert_eq!(r.answers[1].to_string(), "www.example.test 600 IN A 10.0.0.1");
-        assert_eq!(r.authority[0].to_string(), "example.test 600 IN NS ns.example.test");
+        assert_eq!(
+            r.answers[1].to_string(),
+            "www.example.test 600 IN A 10.0.0.1"
+        );
+        assert_eq!(
+            r.authority[0].to_string(),
+            "example.test 600 IN NS ns.example.test"
+        );
         assert_eq!(r.additional[0].rtype, RrType::OPT);
         assert_eq!(
             r.to_string(),
@@ -1308,7 +1327,11 @@ pub(crate) mod tests {
             m.extend_from_slice(rd);
             n += 1;
         };
-        rec(&mut m, 28, &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        rec(
+            &mut m,
+            28,
+            &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        );
         rec(&mut m, 15, b"\x00\x0a\x02mx\x00");
         rec(&mut m, 16, b"\x05hello\x02hi");
         rec(&mut m, 33, b"\x00\x01\x00\x02\x14\x95\x03sip\x00");
