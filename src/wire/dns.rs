@@ -1361,4 +1361,56 @@ pub(crate) mod tests {
         m.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 3, 1, 2, 3]);
         assert!(Repr::parse(&m).is_err());
     }
+
+    /// The fixture's response in a raw IPv4 packet, UDP from port 53.
+    fn response_packet() -> Vec<u8> {
+        let msg = response();
+        let mut p = vec![
+            0x45, 0, 0, 0, 0x2a, 0xc0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1, //
+            0, 53, 0xb0, 0x03, 0, 0, 0, 0, // UDP 53 → 45059, no checksum
+        ];
+        p[2..4].copy_from_slice(&((28 + msg.len()) as u16).to_be_bytes());
+        p[24..26].copy_from_slice(&((8 + msg.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&msg);
+        p
+    }
+
+    #[test]
+    fn dissect_places_dns_above_udp_and_survives_every_prefix() {
+        use crate::layers::{OsiLayer, TcpIpLayer};
+        use crate::wire::dissect::{dissect, LayerRepr, LinkType};
+        let p = response_packet();
+        let d = dissect(LinkType::Raw, &p);
+        let l = d.top().unwrap();
+        assert_eq!(l.protocol, Protocol::Dns);
+        assert_eq!(
+            (l.protocol.osi(), l.protocol.tcpip()),
+            (OsiLayer::Application, TcpIpLayer::Application)
+        );
+        assert_eq!(l.header, 28..p.len());
+        assert!(matches!(&l.repr, LayerRepr::Dns(r) if r.ancount == 2));
+        assert!(d.stopped.is_none());
+        // Field spans are absolute in the packet: the ID sits right after UDP's header.
+        let f = l.fields(&p);
+        assert_eq!((f[0].name, f[0].span.clone()), ("id", 28..30));
+        for n in 0..p.len() {
+            let d = dissect(LinkType::Raw, &p[..n]);
+            for l in &d.layers {
+                let _ = l.summary();
+                for f in l.fields(&p[..n]) {
+                    assert!(f.span.end <= n, "prefix {n}: {} beyond the bytes", f.name);
+                }
+            }
+            // A cut DNS message keeps its layer only if the header survived, and then
+            // says why decoding stopped.
+            if let Some(l) = d.find(Protocol::Dns) {
+                assert!(l.header.len() >= HEADER_LEN);
+                assert!(d.stopped.is_some(), "prefix {n}");
+            }
+        }
+        // Not port 53 or 5353: the same bytes stay plain data.
+        let mut q = p.clone();
+        q[20..22].copy_from_slice(&4000u16.to_be_bytes());
+        assert!(!dissect(LinkType::Raw, &q).has(Protocol::Dns));
+    }
 }
