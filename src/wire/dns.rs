@@ -381,6 +381,11 @@ pub struct Class(pub u16);
 
 impl fmt::Display for Class {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Multicast DNS (RFC 6762 §5.4, §10.2) borrows the class's top bit: in a question
+        // "unicast response wanted" (QU), in a record "cache flush".
+        if self.0 & 0x8000 != 0 && matches!(self.0 & 0x7fff, 1 | 3 | 4 | 255) {
+            return write!(f, "{}+mDNS-bit", Class(self.0 & 0x7fff));
+        }
         match self.0 {
             1 => f.write_str("IN"),
             3 => f.write_str("CH"),
@@ -1356,6 +1361,8 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(r.answers[7].rtype.to_string(), "TYPE99");
+        assert_eq!(Class(0x8001).to_string(), "IN+mDNS-bit");
+        assert_eq!(Class(0x8002).to_string(), "CLASS32770");
         // A wrong-sized A record is malformed, not misread.
         let mut m = header(0, 1);
         m.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 3, 1, 2, 3]);
