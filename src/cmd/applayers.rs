@@ -51,13 +51,16 @@ impl AppLayers {
         self.touched.clear();
     }
 
-    /// A reassembled piece of TCP conversation `id` (from `wire::flow`'s sink).
-    pub fn piece(&mut self, id: u32, dir: Direction, p: Piece<'_>) {
+    /// A reassembled piece of TCP conversation `id` (from `wire::flow`'s sink);
+    /// `ports` are the packet's, so a conversation with port 53 is read as DNS.
+    pub fn piece(&mut self, id: u32, dir: Direction, p: Piece<'_>, ports: (u16, u16)) {
         if !self.convs.contains_key(&id) && self.convs.len() >= MAX_DECODERS {
             return;
         }
         let c = self.convs.entry(id).or_default();
-        let app = c.app.get_or_insert_with(|| AppDecoder::new(APP_BUFFER));
+        let app = c
+            .app
+            .get_or_insert_with(|| AppDecoder::for_ports(APP_BUFFER, ports.0, ports.1));
         if let Piece::Data { offset, bytes } = p {
             let r = &mut c.ranges[dir as usize];
             let end = offset + bytes.len() as u64;

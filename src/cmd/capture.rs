@@ -697,9 +697,10 @@ impl<'o> Pipeline<'o> {
             a.start(number);
         }
         let tcp = d.tcp().is_some();
+        let ports = d.ports().unwrap_or((0, 0));
         let update = self.flows.packet(&d, f.data, ts_us, &mut |id, dir, p| {
             if let (true, Some(a)) = (tcp, apps.as_mut()) {
-                a.piece(id, dir, p);
+                a.piece(id, dir, p, ports);
             }
         });
         let (ann, notes) = match update.as_ref() {
@@ -758,7 +759,7 @@ impl<'o> Pipeline<'o> {
                         quoted: l.quoted,
                         summary: l.summary(),
                         fields: l.fields(f.data),
-                        decoded: Decoded::Wire(l.repr),
+                        decoded: Decoded::Wire(l.repr.clone()),
                         reassembled_from: None,
                     })
                     .collect();

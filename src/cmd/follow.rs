@@ -195,6 +195,9 @@ impl Follower {
                 .is_some_and(|c| c.matches(&self.which))
             {
                 self.id = Some(u.conversation);
+                if let Some((a, b)) = d.ports() {
+                    self.app = AppDecoder::for_ports(APP_BUFFER, a, b);
+                }
             }
         }
         let pieces = std::mem::take(&mut self.scratch);
@@ -203,6 +206,11 @@ impl Follower {
                 self.keep(p);
             }
         }
+    }
+
+    fn followed(&self) -> Option<&crate::wire::flow::Conversation> {
+        self.id
+            .and_then(|id| self.table.conversations.get((id - 1) as usize))
     }
 
     fn keep(&mut self, (dir, offset, p): (Direction, u64, Result<Vec<u8>, u64>)) {
@@ -216,10 +224,15 @@ impl Follower {
                 Err(len) => Piece::Gap { offset, len: *len },
             };
             self.app.piece(dir, piece, &mut self.application);
-            if self.application.len() > MAX_APP_EVENTS {
-                self.events_not_kept += (self.application.len() - MAX_APP_EVENTS) as u64;
-                self.application.truncate(MAX_APP_EVENTS);
+        } else if let (Some(c), Ok(bytes)) = (self.followed(), &p) {
+            // UDP: each datagram of a DNS conversation is one message.
+            if c.a.1 == crate::wire::dns::PORT || c.b.1 == crate::wire::dns::PORT {
+                AppDecoder::dns_datagram(dir, offset, bytes, &mut self.application);
             }
+        }
+        if self.application.len() > MAX_APP_EVENTS {
+            self.events_not_kept += (self.application.len() - MAX_APP_EVENTS) as u64;
+            self.application.truncate(MAX_APP_EVENTS);
         }
         let room = MAX_FOLLOW_BYTES - self.kept;
         match p {
@@ -591,6 +604,43 @@ fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
         }
         AppMessage::Note { text } => {
             let _ = writeln!(s, "{mark} {}", style.paint(Paint::Warn, text));
+        }
+        AppMessage::Dns {
+            transport,
+            length,
+            summary,
+            message,
+        } => {
+            let framing = if *transport == "tcp" {
+                "after its 2-byte length"
+            } else {
+                "one datagram"
+            };
+            let _ = writeln!(
+                s,
+                "{mark} DNS message, {length} bytes ({framing}): {summary}"
+            );
+            let _ = writeln!(
+                s,
+                "    id 0x{:04x}, flags {} [{}], rcode {}; {} question{}, {} answer{}, {} authority, {} additional",
+                message.id,
+                if message.qr { "response" } else { "query" },
+                message.flags.names(),
+                message.rcode_text(),
+                message.qdcount,
+                if message.qdcount == 1 { "" } else { "s" },
+                message.ancount,
+                if message.ancount == 1 { "" } else { "s" },
+                message.nscount,
+                message.arcount
+            );
+            if let Some(p) = &message.problem {
+                let _ = writeln!(
+                    s,
+                    "    {}",
+                    style.paint(Paint::Warn, format!("malformed: {p}"))
+                );
+            }
         }
     }
 }

@@ -141,9 +141,13 @@ impl Stats {
                 });
             row.packets += 1;
             row.bytes += u64::from(orig_len);
+            if l.protocol == Protocol::Dns {
+                row.units += 1; // over UDP: one message per datagram
+            }
         }
         // Reassembled bytes of TCP conversations go to their application decoder.
         let tcp = d.tcp().is_some();
+        let (pa, pb) = d.ports().unwrap_or((0, 0));
         let apps = &mut self.apps;
         let events = &mut self.events;
         let mut sink = |id: u32, dir, p: Piece<'_>| {
@@ -154,7 +158,7 @@ impl Stats {
                 return;
             }
             apps.entry(id)
-                .or_insert_with(|| AppDecoder::new(APP_BUFFER))
+                .or_insert_with(|| AppDecoder::for_ports(APP_BUFFER, pa, pb))
                 .piece(dir, p, events);
         };
         let Some(u) = self.table.packet(d, frame, ts_us, &mut sink) else {
@@ -183,15 +187,20 @@ impl Stats {
 
     /// Count this packet under each application protocol whose unit it completed.
     fn app_rows(&mut self, orig_len: u32) {
-        let (mut http, mut ws) = (0u64, 0u64);
+        let (mut http, mut ws, mut dns) = (0u64, 0u64, 0u64);
         for e in self.events.drain(..) {
             match e.message {
                 AppMessage::HttpRequest { .. } | AppMessage::HttpResponse { .. } => http += 1,
                 AppMessage::WebSocketFrame { .. } => ws += 1,
+                AppMessage::Dns { .. } => dns += 1,
                 _ => {}
             }
         }
-        for (p, units) in [(Protocol::Http1, http), (Protocol::WebSocket, ws)] {
+        for (p, units) in [
+            (Protocol::Http1, http),
+            (Protocol::WebSocket, ws),
+            (Protocol::Dns, dns),
+        ] {
             if units == 0 {
                 continue;
             }

@@ -158,7 +158,11 @@ pub fn write_layer_tree(
         }
     }
     let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
-    if !payload.is_empty() && app.is_empty() {
+    // An application decoder (DNS) that read the whole payload has shown it already.
+    let decoded = d
+        .top()
+        .is_some_and(|l| l.protocol.osi() == OsiLayer::Application && l.header == d.payload);
+    if !payload.is_empty() && app.is_empty() && !decoded {
         let what = if looks_like_tls(payload) {
             "TLS record (encrypted application data)"
         } else {
@@ -243,6 +247,10 @@ pub fn osi_rows(d: &Dissection, frame: &[u8], app: &[AppLayer]) -> Vec<OsiRow> {
                         .collect::<Vec<_>>()
                         .join("; "),
                     payload.len().to_string(),
+                ),
+                OsiLayer::Application if !here.is_empty() => (
+                    here.iter().map(|l| format!("{} {} ({})", l.name(), pdu_of(l), l.summary())).collect::<Vec<_>>().join("; "),
+                    bytes.to_string(),
                 ),
                 OsiLayer::Application if payload.is_empty() => {
                     ("nothing on this packet: it carries no application data".into(), "0".into())

@@ -31,6 +31,7 @@
 //! decoding stops and says so. Memory is bounded by `max_buffer` per direction: a
 //! longer message has its head described and its remaining bytes counted, not kept.
 
+use super::dns;
 use super::flow::{Direction, Piece};
 use super::http1::{self, Headers, Scan};
 use super::websocket::close::CloseFrame;
@@ -126,6 +127,16 @@ pub enum AppMessage {
         len: u64,
         text: Option<String>,
     },
+    /// A DNS message: over TCP after its two-byte length (RFC 1035 §4.2.2, RFC 7766
+    /// §8), over UDP one per datagram.
+    Dns {
+        /// "tcp" or "udp".
+        transport: &'static str,
+        /// The message's length in bytes (over TCP: the value of the length prefix).
+        length: u16,
+        summary: String,
+        message: Box<dns::Repr>,
+    },
     /// Why decoding of this direction stopped, or something else worth saying.
     Note { text: String },
 }
@@ -171,6 +182,8 @@ enum Mode {
     /// Client side after an Upgrade request: hold bytes until the server answers.
     AwaitUpgrade,
     WebSocket,
+    /// DNS over TCP: a two-byte length, then a message of that length, repeated.
+    Dns,
     /// Not HTTP, or lost after a gap or an error: bytes are ignored.
     Off,
 }
@@ -239,6 +252,25 @@ impl AppDecoder {
             pending: Default::default(),
             deflate: false,
         }
+    }
+
+    /// A decoder for a conversation between these two ports: DNS when either is 53
+    /// (a TCP connection to port 53 carries length-prefixed DNS messages from its first
+    /// byte, RFC 7766 §8), else HTTP/WebSocket detection as [`AppDecoder::new`].
+    pub fn for_ports(max_buffer: usize, a: u16, b: u16) -> AppDecoder {
+        let mut d = AppDecoder::new(max_buffer);
+        if a == dns::PORT || b == dns::PORT {
+            for s in &mut d.sides {
+                s.mode = Mode::Dns;
+            }
+        }
+        d
+    }
+
+    /// Decode one UDP datagram of a DNS conversation (no length prefix: the datagram
+    /// is the message). Datagrams too short for a DNS header are noted.
+    pub fn dns_datagram(dir: Direction, offset: u64, bytes: &[u8], out: &mut Vec<AppEvent>) {
+        out.push(dns_event(dir, offset, "udp", bytes));
     }
 
     /// Feed one reassembled piece; decoded units are appended to `out`.
@@ -366,8 +398,32 @@ impl AppDecoder {
                         return;
                     }
                 }
+                Mode::Dns => {
+                    self.sides[i].mode = Mode::Dns;
+                    if !self.dns(dir, out) {
+                        return;
+                    }
+                }
             }
         }
+    }
+
+    /// One length-prefixed DNS message, when all its bytes are here; true when one was
+    /// consumed.
+    fn dns(&mut self, dir: Direction, out: &mut Vec<AppEvent>) -> bool {
+        let i = dir as usize;
+        let b = &self.sides[i].buf;
+        let [hi, lo, ..] = b[..] else {
+            return false;
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        if b.len() < 2 + len {
+            return false;
+        }
+        let ev = dns_event(dir, self.sides[i].at, "tcp", &b[2..2 + len]);
+        out.push(ev);
+        self.consume(i, 2 + len);
+        true
     }
 
     fn consume(&mut self, i: usize, n: usize) {
@@ -1249,6 +1305,27 @@ impl AppEvent {
                 }
                 (Protocol::WebSocket, "WebSocket frame", "frame", sum)
             }
+            AppMessage::Dns {
+                transport,
+                length,
+                summary,
+                message,
+            } => {
+                let start = self.offset + if *transport == "tcp" { 2 } else { 0 };
+                if *transport == "tcp" {
+                    f.push(Field::new(
+                        "length",
+                        length.to_string(),
+                        span(self.offset, start),
+                        "over TCP each DNS message follows a 2-byte length (RFC 1035 §4.2.2)",
+                    ));
+                }
+                for mut x in message.fields() {
+                    x.span = span(start + x.span.start as u64, start + x.span.end as u64);
+                    f.push(x);
+                }
+                (Protocol::Dns, "DNS message", "message", summary.clone())
+            }
             AppMessage::WebSocketMessage {
                 opcode,
                 frames,
@@ -1377,6 +1454,27 @@ impl AppDecoder {
             Mode::WebSocket if !s.buf.is_empty() || s.skip > 0 => Some(Protocol::WebSocket),
             _ => None,
         }
+    }
+}
+
+fn dns_event(dir: Direction, offset: u64, transport: &'static str, msg: &[u8]) -> AppEvent {
+    let length = u16::try_from(msg.len()).unwrap_or(u16::MAX);
+    let message = match dns::Repr::parse_partial(msg) {
+        Ok(r) => AppMessage::Dns {
+            transport,
+            length,
+            summary: r.to_string(),
+            message: Box::new(r),
+        },
+        Err(e) => AppMessage::Note {
+            text: format!("{length} bytes where a DNS message was expected: {e}"),
+        },
+    };
+    AppEvent {
+        direction: dir,
+        offset,
+        end: offset + msg.len() as u64 + if transport == "tcp" { 2 } else { 0 },
+        message,
     }
 }
 
@@ -1521,6 +1619,7 @@ mod tests {
                 }
                 AppMessage::WebSocketMessage { opcode, frames, text, .. } => format!("msg {opcode} {frames} {text:?}"),
                 AppMessage::Note { text } => text.clone(),
+                AppMessage::Dns { summary, .. } => summary.clone(),
             })
             .collect();
         assert_eq!(
@@ -1737,5 +1836,40 @@ mod tests {
             }
             d.finish(&mut out);
         }
+    }
+
+    #[test]
+    fn dns_over_tcp_is_length_prefixed_however_tcp_cut_it() {
+        // RFC 7766 §8: two messages back to back in one stream, each after its length.
+        let q = crate::wire::dns::tests::QUERY_WWW_A;
+        let mut stream = Vec::new();
+        for _ in 0..2 {
+            stream.extend_from_slice(&(q.len() as u16).to_be_bytes());
+            stream.extend_from_slice(&q);
+        }
+        stream.extend_from_slice(&[0x00, 0x05, 1, 2, 3, 4, 5]); // too short for a header
+        for step in [0, 1, 2, 3, 7, 58] {
+            let mut d = AppDecoder::for_ports(1 << 16, 40000, 53);
+            let mut out = Vec::new();
+            let n = if step == 0 { stream.len() } else { step };
+            for (k, c) in stream.chunks(n).enumerate() {
+                let offset = (k * n) as u64;
+                d.piece(Direction::AToB, Piece::Data { offset, bytes: c }, &mut out);
+            }
+            assert_eq!(out.len(), 3, "step {step}");
+            let AppMessage::Dns {
+                length,
+                ref summary,
+                ..
+            } = out[1].message
+            else {
+                panic!("DNS expected")
+            };
+            assert_eq!((length, out[1].offset), (57, 59));
+            assert_eq!(summary, "Standard query 0xa812 A www.example.test");
+            assert!(matches!(out[2].message, AppMessage::Note { .. }));
+        }
+        // Without port 53, the same bytes are not taken for DNS.
+        assert!(decode(&[(Direction::AToB, stream)], 0).is_empty());
     }
 }

@@ -17,7 +17,7 @@
 use super::ethernet::{self, vlan, EtherType};
 use super::ipv4::{self, IpProtocol};
 use super::tcp::{self, Pseudo};
-use super::{arp, icmpv4, icmpv6, ipv6, sll, udp, Error};
+use super::{arp, dns, icmpv4, icmpv6, ipv6, sll, udp, Error};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -122,8 +122,8 @@ impl fmt::Display for LinkType {
     }
 }
 
-/// What one layer said, typed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What one layer said, typed. Not `Copy`: an application layer (DNS) owns its names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LayerRepr {
     Ethernet(ethernet::Repr),
@@ -138,6 +138,7 @@ pub enum LayerRepr {
     Icmpv6(icmpv6::Repr),
     Tcp(tcp::Repr),
     Udp(udp::Repr),
+    Dns(Box<dns::Repr>),
 }
 
 /// One decoded header.
@@ -180,6 +181,7 @@ impl Layer {
             LayerRepr::Icmpv6(r) => r.to_string(),
             LayerRepr::Tcp(r) => r.to_string(),
             LayerRepr::Udp(r) => r.to_string(),
+            LayerRepr::Dns(r) => r.to_string(),
         }
     }
 
@@ -199,6 +201,7 @@ impl Layer {
             LayerRepr::Icmpv6(r) => r.fields(),
             LayerRepr::Tcp(r) => r.fields(header),
             LayerRepr::Udp(r) => r.fields(),
+            LayerRepr::Dns(r) => r.fields(),
         };
         for f in &mut v {
             f.span = f.span.start + self.header.start..f.span.end + self.header.start;
@@ -554,6 +557,25 @@ impl Walker<'_, '_> {
         self.transport(pos, next, ctx);
     }
 
+    /// DNS (port 53) and multicast DNS (5353): one message per datagram, so it is
+    /// decoded per packet. (Over TCP it is decoded from the reassembled stream, in
+    /// `wire::app`.) A message too short for its header is left as plain data; a
+    /// malformed section keeps the layer and says why decoding stopped.
+    fn dns_over_udp(&mut self, at: usize, end: usize, src: u16, dst: u16) {
+        let ports = [dns::PORT, dns::MDNS_PORT];
+        if !ports.contains(&src) && !ports.contains(&dst) || at >= end {
+            return;
+        }
+        let Ok(r) = dns::Repr::parse_partial(&self.frame[at..end]) else {
+            return;
+        };
+        let problem = r.problem.clone();
+        self.layer(Protocol::Dns, at..end, LayerRepr::Dns(Box::new(r)));
+        if let Some(e) = problem {
+            self.d.stop(format!("DNS message: {e}"), Some(e));
+        }
+    }
+
     fn transport(&mut self, at: usize, proto: IpProtocol, ctx: IpCtx) {
         let buf = &self.frame[at.min(ctx.end)..ctx.end];
         match proto {
@@ -579,6 +601,9 @@ impl Walker<'_, '_> {
                 self.layer(Protocol::Udp, at..at + udp::HEADER_LEN, LayerRepr::Udp(r));
                 let udp_end = (at + usize::from(r.length)).min(ctx.end);
                 self.rest(at + udp::HEADER_LEN, udp_end);
+                if !self.quoted {
+                    self.dns_over_udp(at + udp::HEADER_LEN, udp_end, r.src_port, r.dst_port);
+                }
             }
             IpProtocol::Icmp => {
                 let m = match icmpv4::Message::new_checked(buf) {

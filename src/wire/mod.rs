@@ -22,6 +22,7 @@ pub mod app;
 pub mod arp;
 pub mod checksum;
 pub mod dissect;
+pub mod dns;
 pub mod ethernet;
 pub mod filter;
 pub mod flow;

@@ -660,7 +660,7 @@ mod tests {
         crate::cmd::compare::CompareReport {
             workload: chapters::workload(true),
             columns: Vec::new(),
-            tcpip_overhead: "",
+            tcpip_overhead: String::new(),
             explain: false,
         }
     }
