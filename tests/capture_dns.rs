@@ -279,20 +279,31 @@ fn ours(m: &Value) -> Fields {
     f.into_iter().map(|(k, v)| (k, v.join(","))).collect()
 }
 
-/// netlab's DNS messages in `path`: per packet for UDP, per reassembled stream for TCP,
-/// in the order of the frames that completed them.
+/// netlab's DNS messages in `path`, from each packet's layers in frame order (over
+/// TCP, in the packet that completed the message). Over TCP `--follow` must find the
+/// same messages in the reassembled stream.
 fn netlab_messages(path: &str) -> Vec<Value> {
     let run = netlab(&["--json", "capture", "--read", path]);
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    let mut msgs: Vec<Value> = run.json()["packets"]
+    let mut over_tcp = Vec::new();
+    let msgs: Vec<Value> = run.json()["packets"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|p| p["layers"].as_array().unwrap().iter())
         .filter(|l| l["protocol"] == "dns")
-        .map(|l| l["decoded"].clone())
+        .map(|l| match l["decoded"]["transport"].as_str() {
+            // Reassembled from a TCP stream: an application message around it.
+            Some(t) => {
+                assert_eq!(t, "tcp", "{l}");
+                over_tcp.push(l["decoded"]["message"].clone());
+                l["decoded"]["message"].clone()
+            }
+            None => l["decoded"].clone(),
+        })
         .collect();
     let stats = netlab(&["--json", "capture", "--read", path, "--stats"]).json();
+    let mut followed = Vec::new();
     for c in stats["conversations"].as_array().unwrap() {
         if c["transport"] != "tcp" {
             continue;
@@ -303,9 +314,13 @@ fn netlab_messages(path: &str) -> Vec<Value> {
         for ev in run.json()["application"].as_array().unwrap() {
             assert_eq!(ev["message"]["kind"], "dns", "conversation {n}: {ev}");
             assert_eq!(ev["message"]["transport"], "tcp");
-            msgs.push(ev["message"]["message"].clone());
+            followed.push(ev["message"]["message"].clone());
         }
     }
+    assert_eq!(
+        followed, over_tcp,
+        "{path}: --follow and the packets' layers disagree on the DNS messages over TCP"
+    );
     msgs
 }
 
