@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod compare;
 pub mod explain;
+pub mod lab;
 pub mod tcp;
 pub mod ws;
 
@@ -84,6 +85,10 @@ pub enum Command {
     /// Examples: `netlab explain socket`, `netlab explain long polling`,
     /// `netlab explain --list`, `netlab explain tcp --json`.
     Explain(explain::ExplainArgs),
+    /// Labs that check themselves: `netlab lab list`, `netlab lab show N`, and
+    /// `netlab lab run N`, a guided run whose questions are answered from what your own run
+    /// measured.
+    Lab(lab::LabArgs),
 }
 
 /// Arguments of `netlab osi`.

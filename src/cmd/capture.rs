@@ -641,7 +641,9 @@ impl<'o> Pipeline<'o> {
         }
         let ann = self.tracker.annotate(&d);
         let human = self.out.format() == Format::Human;
-        let ips = if human { None } else { d.ip_addrs() };
+        // `netlab lab run` reads answers from the events of a human-format run.
+        let json_fields = !human || self.out.is_recording();
+        let ips = if json_fields { d.ip_addrs() } else { None };
         let ports = d.ports();
         let ev = PacketEvent {
             number: self.summary.shown,
@@ -660,9 +662,9 @@ impl<'o> Pipeline<'o> {
             protocol: d.top().map(|l| l.protocol),
             src: ips.map(|(s, _)| endpoint(s, ports.map(|p| p.0))),
             dst: ips.map(|(_, t)| endpoint(t, ports.map(|p| p.1))),
-            info: (!human).then(|| info(&d, ann.as_ref())),
+            info: json_fields.then(|| info(&d, ann.as_ref())),
             tcp: ann,
-            layers: (self.full && !human).then(|| {
+            layers: (self.full && json_fields).then(|| {
                 d.layers
                     .iter()
                     .map(|l| LayerOut {
