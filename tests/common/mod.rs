@@ -122,3 +122,68 @@ pub fn console_commands(path: &str) -> Vec<String> {
     }
     out
 }
+
+/// A console line's netlab command as argv: `sudo` dropped, the netlab part of a pipeline
+/// (`echo hi | netlab ...`) kept, cut at the next pipe or redirection, words split as a
+/// shell would (quotes group). `None` when the line runs no netlab.
+pub fn netlab_argv(line: &str) -> Option<Vec<String>> {
+    let line = line.trim();
+    let start = if line.starts_with("netlab ") || line == "netlab" {
+        0
+    } else {
+        line.find("| netlab ").map(|i| i + 2).or_else(|| {
+            line.strip_prefix("sudo ")
+                .filter(|r| r.starts_with("netlab"))
+                .map(|_| 5)
+        })?
+    };
+    let cmd = &line[start..];
+    let end = [" | ", " > ", " 2>", " < "]
+        .iter()
+        .filter_map(|s| cmd.find(s))
+        .min()
+        .unwrap_or(cmd.len());
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in cmd[..end].chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, ' ') => {
+                if any {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    assert!(quote.is_none(), "unbalanced quotes in `{line}`");
+    if any {
+        words.push(cur);
+    }
+    Some(words)
+}
+
+/// Every Markdown file in `dir` (relative to the crate root), sorted.
+pub fn markdown_files(dir: &str) -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(root.join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("{dir}/{n}"))
+        .collect();
+    files.sort();
+    files
+}
