@@ -661,8 +661,7 @@ fn in_child(out: &Output, words: &[String]) -> anyhow::Result<Value> {
     let line = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["command"] == "capture")
-        .last()
+        .rfind(|v| v["command"] == "capture")
         .ok_or_else(|| Hinted::failure("the capture reported nothing"))?;
     let report = line["reports"]
         .as_array()
