@@ -8,39 +8,10 @@ use std::time::Duration;
 
 /// `$ netlab …` lines inside ```console blocks, cut at a pipe or redirection.
 fn commands(path: &str) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut out = Vec::new();
-    let mut in_console = false;
-    for line in text.lines() {
-        let t = line.trim();
-        if t.starts_with("```") {
-            in_console = t == "```console";
-            continue;
-        }
-        if !in_console {
-            continue;
-        }
-        let Some(cmd) = t.strip_prefix("$ ") else {
-            continue;
-        };
-        // `echo hi | netlab …`: keep the netlab part.
-        let Some(start) = cmd.find("netlab ") else {
-            continue;
-        };
-        let cmd = &cmd[start..];
-        let end = [" | ", " > ", " 2>"]
-            .iter()
-            .filter_map(|s| cmd.find(s))
-            .min()
-            .unwrap_or(cmd.len());
-        out.push(
-            cmd[..end]
-                .split_whitespace()
-                .map(|w| w.trim_matches('"').to_owned())
-                .collect(),
-        );
-    }
-    out
+    common::console_commands(path)
+        .iter()
+        .filter_map(|c| common::netlab_argv(c))
+        .collect()
 }
 
 #[test]

@@ -4,44 +4,15 @@
 use clap::Parser;
 use netlab::cli::Cli;
 
-/// Split a console line the way a POSIX shell would for these simple cases: words
-/// separated by spaces, double quotes group words.
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                any = true;
-            }
-            ' ' if !quoted => {
-                if any {
-                    words.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            _ => {
-                cur.push(c);
-                any = true;
-            }
-        }
-    }
-    assert!(!quoted, "unbalanced quotes in {line}");
-    if any {
-        words.push(cur);
-    }
-    words
-}
+mod common;
 
 fn commands(path: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("$ "))
-        .map(str::to_owned)
-        .collect()
+    common::console_commands(path)
+}
+
+/// A console line as netlab's argv (`sudo` dropped, quotes grouping words).
+fn shell_words(line: &str) -> Vec<String> {
+    common::netlab_argv(line).unwrap_or_else(|| panic!("`{line}` is not a netlab command"))
 }
 
 #[test]
@@ -66,11 +37,8 @@ fn every_command_in_the_udp_docs_parses() {
         let cmds = commands(path);
         assert!(cmds.len() >= 4, "{path}: too few commands found");
         for c in cmds {
-            let mut words = shell_words(&c);
             // `sudo netlab ...` (part 5 of the demo needs root): the command is netlab's.
-            if words[0] == "sudo" {
-                words.remove(0);
-            }
+            let words = shell_words(&c);
             assert_eq!(words[0], "netlab", "{path}: {c}");
             if let Err(e) = Cli::try_parse_from(&words) {
                 panic!("{path}: `{c}` does not parse:\n{e}");

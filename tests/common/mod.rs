@@ -102,25 +102,42 @@ pub fn have_root(what: &str) -> bool {
     false
 }
 
-/// The `$ ` lines of every ```console block in `path` (relative to the crate root): the
-/// commands a guide shows, so tests can run them and the guide cannot rot.
-pub fn console_commands(path: &str) -> Vec<String> {
+/// The one way the docs tests find commands: each `$ ` line of every ```console block in
+/// `path` (relative to the crate root), with the output the page shows under it (the
+/// block's following lines up to the next `$ ` line). Fences and `$ ` lines may be
+/// indented (inside a list item).
+pub fn console_sessions(path: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
         .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut sessions: Vec<(String, String)> = Vec::new();
     let mut inside = false;
-    let mut out = Vec::new();
+    let mut current = false;
     for line in text.lines() {
-        if line.starts_with("```") {
-            inside = line.trim() == "```console";
+        let t = line.trim();
+        if t.starts_with("```") {
+            inside = t == "```console";
+            current = false;
             continue;
         }
-        if inside {
-            if let Some(cmd) = line.strip_prefix("$ ") {
-                out.push(cmd.to_owned());
-            }
+        if !inside {
+            continue;
+        }
+        if let Some(cmd) = t.strip_prefix("$ ") {
+            sessions.push((cmd.to_owned(), String::new()));
+            current = true;
+        } else if current {
+            let (_, out) = sessions.last_mut().expect("a command came first");
+            out.push_str(line);
+            out.push('\n');
         }
     }
-    out
+    sessions
+}
+
+/// The `$ ` lines of every ```console block in `path` (see [`console_sessions`]): the
+/// commands a guide shows, so tests can run them and the guide cannot rot.
+pub fn console_commands(path: &str) -> Vec<String> {
+    console_sessions(path).into_iter().map(|(c, _)| c).collect()
 }
 
 /// A console line's netlab command as argv: `sudo` dropped, the netlab part of a pipeline

@@ -147,20 +147,22 @@ pub struct Session {
 
 impl Render for Session {
     fn render_human(&self, style: &Style) -> String {
-        let asked: usize = self.steps.iter().map(|s| s.questions.len()).sum();
+        let answered: usize = self.steps.iter().map(|s| s.questions.len()).sum();
         let head = if self.completed {
             format!("Lab {} done", self.lab)
         } else {
-            format!("Lab {} stopped before the end", self.lab)
+            format!(
+                "Lab {} stopped after {answered} of {} questions",
+                self.lab, self.questions
+            )
         };
         format!(
-            "\n{}: {} of {} questions right ({} at the first try; {} asked). Seed {}.\n\
+            "\n{}: {} of {} right ({} at the first try). Seed {}.\n\
              Every answer came from your own run; run it again and they change.",
             style.paint(Paint::Bold, head),
             self.correct,
             self.questions,
             self.correct_first_try,
-            asked,
             self.seed
         )
     }
