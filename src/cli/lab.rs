@@ -32,8 +32,8 @@ pub enum LabCommand {
     /// Answers are read from standard input one line each, so they can also be piped in.
     /// `--autopilot` answers every question with the measured value itself (a check that
     /// the lab and the CLI still agree). A lab that captures packets uses a live capture in
-    /// a network namespace of its own when it can, and otherwise (or with `--offline`) the
-    /// capture shipped in `labs/captures/`, and says so.
+    /// a network namespace of its own when it can, and otherwise (or with `--offline`) a
+    /// capture shipped with netlab (`labs/captures/`, `tests/fixtures/`), and says so.
     ///
     /// `--json` prints the session for a grader: every step, the command as run, the
     /// measured answer, each answer given, whether it was right and how many attempts.
