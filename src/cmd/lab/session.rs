@@ -38,7 +38,8 @@ pub struct Plan {
     pub mode: Mode,
     pub instructor: bool,
     pub offline: bool,
-    pub seed: u64,
+    /// For labs whose commands take `{seed}`.
+    pub seed: Option<u64>,
 }
 
 impl Plan {
@@ -54,10 +55,21 @@ impl Plan {
                  when they cannot capture)",
             ));
         }
+        let uses_seed = lab.steps.iter().any(|s| {
+            s.command
+                .as_deref()
+                .is_some_and(|c| c.contains(crate::labs::SEED))
+        });
         let seed = match a.seed {
             Some(0) => return Err(usage("--seed 0", "give a seed of 1 or more")),
-            Some(s) => s,
-            None => random_seed(),
+            Some(_) if !uses_seed => {
+                return Err(usage(
+                    format!("lab {} takes no seed", lab.id),
+                    "drop --seed (lab 2's relay is the one that takes a seed)",
+                ))
+            }
+            Some(s) => Some(s),
+            None => uses_seed.then(random_seed),
         };
         Ok(Plan {
             lab,
@@ -134,7 +146,8 @@ pub struct Session {
     pub lab: u32,
     pub title: String,
     pub guide: String,
-    pub seed: u64,
+    /// The seed the commands ran with (for labs that take one).
+    pub seed: Option<u64>,
     pub mode: Mode,
     pub instructor: bool,
     pub steps: Vec<StepRecord>,
@@ -156,14 +169,17 @@ impl Render for Session {
                 self.lab, self.questions
             )
         };
+        let seed = self
+            .seed
+            .map(|s| format!(" Seed {s}: `--seed {s}` repeats its random choices."))
+            .unwrap_or_default();
         format!(
-            "\n{}: {} of {} right ({} at the first try). Seed {}.\n\
+            "\n{}: {} of {} right ({} at the first try).{seed}\n\
              Every answer came from your own run; run it again and they change.",
             style.paint(Paint::Bold, head),
             self.correct,
             self.questions,
             self.correct_first_try,
-            self.seed
         )
     }
 }
@@ -178,7 +194,7 @@ pub enum Say {
         title: String,
         goal: String,
         guide: String,
-        seed: u64,
+        seed: Option<u64>,
     },
     Step {
         step: usize,
@@ -217,6 +233,8 @@ pub enum Say {
     Explain {
         text: String,
         measured: String,
+        /// Whether `text` already says the measured value.
+        states_it: bool,
     },
 }
 
@@ -230,9 +248,11 @@ impl Render for Say {
                 guide,
                 seed,
             } => format!(
-                "{}\n{goal}\nGuide: {guide} (read it beside this). Seed for this session: {seed}.\n\
+                "{}\n{goal}\nGuide: {guide} (read it beside this).{}\n\
                  Answer each question with what YOUR run shows, then press Enter. Ctrl-D stops.",
-                style.paint(Paint::Bold, format!("Lab {lab}: {title}"))
+                style.paint(Paint::Bold, format!("Lab {lab}: {title}")),
+                seed.map(|s| format!(" Seed for this session: {s}."))
+                    .unwrap_or_default()
             ),
             Say::Step {
                 step,
@@ -283,10 +303,18 @@ impl Render for Say {
                 };
                 format!("{} {text}\nTry again:", style.paint(Paint::Warn, lead))
             }
-            Say::Explain { text, measured } => format!(
-                "{} your run measured {measured}. {text}",
-                style.paint(Paint::Bad, "Not this time:")
-            ),
+            Say::Explain {
+                text,
+                measured,
+                states_it,
+            } => {
+                let lead = style.paint(Paint::Bad, "Not this time.");
+                if *states_it {
+                    format!("{lead} {text}")
+                } else {
+                    format!("{lead} Your run measured {measured}. {text}")
+                }
+            }
         }
     }
 }
@@ -510,6 +538,7 @@ fn ask_one(
             out.event(&Say::Explain {
                 text: fill(&q.explain, doc, Some(measured)).map_err(&drift)?,
                 measured: measured.to_owned(),
+                states_it: q.explain.contains("{answer}"),
             })?;
         }
     }
@@ -525,7 +554,7 @@ fn run_step(
     command: &str,
     fallback: Option<&str>,
 ) -> anyhow::Result<(Value, String, Source, Option<String>)> {
-    let shown = command.replace(crate::labs::SEED, &plan.seed.to_string());
+    let shown = command.replace(crate::labs::SEED, &plan.seed.unwrap_or(1).to_string());
     if let Some(fb) = fallback {
         if plan.offline {
             let note = format!(
@@ -584,7 +613,7 @@ fn shipped(
 /// Run one netlab command in this process: shown to the student as usual (human format),
 /// recorded as JSON for the questions.
 fn in_process(plan: &Plan, out: &Output, command: &str) -> anyhow::Result<Value> {
-    let (words, cli) = argv(command, plan.seed).map_err(|e| {
+    let (words, cli) = argv(command, plan.seed.unwrap_or(1)).map_err(|e| {
         Hinted::failure(format!("`{command}`: {e}"))
             .with_hint("labs/labs.toml has drifted from the CLI; `cargo test --test lab` shows it")
     })?;
