@@ -204,3 +204,76 @@ pub fn markdown_files(dir: &str) -> Vec<String> {
     files.sort();
     files
 }
+
+/// A netlab running in the background (a listener, a relay), printing JSON Lines; killed
+/// when dropped. Every wait on it is bounded.
+pub struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    what: String,
+}
+
+impl Background {
+    /// Start `netlab --jsonl ARGS` and wait (at most 10 s) for its first line, which says
+    /// where it listens.
+    pub fn start(args: &[String]) -> (Background, serde_json::Value) {
+        let mut child = netlab_cmd()
+            .arg("--jsonl")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the netlab binary runs");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let what = args.join(" ");
+        let first = lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("`netlab {what}` printed nothing within 10 s"));
+        let v = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{first}: {e}"));
+        (Background { child, lines, what }, v)
+    }
+
+    /// Stop it and return every JSON line it printed after the first.
+    pub fn stop(mut self) -> Vec<serde_json::Value> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut out = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            out.push(
+                serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("`netlab {}`: {line}: {e}", self.what)),
+            );
+        }
+        out
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `argv` (netlab's, starting with "netlab") with the value after `flag` replaced, or the
+/// flag and value added when absent.
+pub fn with_flag(argv: &[String], flag: &str, value: &str) -> Vec<String> {
+    let mut v = argv.to_vec();
+    match v.iter().position(|a| a == flag) {
+        Some(i) => v[i + 1] = value.to_owned(),
+        None => {
+            v.push(flag.to_owned());
+            v.push(value.to_owned());
+        }
+    }
+    v
+}
