@@ -6,46 +6,13 @@
 mod common;
 
 use clap::Parser;
-use common::{console_commands, have_root, markdown_files, netlab, netlab_argv, netlab_cmd, Run};
+use common::{console_commands, have_root, markdown_files, netlab, netlab_argv, Run};
 use netlab::labs::Labs;
 use serde_json::Value;
-use std::io::Write;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Run netlab with `input` on stdin, killed after `limit`.
 fn netlab_stdin(args: &[&str], input: &str, limit: Duration) -> Run {
-    let mut child = netlab_cmd()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the netlab binary runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_owned();
-    // Write from a thread: a lab that stops early closes its end.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("netlab {args:?} hung: still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = writer.join();
-    let o = child.wait_with_output().unwrap();
-    Run {
-        status: o.status,
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    common::netlab_with_stdin(args, input, limit)
 }
 
 fn labs() -> Labs {

@@ -152,8 +152,17 @@ fn every_command_in_the_udp_docs_runs() {
                     let r = netlab(&j);
                     assert_eq!(r.code(), 0, "{path}: `{line}`: {}", r.stderr);
                     let sent = r.json()["sent"].as_u64().unwrap();
-                    // Let the last datagrams arrive, then count them at the listener.
-                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    // The sender's END marker (or a raw datagram, which has none) is the
+                    // last to arrive; then count what arrived at the listener.
+                    let mut l = l;
+                    let last = |e: &serde_json::Value| {
+                        e["event"] == "datagram"
+                            && (e["probe"]["end"] == true || !e["raw"].is_null())
+                    };
+                    assert!(
+                        l.wait_for(last, std::time::Duration::from_secs(10)),
+                        "{path}: `{line}`: the listener never saw the last datagram"
+                    );
                     let got = l
                         .stop()
                         .iter()

@@ -211,6 +211,7 @@ pub struct Background {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
     what: String,
+    seen: Vec<serde_json::Value>,
 }
 
 impl Background {
@@ -239,19 +240,50 @@ impl Background {
             .recv_timeout(Duration::from_secs(10))
             .unwrap_or_else(|_| panic!("`netlab {what}` printed nothing within 10 s"));
         let v = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{first}: {e}"));
-        (Background { child, lines, what }, v)
+        (
+            Background {
+                child,
+                lines,
+                what,
+                seen: Vec::new(),
+            },
+            v,
+        )
+    }
+
+    fn parse(&self, line: &str) -> serde_json::Value {
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("`netlab {}`: {line}: {e}", self.what))
+    }
+
+    /// Wait (at most `limit`) until it prints a line that `pred` accepts.
+    pub fn wait_for(&mut self, pred: impl Fn(&serde_json::Value) -> bool, limit: Duration) -> bool {
+        if self.seen.iter().any(&pred) {
+            return true;
+        }
+        let start = Instant::now();
+        while let Some(left) = limit.checked_sub(start.elapsed()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let v = self.parse(&line);
+                    let hit = pred(&v);
+                    self.seen.push(v);
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
     }
 
     /// Stop it and return every JSON line it printed after the first.
     pub fn stop(mut self) -> Vec<serde_json::Value> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.seen);
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            out.push(
-                serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("`netlab {}`: {line}: {e}", self.what)),
-            );
+            out.push(self.parse(&line));
         }
         out
     }
@@ -276,4 +308,52 @@ pub fn with_flag(argv: &[String], flag: &str, value: &str) -> Vec<String> {
         }
     }
     v
+}
+
+/// Run netlab with `input` on stdin; kill it and fail the test after `limit`.
+pub fn netlab_with_stdin(args: &[&str], input: &str, limit: Duration) -> Run {
+    use std::io::Write;
+    let mut child = netlab_cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the netlab binary runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    // Write from a thread: a command that stops reading early closes its end.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("netlab {args:?} hung: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    Run {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
 }
