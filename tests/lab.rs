@@ -407,3 +407,50 @@ fn netlab_argv_reads_console_lines_as_a_shell_would() {
     );
     assert_eq!(netlab_argv("printf x | sha1sum"), None);
 }
+
+#[test]
+fn a_capture_lab_falls_back_to_the_shipped_capture_when_it_cannot_capture() {
+    // Without `unshare` on PATH no namespace can be made: the situation of a laptop whose
+    // kernel refuses user namespaces, reached for real.
+    let empty = std::env::temp_dir().join(format!("netlab-lab-nopath-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = common::netlab_cmd()
+        .env("PATH", &empty)
+        .args(["--json", "lab", "run", "3", "--autopilot"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir(&empty);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let step = &s["steps"][0];
+    assert_eq!(step["source"], "shipped_capture", "{step}");
+    let note = step["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("no live capture here (") && note.contains("unshare"),
+        "{note}"
+    );
+    assert_eq!(
+        step["command"],
+        "netlab capture --read labs/captures/tcp-handshake.pcap --count 2 --layers"
+    );
+    // The shipped capture's own numbers: its SYN-ACK acknowledges the SYN's seq + 1.
+    let q = questions(&s);
+    assert_eq!(s["correct"], s["questions"]);
+    let ack: u64 = q[0]["measured"].as_str().unwrap().parse().unwrap();
+    let seq: u64 = q[0]["ask"]
+        .as_str()
+        .unwrap()
+        .split("seq ")
+        .nth(1)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ack, seq + 1);
+}
