@@ -323,12 +323,13 @@ fn end_of_input_stops_cleanly() {
         Duration::from_secs(60),
     );
     assert_eq!(r.code(), 1, "{}", r.stderr);
+    // With --json the conversation is on stderr, and the error line ends it.
     assert!(
-        r.stderr
-            .starts_with("error: input ended (Ctrl-D) in step 1"),
+        r.stderr.contains("\nerror: input ended (Ctrl-D) in step 1"),
         "{}",
         r.stderr
     );
+    assert!(r.stderr.contains("Predict first:"), "{}", r.stderr);
     assert!(r.stderr.contains("hint: "));
     assert!(!r.stderr.contains("panicked"));
     let s = r.json();

@@ -35,8 +35,9 @@ pub enum LabCommand {
     /// a network namespace of its own when it can, and otherwise (or with `--offline`) a
     /// capture shipped with netlab (`labs/captures/`, `tests/fixtures/`), and says so.
     ///
-    /// `--json` prints the session for a grader: every step, the command as run, the
-    /// measured answer, each answer given, whether it was right and how many attempts.
+    /// `--json` prints the session for a grader on stdout: every step, the command as run,
+    /// the measured answer, each answer given, whether it was right and how many attempts;
+    /// the conversation then goes to stderr.
     ///
     /// Examples:
     ///   netlab lab run 1

@@ -40,6 +40,9 @@ pub struct Plan {
     pub offline: bool,
     /// For labs whose commands take `{seed}`.
     pub seed: Option<u64>,
+    /// With `--json`/`--jsonl` the record goes to stdout, so the conversation (and the
+    /// commands' own output) goes to stderr. Set by [`run_with_input`].
+    pub narrate_to_stderr: bool,
 }
 
 impl Plan {
@@ -81,6 +84,7 @@ impl Plan {
             instructor: a.instructor,
             offline: a.offline,
             seed,
+            narrate_to_stderr: false,
         })
     }
 }
@@ -343,7 +347,21 @@ pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
 }
 
 /// Run the session, reading answers from `input`.
-pub fn run_with_input(plan: Plan, out: &mut Output, input: &mut dyn BufRead) -> anyhow::Result<()> {
+pub fn run_with_input(
+    mut plan: Plan,
+    out: &mut Output,
+    input: &mut dyn BufRead,
+) -> anyhow::Result<()> {
+    plan.narrate_to_stderr = out.format() != Format::Human;
+    // People read the conversation; with --json it goes to stderr beside the record.
+    let mut side = plan.narrate_to_stderr.then(|| {
+        Output::new(
+            Format::Human,
+            out.style().clone(),
+            Box::new(io::stderr()),
+            Box::new(io::stderr()),
+        )
+    });
     let lab = &plan.lab;
     let questions = lab.steps.iter().map(|s| s.questions.len()).sum();
     let mut session = Session {
@@ -359,14 +377,25 @@ pub fn run_with_input(plan: Plan, out: &mut Output, input: &mut dyn BufRead) -> 
         correct_first_try: 0,
         completed: false,
     };
-    out.event(&Say::Start {
-        lab: lab.id,
-        title: lab.title.clone(),
-        goal: lab.goal.clone(),
-        guide: lab.guide.clone(),
-        seed: plan.seed,
-    })?;
-    let outcome = steps(&plan, out, input, &mut session);
+    let outcome = {
+        let talk: &mut Output = match side.as_mut() {
+            Some(s) => s,
+            None => &mut *out,
+        };
+        talk.event(&Say::Start {
+            lab: lab.id,
+            title: lab.title.clone(),
+            goal: lab.goal.clone(),
+            guide: lab.guide.clone(),
+            seed: plan.seed,
+        })?;
+        let outcome = steps(&plan, talk, input, &mut session);
+        if matches!(outcome, Ok(Err(InputEnded))) {
+            // End the prompt's line, so the closing lines start on their own.
+            talk.data(b"\n")?;
+        }
+        outcome
+    };
     match outcome {
         Ok(Ok(())) => {
             session.completed = true;
@@ -488,7 +517,7 @@ fn steps(
                 ask,
                 pointer: q.answer.clone(),
                 measured,
-                hint_shown: record.len() > 1 || (!correct && !record.is_empty()),
+                hint_shown: record.len() > 1,
                 explanation_shown: !correct,
                 correct,
                 attempts: record,
@@ -618,14 +647,14 @@ fn in_process(plan: &Plan, out: &Output, command: &str) -> anyhow::Result<Value>
             .with_hint("labs/labs.toml has drifted from the CLI; `cargo test --test lab` shows it")
     })?;
     if words.iter().any(|w| w == "--own-namespace") {
-        return in_child(out, &words);
+        return in_child(plan, out, &words);
     }
-    let (stdout, stderr): (Box<dyn io::Write + Send>, Box<dyn io::Write + Send>) =
-        if out.format() == Format::Human {
-            (Box::new(io::stdout()), Box::new(io::stderr()))
-        } else {
-            (Box::new(io::sink()), Box::new(io::sink()))
-        };
+    let stdout: Box<dyn io::Write + Send> = if plan.narrate_to_stderr {
+        Box::new(io::stderr())
+    } else {
+        Box::new(io::stdout())
+    };
+    let stderr: Box<dyn io::Write + Send> = Box::new(io::stderr());
     let mut inner = Output::new(Format::Human, out.style().clone(), stdout, stderr);
     inner.record();
     crate::app::dispatch(cli.command, &mut inner)?;
@@ -640,7 +669,7 @@ fn in_process(plan: &Plan, out: &Output, command: &str) -> anyhow::Result<Value>
 /// re-run of netlab inside the namespace, so its report comes back through
 /// [`crate::app::RECORD_ENV`], one JSON line per netlab process; the capture's is the
 /// line of the `capture` command.
-fn in_child(out: &Output, words: &[String]) -> anyhow::Result<Value> {
+fn in_child(plan: &Plan, out: &Output, words: &[String]) -> anyhow::Result<Value> {
     use std::process::{Command, Stdio};
     let me = std::env::current_exe()
         .map_err(|e| Hinted::failure(format!("could not find netlab's own path: {e}")))?;
@@ -658,7 +687,6 @@ fn in_child(out: &Output, words: &[String]) -> anyhow::Result<Value> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     ));
-    let human = out.format() == Format::Human;
     let mut child = Command::new(&me);
     child
         .args(&args)
@@ -668,10 +696,10 @@ fn in_child(out: &Output, words: &[String]) -> anyhow::Result<Value> {
         child.env("NO_COLOR", "1");
     }
     child
-        .stdout(if human {
-            Stdio::inherit()
+        .stdout(if plan.narrate_to_stderr {
+            Stdio::from(io::stderr())
         } else {
-            Stdio::null()
+            Stdio::inherit()
         })
         .stderr(Stdio::piped());
     let result = child
