@@ -23,6 +23,7 @@ pub mod app;
 pub mod cli;
 pub mod cmd;
 pub mod error;
+pub mod labs;
 pub mod layers;
 pub mod net;
 pub mod output;

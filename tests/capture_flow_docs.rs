@@ -16,18 +16,7 @@ const FILES: [&str; 4] = [
 fn every_capture_command_in_the_stream_docs_runs() {
     let mut ran = 0;
     for file in FILES {
-        let text =
-            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let mut inside = false;
-        for line in text.lines() {
-            if line.starts_with("```") {
-                inside = line.trim() == "```console";
-                continue;
-            }
-            let Some(cmd) = line.strip_prefix("$ ").filter(|_| inside) else {
-                continue;
-            };
+        for cmd in common::console_commands(file) {
             if !cmd.starts_with("netlab capture") {
                 continue; // other labs' commands are tested by their own docs tests
             }

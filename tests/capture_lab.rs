@@ -63,18 +63,10 @@ impl Shown {
 
 /// The `$ ...` lines of every ```console block.
 fn commands(path: &str) -> Vec<Shown> {
-    let text = std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let mut inside = false;
     let mut v = Vec::new();
-    for line in text.lines() {
-        let t = line.trim();
-        if t.starts_with("```") {
-            inside = t == "```console";
-            continue;
-        }
-        let Some(cmd) = t.strip_prefix("$ ").filter(|_| inside) else {
-            continue;
-        };
+    for line in common::console_commands(path) {
+        let t = line.as_str();
+        let cmd = t;
         let (stdin, cmd) = match cmd.split_once(" | ") {
             Some((left, right)) => {
                 let echo = split(left);

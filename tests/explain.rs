@@ -7,7 +7,7 @@
 mod common;
 
 use clap::Parser;
-use common::netlab;
+use common::{console_sessions, netlab};
 use netlab::cmd::explain::protocol_of;
 use netlab::layers::Protocol;
 use netlab::vocabulary::{Lookup, Vocabulary};
@@ -288,29 +288,6 @@ fn explain_list_lists_every_entry_of_the_document_on_disk() {
     for t in &expected {
         assert!(human.stdout.contains(t), "{t} missing from --list");
     }
-}
-
-/// Each `$ ` line of the ```console blocks in `path`, with the output shown under it.
-fn console_sessions(path: &str) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(root().join(path)).unwrap();
-    let mut sessions: Vec<(String, String)> = Vec::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if line.starts_with("```") {
-            inside = line.trim() == "```console";
-            continue;
-        }
-        if !inside {
-            continue;
-        }
-        if let Some(cmd) = line.strip_prefix("$ ") {
-            sessions.push((cmd.to_owned(), String::new()));
-        } else if let Some((_, out)) = sessions.last_mut() {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    sessions
 }
 
 fn trimmed_lines(s: &str) -> Vec<&str> {

@@ -4,44 +4,15 @@
 use clap::Parser;
 use netlab::cli::Cli;
 
-/// Split a console line the way a POSIX shell would for these simple cases: words
-/// separated by spaces, double quotes group words.
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                any = true;
-            }
-            ' ' if !quoted => {
-                if any {
-                    words.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            _ => {
-                cur.push(c);
-                any = true;
-            }
-        }
-    }
-    assert!(!quoted, "unbalanced quotes in {line}");
-    if any {
-        words.push(cur);
-    }
-    words
-}
+mod common;
 
 fn commands(path: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("$ "))
-        .map(str::to_owned)
-        .collect()
+    common::console_commands(path)
+}
+
+/// A console line as netlab's argv (`sudo` dropped, quotes grouping words).
+fn shell_words(line: &str) -> Vec<String> {
+    common::netlab_argv(line).unwrap_or_else(|| panic!("`{line}` is not a netlab command"))
 }
 
 #[test]
@@ -66,11 +37,8 @@ fn every_command_in_the_udp_docs_parses() {
         let cmds = commands(path);
         assert!(cmds.len() >= 4, "{path}: too few commands found");
         for c in cmds {
-            let mut words = shell_words(&c);
             // `sudo netlab ...` (part 5 of the demo needs root): the command is netlab's.
-            if words[0] == "sudo" {
-                words.remove(0);
-            }
+            let words = shell_words(&c);
             assert_eq!(words[0], "netlab", "{path}: {c}");
             if let Err(e) = Cli::try_parse_from(&words) {
                 panic!("{path}: `{c}` does not parse:\n{e}");
@@ -112,4 +80,114 @@ fn the_sudo_commands_in_the_docs_are_the_ones_tests_run() {
             "`{c}` is no longer in the docs"
         );
     }
+}
+
+/// Every UDP command the docs and the lab show is run as shown (ports the kernel picks
+/// stand in for 9000 and 9001, benchmarks are shortened): listeners and the relay in the
+/// background, each `udp send` against the listener (or relay and listener) the page
+/// started before it, and the datagrams counted where they arrive.
+#[test]
+fn every_command_in_the_udp_docs_runs() {
+    use common::{netlab, with_flag, Background};
+    let mut ran = 0;
+    for path in ["docs/udp.md", "labs/02-udp-datagrams.md"] {
+        let mut listen: Option<Vec<String>> = None;
+        let mut relay: Option<Vec<String>> = None;
+        for line in commands(path) {
+            if line.starts_with("sudo ") {
+                continue; // run as root by tests/udp_tcp_loss.rs (see the test above)
+            }
+            let argv = shell_words(&line);
+            let args: Vec<String> = argv[1..].to_vec();
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            match a.as_slice() {
+                ["udp", "demo", ..] => {
+                    let mut j = vec!["--json"];
+                    j.extend(&a);
+                    let r = netlab(&j);
+                    assert_eq!(r.code(), 0, "{path}: `{line}`: {}", r.stderr);
+                    let v = r.json();
+                    assert_eq!(v["boundaries"]["one_to_one"], true, "{path}: `{line}`");
+                    assert!(v["loss"]["sent"].as_u64() > Some(0), "{path}: `{line}`");
+                }
+                ["udp", "bench", ..] => {
+                    let short = with_flag(&args, "--seconds", "0.2");
+                    let mut j = vec!["--json"];
+                    j.extend(short.iter().map(String::as_str));
+                    let r = netlab(&j);
+                    assert_eq!(r.code(), 0, "{path}: `{line}`: {}", r.stderr);
+                    assert!(r.json()["received"].as_u64() > Some(0), "{path}: `{line}`");
+                }
+                ["udp", "listen", ..] => {
+                    listen = Some(args.clone());
+                    continue; // started for each send below
+                }
+                ["udp", "relay", ..] => {
+                    relay = Some(args.clone());
+                    continue;
+                }
+                ["udp", "send", to, ..] => {
+                    let listen = listen
+                        .as_ref()
+                        .unwrap_or_else(|| panic!("{path}: `{line}` comes before any listener"));
+                    let (l, first) = Background::start(&with_flag(listen, "--port", "0"));
+                    let laddr = first["addr"].as_str().unwrap().to_owned();
+                    let (target, r_bg) = if to.ends_with(":9001") {
+                        let relay = relay
+                            .as_ref()
+                            .unwrap_or_else(|| panic!("{path}: `{line}` comes before the relay"));
+                        let r = with_flag(relay, "--listen", "127.0.0.1:0");
+                        let (r, first) = Background::start(&with_flag(&r, "--to", &laddr));
+                        (first["listen"].as_str().unwrap().to_owned(), Some(r))
+                    } else {
+                        assert!(to.ends_with(":9000"), "{path}: `{line}`");
+                        (laddr, None)
+                    };
+                    let send: Vec<String> = args
+                        .iter()
+                        .map(|w| if w == to { target.clone() } else { w.clone() })
+                        .collect();
+                    let mut j = vec!["--json"];
+                    j.extend(send.iter().map(String::as_str));
+                    let r = netlab(&j);
+                    assert_eq!(r.code(), 0, "{path}: `{line}`: {}", r.stderr);
+                    let sent = r.json()["sent"].as_u64().unwrap();
+                    // The sender's END marker (or a raw datagram, which has none) is the
+                    // last to arrive; then count what arrived at the listener.
+                    let mut l = l;
+                    let last = |e: &serde_json::Value| {
+                        e["event"] == "datagram"
+                            && (e["probe"]["end"] == true || !e["raw"].is_null())
+                    };
+                    assert!(
+                        l.wait_for(last, std::time::Duration::from_secs(10)),
+                        "{path}: `{line}`: the listener never saw the last datagram"
+                    );
+                    let got = l
+                        .stop()
+                        .iter()
+                        .filter(|e| e["event"] == "datagram" && e["probe"]["end"] != true)
+                        .count() as u64;
+                    if let Some(relay) = r_bg {
+                        let rep = relay.stop();
+                        let dropped = rep
+                            .iter()
+                            .filter(|e| e["event"] == "datagram" && e["verdict"]["drop"] == true)
+                            .count() as u64;
+                        assert!(
+                            dropped > 0 && got < sent + sent / 10,
+                            "{path}: `{line}`: {got} of {sent}, {dropped} dropped"
+                        );
+                        assert!(got >= sent / 2, "{path}: `{line}`: {got} of {sent}");
+                    } else {
+                        // Loopback without a relay loses nothing.
+                        assert_eq!(got, sent, "{path}: `{line}`");
+                    }
+                }
+                _ => panic!("{path}: `{line}`: not a UDP command this test knows how to run"),
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran >= 10, "only {ran} commands ran");
 }

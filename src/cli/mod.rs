@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod compare;
 pub mod explain;
+pub mod lab;
 pub mod tcp;
 pub mod tour;
 pub mod ws;
@@ -108,6 +109,10 @@ pub enum Command {
     /// `netlab tour --list`, `netlab tour --quick --json`.
     #[command(verbatim_doc_comment)]
     Tour(tour::TourArgs),
+    /// Labs that check themselves: `netlab lab list`, `netlab lab show N`, and
+    /// `netlab lab run N`, a guided run whose questions are answered from what your own run
+    /// measured.
+    Lab(lab::LabArgs),
 }
 
 /// Arguments of `netlab osi`.

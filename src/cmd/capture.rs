@@ -721,7 +721,9 @@ impl<'o> Pipeline<'o> {
             None => Default::default(),
         };
         let human = self.out.format() == Format::Human;
-        let ips = if human { None } else { d.ip_addrs() };
+        // `netlab lab run` reads answers from the events of a human-format run.
+        let json_fields = !human || self.out.is_recording();
+        let ips = if json_fields { d.ip_addrs() } else { None };
         let ports = d.ports();
         let ev = PacketEvent {
             number: self.summary.shown,
@@ -740,11 +742,11 @@ impl<'o> Pipeline<'o> {
             protocol: d.top().map(|l| l.protocol),
             src: ips.map(|(s, _)| endpoint(s, ports.map(|p| p.0))),
             dst: ips.map(|(_, t)| endpoint(t, ports.map(|p| p.1))),
-            info: (!human).then(|| info(&d, ann.as_ref(), &notes)),
+            info: json_fields.then(|| info(&d, ann.as_ref(), &notes)),
             tcp: ann,
             notes,
             pdu_continues: app.continues,
-            layers: (self.full && !human).then(|| {
+            layers: (self.full && json_fields).then(|| {
                 let mut v: Vec<LayerOut> = d
                     .layers
                     .iter()

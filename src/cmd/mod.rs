@@ -7,6 +7,7 @@ pub mod capture;
 pub mod compare;
 pub mod explain;
 pub mod follow;
+pub mod lab;
 pub mod osi;
 pub mod stats;
 pub mod tcp;

@@ -65,6 +65,18 @@ pub struct Output {
     /// Flush after every event (live streams); off for bulk output such as reading a
     /// large capture file, where one write per line would dominate the run time.
     flush_each_event: bool,
+    /// `netlab lab run`: a JSON copy of every report and event printed, so the lab can
+    /// check answers against the very run the student watched.
+    recorded: Option<Recorded>,
+}
+
+/// What an [`Output`] printed, as JSON values (see [`Output::record`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Recorded {
+    /// Every report, in order (a command normally makes one).
+    pub reports: Vec<serde_json::Value>,
+    /// Every event, in order.
+    pub events: Vec<serde_json::Value>,
 }
 
 impl Output {
@@ -116,7 +128,24 @@ impl Output {
             progress: false,
             progress_drawn: false,
             flush_each_event: true,
+            recorded: None,
         }
+    }
+
+    /// Keep a JSON copy of every report and event from now on, whatever the format.
+    pub fn record(&mut self) {
+        self.recorded.get_or_insert_with(Recorded::default);
+    }
+
+    /// Whether [`Output::record`] is on: a command may then add to its human-format
+    /// events the fields it would otherwise compute only for JSON.
+    pub fn is_recording(&self) -> bool {
+        self.recorded.is_some()
+    }
+
+    /// What was recorded since [`Output::record`] (and stop recording).
+    pub fn take_recorded(&mut self) -> Option<Recorded> {
+        self.recorded.take()
     }
 
     /// For bulk streams (a capture file of a million packets): buffer stdout and stop
@@ -146,6 +175,10 @@ impl Output {
     /// Print a command's result.
     pub fn report<R: Render>(&mut self, r: &R) -> io::Result<()> {
         self.clear_progress()?;
+        if let Some(rec) = self.recorded.as_mut() {
+            rec.reports
+                .push(serde_json::to_value(r).map_err(io::Error::from)?);
+        }
         match self.format {
             Format::Human => {
                 let text = r.render_human(&self.style);
@@ -166,6 +199,10 @@ impl Output {
     /// Print one event of a streaming command.
     pub fn event<E: Render>(&mut self, e: &E) -> io::Result<()> {
         self.clear_progress()?;
+        if let Some(rec) = self.recorded.as_mut() {
+            rec.events
+                .push(serde_json::to_value(e).map_err(io::Error::from)?);
+        }
         match self.format {
             Format::Human => {
                 let text = e.render_human(&self.style);

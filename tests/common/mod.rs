@@ -102,23 +102,258 @@ pub fn have_root(what: &str) -> bool {
     false
 }
 
-/// The `$ ` lines of every ```console block in `path` (relative to the crate root): the
-/// commands a guide shows, so tests can run them and the guide cannot rot.
-pub fn console_commands(path: &str) -> Vec<String> {
+/// The one way the docs tests find commands: each `$ ` line of every ```console block in
+/// `path` (relative to the crate root), with the output the page shows under it (the
+/// block's following lines up to the next `$ ` line). Fences and `$ ` lines may be
+/// indented (inside a list item).
+pub fn console_sessions(path: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
         .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut sessions: Vec<(String, String)> = Vec::new();
     let mut inside = false;
-    let mut out = Vec::new();
+    let mut current = false;
     for line in text.lines() {
-        if line.starts_with("```") {
-            inside = line.trim() == "```console";
+        let t = line.trim();
+        if t.starts_with("```") {
+            inside = t == "```console";
+            current = false;
             continue;
         }
-        if inside {
-            if let Some(cmd) = line.strip_prefix("$ ") {
-                out.push(cmd.to_owned());
+        if !inside {
+            continue;
+        }
+        if let Some(cmd) = t.strip_prefix("$ ") {
+            sessions.push((cmd.to_owned(), String::new()));
+            current = true;
+        } else if current {
+            let (_, out) = sessions.last_mut().expect("a command came first");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    sessions
+}
+
+/// The `$ ` lines of every ```console block in `path` (see [`console_sessions`]): the
+/// commands a guide shows, so tests can run them and the guide cannot rot.
+pub fn console_commands(path: &str) -> Vec<String> {
+    console_sessions(path).into_iter().map(|(c, _)| c).collect()
+}
+
+/// A console line's netlab command as argv: `sudo` dropped, the netlab part of a pipeline
+/// (`echo hi | netlab ...`) kept, cut at the next pipe or redirection, words split as a
+/// shell would (quotes group). `None` when the line runs no netlab.
+pub fn netlab_argv(line: &str) -> Option<Vec<String>> {
+    let line = line.trim();
+    let start = if line.starts_with("netlab ") || line == "netlab" {
+        0
+    } else {
+        line.find("| netlab ").map(|i| i + 2).or_else(|| {
+            line.strip_prefix("sudo ")
+                .filter(|r| r.starts_with("netlab"))
+                .map(|_| 5)
+        })?
+    };
+    let cmd = &line[start..];
+    let end = [" | ", " > ", " 2>", " < "]
+        .iter()
+        .filter_map(|s| cmd.find(s))
+        .min()
+        .unwrap_or(cmd.len());
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in cmd[..end].chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, ' ') => {
+                if any {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                any = true;
             }
         }
     }
-    out
+    assert!(quote.is_none(), "unbalanced quotes in `{line}`");
+    if any {
+        words.push(cur);
+    }
+    Some(words)
+}
+
+/// Every Markdown file in `dir` (relative to the crate root), sorted.
+pub fn markdown_files(dir: &str) -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(root.join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("{dir}/{n}"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A netlab running in the background (a listener, a relay), printing JSON Lines; killed
+/// when dropped. Every wait on it is bounded.
+pub struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    what: String,
+    seen: Vec<serde_json::Value>,
+}
+
+impl Background {
+    /// Start `netlab --jsonl ARGS` and wait (at most 10 s) for its first line, which says
+    /// where it listens.
+    pub fn start(args: &[String]) -> (Background, serde_json::Value) {
+        let mut child = netlab_cmd()
+            .arg("--jsonl")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the netlab binary runs");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let what = args.join(" ");
+        let first = lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("`netlab {what}` printed nothing within 10 s"));
+        let v = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{first}: {e}"));
+        (
+            Background {
+                child,
+                lines,
+                what,
+                seen: Vec::new(),
+            },
+            v,
+        )
+    }
+
+    fn parse(&self, line: &str) -> serde_json::Value {
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("`netlab {}`: {line}: {e}", self.what))
+    }
+
+    /// Wait (at most `limit`) until it prints a line that `pred` accepts.
+    pub fn wait_for(&mut self, pred: impl Fn(&serde_json::Value) -> bool, limit: Duration) -> bool {
+        if self.seen.iter().any(&pred) {
+            return true;
+        }
+        let start = Instant::now();
+        while let Some(left) = limit.checked_sub(start.elapsed()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let v = self.parse(&line);
+                    let hit = pred(&v);
+                    self.seen.push(v);
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// Stop it and return every JSON line it printed after the first.
+    pub fn stop(mut self) -> Vec<serde_json::Value> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut out = std::mem::take(&mut self.seen);
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            out.push(self.parse(&line));
+        }
+        out
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `argv` (netlab's, starting with "netlab") with the value after `flag` replaced, or the
+/// flag and value added when absent.
+pub fn with_flag(argv: &[String], flag: &str, value: &str) -> Vec<String> {
+    let mut v = argv.to_vec();
+    match v.iter().position(|a| a == flag) {
+        Some(i) => v[i + 1] = value.to_owned(),
+        None => {
+            v.push(flag.to_owned());
+            v.push(value.to_owned());
+        }
+    }
+    v
+}
+
+/// Run netlab with `input` on stdin; kill it and fail the test after `limit`.
+pub fn netlab_with_stdin(args: &[&str], input: &str, limit: Duration) -> Run {
+    use std::io::Write;
+    let mut child = netlab_cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the netlab binary runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    // Write from a thread: a command that stops reading early closes its end.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("netlab {args:?} hung: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    Run {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
 }
