@@ -19,6 +19,14 @@ const NOTE_FIXTURES: &[&str] = &[
     "ws-demo.pcap",
     "http-ipv4.pcap",
     "socketio-missed.pcap",
+    "socketio.pcap",
+    "socketio-recovered.pcap",
+    "http-ipv6.pcap",
+    "http-lossy.pcap",
+    "peers-ws-python.pcap",
+    "peers-ws-python-deflate.pcap",
+    "peers-ws-node.pcap",
+    "dns-tcp.pcap",
 ];
 
 /// Captures whose HTTP and WebSocket layers are compared packet by packet.
@@ -29,6 +37,10 @@ const APP_FIXTURES: &[&str] = &[
     "http-keepalive.pcap",
     "http-ipv4.pcap",
     "http-ipv6.pcap",
+    "http-lossy.pcap",
+    "peers-ws-python.pcap",
+    "peers-ws-python-deflate.pcap",
+    "peers-ws-node.pcap",
 ];
 
 /// tshark's flag, netlab's note kind, and the label the one-line view shows.
@@ -39,6 +51,11 @@ const FLAGS: &[(&str, &str, &str)] = &[
     ("out_of_order", "out_of_order", "[TCP Out-Of-Order]"),
     ("window_update", "window_update", "[TCP Window Update]"),
     ("keep_alive", "keep_alive", "[TCP Keep-Alive]"),
+    (
+        "lost_segment",
+        "previous_segment_not_captured",
+        "[TCP Previous segment not captured]",
+    ),
 ];
 
 fn fixture(name: &str) -> String {
@@ -172,6 +189,10 @@ fn notes_agree_packet_by_packet_with_tshark_analysis_flags() {
             ("window_updates", "window_update"),
             ("duplicate_acks", "duplicate_ack"),
             ("out_of_order", "out_of_order"),
+            (
+                "previous_segment_not_captured",
+                "previous_segment_not_captured",
+            ),
         ] {
             assert_eq!(
                 j["tcp_notes"][ours].as_u64(),
@@ -186,6 +207,8 @@ fn notes_agree_packet_by_packet_with_tshark_analysis_flags() {
         ("zero_window", 5),
         ("window_update", 3),
         ("keep_alive", 3),
+        ("out_of_order", 5),
+        ("previous_segment_not_captured", 3),
     ] {
         assert!(
             seen.get(kind).copied().unwrap_or(0) >= least,

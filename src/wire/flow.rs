@@ -115,20 +115,22 @@ impl State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Note {
-    /// Every byte of the segment had been seen before; or it fills a hole too long
-    /// after the highest segment to be mere reordering (see [`Note::OutOfOrder`]).
+    /// Data from behind the highest sequence number sent so far in this direction that
+    /// is not [`Note::OutOfOrder`]: the sender sent it again (its bytes were seen
+    /// before, or it fills a hole long after). Wireshark: `tcp.analysis.retransmission`.
     Retransmission,
     /// Part of the segment had been seen before; only the new bytes were kept.
     Overlap { new_bytes: u64 },
-    /// The segment starts beyond the next expected byte: something before it is
-    /// missing (for now); it waits in the buffer. Wireshark: "Previous segment not
-    /// captured" (`tcp.analysis.lost_segment`).
+    /// The segment starts beyond the highest sequence number sent so far: something
+    /// before it is missing (for now); it waits in the buffer. Wireshark: "Previous
+    /// segment not captured" (`tcp.analysis.lost_segment`).
     PreviousSegmentNotCaptured,
-    /// New bytes that belong *before* the highest sequence number already seen, arriving
-    /// soon after it (within the handshake's round-trip time, or 3 ms when that is
-    /// unknown): the network reordered them. Wireshark's rule and name
-    /// (`tcp.analysis.out_of_order`). Later than that, the same segment is counted as a
-    /// [`Note::Retransmission`]: the sender most likely sent it again.
+    /// Data from behind the highest sequence number sent so far, arriving soon after it
+    /// (within the handshake's round-trip time, or 3 ms when that is unknown) and not
+    /// ending where it does: the network most likely reordered it. Wireshark's rule and
+    /// name (`tcp.analysis.out_of_order`); it looks at time, not at which bytes were
+    /// seen, so a quick resend is "out of order" too. Later than that, the same segment
+    /// is a [`Note::Retransmission`].
     OutOfOrder,
     /// Bytes that never arrived: the stream continues after a hole of `len` bytes.
     Gap { offset: u64, len: u64 },
@@ -1007,27 +1009,49 @@ impl FlowTable {
                 }
             }
         }
-        // New bytes from behind the highest sequence number sent so far: they filled a
-        // hole. Soon after the highest segment that is reordering; later, the sender
-        // sent them again (Wireshark's out-of-order threshold: the handshake's round
-        // trip, or 3 ms when it is unknown or too small to measure).
+        // Wireshark's rules, from the highest sequence number sent so far in this
+        // direction (`high`), not from the bytes delivered in order: a segment that
+        // starts beyond it is "previous segment not captured"; one from behind it is
+        // out of order when it comes soon after the highest segment (the handshake's
+        // round trip, or 3 ms when that is unknown or too small to measure) and does not
+        // end where it does, and otherwise a retransmission, whether its bytes were seen
+        // before (sent again) or not (it filled a hole, late).
         let end = seq.wrapping_add(t.payload_len as u32);
-        let behind = o.high[i].is_some_and(|h| (seq.wrapping_sub(h) as i32) < 0);
-        let classified = notes[mark..].iter().any(|n| {
-            matches!(
-                n,
-                Note::Retransmission | Note::PreviousSegmentNotCaptured | Note::KeepAlive
-            )
+        let ahead = o.high[i].is_none_or(|h| (seq.wrapping_sub(h) as i32) > 0);
+        let behind = o.high[i].is_some_and(|h| {
+            (seq.wrapping_sub(h) as i32) < 0 && !(t.payload_len > 1 && seq == h.wrapping_sub(1))
         });
-        if t.payload_len > 0 && behind && !classified && !keep_alive {
+        let keep_alive = keep_alive || notes[mark..].contains(&Note::KeepAlive);
+        let mut k = mark;
+        while k < notes.len() {
+            let drop = match notes[k] {
+                // Beyond the bytes delivered in order but not beyond `high`: an earlier
+                // segment already left the hole, and Wireshark names it only there.
+                Note::PreviousSegmentNotCaptured => !ahead,
+                // Reclassified below by Wireshark's rule.
+                Note::Retransmission => behind && t.payload_len > 0 && !t.flags.syn(),
+                _ => false,
+            };
+            if drop {
+                notes.remove(k);
+            } else {
+                k += 1;
+            }
+        }
+        if t.payload_len > 0 && behind && !keep_alive && !t.flags.syn() {
             let threshold = o.irtt_us.filter(|&r| r > 0).unwrap_or(3_000);
             // A segment stamped earlier than the highest one (a capture merged or
             // reordered after the fact) is not "soon after" it: Wireshark counts the
             // difference unsigned, and so it falls beyond the threshold.
-            match ts_us.checked_sub(o.high_ts[i]) {
-                Some(t) if t < threshold => notes.push(Note::OutOfOrder),
-                _ => notes.push(Note::Retransmission),
-            }
+            let soon = ts_us
+                .checked_sub(o.high_ts[i])
+                .is_some_and(|t| t < threshold);
+            let ends_at_high = o.high[i] == Some(end);
+            notes.push(if soon && !ends_at_high {
+                Note::OutOfOrder
+            } else {
+                Note::Retransmission
+            });
         }
         let sent_end = if t.flags.fin() {
             end.wrapping_add(1)
@@ -1634,6 +1658,13 @@ mod tests {
         // 40 µs after the highest segment: reordered on the way.
         assert_eq!(data(5, 1050), (vec![Note::OutOfOrder], Some(4), 5));
         assert_eq!(data(17, 2000).0, vec![Note::PreviousSegmentNotCaptured]);
+        // The next segment after the highest: the hole at 13 is not its business.
+        assert_eq!(data(21, 2010).0, vec![]);
+        // Bytes seen before, soon after the highest segment and not ending where it
+        // does: Wireshark calls that out of order too; ending where it does, a
+        // retransmission.
+        assert_eq!(data(17, 2030).0, vec![Note::OutOfOrder]);
+        assert_eq!(data(21, 2040).0, vec![Note::Retransmission]);
         // 3 ms later: the sender sent it again.
         assert_eq!(data(13, 5000).0, vec![Note::Retransmission]);
     }
