@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{netlab, netlab_with_limit};
+use common::{netlab, netlab_with_limit, on_a_terminal};
 use netlab::cmd::compare::{measure, CaptureMode, Column, CompareReport, Plan};
 use netlab::net::push::{Direction, Transport, Workload};
 use netlab::wire::push as wp;
@@ -543,4 +543,30 @@ fn help_explains_capture_failure_and_gives_examples() {
         <netlab::cli::Cli as clap::Parser>::try_parse_from(&argv)
             .unwrap_or_else(|e| panic!("`{cmd}` does not parse: {e}"));
     }
+}
+
+/// Progress while it runs: on a terminal a status line per transport (redrawn in place
+/// and cleared before the table); in a pipe nothing, so scripts read clean output.
+#[test]
+fn progress_is_shown_on_a_terminal_and_not_in_a_pipe() {
+    let args = "compare --no-capture --events 6 --interval 2 --poll-interval 4";
+    let text = on_a_terminal(args, true);
+    let titles: Vec<&str> = Transport::ALL.iter().map(|t| t.title()).collect();
+    for (i, title) in titles.iter().enumerate() {
+        let line = format!("\r\x1b[2Kcompare: {title} ({}/{})…", i + 1, titles.len());
+        assert!(text.contains(&line), "no {line:?} in:\n{text}");
+    }
+    // The last status line is cleared before the results are printed.
+    let last = text.rfind("compare: ").unwrap();
+    let cleared = text[last..].find("\r\x1b[2K").map(|k| last + k);
+    let table = text
+        .find("events delivered")
+        .expect("the table is printed, readable");
+    assert!(cleared.is_some_and(|c| c < table), "{text:?}");
+
+    let argv: Vec<&str> = args.split(' ').collect();
+    let piped = netlab_with_limit(&argv, Duration::from_secs(60));
+    assert_eq!(piped.code(), 0, "{}", piped.stderr);
+    assert!(!piped.stderr.contains("compare: "), "{}", piped.stderr);
+    assert!(!piped.stdout.contains('\x1b'), "{}", piped.stdout);
 }

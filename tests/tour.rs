@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{have_root, netlab_with_limit, Run};
+use common::{have_root, netlab_with_limit, on_a_terminal, Run};
 use netlab::cmd::tour::{Chapter, LABS};
 use serde_json::Value;
 use sha1::{Digest, Sha1};
@@ -310,38 +310,6 @@ fn pace_with_stdin_not_a_terminal_goes_straight_on() {
     assert!(status.success(), "{text}");
     assert!(text.contains("stdin is not a terminal"), "{text}");
     assert!(text.contains("Chapter 4 of 5"), "{text}");
-}
-
-/// Run netlab on a pseudo-terminal (util-linux `script`), with stdin at end of input.
-fn on_a_terminal(args: &str, no_color: bool) -> String {
-    let mut c = Command::new("script");
-    c.args([
-        "-qec",
-        &format!("{} {args}", env!("CARGO_BIN_EXE_netlab")),
-        "/dev/null",
-    ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    c.env_remove("NO_COLOR");
-    if no_color {
-        c.env("NO_COLOR", "1");
-    }
-    let child = c.spawn().expect("script (util-linux) runs");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("netlab {args} on a terminal hung"))
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

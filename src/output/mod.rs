@@ -51,6 +51,9 @@ pub trait Render: Serialize {
     fn render_human(&self, style: &Style) -> String;
 }
 
+/// Narrower than this, a terminal's reported width is not believed (see `Output::stdio`).
+const MIN_TABLE_WIDTH: u16 = 40;
+
 /// Where output goes, and how it looks. Built once in `app`.
 pub struct Output {
     format: Format,
@@ -92,8 +95,13 @@ impl Output {
             ColorWhen::Auto => tty && !no_color_env && format == Format::Human,
         };
         // On a terminal, tables fit its width; in a pipe they keep their natural width.
+        // A terminal that reports a tiny width (0 columns: a pseudo-terminal nobody
+        // sized, as under `script` or some CI runners) counts as unknown: squeezing a
+        // table into it would leave one letter per line.
         let width = if tty {
-            comfy_table::Table::new().width()
+            comfy_table::Table::new()
+                .width()
+                .filter(|&w| w >= MIN_TABLE_WIDTH)
         } else {
             None
         };

@@ -357,3 +357,38 @@ pub fn netlab_with_stdin(args: &[&str], input: &str, limit: Duration) -> Run {
         stderr: err_reader.join().unwrap(),
     }
 }
+
+/// Run netlab on a pseudo-terminal (util-linux `script`), with stdin at end of input.
+pub fn on_a_terminal(args: &str, no_color: bool) -> String {
+    let mut c = Command::new("script");
+    // `script` runs the command through a shell: `args` is one shell-quoted line.
+    c.args([
+        "-qec",
+        &format!("{} {args}", env!("CARGO_BIN_EXE_netlab")),
+        "/dev/null",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    c.env_remove("NO_COLOR");
+    if no_color {
+        c.env("NO_COLOR", "1");
+    }
+    let child = c
+        .spawn()
+        .expect("script (util-linux, Debian bsdutils) runs: .ci/run installs it");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("netlab {args} on a terminal hung"))
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
