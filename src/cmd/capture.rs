@@ -403,7 +403,8 @@ fn push_num(s: &mut String, n: u64) {
         i -= 1;
         buf[i] = b'0' + n as u8;
     }
-    s.extend(buf[i..].iter().map(|&b| char::from(b)));
+    // ASCII digits only, so this never fails; one bulk append beats a char at a time.
+    s.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// Append `n` right-aligned in `width` columns (spaces, or zeros with `zero`).

@@ -215,8 +215,7 @@ impl Follower {
 
     fn keep(&mut self, (dir, offset, p): (Direction, u64, Result<Vec<u8>, u64>)) {
         let tcp = self
-            .id
-            .and_then(|id| self.table.conversations.get((id - 1) as usize))
+            .followed()
             .is_some_and(|c| c.transport == crate::wire::flow::Transport::Tcp);
         if tcp {
             let piece = match &p {
