@@ -698,7 +698,11 @@ impl<'o> Pipeline<'o> {
             a.start(number);
         }
         let tcp = d.tcp().is_some();
-        let ports = d.ports().unwrap_or((0, 0));
+        // Only the application decoders need them (port 53 is DNS).
+        let ports = match apps {
+            Some(_) => d.ports().unwrap_or((0, 0)),
+            None => (0, 0),
+        };
         let update = self.flows.packet(&d, f.data, ts_us, &mut |id, dir, p| {
             if let (true, Some(a)) = (tcp, apps.as_mut()) {
                 a.piece(id, dir, p, ports);

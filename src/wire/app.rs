@@ -1311,7 +1311,7 @@ impl AppEvent {
                 summary,
                 message,
             } => {
-                let start = self.offset + if *transport == "tcp" { 2 } else { 0 };
+                let start = self.offset + dns_prefix_len(transport);
                 if *transport == "tcp" {
                     f.push(Field::new(
                         "length",
@@ -1457,6 +1457,16 @@ impl AppDecoder {
     }
 }
 
+/// Bytes before a DNS message in its stream: over TCP its 2-byte length (RFC 1035
+/// §4.2.2), over UDP none.
+fn dns_prefix_len(transport: &str) -> u64 {
+    if transport == "tcp" {
+        2
+    } else {
+        0
+    }
+}
+
 fn dns_event(dir: Direction, offset: u64, transport: &'static str, msg: &[u8]) -> AppEvent {
     let length = u16::try_from(msg.len()).unwrap_or(u16::MAX);
     let message = match dns::Repr::parse_partial(msg) {
@@ -1473,7 +1483,7 @@ fn dns_event(dir: Direction, offset: u64, transport: &'static str, msg: &[u8]) -
     AppEvent {
         direction: dir,
         offset,
-        end: offset + msg.len() as u64 + if transport == "tcp" { 2 } else { 0 },
+        end: offset + dns_prefix_len(transport) + msg.len() as u64,
         message,
     }
 }

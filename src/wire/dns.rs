@@ -1250,8 +1250,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn hostile_names_are_errors_in_bounded_time() {
-        let start = std::time::Instant::now();
+    fn hostile_names_are_errors_in_bounded_work() {
         // A pointer to itself.
         let mut m = header(1, 0);
         m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
@@ -1279,7 +1278,12 @@ pub(crate) mod tests {
             m.extend_from_slice(&(0xc000 | target).to_be_bytes());
         }
         let last = m.len() - 2;
-        assert!(read_name(&m, last).is_err());
+        // The cap, not the chain's end, stopped the walk.
+        let e = read_name(&m, last).unwrap_err();
+        assert!(
+            e.to_string().contains("too many compression pointers"),
+            "{e}"
+        );
         // A name of 256 bytes: four 63-byte labels plus the root.
         let mut m = header(1, 0);
         for _ in 0..4 {
@@ -1316,7 +1320,6 @@ pub(crate) mod tests {
         let r = Repr::parse_partial(&m).unwrap();
         assert_eq!(r.answers.len(), 4);
         assert!(matches!(r.problem, Some(Error::Truncated { .. })));
-        assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

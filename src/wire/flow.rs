@@ -998,17 +998,6 @@ impl FlowTable {
             stream.segment(seq, payload, t.payload_len as u64, &mut notes, &mut |p| {
                 sink(id, dir, p)
             });
-        if keep_alive {
-            // A keep-alive's byte is old on purpose: not a retransmission.
-            let mut k = mark;
-            while k < notes.len() {
-                if notes[k] == Note::Retransmission {
-                    notes.remove(k);
-                } else {
-                    k += 1;
-                }
-            }
-        }
         // Wireshark's rules, from the highest sequence number sent so far in this
         // direction (`high`), not from the bytes delivered in order: a segment that
         // starts beyond it is "previous segment not captured"; one from behind it is
@@ -1021,14 +1010,14 @@ impl FlowTable {
         let behind = o.high[i].is_some_and(|h| {
             (seq.wrapping_sub(h) as i32) < 0 && !(t.payload_len > 1 && seq == h.wrapping_sub(1))
         });
-        let keep_alive = keep_alive || notes[mark..].contains(&Note::KeepAlive);
         let mut k = mark;
         while k < notes.len() {
             let drop = match notes[k] {
                 // Beyond the bytes delivered in order but not beyond `high`: an earlier
                 // segment already left the hole, and Wireshark names it only there.
                 Note::PreviousSegmentNotCaptured => !ahead,
-                // Reclassified below by Wireshark's rule.
+                // Reclassified below by Wireshark's rule (a keep-alive's byte is old on
+                // purpose: not a retransmission).
                 Note::Retransmission => behind && t.payload_len > 0 && !t.flags.syn(),
                 _ => false,
             };
