@@ -12,6 +12,7 @@ use crate::wire::checksum::Checked;
 use crate::wire::dissect::{dissect, Dissection, Field, LayerRepr, LinkType, Stopped};
 use crate::wire::filter::Filter;
 use crate::wire::flow::{Annotation, FlowTable, Limits, Note, State};
+use crate::wire::text::{push_ipv4, push_num, push_pair};
 use serde::Serialize;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -380,47 +381,6 @@ fn endpoint(ip: std::net::IpAddr, port: Option<u16>) -> String {
     s
 }
 
-/// "00" to "99": numbers are written two digits at a time. It is a `str`, so a slice of
-/// it is text already (no UTF-8 check per number, which cost as much as the digits).
-const PAIRS: &str = "0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// Append `n` (below 100) as two digits, `07` for 7.
-fn push_pair(s: &mut String, n: u64) {
-    let p = (n % 100) as usize * 2;
-    s.push_str(&PAIRS[p..p + 2]);
-}
-
-/// Append `n` in decimal. The one-line view writes millions of numbers; `write!` with
-/// its formatter machinery was most of its run time.
-fn push_num(s: &mut String, n: u64) {
-    if n < 10 {
-        s.push(char::from(b'0' + n as u8));
-        return;
-    }
-    // Split into two-digit groups, lowest first (u64 has at most 10), then write them
-    // highest first; the highest group alone may have one digit.
-    let mut groups = [0u8; 10];
-    let mut k = 0;
-    let mut n = n;
-    while n >= 100 {
-        groups[k] = (n % 100) as u8;
-        k += 1;
-        n /= 100;
-    }
-    if n >= 10 {
-        push_pair(s, n);
-    } else {
-        s.push(char::from(b'0' + n as u8));
-    }
-    for &g in groups[..k].iter().rev() {
-        push_pair(s, u64::from(g));
-    }
-}
-
 /// Append `n` right-aligned in `width` columns (spaces, or zeros with `zero`).
 fn push_num_width(s: &mut String, n: u64, width: usize, zero: bool) {
     let digits = if n == 0 { 1 } else { n.ilog10() as usize + 1 };
@@ -542,40 +502,11 @@ fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>, notes: &
     }
 }
 
-/// Decimal text of every byte value: an IPv4 address is four table look-ups.
-static OCTETS: [&str; 256] = [
-    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
-    "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32",
-    "33", "34", "35", "36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46", "47", "48",
-    "49", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "60", "61", "62", "63", "64",
-    "65", "66", "67", "68", "69", "70", "71", "72", "73", "74", "75", "76", "77", "78", "79", "80",
-    "81", "82", "83", "84", "85", "86", "87", "88", "89", "90", "91", "92", "93", "94", "95", "96",
-    "97", "98", "99", "100", "101", "102", "103", "104", "105", "106", "107", "108", "109", "110",
-    "111", "112", "113", "114", "115", "116", "117", "118", "119", "120", "121", "122", "123",
-    "124", "125", "126", "127", "128", "129", "130", "131", "132", "133", "134", "135", "136",
-    "137", "138", "139", "140", "141", "142", "143", "144", "145", "146", "147", "148", "149",
-    "150", "151", "152", "153", "154", "155", "156", "157", "158", "159", "160", "161", "162",
-    "163", "164", "165", "166", "167", "168", "169", "170", "171", "172", "173", "174", "175",
-    "176", "177", "178", "179", "180", "181", "182", "183", "184", "185", "186", "187", "188",
-    "189", "190", "191", "192", "193", "194", "195", "196", "197", "198", "199", "200", "201",
-    "202", "203", "204", "205", "206", "207", "208", "209", "210", "211", "212", "213", "214",
-    "215", "216", "217", "218", "219", "220", "221", "222", "223", "224", "225", "226", "227",
-    "228", "229", "230", "231", "232", "233", "234", "235", "236", "237", "238", "239", "240",
-    "241", "242", "243", "244", "245", "246", "247", "248", "249", "250", "251", "252", "253",
-    "254", "255",
-];
-
 fn write_endpoint(s: &mut String, ip: std::net::IpAddr, port: Option<u16>) {
     use std::fmt::Write as _;
     match ip {
         std::net::IpAddr::V4(a) => {
-            let o = a.octets();
-            for (i, b) in o.iter().enumerate() {
-                if i > 0 {
-                    s.push('.');
-                }
-                s.push_str(OCTETS[usize::from(*b)]);
-            }
+            push_ipv4(s, a);
         }
         std::net::IpAddr::V6(a) if port.is_some() => {
             let _ = write!(s, "[{a}]");
@@ -1310,18 +1241,10 @@ mod tests {
 
     #[test]
     fn number_writers_match_format() {
-        let powers = (0..20).map(|e| 10u64.pow(e));
-        let around = powers.flat_map(|p| [p - 1, p, p + 1, p.saturating_mul(5)]);
-        for n in around.chain([12345, u64::from(u32::MAX), u64::MAX]) {
-            let mut s = String::new();
-            push_num(&mut s, n);
-            assert_eq!(s, n.to_string());
+        for n in [0u64, 7, 10, 99, 100, 12345, u64::from(u32::MAX), u64::MAX] {
             let mut s = String::new();
             push_num_width(&mut s, n, 6, false);
             assert_eq!(s, format!("{n:>6}"));
-        }
-        for b in 0..=255u8 {
-            assert_eq!(OCTETS[usize::from(b)], b.to_string());
         }
     }
 }

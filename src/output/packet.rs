@@ -6,6 +6,7 @@ use super::Style;
 use crate::layers::{OsiLayer, Protocol};
 use crate::wire::app::AppLayer;
 use crate::wire::dissect::{Dissection, Layer, LayerRepr};
+use crate::wire::text::push_num;
 use std::fmt::Write as _;
 
 /// ANSI colour for an OSI layer, so the tree, the OSI view and the hexdump agree.
@@ -112,14 +113,18 @@ pub fn write_layer_tree(
         } else {
             ""
         };
-        let _ = writeln!(
-            *s,
-            "  {} {} [bytes {}..{}]{quoted}",
-            placement(style, l.protocol, pdu_of(l)),
-            style.paint(super::Paint::Bold, l.name()),
-            l.header.start,
-            l.header.end
-        );
+        // "  L3 Network … │ IPv4 [bytes 14..34]", by hand: once per layer per packet.
+        s.push_str("  ");
+        s.push_str(&placement(style, l.protocol, pdu_of(l)));
+        s.push(' ');
+        s.push_str(&style.paint(super::Paint::Bold, l.name()));
+        s.push_str(" [bytes ");
+        push_num(s, l.header.start as u64);
+        s.push_str("..");
+        push_num(s, l.header.end as u64);
+        s.push(']');
+        s.push_str(quoted);
+        s.push('\n');
         for f in l.fields(frame) {
             s.push_str("      ");
             push_padded(s, f.name, 18);

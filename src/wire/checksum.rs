@@ -9,6 +9,7 @@
 //! packet never leaves memory, and a capture sees the partial sum the kernel left in the
 //! field. netlab reports this; it never drops a packet for it.
 
+use super::text::push_hex16;
 use serde::Serialize;
 
 /// Add `data` to a running 32-bit sum as 16-bit big-endian words. An odd last byte is
@@ -52,14 +53,6 @@ pub fn pseudo_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, len: u16) -> u32 {
 /// length, three zero bytes and the next header value.
 pub fn pseudo_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, len: u32) -> u32 {
     sum(&src) + sum(&dst) + (len >> 16) + (len & 0xffff) + u32::from(next_header)
-}
-
-/// Append `v` as four lowercase hex digits.
-pub fn push_hex16(s: &mut String, v: u16) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for shift in [12, 8, 4, 0] {
-        s.push(char::from(HEX[usize::from((v >> shift) & 0xf)]));
-    }
 }
 
 /// What a checksum check found.

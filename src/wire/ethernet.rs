@@ -81,10 +81,11 @@ impl fmt::Display for EtherType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let raw = u16::from(*self);
         match self {
-            EtherType::Ipv4 => write!(f, "IPv4 (0x{raw:04x})"),
-            EtherType::Arp => write!(f, "ARP (0x{raw:04x})"),
-            EtherType::Vlan => write!(f, "802.1Q VLAN tag (0x{raw:04x})"),
-            EtherType::Ipv6 => write!(f, "IPv6 (0x{raw:04x})"),
+            // The known ones are constants (one per frame in the layer tree).
+            EtherType::Ipv4 => f.write_str("IPv4 (0x0800)"),
+            EtherType::Arp => f.write_str("ARP (0x0806)"),
+            EtherType::Vlan => f.write_str("802.1Q VLAN tag (0x8100)"),
+            EtherType::Ipv6 => f.write_str("IPv6 (0x86dd)"),
             EtherType::Unknown(_) if raw <= 1500 => {
                 write!(f, "0x{raw:04x} (an 802.3 length, not a type)")
             }
@@ -362,6 +363,12 @@ mod tests {
     fn ethertype_round_trips() {
         for v in [0x0800u16, 0x0806, 0x8100, 0x86dd, 0x88cc, 0x0040] {
             assert_eq!(u16::from(EtherType::from(v)), v);
+            // The constant labels carry the right number.
+            let label = EtherType::from(v).to_string();
+            assert!(
+                label.contains(&format!("(0x{v:04x})")) || label.starts_with(&format!("0x{v:04x}")),
+                "{label}"
+            );
         }
         assert!(EtherType::from(0x0040).to_string().contains("length"));
     }

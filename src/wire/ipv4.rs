@@ -26,6 +26,7 @@
 
 use super::checksum::{self, Checked};
 use super::dissect::Field;
+use super::text::{self, Text};
 use super::{be16, Error, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
@@ -381,25 +382,36 @@ impl Repr {
         if self.more_frags {
             flags.push("MF");
         }
-        let mut v = vec![
+        let mut v =
+            vec![
             Field::new("version", "4".into(), field::VER_IHL, "IP version"),
             Field::new(
                 "ihl",
-                format!("{} ({} bytes)", self.header_len / 4, self.header_len),
+                Text::new()
+                    .num((self.header_len / 4) as u64)
+                    .str(" (")
+                    .num(self.header_len as u64)
+                    .str(" bytes)")
+                    .into(),
                 field::VER_IHL,
                 a(0),
             ),
-            Field::new("dscp", self.dscp.to_string(), field::DSCP_ECN, a(1)),
-            Field::new("ecn", self.ecn.to_string(), field::DSCP_ECN, a(1)),
+            Field::new("dscp", text::num(self.dscp), field::DSCP_ECN, a(1)),
+            Field::new("ecn", text::num(self.ecn), field::DSCP_ECN, a(1)),
             Field::new(
                 "total_length",
-                self.total_length.to_string(),
+                text::num(self.total_length),
                 field::LENGTH,
                 a(2),
             ),
             Field::new(
                 "identification",
-                format!("0x{:04x} ({})", self.ident, self.ident),
+                Text::new()
+                    .hex16(self.ident)
+                    .str(" (")
+                    .num(self.ident)
+                    .str(")")
+                    .into(),
                 field::IDENT,
                 a(3),
             ),
@@ -415,24 +427,36 @@ impl Repr {
             ),
             Field::new(
                 "fragment_offset",
-                format!("{} (x 8 = byte {})", self.frag_offset / 8, self.frag_offset),
+                Text::new()
+                    .num(self.frag_offset / 8)
+                    .str(" (x 8 = byte ")
+                    .num(self.frag_offset)
+                    .str(")")
+                    .into(),
                 field::FLAGS_FRAG,
                 "where this fragment's data goes in the original payload, counted in 8-byte units",
             ),
-            Field::new("ttl", self.ttl.to_string(), field::TTL, a(5)),
-            Field::new("protocol", self.protocol.to_string(), field::PROTOCOL, a(6)),
+            Field::new("ttl", text::num(self.ttl), field::TTL, a(5)),
+            Field::new(
+                "protocol",
+                Text::new()
+                    .num(u8::from(self.protocol))
+                    .str(" (")
+                    .str(self.protocol.name())
+                    .str(")")
+                    .into(), field::PROTOCOL, a(6)),
             Field::new(
                 "header_checksum",
-                format!(
-                    "0x{:04x}: {}",
-                    self.checksum,
-                    self.checksum_check.describe(false)
-                ),
+                Text::new()
+                    .hex16(self.checksum)
+                    .str(": ")
+                    .str(&self.checksum_check.describe(false))
+                    .into(),
                 field::CHECKSUM,
                 a(7),
             ),
-            Field::new("source", self.src.to_string(), field::SRC, a(8)),
-            Field::new("destination", self.dst.to_string(), field::DST, a(9)),
+            Field::new("source", text::ipv4(self.src), field::SRC, a(8)),
+            Field::new("destination", text::ipv4(self.dst), field::DST, a(9)),
         ];
         if let Some(opts) = header.get(MIN_HEADER_LEN..self.header_len) {
             let _ = walk_options(opts, MIN_HEADER_LEN, |o| {

@@ -35,6 +35,7 @@ pub mod ipv6;
 pub mod push;
 pub mod sll;
 pub mod tcp;
+pub mod text;
 pub mod udp;
 pub mod websocket;
 

@@ -30,6 +30,7 @@
 
 use super::checksum::{self, Checked};
 use super::dissect::Field;
+use super::text::{self, Text};
 use super::{be16, be32, Error, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
@@ -448,13 +449,18 @@ impl Repr {
     pub fn fields(&self, header: &[u8]) -> Vec<Field> {
         let a = |i: usize| FIELDS[i].about;
         let mut v = vec![
-            Field::new("src_port", self.src_port.to_string(), field::SRC_PORT, a(0)),
-            Field::new("dst_port", self.dst_port.to_string(), field::DST_PORT, a(1)),
-            Field::new("seq", self.seq.to_string(), field::SEQ, a(2)),
-            Field::new("ack", self.ack.to_string(), field::ACK, a(3)),
+            Field::new("src_port", text::num(self.src_port), field::SRC_PORT, a(0)),
+            Field::new("dst_port", text::num(self.dst_port), field::DST_PORT, a(1)),
+            Field::new("seq", text::num(self.seq), field::SEQ, a(2)),
+            Field::new("ack", text::num(self.ack), field::ACK, a(3)),
             Field::new(
                 "data_offset",
-                format!("{} ({} bytes)", self.header_len / 4, self.header_len),
+                Text::new()
+                    .num((self.header_len / 4) as u64)
+                    .str(" (")
+                    .num(self.header_len as u64)
+                    .str(" bytes)")
+                    .into(),
                 12..13,
                 "header length in 32-bit words",
             ),
@@ -464,23 +470,26 @@ impl Repr {
                 13..14,
                 "CWR ECE URG ACK PSH RST SYN FIN",
             ),
-            Field::new("window", self.window.to_string(), field::WINDOW, a(5)),
+            Field::new("window", text::num(self.window), field::WINDOW, a(5)),
             Field::new(
                 "checksum",
-                format!(
-                    "0x{:04x}: {}",
-                    self.checksum,
-                    self.checksum_check.describe(true)
-                ),
+                Text::new()
+                    .hex16(self.checksum)
+                    .str(": ")
+                    .str(&self.checksum_check.describe(true))
+                    .into(),
                 field::CHECKSUM,
                 a(6),
             ),
-            Field::new("urgent", self.urgent.to_string(), field::URGENT, a(7)),
+            Field::new("urgent", text::num(self.urgent), field::URGENT, a(7)),
         ];
         if let Some(opts) = header.get(MIN_HEADER_LEN..self.header_len) {
             let _ = walk_options(opts, MIN_HEADER_LEN, |raw, data| {
                 let value = match (raw.kind, data.len()) {
-                    (2, 2) => format!("MSS {}", u16::from_be_bytes([data[0], data[1]])),
+                    (2, 2) => Text::new()
+                        .str("MSS ")
+                        .num(u16::from_be_bytes([data[0], data[1]]))
+                        .into(),
                     (3, 1) => format!(
                         "window scale {} (multiply by {})",
                         data[0],
@@ -494,12 +503,19 @@ impl Repr {
                             .collect();
                         format!("SACK {}", blocks.join(" "))
                     }
-                    (8, 8) => format!(
-                        "timestamps val {} ecr {}",
-                        be32(data, 0..4),
-                        be32(data, 4..8)
-                    ),
-                    (k, _) => format!("{k} ({})", option_name(k)),
+                    (8, 8) => Text::new()
+                        .str("timestamps val ")
+                        .num(be32(data, 0..4))
+                        .str(" ecr ")
+                        .num(be32(data, 4..8))
+                        .into(),
+                    // NOPs come in every segment with timestamps: no formatter.
+                    (k, _) => Text::new()
+                        .num(k)
+                        .str(" (")
+                        .str(option_name(k))
+                        .str(")")
+                        .into(),
                 };
                 v.push(Field::new(
                     "option",

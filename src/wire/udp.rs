@@ -19,6 +19,7 @@
 use super::checksum::{self, Checked};
 use super::dissect::Field;
 use super::tcp::Pseudo;
+use super::text::{self, Text};
 use super::{be16, need_len, Error, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
@@ -134,21 +135,26 @@ impl Repr {
     pub fn fields(&self) -> Vec<Field> {
         let a = |i: usize| FIELDS[i].about;
         vec![
-            Field::new("src_port", self.src_port.to_string(), field::SRC_PORT, a(0)),
-            Field::new("dst_port", self.dst_port.to_string(), field::DST_PORT, a(1)),
+            Field::new("src_port", text::num(self.src_port), field::SRC_PORT, a(0)),
+            Field::new("dst_port", text::num(self.dst_port), field::DST_PORT, a(1)),
             Field::new(
                 "length",
-                format!("{} (8 header + {} data)", self.length, self.payload_len),
+                Text::new()
+                    .num(self.length)
+                    .str(" (8 header + ")
+                    .num(self.payload_len as u64)
+                    .str(" data)")
+                    .into(),
                 field::LENGTH,
                 a(2),
             ),
             Field::new(
                 "checksum",
-                format!(
-                    "0x{:04x}: {}",
-                    self.checksum,
-                    self.checksum_check.describe(true)
-                ),
+                Text::new()
+                    .hex16(self.checksum)
+                    .str(": ")
+                    .str(&self.checksum_check.describe(true))
+                    .into(),
                 field::CHECKSUM,
                 a(3),
             ),
