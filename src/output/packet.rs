@@ -54,29 +54,38 @@ pub fn looks_like_tls(payload: &[u8]) -> bool {
 /// Append `text` padded with spaces to `width` characters (cheaper than `{:<w}`, which
 /// writes its padding one character at a time; `--layers` pads every field).
 fn push_padded(s: &mut String, text: &str, width: usize) {
+    const SPACES: &str = "                                ";
     s.push_str(text);
-    // Names here are ASCII, so bytes are columns.
-    for _ in text.len()..width {
-        s.push(' ');
-    }
+    // Names here are ASCII, so bytes are columns; one append, not a space at a time.
+    let pad = width.saturating_sub(text.len());
+    s.push_str(&SPACES[..pad.min(SPACES.len())]);
 }
 
 fn placement(style: &Style, p: Protocol, pdu: &str) -> String {
-    let osi = p.osi();
     let mut text = String::with_capacity(64);
+    push_placement(&mut text, style, p, pdu);
+    text
+}
+
+/// "L3 Network      │ TCP/IP Internet    │ packet   ", coloured by OSI layer when colour
+/// is on; appended to `s` (once per layer per packet in `--layers`).
+fn push_placement(s: &mut String, style: &Style, p: Protocol, pdu: &str) {
+    if style.color {
+        let mut text = String::with_capacity(64);
+        push_placement(&mut text, &Style { color: false, ..*style }, p, pdu);
+        s.push_str(&paint_layer(style, p.osi(), &text));
+        return;
+    }
+    let osi = p.osi();
+    let text = s;
     text.push('L');
     text.push(char::from(b'0' + osi.number()));
     text.push(' ');
-    push_padded(&mut text, osi.name(), 12);
+    push_padded(text, osi.name(), 12);
     text.push_str(" │ TCP/IP ");
-    push_padded(&mut text, p.tcpip().name(), 11);
+    push_padded(text, p.tcpip().name(), 11);
     text.push_str(" │ ");
-    push_padded(&mut text, pdu, 9);
-    if style.color {
-        paint_layer(style, osi, &text)
-    } else {
-        text
-    }
+    push_padded(text, pdu, 9);
 }
 
 fn pdu_of(l: &Layer) -> &'static str {
@@ -115,9 +124,13 @@ pub fn write_layer_tree(
         };
         // "  L3 Network … │ IPv4 [bytes 14..34]", by hand: once per layer per packet.
         s.push_str("  ");
-        s.push_str(&placement(style, l.protocol, pdu_of(l)));
+        push_placement(s, style, l.protocol, pdu_of(l));
         s.push(' ');
-        s.push_str(&style.paint(super::Paint::Bold, l.name()));
+        if style.color {
+            s.push_str(&style.paint(super::Paint::Bold, l.name()));
+        } else {
+            s.push_str(l.name());
+        }
         s.push_str(" [bytes ");
         push_num(s, l.header.start as u64);
         s.push_str("..");
