@@ -72,7 +72,15 @@ fn placement(style: &Style, p: Protocol, pdu: &str) -> String {
 fn push_placement(s: &mut String, style: &Style, p: Protocol, pdu: &str) {
     if style.color {
         let mut text = String::with_capacity(64);
-        push_placement(&mut text, &Style { color: false, ..*style }, p, pdu);
+        push_placement(
+            &mut text,
+            &Style {
+                color: false,
+                ..*style
+            },
+            p,
+            pdu,
+        );
         s.push_str(&paint_layer(style, p.osi(), &text));
         return;
     }

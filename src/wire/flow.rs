@@ -42,6 +42,8 @@ use std::net::IpAddr;
 
 /// One end of a conversation: an address and a port.
 pub type End = (IpAddr, u16);
+/// A conversation's key: its transport and its two ends, the lower one first.
+type Key = (Transport, End, End);
 
 /// Which transport carries the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -637,7 +639,12 @@ pub struct Annotation {
 #[derive(Debug, Clone, Default)]
 pub struct FlowTable {
     limits: Limits,
-    open: HashMap<(Transport, End, End), Open, std::hash::BuildHasherDefault<ConvHasher>>,
+    /// Open conversations: their ends, and where their state is in `slots`. The map holds
+    /// only small entries (a look-up per packet stays in the cache); the state of a
+    /// conversation (about 340 bytes) lives in the slab beside it.
+    open: HashMap<Key, usize, std::hash::BuildHasherDefault<ConvHasher>>,
+    slots: Vec<Option<Open>>,
+    free_slots: Vec<usize>,
     /// Packets handed to [`FlowTable::packet`], so notes can name one by number.
     pub packets: u64,
     /// Every conversation seen, in order (closed ones stay for the statistics).
@@ -681,15 +688,29 @@ impl FlowTable {
 
     fn forget_ended(&mut self) {
         let conversations = &self.conversations;
-        let free = &mut self.free;
+        let (slots, free_slots, free) = (&mut self.slots, &mut self.free_slots, &mut self.free);
         let keep_rows = self.forget_at.is_none();
-        self.open.retain(|_, o| {
+        self.open.retain(|_, &mut slot| {
+            let Some(o) = slots[slot].as_ref() else {
+                return false;
+            };
             let ended = matches!(conversations[o.index].state, State::Closed | State::Reset);
-            if ended && !keep_rows {
-                free.push(o.index);
+            if ended {
+                if !keep_rows {
+                    free.push(o.index);
+                }
+                slots[slot] = None;
+                free_slots.push(slot);
             }
             !ended
         });
+    }
+
+    /// Stop following the conversation in `slot` (its buffers are freed now).
+    fn close_slot(&mut self, key: &Key, slot: usize) {
+        self.open.remove(key);
+        self.slots[slot] = None;
+        self.free_slots.push(slot);
     }
 
     /// Follow one dissected packet. `frame` is the bytes the dissection was made from;
@@ -736,7 +757,7 @@ impl FlowTable {
         }
     }
 
-    fn key(t: Transport, x: End, y: End) -> (Transport, End, End) {
+    fn key(t: Transport, x: End, y: End) -> Key {
         if x <= y {
             (t, x, y)
         } else {
@@ -744,29 +765,22 @@ impl FlowTable {
         }
     }
 
-    /// Find or start the conversation; `None` when the table is full.
-    fn open(
-        &mut self,
-        t: Transport,
-        a: End,
-        b: End,
-        ts_us: u64,
-        fresh: bool,
-    ) -> Option<(Transport, End, End)> {
+    /// Find or start the conversation: its slot in `slots`; `None` when the table is full.
+    fn open(&mut self, t: Transport, a: End, b: End, ts_us: u64, fresh: bool) -> Option<usize> {
         let key = Self::key(t, a, b);
-        if fresh {
+        if let Some(&slot) = self.open.get(&key) {
+            let index = self.slots[slot].as_ref()?.index;
+            let st = self.conversations[index].state;
             // A new SYN on the ends of a finished conversation: the ports were reused.
-            if let Some(o) = self.open.get(&key) {
-                let (st, index) = (self.conversations[o.index].state, o.index);
-                if matches!(st, State::Closed | State::Reset) {
-                    self.open.remove(&key);
-                    if self.forget_at.is_some() {
-                        self.free.push(index);
-                    }
-                }
+            if !(fresh && matches!(st, State::Closed | State::Reset)) {
+                return Some(slot);
+            }
+            self.close_slot(&key, slot);
+            if self.forget_at.is_some() {
+                self.free.push(index);
             }
         }
-        if !self.open.contains_key(&key) {
+        {
             if let Some(at) = self.forget_at {
                 if self.open.len() >= at {
                     self.forget_ended();
@@ -823,26 +837,34 @@ impl FlowTable {
                 }
             };
             let r = Reassembler::new(self.limits.max_buffered);
-            self.open.insert(
-                key,
-                Open {
-                    index,
-                    streams: [r.clone(), r],
-                    fin: [false; 2],
-                    syn_ack_seen: false,
-                    last_ack: [None; 2],
-                    last_win: [None; 2],
-                    ack_packet: [0; 2],
-                    dup_acks: [0; 2],
-                    isn: [None; 2],
-                    high: [None; 2],
-                    high_ts: [0; 2],
-                    syn_ts: None,
-                    irtt_us: None,
-                },
-            );
+            let open = Open {
+                index,
+                streams: [r.clone(), r],
+                fin: [false; 2],
+                syn_ack_seen: false,
+                last_ack: [None; 2],
+                last_win: [None; 2],
+                ack_packet: [0; 2],
+                dup_acks: [0; 2],
+                isn: [None; 2],
+                high: [None; 2],
+                high_ts: [0; 2],
+                syn_ts: None,
+                irtt_us: None,
+            };
+            let slot = match self.free_slots.pop() {
+                Some(i) => {
+                    self.slots[i] = Some(open);
+                    i
+                }
+                None => {
+                    self.slots.push(Some(open));
+                    self.slots.len() - 1
+                }
+            };
+            self.open.insert(key, slot);
+            Some(slot)
         }
-        Some(key)
     }
 
     fn udp(
@@ -854,10 +876,10 @@ impl FlowTable {
         ts_us: u64,
         sink: &mut impl FnMut(u32, Direction, Piece<'_>),
     ) -> Update {
-        let Some(key) = self.open(Transport::Udp, from, to, ts_us, false) else {
+        let Some(slot) = self.open(Transport::Udp, from, to, ts_us, false) else {
             return untracked();
         };
-        let Some(o) = self.open.get(&key) else {
+        let Some(o) = self.slots[slot].as_ref() else {
             return untracked();
         };
         let c = &mut self.conversations[o.index];
@@ -911,10 +933,10 @@ impl FlowTable {
         } else {
             (from, to)
         };
-        let Some(key) = self.open(Transport::Tcp, a, b, ts_us, fresh_syn) else {
+        let Some(slot) = self.open(Transport::Tcp, a, b, ts_us, fresh_syn) else {
             return untracked();
         };
-        let Some(o) = self.open.get_mut(&key) else {
+        let Some(o) = self.slots[slot].as_mut() else {
             return untracked();
         };
         let c = &mut self.conversations[o.index];
@@ -1145,7 +1167,9 @@ impl FlowTable {
     /// The capture ended: flush every stream still waiting behind a hole.
     pub fn finish(&mut self, sink: &mut impl FnMut(u32, Direction, Piece<'_>)) -> Vec<Update> {
         let mut updates = Vec::new();
-        let mut open: Vec<_> = self.open.drain().map(|(_, o)| o).collect();
+        self.open.clear();
+        self.free_slots.clear();
+        let mut open: Vec<Open> = self.slots.drain(..).flatten().collect();
         open.sort_by_key(|o| o.index);
         for mut o in open {
             let c = &mut self.conversations[o.index];
@@ -1181,8 +1205,9 @@ impl FlowTable {
 
     /// Out-of-order bytes held across all open conversations.
     pub fn buffered(&self) -> usize {
-        self.open
-            .values()
+        self.slots
+            .iter()
+            .flatten()
             .map(|o| o.streams[0].buffered() + o.streams[1].buffered())
             .sum()
     }
@@ -1210,12 +1235,37 @@ impl std::hash::Hasher for ConvHasher {
         for chunk in bytes.chunks(8) {
             let mut w = [0u8; 8];
             w[..chunk.len()].copy_from_slice(chunk);
-            self.0 =
-                (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
+            self.mix(u64::from_le_bytes(w));
         }
+    }
+    // The key's parts arrive as integers (the derived `Hash` of enums, addresses and
+    // ports): one mixing step each, instead of a copy into an 8-byte block per call.
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.mix(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+    fn write_isize(&mut self, n: isize) {
+        self.mix(n as u64);
     }
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+impl ConvHasher {
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 }
 
