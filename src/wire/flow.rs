@@ -780,91 +780,89 @@ impl FlowTable {
                 self.free.push(index);
             }
         }
-        {
-            if let Some(at) = self.forget_at {
-                if self.open.len() >= at {
-                    self.forget_ended();
-                    // Next time, only when the open ones have doubled (no scan per SYN).
-                    self.forget_at = Some(at.max(2 * self.open.len()));
-                }
-            }
-            if self.open.len() >= self.limits.max_conversations {
-                // Make room: forget the conversations that have ended.
+        if let Some(at) = self.forget_at {
+            if self.open.len() >= at {
                 self.forget_ended();
+                // Next time, only when the open ones have doubled (no scan per SYN).
+                self.forget_at = Some(at.max(2 * self.open.len()));
             }
-            if self.open.len() >= self.limits.max_conversations {
-                self.untracked_packets += 1;
-                return None;
-            }
-            self.ids = self.ids.saturating_add(1);
-            let id = self.ids;
-            let row = Conversation {
-                id,
-                transport: t,
-                a,
-                b,
-                state: if t == Transport::Udp {
-                    State::Datagrams
-                } else {
-                    State::Established
-                },
-                handshake_seen: false,
-                packets_a_to_b: 0,
-                packets_b_to_a: 0,
-                bytes_a_to_b: 0,
-                bytes_b_to_a: 0,
-                gaps: 0,
-                gap_bytes: 0,
-                retransmissions: 0,
-                out_of_order: 0,
-                buffer_full: 0,
-                duplicate_acks: 0,
-                zero_windows: 0,
-                window_updates: 0,
-                keep_alives: 0,
-                previous_segment_not_captured: 0,
-                first_ts_us: ts_us,
-                last_ts_us: ts_us,
-            };
-            let index = match self.free.pop() {
-                Some(i) => {
-                    self.conversations[i] = row;
-                    i
-                }
-                None => {
-                    self.conversations.push(row);
-                    self.conversations.len() - 1
-                }
-            };
-            let r = Reassembler::new(self.limits.max_buffered);
-            let open = Open {
-                index,
-                streams: [r.clone(), r],
-                fin: [false; 2],
-                syn_ack_seen: false,
-                last_ack: [None; 2],
-                last_win: [None; 2],
-                ack_packet: [0; 2],
-                dup_acks: [0; 2],
-                isn: [None; 2],
-                high: [None; 2],
-                high_ts: [0; 2],
-                syn_ts: None,
-                irtt_us: None,
-            };
-            let slot = match self.free_slots.pop() {
-                Some(i) => {
-                    self.slots[i] = Some(open);
-                    i
-                }
-                None => {
-                    self.slots.push(Some(open));
-                    self.slots.len() - 1
-                }
-            };
-            self.open.insert(key, slot);
-            Some(slot)
         }
+        if self.open.len() >= self.limits.max_conversations {
+            // Make room: forget the conversations that have ended.
+            self.forget_ended();
+        }
+        if self.open.len() >= self.limits.max_conversations {
+            self.untracked_packets += 1;
+            return None;
+        }
+        self.ids = self.ids.saturating_add(1);
+        let id = self.ids;
+        let row = Conversation {
+            id,
+            transport: t,
+            a,
+            b,
+            state: if t == Transport::Udp {
+                State::Datagrams
+            } else {
+                State::Established
+            },
+            handshake_seen: false,
+            packets_a_to_b: 0,
+            packets_b_to_a: 0,
+            bytes_a_to_b: 0,
+            bytes_b_to_a: 0,
+            gaps: 0,
+            gap_bytes: 0,
+            retransmissions: 0,
+            out_of_order: 0,
+            buffer_full: 0,
+            duplicate_acks: 0,
+            zero_windows: 0,
+            window_updates: 0,
+            keep_alives: 0,
+            previous_segment_not_captured: 0,
+            first_ts_us: ts_us,
+            last_ts_us: ts_us,
+        };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.conversations[i] = row;
+                i
+            }
+            None => {
+                self.conversations.push(row);
+                self.conversations.len() - 1
+            }
+        };
+        let r = Reassembler::new(self.limits.max_buffered);
+        let open = Open {
+            index,
+            streams: [r.clone(), r],
+            fin: [false; 2],
+            syn_ack_seen: false,
+            last_ack: [None; 2],
+            last_win: [None; 2],
+            ack_packet: [0; 2],
+            dup_acks: [0; 2],
+            isn: [None; 2],
+            high: [None; 2],
+            high_ts: [0; 2],
+            syn_ts: None,
+            irtt_us: None,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(i) => {
+                self.slots[i] = Some(open);
+                i
+            }
+            None => {
+                self.slots.push(Some(open));
+                self.slots.len() - 1
+            }
+        };
+        self.open.insert(key, slot);
+        Some(slot)
     }
 
     fn udp(

@@ -348,6 +348,9 @@ pub struct Repr {
     pub dst: Ipv4Addr,
 }
 
+const FRAG_ABOUT: &str =
+    "where this fragment's data goes in the original payload, counted in 8-byte units";
+
 impl Repr {
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Repr {
         Repr {
@@ -382,8 +385,7 @@ impl Repr {
         if self.more_frags {
             flags.push("MF");
         }
-        let mut v =
-            vec![
+        let mut v = vec![
             Field::new("version", "4".into(), field::VER_IHL, "IP version"),
             Field::new(
                 "ihl",
@@ -434,7 +436,7 @@ impl Repr {
                     .str(")")
                     .into(),
                 field::FLAGS_FRAG,
-                "where this fragment's data goes in the original payload, counted in 8-byte units",
+                FRAG_ABOUT,
             ),
             Field::new("ttl", text::num(self.ttl), field::TTL, a(5)),
             Field::new(
@@ -444,7 +446,10 @@ impl Repr {
                     .str(" (")
                     .str(self.protocol.name())
                     .str(")")
-                    .into(), field::PROTOCOL, a(6)),
+                    .into(),
+                field::PROTOCOL,
+                a(6),
+            ),
             Field::new(
                 "header_checksum",
                 Text::new()
