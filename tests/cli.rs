@@ -37,6 +37,23 @@ fn every_subcommand_has_help() {
     }
 }
 
+#[test]
+fn capture_long_help_is_shown_by_help_and_not_by_h() {
+    // `--help` shows the long text (what you will see, privileges, examples); `-h` the summary.
+    let long = netlab(&["capture", "--help"]);
+    assert_eq!(long.code(), 0, "{}", long.stderr);
+    for part in ["What you will see", "CAP_NET_RAW", "Examples:"] {
+        assert!(
+            long.stdout.contains(part),
+            "no {part:?} in:\n{}",
+            long.stdout
+        );
+    }
+    let short = netlab(&["capture", "-h"]);
+    assert_eq!(short.code(), 0, "{}", short.stderr);
+    assert!(!short.stdout.contains("Examples:"), "{}", short.stdout);
+}
+
 /// The names in a clap help text's `Commands:` section (not its wrapped continuation lines).
 fn subcommands(help: &str) -> Vec<String> {
     help.lines()

@@ -61,8 +61,12 @@ pub enum Command {
     Udp(udp::UdpArgs),
     /// WebSocket by hand (RFC 6455): handshake, frames, masking; server, client, demo.
     Ws(ws::WsArgs),
-    /// Capture packets (live or from a pcap file) and decode them layer by layer, mapped
-    /// to the OSI and TCP/IP models.
+    // `about` rather than a doc comment: a doc comment here would replace CaptureArgs'
+    // long help (`capture --help`).
+    #[command(
+        about = "Capture packets (live or from a pcap file) and decode them layer by layer, \
+                 mapped to the OSI and TCP/IP models"
+    )]
     Capture(capture::CaptureArgs),
     /// HTTP versus WebSocket, measured side by side: short polling, keep-alive polling,
     /// long polling, Server-Sent Events and WebSocket push on the same workload.
