@@ -9,7 +9,7 @@
 //! the reassembled streams (`capture --follow N --json`).
 
 mod common;
-use common::netlab;
+use common::{have_tool, netlab};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -74,17 +74,6 @@ type Fields = BTreeMap<String, String>;
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn have_tshark() -> bool {
-    if Command::new("tshark").arg("--version").output().is_ok() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("tshark is missing and CI=true: .ci/run installs it");
-    }
-    eprintln!("SKIPPED: tshark is not installed (apt-get install tshark)");
-    false
 }
 
 /// tshark's reading: one map per frame that carries DNS (each of these frames carries
@@ -360,7 +349,7 @@ fn compare(path: &str) -> usize {
 
 #[test]
 fn udp_fixture_agrees_with_tshark_message_by_message() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     let path = fixture("dns.pcap");
@@ -385,7 +374,7 @@ fn udp_fixture_agrees_with_tshark_message_by_message() {
 
 #[test]
 fn tcp_fixture_agrees_with_tshark_message_by_message() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     // The query of +tcp, the retry of the truncated answer, and a zone transfer.
@@ -394,7 +383,7 @@ fn tcp_fixture_agrees_with_tshark_message_by_message() {
 
 #[test]
 fn fresh_dnsmasq_capture_agrees_with_tshark() {
-    if !common::have_root("a fresh DNS capture in a network namespace") || !have_tshark() {
+    if !common::have_root("a fresh DNS capture in a network namespace") || !have_tool("tshark") {
         return;
     }
     for tool in ["dnsmasq", "dig", "tcpdump"] {

@@ -3,22 +3,11 @@
 //! where a segment is retransmitted and two arrive out of order.
 
 mod common;
-use common::netlab;
+use common::{have_tool, netlab};
 use std::process::Command;
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn have_tshark() -> bool {
-    if Command::new("tshark").arg("--version").output().is_ok() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("tshark is missing and CI=true: .ci/run installs it");
-    }
-    eprintln!("skipped: tshark is not installed (apt-get install tshark)");
-    false
 }
 
 /// One conversation as tshark follows it: its two ends and each direction's bytes.
@@ -103,7 +92,7 @@ fn netlab_follow(file: &str, x: &str, y: &str) -> (Vec<u8>, Vec<u8>, serde_json:
 
 #[test]
 fn follow_agrees_with_tshark_on_every_conversation() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     let cases = [
@@ -396,7 +385,7 @@ fn tshark_ws_frames(file: &str, port: u64) -> Vec<Vec<String>> {
 
 #[test]
 fn websocket_frames_agree_with_tshark() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     for name in ["ws-demo.pcap", "ws-demo-reordered.pcap", "ws-chromium.pcap"] {
@@ -500,7 +489,7 @@ fn websocket_frames_agree_with_tshark() {
 
 #[test]
 fn http_requests_and_responses_agree_with_tshark() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     for name in [
@@ -582,7 +571,7 @@ fn http_requests_and_responses_agree_with_tshark() {
 
 #[test]
 fn stats_conversations_and_hierarchy_agree_with_tshark() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     for name in [
@@ -706,7 +695,7 @@ fn stats_conversations_and_hierarchy_agree_with_tshark() {
 
 #[test]
 fn tcp_notes_agree_with_tshark_analysis_flags() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     let flags = [

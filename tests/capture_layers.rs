@@ -6,7 +6,7 @@
 //! To check another capture, add it to `NOTE_FIXTURES` / `APP_FIXTURES`.
 
 mod common;
-use common::netlab;
+use common::{have_tool, netlab};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -62,17 +62,6 @@ fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn have_tshark() -> bool {
-    if Command::new("tshark").arg("--version").output().is_ok() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("tshark is missing and CI=true: .ci/run installs it");
-    }
-    eprintln!("SKIPPED: tshark is not installed (apt-get install tshark)");
-    false
-}
-
 fn tshark_fields(file: &str, extra: &[&str], fields: &[&str]) -> Vec<Vec<String>> {
     let mut cmd = Command::new("tshark");
     cmd.args(["-n", "-r", file]).args(extra).args([
@@ -103,7 +92,7 @@ fn tshark_fields(file: &str, extra: &[&str], fields: &[&str]) -> Vec<Vec<String>
 
 #[test]
 fn notes_agree_packet_by_packet_with_tshark_analysis_flags() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     let mut seen: BTreeMap<&str, u64> = BTreeMap::new();
@@ -316,7 +305,7 @@ fn netlab_units(packets: &[serde_json::Value]) -> Units {
 
 #[test]
 fn application_layers_agree_packet_by_packet_with_tshark() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     let mut frames = 0;

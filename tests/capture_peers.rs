@@ -5,24 +5,13 @@
 //! any mismatch fails.
 
 mod common;
-use common::netlab;
+use common::{have_tool, netlab};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Command;
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn have_tshark() -> bool {
-    if Command::new("tshark").arg("--version").output().is_ok() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("tshark is missing and CI=true: .ci/run installs it");
-    }
-    eprintln!("SKIPPED: tshark is not installed (apt-get install tshark)");
-    false
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -252,7 +241,7 @@ const PEERS: [(&str, u16, usize, bool); 3] = [
 
 #[test]
 fn every_websocket_frame_of_real_peers_agrees_with_tshark() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     for (name, port, count, deflate) in PEERS {
@@ -314,7 +303,7 @@ fn every_websocket_frame_of_real_peers_agrees_with_tshark() {
 
 #[test]
 fn fragmented_messages_of_real_peers_are_reassembled() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     for (name, port, _, deflate) in PEERS {
@@ -445,7 +434,7 @@ fn netlab_http(j: &Value) -> Vec<String> {
 
 #[test]
 fn http_of_real_peers_agrees_with_tshark() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     for (name, port) in [
@@ -570,7 +559,7 @@ impl Seen {
 
 #[test]
 fn tcp_notes_on_a_lossy_capture_agree_with_tshark() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     let file = fixture("http-lossy.pcap");
@@ -637,7 +626,7 @@ fn tcp_notes_on_a_lossy_capture_agree_with_tshark() {
 
 #[test]
 fn a_lossy_transfer_is_followed_whole() {
-    if !have_tshark() {
+    if !have_tool("tshark") {
         return;
     }
     let file = fixture("http-lossy.pcap");

@@ -52,17 +52,6 @@ const FIELDS: &[&str] = &[
     "arp.dst.proto_ipv4",
 ];
 
-fn have_tshark() -> bool {
-    if Command::new("tshark").arg("--version").output().is_ok() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("tshark is missing and CI=true: .ci/run installs it");
-    }
-    eprintln!("SKIPPED: tshark is not installed");
-    false
-}
-
 /// tshark's reading: one map per packet, field → comma-separated occurrences.
 fn tshark(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut cmd = Command::new("tshark");
@@ -230,7 +219,7 @@ fn fixtures() -> Vec<PathBuf> {
 
 #[test]
 fn every_fixture_agrees_with_tshark_field_by_field() {
-    if !have_tshark() {
+    if !common::have_tool("tshark") {
         return;
     }
     let files = fixtures();
@@ -270,7 +259,7 @@ fn every_fixture_agrees_with_tshark_field_by_field() {
 /// with tcpdump; netlab and tshark must agree on every packet.
 #[test]
 fn fresh_arp_and_icmp_between_namespaces_agree_with_tshark() {
-    if !common::have_root("creating network namespaces") || !have_tshark() {
+    if !common::have_root("creating network namespaces") || !common::have_tool("tshark") {
         return;
     }
     let tag = format!("nlt{}", std::process::id() % 100_000);

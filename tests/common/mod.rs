@@ -102,6 +102,20 @@ pub fn have_root(what: &str) -> bool {
     false
 }
 
+/// Whether `tool` (a reference program the tests compare against, such as tshark) can be
+/// run. Without it a test skips with a printed reason, except with `CI=true`, where
+/// `.ci/run` installs it, so a missing tool fails the test instead.
+pub fn have_tool(tool: &str) -> bool {
+    if Command::new(tool).arg("--version").output().is_ok() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{tool} is missing and CI=true: .ci/run installs it");
+    }
+    eprintln!("SKIPPED: {tool} is not installed (apt-get install {tool})");
+    false
+}
+
 /// The one way the docs tests find commands: each `$ ` line of every ```console block in
 /// `path` (relative to the crate root), with the output the page shows under it (the
 /// block's following lines up to the next `$ ` line). Fences and `$ ` lines may be
