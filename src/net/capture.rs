@@ -17,7 +17,7 @@
 //!   counted as dropped instead of stalling the capture.
 
 use crate::wire::dissect::LinkType;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter, RawPcapPacket};
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::{DataLink, PcapError, TsResolution};
 use std::collections::hash_map::DefaultHasher;
@@ -269,13 +269,18 @@ impl FileSource {
         match &mut self.inner {
             Inner::Pcap(r) => {
                 let link = self.link;
-                let next = r.next_packet();
+                let header = r.header();
+                let next = r
+                    .next_raw_packet()
+                    .map(|p| p.and_then(|p| checked(p, &header)));
                 pcap_record(next, link, record, &mut self.record, &mut self.done)
             }
             Inner::PcapFile(r) => {
                 let link = self.link;
                 let header = r.header();
-                let next = r.next_packet();
+                let next = r
+                    .next_raw_packet()
+                    .map(|p| p.and_then(|p| checked(p, &header)));
                 if let Some(Ok(p)) = &next {
                     self.offset += 16 + p.data.len() as u64;
                 }
@@ -408,6 +413,35 @@ fn borrow_cow(c: std::borrow::Cow<'_, [u8]>) -> &[u8] {
         // so it is reported as empty rather than leaked.
         std::borrow::Cow::Owned(_) => &[],
     }
+}
+
+/// A pcap record's header checked as tcpdump and Wireshark read it, not as strictly as
+/// pcap-file's `next_packet`, which refuses a record whose original length exceeds the
+/// file's snapshot length. That is every cut packet of a capture taken with a snap
+/// length (`tcpdump -s 96`): the snapshot length bounds the bytes *kept*, not the
+/// packet. Refused: more bytes kept than the packet had, more kept than the larger of
+/// the file's snapshot length and 262,144 (libpcap's largest for any link type), and a
+/// timestamp fraction of a second or more.
+fn checked<'a>(p: RawPcapPacket<'a>, h: &PcapHeader) -> Result<PcapPacket<'a>, PcapError> {
+    let nanos = match h.ts_resolution {
+        TsResolution::MicroSecond => p.ts_frac.checked_mul(1000),
+        TsResolution::NanoSecond => Some(p.ts_frac),
+    }
+    .filter(|&n| n < 1_000_000_000)
+    .ok_or(PcapError::InvalidField(
+        "PacketHeader: the timestamp's fraction is a second or more",
+    ))?;
+    if p.incl_len > h.snaplen.max(SNAPLEN as u32) {
+        return Err(PcapError::InvalidField("PacketHeader incl_len > snap_len"));
+    }
+    if p.incl_len > p.orig_len {
+        return Err(PcapError::InvalidField("PacketHeader incl_len > orig_len"));
+    }
+    Ok(PcapPacket {
+        timestamp: Duration::new(u64::from(p.ts_sec), nanos),
+        orig_len: p.orig_len,
+        data: p.data,
+    })
 }
 
 fn pcap_record<'a>(
@@ -907,6 +941,64 @@ mod tests {
             RecordProblem::Truncated { record: 2 }
         );
         assert!(src.next_frame().is_none());
+    }
+
+    /// A little-endian microsecond pcap with snapshot length `snaplen`, written field by
+    /// field: records of `(incl_len, orig_len)` whose data is `incl_len` bytes of 0xab.
+    fn pcap_with_snaplen(snaplen: u32, records: &[(u32, u32)]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&4u16.to_le_bytes());
+        for v in [0u32, 0, snaplen, 1] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for (i, &(incl, orig)) in records.iter().enumerate() {
+            for v in [1_700_000_000 + i as u32, 250_000, incl, orig] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+            b.resize(b.len() + incl as usize, 0xab);
+        }
+        b
+    }
+
+    #[test]
+    fn a_capture_with_a_snap_length_reads_its_cut_packets() {
+        // `tcpdump -s 80`: the header says 80, and packets longer than that are kept
+        // cut to 80 bytes with their length on the wire. pcap-file's own check refused
+        // these (orig_len > snap_len); libpcap and Wireshark read them.
+        let bytes = pcap_with_snaplen(80, &[(60, 60), (80, 566), (80, 65_000)]);
+        let mut src = FileSource::from_bytes(bytes).unwrap();
+        let mut seen = Vec::new();
+        while let Some(f) = src.next_frame() {
+            let f = f.unwrap();
+            seen.push((f.data.len(), f.orig_len, f.ts));
+        }
+        let ts = |s: u64| Duration::new(s, 250_000_000);
+        assert_eq!(
+            seen,
+            [
+                (60, 60, ts(1_700_000_000)),
+                (80, 566, ts(1_700_000_001)),
+                (80, 65_000, ts(1_700_000_002))
+            ]
+        );
+    }
+
+    #[test]
+    fn records_claiming_impossible_lengths_are_refused() {
+        // More bytes kept than the packet had.
+        let mut src = FileSource::from_bytes(pcap_with_snaplen(80, &[(60, 50)])).unwrap();
+        assert!(matches!(src.next_frame(), Some(Err(_))));
+        assert!(src.next_frame().is_none());
+        // More kept than the snapshot length, up to 262,144, is read, as Wireshark
+        // reads it (some writers put 0 or a wrong number in the header) ...
+        let mut src = FileSource::from_bytes(pcap_with_snaplen(80, &[(100, 100)])).unwrap();
+        assert!(matches!(src.next_frame(), Some(Ok(f)) if f.data.len() == 100));
+        // ... but not past it.
+        let big = SNAPLEN as u32 + 1;
+        let mut src = FileSource::from_bytes(pcap_with_snaplen(80, &[(big, big)])).unwrap();
+        assert!(matches!(src.next_frame(), Some(Err(_))));
     }
 
     #[test]
