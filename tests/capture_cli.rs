@@ -480,3 +480,48 @@ fn own_namespace_says_clearly_when_it_cannot_be_had() {
     assert!(err.contains("hint:") && err.contains("util-linux"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A capture taken with a snap length (`tcpdump -s 80`): netlab reads every record
+/// (the header's 80 bounds the bytes kept, not the packet), each TCP segment's `len`
+/// is its length on the wire as tcpdump prints it, and each cut tail is a gap noted on
+/// its own packet.
+#[test]
+fn a_capture_cut_at_a_snap_length_reads_whole_with_lengths_from_the_wire() {
+    let file = fixture("http-keepalive-snaplen80.pcap");
+    let r = netlab(&["capture", "--read", &file]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let ours: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" TCP "))
+        .map(|l| l.split(" len ").nth(1).unwrap().split(' ').next().unwrap())
+        .collect();
+    if common::have_tool("tcpdump") {
+        let out = std::process::Command::new("tcpdump")
+            .args(["-nn", "-r", &file])
+            .output()
+            .unwrap();
+        let theirs = String::from_utf8(out.stdout).unwrap();
+        let theirs: Vec<&str> = theirs
+            .lines()
+            .map(|l| l.rsplit("length ").next().unwrap())
+            .collect();
+        assert_eq!(ours, theirs, "TCP lengths, netlab against tcpdump");
+    }
+    assert_eq!(ours.len(), 22, "{}", r.stdout);
+    assert!(ours.contains(&"86"), "{ours:?}");
+    let line = |n: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
+            .unwrap()
+    };
+    // Packet 10: 86 bytes sent, 14 kept (80 minus 66 bytes of headers).
+    assert!(
+        line("10").ends_with("len 86 [TS] [72 bytes never captured]"),
+        "{}",
+        line("10")
+    );
+    assert!(!r.stdout.contains("Previous segment"), "{}", r.stdout);
+    assert!(r.stdout.contains("TCP notes: 7 gaps"), "{}", r.stdout);
+}

@@ -33,6 +33,7 @@ const FIELDS: &[&str] = &[
     "tcp.ack_raw",
     "tcp.flags",
     "tcp.window_size_value",
+    "tcp.len",
     "tcp.options.mss_val",
     "tcp.options.wscale.shift",
     "tcp.options.sack_perm",
@@ -125,6 +126,7 @@ fn ours(d: &Dissection) -> BTreeMap<String, String> {
                 put("tcp.ack_raw", r.ack.to_string());
                 put("tcp.flags", format!("0x{:04x}", r.flags.0));
                 put("tcp.window_size_value", r.window.to_string());
+                put("tcp.len", r.payload_len.to_string());
                 if let Some(v) = r.options.mss {
                     put("tcp.options.mss_val", v.to_string());
                 }

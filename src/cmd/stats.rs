@@ -238,8 +238,8 @@ impl Stats {
             a.finish(&mut self.events);
         }
         self.app_rows(0);
-        // Gaps cut short by the capture's snap length are counted by the reassembler
-        // without a note: take the totals from the conversations.
+        // The totals are the conversations' own (each gap, a hole or the tail of a
+        // segment cut at the snap length, is counted where it happened).
         self.notes.gaps = self.table.conversations.iter().map(|c| c.gaps).sum();
         self.notes.gap_bytes = self.table.conversations.iter().map(|c| c.gap_bytes).sum();
         let limits = self.table.limits();

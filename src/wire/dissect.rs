@@ -336,6 +336,10 @@ struct IpCtx {
     pseudo: Pseudo,
     /// End of the IP packet inside the captured frame.
     end: usize,
+    /// Where the IP header says the packet ends (past `end` when the capture cut it
+    /// short at its snap length): a segment's length comes from here, not from the
+    /// bytes captured, as tcpdump's `length` and tshark's `tcp.len` do.
+    claimed_end: usize,
     /// Whether the whole IP payload was captured.
     complete: bool,
     v6: Option<(std::net::Ipv6Addr, std::net::Ipv6Addr)>,
@@ -496,6 +500,7 @@ impl Walker<'_, '_> {
         let ctx = IpCtx {
             pseudo: Pseudo::V4(r.src.octets(), r.dst.octets()),
             end: ip_end,
+            claimed_end,
             complete: complete && !r.more_frags,
             v6: None,
         };
@@ -522,6 +527,7 @@ impl Walker<'_, '_> {
         let mut ctx = IpCtx {
             pseudo: Pseudo::V6(r.src.octets(), r.dst.octets()),
             end: ip_end,
+            claimed_end,
             complete: claimed_end <= end,
             v6: Some((r.src, r.dst)),
         };
@@ -584,7 +590,11 @@ impl Walker<'_, '_> {
                     Ok(s) => s,
                     Err(e) => return self.fail(at, ctx.end, "TCP header", e),
                 };
-                let r = tcp::Repr::parse(&s, ctx.pseudo, ctx.complete && !self.quoted);
+                let mut r = tcp::Repr::parse(&s, ctx.pseudo, ctx.complete && !self.quoted);
+                // The bytes on the wire, captured or not.
+                r.payload_len = r
+                    .payload_len
+                    .max(ctx.claimed_end.saturating_sub(at + r.header_len));
                 self.layer(Protocol::Tcp, at..at + r.header_len, LayerRepr::Tcp(r));
                 self.rest(at + r.header_len, ctx.end);
             }
@@ -720,6 +730,31 @@ pub(crate) mod tests {
         let f = d.layers[1].fields(&LO_FRAME_UDP_HI);
         let ttl = f.iter().find(|f| f.name == "ttl").unwrap();
         assert_eq!((ttl.value.as_str(), ttl.span.clone()), ("64", 22..23));
+    }
+
+    #[test]
+    fn a_segment_cut_at_the_snap_length_keeps_its_length_on_the_wire() {
+        // Packet 10 of a real capture: curl's second request, 86 bytes of TCP payload.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/http-keepalive.pcap"
+        );
+        let mut src = crate::net::capture::FileSource::open(std::path::Path::new(path)).unwrap();
+        let frame = (0..10)
+            .map(|_| src.next_frame().unwrap().unwrap().data.to_vec())
+            .last();
+        let frame = frame.unwrap();
+        assert_eq!(frame.len(), 152);
+        let tcp = |d: &Dissection| match d.tcp() {
+            Some(t) => t.payload_len,
+            None => panic!("no TCP in {d:?}"),
+        };
+        let whole = dissect(LinkType::Ethernet, &frame);
+        assert_eq!((tcp(&whole), whole.payload.clone()), (86, 66..152));
+        // Kept to 80 bytes (`tcpdump -s 80`): 14 payload bytes captured, 86 sent, as
+        // tcpdump's `length 86` and tshark's `tcp.len` say.
+        let cut = dissect(LinkType::Ethernet, &frame[..80]);
+        assert_eq!((tcp(&cut), cut.payload.clone()), (86, 66..80));
     }
 
     #[test]

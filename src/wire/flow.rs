@@ -326,8 +326,8 @@ impl Reassembler {
                 new_bytes: wire_len - skip,
             });
         }
-        self.deliver(data, wire_len, skip, sink);
-        self.drain(sink);
+        self.deliver(data, wire_len, skip, notes, sink);
+        self.drain(notes, sink);
         at
     }
 
@@ -345,7 +345,14 @@ impl Reassembler {
 
     /// Deliver `data` (of `wire_len` sent) at the current offset, skipping the first
     /// `skip` bytes (already delivered).
-    fn deliver(&mut self, data: &[u8], wire_len: u64, skip: u64, sink: &mut impl FnMut(Piece<'_>)) {
+    fn deliver(
+        &mut self,
+        data: &[u8],
+        wire_len: u64,
+        skip: u64,
+        notes: &mut Vec<Note>,
+        sink: &mut impl FnMut(Piece<'_>),
+    ) {
         let have = data.len() as u64;
         if skip < have {
             // `skip < have <= data.len()`, so the cast and the slice cannot fail.
@@ -360,6 +367,10 @@ impl Reassembler {
         let missing = wire_len - skip.max(have);
         if missing > 0 && wire_len > skip {
             // The capture cut the segment short (snap length): its tail is a gap.
+            notes.push(Note::Gap {
+                offset: self.offset,
+                len: missing,
+            });
             sink(Piece::Gap {
                 offset: self.offset,
                 len: missing,
@@ -374,7 +385,7 @@ impl Reassembler {
     }
 
     /// Deliver buffered segments that the stream has now reached.
-    fn drain(&mut self, sink: &mut impl FnMut(Piece<'_>)) {
+    fn drain(&mut self, notes: &mut Vec<Note>, sink: &mut impl FnMut(Piece<'_>)) {
         while let Some(entry) = self.pending.first_entry() {
             let at = *entry.key();
             if at > self.offset {
@@ -386,7 +397,7 @@ impl Reassembler {
             if skip >= wire_len {
                 continue; // wholly covered by what came before
             }
-            self.deliver(&bytes, wire_len, skip, sink);
+            self.deliver(&bytes, wire_len, skip, notes, sink);
         }
     }
 
@@ -408,8 +419,8 @@ impl Reassembler {
             // This segment alone is over the bound: the hole before it is a gap.
             notes.push(Note::BufferFull);
             self.gap_to(at, notes, sink);
-            self.deliver(&bytes, wire_len, 0, sink);
-            self.drain(sink);
+            self.deliver(&bytes, wire_len, 0, notes, sink);
+            self.drain(notes, sink);
             return;
         }
         self.pending_bytes += cost;
@@ -449,7 +460,7 @@ impl Reassembler {
     fn skip_first_hole(&mut self, notes: &mut Vec<Note>, sink: &mut impl FnMut(Piece<'_>)) {
         if let Some((&at, _)) = self.pending.first_key_value() {
             self.gap_to(at, notes, sink);
-            self.drain(sink);
+            self.drain(notes, sink);
         }
     }
 
@@ -482,7 +493,7 @@ impl Reassembler {
             match self.pending.first_key_value() {
                 Some((&at, _)) if at <= to => {
                     self.gap_to(at, notes, sink);
-                    self.drain(sink);
+                    self.drain(notes, sink);
                 }
                 _ => {
                     self.gap_to(to, notes, sink);
@@ -1488,7 +1499,9 @@ mod tests {
                 "Data { offset: 5, bytes: [102] }"
             ]
         );
-        assert!(notes.is_empty());
+        // Noted on the cut segment itself; the next one follows on (it is not
+        // "previous segment not captured").
+        assert_eq!(notes, [Note::Gap { offset: 2, len: 3 }]);
     }
 
     fn seg(flags: u8, seq: u32, ack: u32, len: usize) -> TcpRepr {
