@@ -269,18 +269,13 @@ impl FileSource {
         match &mut self.inner {
             Inner::Pcap(r) => {
                 let link = self.link;
-                let header = r.header();
-                let next = r
-                    .next_raw_packet()
-                    .map(|p| p.and_then(|p| checked(p, &header)));
+                let next = next_checked(r);
                 pcap_record(next, link, record, &mut self.record, &mut self.done)
             }
             Inner::PcapFile(r) => {
                 let link = self.link;
                 let header = r.header();
-                let next = r
-                    .next_raw_packet()
-                    .map(|p| p.and_then(|p| checked(p, &header)));
+                let next = next_checked(r);
                 if let Some(Ok(p)) = &next {
                     self.offset += 16 + p.data.len() as u64;
                 }
@@ -289,7 +284,7 @@ impl FileSource {
                     // truncation to the reader; a claim beyond the snapshot length is
                     // corruption, and saying "truncated" would mislead.
                     if let Some(claimed) = claimed_len(&self.path, self.offset, header.endianness) {
-                        if claimed > header.snaplen.max(SNAPLEN as u32)
+                        if claimed > most_kept(&header)
                             && matches!(problem_kind(e), Kind::Truncated)
                         {
                             self.done = true;
@@ -415,13 +410,25 @@ fn borrow_cow(c: std::borrow::Cow<'_, [u8]>) -> &[u8] {
     }
 }
 
-/// A pcap record's header checked as tcpdump and Wireshark read it, not as strictly as
-/// pcap-file's `next_packet`, which refuses a record whose original length exceeds the
+/// The next record, its header checked as tcpdump and Wireshark read it, not as strictly
+/// as pcap-file's `next_packet`, which refuses a record whose original length exceeds the
 /// file's snapshot length. That is every cut packet of a capture taken with a snap
 /// length (`tcpdump -s 96`): the snapshot length bounds the bytes *kept*, not the
 /// packet. Refused: more bytes kept than the packet had, more kept than the larger of
 /// the file's snapshot length and 262,144 (libpcap's largest for any link type), and a
 /// timestamp fraction of a second or more.
+fn next_checked<R: io::Read>(r: &mut PcapReader<R>) -> Option<Result<PcapPacket<'_>, PcapError>> {
+    let h = r.header();
+    r.next_raw_packet().map(|p| p.and_then(|p| checked(p, &h)))
+}
+
+/// The most bytes a record of this file may keep: the larger of the header's snapshot
+/// length and 262,144 (libpcap's largest for any link type).
+fn most_kept(h: &PcapHeader) -> u32 {
+    h.snaplen.max(SNAPLEN as u32)
+}
+
+/// The checks [`next_checked`] makes, and the packet they let through.
 fn checked<'a>(p: RawPcapPacket<'a>, h: &PcapHeader) -> Result<PcapPacket<'a>, PcapError> {
     let nanos = match h.ts_resolution {
         TsResolution::MicroSecond => p.ts_frac.checked_mul(1000),
@@ -431,7 +438,7 @@ fn checked<'a>(p: RawPcapPacket<'a>, h: &PcapHeader) -> Result<PcapPacket<'a>, P
     .ok_or(PcapError::InvalidField(
         "PacketHeader: the timestamp's fraction is a second or more",
     ))?;
-    if p.incl_len > h.snaplen.max(SNAPLEN as u32) {
+    if p.incl_len > most_kept(h) {
         return Err(PcapError::InvalidField("PacketHeader incl_len > snap_len"));
     }
     if p.incl_len > p.orig_len {

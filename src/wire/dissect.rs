@@ -337,8 +337,7 @@ struct IpCtx {
     /// End of the IP packet inside the captured frame.
     end: usize,
     /// Where the IP header says the packet ends (past `end` when the capture cut it
-    /// short at its snap length): a segment's length comes from here, not from the
-    /// bytes captured, as tcpdump's `length` and tshark's `tcp.len` do.
+    /// short at its snap length): a TCP segment's length comes from here.
     claimed_end: usize,
     /// Whether the whole IP payload was captured.
     complete: bool,
@@ -590,11 +589,9 @@ impl Walker<'_, '_> {
                     Ok(s) => s,
                     Err(e) => return self.fail(at, ctx.end, "TCP header", e),
                 };
-                let mut r = tcp::Repr::parse(&s, ctx.pseudo, ctx.complete && !self.quoted);
-                // The bytes on the wire, captured or not.
-                r.payload_len = r
-                    .payload_len
-                    .max(ctx.claimed_end.saturating_sub(at + r.header_len));
+                let complete = ctx.complete && !self.quoted;
+                let wire_len = ctx.claimed_end.saturating_sub(at);
+                let r = tcp::Repr::parse(&s, ctx.pseudo, complete, wire_len);
                 self.layer(Protocol::Tcp, at..at + r.header_len, LayerRepr::Tcp(r));
                 self.rest(at + r.header_len, ctx.end);
             }
@@ -740,10 +737,10 @@ pub(crate) mod tests {
             "/tests/fixtures/http-keepalive.pcap"
         );
         let mut src = crate::net::capture::FileSource::open(std::path::Path::new(path)).unwrap();
-        let frame = (0..10)
-            .map(|_| src.next_frame().unwrap().unwrap().data.to_vec())
-            .last();
-        let frame = frame.unwrap();
+        for _ in 0..9 {
+            src.next_frame().unwrap().unwrap();
+        }
+        let frame = src.next_frame().unwrap().unwrap().data.to_vec();
         assert_eq!(frame.len(), 152);
         let tcp = |d: &Dissection| match d.tcp() {
             Some(t) => t.payload_len,

@@ -425,11 +425,20 @@ pub struct Repr {
     pub checksum_check: Checked,
     pub urgent: u16,
     pub options: Options,
+    /// Payload bytes the segment carried on the wire, captured or not (tcpdump's
+    /// `length`, tshark's `tcp.len`).
     pub payload_len: usize,
 }
 
 impl Repr {
-    pub fn parse<T: AsRef<[u8]>>(s: &Segment<T>, pseudo: Pseudo, complete: bool) -> Repr {
+    /// `wire_len` is the segment's length as the IP header gives it, header included:
+    /// more than `s` holds when the capture cut the packet at its snap length.
+    pub fn parse<T: AsRef<[u8]>>(
+        s: &Segment<T>,
+        pseudo: Pseudo,
+        complete: bool,
+        wire_len: usize,
+    ) -> Repr {
         Repr {
             src_port: s.src_port(),
             dst_port: s.dst_port(),
@@ -442,7 +451,10 @@ impl Repr {
             checksum_check: s.verify_checksum(pseudo, complete),
             urgent: s.urgent(),
             options: parse_options(s.options()),
-            payload_len: s.payload().len(),
+            payload_len: s
+                .payload()
+                .len()
+                .max(wire_len.saturating_sub(s.header_len())),
         }
     }
 
@@ -573,7 +585,7 @@ mod tests {
         let s = syn();
         let seg = Segment::new_checked(&s[..]).unwrap();
         let lo = [127, 0, 0, 1];
-        let r = Repr::parse(&seg, Pseudo::V4(lo, lo), true);
+        let r = Repr::parse(&seg, Pseudo::V4(lo, lo), true, s.len());
         assert_eq!(
             (r.src_port, r.dst_port, r.seq, r.header_len),
             (40988, 8000, 0x5b3a4c11, 40)
