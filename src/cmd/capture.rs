@@ -1031,7 +1031,9 @@ fn live(
     {
         let flag = interrupted.clone();
         std::thread::spawn(move || {
-            if let Ok(rt) = crate::app::runtime(crate::app::Runtime::CurrentThread) {
+            if let Ok(rt) =
+                crate::net::runtime::runtime(crate::net::runtime::Runtime::CurrentThread)
+            {
                 rt.block_on(async {
                     if tokio::signal::ctrl_c().await.is_ok() {
                         flag.store(true, Ordering::Relaxed);

@@ -14,3 +14,26 @@ pub mod tcp;
 pub mod tour;
 pub mod udp;
 pub mod ws;
+
+use crate::cli::Command;
+use crate::output::Output;
+
+/// Environment variable naming a file to which netlab appends, as one JSON line, what the
+/// command reported: `{"command": "capture", "reports": [...], "events": [...]}`.
+pub const RECORD_ENV: &str = "NETLAB_LAB_RECORD";
+
+/// Hand one parsed command to its lab. `netlab lab run` also comes here to run a step's
+/// command in-process, with an `Output` of its own.
+pub fn dispatch(command: Command, out: &mut Output) -> anyhow::Result<()> {
+    match command {
+        Command::Osi(_) => osi::run(out),
+        Command::Tcp(args) => tcp::run(args, out),
+        Command::Udp(args) => udp::run(args, out),
+        Command::Ws(args) => ws::run(args, out),
+        Command::Capture(args) => capture::run(args.try_into()?, out),
+        Command::Compare(args) => compare::run(args, out),
+        Command::Explain(args) => explain::run(args.try_into()?, out),
+        Command::Tour(args) => tour::run(args, out),
+        Command::Lab(args) => lab::run(args, out),
+    }
+}

@@ -1,9 +1,10 @@
-//! I/O adapters: every socket, and later every capture handle, lives under `net/`.
+//! I/O adapters: every socket, capture handle and runtime lives under `net/`.
 //! `wire/` stays pure; `cmd/` composes the two.
 
 pub mod capture;
 pub mod http;
 pub mod push;
+pub mod runtime;
 pub mod tcp;
 pub mod ws;
 

@@ -5,12 +5,12 @@
 //! module validates the workload, turns the counts into a per-transport column
 //! (percentiles, loss, byte split) and hands the report to `output`.
 
-use crate::app::{runtime, Runtime};
 use crate::cli::compare::{CompareArgs, DirectionArg, TransportArg};
 use crate::error::{self, HintExt};
 use crate::net::push::{
     self, Direction, End, RunOptions, TraceStep, Transport, TransportRun, Workload,
 };
+use crate::net::runtime::{runtime, Runtime};
 use crate::output::{Output, Paint, Render, Side, Step, Style, Timeline};
 use crate::wire::push::WireTally;
 use crate::wire::push::{MAX_EVENT_ID, MIN_PAYLOAD};

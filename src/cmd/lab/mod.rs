@@ -1,7 +1,7 @@
 //! `netlab lab list | show N | run N`: the labs of `labs/labs.toml` (parsed and checked by
 //! [`crate::labs`]), listed, shown, and run as guided sessions (`session.rs`).
 //!
-//! A step's command runs in-process, through the same [`crate::app::dispatch`] as the
+//! A step's command runs in-process, through the same [`crate::cmd::dispatch`] as the
 //! command line, with an `Output` that prints for the student and records every report
 //! and event as JSON: the answers are read from the very run the student watched. (A child
 //! process with `--json` would give the answers but not the tables and diagrams the

@@ -657,7 +657,7 @@ fn in_process(plan: &Plan, out: &Output, command: &str) -> anyhow::Result<Value>
     let stderr: Box<dyn io::Write + Send> = Box::new(io::stderr());
     let mut inner = Output::new(Format::Human, out.style().clone(), stdout, stderr);
     inner.record();
-    crate::app::dispatch(cli.command, &mut inner)?;
+    crate::cmd::dispatch(cli.command, &mut inner)?;
     let rec = inner.take_recorded().unwrap_or_default();
     Ok(document(
         rec.reports.last().cloned().unwrap_or(Value::Null),
@@ -667,7 +667,7 @@ fn in_process(plan: &Plan, out: &Output, command: &str) -> anyhow::Result<Value>
 
 /// Run a capture in a namespace of its own as a child netlab: the capture happens in a
 /// re-run of netlab inside the namespace, so its report comes back through
-/// [`crate::app::RECORD_ENV`], one JSON line per netlab process; the capture's is the
+/// [`crate::cmd::RECORD_ENV`], one JSON line per netlab process; the capture's is the
 /// line of the `capture` command.
 fn in_child(plan: &Plan, out: &Output, words: &[String]) -> anyhow::Result<Value> {
     use std::process::{Command, Stdio};
@@ -690,7 +690,7 @@ fn in_child(plan: &Plan, out: &Output, words: &[String]) -> anyhow::Result<Value
     let mut child = Command::new(&me);
     child
         .args(&args)
-        .env(crate::app::RECORD_ENV, &record)
+        .env(crate::cmd::RECORD_ENV, &record)
         .stdin(Stdio::null());
     if !out.style().color {
         child.env("NO_COLOR", "1");

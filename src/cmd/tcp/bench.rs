@@ -7,9 +7,9 @@
 //! written in a loop), which makes the two comparable.
 
 use super::{describe_opts, human_bytes, seconds, sock_opts};
-use crate::app::{runtime, Runtime};
 use crate::cli::tcp::BenchArgs;
 use crate::error::{usage, HintExt, Hinted};
+use crate::net::runtime::{runtime, Runtime};
 use crate::net::tcp::{self, EffectiveOpts, SockOpts};
 use crate::net::Endpoint;
 use crate::output::{Format, Output, Paint, Render, Style};

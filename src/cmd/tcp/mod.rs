@@ -13,9 +13,9 @@ pub mod session;
 
 pub use demo::{byte_stream_demo, same_writes_over_tcp, DemoPlan, DemoReport};
 
-use crate::app::{runtime, Runtime};
 use crate::cli::tcp::{SockOptArgs, TcpArgs, TcpCommand};
 use crate::error::usage;
+use crate::net::runtime::{runtime, Runtime};
 use crate::net::tcp::{EffectiveOpts, SockOpts};
 use crate::output::{Format, Output, Render};
 use std::time::Duration;

@@ -3,13 +3,13 @@
 
 use super::packet::{self, PacketReport};
 use super::Chapter;
-use crate::app::{runtime, Runtime};
 use crate::cmd::compare::{self, CompareReport};
 use crate::cmd::tcp::{self, DemoReport as TcpReport};
 use crate::cmd::udp::demo::{self as udp_demo, DemoReport as UdpReport, StreamComparison};
 use crate::cmd::udp::tcp_loss::{NotShown, Outcome};
 use crate::cmd::ws::{self, HandshakePlan, HandshakeReport};
 use crate::net::push::{Direction, Transport, Workload};
+use crate::net::runtime::{runtime, Runtime};
 use crate::net::ws::WsTrace;
 use crate::output::{Paint, Render, Style};
 use crate::wire::websocket::Role;

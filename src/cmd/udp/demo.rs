@@ -4,9 +4,9 @@
 use super::listen::{self, Listener, StreamRow};
 use super::tcp_loss::{self, NotShown, Outcome, TcpUnderLoss};
 use super::{relay, send};
-use crate::app::{runtime, Runtime};
 use crate::cli::udp::DemoArgs;
 use crate::error::{usage, HintExt};
+use crate::net::runtime::{runtime, Runtime};
 use crate::net::udp::{
     closed_port, datagrams_over_loopback, errno_name, send_to_closed_port, DatagramRun, Interrupt,
     RefusedOutcome, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6,

@@ -20,9 +20,9 @@ pub mod relay;
 pub mod send;
 pub mod tcp_loss;
 
-use crate::app::{runtime, Runtime};
 use crate::cli::udp::{UdpArgs, UdpCommand};
 use crate::error::usage;
+use crate::net::runtime::{runtime, Runtime};
 use crate::output::Output;
 use std::time::Duration;
 

@@ -9,10 +9,10 @@
 //! counters around each transfer. Nothing outside the namespace is impaired, and the rule
 //! disappears with it.
 
-use crate::app::{runtime, Runtime};
 use crate::cli::udp::TcpUnderLossArgs;
 use crate::error::{usage, HintExt, Hinted};
 use crate::net::netns::{self, NetnsError, TcpCounters};
+use crate::net::runtime::{runtime, Runtime};
 use crate::net::tcp_loss::{self, NftError};
 use crate::output::{Output, Paint, Render, Style};
 use serde::{Deserialize, Serialize};

@@ -13,8 +13,8 @@ pub mod client;
 pub mod demo;
 pub mod server;
 
-use crate::app::{runtime, Runtime};
 use crate::cli::ws::{HandshakeArgs, WsArgs, WsCommand};
+use crate::net::runtime::{runtime, Runtime};
 use crate::net::ws::{FrameTrace, WsTrace};
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::websocket::handshake::{accept_steps, AcceptSteps};
