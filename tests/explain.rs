@@ -544,3 +544,28 @@ fn the_course_notes_misconceptions_are_named_where_explain_shows_them() {
         assert_says(term, &miss, needles);
     }
 }
+
+#[test]
+fn the_questions_answer_what_was_left_open() {
+    let page = std::fs::read_to_string(root().join("docs/questions.md")).unwrap();
+    let page = page.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        // Question 2: the server serves its own client script over HTTP.
+        "/socket.io/socket.io.js",
+        "`serveClient`",
+        // Question 4: an event with no handler is dropped, and the fixes.
+        "no handler",
+        "`socket.onAny(",
+        "not inside the `connect` handler",
+        // Question 4: ordering, and exactly once.
+        "in the order they were sent",
+        "No transport can deliver exactly once",
+        "at least once",
+        "idempotent",
+    ] {
+        assert!(page.contains(needle), "docs/questions.md lacks {needle:?}");
+    }
+    for plan in ["events issue", "of its own yet", "will add"] {
+        assert!(!page.contains(plan), "docs/questions.md still says {plan:?}");
+    }
+}
