@@ -417,10 +417,16 @@ mod tests {
     #[test]
     fn each_icmp_note_cites_its_own_standard_and_number() {
         let v4 = Protocol::Icmpv4.placement_note().unwrap_or_default();
-        assert!(v4.contains("RFC 792") && v4.contains("IP protocol 1"), "{v4}");
+        assert!(
+            v4.contains("RFC 792") && v4.contains("IP protocol 1"),
+            "{v4}"
+        );
         assert!(!v4.contains("58"), "{v4}");
         let v6 = Protocol::Icmpv6.placement_note().unwrap_or_default();
-        assert!(v6.contains("RFC 4443") && v6.contains("next header 58"), "{v6}");
+        assert!(
+            v6.contains("RFC 4443") && v6.contains("next header 58"),
+            "{v6}"
+        );
         assert!(v6.contains("an integral part of IPv6"), "{v6}");
         for wrong in ["RFC 792", "RFC 1122", "protocol 1"] {
             assert!(!v6.contains(wrong), "ICMPv6's note cites {wrong}: {v6}");

@@ -132,7 +132,10 @@ fn osi_notes_give_icmpv6_its_own_rfc_and_next_header() {
     }
     // The note it used to share with ICMPv4 gave it ICMPv4's RFCs and protocol number.
     for wrong in ["RFC 792", "RFC 1122", "IP protocol 1"] {
-        assert!(!v6.contains(wrong), "ICMPv6 note still says {wrong:?}: {v6}");
+        assert!(
+            !v6.contains(wrong),
+            "ICMPv6 note still says {wrong:?}: {v6}"
+        );
     }
     let v4 = osi_note(&r.stdout, "ICMPv4");
     for needle in ["IP protocol 1", "RFC 792", "RFC 1122 §3.2.2"] {

@@ -399,13 +399,19 @@ fn explained(term: &str) -> String {
 
 fn assert_says(term: &str, text: &str, needles: &[&str]) {
     for n in needles {
-        assert!(text.contains(n), "netlab explain {term:?} lacks {n:?}:\n{text}");
+        assert!(
+            text.contains(n),
+            "netlab explain {term:?} lacks {n:?}:\n{text}"
+        );
     }
 }
 
 fn assert_no_longer_says(term: &str, text: &str, wrong: &[&str]) {
     for w in wrong {
-        assert!(!text.contains(w), "netlab explain {term:?} still says {w:?}:\n{text}");
+        assert!(
+            !text.contains(w),
+            "netlab explain {term:?} still says {w:?}:\n{text}"
+        );
     }
 }
 
@@ -450,11 +456,19 @@ fn explain_prints_the_corrected_claims_and_not_the_wrong_ones() {
 
     let hb = explained("heartbeat");
     assert_says("heartbeat", &hb, &["the client then reconnects"]);
-    assert_no_longer_says("heartbeat", &hb, &["client or server notices a dead Engine.IO session and reconnects"]);
+    assert_no_longer_says(
+        "heartbeat",
+        &hb,
+        &["client or server notices a dead Engine.IO session and reconnects"],
+    );
 
     // The placement note comes from layers.rs, printed with the entry.
     let icmp6 = explained("ICMPv6");
-    assert_says("ICMPv6", &icmp6, &["next header 58", "RFC 4443 §1", "an integral part of IPv6"]);
+    assert_says(
+        "ICMPv6",
+        &icmp6,
+        &["next header 58", "RFC 4443 §1", "an integral part of IPv6"],
+    );
     assert_no_longer_says("ICMPv6", &icmp6, &["IP protocol 1", "RFC 792"]);
 
     // Entries speak of netlab as it is: no plans, no issues, no "yet".
@@ -566,6 +580,9 @@ fn the_questions_answer_what_was_left_open() {
         assert!(page.contains(needle), "docs/questions.md lacks {needle:?}");
     }
     for plan in ["events issue", "of its own yet", "will add"] {
-        assert!(!page.contains(plan), "docs/questions.md still says {plan:?}");
+        assert!(
+            !page.contains(plan),
+            "docs/questions.md still says {plan:?}"
+        );
     }
 }
