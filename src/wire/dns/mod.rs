@@ -78,9 +78,16 @@ pub mod field {
     pub const ANCOUNT: Range<usize> = 6..8;
     pub const NSCOUNT: Range<usize> = 8..10;
     pub const ARCOUNT: Range<usize> = 10..12;
+
+    // A question's two codes (§4.1.2), counted from the end of its QNAME: the name has
+    // no fixed length, so nothing after it has a fixed offset in the message.
+    pub const QTYPE: Range<usize> = 0..2;
+    pub const QCLASS: Range<usize> = 2..4;
 }
 
-pub const HEADER_LEN: usize = 12;
+pub const HEADER_LEN: usize = field::ARCOUNT.end;
+/// The bytes of a question after its name: QTYPE and QCLASS.
+pub const QUESTION_FIXED_LEN: usize = field::QCLASS.end;
 /// The well-known port, for UDP and TCP alike.
 pub const PORT: u16 = 53;
 /// Multicast DNS (RFC 6762) uses the same message format on port 5353.
@@ -441,16 +448,16 @@ impl Repr {
         let mut pos = HEADER_LEN;
         for _ in 0..self.qdcount {
             let (name, after) = read_name(msg, pos)?;
-            let t = take(msg, after, 4)?;
-            let qtype = RrType(be16(t, 0..2));
+            let t = take(msg, after, QUESTION_FIXED_LEN)?;
+            let qtype = RrType(be16(t, field::QTYPE));
             self.questions.push(Question {
                 name,
                 qtype,
                 qtype_name: qtype.to_string(),
-                class: Class(be16(t, 2..4)),
-                span: pos..after + 4,
+                class: Class(be16(t, field::QCLASS)),
+                span: pos..after + QUESTION_FIXED_LEN,
             });
-            pos = after + 4;
+            pos = after + QUESTION_FIXED_LEN;
         }
         for (count, section) in [
             (self.ancount, Section::Answer),

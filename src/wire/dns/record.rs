@@ -35,6 +35,36 @@ use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
+/// Byte offsets inside a record. A record starts with its owner name, which has no fixed
+/// length, so the fixed fields are counted from the end of that name; the RDATA fields
+/// from the first byte of RDATA (or, for SOA, from the end of its second name).
+pub mod field {
+    use std::ops::Range;
+    // §4.1.3, after NAME.
+    pub const TYPE: Range<usize> = 0..2;
+    pub const CLASS: Range<usize> = 2..4;
+    pub const TTL: Range<usize> = 4..8;
+    pub const RDLENGTH: Range<usize> = 8..10;
+    // MX RDATA (§3.3.9), before the exchange's name.
+    pub const MX_PREFERENCE: Range<usize> = 0..2;
+    // SRV RDATA (RFC 2782), before the target's name.
+    pub const SRV_PRIORITY: Range<usize> = 0..2;
+    pub const SRV_WEIGHT: Range<usize> = 2..4;
+    pub const SRV_PORT: Range<usize> = 4..6;
+    // SOA RDATA (§3.3.13), after MNAME and RNAME.
+    pub const SOA_SERIAL: Range<usize> = 0..4;
+    pub const SOA_REFRESH: Range<usize> = 4..8;
+    pub const SOA_RETRY: Range<usize> = 8..12;
+    pub const SOA_EXPIRE: Range<usize> = 12..16;
+    pub const SOA_MINIMUM: Range<usize> = 16..20;
+    // One option in OPT's RDATA (RFC 6891 §6.1.2), before its data.
+    pub const OPTION_CODE: Range<usize> = 0..2;
+    pub const OPTION_LENGTH: Range<usize> = 2..4;
+}
+
+/// The bytes of a record between its owner name and its RDATA.
+pub const FIXED_LEN: usize = field::RDLENGTH.end;
+
 /// A record or query type (RFC 1035 §3.2.2, §3.2.3 and later RFCs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -377,11 +407,11 @@ fn read_target(span: &RdataSpan, rtype: RrType) -> Result<Rdata> {
 
 /// MX (RFC 1035 §3.3.9): a 16-bit preference, then the exchange's name.
 fn read_mx(span: &RdataSpan) -> Result<Rdata> {
-    let p = take(span.msg, span.at, 2)?;
-    let (exchange, after) = span.name(span.at + 2)?;
+    let p = take(span.msg, span.at, field::MX_PREFERENCE.end)?;
+    let (exchange, after) = span.name(span.at + field::MX_PREFERENCE.end)?;
     span.exact(after)?;
     Ok(Rdata::Mx {
-        preference: u16::from_be_bytes([p[0], p[1]]),
+        preference: be16(p, field::MX_PREFERENCE),
         exchange,
     })
 }
@@ -404,13 +434,13 @@ fn read_txt(rd: &[u8]) -> Result<Rdata> {
 
 /// SRV (RFC 2782): priority, weight and port, 16 bits each, then the target's name.
 fn read_srv(span: &RdataSpan) -> Result<Rdata> {
-    let f = take(span.msg, span.at, 6)?;
-    let (target, after) = span.name(span.at + 6)?;
+    let f = take(span.msg, span.at, field::SRV_PORT.end)?;
+    let (target, after) = span.name(span.at + field::SRV_PORT.end)?;
     span.exact(after)?;
     Ok(Rdata::Srv {
-        priority: u16::from_be_bytes([f[0], f[1]]),
-        weight: u16::from_be_bytes([f[2], f[3]]),
-        port: u16::from_be_bytes([f[4], f[5]]),
+        priority: be16(f, field::SRV_PRIORITY),
+        weight: be16(f, field::SRV_WEIGHT),
+        port: be16(f, field::SRV_PORT),
         target,
     })
 }
@@ -419,16 +449,16 @@ fn read_srv(span: &RdataSpan) -> Result<Rdata> {
 fn read_soa(span: &RdataSpan) -> Result<Rdata> {
     let (mname, a) = span.name(span.at)?;
     let (rname, b) = span.name(a)?;
-    let n = take(span.msg, b, 20)?;
-    span.exact(b + 20)?;
+    let n = take(span.msg, b, field::SOA_MINIMUM.end)?;
+    span.exact(b + field::SOA_MINIMUM.end)?;
     Ok(Rdata::Soa {
         mname,
         rname,
-        serial: be32(n, 0..4),
-        refresh: be32(n, 4..8),
-        retry: be32(n, 8..12),
-        expire: be32(n, 12..16),
-        minimum: be32(n, 16..20),
+        serial: be32(n, field::SOA_SERIAL),
+        refresh: be32(n, field::SOA_REFRESH),
+        retry: be32(n, field::SOA_RETRY),
+        expire: be32(n, field::SOA_EXPIRE),
+        minimum: be32(n, field::SOA_MINIMUM),
     })
 }
 
@@ -439,12 +469,13 @@ fn read_opt(rd: &[u8], class: u16, ttl: u32) -> Result<Rdata> {
     let mut options = Vec::new();
     let mut pos = 0;
     while pos < rd.len() {
-        let h = take(rd, pos, 4)?;
-        let code = be16(h, 0..2);
-        let olen = be16(h, 2..4);
-        take(rd, pos + 4, usize::from(olen))?;
+        let h = take(rd, pos, field::OPTION_LENGTH.end)?;
+        let code = be16(h, field::OPTION_CODE);
+        let olen = be16(h, field::OPTION_LENGTH);
+        let data_at = pos + field::OPTION_LENGTH.end;
+        take(rd, data_at, usize::from(olen))?;
         options.push((code, olen));
-        pos += 4 + usize::from(olen);
+        pos = data_at + usize::from(olen);
     }
     Ok(Rdata::Opt {
         udp_payload_size: class,
@@ -458,12 +489,12 @@ fn read_opt(rd: &[u8], class: u16, ttl: u32) -> Result<Rdata> {
 /// Read the resource record that starts at `pos`; returns it and the offset after it.
 pub(super) fn read_record(msg: &[u8], pos: usize) -> Result<(Record, usize)> {
     let (name, after, name_pointer) = read_name_with_pointer(msg, pos)?;
-    let h = take(msg, after, 10)?;
-    let rtype = RrType(be16(h, 0..2));
-    let class = be16(h, 2..4);
-    let ttl = be32(h, 4..8);
-    let rdlength = be16(h, 8..10);
-    let at = after + 10;
+    let h = take(msg, after, FIXED_LEN)?;
+    let rtype = RrType(be16(h, field::TYPE));
+    let class = be16(h, field::CLASS);
+    let ttl = be32(h, field::TTL);
+    let rdlength = be16(h, field::RDLENGTH);
+    let at = after + FIXED_LEN;
     let rdata = read_rdata(msg, rtype, class, ttl, at, usize::from(rdlength))?;
     let end = at + usize::from(rdlength);
     Ok((
