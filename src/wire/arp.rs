@@ -37,7 +37,7 @@ pub mod field {
 }
 
 /// Length of an Ethernet/IPv4 ARP packet, the only kind netlab decodes.
-pub const HEADER_LEN: usize = 28;
+pub const HEADER_LEN: usize = field::TPA.end;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec {
@@ -124,14 +124,17 @@ pub struct Packet<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Packet<T> {
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let b = buffer.as_ref();
-        if b.len() < 8 {
+        // The fixed part (HTYPE to OPER) says how long the four addresses are.
+        let fixed = field::OPER.end;
+        if b.len() < fixed {
             return Err(Error::Truncated {
                 protocol: Protocol::Arp,
-                needed: 8,
+                needed: fixed,
                 got: b.len(),
             });
         }
-        let needed = 8 + 2 * (usize::from(b[4]) + usize::from(b[5]));
+        let (hlen, plen) = (b[field::HLEN.start], b[field::PLEN.start]);
+        let needed = fixed + 2 * (usize::from(hlen) + usize::from(plen));
         if b.len() < needed {
             return Err(Error::Truncated {
                 protocol: Protocol::Arp,
@@ -139,7 +142,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 got: b.len(),
             });
         }
-        if b[4] != 6 || b[5] != 4 {
+        if hlen != 6 || plen != 4 {
             return Err(Error::Malformed {
                 protocol: Protocol::Arp,
                 reason: "only Ethernet/IPv4 ARP (hlen 6, plen 4) is decoded",

@@ -34,7 +34,7 @@ pub mod field {
     pub const ETHERTYPE: Range<usize> = 12..14;
 }
 
-pub const HEADER_LEN: usize = 14;
+pub const HEADER_LEN: usize = field::ETHERTYPE.end;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec { name: "destination", span: field::DESTINATION, about: "MAC address of the receiving interface (ff:ff:ff:ff:ff:ff is broadcast)" },
@@ -205,7 +205,7 @@ pub mod vlan {
         pub const TCI: Range<usize> = 0..2;
         pub const ETHERTYPE: Range<usize> = 2..4;
     }
-    pub const HEADER_LEN: usize = 4;
+    pub const HEADER_LEN: usize = field::ETHERTYPE.end;
 
     pub const FIELDS: &[FieldSpec] = &[
         FieldSpec {
@@ -232,11 +232,12 @@ pub mod vlan {
             crate::wire::need_len(buffer.as_ref(), HEADER_LEN, Protocol::Vlan)?;
             Ok(Tag { buffer })
         }
+        // TCI: priority (3 bits), drop eligible (1 bit), VLAN ID (12 bits).
         pub fn priority(&self) -> u8 {
-            self.buffer.as_ref()[0] >> 5
+            self.buffer.as_ref()[field::TCI.start] >> 5
         }
         pub fn drop_eligible(&self) -> bool {
-            self.buffer.as_ref()[0] & 0x10 != 0
+            self.buffer.as_ref()[field::TCI.start] & 0x10 != 0
         }
         pub fn vlan_id(&self) -> u16 {
             be16(self.buffer.as_ref(), field::TCI) & 0x0fff

@@ -36,7 +36,7 @@ pub mod field {
     pub const SEQ: Range<usize> = 6..8;
 }
 
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = field::REST.end;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec {
@@ -116,10 +116,10 @@ impl<T: AsRef<[u8]>> Message<T> {
         self.buffer.as_ref()
     }
     pub fn msg_type(&self) -> u8 {
-        self.b()[0]
+        self.b()[field::TYPE.start]
     }
     pub fn code(&self) -> u8 {
-        self.b()[1]
+        self.b()[field::CODE.start]
     }
     pub fn checksum(&self) -> u16 {
         be16(self.b(), field::CHECKSUM)

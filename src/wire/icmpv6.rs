@@ -28,10 +28,16 @@ pub mod field {
     pub const CODE: Range<usize> = 1..2;
     pub const CHECKSUM: Range<usize> = 2..4;
     pub const BODY: Range<usize> = 4..8;
+    /// Echo request and reply (RFC 4443 §4.1, §4.2) split the body word in two.
+    pub const IDENT: Range<usize> = 4..6;
+    pub const SEQ: Range<usize> = 6..8;
+    /// Neighbor solicitation, advertisement and redirect (RFC 4861 §4.3-§4.5): the
+    /// target address right after the body word.
+    pub const TARGET: Range<usize> = 8..24;
 }
 
 /// Type, code, checksum and the first 4 bytes of the body, present in every message.
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = field::BODY.end;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec { name: "type", span: field::TYPE, about: "what kind of message: 128 echo request, 129 echo reply, 1 unreachable, 135 neighbor solicitation" },
@@ -93,10 +99,10 @@ impl<T: AsRef<[u8]>> Message<T> {
         self.buffer.as_ref()
     }
     pub fn msg_type(&self) -> u8 {
-        self.b()[0]
+        self.b()[field::TYPE.start]
     }
     pub fn code(&self) -> u8 {
-        self.b()[1]
+        self.b()[field::CODE.start]
     }
     pub fn checksum(&self) -> u16 {
         be16(self.b(), field::CHECKSUM)
@@ -109,7 +115,7 @@ impl<T: AsRef<[u8]>> Message<T> {
     }
     /// Neighbor solicitation/advertisement and redirect: the target address after the body word.
     pub fn target(&self) -> Option<Ipv6Addr> {
-        let b = self.b().get(8..24)?;
+        let b = self.b().get(field::TARGET)?;
         let mut a = [0u8; 16];
         a.copy_from_slice(b);
         Some(Ipv6Addr::from(a))
@@ -196,13 +202,13 @@ impl Repr {
             v.push(Field::new(
                 "identifier",
                 id.to_string(),
-                4..6,
+                field::IDENT,
                 "matches replies to requests",
             ));
             v.push(Field::new(
                 "sequence",
                 seq.to_string(),
-                6..8,
+                field::SEQ,
                 "counts the requests",
             ));
         } else if let Some(mtu) = self.mtu {
@@ -219,7 +225,7 @@ impl Repr {
             v.push(Field::new(
                 "target",
                 t.to_string(),
-                8..24,
+                field::TARGET,
                 "the address being resolved or announced",
             ));
         }

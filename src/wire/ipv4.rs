@@ -48,7 +48,26 @@ pub mod field {
 }
 
 /// Without options.
-pub const MIN_HEADER_LEN: usize = 20;
+pub const MIN_HEADER_LEN: usize = field::DST.end;
+
+/// The version, the high nibble of the first byte (RFC 791 §3.1).
+fn version(b: &[u8]) -> u8 {
+    b[field::VER_IHL.start] >> 4
+}
+
+/// The header's length in bytes: IHL, the low nibble of the first byte, counts 32-bit
+/// words. The caller has checked that byte is present.
+fn ihl_len(b: &[u8]) -> usize {
+    usize::from(b[field::VER_IHL.start] & 0x0f) * 4
+}
+
+/// Option kinds with a meaning to the walk itself (RFC 791 §3.1): both are one byte,
+/// with no length byte; every other option has a kind byte and a length byte.
+pub mod option {
+    pub const END: u8 = 0;
+    pub const NOP: u8 = 1;
+    pub const KIND_AND_LEN: usize = 2;
+}
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec { name: "version_ihl", span: field::VER_IHL, about: "version (4) and header length in 32-bit words (5 = 20 bytes, no options)" },
@@ -169,13 +188,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 got: b.len(),
             });
         }
-        if b[0] >> 4 != 4 {
+        if version(b) != 4 {
             return Err(Error::Malformed {
                 protocol: Protocol::Ipv4,
                 reason: "version field is not 4",
             });
         }
-        let hl = usize::from(b[0] & 0x0f) * 4;
+        let hl = ihl_len(b);
         // RFC 791 §3.1: "the minimum value for a correct header is 5" (words).
         if hl < MIN_HEADER_LEN {
             return Err(Error::Malformed {
@@ -203,13 +222,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()
     }
     pub fn header_len(&self) -> usize {
-        usize::from(self.b()[0] & 0x0f) * 4
+        ihl_len(self.b())
     }
+    /// The high six bits of the second byte (RFC 2474).
     pub fn dscp(&self) -> u8 {
-        self.b()[1] >> 2
+        self.b()[field::DSCP_ECN.start] >> 2
     }
+    /// The low two bits of the second byte (RFC 3168).
     pub fn ecn(&self) -> u8 {
-        self.b()[1] & 0x03
+        self.b()[field::DSCP_ECN.start] & 0x03
     }
     pub fn total_length(&self) -> u16 {
         be16(self.b(), field::LENGTH)
@@ -217,35 +238,36 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn ident(&self) -> u16 {
         be16(self.b(), field::IDENT)
     }
+    // The three flags are the top bits of FLAGS_FRAG: reserved, DF, MF.
     pub fn dont_frag(&self) -> bool {
-        self.b()[6] & 0x40 != 0
+        self.b()[field::FLAGS_FRAG.start] & 0x40 != 0
     }
     pub fn more_frags(&self) -> bool {
-        self.b()[6] & 0x20 != 0
+        self.b()[field::FLAGS_FRAG.start] & 0x20 != 0
     }
     pub fn reserved_flag(&self) -> bool {
-        self.b()[6] & 0x80 != 0
+        self.b()[field::FLAGS_FRAG.start] & 0x80 != 0
     }
     /// In bytes (the field counts 8-byte units).
     pub fn frag_offset(&self) -> u16 {
         (be16(self.b(), field::FLAGS_FRAG) & 0x1fff) * 8
     }
     pub fn ttl(&self) -> u8 {
-        self.b()[8]
+        self.b()[field::TTL.start]
     }
     pub fn protocol(&self) -> IpProtocol {
-        IpProtocol::from(self.b()[9])
+        IpProtocol::from(self.b()[field::PROTOCOL.start])
     }
     pub fn checksum(&self) -> u16 {
         be16(self.b(), field::CHECKSUM)
     }
     pub fn src_addr(&self) -> [u8; 4] {
-        let b = self.b();
-        [b[12], b[13], b[14], b[15]]
+        let a = &self.b()[field::SRC];
+        [a[0], a[1], a[2], a[3]]
     }
     pub fn dst_addr(&self) -> [u8; 4] {
-        let b = self.b();
-        [b[16], b[17], b[18], b[19]]
+        let a = &self.b()[field::DST];
+        [a[0], a[1], a[2], a[3]]
     }
     pub fn options(&self) -> &[u8] {
         &self.b()[MIN_HEADER_LEN..self.header_len()]
@@ -275,8 +297,8 @@ pub struct IpOption {
 impl IpOption {
     pub fn name(&self) -> &'static str {
         match self.kind {
-            0 => "end of option list",
-            1 => "no operation (padding)",
+            option::END => "end of option list",
+            option::NOP => "no operation (padding)",
             7 => "record route",
             68 => "timestamp",
             130 => "security",
@@ -293,14 +315,14 @@ pub fn walk_options(opts: &[u8], base: usize, mut each: impl FnMut(IpOption)) ->
     let mut i = 0;
     while i < opts.len() {
         let kind = opts[i];
-        if kind == 0 || kind == 1 {
+        if kind == option::END || kind == option::NOP {
             each(IpOption {
                 kind,
                 at: base + i,
                 len: 1,
             });
             i += 1;
-            if kind == 0 {
+            if kind == option::END {
                 break;
             }
             continue;
@@ -312,7 +334,7 @@ pub fn walk_options(opts: &[u8], base: usize, mut each: impl FnMut(IpOption)) ->
             });
         };
         let len = usize::from(len);
-        if len < 2 || i + len > opts.len() {
+        if len < option::KIND_AND_LEN || i + len > opts.len() {
             return Err(Error::Malformed {
                 protocol: Protocol::Ipv4,
                 reason: "option length out of range",

@@ -39,6 +39,10 @@ use std::net::Ipv6Addr;
 pub mod field {
     use std::ops::Range;
     pub const VER_TC_FLOW: Range<usize> = 0..4;
+    /// The version is the high nibble of the first byte.
+    pub const VERSION: Range<usize> = 0..1;
+    /// The traffic class straddles the first two bytes, after the version nibble.
+    pub const VER_TC: Range<usize> = 0..2;
     pub const PAYLOAD_LEN: Range<usize> = 4..6;
     pub const NEXT_HEADER: Range<usize> = 6..7;
     pub const HOP_LIMIT: Range<usize> = 7..8;
@@ -46,7 +50,27 @@ pub mod field {
     pub const DST: Range<usize> = 24..40;
 }
 
-pub const HEADER_LEN: usize = 40;
+pub const HEADER_LEN: usize = field::DST.end;
+
+/// Offsets inside an extension header (RFC 8200 §4.3-§4.6), from its first byte.
+pub mod ext_field {
+    use std::ops::Range;
+    pub const NEXT_HEADER: Range<usize> = 0..1;
+    /// Length in 8-byte units, not counting the first 8 (absent from the fragment header).
+    pub const HDR_EXT_LEN: Range<usize> = 1..2;
+    /// Hop-by-hop and destination options: type-length-value options from here.
+    pub const OPTIONS_START: usize = 2;
+    // Routing header (§4.4).
+    pub const ROUTING_TYPE: Range<usize> = 2..3;
+    pub const SEGMENTS_LEFT: Range<usize> = 3..4;
+    pub const ROUTING_DATA_START: usize = 4;
+    // Fragment header (§4.5): offset in 8-byte units, two reserved bits, M.
+    pub const FRAG_OFFSET_M: Range<usize> = 2..4;
+    pub const FRAG_IDENT: Range<usize> = 4..8;
+}
+
+/// Every extension header is a multiple of 8 bytes, and at least 8.
+pub const EXT_UNIT: usize = 8;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec { name: "version_class_flow", span: field::VER_TC_FLOW, about: "version (6), traffic class (like IPv4's DSCP/ECN), flow label (marks packets of one flow)" },
@@ -95,7 +119,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 got: b.len(),
             });
         }
-        if b[0] >> 4 != 6 {
+        if b[field::VERSION.start] >> 4 != 6 {
             return Err(Error::Malformed {
                 protocol: Protocol::Ipv6,
                 reason: "version field is not 6",
@@ -107,7 +131,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()
     }
     pub fn traffic_class(&self) -> u8 {
-        ((be16(self.b(), 0..2) >> 4) & 0xff) as u8 // 8 bits after the version nibble
+        ((be16(self.b(), field::VER_TC) >> 4) & 0xff) as u8 // 8 bits after the version nibble
     }
     pub fn flow_label(&self) -> u32 {
         be32(self.b(), field::VER_TC_FLOW) & 0x000f_ffff
@@ -116,10 +140,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
         be16(self.b(), field::PAYLOAD_LEN)
     }
     pub fn next_header(&self) -> IpProtocol {
-        IpProtocol::from(self.b()[6])
+        IpProtocol::from(self.b()[field::NEXT_HEADER.start])
     }
     pub fn hop_limit(&self) -> u8 {
-        self.b()[7]
+        self.b()[field::HOP_LIMIT.start]
     }
     pub fn src_addr(&self) -> Ipv6Addr {
         addr(&self.b()[field::SRC])
@@ -160,7 +184,7 @@ impl Repr {
     pub fn fields(&self) -> Vec<Field> {
         let a = |i: usize| FIELDS[i].about;
         vec![
-            Field::new("version", "6".into(), 0..1, "IP version"),
+            Field::new("version", "6".into(), field::VERSION, "IP version"),
             Field::new(
                 "traffic_class",
                 self.traffic_class.to_string(),
@@ -243,29 +267,29 @@ pub struct Fragment {
 impl ExtRepr {
     /// Parse the extension header of kind `kind` at the start of `b`.
     pub fn parse(kind: IpProtocol, b: &[u8]) -> Result<ExtRepr> {
-        if b.len() < 8 {
+        if b.len() < EXT_UNIT {
             return Err(Error::Truncated {
                 protocol: Protocol::Ipv6,
-                needed: 8,
+                needed: EXT_UNIT,
                 got: b.len(),
             });
         }
-        let next_header = IpProtocol::from(b[0]);
+        let next_header = IpProtocol::from(b[ext_field::NEXT_HEADER.start]);
         if kind == IpProtocol::Ipv6Frag {
-            let off = be16(b, 2..4);
+            let off = be16(b, ext_field::FRAG_OFFSET_M);
             return Ok(ExtRepr {
                 kind,
                 next_header,
-                len: 8,
+                len: EXT_UNIT,
                 routing: None,
                 fragment: Some(Fragment {
                     offset: off & 0xfff8,
                     more: off & 1 != 0,
-                    ident: be32(b, 4..8),
+                    ident: be32(b, ext_field::FRAG_IDENT),
                 }),
             });
         }
-        let len = 8 + usize::from(b[1]) * 8;
+        let len = EXT_UNIT + usize::from(b[ext_field::HDR_EXT_LEN.start]) * EXT_UNIT;
         if b.len() < len {
             return Err(Error::Truncated {
                 protocol: Protocol::Ipv6,
@@ -273,7 +297,12 @@ impl ExtRepr {
                 got: b.len(),
             });
         }
-        let routing = (kind == IpProtocol::Ipv6Route).then(|| (b[2], b[3]));
+        let routing = (kind == IpProtocol::Ipv6Route).then(|| {
+            (
+                b[ext_field::ROUTING_TYPE.start],
+                b[ext_field::SEGMENTS_LEFT.start],
+            )
+        });
         Ok(ExtRepr {
             kind,
             next_header,
@@ -287,7 +316,7 @@ impl ExtRepr {
         let mut v = vec![Field::new(
             "next_header",
             self.next_header.to_string(),
-            0..1,
+            ext_field::NEXT_HEADER,
             "what follows this extension header",
         )];
         match (self.fragment, self.routing) {
@@ -295,59 +324,59 @@ impl ExtRepr {
                 v.push(Field::new(
                     "fragment_offset",
                     fr.offset.to_string(),
-                    2..4,
+                    ext_field::FRAG_OFFSET_M,
                     "where this fragment's data goes, in bytes",
                 ));
                 v.push(Field::new(
                     "more_fragments",
                     fr.more.to_string(),
-                    2..4,
+                    ext_field::FRAG_OFFSET_M,
                     "M flag: more fragments follow",
                 ));
                 v.push(Field::new(
                     "identification",
                     format!("0x{:08x}", fr.ident),
-                    4..8,
+                    ext_field::FRAG_IDENT,
                     "labels the fragments of one original packet",
                 ));
             }
             (None, Some((rtype, left))) => {
                 v.push(Field::new(
                     "hdr_ext_len",
-                    ((self.len - 8) / 8).to_string(),
-                    1..2,
+                    ((self.len - EXT_UNIT) / EXT_UNIT).to_string(),
+                    ext_field::HDR_EXT_LEN,
                     "length in 8-byte units, not counting the first 8",
                 ));
                 v.push(Field::new(
                     "routing_type",
                     rtype.to_string(),
-                    2..3,
+                    ext_field::ROUTING_TYPE,
                     "which routing scheme (4 = segment routing)",
                 ));
                 v.push(Field::new(
                     "segments_left",
                     left.to_string(),
-                    3..4,
+                    ext_field::SEGMENTS_LEFT,
                     "how many listed nodes are still to be visited",
                 ));
                 v.push(Field::new(
                     "data",
-                    format!("{} bytes", self.len - 4),
-                    4..self.len,
+                    format!("{} bytes", self.len - ext_field::ROUTING_DATA_START),
+                    ext_field::ROUTING_DATA_START..self.len,
                     "type-specific data",
                 ));
             }
             (None, None) => {
                 v.push(Field::new(
                     "hdr_ext_len",
-                    ((self.len - 8) / 8).to_string(),
-                    1..2,
+                    ((self.len - EXT_UNIT) / EXT_UNIT).to_string(),
+                    ext_field::HDR_EXT_LEN,
                     "length in 8-byte units, not counting the first 8",
                 ));
                 v.push(Field::new(
                     "options",
-                    format!("{} bytes", self.len - 2),
-                    2..self.len,
+                    format!("{} bytes", self.len - ext_field::OPTIONS_START),
+                    ext_field::OPTIONS_START..self.len,
                     "type-length-value options (padding included)",
                 ));
             }

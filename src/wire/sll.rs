@@ -39,7 +39,7 @@ pub mod field {
     pub const ADDRESS: Range<usize> = 6..14;
     pub const PROTOCOL: Range<usize> = 14..16;
 }
-pub const HEADER_LEN: usize = 16;
+pub const HEADER_LEN: usize = field::PROTOCOL.end;
 
 pub mod field2 {
     use std::ops::Range;
@@ -51,7 +51,7 @@ pub mod field2 {
     pub const ADDR_LEN: Range<usize> = 11..12;
     pub const ADDRESS: Range<usize> = 12..20;
 }
-pub const HEADER_LEN2: usize = 20;
+pub const HEADER_LEN2: usize = field2::ADDRESS.end;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec {
@@ -192,7 +192,7 @@ impl<T: AsRef<[u8]>> Header<T> {
                 field2::ADDRESS,
             ),
         };
-        &self.b()[at.start..at.start + len.min(8)]
+        &self.b()[at.start..at.start + len.min(at.len())]
     }
 }
 
@@ -336,7 +336,12 @@ impl fmt::Display for Repr {
 pub mod null {
     use super::*;
 
-    pub const HEADER_LEN: usize = 4;
+    pub mod field {
+        use std::ops::Range;
+        pub const FAMILY: Range<usize> = 0..4;
+    }
+
+    pub const HEADER_LEN: usize = field::FAMILY.end;
     pub const FIELDS: &[FieldSpec] = &[FieldSpec {
         name: "family",
         span: 0..4,
@@ -350,10 +355,10 @@ pub mod null {
 
     impl Repr {
         pub fn parse(buf: &[u8]) -> Result<Repr> {
-            let Some(b) = buf.get(..4) else {
+            let Some(b) = buf.get(field::FAMILY) else {
                 return Err(Error::Truncated {
                     protocol: Protocol::Ethernet,
-                    needed: 4,
+                    needed: HEADER_LEN,
                     got: buf.len(),
                 });
             };
@@ -374,7 +379,7 @@ pub mod null {
             vec![Field::new(
                 "family",
                 format!("{} ({})", self.family, self.ethertype()),
-                0..4,
+                field::FAMILY,
                 FIELDS[0].about,
             )]
         }

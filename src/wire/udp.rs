@@ -33,7 +33,7 @@ pub mod field {
     pub const CHECKSUM: Range<usize> = 6..8;
 }
 
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = field::CHECKSUM.end;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec { name: "src_port", span: field::SRC_PORT, about: "the sending socket's port (0 = none, no reply expected)" },
