@@ -15,9 +15,8 @@
 //! answers with a unicast reply. Nothing on loopback needs ARP: you see it between two
 //! network namespaces joined by a veth pair, or on a real LAN.
 
-use super::dissect::Field;
 use super::ethernet::Mac;
-use super::{be16, Error, FieldSpec, Result};
+use super::{be16, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

@@ -40,8 +40,7 @@
 //! is reading (each jump goes strictly backwards, so the walk must end) and caps the
 //! number of jumps and the name's length.
 
-use super::dissect::Field;
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

@@ -20,8 +20,7 @@
 //! (priority 3 bits, drop-eligible 1 bit, VLAN id 12 bits), then the real EtherType.
 //! netlab shows the tag as its own layer, as Wireshark does.
 
-use super::dissect::Field;
-use super::{be16, need_len, FieldSpec, Result};
+use super::{be16, need_len, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

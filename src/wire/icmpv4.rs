@@ -20,8 +20,7 @@
 //! decodes that quoted header too and marks it as quoted.
 
 use super::checksum::{self, Checked};
-use super::dissect::Field;
-use super::{be16, need_len, FieldSpec, Result};
+use super::{be16, need_len, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

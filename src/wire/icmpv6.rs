@@ -15,8 +15,7 @@
 //! ICMPv4, the checksum covers an IPv6 pseudo-header too (RFC 4443 §2.3).
 
 use super::checksum::{self, Checked};
-use super::dissect::Field;
-use super::{be16, be32, need_len, FieldSpec, Result};
+use super::{be16, be32, need_len, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

@@ -25,9 +25,8 @@
 //! even on loopback, so a bad IPv4 header checksum means a damaged packet.
 
 use super::checksum::{self, Checked};
-use super::dissect::Field;
 use super::text::{self, Text};
-use super::{be16, Error, FieldSpec, Result};
+use super::{be16, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

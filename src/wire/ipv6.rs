@@ -28,9 +28,8 @@
 //! | next header | reserved | fragment offset (13 bits) | res | M | identification (32) |
 //! ```
 
-use super::dissect::Field;
 use super::ipv4::IpProtocol;
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

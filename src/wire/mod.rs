@@ -24,6 +24,7 @@ pub mod checksum;
 pub mod dissect;
 pub mod dns;
 pub mod ethernet;
+mod field;
 pub mod filter;
 pub mod flow;
 pub mod framing;
@@ -38,6 +39,8 @@ pub mod tcp;
 pub mod text;
 pub mod udp;
 pub mod websocket;
+
+pub use field::{Field, FieldSpec};
 
 use crate::layers::Protocol;
 use serde::Serialize;
@@ -79,15 +82,6 @@ pub fn need_len(buf: &[u8], needed: usize, protocol: Protocol) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// One named field of a header: where it sits and what it means, for annotated views.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldSpec {
-    pub name: &'static str,
-    /// Byte offsets relative to the start of the header.
-    pub span: Range<usize>,
-    pub about: &'static str,
 }
 
 /// Read a big-endian (network order) u16 at `at`. The caller has checked the length.

@@ -24,9 +24,8 @@
 //! 24, 28 or 30 = IPv6 depending on the BSD) in the *capturing host's* byte order.
 //! ```
 
-use super::dissect::Field;
 use super::ethernet::EtherType;
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

@@ -29,9 +29,8 @@
 //! guess them; captures therefore often show *relative* numbers, counted from the ISN.
 
 use super::checksum::{self, Checked};
-use super::dissect::Field;
 use super::text::{self, Text};
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

@@ -17,10 +17,9 @@
 //! IPv4 means "not computed" (RFC 768); over IPv6 it is mandatory (RFC 8200 §8.1).
 
 use super::checksum::{self, Checked};
-use super::dissect::Field;
 use super::tcp::Pseudo;
 use super::text::{self, Text};
-use super::{be16, need_len, Error, FieldSpec, Result};
+use super::{be16, need_len, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
