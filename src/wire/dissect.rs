@@ -14,10 +14,10 @@
 //! TCP byte streams; they add their layers after the transport layer with
 //! [`Dissection::push`], and [`Dissection::payload`] is where their bytes start.
 
+use super::checksum::Pseudo;
 use super::ethernet::{self, vlan, EtherType};
 use super::ipv4::{self, IpProtocol};
-use super::tcp::{self, Pseudo};
-use super::{arp, dns, icmpv4, icmpv6, ipv6, sll, udp, Error, Field};
+use super::{arp, dns, icmpv4, icmpv6, ipv6, sll, tcp, udp, Error, Field};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;

@@ -28,7 +28,7 @@
 //! are chosen unpredictably (RFC 9293 §3.4.1, RFC 6528) so an off-path attacker cannot
 //! guess them; captures therefore often show *relative* numbers, counted from the ISN.
 
-use super::checksum::{self, Checked};
+use super::checksum::{self, Checked, Pseudo};
 use super::text::{self, Text};
 use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
@@ -311,22 +311,6 @@ pub fn parse_options(opts: &[u8]) -> Options {
         _ => {}
     });
     o
-}
-
-/// Where the pseudo-header addresses come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pseudo {
-    V4([u8; 4], [u8; 4]),
-    V6([u8; 16], [u8; 16]),
-}
-
-impl Pseudo {
-    pub fn sum(self, protocol: u8, len: u32) -> u32 {
-        match self {
-            Pseudo::V4(s, d) => checksum::pseudo_v4(s, d, protocol, len as u16), // IPv4 lengths fit 16 bits
-            Pseudo::V6(s, d) => checksum::pseudo_v6(s, d, protocol, len),
-        }
-    }
 }
 
 /// A zero-copy view of a TCP segment.

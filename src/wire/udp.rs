@@ -16,8 +16,7 @@
 //! The length counts the header too, so an empty datagram says 8. A zero checksum over
 //! IPv4 means "not computed" (RFC 768); over IPv6 it is mandatory (RFC 8200 §8.1).
 
-use super::checksum::{self, Checked};
-use super::tcp::Pseudo;
+use super::checksum::{self, Checked, Pseudo};
 use super::text::{self, Text};
 use super::{be16, need_len, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
