@@ -7,9 +7,11 @@
 //! - A **view** named after the protocol's unit of data (`udp::Datagram`, `tcp::Segment`,
 //!   `websocket::Frame`) wraps a byte buffer without copying it. `new_checked` runs
 //!   `check_len` once; after that no accessor can panic.
-//! - Field offsets live in one place, `mod field`, as ranges; [`FieldSpec`] tables built
-//!   from them let `output` label every byte of a hexdump with the same constants the
-//!   parser uses.
+//! - Field offsets live in one place, `mod field`, as ranges. One `FIELDS` table of
+//!   [`FieldSpec`]s per header, built from them, names each field and says what it is
+//!   for; `Repr::fields` fills it in with the decoded values ([`Field`]s, see `field.rs`),
+//!   so the layer tree, JSON and the hexdump's byte labels use the same names and the
+//!   same constants the parser uses.
 //! - A **`Repr`** is the owned meaning of a header (`parse` from a view, `emit` into a
 //!   buffer) with a one-line `Display`.
 //! - Errors name the defect ([`Error::Truncated`], [`Error::BadLength`], …). Truncated

@@ -49,47 +49,39 @@ pub mod field {
 
 pub const MIN_HEADER_LEN: usize = 20;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "src_port",
-        span: field::SRC_PORT,
-        about: "the sending socket's port",
-    },
-    FieldSpec {
-        name: "dst_port",
-        span: field::DST_PORT,
-        about: "the receiving socket's port",
-    },
-    FieldSpec {
-        name: "seq",
-        span: field::SEQ,
-        about: "sequence number of the first data byte (SYN and FIN use one number each)",
-    },
-    FieldSpec {
-        name: "ack",
-        span: field::ACK,
-        about: "the next sequence number the sender expects to receive (valid when ACK is set)",
-    },
-    FieldSpec {
-        name: "offset_flags",
-        span: field::OFFSET_FLAGS,
-        about: "header length in 32-bit words, then the flags CWR ECE URG ACK PSH RST SYN FIN",
-    },
-    FieldSpec {
-        name: "window",
-        span: field::WINDOW,
-        about: "how many more bytes the sender can receive (scaled by the window scale option)",
-    },
-    FieldSpec {
-        name: "checksum",
-        span: field::CHECKSUM,
-        about: "Internet checksum over a pseudo-header, the header and the data",
-    },
-    FieldSpec {
-        name: "urgent",
-        span: field::URGENT,
-        about: "urgent pointer (valid when URG is set; rarely used)",
-    },
+/// Every field of the fixed header the views show, in their order: name, bytes, meaning.
+/// The data offset is the high 4 bits of byte 12 (the low 4 are reserved), the flags
+/// byte 13.
+pub const FIELDS: [FieldSpec; 9] = [
+    FieldSpec::new("src_port", field::SRC_PORT, "the sending socket's port"),
+    FieldSpec::new("dst_port", field::DST_PORT, "the receiving socket's port"),
+    FieldSpec::new(
+        "seq",
+        field::SEQ,
+        "sequence number of the first data byte (SYN and FIN use one number each)",
+    ),
+    FieldSpec::new(
+        "ack",
+        field::ACK,
+        "the next sequence number the sender expects to receive (valid when ACK is set)",
+    ),
+    FieldSpec::new("data_offset", 12..13, "header length in 32-bit words"),
+    FieldSpec::new("flags", 13..14, "CWR ECE URG ACK PSH RST SYN FIN"),
+    FieldSpec::new(
+        "window",
+        field::WINDOW,
+        "how many more bytes the sender can receive (scaled by the window scale option)",
+    ),
+    FieldSpec::new(
+        "checksum",
+        field::CHECKSUM,
+        "Internet checksum over a pseudo-header, the header and the data",
+    ),
+    FieldSpec::new(
+        "urgent",
+        field::URGENT,
+        "urgent pointer (valid when URG is set; rarely used)",
+    ),
 ];
 
 /// The eight flag bits, as a byte: CWR ECE URG ACK PSH RST SYN FIN from high to low.
@@ -442,41 +434,30 @@ impl Repr {
     }
 
     pub fn fields(&self, header: &[u8]) -> Vec<Field> {
-        let a = |i: usize| FIELDS[i].about;
+        let [src_port, dst_port, seq, ack, data_offset, flags, window, checksum, urgent] = &FIELDS;
         let mut v = vec![
-            Field::new("src_port", text::num(self.src_port), field::SRC_PORT, a(0)),
-            Field::new("dst_port", text::num(self.dst_port), field::DST_PORT, a(1)),
-            Field::new("seq", text::num(self.seq), field::SEQ, a(2)),
-            Field::new("ack", text::num(self.ack), field::ACK, a(3)),
-            Field::new(
-                "data_offset",
+            src_port.with(text::num(self.src_port)),
+            dst_port.with(text::num(self.dst_port)),
+            seq.with(text::num(self.seq)),
+            ack.with(text::num(self.ack)),
+            data_offset.with(
                 Text::new()
                     .num((self.header_len / 4) as u64)
                     .str(" (")
                     .num(self.header_len as u64)
                     .str(" bytes)")
                     .into(),
-                12..13,
-                "header length in 32-bit words",
             ),
-            Field::new(
-                "flags",
-                format!("0x{:02x} ({})", self.flags.0, self.flags),
-                13..14,
-                "CWR ECE URG ACK PSH RST SYN FIN",
-            ),
-            Field::new("window", text::num(self.window), field::WINDOW, a(5)),
-            Field::new(
-                "checksum",
+            flags.with(format!("0x{:02x} ({})", self.flags.0, self.flags)),
+            window.with(text::num(self.window)),
+            checksum.with(
                 Text::new()
                     .hex16(self.checksum)
                     .str(": ")
                     .str(&self.checksum_check.describe(true))
                     .into(),
-                field::CHECKSUM,
-                a(6),
             ),
-            Field::new("urgent", text::num(self.urgent), field::URGENT, a(7)),
+            urgent.with(text::num(self.urgent)),
         ];
         if let Some(opts) = header.get(MIN_HEADER_LEN..self.header_len) {
             let _ = walk_options(opts, MIN_HEADER_LEN, |raw, data| {
@@ -618,9 +599,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            MIN_HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, MIN_HEADER_LEN);
     }
 }
