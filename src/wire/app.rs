@@ -958,7 +958,7 @@ pub struct AppLayer {
     pub summary: String,
     /// Fields; spans are frame offsets of the bytes in *this* frame (empty when the
     /// field travelled in an earlier packet).
-    pub fields: Vec<super::dissect::Field>,
+    pub fields: Vec<super::Field>,
     /// The unit's bytes in this frame.
     pub here: std::ops::Range<usize>,
     /// First and last packet its bytes came in, when it spans more than one.
@@ -989,7 +989,7 @@ impl AppEvent {
     /// stream (when the unit travels in the same direction as the frame), so fields
     /// found in this frame get their byte spans.
     pub fn layer(&self, frame: &[u8], map: Option<FrameMap>) -> Option<AppLayer> {
-        use super::dissect::Field;
+        use super::Field;
         use crate::layers::Protocol;
         let span = |from: u64, to: u64| map.map(|m| m.span(from, to)).unwrap_or(0..0);
         let here = span(self.offset, self.end);
@@ -1403,8 +1403,8 @@ fn split_span(
     (r.start..r.start + n, rest)
 }
 
-fn push_headers(f: &mut Vec<super::dissect::Field>, h: &Headers, lines: &[std::ops::Range<usize>]) {
-    use super::dissect::Field;
+fn push_headers(f: &mut Vec<super::Field>, h: &Headers, lines: &[std::ops::Range<usize>]) {
+    use super::Field;
     for (k, x) in h.0.iter().enumerate() {
         let span = lines.get(k + 1).cloned().unwrap_or(0..0);
         f.push(Field::new(
@@ -1417,13 +1417,13 @@ fn push_headers(f: &mut Vec<super::dissect::Field>, h: &Headers, lines: &[std::o
 }
 
 fn push_body(
-    f: &mut Vec<super::dissect::Field>,
+    f: &mut Vec<super::Field>,
     framing: BodyFraming,
     len: u64,
     chunks: u32,
     preview: &str,
 ) {
-    use super::dissect::Field;
+    use super::Field;
     let how = match framing {
         BodyFraming::None => return,
         BodyFraming::ContentLength => "Content-Length".to_string(),

@@ -25,9 +25,8 @@
 //! even on loopback, so a bad IPv4 header checksum means a damaged packet.
 
 use super::checksum::{self, Checked};
-use super::dissect::Field;
 use super::text::{self, Text};
-use super::{be16, Error, FieldSpec, Result};
+use super::{be16, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -69,17 +68,63 @@ pub mod option {
     pub const KIND_AND_LEN: usize = 2;
 }
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec { name: "version_ihl", span: field::VER_IHL, about: "version (4) and header length in 32-bit words (5 = 20 bytes, no options)" },
-    FieldSpec { name: "dscp_ecn", span: field::DSCP_ECN, about: "differentiated services code point (priority) and explicit congestion notification" },
-    FieldSpec { name: "total_length", span: field::LENGTH, about: "header plus payload, in bytes" },
-    FieldSpec { name: "identification", span: field::IDENT, about: "labels the fragments of one original packet" },
-    FieldSpec { name: "flags_fragment", span: field::FLAGS_FRAG, about: "DF (don't fragment), MF (more fragments), and where this fragment goes, in 8-byte units" },
-    FieldSpec { name: "ttl", span: field::TTL, about: "time to live: each router subtracts 1 and drops the packet at 0" },
-    FieldSpec { name: "protocol", span: field::PROTOCOL, about: "what the payload is: 1 ICMP, 6 TCP, 17 UDP" },
-    FieldSpec { name: "header_checksum", span: field::CHECKSUM, about: "Internet checksum over the header only" },
-    FieldSpec { name: "source", span: field::SRC, about: "source IPv4 address" },
-    FieldSpec { name: "destination", span: field::DST, about: "destination IPv4 address" },
+/// Every field of the fixed header the views show, in their order: name, bytes, meaning.
+/// Fields that share bytes (version and IHL, DSCP and ECN, flags and fragment offset)
+/// share a span.
+pub const FIELDS: [FieldSpec; 13] = [
+    FieldSpec::new("version", field::VER_IHL, "IP version"),
+    FieldSpec::new(
+        "ihl",
+        field::VER_IHL,
+        "version (4) and header length in 32-bit words (5 = 20 bytes, no options)",
+    ),
+    FieldSpec::new(
+        "dscp",
+        field::DSCP_ECN,
+        "differentiated services code point (priority) and explicit congestion notification",
+    ),
+    FieldSpec::new(
+        "ecn",
+        field::DSCP_ECN,
+        "differentiated services code point (priority) and explicit congestion notification",
+    ),
+    FieldSpec::new(
+        "total_length",
+        field::LENGTH,
+        "header plus payload, in bytes",
+    ),
+    FieldSpec::new(
+        "identification",
+        field::IDENT,
+        "labels the fragments of one original packet",
+    ),
+    FieldSpec::new(
+        "flags",
+        field::FLAGS_FRAG,
+        "DF (don't fragment), MF (more fragments), and where this fragment goes, in 8-byte units",
+    ),
+    FieldSpec::new(
+        "fragment_offset",
+        field::FLAGS_FRAG,
+        "where this fragment's data goes in the original payload, counted in 8-byte units",
+    ),
+    FieldSpec::new(
+        "ttl",
+        field::TTL,
+        "time to live: each router subtracts 1 and drops the packet at 0",
+    ),
+    FieldSpec::new(
+        "protocol",
+        field::PROTOCOL,
+        "what the payload is: 1 ICMP, 6 TCP, 17 UDP",
+    ),
+    FieldSpec::new(
+        "header_checksum",
+        field::CHECKSUM,
+        "Internet checksum over the header only",
+    ),
+    FieldSpec::new("source", field::SRC, "source IPv4 address"),
+    FieldSpec::new("destination", field::DST, "destination IPv4 address"),
 ];
 
 /// IP protocol numbers (IANA), shared by IPv4's protocol field and IPv6's next header.
@@ -370,9 +415,6 @@ pub struct Repr {
     pub dst: Ipv4Addr,
 }
 
-const FRAG_ABOUT: &str =
-    "where this fragment's data goes in the original payload, counted in 8-byte units";
-
 impl Repr {
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Repr {
         Repr {
@@ -399,91 +441,67 @@ impl Repr {
 
     /// Field list for views; `header` is the header's bytes (for the options).
     pub fn fields(&self, header: &[u8]) -> Vec<Field> {
-        let a = |i: usize| FIELDS[i].about;
-        let mut flags = Vec::new();
+        let [version, ihl, dscp, ecn, length, ident, flags, frag, ttl, proto, checksum, src, dst] =
+            &FIELDS;
+        let mut set = Vec::new();
         if self.dont_frag {
-            flags.push("DF");
+            set.push("DF");
         }
         if self.more_frags {
-            flags.push("MF");
+            set.push("MF");
         }
         let mut v = vec![
-            Field::new("version", "4".into(), field::VER_IHL, "IP version"),
-            Field::new(
-                "ihl",
+            version.with("4".into()),
+            ihl.with(
                 Text::new()
                     .num((self.header_len / 4) as u64)
                     .str(" (")
                     .num(self.header_len as u64)
                     .str(" bytes)")
                     .into(),
-                field::VER_IHL,
-                a(0),
             ),
-            Field::new("dscp", text::num(self.dscp), field::DSCP_ECN, a(1)),
-            Field::new("ecn", text::num(self.ecn), field::DSCP_ECN, a(1)),
-            Field::new(
-                "total_length",
-                text::num(self.total_length),
-                field::LENGTH,
-                a(2),
-            ),
-            Field::new(
-                "identification",
+            dscp.with(text::num(self.dscp)),
+            ecn.with(text::num(self.ecn)),
+            length.with(text::num(self.total_length)),
+            ident.with(
                 Text::new()
                     .hex16(self.ident)
                     .str(" (")
                     .num(self.ident)
                     .str(")")
                     .into(),
-                field::IDENT,
-                a(3),
             ),
-            Field::new(
-                "flags",
-                if flags.is_empty() {
-                    "none".into()
-                } else {
-                    flags.join(" ")
-                },
-                field::FLAGS_FRAG,
-                a(4),
-            ),
-            Field::new(
-                "fragment_offset",
+            flags.with(if set.is_empty() {
+                "none".into()
+            } else {
+                set.join(" ")
+            }),
+            frag.with(
                 Text::new()
                     .num(self.frag_offset / 8)
                     .str(" (x 8 = byte ")
                     .num(self.frag_offset)
                     .str(")")
                     .into(),
-                field::FLAGS_FRAG,
-                FRAG_ABOUT,
             ),
-            Field::new("ttl", text::num(self.ttl), field::TTL, a(5)),
-            Field::new(
-                "protocol",
+            ttl.with(text::num(self.ttl)),
+            proto.with(
                 Text::new()
                     .num(u8::from(self.protocol))
                     .str(" (")
                     .str(self.protocol.name())
                     .str(")")
                     .into(),
-                field::PROTOCOL,
-                a(6),
             ),
-            Field::new(
-                "header_checksum",
+            checksum.with(
                 Text::new()
                     .hex16(self.checksum)
                     .str(": ")
                     .str(&self.checksum_check.describe(false))
                     .into(),
-                field::CHECKSUM,
-                a(7),
             ),
-            Field::new("source", text::ipv4(self.src), field::SRC, a(8)),
-            Field::new("destination", text::ipv4(self.dst), field::DST, a(9)),
+            src.with(text::ipv4(self.src)),
+            dst.with(text::ipv4(self.dst)),
         ];
         if let Some(opts) = header.get(MIN_HEADER_LEN..self.header_len) {
             let _ = walk_options(opts, MIN_HEADER_LEN, |o| {
@@ -619,9 +637,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            MIN_HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, MIN_HEADER_LEN);
     }
 }

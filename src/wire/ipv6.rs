@@ -28,9 +28,8 @@
 //! | next header | reserved | fragment offset (13 bits) | res | M | identification (32) |
 //! ```
 
-use super::dissect::Field;
 use super::ipv4::IpProtocol;
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -72,13 +71,37 @@ pub mod ext_field {
 /// Every extension header is a multiple of 8 bytes, and at least 8.
 pub const EXT_UNIT: usize = 8;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec { name: "version_class_flow", span: field::VER_TC_FLOW, about: "version (6), traffic class (like IPv4's DSCP/ECN), flow label (marks packets of one flow)" },
-    FieldSpec { name: "payload_length", span: field::PAYLOAD_LEN, about: "bytes after this 40-byte header, extension headers included" },
-    FieldSpec { name: "next_header", span: field::NEXT_HEADER, about: "what follows: an extension header or the upper layer (6 TCP, 17 UDP, 58 ICMPv6)" },
-    FieldSpec { name: "hop_limit", span: field::HOP_LIMIT, about: "IPv6's TTL: each router subtracts 1" },
-    FieldSpec { name: "source", span: field::SRC, about: "source IPv6 address" },
-    FieldSpec { name: "destination", span: field::DST, about: "destination IPv6 address" },
+/// Every field of the fixed header the views show, in their order: name, bytes, meaning.
+/// Version, traffic class and flow label share the first 4 bytes (4, 8 and 20 bits).
+pub const FIELDS: [FieldSpec; 8] = [
+    FieldSpec::new("version", field::VERSION, "IP version"),
+    FieldSpec::new(
+        "traffic_class",
+        field::VER_TC_FLOW,
+        "priority and congestion notification",
+    ),
+    FieldSpec::new(
+        "flow_label",
+        field::VER_TC_FLOW,
+        "marks packets that belong to one flow (0 = none)",
+    ),
+    FieldSpec::new(
+        "payload_length",
+        field::PAYLOAD_LEN,
+        "bytes after this 40-byte header, extension headers included",
+    ),
+    FieldSpec::new(
+        "next_header",
+        field::NEXT_HEADER,
+        "what follows: an extension header or the upper layer (6 TCP, 17 UDP, 58 ICMPv6)",
+    ),
+    FieldSpec::new(
+        "hop_limit",
+        field::HOP_LIMIT,
+        "IPv6's TTL: each router subtracts 1",
+    ),
+    FieldSpec::new("source", field::SRC, "source IPv6 address"),
+    FieldSpec::new("destination", field::DST, "destination IPv6 address"),
 ];
 
 fn addr(b: &[u8]) -> Ipv6Addr {
@@ -182,41 +205,17 @@ impl Repr {
         }
     }
     pub fn fields(&self) -> Vec<Field> {
-        let a = |i: usize| FIELDS[i].about;
+        let [version, traffic_class, flow_label, payload_length, next_header, hop_limit, src, dst] =
+            &FIELDS;
         vec![
-            Field::new("version", "6".into(), field::VERSION, "IP version"),
-            Field::new(
-                "traffic_class",
-                self.traffic_class.to_string(),
-                field::VER_TC_FLOW,
-                "priority and congestion notification",
-            ),
-            Field::new(
-                "flow_label",
-                format!("0x{:05x}", self.flow_label),
-                field::VER_TC_FLOW,
-                "marks packets that belong to one flow (0 = none)",
-            ),
-            Field::new(
-                "payload_length",
-                self.payload_len.to_string(),
-                field::PAYLOAD_LEN,
-                a(1),
-            ),
-            Field::new(
-                "next_header",
-                self.next_header.to_string(),
-                field::NEXT_HEADER,
-                a(2),
-            ),
-            Field::new(
-                "hop_limit",
-                self.hop_limit.to_string(),
-                field::HOP_LIMIT,
-                a(3),
-            ),
-            Field::new("source", self.src.to_string(), field::SRC, a(4)),
-            Field::new("destination", self.dst.to_string(), field::DST, a(5)),
+            version.with("6".into()),
+            traffic_class.with(self.traffic_class.to_string()),
+            flow_label.with(format!("0x{:05x}", self.flow_label)),
+            payload_length.with(self.payload_len.to_string()),
+            next_header.with(self.next_header.to_string()),
+            hop_limit.with(self.hop_limit.to_string()),
+            src.with(self.src.to_string()),
+            dst.with(self.dst.to_string()),
         ]
     }
 }
@@ -466,9 +465,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, HEADER_LEN);
     }
 }

@@ -28,10 +28,9 @@
 //! are chosen unpredictably (RFC 9293 §3.4.1, RFC 6528) so an off-path attacker cannot
 //! guess them; captures therefore often show *relative* numbers, counted from the ISN.
 
-use super::checksum::{self, Checked};
-use super::dissect::Field;
+use super::checksum::{self, Checked, Pseudo};
 use super::text::{self, Text};
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -96,47 +95,43 @@ pub mod option {
     pub const KIND_AND_LEN: usize = 2;
 }
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "src_port",
-        span: field::SRC_PORT,
-        about: "the sending socket's port",
-    },
-    FieldSpec {
-        name: "dst_port",
-        span: field::DST_PORT,
-        about: "the receiving socket's port",
-    },
-    FieldSpec {
-        name: "seq",
-        span: field::SEQ,
-        about: "sequence number of the first data byte (SYN and FIN use one number each)",
-    },
-    FieldSpec {
-        name: "ack",
-        span: field::ACK,
-        about: "the next sequence number the sender expects to receive (valid when ACK is set)",
-    },
-    FieldSpec {
-        name: "offset_flags",
-        span: field::OFFSET_FLAGS,
-        about: "header length in 32-bit words, then the flags CWR ECE URG ACK PSH RST SYN FIN",
-    },
-    FieldSpec {
-        name: "window",
-        span: field::WINDOW,
-        about: "how many more bytes the sender can receive (scaled by the window scale option)",
-    },
-    FieldSpec {
-        name: "checksum",
-        span: field::CHECKSUM,
-        about: "Internet checksum over a pseudo-header, the header and the data",
-    },
-    FieldSpec {
-        name: "urgent",
-        span: field::URGENT,
-        about: "urgent pointer (valid when URG is set; rarely used)",
-    },
+/// Every field of the fixed header the views show, in their order: name, bytes, meaning.
+/// The data offset is the high 4 bits of byte 12 (the low 4 are reserved), the flags
+/// byte 13.
+pub const FIELDS: [FieldSpec; 9] = [
+    FieldSpec::new("src_port", field::SRC_PORT, "the sending socket's port"),
+    FieldSpec::new("dst_port", field::DST_PORT, "the receiving socket's port"),
+    FieldSpec::new(
+        "seq",
+        field::SEQ,
+        "sequence number of the first data byte (SYN and FIN use one number each)",
+    ),
+    FieldSpec::new(
+        "ack",
+        field::ACK,
+        "the next sequence number the sender expects to receive (valid when ACK is set)",
+    ),
+    FieldSpec::new(
+        "data_offset",
+        field::DATA_OFFSET,
+        "header length in 32-bit words",
+    ),
+    FieldSpec::new("flags", field::FLAGS, "CWR ECE URG ACK PSH RST SYN FIN"),
+    FieldSpec::new(
+        "window",
+        field::WINDOW,
+        "how many more bytes the sender can receive (scaled by the window scale option)",
+    ),
+    FieldSpec::new(
+        "checksum",
+        field::CHECKSUM,
+        "Internet checksum over a pseudo-header, the header and the data",
+    ),
+    FieldSpec::new(
+        "urgent",
+        field::URGENT,
+        "urgent pointer (valid when URG is set; rarely used)",
+    ),
 ];
 
 /// The eight flag bits, as a byte: CWR ECE URG ACK PSH RST SYN FIN from high to low.
@@ -422,22 +417,6 @@ pub fn parse_options(opts: &[u8]) -> Options {
     o
 }
 
-/// Where the pseudo-header addresses come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pseudo {
-    V4([u8; 4], [u8; 4]),
-    V6([u8; 16], [u8; 16]),
-}
-
-impl Pseudo {
-    pub fn sum(self, protocol: u8, len: u32) -> u32 {
-        match self {
-            Pseudo::V4(s, d) => checksum::pseudo_v4(s, d, protocol, len as u16), // IPv4 lengths fit 16 bits
-            Pseudo::V6(s, d) => checksum::pseudo_v6(s, d, protocol, len),
-        }
-    }
-}
-
 /// A zero-copy view of a TCP segment.
 #[derive(Debug, Clone, Copy)]
 pub struct Segment<T: AsRef<[u8]>> {
@@ -567,41 +546,30 @@ impl Repr {
     }
 
     pub fn fields(&self, header: &[u8]) -> Vec<Field> {
-        let a = |i: usize| FIELDS[i].about;
+        let [src_port, dst_port, seq, ack, data_offset, flags, window, checksum, urgent] = &FIELDS;
         let mut v = vec![
-            Field::new("src_port", text::num(self.src_port), field::SRC_PORT, a(0)),
-            Field::new("dst_port", text::num(self.dst_port), field::DST_PORT, a(1)),
-            Field::new("seq", text::num(self.seq), field::SEQ, a(2)),
-            Field::new("ack", text::num(self.ack), field::ACK, a(3)),
-            Field::new(
-                "data_offset",
+            src_port.with(text::num(self.src_port)),
+            dst_port.with(text::num(self.dst_port)),
+            seq.with(text::num(self.seq)),
+            ack.with(text::num(self.ack)),
+            data_offset.with(
                 Text::new()
                     .num((self.header_len / 4) as u64)
                     .str(" (")
                     .num(self.header_len as u64)
                     .str(" bytes)")
                     .into(),
-                field::DATA_OFFSET,
-                "header length in 32-bit words",
             ),
-            Field::new(
-                "flags",
-                format!("0x{:02x} ({})", self.flags.0, self.flags),
-                field::FLAGS,
-                "CWR ECE URG ACK PSH RST SYN FIN",
-            ),
-            Field::new("window", text::num(self.window), field::WINDOW, a(5)),
-            Field::new(
-                "checksum",
+            flags.with(format!("0x{:02x} ({})", self.flags.0, self.flags)),
+            window.with(text::num(self.window)),
+            checksum.with(
                 Text::new()
                     .hex16(self.checksum)
                     .str(": ")
                     .str(&self.checksum_check.describe(true))
                     .into(),
-                field::CHECKSUM,
-                a(6),
             ),
-            Field::new("urgent", text::num(self.urgent), field::URGENT, a(7)),
+            urgent.with(text::num(self.urgent)),
         ];
         if let Some(opts) = header.get(MIN_HEADER_LEN..self.header_len) {
             let _ = walk_options(opts, MIN_HEADER_LEN, |raw, data| {
@@ -755,9 +723,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            MIN_HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, MIN_HEADER_LEN);
     }
 }

@@ -61,8 +61,7 @@ pub mod record;
 pub use name::{read_name, read_name_with_pointer, MAX_JUMPS, MAX_LABEL_LEN, MAX_NAME_LEN};
 pub use record::{Class, Rdata, Record, RrType};
 
-use super::dissect::Field;
-use super::{be16, Error, FieldSpec, Result};
+use super::{be16, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use record::read_record;
 use serde::Serialize;
