@@ -1,73 +1,53 @@
-//! The client side of a comparison run: every client of one transport, each receiving
+//! The client side of a run: every client of one transport, each receiving
 //! every event (short or long polling, one SSE stream, one WebSocket) and, when the
 //! workload goes up, sending its own messages (HTTP POSTs, or frames on its WebSocket).
 //! A client notes when each event arrived, on the same clock the event source used.
 
-use super::{frame_label, ws_config, ws_error, ClientTally, End, Shared, Transport, UP_STRIDE};
-use crate::net::http::{HttpConn, HttpError};
+use super::{frame_label, ws_config, ClientTally, ConnError, End, Shared, Transport, UP_STRIDE};
+use crate::net::http::HttpConn;
 use crate::net::ws::{self, Flow, Received};
 use crate::wire::push::{self as wp, MIN_PAYLOAD};
 use crate::wire::websocket::{Message, MessageKind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::timeout;
+
+/// What every client of a run did, together.
+pub struct Clients {
+    pub tally: ClientTally,
+    /// The first failure; what the clients measured before and beside it is kept.
+    pub error: Option<ClientsError>,
+}
+
+/// Why the clients of a run stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientsError {
+    /// One client's connection failed (the others went on).
+    #[error("client {client}: {source}")]
+    Client { client: usize, source: ConnError },
+    /// A client's task panicked or was cancelled.
+    #[error("a client task failed: {0}")]
+    Task(#[source] JoinError),
+    /// The clients were still busy well past the workload's deadline, and were stopped.
+    #[error("the clients did not finish in time")]
+    Timeout,
+}
+
+/// One client's part of the run.
+struct ClientDone {
+    client: usize,
+    tally: ClientTally,
+    error: Option<ConnError>,
+}
 
 /// Every client of the run, until each has everything or the deadline passes: what they
 /// saw together, and the first error.
-pub(super) async fn run_clients(shared: Arc<Shared>) -> (ClientTally, Option<String>) {
+pub async fn run_clients(shared: Arc<Shared>) -> Clients {
     let workload = &shared.workload;
     let mut clients = JoinSet::new();
     for c in 0..workload.clients {
-        let shared = shared.clone();
-        clients.spawn(async move {
-            let mut tally = ClientTally {
-                received: vec![Vec::new()],
-                ..ClientTally::default()
-            };
-            let deadline = Instant::now() + shared.workload.deadline();
-            let dir = shared.workload.direction;
-            let mut up_tally = ClientTally {
-                received: vec![Vec::new()],
-                ..ClientTally::default()
-            };
-            let down = async {
-                if !dir.down() {
-                    return Ok(());
-                }
-                match shared.transport {
-                    Transport::ShortPoll => {
-                        poll_client(&shared, &mut tally, deadline, true, None).await
-                    }
-                    Transport::KeepAlivePoll => {
-                        poll_client(&shared, &mut tally, deadline, false, None).await
-                    }
-                    Transport::LongPoll => {
-                        let hold = Some(shared.workload.hold);
-                        poll_client(&shared, &mut tally, deadline, false, hold).await
-                    }
-                    Transport::Sse => sse_client(&shared, &mut tally, deadline).await,
-                    Transport::WebSocket => ws_client(&shared, &mut tally, deadline, c).await,
-                }
-            };
-            // WebSocket sends its messages up on its one connection (in ws_client); the
-            // HTTP transports POST them, on a connection of their own.
-            let up = async {
-                match shared.transport {
-                    _ if !dir.up() => Ok(()),
-                    Transport::WebSocket if dir.down() => Ok(()),
-                    Transport::WebSocket => ws_client(&shared, &mut up_tally, deadline, c).await,
-                    t => post_sender(&shared, &mut up_tally, c, t == Transport::ShortPoll).await,
-                }
-            };
-            let (r_down, r_up) = tokio::join!(down, up);
-            tally.requests += up_tally.requests;
-            tally.connections += up_tally.connections;
-            tally.head_bytes += up_tally.head_bytes;
-            tally.payload_bytes += up_tally.payload_bytes;
-            let r = r_down.and(r_up);
-            (c, tally, r.err().map(|e| e.to_string()))
-        });
+        clients.spawn(one_client(shared.clone(), c));
     }
     let mut tally = ClientTally::default();
     let mut per_client: Vec<(usize, Vec<u64>)> = Vec::new();
@@ -76,7 +56,11 @@ pub(super) async fn run_clients(shared: Arc<Shared>) -> (ClientTally, Option<Str
     let joined = timeout(overall, async {
         while let Some(done) = clients.join_next().await {
             match done {
-                Ok((c, t, e)) => {
+                Ok(ClientDone {
+                    client: c,
+                    tally: t,
+                    error: e,
+                }) => {
                     tally.requests += t.requests;
                     tally.empty_polls += t.empty_polls;
                     tally.connections += t.connections;
@@ -85,11 +69,14 @@ pub(super) async fn run_clients(shared: Arc<Shared>) -> (ClientTally, Option<Str
                     tally.latencies_us.extend(t.latencies_us);
                     per_client.push((c, t.received.into_iter().flatten().collect()));
                     if let Some(e) = e {
-                        error.get_or_insert(format!("client {c}: {e}"));
+                        error.get_or_insert(ClientsError::Client {
+                            client: c,
+                            source: e,
+                        });
                     }
                 }
                 Err(e) => {
-                    error.get_or_insert(format!("a client task failed: {e}"));
+                    error.get_or_insert(ClientsError::Task(e));
                 }
             }
         }
@@ -97,11 +84,63 @@ pub(super) async fn run_clients(shared: Arc<Shared>) -> (ClientTally, Option<Str
     .await;
     if joined.is_err() {
         clients.abort_all();
-        error.get_or_insert("the clients did not finish in time".to_owned());
+        error.get_or_insert(ClientsError::Timeout);
     }
     per_client.sort_by_key(|(c, _)| *c);
     tally.received = per_client.into_iter().map(|(_, r)| r).collect();
-    (tally, error)
+    Clients { tally, error }
+}
+
+/// Client `c`: receive every event (direction down or both) and send its messages
+/// (direction up or both), until done or the workload's deadline passes.
+async fn one_client(shared: Arc<Shared>, c: usize) -> ClientDone {
+    let mut tally = ClientTally {
+        received: vec![Vec::new()],
+        ..ClientTally::default()
+    };
+    let deadline = Instant::now() + shared.workload.deadline();
+    let dir = shared.workload.direction;
+    let mut up_tally = ClientTally {
+        received: vec![Vec::new()],
+        ..ClientTally::default()
+    };
+    let down = async {
+        if !dir.down() {
+            return Ok(());
+        }
+        match shared.transport {
+            Transport::ShortPoll => poll_client(&shared, &mut tally, deadline, true, None).await,
+            Transport::KeepAlivePoll => {
+                poll_client(&shared, &mut tally, deadline, false, None).await
+            }
+            Transport::LongPoll => {
+                let hold = Some(shared.workload.hold);
+                poll_client(&shared, &mut tally, deadline, false, hold).await
+            }
+            Transport::Sse => sse_client(&shared, &mut tally, deadline).await,
+            Transport::WebSocket => ws_client(&shared, &mut tally, deadline, c).await,
+        }
+    };
+    // WebSocket sends its messages up on its one connection (in ws_client); the
+    // HTTP transports POST them, on a connection of their own.
+    let up = async {
+        match shared.transport {
+            _ if !dir.up() => Ok(()),
+            Transport::WebSocket if dir.down() => Ok(()),
+            Transport::WebSocket => ws_client(&shared, &mut up_tally, deadline, c).await,
+            t => post_sender(&shared, &mut up_tally, c, t == Transport::ShortPoll).await,
+        }
+    };
+    let (r_down, r_up) = tokio::join!(down, up);
+    tally.requests += up_tally.requests;
+    tally.connections += up_tally.connections;
+    tally.head_bytes += up_tally.head_bytes;
+    tally.payload_bytes += up_tally.payload_bytes;
+    ClientDone {
+        client: c,
+        tally,
+        error: r_down.and(r_up).err(),
+    }
 }
 
 /// Send client `c`'s messages as HTTP POSTs, one per interval; `close` opens a new
@@ -111,14 +150,14 @@ async fn post_sender(
     tally: &mut ClientTally,
     c: usize,
     close: bool,
-) -> Result<(), HttpError> {
+) -> Result<(), ConnError> {
     let w = &shared.workload;
     let limit = w.io_limit();
     let host = shared.addr.to_string();
     let mut conn: Option<HttpConn> = None;
     for i in 0..w.events {
         if !w.interval.is_zero() {
-            let at = shared.start() + w.interval * ((i + 1).min(u32::MAX as u64) as u32);
+            let at = shared.start + w.interval * ((i + 1).min(u32::MAX as u64) as u32);
             tokio::time::sleep_until(at.into()).await;
         }
         let id = c as u64 * UP_STRIDE + i;
@@ -136,7 +175,7 @@ async fn post_sender(
         cn.write_all(&req).await?;
         tally.requests += 1;
         tally.head_bytes += (req.len() - body.len()) as u64;
-        shared.trace.record(
+        shared.record(
             End::Client,
             format!("sends message {i}"),
             Some(format!(
@@ -179,7 +218,7 @@ async fn poll_client(
     deadline: Instant,
     close: bool,
     hold: Option<Duration>,
-) -> Result<(), HttpError> {
+) -> Result<(), ConnError> {
     let w = &shared.workload;
     let limit = w.io_limit();
     let host = shared.addr.to_string();
@@ -198,7 +237,7 @@ async fn poll_client(
         c.write_all(&req).await?;
         tally.requests += 1;
         tally.head_bytes += req.len() as u64;
-        shared.trace.record(
+        shared.record(
             End::Client,
             format!("asks for events from {next}"),
             Some(format!("GET /poll ({} B)", req.len())),
@@ -207,15 +246,13 @@ async fn poll_client(
         tally.head_bytes += resp.head_len as u64;
         if resp.body.is_empty() {
             tally.empty_polls += 1;
-            shared.trace.record(End::Client, "nothing new", None);
+            shared.record(End::Client, "nothing new", None);
         }
         for payload in resp.body.chunks(w.payload.max(MIN_PAYLOAD)) {
             receive(shared, tally, payload);
             if let Some(id) = wp::event_id(payload) {
                 next = next.max(id + 1);
-                shared
-                    .trace
-                    .record(End::Client, format!("has event {id}"), None);
+                shared.record(End::Client, format!("has event {id}"), None);
             }
         }
         if close {
@@ -234,10 +271,10 @@ async fn open_connection(
     shared: &Shared,
     tally: &mut ClientTally,
     limit: Duration,
-) -> Result<HttpConn, HttpError> {
+) -> Result<HttpConn, ConnError> {
     let conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
     tally.connections += 1;
-    shared.trace.record(
+    shared.record(
         End::Client,
         "opens a TCP connection",
         Some("SYN, SYN-ACK, ACK".to_owned()),
@@ -249,14 +286,14 @@ async fn sse_client(
     shared: &Shared,
     tally: &mut ClientTally,
     deadline: Instant,
-) -> Result<(), HttpError> {
+) -> Result<(), ConnError> {
     let limit = shared.workload.io_limit();
     let mut conn = open_connection(shared, tally, limit).await?;
     let req = wp::sse_request(&shared.addr.to_string());
     conn.write_all(&req).await?;
     tally.requests += 1;
     tally.head_bytes += req.len() as u64;
-    shared.trace.record(
+    shared.record(
         End::Client,
         "subscribes",
         Some(format!("GET /events ({} B)", req.len())),
@@ -264,16 +301,14 @@ async fn sse_client(
     let (head, head_len) = conn.read_response_head(limit).await?;
     tally.head_bytes += head_len as u64;
     if head.status != 200 {
-        return Err(HttpError::Malformed(format!("status {}", head.status)));
+        return Err(ConnError::SseStatus(head.status));
     }
     while !have_all(shared, tally) && Instant::now() < deadline {
         while let Some((ev, used)) = wp::parse_sse_event(&conn.buf) {
             conn.consume(used);
             receive(shared, tally, &ev.data);
             if let Some(id) = wp::event_id(&ev.data) {
-                shared
-                    .trace
-                    .record(End::Client, format!("has event {id}"), None);
+                shared.record(End::Client, format!("has event {id}"), None);
             }
         }
         if have_all(shared, tally) {
@@ -297,7 +332,7 @@ async fn ws_client(
     tally: &mut ClientTally,
     deadline: Instant,
     c: usize,
-) -> Result<(), HttpError> {
+) -> Result<(), ConnError> {
     let w = &shared.workload;
     let limit = w.io_limit();
     let conn = open_connection(shared, tally, limit).await?;
@@ -305,13 +340,12 @@ async fn ws_client(
     let (stream, _) = conn.into_parts();
     let asked_at = Instant::now();
     let host = shared.addr.to_string();
-    let mut ws = ws::handshake_client(stream, shared.addr, &host, "/events", ws_config(w), &[])
-        .await
-        .map_err(ws_error)?;
+    let mut ws =
+        ws::handshake_client(stream, shared.addr, &host, "/events", ws_config(w), &[]).await?;
     let (sent, received) = ws.handshake_bytes();
     tally.requests += 1;
     tally.head_bytes += (sent + received) as u64;
-    shared.trace.record_at(
+    shared.record_at(
         asked_at,
         End::Client,
         "asks to upgrade",
@@ -321,22 +355,22 @@ async fn ws_client(
     let up_total = if w.direction.up() { w.events } else { 0 };
     let mut up_sent = 0u64;
     loop {
-        let next_at = shared.start() + w.interval * ((up_sent + 1).min(u32::MAX as u64) as u32);
+        let next_at = shared.start + w.interval * ((up_sent + 1).min(u32::MAX as u64) as u32);
         tokio::select! {
-            r = ws.recv() => match r.map_err(ws_error)? {
+            r = ws.recv() => match r? {
                 Received::Message(m) => {
                     receive(shared, tally, &m.payload);
                     if let Some(id) = wp::event_id(&m.payload) {
-                        shared.trace.record(End::Client, format!("has event {id}"), None);
+                        shared.record(End::Client, format!("has event {id}"), None);
                     }
                 }
                 Received::Eof => break,
                 other => {
                     // The server's close (answered, §5.5.1, then the client waits for the
                     // server to end the TCP connection), a ping, or a broken rule.
-                    if ws.respond(&other).await.map_err(ws_error)? == Flow::Closed {
+                    if ws.respond(&other).await? == Flow::Closed {
                         if let Received::Violation(e) = other {
-                            return Err(HttpError::Malformed(e.to_string()));
+                            return Err(ConnError::Violation(e));
                         }
                         break;
                     }
@@ -349,8 +383,8 @@ async fn ws_client(
                     payload: wp::event_payload(id, w.payload),
                 };
                 shared.up_created(id);
-                ws.send(&m).await.map_err(ws_error)?;
-                shared.trace.record(
+                ws.send(&m).await?;
+                shared.record(
                     End::Client,
                     format!("sends message {up_sent}"),
                     Some(frame_label(&m, Some([0; 4]))),

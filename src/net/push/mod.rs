@@ -6,21 +6,34 @@
 //! when each event arrived, so the delivery latency is "the server has it" to "the
 //! client has parsed it", measured on one clock in one process. The bytes come from
 //! `wire::push` (HTTP heads, SSE) and `wire::websocket` (handshake, frames).
+//!
+//! - `mod.rs`: the vocabulary ([`Transport`], [`Direction`], [`Workload`]), [`Shared`]
+//!   (what both ends of a run share), why a connection failed ([`ConnError`]), and a
+//!   thread's CPU time.
+//! - `server.rs`: [`serve`], the event source and the one server that speaks all five.
+//! - `client.rs`: [`run_clients`], every client of a run, down and up.
+//!
+//! This module only serves and asks. The experiment around it (a thread per side, the
+//! capture beside the run, the steps kept for `--explain`, the report) is
+//! `cmd::compare`'s.
 
 mod client;
 mod server;
 
+pub use client::{run_clients, Clients, ClientsError};
+pub use server::{serve, ServerError};
+
 use crate::net::http::{ByteCount, HttpError};
 use crate::net::ws::{WsConfig, WsError};
-use crate::wire::push::{self as wp, WireTally};
-use crate::wire::websocket::{FrameHeader, Message};
+use crate::wire::push as wp;
+use crate::wire::websocket::{FrameHeader, Message, ProtocolError};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio::time::timeout;
 
 /// How events get from the server to the client.
@@ -164,41 +177,13 @@ pub enum End {
     Server,
 }
 
-/// One thing that happened, for `--explain`'s sequence diagrams.
-#[derive(Debug, Clone, Serialize)]
-pub struct TraceStep {
-    pub at_us: u64,
-    pub end: End,
-    pub action: String,
-    /// What crossed the connection, with its size, if anything.
-    pub sends: Option<String>,
-}
-
-/// The first `cap` steps of a run, from both ends.
-struct Trace {
-    start: Instant,
-    cap: usize,
-    steps: Mutex<Vec<TraceStep>>,
-}
-
-impl Trace {
-    fn record(&self, end: End, action: impl Into<String>, sends: Option<String>) {
-        self.record_at(Instant::now(), end, action, sends)
-    }
-
-    /// Record a step that happened at `at` (before the code that records it had the
-    /// whole picture, as when a handshake's request is drawn once its answer is in).
-    fn record_at(&self, at: Instant, end: End, action: impl Into<String>, sends: Option<String>) {
-        let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
-        if steps.len() < self.cap {
-            steps.push(TraceStep {
-                at_us: at.saturating_duration_since(self.start).as_micros() as u64,
-                end,
-                action: action.into(),
-                sends,
-            });
-        }
-    }
+/// Told every step the server and the clients take (a request, an answer, a frame), for
+/// `--explain`'s sequence diagrams. Both sides' threads call it on every step of a run,
+/// so it must be cheap: `cmd::compare` keeps the first few steps and drops the rest.
+pub trait Observer: Send + Sync {
+    /// `end` did `action` at `at`; `sends` is what crossed the connection, with its size.
+    /// `action` is mostly a `&'static str`, so a step that is dropped costs no copy.
+    fn step(&self, at: Instant, end: End, action: Cow<'static, str>, sends: Option<String>);
 }
 
 /// What the clients saw.
@@ -222,54 +207,20 @@ pub struct ClientTally {
     pub payload_bytes: u64,
 }
 
-/// What one transport's run measured.
-#[derive(Debug, Clone, Serialize)]
-pub struct TransportRun {
-    pub transport: Transport,
-    pub tally: ClientTally,
-    /// Bytes the clients read and wrote at their sockets.
-    pub client_read: u64,
-    pub client_written: u64,
-    /// Bytes the server read and wrote at its sockets.
-    pub server_read: u64,
-    pub server_written: u64,
-    /// TCP connections the server accepted.
-    pub accepted: u64,
-    /// What the server received from the clients (direction up or both).
-    pub up: Option<UpTally>,
-    /// Why a client or the server failed, if one did (what it measured is kept).
-    pub error: Option<String>,
-    pub trace: Vec<TraceStep>,
-    /// The server's port on 127.0.0.1 (to find the run in a capture).
-    pub server_port: u16,
-    /// Packets counted from a capture of the run, when one was asked for and allowed.
-    pub wire: Option<WireTally>,
-    /// Why there is no capture count, or what limits it.
-    pub wire_note: Option<String>,
-    /// Wall-clock time of the run.
-    pub elapsed_us: u64,
-    /// CPU time of the server's thread (server and event source), if it could be read.
-    pub server_cpu: Option<Duration>,
-    /// CPU time of the clients' thread, if it could be read.
-    pub client_cpu: Option<Duration>,
-}
-
-/// Why a transport could not even start.
-#[derive(Debug, thiserror::Error)]
-pub enum PushError {
-    #[error("could not listen on {0}: {1}")]
-    Bind(SocketAddr, std::io::Error),
-    #[error("could not start the server's thread: {0}")]
-    Thread(std::io::Error),
-}
-
-struct Shared {
+/// What the server and the clients of one run share: the workload, the event source,
+/// a byte count per side, the messages going up, and the observer of their steps. Both
+/// sides read one clock (`Instant`), so a latency is measured across them.
+pub struct Shared {
     source: EventSource,
     workload: Workload,
     transport: Transport,
+    /// When the run started: event `i` is due at `start + (i + 1) × interval`.
+    start: Instant,
     server_count: Arc<ByteCount>,
     client_count: Arc<ByteCount>,
-    trace: Trace,
+    /// TCP connections the server accepted.
+    accepted: AtomicU64,
+    observer: Arc<dyn Observer>,
     addr: SocketAddr,
     up: Mutex<UpState>,
 }
@@ -297,6 +248,55 @@ pub struct UpTally {
 }
 
 impl Shared {
+    /// A run of `transport` with its server on `addr`, started at `start`.
+    pub fn new(
+        transport: Transport,
+        workload: &Workload,
+        addr: SocketAddr,
+        start: Instant,
+        observer: Arc<dyn Observer>,
+    ) -> Shared {
+        Shared {
+            source: EventSource::new(),
+            workload: workload.clone(),
+            transport,
+            start,
+            server_count: Arc::new(ByteCount::default()),
+            client_count: Arc::new(ByteCount::default()),
+            accepted: AtomicU64::new(0),
+            observer,
+            addr,
+            up: Mutex::new(UpState {
+                created: Default::default(),
+                tally: UpTally {
+                    received: vec![Vec::new(); workload.clients],
+                    ..UpTally::default()
+                },
+            }),
+        }
+    }
+
+    /// Bytes the clients read and wrote at their sockets.
+    pub fn client_bytes(&self) -> &ByteCount {
+        &self.client_count
+    }
+
+    /// Bytes the server read and wrote at its sockets.
+    pub fn server_bytes(&self) -> &ByteCount {
+        &self.server_count
+    }
+
+    /// TCP connections the server accepted.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// What the server received from the clients.
+    pub fn up_tally(&self) -> UpTally {
+        let st = self.up.lock().unwrap_or_else(|e| e.into_inner());
+        st.tally.clone()
+    }
+
     fn up_created(&self, id: u64) {
         let mut up = self.up.lock().unwrap_or_else(|e| e.into_inner());
         up.created.insert(id, Instant::now());
@@ -322,199 +322,22 @@ impl Shared {
         }
     }
 
-    fn start(&self) -> Instant {
-        self.trace.start
+    /// Tell the observer that `end` did `action` now.
+    fn record(&self, end: End, action: impl Into<Cow<'static, str>>, sends: Option<String>) {
+        self.record_at(Instant::now(), end, action, sends)
     }
-}
 
-/// How much to record besides the counts.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RunOptions {
-    /// Keep the first this many steps for a sequence diagram.
-    pub trace_cap: usize,
-    /// Capture the run's packets on loopback (needs root or CAP_NET_RAW).
-    pub capture: bool,
-    /// The server's port on 127.0.0.1; 0 lets the OS pick a free one.
-    pub port: u16,
-}
-
-/// Run one transport on loopback: a server, `clients` clients and the event source, until
-/// every client has every event or the workload's deadline passes.
-///
-/// The server (with the event source) and the clients each run on an OS thread of their
-/// own with a single-threaded tokio runtime, so the CPU time of each thread is the CPU
-/// time of that side: what it spent in netlab and in the kernel on its behalf.
-pub async fn run(
-    transport: Transport,
-    workload: &Workload,
-    opts: RunOptions,
-) -> Result<TransportRun, PushError> {
-    let trace_cap = opts.trace_cap;
-    let want = SocketAddr::from(([127, 0, 0, 1], opts.port));
-    let listener = std::net::TcpListener::bind(want).map_err(|e| PushError::Bind(want, e))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| PushError::Bind(want, e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| PushError::Bind(want, e))?;
-    // The capture starts before the first SYN, so it sees every packet of the run.
-    let mut capture = if opts.capture {
-        Some(start_capture(addr.port()))
-    } else {
-        None
-    };
-    let start = Instant::now();
-    let shared = Arc::new(Shared {
-        source: EventSource::new(),
-        workload: workload.clone(),
-        transport,
-        server_count: Arc::new(ByteCount::default()),
-        client_count: Arc::new(ByteCount::default()),
-        trace: Trace {
-            start,
-            cap: trace_cap,
-            steps: Mutex::new(Vec::new()),
-        },
-        addr,
-        up: Mutex::new(UpState {
-            created: Default::default(),
-            tally: UpTally {
-                received: vec![Vec::new(); workload.clients],
-                ..UpTally::default()
-            },
-        }),
-    });
-    let accepted = Arc::new(AtomicU64::new(0));
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = {
-        let (shared, accepted) = (shared.clone(), accepted.clone());
-        on_own_thread("compare-server", move || async move {
-            let listener = match TcpListener::from_std(listener) {
-                Ok(l) => l,
-                Err(e) => return Some(format!("listen: {e}")),
-            };
-            let producer = tokio::spawn(server::produce(shared.clone(), start));
-            let r = server::serve(listener, shared, accepted, stop_rx).await;
-            producer.abort();
-            r
-        })
-        .map_err(PushError::Thread)?
-    };
-    let clients = {
-        let shared = shared.clone();
-        on_own_thread("compare-clients", move || client::run_clients(shared))
-    };
-    let failed = |why: String| (ClientTally::default(), None, Some(why));
-    let (tally, client_cpu, mut error) = match clients {
-        Ok(rx) => match rx.await {
-            Ok(Ok(((tally, e), cpu))) => (tally, cpu, e),
-            Ok(Err(e)) => failed(format!("clients: {e}")),
-            Err(_) => failed("the client thread ended without a result".into()),
-        },
-        Err(e) => failed(format!("could not start the client thread: {e}")),
-    };
-    let _ = stop_tx.send(());
-    let server_cpu = match timeout(Duration::from_secs(5), server).await {
-        Ok(Ok(Ok((e, cpu)))) => {
-            if let Some(e) = e {
-                error.get_or_insert(format!("server: {e}"));
-            }
-            cpu
-        }
-        Ok(Ok(Err(e))) => {
-            error.get_or_insert(format!("server: {e}"));
-            None
-        }
-        Ok(Err(_)) => {
-            error.get_or_insert("the server thread ended without a result".to_owned());
-            None
-        }
-        Err(_) => {
-            error.get_or_insert("the server did not stop in time".to_owned());
-            None
-        }
-    };
-    let mut trace = shared
-        .trace
-        .steps
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    trace.sort_by_key(|s| s.at_us);
-    let (wire, wire_note) = match capture.take() {
-        None => (
-            None,
-            Some("not counted: capture turned off with --no-capture".to_owned()),
-        ),
-        Some(Err(why)) => (None, Some(format!("not counted: {why}"))),
-        Some(Ok(cap)) => finish_capture(cap).await,
-    };
-    let up = if workload.direction.up() {
-        let st = shared.up.lock().unwrap_or_else(|e| e.into_inner());
-        Some(st.tally.clone())
-    } else {
-        None
-    };
-    Ok(TransportRun {
-        up,
-        server_port: addr.port(),
-        wire,
-        wire_note,
-        transport,
-        tally,
-        client_read: shared.client_count.read(),
-        client_written: shared.client_count.written(),
-        server_read: shared.server_count.read(),
-        server_written: shared.server_count.written(),
-        accepted: accepted.load(Ordering::Relaxed),
-        error,
-        trace,
-        elapsed_us: start.elapsed().as_micros() as u64,
-        server_cpu,
-        client_cpu,
-    })
-}
-
-/// What a side's thread hands back: its result and the thread's CPU time, or why its
-/// runtime could not start.
-type SideResult<T> = Result<(T, Option<Duration>), String>;
-
-/// Run the future `make` returns on a new OS thread with a single-threaded tokio runtime
-/// of its own, and measure that thread's CPU time around it (runtime shutdown included).
-fn on_own_thread<M, F>(
-    name: &str,
-    make: M,
-) -> std::io::Result<oneshot::Receiver<SideResult<F::Output>>>
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: std::future::Future,
-    F::Output: Send + 'static,
-{
-    let (tx, rx) = oneshot::channel();
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let before = thread_cpu_time();
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                    return;
-                }
-            };
-            let out = rt.block_on(make());
-            drop(rt);
-            let cpu = match (before, thread_cpu_time()) {
-                (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-                _ => None,
-            };
-            let _ = tx.send(Ok((out, cpu)));
-        })?;
-    Ok(rx)
+    /// Tell the observer of a step that happened at `at` (before the code that records it
+    /// had the whole picture, as when a handshake's request is drawn once its answer is in).
+    fn record_at(
+        &self,
+        at: Instant,
+        end: End,
+        action: impl Into<Cow<'static, str>>,
+        sends: Option<String>,
+    ) {
+        self.observer.step(at, end, action.into(), sends)
+    }
 }
 
 /// The WebSocket limits for a comparison run.
@@ -525,13 +348,6 @@ fn ws_config(w: &Workload) -> WsConfig {
         idle_timeout: w.io_limit(),
         close_timeout: Duration::from_secs(2),
         ..WsConfig::default()
-    }
-}
-
-fn ws_error(e: WsError) -> HttpError {
-    match e {
-        WsError::Io(e) => HttpError::Io(e),
-        e => HttpError::Malformed(e.to_string()),
     }
 }
 
@@ -546,6 +362,48 @@ fn frame_label(m: &Message, mask: Option<[u8; 4]>) -> String {
     format!("{kind} ({header} B header + {} B)", m.payload.len())
 }
 
+/// Why one connection of a run failed, on the server's side or a client's.
+///
+/// The messages read as they did when these were strings inside an `HttpError` (the
+/// report shows them), which is why a server-side failure may say "the response".
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// Reading or writing HTTP failed: I/O, a time limit, a head that does not parse.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The socket under a WebSocket connection failed.
+    #[error(transparent)]
+    WsIo(std::io::Error),
+    /// The WebSocket connection failed otherwise: a time limit, the server's answer to
+    /// the upgrade refused (RFC 6455 §4.1), the peer closing during the handshake.
+    #[error("the response is malformed: {0}")]
+    WebSocket(WsError),
+    /// The server refused a client's upgrade request (RFC 6455 §4.2.1).
+    #[error("the response is malformed: upgrade refused: {0}")]
+    UpgradeRefused(WsError),
+    /// The SSE subscription was answered with another status than `200 OK`.
+    #[error("the response is malformed: status {0}")]
+    SseStatus(u16),
+    /// The server broke a rule of RFC 6455 (the client closed with the rule's code).
+    #[error("the response is malformed: {0}")]
+    Violation(ProtocolError),
+    /// A POST without a `Content-Length` of at most 1 MiB (RFC 9112 §6.2; netlab's
+    /// clients always send one).
+    #[error("the response is malformed: a POST without a usable Content-Length")]
+    PostWithoutLength,
+}
+
+impl From<WsError> for ConnError {
+    /// A socket error stays an I/O error, shown as the OS words it; the rest are the
+    /// WebSocket connection's own.
+    fn from(e: WsError) -> ConnError {
+        match e {
+            WsError::Io(e) => ConnError::WsIo(e),
+            e => ConnError::WebSocket(e),
+        }
+    }
+}
+
 /// CPU time used so far by the calling thread, in the kernel and out of it (Linux: the
 /// first field of `/proc/thread-self/schedstat`, nanoseconds on the CPU). `None` where
 /// that is not available.
@@ -553,84 +411,4 @@ pub fn thread_cpu_time() -> Option<Duration> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let ns = text.split_whitespace().next()?.parse::<u64>().ok()?;
     Some(Duration::from_nanos(ns))
-}
-
-#[cfg(feature = "capture")]
-type Capture = crate::net::capture::LiveCapture;
-#[cfg(not(feature = "capture"))]
-type Capture = ();
-
-/// Start capturing this run's packets on loopback, or say why not.
-#[cfg(feature = "capture")]
-fn start_capture(port: u16) -> Result<Capture, String> {
-    use crate::net::capture::CaptureError;
-    use crate::net::capture::{loopback_name, LiveCapture};
-    use crate::wire::dissect::{dissect, LinkType};
-    use crate::wire::filter::Filter;
-    let filter = Filter::parse(&format!("tcp port {port}")).map_err(|e| e.to_string())?;
-    let keep = Box::new(move |b: &[u8]| filter.matches(&dissect(LinkType::Ethernet, b)));
-    LiveCapture::start(&loopback_name(), 1 << 16, keep).map_err(|e| match e {
-        CaptureError::PermissionDenied { .. } => {
-            "netlab may not capture here: that needs root or CAP_NET_RAW".to_owned()
-        }
-        e => e.to_string(),
-    })
-}
-
-/// Whether netlab may capture on loopback here (it opens a capture and closes it).
-#[cfg(feature = "capture")]
-pub fn may_capture() -> Result<(), String> {
-    use crate::net::capture::{loopback_name, LiveCapture};
-    let cap = LiveCapture::start(&loopback_name(), 16, Box::new(|_: &[u8]| false))
-        .map_err(|e| e.to_string())?;
-    cap.finish();
-    Ok(())
-}
-
-#[cfg(not(feature = "capture"))]
-pub fn may_capture() -> Result<(), String> {
-    Err("this netlab was built without live capture (the `capture` feature)".into())
-}
-
-#[cfg(not(feature = "capture"))]
-fn start_capture(_port: u16) -> Result<Capture, String> {
-    Err("this netlab was built without live capture (the `capture` feature)".into())
-}
-
-/// Count what the capture saw, once the last packets (FIN, ACK) have had time to arrive.
-#[cfg(feature = "capture")]
-async fn finish_capture(cap: Capture) -> (Option<WireTally>, Option<String>) {
-    use crate::wire::dissect::dissect;
-    let counted = tokio::task::spawn_blocking(move || {
-        let mut t = WireTally::default();
-        // A quiet 200 ms ends the drain; the count bound keeps a flood from holding us.
-        for _ in 0..10_000_000u64 {
-            match cap.next_timeout(Duration::from_millis(200)) {
-                Some(f) => t.add(&dissect(f.link, &f.data)),
-                None => break,
-            }
-        }
-        let dropped = cap.stats.dropped.load(Ordering::Relaxed);
-        cap.finish();
-        (t, dropped)
-    })
-    .await;
-    match counted {
-        Ok((t, 0)) => (Some(t), None),
-        Ok((t, dropped)) => (
-            Some(t),
-            Some(format!(
-                "the capture missed {dropped} packet(s): its counts are low"
-            )),
-        ),
-        Err(e) => (
-            None,
-            Some(format!("not counted: the capture thread failed: {e}")),
-        ),
-    }
-}
-
-#[cfg(not(feature = "capture"))]
-async fn finish_capture(_cap: Capture) -> (Option<WireTally>, Option<String>) {
-    (None, Some("not counted: built without live capture".into()))
 }
