@@ -298,3 +298,60 @@ async fn wait_server(
     let built = ended.map_err(|_| RunError::ServerThreadLost)?;
     built.map_err(RunError::ServerRuntime)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::push::Direction;
+
+    #[test]
+    fn the_trace_keeps_the_first_steps_it_is_told_and_sorts_them_by_time() {
+        let start = Instant::now();
+        let trace = Trace {
+            start,
+            cap: 2,
+            steps: Mutex::new(Vec::new()),
+        };
+        let at = |ms| start + Duration::from_millis(ms);
+        // The two sides' threads report out of order; a step drawn after the fact
+        // (`record_at`) carries its own time.
+        trace.step(at(5), End::Server, "answers".into(), Some("204".into()));
+        trace.step(at(1), End::Client, "asks".into(), None);
+        trace.step(at(0), End::Client, "dropped: past the cap".into(), None);
+        let steps = trace.steps();
+        let seen: Vec<(u64, &str)> = steps.iter().map(|s| (s.at_us, s.action.as_str())).collect();
+        assert_eq!(seen, [(1_000, "asks"), (5_000, "answers")]);
+    }
+
+    #[test]
+    fn a_port_already_taken_is_a_start_error_naming_the_address() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let workload = Workload {
+            events: 1,
+            interval: Duration::ZERO,
+            payload: 8,
+            poll_interval: Duration::from_millis(1),
+            hold: Duration::from_millis(1),
+            clients: 1,
+            direction: Direction::Down,
+        };
+        let opts = RunOptions {
+            trace_cap: 0,
+            capture: false,
+            port,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(run_transport(Transport::Sse, &workload, opts));
+        let e = r.expect_err("the port is taken");
+        assert!(matches!(e, StartError::Bind { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("could not listen on 127.0.0.1:{port}: ")),
+            "{e}"
+        );
+    }
+}

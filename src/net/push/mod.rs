@@ -412,3 +412,43 @@ pub fn thread_cpu_time() -> Option<Duration> {
     let ns = text.split_whitespace().next()?.parse::<u64>().ok()?;
     Some(Duration::from_nanos(ns))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_websocket_socket_error_reads_as_the_os_words_it_and_the_rest_as_before() {
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let shown = io.to_string();
+        let e = ConnError::from(WsError::Io(io));
+        assert!(matches!(e, ConnError::WsIo(_)), "{e:?}");
+        assert_eq!(e.to_string(), shown);
+        let e = ConnError::from(WsError::Timeout("reading a frame"));
+        assert!(matches!(e, ConnError::WebSocket(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "the response is malformed: timed out reading a frame"
+        );
+        assert_eq!(
+            ConnError::SseStatus(503).to_string(),
+            "the response is malformed: status 503"
+        );
+    }
+
+    #[test]
+    fn a_failed_client_is_named_by_its_number() {
+        let e = ClientsError::Client {
+            client: 2,
+            source: ConnError::PostWithoutLength,
+        };
+        assert_eq!(
+            e.to_string(),
+            "client 2: the response is malformed: a POST without a usable Content-Length"
+        );
+        assert_eq!(
+            ServerError::from(ConnError::SseStatus(404)).to_string(),
+            "the response is malformed: status 404"
+        );
+    }
+}
