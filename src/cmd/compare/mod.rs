@@ -1,22 +1,26 @@
 //! `netlab compare`: the same events over short polling, keep-alive polling, long
 //! polling, Server-Sent Events and WebSocket push, measured side by side.
 //!
-//! `net::push` runs each transport for real on loopback and counts what happened; this
-//! module validates the workload, turns the counts into a per-transport column
-//! (percentiles, loss, byte split) and hands the report to `output`.
+//! `run.rs` runs each transport for real on loopback (`net::push`'s server and clients,
+//! each side on a thread of its own, with `capture.rs` counting packets beside it) and
+//! counts what happened; this module validates the workload, turns the counts into a
+//! per-transport column (percentiles, loss, byte split) and hands the report to
+//! `output`; `plot.rs` draws it for `--plot`.
 
 use crate::cli::compare::{CompareArgs, DirectionArg, TransportArg};
 use crate::error::{self, HintExt};
-use crate::net::push::{
-    self, Direction, End, RunOptions, TraceStep, Transport, TransportRun, Workload,
-};
+use crate::net::push::{Direction, End, Transport, Workload};
 use crate::net::runtime::{runtime, Runtime};
 use crate::output::{Output, Paint, Render, Side, Step, Style, Timeline};
 use crate::wire::push::WireTally;
 use crate::wire::push::{MAX_EVENT_ID, MIN_PAYLOAD};
 use serde::Serialize;
 
+pub mod capture;
 pub mod plot;
+pub mod run;
+
+pub use run::{RunOptions, TraceStep, TransportRun};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -322,7 +326,7 @@ headers, handshakes, ACKs); the byte rows above are still counted at the socket 
 const TCPIP_NOTE: &str = "bytes are counted at the socket API, so TCP/IP headers \
 (40 B or more per packet), handshakes and ACKs are not included";
 
-/// Turn what `net::push` measured into a column.
+/// Turn what a run measured into a column.
 pub fn column(run: &TransportRun, workload: &Workload) -> Column {
     let down_each = if workload.direction.down() {
         workload.events
@@ -388,7 +392,7 @@ pub fn column(run: &TransportRun, workload: &Workload) -> Column {
         server_cpu_ms: run.server_cpu.map(|d| d.as_secs_f64() * 1000.0),
         client_cpu_ms: run.client_cpu.map(|d| d.as_secs_f64() * 1000.0),
         elapsed_ms: run.elapsed_us as f64 / 1000.0,
-        error: run.error.clone(),
+        error: run.error.as_ref().map(ToString::to_string),
         server_port: run.server_port,
         wire: run.wire,
         wire_note: run.wire_note.clone(),
@@ -396,6 +400,7 @@ pub fn column(run: &TransportRun, workload: &Workload) -> Column {
     }
 }
 
+/// The column of a transport that could not start: nothing measured, and `why`.
 fn failed_column(t: Transport, workload: &Workload, why: String) -> Column {
     let empty = TransportRun {
         transport: t,
@@ -405,7 +410,7 @@ fn failed_column(t: Transport, workload: &Workload, why: String) -> Column {
         server_read: 0,
         server_written: 0,
         accepted: 0,
-        error: Some(why),
+        error: None,
         up: None,
         trace: Vec::new(),
         server_port: 0,
@@ -415,7 +420,10 @@ fn failed_column(t: Transport, workload: &Workload, why: String) -> Column {
         server_cpu: None,
         client_cpu: None,
     };
-    column(&empty, workload)
+    Column {
+        error: Some(why),
+        ..column(&empty, workload)
+    }
 }
 
 /// Run every transport of the plan in turn (so they do not compete for the CPU).
@@ -433,7 +441,7 @@ pub async fn measure(plan: &Plan, mut progress: impl FnMut(&str)) -> CompareRepo
             capture: plan.capture != CaptureMode::Off,
             port: transport_port(plan.port, t),
         };
-        let col = match push::run(t, &plan.workload, opts).await {
+        let col = match run::run_transport(t, &plan.workload, opts).await {
             Ok(run) => column(&run, &plan.workload),
             Err(e) => failed_column(t, &plan.workload, e.to_string()),
         };
@@ -460,13 +468,12 @@ pub fn transport_port(base: u16, t: Transport) -> u16 {
 pub fn run(args: CompareArgs, out: &mut Output) -> anyhow::Result<()> {
     let plan = Plan::try_from(&args)?;
     if plan.capture == CaptureMode::Required {
-        push::may_capture().map_err(|why| {
-            error::Hinted::failure(format!("--capture: {why}")).with_hint(
-                "capture needs root or CAP_NET_RAW: run with sudo, or grant it once with \
-                 `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v netlab)`; \
-                 without --capture netlab measures the rest and says TCP/IP is not counted",
-            )
-        })?;
+        capture::may_capture().hinted(
+            "--capture",
+            "capture needs root or CAP_NET_RAW: run with sudo, or grant it once with \
+             `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v netlab)`; \
+             without --capture netlab measures the rest and says TCP/IP is not counted",
+        )?;
     }
     let rt = runtime(Runtime::MultiThread)?;
     let report = rt.block_on(measure(&plan, |line| {
@@ -816,6 +823,7 @@ wire_packets,wire_tcpip_header_bytes,wire_ip_bytes,wire_syns\n",
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::push;
 
     #[test]
     fn nearest_rank_percentiles() {
