@@ -249,10 +249,11 @@ async fn experiment(plan: &Plan) -> anyhow::Result<Outcome> {
                 "nftables",
             ))
         }
-        Err(e @ NftError::Refused(_)) => {
+        // nft there but not runnable (a PATH entry this user may not search gives EACCES):
+        // the experiment is optional, so say why and carry on, as when it is missing.
+        Err(e @ (NftError::Refused(_) | NftError::Io(_))) => {
             return Ok(not_shown(format!("nftables could not drop segments: {e}")))
         }
-        Err(e) => return Err(anyhow::Error::new(e).context(fail("running nft"))),
     }
     let before = TcpCounters::read().failed(fail("reading /proc/net/snmp"))?;
     let t = tcp_loss::transfer(&listener, &msgs, plan.gap, plan.limit)
