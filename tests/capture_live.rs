@@ -105,7 +105,10 @@ fn send_traffic(udp_to: &UdpSocket, listener: &TcpListener) {
 
 #[test]
 fn loopback_packets_are_seen_once_and_counted_as_tcpdump_counts_them() {
-    if !common::have_root("live capture on lo") {
+    if !common::have_root("live capture on lo")
+        || !common::have_tool("tcpdump")
+        || !common::have_tool("kill")
+    {
         return;
     }
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -250,7 +253,7 @@ fn stop_with_sigint(c: Child) {
 
 #[test]
 fn without_privilege_the_error_names_the_fixes() {
-    if !common::have_root("dropping privilege to test the error") {
+    if !common::have_root("dropping privilege to test the error") || !common::have_tool("setpriv") {
         return;
     }
     // Run netlab as nobody: no CAP_NET_RAW.
@@ -281,7 +284,10 @@ fn without_privilege_the_error_names_the_fixes() {
 
 #[test]
 fn own_namespace_captures_a_commands_traffic() {
-    if !common::have_root("user namespaces (root may always create them)") {
+    if !common::have_root("user namespaces (root may always create them)")
+        || !common::have_tool("unshare")
+        || !common::have_tool("python3")
+    {
         return;
     }
     let r = common::netlab_with_limit(
@@ -315,7 +321,7 @@ fn own_namespace_captures_a_commands_traffic() {
 
 #[test]
 fn own_namespace_works_for_an_unprivileged_user_or_says_why_not() {
-    if !common::have_root("switching to an unprivileged user") {
+    if !common::have_root("switching to an unprivileged user") || !common::have_tool("setpriv") {
         return;
     }
     let out = Command::new("setpriv")

@@ -261,7 +261,11 @@ fn every_fixture_agrees_with_tshark_field_by_field() {
 /// with tcpdump; netlab and tshark must agree on every packet.
 #[test]
 fn fresh_arp_and_icmp_between_namespaces_agree_with_tshark() {
-    if !common::have_root("creating network namespaces") || !common::have_tool("tshark") {
+    if !common::have_root("creating network namespaces")
+        || !["tshark", "tcpdump", "ip", "python3", "bash", "timeout"]
+            .into_iter()
+            .all(common::have_tool)
+    {
         return;
     }
     let tag = format!("nlt{}", std::process::id() % 100_000);

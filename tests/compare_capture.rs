@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{have_root, netlab_with_limit};
+use common::{have_root, have_tool, netlab_with_limit};
 use netlab::net::capture::FileSource;
 use netlab::wire::dissect::dissect;
 use netlab::wire::push::WireTally;
@@ -16,7 +16,11 @@ use std::time::Duration;
 
 #[test]
 fn capture_counts_agree_with_tcpdump_and_with_the_sockets() {
-    if !have_root("comparing netlab's capture counts with tcpdump") {
+    if !have_root("comparing netlab's capture counts with tcpdump")
+        || !have_tool("tcpdump")
+        || !have_tool("timeout")
+        || !have_tool("/bin/kill")
+    {
         return;
     }
     let dir = std::env::temp_dir().join(format!("netlab-compare-cap-{}", std::process::id()));
@@ -145,7 +149,10 @@ fn netlab_unprivileged(args: &[&str], limit_s: u32) -> (i32, String, String) {
 
 #[test]
 fn capture_is_automatic_with_privilege_and_said_not_counted_without() {
-    if !have_root("comparing runs with and without capture privilege") {
+    if !have_root("comparing runs with and without capture privilege")
+        || !have_tool("setpriv")
+        || !have_tool("timeout")
+    {
         return;
     }
     let small = ["--events", "3", "--interval", "1", "--only", "sse,ws"];
@@ -217,7 +224,10 @@ fn capture_is_automatic_with_privilege_and_said_not_counted_without() {
 
 #[test]
 fn the_default_comparison_finishes_within_ten_seconds_with_and_without_capture() {
-    if !have_root("timing the default comparison with capture, then as nobody") {
+    if !have_root("timing the default comparison with capture, then as nobody")
+        || !have_tool("setpriv")
+        || !have_tool("timeout")
+    {
         return;
     }
     let run = netlab_with_limit(&["compare", "--json"], Duration::from_secs(10));

@@ -23,9 +23,16 @@ struct Listener {
 
 impl Listener {
     fn start(extra: &[&str]) -> Listener {
+        let mut args = vec!["--port", "0"];
+        args.extend_from_slice(extra);
+        Listener::on(&args)
+    }
+
+    /// `netlab tcp listen --jsonl ARGS` (ARGS give the port).
+    fn on(args: &[&str]) -> Listener {
         let mut child = netlab_cmd()
-            .args(["tcp", "listen", "--port", "0", "--jsonl"])
-            .args(extra)
+            .args(["tcp", "listen", "--jsonl"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -41,6 +48,11 @@ impl Listener {
     }
 
     /// Every line until the listener exits (bounded in time), parsed.
+    ///
+    /// The process having exited does not mean its last lines are on the channel yet: the
+    /// reader thread may still be between the pipe and `send`. So after the exit, lines are
+    /// taken until the reader hangs up (it reached end of file), not just those already
+    /// there (a `try_iter` here once lost the `closed` event and the report under load).
     fn finish(mut self) -> Vec<Value> {
         let deadline = Instant::now() + WAIT;
         loop {
@@ -54,10 +66,17 @@ impl Listener {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        self.lines
-            .try_iter()
-            .map(|l| serde_json::from_str(&l).unwrap())
-            .collect()
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => lines.push(serde_json::from_str(&l).unwrap()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break lines,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the listener's output did not end within {WAIT:?}")
+                }
+            }
+        }
     }
 }
 
@@ -342,6 +361,9 @@ fn human_connect_explains_the_doubling() {
 
 #[test]
 fn ctrl_c_stops_the_listener_with_a_summary() {
+    if !common::have_tool("kill") {
+        return;
+    }
     let mut l = Listener::start(&[]);
     let pid = l.child.id().to_string();
     let status = std::process::Command::new("kill")
@@ -482,7 +504,9 @@ fn usage_errors_exit_2() {
 #[test]
 fn unreachable_and_unresolvable_in_an_empty_network_namespace() {
     // A fresh network namespace has only `lo`, and it is down: nothing can leave it.
-    if !common::have_root("creating a network namespace (unshare -n)") {
+    if !common::have_root("creating a network namespace (unshare -n)")
+        || !common::have_tool("unshare")
+    {
         return;
     }
     let run = |args: &[&str]| {
@@ -570,4 +594,163 @@ fn an_unanswered_syn_times_out_with_a_hint() {
     assert!(r.stderr.contains("no answer from"), "{}", r.stderr);
     assert!(r.stderr.contains("hint:"), "{}", r.stderr);
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Lab 1, step 3 to 4: stop a listener that still has a client (its side of the
+/// connection then waits in FIN-WAIT-2) and start it again on the same port at once. The
+/// listener sets SO_REUSEADDR, as servers do, so the restart binds.
+#[test]
+fn a_listener_restarts_at_once_while_its_old_connections_close() {
+    let l = Listener::start(&[]);
+    let addr = l.addr.clone();
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let client = std::net::TcpStream::connect(&addr).unwrap();
+    let connected = l.lines.recv_timeout(WAIT).expect("the client is seen");
+    assert!(connected.contains("\"connected\""), "{connected}");
+    drop(l); // killed: its kernel sends FIN for the accepted connection, which the
+             // client does not answer with its own, so the old socket holds the port
+    let again = Listener::on(&["--port", &port]);
+    assert_eq!(again.addr, addr);
+    drop(again);
+    drop(client);
+}
+
+/// The two reasons a port is in use get two different hints: a listener holds it, or
+/// only connections that are still closing (here a client's port in TIME-WAIT).
+#[test]
+fn port_in_use_tells_a_listener_from_closing_connections() {
+    // A listener holds the port.
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    let r = netlab(&["tcp", "listen", "--port", &port]);
+    assert_eq!(r.code(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("already listens"), "{}", r.stderr);
+    // A client that closed first: its port waits in TIME-WAIT (and its socket had no
+    // SO_REUSEADDR, so it still blocks a bind).
+    let client = std::net::TcpStream::connect(held.local_addr().unwrap()).unwrap();
+    let client_port = client.local_addr().unwrap().port().to_string();
+    let (mut server_side, _) = held.accept().unwrap();
+    drop(client); // FIN from the client
+    server_side.set_read_timeout(Some(WAIT)).unwrap();
+    let _ = server_side.read(&mut [0u8; 8]); // its FIN arrived
+    drop(server_side); // our FIN: the client's side enters TIME-WAIT
+    let r = netlab(&["tcp", "listen", "--port", &client_port]);
+    assert_eq!(r.code(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("nothing listens on port {client_port}")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("TIME-WAIT"), "{}", r.stderr);
+    assert!(!r.stderr.contains("already listens"), "{}", r.stderr);
+}
+
+/// A human-mode listener and its stderr lines; the address comes from its first line.
+fn human_listener(extra: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
+    let mut child = netlab_cmd()
+        .args(["tcp", "listen", "--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(WAIT)
+        .expect("the listener says where it listens");
+    let addr = first
+        .split_whitespace()
+        .nth(2)
+        .expect("listening on ADDR")
+        .trim_end_matches('.')
+        .to_owned();
+    (child, addr, rx)
+}
+
+/// Everything `child` writes to stdout, and its exit code; killed after `WAIT`.
+fn stdout_bytes(mut child: Child) -> (i32, Vec<u8>) {
+    let mut out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        let _ = tx.send(v);
+    });
+    let Ok(bytes) = rx.recv_timeout(WAIT) else {
+        let _ = child.kill();
+        panic!("the listener did not finish within {WAIT:?}");
+    };
+    let status = child.wait().unwrap();
+    (status.code().unwrap_or(-1), bytes)
+}
+
+/// Send `bytes` to `addr`, half-close, read until the server closes.
+fn send_and_close(addr: &str, bytes: &[u8]) {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.write_all(bytes).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let _ = c.read_to_end(&mut Vec::new());
+}
+
+/// Lab 1 step 3: two clients, and a client that sends a terminal escape. Each line is
+/// tagged with its connection, and control characters are shown, not obeyed.
+#[test]
+fn listen_tags_each_client_and_escapes_control_characters() {
+    let (child, addr, _err) = human_listener(&["--echo", "--max-clients", "2"]);
+    send_and_close(&addr, b"\x1b]0;pwned\x07hello\n");
+    send_and_close(&addr, b"second\n");
+    let (code, out) = stdout_bytes(child);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(
+        out, "[conn 1] \\x1b]0;pwned\\x07hello\n[conn 2] second\n",
+        "stdout: {out:?}"
+    );
+    assert!(!out.contains('\x1b') && !out.contains('\x07'));
+}
+
+/// `--raw` keeps a client's bytes exactly, for piping.
+#[test]
+fn listen_raw_passes_the_bytes_untouched() {
+    let (child, addr, _err) = human_listener(&["--raw", "--max-clients", "1", "--discard"]);
+    let bytes = b"\x1b]0;pwned\x07hello\r\n\xff";
+    send_and_close(&addr, bytes);
+    let (code, out) = stdout_bytes(child);
+    assert_eq!(code, 0);
+    assert_eq!(out, bytes);
+}
+
+/// Bound to 0.0.0.0 the listener suggests real addresses, not 0.0.0.0, and says the port
+/// is reachable from the network.
+#[test]
+fn listening_on_every_address_lists_the_real_ones() {
+    let (mut child, addr, err) = human_listener(&["--bind", "0.0.0.0"]);
+    assert!(addr.starts_with("0.0.0.0:"), "{addr}");
+    let port = addr.rsplit(':').next().unwrap();
+    let mut said = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while !said.iter().any(|l: &String| l.contains("Try:")) && Instant::now() < deadline {
+        if let Ok(l) = err.recv_timeout(Duration::from_millis(100)) {
+            said.push(l);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = said.join("\n");
+    assert!(
+        text.contains(&format!("Try: netlab tcp connect 127.0.0.1:{port}")),
+        "{text}"
+    );
+    assert!(text.contains("reachable from the network"), "{text}");
+    assert!(!text.contains("connect 0.0.0.0"), "{text}");
 }

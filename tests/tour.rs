@@ -249,7 +249,9 @@ fn have_root_quietly() -> bool {
 
 #[test]
 fn without_privilege_chapter_3_reads_the_shipped_capture_and_says_why() {
-    if !have_root("dropping privilege with setpriv to run the tour as nobody") {
+    if !have_root("dropping privilege with setpriv to run the tour as nobody")
+        || !common::have_tool("setpriv")
+    {
         return;
     }
     let out = Command::new("setpriv")
@@ -314,6 +316,9 @@ fn pace_with_stdin_not_a_terminal_goes_straight_on() {
 
 #[test]
 fn pace_on_a_terminal_at_end_of_input_goes_on() {
+    if !common::have_tool("script") {
+        return;
+    }
     let text = on_a_terminal("tour --pace --chapter 3 --chapter 4", true);
     // It asked, got end of input, and went on.
     assert!(text.contains("Enter: chapter 4 of 5"), "{text}");
@@ -323,6 +328,9 @@ fn pace_on_a_terminal_at_end_of_input_goes_on() {
 
 #[test]
 fn no_color_gives_no_escape_codes_even_on_a_terminal() {
+    if !common::have_tool("script") {
+        return;
+    }
     let plain = on_a_terminal("tour --chapter 3", true);
     assert!(plain.contains("Chapter 3 of 5"), "{plain}");
     assert!(

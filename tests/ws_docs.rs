@@ -55,11 +55,7 @@ fn the_shell_pipelines_give_the_rfc_values() {
                 .output()
                 .is_ok_and(|o| o.status.success());
             if !have {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "{tool} missing in CI"
-                );
-                eprintln!("SKIPPED `{cmd}`: {tool} is not installed");
+                common::skip(&format!("`{cmd}` needs {tool}, which is not installed"));
                 continue;
             }
             let out = std::process::Command::new("sh")

@@ -78,7 +78,9 @@ pub struct SockOptArgs {
     /// RST instead of FIN, and the peer sees "connection reset".
     #[arg(long, value_name = "SECS")]
     pub linger: Option<u64>,
-    /// Set SO_REUSEADDR: allow binding a port that still has connections in TIME_WAIT.
+    /// Set SO_REUSEADDR: allow binding a port that still has connections in TIME-WAIT.
+    /// Listeners always set it (as servers do, so a restart right after Ctrl-C works);
+    /// the flag adds it to a client's socket.
     #[arg(long)]
     pub reuseaddr: bool,
 }
@@ -105,6 +107,12 @@ pub struct ListenArgs {
     /// Close a connection after this many seconds without traffic either way.
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     pub idle_timeout: f64,
+    /// Write clients' bytes to stdout exactly as they arrive, for piping into a file or a
+    /// program. Without it each line is tagged with its connection (`[conn 2] …`) and
+    /// control characters are shown as escapes (`\x1b`), so no client can command your
+    /// terminal.
+    #[arg(long)]
+    pub raw: bool,
     #[command(flatten)]
     pub opts: SockOptArgs,
 }

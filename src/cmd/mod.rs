@@ -9,6 +9,7 @@ pub mod explain;
 pub mod follow;
 pub mod lab;
 pub mod osi;
+pub mod reach;
 pub mod stats;
 pub mod tcp;
 pub mod tour;

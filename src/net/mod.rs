@@ -94,6 +94,7 @@ mod tests {
         }
     }
 }
+pub mod host;
 pub mod netns;
 pub mod tcp_loss;
 pub mod udp;

@@ -118,13 +118,31 @@ fn new_socket(addr: SocketAddr, opts: &SockOpts) -> io::Result<Socket> {
     Ok(socket)
 }
 
-/// A listening socket on `addr` with `opts` (accepted sockets inherit most of them).
+/// A listening socket on `addr` with `opts` (accepted sockets inherit most of them), and
+/// `SO_REUSEADDR` on whatever `opts` says (see [`listener_opts`]).
 pub fn listen(addr: SocketAddr, opts: &SockOpts) -> io::Result<TcpListener> {
-    let socket = new_socket(addr, opts)?;
+    let socket = new_socket(addr, &listener_opts(opts))?;
     socket.bind(&addr.into())?;
     socket.listen(128)?;
     socket.set_nonblocking(true)?;
     TcpListener::from_std(socket.into())
+}
+
+/// `opts` for a listening socket: `SO_REUSEADDR` on, as every server sets it.
+///
+/// When a server stops, the connections it accepted do not vanish: the side that closed
+/// first waits in FIN-WAIT-2 for the peer's FIN, then in TIME-WAIT for 2×MSL (60 s on
+/// Linux) so that a late duplicate segment cannot be taken for part of a new connection
+/// (RFC 9293 §3.6). Those sockets still hold the local port, so without `SO_REUSEADDR`
+/// a restarted server's `bind()` fails with "address already in use" although nothing
+/// listens. With it (on the listener, and so on the connections it accepts), Linux lets
+/// a new listener bind past them; it never lets two sockets *listen* on one port (that
+/// is `SO_REUSEPORT`, `socket(7)`).
+pub fn listener_opts(opts: &SockOpts) -> SockOpts {
+    SockOpts {
+        reuseaddr: true,
+        ..opts.clone()
+    }
 }
 
 /// Connect to `addr` with `opts`, giving up after `limit`.
@@ -473,7 +491,7 @@ pub async fn read_recorded(
 
 /// A blocking listening socket for the throughput sink.
 pub fn bench_listener(addr: SocketAddr, opts: &SockOpts) -> io::Result<std::net::TcpListener> {
-    let socket = new_socket(addr, opts)?;
+    let socket = new_socket(addr, &listener_opts(opts))?;
     socket.bind(&addr.into())?;
     socket.listen(8)?;
     Ok(socket.into())

@@ -12,6 +12,7 @@
 //! - [`Output::progress`]: a transient status line on a terminal's stderr.
 //! - [`report_fatal`]: `error: …` and `hint: …` on stderr, and the exit code.
 
+pub mod chunk;
 pub mod diagram;
 pub mod follow;
 pub mod hexdump;

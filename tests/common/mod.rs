@@ -81,8 +81,37 @@ pub fn netlab(args: &[&str]) -> Run {
     netlab_with_limit(args, Duration::from_secs(30))
 }
 
+/// Under `CI=true` nothing may skip: `.ci/run` runs as root and installs every tool.
+pub fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// A line for the person running `cargo test`, on the terminal itself.
+///
+/// libtest captures what a passing test prints with `print!` and `eprint!` (and shows it
+/// only when the test fails), so an `eprintln!` from a skipped test is never seen. The
+/// capture works on those macros only: a write to the stderr handle bypasses it, so this
+/// line appears among the `test … ok` lines of a plain `cargo test`.
+pub fn notice(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// A check that cannot run here: under `CI=true` the test fails with `reason`; elsewhere
+/// a `SKIPPED <test>: <reason>` line reaches the terminal (see [`notice`]) and the test
+/// returns early (its caller returns; the test then counts as passed).
+pub fn skip(reason: &str) {
+    if ci() {
+        panic!("{reason}, and CI=true: CI runs as root with every tool installed, so this must not skip");
+    }
+    // libtest names each test's thread after the test.
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    notice(&format!("SKIPPED {test}: {reason}"));
+}
+
 /// True when running as root. Otherwise: under `CI=true` the test fails (CI runs as root
-/// and must never skip); on a student's laptop it prints why it skips and returns false.
+/// and must never skip); on a student's laptop it says on the terminal why it skips and
+/// returns false.
 pub fn have_root(what: &str) -> bool {
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -95,25 +124,86 @@ pub fn have_root(what: &str) -> bool {
     if uid == "0" {
         return true;
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{what} needs root, and CI=true: CI runs as root, so this must not skip");
-    }
-    eprintln!("SKIPPED: {what} needs root (effective uid {uid}); run as root to include it");
+    skip(&format!(
+        "{what} needs root (effective uid {uid}); run as root to include it"
+    ));
     false
 }
 
-/// Whether `tool` (a reference program the tests compare against, such as tshark) can be
-/// run. Without it a test skips with a printed reason, except with `CI=true`, where
-/// `.ci/run` installs it, so a missing tool fails the test instead.
+/// Whether `tool`, a program outside Rust that a test runs (tcpdump, tshark, nft,
+/// unshare, …), is on PATH (or, given as a path, exists) and is executable. Without it
+/// the test skips with a notice on the terminal, except with `CI=true`, where `.ci/run`
+/// installs it, so a missing tool fails the test instead. Looked up, not run: some tools
+/// have no harmless `--version`.
 pub fn have_tool(tool: &str) -> bool {
-    if Command::new(tool).arg("--version").output().is_ok() {
+    if on_path(tool) {
         return true;
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{tool} is missing and CI=true: .ci/run installs it");
-    }
-    eprintln!("SKIPPED: {tool} is not installed (apt-get install {tool})");
+    skip(&format!(
+        "`{tool}` is not installed (Debian: apt-get install {})",
+        debian_package(tool)
+    ));
     false
+}
+
+/// Is `tool` an executable file on PATH (or at the path given)?
+pub fn on_path(tool: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &std::path::Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if tool.contains('/') {
+        return runnable(std::path::Path::new(tool));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| runnable(&dir.join(tool))))
+}
+
+/// A fresh directory to use as PATH: a symlink to every program in the usual system
+/// directories except `hidden`, so a test sees the machine as if those were not installed
+/// (nothing is removed from the machine). Unique to this process and `name`.
+pub fn path_without(name: &str, hidden: &[&str]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("netlab-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dirs = [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ];
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let file = e.file_name();
+            if hidden.iter().any(|h| file == std::ffi::OsStr::new(h)) {
+                continue;
+            }
+            // The first directory on the usual PATH wins, as it would in a shell.
+            let _ = std::os::unix::fs::symlink(e.path(), dir.join(&file));
+        }
+    }
+    dir
+}
+
+/// The Debian package that carries `tool` (what `.ci/run` installs).
+fn debian_package(tool: &str) -> &str {
+    match tool.rsplit('/').next().unwrap_or(tool) {
+        "nft" => "nftables",
+        "unshare" | "setpriv" => "util-linux",
+        "script" => "bsdutils",
+        "kill" => "procps",
+        "ip" => "iproute2",
+        "dig" => "bind9-dnsutils",
+        "dnsmasq" => "dnsmasq-base",
+        "timeout" => "coreutils",
+        other => other,
+    }
 }
 
 /// The one way the docs tests find commands: each `$ ` line of every ```console block in

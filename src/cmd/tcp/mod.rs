@@ -53,7 +53,7 @@ pub fn sock_opts(a: &SockOptArgs) -> anyhow::Result<SockOpts> {
             Some(n) if (1..=MAX_BUF).contains(&n) => Ok(Some(n as usize)),
             Some(n) => Err(usage(
                 format!("--{name} {n} is out of range"),
-                "give a size in bytes from 1 to 1073741824 (1 GiB), e.g. --rcvbuf 65536",
+                format!("give a size in bytes from 1 to 1073741824 (1 GiB), e.g. --{name} 65536"),
             )),
         }
     };
@@ -227,7 +227,17 @@ mod tests {
             linger: None,
             reuseaddr: false,
         };
-        assert!(sock_opts(&a).is_err());
+        // The hint names the option that was wrong (it once said --rcvbuf for --sndbuf).
+        let hint = |a: &SockOptArgs| {
+            let e = sock_opts(a).unwrap_err();
+            let h = e.downcast_ref::<crate::error::Hinted>().unwrap();
+            h.hint.clone().unwrap_or_default()
+        };
+        assert!(hint(&a).contains("--sndbuf 65536"), "{}", hint(&a));
+        a.sndbuf = None;
+        a.rcvbuf = Some(1 << 31);
+        assert!(hint(&a).contains("--rcvbuf 65536"), "{}", hint(&a));
+        a.rcvbuf = None;
         a.sndbuf = Some(4096);
         a.linger = Some(0);
         let o = sock_opts(&a).unwrap();

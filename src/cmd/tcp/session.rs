@@ -6,12 +6,15 @@
 
 use super::{buffer_notes, describe_opts, finish, human_bytes, seconds, sock_opts};
 use crate::cli::tcp::{ConnectArgs, ListenArgs};
+use crate::cmd::reach;
 use crate::error::{HintExt, Hinted};
+use crate::net::host::{self, TcpState};
 use crate::net::tcp::{
     self, session, CloseHow, EffectiveOpts, Happening, Mode, Role, SessionConfig, SessionEnd,
     SockOpts,
 };
 use crate::net::Endpoint;
+use crate::output::chunk::ChunkTagger;
 use crate::output::{Format, Output, Paint, Render, Style};
 use serde::Serialize;
 use std::io;
@@ -27,6 +30,8 @@ pub struct ListenPlan {
     pub max_clients: Option<u32>,
     pub idle: Duration,
     pub opts: SockOpts,
+    /// Clients' bytes as they are (`--raw`), not tagged `[conn N]` and escaped.
+    pub raw: bool,
 }
 
 impl TryFrom<&ListenArgs> for ListenPlan {
@@ -51,6 +56,7 @@ impl TryFrom<&ListenArgs> for ListenPlan {
             max_clients: a.max_clients,
             idle: seconds("--idle-timeout", a.idle_timeout, 86400.0)?,
             opts: sock_opts(&a.opts)?,
+            raw: a.raw,
         })
     }
 }
@@ -131,22 +137,37 @@ pub struct ConnectReport {
 struct Log<'a> {
     out: &'a mut Output,
     kept: Vec<Happening>,
+    /// A listener's clients' bytes are tagged and escaped (see `output::chunk`); `None`
+    /// writes them as they are (`tcp connect`, `tcp listen --raw`).
+    tagger: Option<ChunkTagger>,
 }
 
 impl<'a> Log<'a> {
-    fn new(out: &'a mut Output) -> Log<'a> {
+    fn new(out: &'a mut Output, tagger: Option<ChunkTagger>) -> Log<'a> {
         out.narrate_to_stderr();
         Log {
             out,
             kept: Vec::new(),
+            tagger,
         }
     }
 
     fn emit(&mut self, h: Happening) -> io::Result<()> {
         match self.out.format() {
             Format::Human => match &h {
+                // Several clients, or bytes that could command the terminal: each line
+                // tagged with its connection, control characters shown as escapes.
+                Happening::Received { conn, raw, .. } if self.tagger.is_some() => {
+                    let text = self.tagger.as_mut().map(|t| t.render(*conn, raw));
+                    self.out.data(text.unwrap_or_default().as_bytes())
+                }
                 // Netcat: the peer's bytes, as they are, on stdout.
                 Happening::Received { raw, .. } => self.out.data(raw),
+                Happening::Closed(end) if self.tagger.is_some() => {
+                    let nl = self.tagger.as_mut().map_or("", |t| t.close(end.conn));
+                    self.out.data(nl.as_bytes())?;
+                    self.out.event(&h)
+                }
                 // The user typed it; saying so again would be noise.
                 Happening::Sent { .. } => Ok(()),
                 _ => self.out.event(&h),
@@ -170,11 +191,14 @@ pub async fn listen(plan: ListenPlan, out: &mut Output) -> anyhow::Result<()> {
         tcp::options_of(&listener, &plan.opts).failed("could not read the socket's options")?;
     let ctrl_c = tcp::interrupt().failed("could not watch for Ctrl-C")?;
     tokio::pin!(ctrl_c);
-    let mut log = Log::new(out);
+    let mut log = Log::new(out, (!plan.raw).then(ChunkTagger::new));
     log.emit(Happening::Listening {
         local,
         options: options.clone(),
     })?;
+    if let Some(r) = reach::reachable(local, reach::Transport::Tcp) {
+        log.out.event(&r)?;
+    }
 
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut stdin = (plan.mode == Mode::Interactive).then(tcp::spawn_stdin_reader);
@@ -298,10 +322,7 @@ async fn recv_stdin(stdin: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u
 fn listen_error(e: io::Error, plan: &ListenPlan) -> anyhow::Error {
     let (ip, port) = (plan.addr.ip(), plan.addr.port());
     let hint = match e.kind() {
-        io::ErrorKind::AddrInUse => format!(
-            "another socket already listens on port {port} (another `netlab tcp listen`? \
-             `ss -ltnp` shows who). Pick another --port, or --port 0 to let the kernel choose."
-        ),
+        io::ErrorKind::AddrInUse => port_in_use_hint(port, &host::sockets_on_port(port)),
         io::ErrorKind::AddrNotAvailable => format!(
             "{ip} is not an address of this machine (`ip addr` lists them); 127.0.0.1 always is"
         ),
@@ -320,6 +341,40 @@ fn listen_error(e: io::Error, plan: &ListenPlan) -> anyhow::Error {
         _ => format!("could not listen on {}", plan.addr),
     };
     anyhow::Error::new(e).context(Hinted::failure(message).with_hint(hint))
+}
+
+/// Why `bind()` found port `port` taken, told apart by what holds it (`states`, from
+/// `/proc/net/tcp{,6}`): a listener, or only connections that are still closing.
+fn port_in_use_hint(port: u16, states: &[TcpState]) -> String {
+    const OTHER_PORT: &str = "Pick another --port, or --port 0 to let the kernel choose.";
+    if states.contains(&TcpState::Listen) {
+        return format!(
+            "another socket already listens on port {port} (another `netlab tcp listen`? \
+             `ss -ltnp` shows who). {OTHER_PORT}"
+        );
+    }
+    if states.is_empty() {
+        return format!(
+            "another socket holds port {port} (`ss -tanp` shows which program). {OTHER_PORT}"
+        );
+    }
+    let mut names: Vec<&str> = states.iter().map(|s| s.name()).collect();
+    names.dedup();
+    let closing = states.iter().all(|s| s.is_closing());
+    format!(
+        "nothing listens on port {port}: {} connection(s) that used it {} ({}; \
+         `ss -tan 'sport = :{port}'` shows them). netlab's listeners set SO_REUSEADDR, \
+         which lets them bind past closing connections that had it too; these belong to a \
+         program that did not set it (a client, or another server). TIME-WAIT ends within \
+         60 s. {OTHER_PORT}",
+        states.len(),
+        if closing {
+            "are still closing"
+        } else {
+            "still hold it"
+        },
+        names.join(", ")
+    )
 }
 
 /// `netlab tcp connect`: one connection, stdin to the server, the server to stdout.
@@ -353,7 +408,7 @@ pub async fn connect(plan: ConnectPlan, out: &mut Output) -> anyhow::Result<()> 
         .failed("could not read the peer address")?;
     let options =
         tcp::options_of(&stream, &plan.opts).failed("could not read the socket's options")?;
-    let mut log = Log::new(out);
+    let mut log = Log::new(out, None);
     log.emit(Happening::Connected {
         conn: 1,
         role: Role::Client,
@@ -496,8 +551,14 @@ impl Render for Happening {
         let tag = |conn: &u32| style.paint(Paint::Dim, format!("[conn {conn}]"));
         match self {
             Happening::Listening { local, options } => {
+                // On 0.0.0.0 or ::, a `Reachable` event follows with the real addresses.
+                let try_it = if local.ip().is_unspecified() {
+                    String::new()
+                } else {
+                    format!(" Try: netlab tcp connect {local}")
+                };
                 let mut s = format!(
-                    "{} on {local} (TCP). Try: netlab tcp connect {local}\n  options: {}",
+                    "{} on {local} (TCP).{try_it}\n  options: {}",
                     style.paint(Paint::Bold, "listening"),
                     describe_opts(options)
                 );

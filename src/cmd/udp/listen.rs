@@ -2,6 +2,7 @@
 
 use super::{millis_arg, preview, seconds_arg};
 use crate::cli::udp::ListenArgs;
+use crate::cmd::reach;
 use crate::error::HintExt;
 use crate::net::udp::{Interrupt, Recv, UdpPort};
 use crate::output::{Output, Paint, Render, Style};
@@ -77,6 +78,10 @@ pub struct DatagramEvent {
     pub arrival: Option<Arrival>,
     /// For anything else: why it is not a probe, and the first bytes.
     pub raw: Option<RawPayload>,
+    /// For probes that carry a message after the 20-byte header (`udp send MESSAGE`):
+    /// its first characters, escaped as `raw` previews are. Absent for padding only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     pub echoed: bool,
 }
 
@@ -96,7 +101,13 @@ impl Render for DatagramEvent {
                     Some(Arrival::Duplicate) => style.paint(Paint::Warn, "  duplicate"),
                     _ => String::new(),
                 };
-                format!("seq {} (stream {:08x}){tag}", p.seq, p.stream)
+                // What the sender typed follows the header: show it, as for raw datagrams.
+                let text = self
+                    .message
+                    .as_ref()
+                    .map(|m| format!("  \"{m}\""))
+                    .unwrap_or_default();
+                format!("seq {} (stream {:08x}){text}{tag}", p.seq, p.stream)
             }
             (None, Some(r)) => format!("raw \"{}\"", r.preview),
             (None, None) => String::new(),
@@ -192,6 +203,9 @@ impl Listener {
             addr: local.to_string(),
             echo: plan.echo,
         })?;
+        if let Some(r) = reach::reachable(local, reach::Transport::Udp) {
+            out.event(&r)?;
+        }
         let stopped_by = loop {
             if plan.count.is_some_and(|c| counted >= c) {
                 break "count";
@@ -222,6 +236,7 @@ impl Listener {
                 probe: None,
                 arrival: None,
                 raw: None,
+                message: None,
                 echoed: false,
             };
             let is_end = match probe::Repr::from_bytes(payload) {
@@ -234,6 +249,7 @@ impl Listener {
                     } else {
                         ev.arrival = Some(s.on_data(p.seq, p.sent_us, arrived_us, len));
                     }
+                    ev.message = probe_message(payload);
                     ev.probe = Some(p);
                     p.end
                 }
@@ -302,6 +318,14 @@ impl Listener {
             events_omitted,
         })
     }
+}
+
+/// The message a probe carries after its header: `udp send` writes MESSAGE there and pads
+/// with zero bytes up to `--size`, so the padding is not part of it.
+fn probe_message(payload: &[u8]) -> Option<String> {
+    let after = payload.get(probe::HEADER_LEN..)?;
+    let end = after.iter().rposition(|&b| b != 0)? + 1;
+    Some(preview(&after[..end], 60))
 }
 
 pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
@@ -421,6 +445,7 @@ mod tests {
             }),
             arrival: Some(Arrival::Reordered),
             raw: None,
+            message: None,
             echoed: true,
         };
         let line = ev.render_human(&Style::plain());
@@ -436,11 +461,30 @@ mod tests {
                 preview: "hello".into(),
             }),
             echoed: false,
-            ..ev
+            ..ev.clone()
         };
         assert!(raw
             .render_human(&Style::plain())
             .ends_with("127.0.0.1:40000 →    25 B  raw \"hello\""));
+        // A probe with a message shows the message too (`udp send ADDR hello`).
+        let with_text = DatagramEvent {
+            message: Some("hello".into()),
+            arrival: None,
+            echoed: false,
+            ..ev
+        };
+        assert!(with_text
+            .render_human(&Style::plain())
+            .ends_with("seq 3 (stream 000000ab)  \"hello\""));
+    }
+
+    #[test]
+    fn a_probes_message_is_what_follows_the_header_without_padding() {
+        let mut d = vec![0u8; probe::HEADER_LEN];
+        assert_eq!(probe_message(&d), None, "header only");
+        d.extend_from_slice(b"hi\n\0\0\0");
+        assert_eq!(probe_message(&d).as_deref(), Some("hi\\n"));
+        assert_eq!(probe_message(b"short"), None);
     }
 
     #[test]

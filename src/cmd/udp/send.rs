@@ -224,7 +224,26 @@ impl Render for SendReport {
 pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     let report = exchange(&plan, Interrupt::on_ctrl_c(), out).await?;
     out.report(&report)?;
+    if report.refused {
+        // The report says what happened; the exit code says it to scripts: the datagrams
+        // left, but the destination said nothing listens there (silence is not this).
+        return Err(refused_error(&report.to));
+    }
     Ok(())
+}
+
+/// `udp send` heard ICMP port unreachable: exit 1, with what to do about it.
+fn refused_error(to: &str) -> anyhow::Error {
+    let port = to
+        .parse::<SocketAddr>()
+        .map_or_else(|_| "PORT".to_owned(), |a| a.port().to_string());
+    Hinted::failure(format!(
+        "{to} answered with ICMP port unreachable: nothing listens on that port"
+    ))
+    .with_hint(format!(
+        "start a listener there first (`netlab udp listen --port {port}`), or check the port"
+    ))
+    .into()
 }
 
 /// Resolve, send, wait for replies; events go to `out`.

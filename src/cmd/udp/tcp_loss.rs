@@ -186,6 +186,18 @@ fn not_shown(reason: impl Into<String>) -> Outcome {
     })
 }
 
+/// A helper program the TCP half needs is not installed: privilege would not help, the
+/// package would. Parts 1 to 4 ran without it.
+fn missing_helper(reason: impl Into<String>, command: &str, package: &str) -> Outcome {
+    Outcome::NotShown(NotShown {
+        reason: reason.into(),
+        hint: format!(
+            "install `{command}` (Debian and Ubuntu: `sudo apt-get install {package}`), then run \
+             the demo again; parts 1 to 4 need nothing more"
+        ),
+    })
+}
+
 /// Inside the namespace: run both transfers and print the outcome.
 pub fn run_here(plan: &Plan, out: &mut Output) -> anyhow::Result<()> {
     let isolated = netns::only_loopback().failed("udp tcp-under-loss: reading /proc/net/dev")?;
@@ -230,10 +242,18 @@ async fn experiment(plan: &Plan) -> anyhow::Result<Outcome> {
     let rule = tcp_loss::drop_ruleset(port, plan.loss_percent);
     match tcp_loss::nft_apply(&rule) {
         Ok(()) => {}
-        Err(e @ (NftError::Missing | NftError::Refused(_))) => {
+        Err(e @ NftError::Missing) => {
+            return Ok(missing_helper(
+                format!("nftables could not drop segments: {e}"),
+                "nft",
+                "nftables",
+            ))
+        }
+        // nft there but not runnable (a PATH entry this user may not search gives EACCES):
+        // the experiment is optional, so say why and carry on, as when it is missing.
+        Err(e @ (NftError::Refused(_) | NftError::Io(_))) => {
             return Ok(not_shown(format!("nftables could not drop segments: {e}")))
         }
-        Err(e) => return Err(anyhow::Error::new(e).context(fail("running nft"))),
     }
     let before = TcpCounters::read().failed(fail("reading /proc/net/snmp"))?;
     let t = tcp_loss::transfer(&listener, &msgs, plan.gap, plan.limit)
@@ -320,10 +340,16 @@ pub fn measure_in_namespace(plan: &Plan) -> anyhow::Result<Outcome> {
             Err(h.into())
         }
         // unshare or ip failed before netlab started: the namespace could not be made.
-        None => Ok(not_shown(format!(
-            "could not make a network namespace with lo up: {}",
-            run.stderr.lines().next().unwrap_or("no message").trim()
-        ))),
+        None => {
+            let first = run.stderr.lines().next().unwrap_or("no message").trim();
+            let reason = format!("could not make a network namespace with lo up: {first}");
+            // `sh` says "ip: not found" when iproute2 is missing.
+            Ok(if first.contains("ip: not found") {
+                missing_helper(reason, "ip", "iproute2")
+            } else {
+                not_shown(reason)
+            })
+        }
     }
 }
 
@@ -399,6 +425,15 @@ mod tests {
             panic!("not tcp-under-loss")
         };
         assert_eq!(Plan::try_from(&a).unwrap(), plan);
+    }
+
+    #[test]
+    fn a_missing_program_is_named_with_its_package() {
+        let Outcome::NotShown(n) = missing_helper("no nft", "nft", "nftables") else {
+            panic!("not shown")
+        };
+        assert!(n.hint.contains("apt-get install nftables"), "{}", n.hint);
+        assert!(!n.hint.contains("run the demo with sudo"), "{}", n.hint);
     }
 
     #[test]

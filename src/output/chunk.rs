@@ -1,0 +1,134 @@
+//! A peer's bytes, made safe to show on a terminal and tagged with their connection.
+//!
+//! A terminal obeys control characters: `ESC ] 0 ; text BEL` retitles the window, other
+//! escape sequences move the cursor, recolour, or clear the screen. A server that copied
+//! a client's bytes to its terminal as they are would let any client do that, and with
+//! two clients the lines would interleave with nothing to tell them apart. So
+//! `netlab tcp listen` shows each piece it receives as lines tagged `[conn N]`, with
+//! control characters written as escapes (`\x1b`, `\r`, `\u{9b}`) and bytes that are not
+//! UTF-8 as `\xNN`. Line feeds end lines, and tabs stay tabs; everything else printable
+//! (any script, any emoji) is shown as it is. `--raw` skips all of this, for piping.
+
+use std::fmt::Write as _;
+
+/// Turns received chunks into tagged, escaped lines. It remembers whose line is still open
+/// on the terminal (a chunk that did not end with a line feed), so a line that arrives in
+/// several pieces stays one line, and another connection's bytes start a new one.
+#[derive(Debug, Default)]
+pub struct ChunkTagger {
+    /// The connection whose last line has no line feed yet.
+    open: Option<u32>,
+}
+
+impl ChunkTagger {
+    pub fn new() -> ChunkTagger {
+        ChunkTagger::default()
+    }
+
+    /// The text to print for `bytes` received on connection `conn`.
+    pub fn render(&mut self, conn: u32, bytes: &[u8]) -> String {
+        let mut s = String::new();
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            match self.open {
+                Some(c) if c == conn => {} // the same line goes on
+                Some(_) => {
+                    s.push('\n');
+                    let _ = write!(s, "[conn {conn}] ");
+                }
+                None => {
+                    let _ = write!(s, "[conn {conn}] ");
+                }
+            }
+            let (body, ended) = match line.strip_suffix(b"\n") {
+                Some(b) => (b, true),
+                None => (line, false),
+            };
+            s.push_str(&escape_for_terminal(body));
+            if ended {
+                s.push('\n');
+                self.open = None;
+            } else {
+                self.open = Some(conn);
+            }
+        }
+        s
+    }
+
+    /// What to print when the connection ends (or netlab stops): a line feed if `conn`'s
+    /// line is still open, so the next message starts on a line of its own.
+    pub fn close(&mut self, conn: u32) -> &'static str {
+        if self.open == Some(conn) {
+            self.open = None;
+            "\n"
+        } else {
+            ""
+        }
+    }
+}
+
+/// `bytes` as text a terminal shows and does not obey: control characters (C0, DEL, C1),
+/// bidirectional overrides (which reorder what is shown) and bytes that are not UTF-8 are
+/// written as escapes; tabs are kept. Line feeds are escaped too: callers split lines first.
+pub fn escape_for_terminal(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\t' => s.push('\t'),
+                '\r' => s.push_str("\\r"),
+                '\n' => s.push_str("\\n"),
+                c if (c as u32) < 0x80 && c.is_control() => {
+                    let _ = write!(s, "\\x{:02x}", c as u32);
+                }
+                // C1 controls (0x9b is a one-character CSI on some terminals) and the
+                // bidirectional embeddings, overrides and isolates.
+                c if c.is_control()
+                    || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+                {
+                    let _ = write!(s, "\\u{{{:x}}}", c as u32);
+                }
+                c => s.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(s, "\\x{b:02x}");
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_escape_is_shown_not_obeyed() {
+        let shown = escape_for_terminal(b"\x1b]0;pwned\x07hi");
+        assert_eq!(shown, "\\x1b]0;pwned\\x07hi");
+        assert!(!shown.contains('\x1b') && !shown.contains('\x07'));
+    }
+
+    #[test]
+    fn text_in_any_script_stays_and_broken_utf8_is_escaped() {
+        assert_eq!(escape_for_terminal("héllo\tδ 🦀".as_bytes()), "héllo\tδ 🦀");
+        assert_eq!(escape_for_terminal(b"a\xff\xc3b\r"), "a\\xff\\xc3b\\r");
+        assert_eq!(escape_for_terminal("\u{9b}2J".as_bytes()), "\\u{9b}2J");
+        assert_eq!(escape_for_terminal("x\u{202e}y".as_bytes()), "x\\u{202e}y");
+        assert_eq!(escape_for_terminal(b"\x7f"), "\\x7f");
+    }
+
+    #[test]
+    fn each_line_is_tagged_and_a_split_line_stays_one_line() {
+        let mut t = ChunkTagger::new();
+        assert_eq!(t.render(1, b"one\ntwo\n"), "[conn 1] one\n[conn 1] two\n");
+        assert_eq!(t.render(1, b"hal"), "[conn 1] hal");
+        assert_eq!(t.render(1, b"f\n"), "f\n");
+        // conn 2 interrupts conn 1's open line: a new line, tagged.
+        assert_eq!(t.render(1, b"par"), "[conn 1] par");
+        assert_eq!(t.render(2, b"x\n"), "\n[conn 2] x\n");
+        assert_eq!(t.render(1, b"t"), "[conn 1] t");
+        assert_eq!(t.close(2), "");
+        assert_eq!(t.close(1), "\n");
+        assert_eq!(t.render(3, b""), "");
+    }
+}
