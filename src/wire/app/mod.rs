@@ -32,7 +32,7 @@
 //! longer message has its head described and its remaining bytes counted, not kept.
 
 use super::dns;
-use super::flow::{Direction, Piece};
+use super::flow::{Direction, Piece, Transport};
 use super::http1::{self, Headers, Scan};
 use super::websocket::close::CloseFrame;
 use super::websocket::handshake::accept_key;
@@ -100,7 +100,10 @@ pub enum AppMessage {
         rsv1: bool,
         rsv2: bool,
         rsv3: bool,
-        opcode: &'static str,
+        /// Serialised by its name ("text", "close", "reserved"), as the JSON has always
+        /// shown it.
+        #[serde(serialize_with = "opcode_name")]
+        opcode: OpCode,
         opcode_bits: u8,
         masked: bool,
         /// The masking key, as 8 hex digits.
@@ -122,7 +125,8 @@ pub enum AppMessage {
     },
     /// A fragmented message, complete: its frames' payloads joined.
     WebSocketMessage {
-        opcode: &'static str,
+        #[serde(serialize_with = "opcode_name")]
+        opcode: OpCode,
         frames: u32,
         len: u64,
         text: Option<String>,
@@ -130,8 +134,8 @@ pub enum AppMessage {
     /// A DNS message: over TCP after its two-byte length (RFC 1035 §4.2.2, RFC 7766
     /// §8), over UDP one per datagram.
     Dns {
-        /// "tcp" or "udp".
-        transport: &'static str,
+        /// Serialised as "tcp" or "udp".
+        transport: Transport,
         /// The message's length in bytes (over TCP: the value of the length prefix).
         length: u16,
         summary: String,
@@ -139,6 +143,12 @@ pub enum AppMessage {
     },
     /// Why decoding of this direction stopped, or something else worth saying.
     Note { text: String },
+}
+
+/// An opcode as JSON shows it: its name alone, also for a reserved one (whose
+/// `Display` adds the value, which `opcode_bits` already carries).
+fn opcode_name<S: serde::Serializer>(op: &OpCode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(op.name())
 }
 
 /// A decoded unit, with where it started in its direction's stream.
@@ -196,9 +206,37 @@ struct Side {
     at: u64,
     /// Payload bytes of an oversized frame still to skip.
     skip: u64,
-    /// A fragmented message in progress: its opcode, frames so far, payload kept,
-    /// length, and whether its first frame had RSV1 (compressed, RFC 7692 §6.1).
-    fragments: Option<(OpCode, u32, Vec<u8>, u64, bool)>,
+    /// A fragmented message in progress.
+    fragments: Option<Fragmented>,
+}
+
+/// A fragmented WebSocket message in progress (RFC 6455 §5.4): its first frame began
+/// it, continuations add to it, the one with FIN ends it.
+#[derive(Debug, Clone)]
+struct Fragmented {
+    /// The first frame's opcode (text or binary): continuations carry 0.
+    opcode: OpCode,
+    /// Frames so far.
+    frames: u32,
+    /// The payload kept so far (at most `max_buffer` bytes).
+    kept: Vec<u8>,
+    /// The payload's length so far, kept or not.
+    len: u64,
+    /// The first frame had RSV1 with permessage-deflate: the message is compressed
+    /// (RFC 7692 §6.1).
+    compressed: bool,
+}
+
+/// A request whose response has not come yet (responses come in request order,
+/// RFC 9112 §9.3).
+#[derive(Debug, Clone)]
+struct PendingRequest {
+    /// Counted from 1 on this connection.
+    number: u32,
+    /// A response to HEAD has no body, whatever its headers say (RFC 9110 §9.3.2).
+    head: bool,
+    /// The `Sec-WebSocket-Key` of an Upgrade request (empty when it had none).
+    upgrade_key: Option<String>,
 }
 
 impl Side {
@@ -220,8 +258,8 @@ pub struct AppDecoder {
     max_buffer: usize,
     requests_seen: u32,
     responses_seen: u32,
-    /// Requests awaiting a response: (number, method, upgrade key).
-    pending: std::collections::VecDeque<(u32, String, Option<String>)>,
+    /// Requests awaiting a response, oldest first.
+    pending: std::collections::VecDeque<PendingRequest>,
     deflate: bool,
 }
 
@@ -270,7 +308,7 @@ impl AppDecoder {
     /// Decode one UDP datagram of a DNS conversation (no length prefix: the datagram
     /// is the message). Datagrams too short for a DNS header are noted.
     pub fn dns_datagram(dir: Direction, offset: u64, bytes: &[u8], out: &mut Vec<AppEvent>) {
-        out.push(dns_event(dir, offset, "udp", bytes));
+        out.push(dns_event(dir, offset, Transport::Udp, bytes));
     }
 
     /// Feed one reassembled piece; decoded units are appended to `out`.
@@ -420,7 +458,7 @@ impl AppDecoder {
         if b.len() < 2 + len {
             return false;
         }
-        let ev = dns_event(dir, self.sides[i].at, "tcp", &b[2..2 + len]);
+        let ev = dns_event(dir, self.sides[i].at, Transport::Tcp, &b[2..2 + len]);
         out.push(ev);
         self.consume(i, 2 + len);
         true
@@ -463,11 +501,11 @@ impl AppDecoder {
                     let upgrade = value.headers.has_token("upgrade", "websocket")
                         && value.headers.has_token("connection", "upgrade");
                     let key = value.headers.get("sec-websocket-key").map(str::to_owned);
-                    self.pending.push_back((
+                    self.pending.push_back(PendingRequest {
                         number,
-                        value.method.clone(),
-                        upgrade.then(|| key.unwrap_or_default()),
-                    ));
+                        head: value.method == "HEAD",
+                        upgrade_key: upgrade.then(|| key.unwrap_or_default()),
+                    });
                     let chunked = value.headers.has_token("transfer-encoding", "chunked");
                     let length = value
                         .headers
@@ -520,7 +558,7 @@ impl AppDecoder {
                     } else {
                         self.pending.pop_front()
                     };
-                    let upgrade_key = req.as_ref().and_then(|r| r.2.clone());
+                    let upgrade_key = req.as_ref().and_then(|r| r.upgrade_key.clone());
                     let switches = value.status == 101 && upgrade_key.is_some();
                     let websocket_accept =
                         match (&upgrade_key, value.headers.get("sec-websocket-accept")) {
@@ -541,7 +579,7 @@ impl AppDecoder {
                             .get_all("sec-websocket-extensions")
                             .any(|v| v.contains("permessage-deflate"));
                     }
-                    let head_request = req.as_ref().is_some_and(|r| r.1 == "HEAD");
+                    let head_request = req.as_ref().is_some_and(|r| r.head);
                     let chunked = value.headers.has_token("transfer-encoding", "chunked");
                     let length = value
                         .headers
@@ -568,7 +606,7 @@ impl AppDecoder {
                         offset: at,
                         end: at,
                         message: AppMessage::HttpResponse {
-                            answers: req.map(|r| r.0),
+                            answers: req.map(|r| r.number),
                             version: version(value.minor_version),
                             status: value.status,
                             reason: value.reason,
@@ -810,7 +848,7 @@ impl AppDecoder {
         // permessage-deflate sets RSV1 on a message's first frame only (RFC 7692 §6.1):
         // a continuation carries more of the compressed data of the message it continues.
         let continues_compressed = h.opcode == OpCode::Continuation
-            && self.sides[i].fragments.as_ref().is_some_and(|f| f.4);
+            && self.sides[i].fragments.as_ref().is_some_and(|f| f.compressed);
         let compressed =
             (rsv1 && self.deflate && !h.opcode.is_control()) || (continues_compressed && !rsv1);
         if rsv1 && h.opcode == OpCode::Continuation && problem.is_none() {
@@ -827,7 +865,7 @@ impl AppDecoder {
                 && self.sides[i]
                     .fragments
                     .as_ref()
-                    .is_some_and(|f| f.0 == OpCode::Text));
+                    .is_some_and(|f| f.opcode == OpCode::Text));
         let (mut close_code, mut close_reason) = (None, None);
         if h.opcode == OpCode::Close {
             match CloseFrame::parse(&payload) {
@@ -859,7 +897,7 @@ impl AppDecoder {
                 rsv1,
                 rsv2: h.rsv & 0b010 != 0,
                 rsv3: h.rsv & 0b001 != 0,
-                opcode: h.opcode.name(),
+                opcode: h.opcode,
                 opcode_bits: h.opcode.bits(),
                 masked: h.mask.is_some(),
                 mask_key: h.mask.map(|k| hex(&k)),
@@ -879,13 +917,15 @@ impl AppDecoder {
         if !h.opcode.is_control() {
             let s = &mut self.sides[i];
             match (h.opcode, h.fin, s.fragments.take()) {
-                (OpCode::Continuation, fin, Some((op, n, mut data, len, deflated))) => {
-                    let room = self.max_buffer.saturating_sub(data.len());
-                    data.extend_from_slice(&payload[..payload.len().min(room)]);
-                    let len = len + h.payload_len;
+                (OpCode::Continuation, fin, Some(mut m)) => {
+                    let room = self.max_buffer.saturating_sub(m.kept.len());
+                    m.kept
+                        .extend_from_slice(&payload[..payload.len().min(room)]);
+                    m.len += h.payload_len;
+                    m.frames += 1;
                     if fin {
-                        let text = (op == OpCode::Text && !deflated).then(|| {
-                            String::from_utf8_lossy(&data[..data.len().min(4 * PREVIEW)])
+                        let text = (m.opcode == OpCode::Text && !m.compressed).then(|| {
+                            String::from_utf8_lossy(&m.kept[..m.kept.len().min(4 * PREVIEW)])
                                 .into_owned()
                         });
                         out.push(AppEvent {
@@ -893,18 +933,24 @@ impl AppDecoder {
                             offset: at,
                             end: at + total,
                             message: AppMessage::WebSocketMessage {
-                                opcode: op.name(),
-                                frames: n + 1,
-                                len,
+                                opcode: m.opcode,
+                                frames: m.frames,
+                                len: m.len,
                                 text,
                             },
                         });
                     } else {
-                        s.fragments = Some((op, n + 1, data, len, deflated));
+                        s.fragments = Some(m);
                     }
                 }
                 (op, false, _) if op != OpCode::Continuation => {
-                    s.fragments = Some((op, 1, payload, h.payload_len, compressed));
+                    s.fragments = Some(Fragmented {
+                        opcode: op,
+                        frames: 1,
+                        kept: payload,
+                        len: h.payload_len,
+                        compressed,
+                    });
                 }
                 _ => {}
             }
@@ -1197,7 +1243,7 @@ impl AppEvent {
                 ));
                 f.push(Field::new(
                     "opcode",
-                    format!("0x{opcode_bits:x} {opcode}"),
+                    format!("0x{opcode_bits:x} {}", opcode.name()),
                     span(o, o + 1),
                     "0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong (§5.2)",
                 ));
@@ -1237,7 +1283,7 @@ impl AppEvent {
                 };
                 let payload = match (payload_text, payload_hex) {
                     _ if *compressed => format!("{payload_len} bytes compressed (permessage-deflate, not inflated here): {}{more}", payload_hex.as_deref().unwrap_or("")),
-                    (Some(t), _) if h_is_close(opcode) => format!("{}{more}", quoted(t, 200)),
+                    (Some(t), _) if *opcode == OpCode::Close => format!("{}{more}", quoted(t, 200)),
                     (Some(t), _) => format!("text{unmasked}: {}{more}", quoted(t, 200)),
                     (None, Some(h)) if h.len() > 128 => {
                         format!("hex{unmasked}: {}… ({payload_len} bytes)", &h[..128])
@@ -1286,7 +1332,7 @@ impl AppEvent {
                         "a rule of RFC 6455 this frame breaks",
                     ));
                 }
-                let mut sum = opcode.to_string();
+                let mut sum = opcode.name().to_string();
                 if *fin {
                     sum.push_str(" FIN")
                 }
@@ -1300,7 +1346,7 @@ impl AppEvent {
                 if let Some(c) = close_code {
                     sum.push_str(&format!(", close {c}"));
                 }
-                if let (Some(t), false) = (payload_text, *compressed || h_is_close(opcode)) {
+                if let (Some(t), false) = (payload_text, *compressed || *opcode == OpCode::Close) {
                     sum.push_str(&format!(": {}", quoted(t, 40)));
                 }
                 (Protocol::WebSocket, "WebSocket frame", "frame", sum)
@@ -1311,8 +1357,8 @@ impl AppEvent {
                 summary,
                 message,
             } => {
-                let start = self.offset + dns_prefix_len(transport);
-                if *transport == "tcp" {
+                let start = self.offset + dns_prefix_len(*transport);
+                if *transport == Transport::Tcp {
                     f.push(Field::new(
                         "length",
                         length.to_string(),
@@ -1334,7 +1380,7 @@ impl AppEvent {
             } => {
                 f.push(Field::new(
                     "message",
-                    format!("{opcode}, {len} bytes in {frames} frames"),
+                    format!("{}, {len} bytes in {frames} frames", opcode.name()),
                     0..0,
                     "a fragmented message, its frames' payloads joined (§5.4)",
                 ));
@@ -1350,7 +1396,7 @@ impl AppEvent {
                     Protocol::WebSocket,
                     "WebSocket message",
                     "message",
-                    format!("{opcode} message of {frames} frames, {len} bytes"),
+                    format!("{} message of {frames} frames, {len} bytes", opcode.name()),
                 )
             }
             AppMessage::Note { .. } => return None,
@@ -1366,10 +1412,6 @@ impl AppEvent {
             message: self.message.clone(),
         })
     }
-}
-
-fn h_is_close(opcode: &str) -> bool {
-    opcode == OpCode::Close.name()
 }
 
 /// The lines of an HTTP head inside `span` of `frame` (each without its CRLF), up to
@@ -1459,15 +1501,15 @@ impl AppDecoder {
 
 /// Bytes before a DNS message in its stream: over TCP its 2-byte length (RFC 1035
 /// §4.2.2), over UDP none.
-fn dns_prefix_len(transport: &str) -> u64 {
-    if transport == "tcp" {
+fn dns_prefix_len(transport: Transport) -> u64 {
+    if transport == Transport::Tcp {
         2
     } else {
         0
     }
 }
 
-fn dns_event(dir: Direction, offset: u64, transport: &'static str, msg: &[u8]) -> AppEvent {
+fn dns_event(dir: Direction, offset: u64, transport: Transport, msg: &[u8]) -> AppEvent {
     let length = u16::try_from(msg.len()).unwrap_or(u16::MAX);
     let message = match dns::Repr::parse_partial(msg) {
         Ok(r) => AppMessage::Dns {
