@@ -120,8 +120,8 @@ impl StreamDecoder for DnsOverTcp {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::decode;
-    use super::super::*;
+    use crate::wire::app::testing::decode;
+    use crate::wire::app::*;
 
     #[test]
     fn dns_over_tcp_is_length_prefixed_however_tcp_cut_it() {

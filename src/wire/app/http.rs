@@ -587,8 +587,8 @@ impl StreamDecoder for Http {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::decode;
-    use super::super::*;
+    use crate::wire::app::testing::decode;
+    use crate::wire::app::*;
 
     #[test]
     fn keep_alive_chunked_and_http_1_0() {

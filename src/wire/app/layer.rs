@@ -717,8 +717,8 @@ fn push_body(f: &mut Vec<Field>, framing: BodyFraming, len: u64, chunks: u32, pr
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::decode;
-    use super::super::*;
+    use crate::wire::app::testing::decode;
+    use crate::wire::app::*;
     use crate::wire::websocket::handshake::{accept_key, client_request};
     use crate::wire::websocket::{Frame, OpCode};
 

@@ -252,8 +252,8 @@ impl FrameReader {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{decode, websocket_session};
-    use super::super::*;
+    use crate::wire::app::testing::{decode, websocket_session};
+    use crate::wire::app::*;
     use crate::wire::websocket::handshake::{accept_key, client_request};
 
     /// RFC 7692 §6.1: RSV1 marks a compressed message on its first frame only; the
