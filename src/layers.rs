@@ -324,10 +324,18 @@ impl Protocol {
                  (EtherType 0x0806) but exists to serve IP addresses. RFC 1122 §2.3.2 puts it \
                  in the link layer.",
             ),
-            Protocol::Icmpv4 | Protocol::Icmpv6 => Some(
-                "Carried inside IP like a transport protocol (IP protocol 1 / IPv6 next header \
-                 58), yet part of the network layer: RFC 792 calls ICMP \"an integral part of \
-                 IP\", and RFC 1122 §3.2.2 places it in the internet layer.",
+            // Two notes, not one: ICMPv6 is a protocol of its own (RFC 4443), with its own
+            // number in its own header field, not ICMPv4 carried over IPv6.
+            Protocol::Icmpv4 => Some(
+                "Carried inside IPv4 like a transport protocol (IP protocol 1), yet part of the \
+                 network layer: RFC 792 calls ICMP \"an integral part of IP\", and RFC 1122 \
+                 §3.2.2 places it in the internet layer.",
+            ),
+            Protocol::Icmpv6 => Some(
+                "Carried inside IPv6 like a transport protocol (next header 58), yet part of the \
+                 network layer: RFC 4443 §1 calls ICMPv6 \"an integral part of IPv6\", which \
+                 every IPv6 node must implement in full; it also does ARP's job there \
+                 (neighbour discovery, RFC 4861).",
             ),
             Protocol::Tls => Some(
                 "Textbooks disagree: session (5), presentation (6), or even transport (by its \
@@ -403,6 +411,25 @@ mod tests {
             Protocol::WebSocket,
         ] {
             assert!(p.placement_note().is_some(), "{p} needs a placement note");
+        }
+    }
+
+    #[test]
+    fn each_icmp_note_cites_its_own_standard_and_number() {
+        let v4 = Protocol::Icmpv4.placement_note().unwrap_or_default();
+        assert!(
+            v4.contains("RFC 792") && v4.contains("IP protocol 1"),
+            "{v4}"
+        );
+        assert!(!v4.contains("58"), "{v4}");
+        let v6 = Protocol::Icmpv6.placement_note().unwrap_or_default();
+        assert!(
+            v6.contains("RFC 4443") && v6.contains("next header 58"),
+            "{v6}"
+        );
+        assert!(v6.contains("an integral part of IPv6"), "{v6}");
+        for wrong in ["RFC 792", "RFC 1122", "protocol 1"] {
+            assert!(!v6.contains(wrong), "ICMPv6's note cites {wrong}: {v6}");
         }
     }
 

@@ -16,7 +16,8 @@
 //!
 //! **Source:** …
 //! **Related:** …
-//! **Misconception:** … (optional)
+//! **Misconception:** … (optional; when there are several, each starts a line of its own,
+//! and the lines up to the next blank one are all this one field)
 //! **See it:** … `netlab …` …
 //! **In the code:** `src/path.rs` `Item`, `Type::method`; `src/other.rs` `item`
 //! ```
@@ -51,7 +52,7 @@ pub struct Entry {
     pub related: String,
     /// What students often believe instead; not every term has one.
     pub misconception: Option<String>,
-    /// The "See it" text as written (it may say that no command shows the term yet).
+    /// The "See it" text as written (it may say that no netlab command shows the term).
     pub see_it: String,
     /// The `netlab …` commands quoted in "See it".
     pub commands: Vec<String>,

@@ -110,6 +110,40 @@ fn osi_human_output_shows_all_three_models() {
     assert!(!r.stdout.contains('\x1b'), "NO_COLOR must turn colour off");
 }
 
+/// The placement note `netlab osi` prints for a protocol (one line per note, after the
+/// protocol's name), with any run of spaces as one.
+fn osi_note(stdout: &str, name: &str) -> String {
+    let prefix = format!("{name}: ");
+    let line = stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no placement note for {name}:\n{stdout}"));
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn osi_notes_give_icmpv6_its_own_rfc_and_next_header() {
+    let r = netlab(&["osi"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let v6 = osi_note(&r.stdout, "ICMPv6");
+    for needle in ["next header 58", "RFC 4443", "\"an integral part of IPv6\""] {
+        assert!(v6.contains(needle), "ICMPv6 note lacks {needle:?}: {v6}");
+    }
+    // The note it used to share with ICMPv4 gave it ICMPv4's RFCs and protocol number.
+    for wrong in ["RFC 792", "RFC 1122", "IP protocol 1"] {
+        assert!(
+            !v6.contains(wrong),
+            "ICMPv6 note still says {wrong:?}: {v6}"
+        );
+    }
+    let v4 = osi_note(&r.stdout, "ICMPv4");
+    for needle in ["IP protocol 1", "RFC 792", "RFC 1122 §3.2.2"] {
+        assert!(v4.contains(needle), "ICMPv4 note lacks {needle:?}: {v4}");
+    }
+    assert!(!v4.contains("58"), "{v4}");
+}
+
 #[test]
 fn color_always_colours_and_broken_pipe_is_quiet() {
     let r = netlab(&["--color", "always", "osi"]);

@@ -388,3 +388,201 @@ fn the_socketio_captures_show_what_the_questions_claim() {
         ["1", "2", "3"]
     );
 }
+
+/// What `netlab explain TERM` prints, with every run of whitespace as one space (the text
+/// is wrapped to the terminal, so a phrase may straddle two lines).
+fn explained(term: &str) -> String {
+    let r = netlab(&["explain", term]);
+    assert_eq!(r.code(), 0, "netlab explain {term:?}: {}", r.stderr);
+    r.stdout.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn assert_says(term: &str, text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(
+            text.contains(n),
+            "netlab explain {term:?} lacks {n:?}:\n{text}"
+        );
+    }
+}
+
+fn assert_no_longer_says(term: &str, text: &str, wrong: &[&str]) {
+    for w in wrong {
+        assert!(
+            !text.contains(w),
+            "netlab explain {term:?} still says {w:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn explain_prints_the_corrected_claims_and_not_the_wrong_ones() {
+    let dns = explained("DNS");
+    assert_says(
+        "DNS",
+        &dns,
+        &[
+            "netlab capture --read tests/fixtures/dns.pcap",
+            "dns-tcp.pcap",
+            "src/wire/dns.rs",
+        ],
+    );
+    assert_no_longer_says("DNS", &dns, &["does not decode DNS"]);
+
+    let sio = explained("Socket.IO");
+    assert_says(
+        "Socket.IO",
+        &sio,
+        &[
+            "The server adds rooms, broadcast and, since 4.6, optional connection state recovery",
+            "Reconnecting is the client's job",
+            "`reconnection` option, on by default",
+        ],
+    );
+    assert_no_longer_says("Socket.IO", &sio, &["automatic reconnection"]);
+
+    // Lab 4 has a broadcast part now, so the reference points at it.
+    let b = explained("broadcast");
+    assert_says("broadcast", &b, &["as part 5 of lab 4 shows"]);
+    let lab4 = std::fs::read_to_string(root().join("labs/04-websocket-by-hand.md")).unwrap();
+    assert!(lab4.contains("## 5. ") && lab4.contains("netlab ws server --broadcast"));
+
+    let ev = explained("event");
+    assert_says(
+        "event",
+        &ev,
+        &["no handler was registered for its name, and Socket.IO dropped it without a word"],
+    );
+
+    let hb = explained("heartbeat");
+    assert_says("heartbeat", &hb, &["the client then reconnects"]);
+    assert_no_longer_says(
+        "heartbeat",
+        &hb,
+        &["client or server notices a dead Engine.IO session and reconnects"],
+    );
+
+    // The placement note comes from layers.rs, printed with the entry.
+    let icmp6 = explained("ICMPv6");
+    assert_says(
+        "ICMPv6",
+        &icmp6,
+        &["next header 58", "RFC 4443 §1", "an integral part of IPv6"],
+    );
+    assert_no_longer_says("ICMPv6", &icmp6, &["IP protocol 1", "RFC 792"]);
+
+    // Entries speak of netlab as it is: no plans, no issues, no "yet".
+    for e in vocab().entries() {
+        let text = explained(&e.term);
+        for plan in ["events issue", " yet.", " yet;", " yet)", "will add"] {
+            assert!(!text.contains(plan), "{}: {plan:?} in:\n{text}", e.term);
+        }
+    }
+}
+
+#[test]
+fn the_course_notes_misconceptions_are_named_where_explain_shows_them() {
+    // The exact words of the course notes lead to the entry that corrects them.
+    let r = netlab(&["explain", "TCP Model", "--json"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(r.json()["term"], "TCP/IP model");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "TCP Model",
+            &[
+                "\"The TCP/IP model is a call stack",
+                "A protocol stack is not a call stack",
+                "\"The TCP model translates network addresses to MAC addresses.\"",
+                "is ARP's job (RFC 826)",
+                "RFC 1122 §2.3.2 puts in the link layer",
+            ],
+        ),
+        (
+            "TCP",
+            &[
+                "\"TCP is the TCP/IP model\" or \"TCP is the whole suite.\"",
+                "TCP is one transport protocol of the Internet protocol suite",
+            ],
+        ),
+        (
+            "UDP",
+            &[
+                "\"UDP establishes low-latency connections.\"",
+                "UDP establishes no connection at all",
+                "only records the peer's address",
+            ],
+        ),
+        (
+            "packet",
+            &[
+                "\"A packet is a piece of a larger message that the receiver recombines.\"",
+                "IP fragments",
+                "not true of packets in general",
+                "one packet often holds a whole message",
+            ],
+        ),
+        (
+            "socket",
+            &[
+                "\"A socket is real-time, bidirectional and event-based.\"",
+                "That describes Socket.IO",
+                "A socket is an endpoint the operating system keeps",
+            ],
+        ),
+        (
+            "client",
+            &[
+                "\"A client is a person who uses professional services.\"",
+                "the dictionary's sense",
+                "In networking a client is a program: the one that initiates",
+            ],
+        ),
+        (
+            "event",
+            &[
+                "\"it is a security issue\"",
+                "\"wrap it in try/catch\" (nothing throws",
+                "\"SignalR keeps a buffer of the last 250 messages\" (SignalR is another library",
+                "project-management advice",
+                "the receiver was away or had no handler",
+            ],
+        ),
+    ];
+    for (term, needles) in cases {
+        let text = explained(term);
+        let miss = text
+            .split_once(" Misconception ")
+            .and_then(|(_, rest)| rest.split_once(" See it "))
+            .map(|(m, _)| m.to_owned())
+            .unwrap_or_else(|| panic!("netlab explain {term:?} prints no misconception:\n{text}"));
+        assert_says(term, &miss, needles);
+    }
+}
+
+#[test]
+fn the_questions_answer_what_was_left_open() {
+    let page = std::fs::read_to_string(root().join("docs/questions.md")).unwrap();
+    let page = page.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        // Question 2: the server serves its own client script over HTTP.
+        "/socket.io/socket.io.js",
+        "`serveClient`",
+        // Question 4: an event with no handler is dropped, and the fixes.
+        "no handler",
+        "`socket.onAny(",
+        "not inside the `connect` handler",
+        // Question 4: ordering, and exactly once.
+        "in the order they were sent",
+        "No transport can deliver exactly once",
+        "at least once",
+        "idempotent",
+    ] {
+        assert!(page.contains(needle), "docs/questions.md lacks {needle:?}");
+    }
+    for plan in ["events issue", "of its own yet", "will add"] {
+        assert!(
+            !page.contains(plan),
+            "docs/questions.md still says {plan:?}"
+        );
+    }
+}

@@ -9,10 +9,11 @@ use crate::net::capture::{CaptureError, FileSource, Frame, PcapSink, RecordProbl
 use crate::output::{hexdump, packet, Format, Output, Paint, Render, Style};
 use crate::wire::app::{AppLayer, AppMessage};
 use crate::wire::checksum::Checked;
-use crate::wire::dissect::{dissect, Dissection, Field, LayerRepr, LinkType, Stopped};
+use crate::wire::dissect::{dissect, Dissection, LayerRepr, LinkType, Stopped};
 use crate::wire::filter::Filter;
 use crate::wire::flow::{Annotation, FlowTable, Limits, Note, State};
 use crate::wire::text::{push_ipv4, push_num, push_pair};
+use crate::wire::Field;
 use serde::Serialize;
 use std::ops::Range;
 use std::path::PathBuf;

@@ -15,9 +15,8 @@
 //! answers with a unicast reply. Nothing on loopback needs ARP: you see it between two
 //! network namespaces joined by a veth pair, or on a real LAN.
 
-use super::dissect::Field;
 use super::ethernet::Mac;
-use super::{be16, Error, FieldSpec, Result};
+use super::{be16, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -37,54 +36,35 @@ pub mod field {
 }
 
 /// Length of an Ethernet/IPv4 ARP packet, the only kind netlab decodes.
-pub const HEADER_LEN: usize = 28;
+pub const HEADER_LEN: usize = field::TPA.end;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "htype",
-        span: field::HTYPE,
-        about: "hardware type: 1 = Ethernet",
-    },
-    FieldSpec {
-        name: "ptype",
-        span: field::PTYPE,
-        about: "protocol type, an EtherType: 0x0800 = IPv4",
-    },
-    FieldSpec {
-        name: "hlen",
-        span: field::HLEN,
-        about: "hardware address length: 6 for MAC addresses",
-    },
-    FieldSpec {
-        name: "plen",
-        span: field::PLEN,
-        about: "protocol address length: 4 for IPv4",
-    },
-    FieldSpec {
-        name: "oper",
-        span: field::OPER,
-        about: "operation: 1 request, 2 reply",
-    },
-    FieldSpec {
-        name: "sender_mac",
-        span: field::SHA,
-        about: "sender hardware (MAC) address",
-    },
-    FieldSpec {
-        name: "sender_ip",
-        span: field::SPA,
-        about: "sender protocol (IPv4) address",
-    },
-    FieldSpec {
-        name: "target_mac",
-        span: field::THA,
-        about: "target MAC: zero in a request, since that is the question",
-    },
-    FieldSpec {
-        name: "target_ip",
-        span: field::TPA,
-        about: "target IPv4 address: whose MAC is wanted",
-    },
+/// Every field the views show, in their order: name, bytes, meaning.
+pub const FIELDS: [FieldSpec; 9] = [
+    FieldSpec::new("htype", field::HTYPE, "hardware type: 1 = Ethernet"),
+    FieldSpec::new(
+        "ptype",
+        field::PTYPE,
+        "protocol type, an EtherType: 0x0800 = IPv4",
+    ),
+    FieldSpec::new(
+        "hlen",
+        field::HLEN,
+        "hardware address length: 6 for MAC addresses",
+    ),
+    FieldSpec::new("plen", field::PLEN, "protocol address length: 4 for IPv4"),
+    FieldSpec::new("oper", field::OPER, "operation: 1 request, 2 reply"),
+    FieldSpec::new("sender_mac", field::SHA, "sender hardware (MAC) address"),
+    FieldSpec::new("sender_ip", field::SPA, "sender protocol (IPv4) address"),
+    FieldSpec::new(
+        "target_mac",
+        field::THA,
+        "target MAC: zero in a request, since that is the question",
+    ),
+    FieldSpec::new(
+        "target_ip",
+        field::TPA,
+        "target IPv4 address: whose MAC is wanted",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,14 +104,17 @@ pub struct Packet<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Packet<T> {
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let b = buffer.as_ref();
-        if b.len() < 8 {
+        // The fixed part (HTYPE to OPER) says how long the four addresses are.
+        let fixed = field::OPER.end;
+        if b.len() < fixed {
             return Err(Error::Truncated {
                 protocol: Protocol::Arp,
-                needed: 8,
+                needed: fixed,
                 got: b.len(),
             });
         }
-        let needed = 8 + 2 * (usize::from(b[4]) + usize::from(b[5]));
+        let (hlen, plen) = (b[field::HLEN.start], b[field::PLEN.start]);
+        let needed = fixed + 2 * (usize::from(hlen) + usize::from(plen));
         if b.len() < needed {
             return Err(Error::Truncated {
                 protocol: Protocol::Arp,
@@ -139,7 +122,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 got: b.len(),
             });
         }
-        if b[4] != 6 || b[5] != 4 {
+        if hlen != 6 || plen != 4 {
             return Err(Error::Malformed {
                 protocol: Protocol::Arp,
                 reason: "only Ethernet/IPv4 ARP (hlen 6, plen 4) is decoded",
@@ -207,17 +190,18 @@ impl Repr {
             Operation::Reply => "2 (reply)".to_owned(),
             Operation::Unknown(o) => format!("{o} (unknown)"),
         };
-        let a = |i: usize| FIELDS[i].about;
+        let [htype, ptype, hlen, plen, oper, sender_mac, sender_ip, target_mac, target_ip] =
+            &FIELDS;
         vec![
-            Field::new("htype", self.htype.to_string(), field::HTYPE, a(0)),
-            Field::new("ptype", format!("0x{:04x}", self.ptype), field::PTYPE, a(1)),
-            Field::new("hlen", "6".into(), field::HLEN, a(2)),
-            Field::new("plen", "4".into(), field::PLEN, a(3)),
-            Field::new("oper", op, field::OPER, a(4)),
-            Field::new("sender_mac", self.sender_mac.to_string(), field::SHA, a(5)),
-            Field::new("sender_ip", self.sender_ip.to_string(), field::SPA, a(6)),
-            Field::new("target_mac", self.target_mac.to_string(), field::THA, a(7)),
-            Field::new("target_ip", self.target_ip.to_string(), field::TPA, a(8)),
+            htype.with(self.htype.to_string()),
+            ptype.with(format!("0x{:04x}", self.ptype)),
+            hlen.with("6".into()),
+            plen.with("4".into()),
+            oper.with(op),
+            sender_mac.with(self.sender_mac.to_string()),
+            sender_ip.with(self.sender_ip.to_string()),
+            target_mac.with(self.target_mac.to_string()),
+            target_ip.with(self.target_ip.to_string()),
         ]
     }
 }
@@ -269,9 +253,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, HEADER_LEN);
     }
 }

@@ -55,6 +55,23 @@ pub fn pseudo_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, len: u32) -> u32
     sum(&src) + sum(&dst) + (len >> 16) + (len & 0xffff) + u32::from(next_header)
 }
 
+/// Where the pseudo-header addresses come from: the IP header around the TCP segment or
+/// UDP datagram whose checksum is being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pseudo {
+    V4([u8; 4], [u8; 4]),
+    V6([u8; 16], [u8; 16]),
+}
+
+impl Pseudo {
+    pub fn sum(self, protocol: u8, len: u32) -> u32 {
+        match self {
+            Pseudo::V4(s, d) => pseudo_v4(s, d, protocol, len as u16), // IPv4 lengths fit 16 bits
+            Pseudo::V6(s, d) => pseudo_v6(s, d, protocol, len),
+        }
+    }
+}
+
 /// What a checksum check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

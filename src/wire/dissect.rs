@@ -14,44 +14,15 @@
 //! TCP byte streams; they add their layers after the transport layer with
 //! [`Dissection::push`], and [`Dissection::payload`] is where their bytes start.
 
+use super::checksum::Pseudo;
 use super::ethernet::{self, vlan, EtherType};
 use super::ipv4::{self, IpProtocol};
-use super::tcp::{self, Pseudo};
-use super::{arp, dns, icmpv4, icmpv6, ipv6, sll, udp, Error};
+use super::{arp, dns, icmpv4, icmpv6, ipv6, sll, tcp, udp, Error, Field};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
 use std::ops::Range;
-
-/// One field of one header, for the layer tree, the hexdump and JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Field {
-    pub name: &'static str,
-    /// The decoded value, in words ("64", "SYN ACK", "0x1c46: correct").
-    pub value: String,
-    /// Byte offsets: relative to the header inside protocol modules, absolute in the
-    /// frame once [`Layer::fields`] hands them out.
-    pub span: Range<usize>,
-    /// What the field is for.
-    pub about: &'static str,
-}
-
-impl Field {
-    pub fn new(
-        name: &'static str,
-        value: String,
-        span: Range<usize>,
-        about: &'static str,
-    ) -> Field {
-        Field {
-            name,
-            value,
-            span,
-            about,
-        }
-    }
-}
 
 /// How the capture's link layer frames each packet (pcap's LINKTYPE_ values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

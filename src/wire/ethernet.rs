@@ -20,8 +20,7 @@
 //! (priority 3 bits, drop-eligible 1 bit, VLAN id 12 bits), then the real EtherType.
 //! netlab shows the tag as its own layer, as Wireshark does.
 
-use super::dissect::Field;
-use super::{be16, need_len, FieldSpec, Result};
+use super::{be16, need_len, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -34,12 +33,13 @@ pub mod field {
     pub const ETHERTYPE: Range<usize> = 12..14;
 }
 
-pub const HEADER_LEN: usize = 14;
+pub const HEADER_LEN: usize = field::ETHERTYPE.end;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec { name: "destination", span: field::DESTINATION, about: "MAC address of the receiving interface (ff:ff:ff:ff:ff:ff is broadcast)" },
-    FieldSpec { name: "source", span: field::SOURCE, about: "MAC address of the sending interface" },
-    FieldSpec { name: "ethertype", span: field::ETHERTYPE, about: "which protocol the payload carries (0x0800 IPv4, 0x86dd IPv6, 0x0806 ARP, 0x8100 VLAN tag)" },
+/// Every field the views show, in their order: name, bytes, meaning.
+pub const FIELDS: [FieldSpec; 3] = [
+    FieldSpec::new("destination", field::DESTINATION, "MAC address of the receiving interface (ff:ff:ff:ff:ff:ff is broadcast)"),
+    FieldSpec::new("source", field::SOURCE, "MAC address of the sending interface"),
+    FieldSpec::new("ethertype", field::ETHERTYPE, "which protocol the payload carries (0x0800 IPv4, 0x86dd IPv6, 0x0806 ARP, 0x8100 VLAN tag)"),
 ];
 
 /// The code points of the EtherType field netlab knows.
@@ -167,21 +167,11 @@ impl Repr {
     }
 
     pub fn fields(&self) -> Vec<Field> {
-        let about = |i: usize| FIELDS[i].about;
+        let [destination, source, ethertype] = &FIELDS;
         vec![
-            Field::new(
-                "destination",
-                self.destination.to_string(),
-                field::DESTINATION,
-                about(0),
-            ),
-            Field::new("source", self.source.to_string(), field::SOURCE, about(1)),
-            Field::new(
-                "ethertype",
-                self.ethertype.to_string(),
-                field::ETHERTYPE,
-                about(2),
-            ),
+            destination.with(self.destination.to_string()),
+            source.with(self.source.to_string()),
+            ethertype.with(self.ethertype.to_string()),
         ]
     }
 }
@@ -205,20 +195,31 @@ pub mod vlan {
         pub const TCI: Range<usize> = 0..2;
         pub const ETHERTYPE: Range<usize> = 2..4;
     }
-    pub const HEADER_LEN: usize = 4;
+    pub const HEADER_LEN: usize = field::ETHERTYPE.end;
 
-    pub const FIELDS: &[FieldSpec] = &[
-        FieldSpec {
-            name: "tci",
-            span: field::TCI,
-            about:
-                "tag control: priority (3 bits, 802.1p), drop eligible (1 bit), VLAN id (12 bits)",
-        },
-        FieldSpec {
-            name: "ethertype",
-            span: field::ETHERTYPE,
-            about: "the protocol inside the tagged frame",
-        },
+    /// Every field the views show, in their order: the three parts of the tag control
+    /// information share its two bytes.
+    pub const FIELDS: [FieldSpec; 4] = [
+        FieldSpec::new(
+            "priority",
+            field::TCI,
+            "802.1p priority class, 0 (best effort) to 7",
+        ),
+        FieldSpec::new(
+            "drop_eligible",
+            field::TCI,
+            "may be dropped first under congestion",
+        ),
+        FieldSpec::new(
+            "vlan_id",
+            field::TCI,
+            "tag control: priority (3 bits, 802.1p), drop eligible (1 bit), VLAN id (12 bits)",
+        ),
+        FieldSpec::new(
+            "ethertype",
+            field::ETHERTYPE,
+            "the protocol inside the tagged frame",
+        ),
     ];
 
     /// A zero-copy view of the tag.
@@ -232,11 +233,12 @@ pub mod vlan {
             crate::wire::need_len(buffer.as_ref(), HEADER_LEN, Protocol::Vlan)?;
             Ok(Tag { buffer })
         }
+        // TCI: priority (3 bits), drop eligible (1 bit), VLAN ID (12 bits).
         pub fn priority(&self) -> u8 {
-            self.buffer.as_ref()[0] >> 5
+            self.buffer.as_ref()[field::TCI.start] >> 5
         }
         pub fn drop_eligible(&self) -> bool {
-            self.buffer.as_ref()[0] & 0x10 != 0
+            self.buffer.as_ref()[field::TCI.start] & 0x10 != 0
         }
         pub fn vlan_id(&self) -> u16 {
             be16(self.buffer.as_ref(), field::TCI) & 0x0fff
@@ -264,31 +266,12 @@ pub mod vlan {
             }
         }
         pub fn fields(&self) -> Vec<Field> {
+            let [priority, drop_eligible, vlan_id, ethertype] = &FIELDS;
             vec![
-                Field::new(
-                    "priority",
-                    self.priority.to_string(),
-                    field::TCI,
-                    "802.1p priority class, 0 (best effort) to 7",
-                ),
-                Field::new(
-                    "drop_eligible",
-                    self.drop_eligible.to_string(),
-                    field::TCI,
-                    "may be dropped first under congestion",
-                ),
-                Field::new(
-                    "vlan_id",
-                    self.vlan_id.to_string(),
-                    field::TCI,
-                    FIELDS[0].about,
-                ),
-                Field::new(
-                    "ethertype",
-                    self.ethertype.to_string(),
-                    field::ETHERTYPE,
-                    FIELDS[1].about,
-                ),
+                priority.with(self.priority.to_string()),
+                drop_eligible.with(self.drop_eligible.to_string()),
+                vlan_id.with(self.vlan_id.to_string()),
+                ethertype.with(self.ethertype.to_string()),
             ]
         }
     }
@@ -349,14 +332,8 @@ mod tests {
 
     #[test]
     fn field_tables_cover_the_headers() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            HEADER_LEN
-        );
-        assert_eq!(
-            vlan::FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            vlan::HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, HEADER_LEN);
+        crate::wire::field::assert_table_covers(&vlan::FIELDS, vlan::HEADER_LEN);
     }
 
     #[test]

@@ -20,8 +20,7 @@
 //! decodes that quoted header too and marks it as quoted.
 
 use super::checksum::{self, Checked};
-use super::dissect::Field;
-use super::{be16, need_len, FieldSpec, Result};
+use super::{be16, need_len, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -36,30 +35,38 @@ pub mod field {
     pub const SEQ: Range<usize> = 6..8;
 }
 
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = field::REST.end;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "type",
-        span: field::TYPE,
-        about:
-            "what kind of message: 8 echo request, 0 echo reply, 3 unreachable, 11 time exceeded",
-    },
-    FieldSpec {
-        name: "code",
-        span: field::CODE,
-        about: "detail within the type (for unreachable: 3 = port unreachable)",
-    },
-    FieldSpec {
-        name: "checksum",
-        span: field::CHECKSUM,
-        about: "Internet checksum over the whole ICMP message",
-    },
-    FieldSpec {
-        name: "rest_of_header",
-        span: field::REST,
-        about: "echo: identifier and sequence number; errors: unused or MTU/pointer",
-    },
+/// Every field the views show: type, code and checksum, then the last 4 bytes of the
+/// header either as an echo's identifier and sequence number or, for other types, as
+/// one field.
+pub const FIELDS: [FieldSpec; 6] = [
+    FieldSpec::new(
+        "type",
+        field::TYPE,
+        "what kind of message: 8 echo request, 0 echo reply, 3 unreachable, 11 time exceeded",
+    ),
+    FieldSpec::new(
+        "code",
+        field::CODE,
+        "detail within the type (for unreachable: 3 = port unreachable)",
+    ),
+    FieldSpec::new(
+        "checksum",
+        field::CHECKSUM,
+        "Internet checksum over the whole ICMP message",
+    ),
+    FieldSpec::new(
+        "identifier",
+        field::IDENT,
+        "matches replies to requests (often the process id)",
+    ),
+    FieldSpec::new("sequence", field::SEQ, "counts the requests: 1, 2, 3, ..."),
+    FieldSpec::new(
+        "rest_of_header",
+        field::REST,
+        "echo: identifier and sequence number; errors: unused or MTU/pointer",
+    ),
 ];
 
 /// Name a type/code pair.
@@ -116,10 +123,10 @@ impl<T: AsRef<[u8]>> Message<T> {
         self.buffer.as_ref()
     }
     pub fn msg_type(&self) -> u8 {
-        self.b()[0]
+        self.b()[field::TYPE.start]
     }
     pub fn code(&self) -> u8 {
-        self.b()[1]
+        self.b()[field::CODE.start]
     }
     pub fn checksum(&self) -> u16 {
         be16(self.b(), field::CHECKSUM)
@@ -167,54 +174,25 @@ impl Repr {
     }
     pub fn fields(&self) -> Vec<Field> {
         let (name, detail) = describe(self.msg_type, self.code);
+        let [ty, code, checksum, identifier, sequence, rest_of_header] = &FIELDS;
         let mut v = vec![
-            Field::new(
-                "type",
-                format!("{} ({name})", self.msg_type),
-                field::TYPE,
-                FIELDS[0].about,
-            ),
-            Field::new(
-                "code",
-                format!(
-                    "{}{}",
-                    self.code,
-                    detail.map(|d| format!(" ({d})")).unwrap_or_default()
-                ),
-                field::CODE,
-                FIELDS[1].about,
-            ),
-            Field::new(
-                "checksum",
-                format!(
-                    "0x{:04x}: {}",
-                    self.checksum,
-                    self.checksum_check.describe(false)
-                ),
-                field::CHECKSUM,
-                FIELDS[2].about,
-            ),
+            ty.with(format!("{} ({name})", self.msg_type)),
+            code.with(format!(
+                "{}{}",
+                self.code,
+                detail.map(|d| format!(" ({d})")).unwrap_or_default()
+            )),
+            checksum.with(format!(
+                "0x{:04x}: {}",
+                self.checksum,
+                self.checksum_check.describe(false)
+            )),
         ];
         if let Some((id, seq)) = self.echo {
-            v.push(Field::new(
-                "identifier",
-                id.to_string(),
-                field::IDENT,
-                "matches replies to requests (often the process id)",
-            ));
-            v.push(Field::new(
-                "sequence",
-                seq.to_string(),
-                field::SEQ,
-                "counts the requests: 1, 2, 3, ...",
-            ));
+            v.push(identifier.with(id.to_string()));
+            v.push(sequence.with(seq.to_string()));
         } else {
-            v.push(Field::new(
-                "rest_of_header",
-                "-".into(),
-                field::REST,
-                FIELDS[3].about,
-            ));
+            v.push(rest_of_header.with("-".into()));
         }
         v
     }
@@ -278,9 +256,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, HEADER_LEN);
     }
 }

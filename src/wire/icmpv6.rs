@@ -15,8 +15,7 @@
 //! ICMPv4, the checksum covers an IPv6 pseudo-header too (RFC 4443 §2.3).
 
 use super::checksum::{self, Checked};
-use super::dissect::Field;
-use super::{be16, be32, need_len, FieldSpec, Result};
+use super::{be16, be32, need_len, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -28,16 +27,28 @@ pub mod field {
     pub const CODE: Range<usize> = 1..2;
     pub const CHECKSUM: Range<usize> = 2..4;
     pub const BODY: Range<usize> = 4..8;
+    /// Echo request and reply read the body as two 16-bit halves.
+    pub const IDENT: Range<usize> = 4..6;
+    pub const SEQ: Range<usize> = 6..8;
+    /// Neighbor solicitation, advertisement and redirect: the address after the body.
+    pub const TARGET: Range<usize> = 8..24;
 }
 
 /// Type, code, checksum and the first 4 bytes of the body, present in every message.
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = field::BODY.end;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec { name: "type", span: field::TYPE, about: "what kind of message: 128 echo request, 129 echo reply, 1 unreachable, 135 neighbor solicitation" },
-    FieldSpec { name: "code", span: field::CODE, about: "detail within the type (for unreachable: 4 = port unreachable)" },
-    FieldSpec { name: "checksum", span: field::CHECKSUM, about: "Internet checksum over an IPv6 pseudo-header and the whole message" },
-    FieldSpec { name: "body", span: field::BODY, about: "type-specific: identifier and sequence, MTU, pointer, or unused" },
+/// Every field the views show: type, code and checksum; then the body's first 4 bytes
+/// as an echo's identifier and sequence number, a Packet Too Big's MTU, or one field;
+/// then a neighbor discovery message's target address.
+pub const FIELDS: [FieldSpec; 8] = [
+    FieldSpec::new("type", field::TYPE, "what kind of message: 128 echo request, 129 echo reply, 1 unreachable, 135 neighbor solicitation"),
+    FieldSpec::new("code", field::CODE, "detail within the type (for unreachable: 4 = port unreachable)"),
+    FieldSpec::new("checksum", field::CHECKSUM, "Internet checksum over an IPv6 pseudo-header and the whole message"),
+    FieldSpec::new("identifier", field::IDENT, "matches replies to requests"),
+    FieldSpec::new("sequence", field::SEQ, "counts the requests"),
+    FieldSpec::new("mtu", field::BODY, "the largest packet the next link carries"),
+    FieldSpec::new("body", field::BODY, "type-specific: identifier and sequence, MTU, pointer, or unused"),
+    FieldSpec::new("target", field::TARGET, "the address being resolved or announced"),
 ];
 
 pub fn describe(ty: u8, code: u8) -> (&'static str, Option<&'static str>) {
@@ -93,10 +104,10 @@ impl<T: AsRef<[u8]>> Message<T> {
         self.buffer.as_ref()
     }
     pub fn msg_type(&self) -> u8 {
-        self.b()[0]
+        self.b()[field::TYPE.start]
     }
     pub fn code(&self) -> u8 {
-        self.b()[1]
+        self.b()[field::CODE.start]
     }
     pub fn checksum(&self) -> u16 {
         be16(self.b(), field::CHECKSUM)
@@ -109,7 +120,7 @@ impl<T: AsRef<[u8]>> Message<T> {
     }
     /// Neighbor solicitation/advertisement and redirect: the target address after the body word.
     pub fn target(&self) -> Option<Ipv6Addr> {
-        let b = self.b().get(8..24)?;
+        let b = self.b().get(field::TARGET)?;
         let mut a = [0u8; 16];
         a.copy_from_slice(b);
         Some(Ipv6Addr::from(a))
@@ -164,64 +175,30 @@ impl Repr {
     }
     pub fn fields(&self) -> Vec<Field> {
         let (name, detail) = describe(self.msg_type, self.code);
+        let [ty, code, checksum, identifier, sequence, mtu, body, target] = &FIELDS;
         let mut v = vec![
-            Field::new(
-                "type",
-                format!("{} ({name})", self.msg_type),
-                field::TYPE,
-                FIELDS[0].about,
-            ),
-            Field::new(
-                "code",
-                format!(
-                    "{}{}",
-                    self.code,
-                    detail.map(|d| format!(" ({d})")).unwrap_or_default()
-                ),
-                field::CODE,
-                FIELDS[1].about,
-            ),
-            Field::new(
-                "checksum",
-                format!(
-                    "0x{:04x}: {}",
-                    self.checksum,
-                    self.checksum_check.describe(true)
-                ),
-                field::CHECKSUM,
-                FIELDS[2].about,
-            ),
+            ty.with(format!("{} ({name})", self.msg_type)),
+            code.with(format!(
+                "{}{}",
+                self.code,
+                detail.map(|d| format!(" ({d})")).unwrap_or_default()
+            )),
+            checksum.with(format!(
+                "0x{:04x}: {}",
+                self.checksum,
+                self.checksum_check.describe(true)
+            )),
         ];
         if let Some((id, seq)) = self.echo {
-            v.push(Field::new(
-                "identifier",
-                id.to_string(),
-                4..6,
-                "matches replies to requests",
-            ));
-            v.push(Field::new(
-                "sequence",
-                seq.to_string(),
-                6..8,
-                "counts the requests",
-            ));
-        } else if let Some(mtu) = self.mtu {
-            v.push(Field::new(
-                "mtu",
-                mtu.to_string(),
-                field::BODY,
-                "the largest packet the next link carries",
-            ));
+            v.push(identifier.with(id.to_string()));
+            v.push(sequence.with(seq.to_string()));
+        } else if let Some(m) = self.mtu {
+            v.push(mtu.with(m.to_string()));
         } else {
-            v.push(Field::new("body", "-".into(), field::BODY, FIELDS[3].about));
+            v.push(body.with("-".into()));
         }
         if let Some(t) = self.target {
-            v.push(Field::new(
-                "target",
-                t.to_string(),
-                8..24,
-                "the address being resolved or announced",
-            ));
+            v.push(target.with(t.to_string()));
         }
         v
     }
@@ -286,9 +263,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, HEADER_LEN);
     }
 }

@@ -25,9 +25,8 @@
 //! even on loopback, so a bad IPv4 header checksum means a damaged packet.
 
 use super::checksum::{self, Checked};
-use super::dissect::Field;
 use super::text::{self, Text};
-use super::{be16, Error, FieldSpec, Result};
+use super::{be16, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -48,19 +47,84 @@ pub mod field {
 }
 
 /// Without options.
-pub const MIN_HEADER_LEN: usize = 20;
+pub const MIN_HEADER_LEN: usize = field::DST.end;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec { name: "version_ihl", span: field::VER_IHL, about: "version (4) and header length in 32-bit words (5 = 20 bytes, no options)" },
-    FieldSpec { name: "dscp_ecn", span: field::DSCP_ECN, about: "differentiated services code point (priority) and explicit congestion notification" },
-    FieldSpec { name: "total_length", span: field::LENGTH, about: "header plus payload, in bytes" },
-    FieldSpec { name: "identification", span: field::IDENT, about: "labels the fragments of one original packet" },
-    FieldSpec { name: "flags_fragment", span: field::FLAGS_FRAG, about: "DF (don't fragment), MF (more fragments), and where this fragment goes, in 8-byte units" },
-    FieldSpec { name: "ttl", span: field::TTL, about: "time to live: each router subtracts 1 and drops the packet at 0" },
-    FieldSpec { name: "protocol", span: field::PROTOCOL, about: "what the payload is: 1 ICMP, 6 TCP, 17 UDP" },
-    FieldSpec { name: "header_checksum", span: field::CHECKSUM, about: "Internet checksum over the header only" },
-    FieldSpec { name: "source", span: field::SRC, about: "source IPv4 address" },
-    FieldSpec { name: "destination", span: field::DST, about: "destination IPv4 address" },
+/// The version, the high nibble of the first byte (RFC 791 §3.1).
+fn version(b: &[u8]) -> u8 {
+    b[field::VER_IHL.start] >> 4
+}
+
+/// The header's length in bytes: IHL, the low nibble of the first byte, counts 32-bit
+/// words. The caller has checked that byte is present.
+fn ihl_len(b: &[u8]) -> usize {
+    usize::from(b[field::VER_IHL.start] & 0x0f) * 4
+}
+
+/// Option kinds with a meaning to the walk itself (RFC 791 §3.1): both are one byte,
+/// with no length byte; every other option has a kind byte and a length byte.
+pub mod option {
+    pub const END: u8 = 0;
+    pub const NOP: u8 = 1;
+    pub const KIND_AND_LEN: usize = 2;
+}
+
+/// Every field of the fixed header the views show, in their order: name, bytes, meaning.
+/// Fields that share bytes (version and IHL, DSCP and ECN, flags and fragment offset)
+/// share a span.
+pub const FIELDS: [FieldSpec; 13] = [
+    FieldSpec::new("version", field::VER_IHL, "IP version"),
+    FieldSpec::new(
+        "ihl",
+        field::VER_IHL,
+        "version (4) and header length in 32-bit words (5 = 20 bytes, no options)",
+    ),
+    FieldSpec::new(
+        "dscp",
+        field::DSCP_ECN,
+        "differentiated services code point (priority) and explicit congestion notification",
+    ),
+    FieldSpec::new(
+        "ecn",
+        field::DSCP_ECN,
+        "differentiated services code point (priority) and explicit congestion notification",
+    ),
+    FieldSpec::new(
+        "total_length",
+        field::LENGTH,
+        "header plus payload, in bytes",
+    ),
+    FieldSpec::new(
+        "identification",
+        field::IDENT,
+        "labels the fragments of one original packet",
+    ),
+    FieldSpec::new(
+        "flags",
+        field::FLAGS_FRAG,
+        "DF (don't fragment), MF (more fragments), and where this fragment goes, in 8-byte units",
+    ),
+    FieldSpec::new(
+        "fragment_offset",
+        field::FLAGS_FRAG,
+        "where this fragment's data goes in the original payload, counted in 8-byte units",
+    ),
+    FieldSpec::new(
+        "ttl",
+        field::TTL,
+        "time to live: each router subtracts 1 and drops the packet at 0",
+    ),
+    FieldSpec::new(
+        "protocol",
+        field::PROTOCOL,
+        "what the payload is: 1 ICMP, 6 TCP, 17 UDP",
+    ),
+    FieldSpec::new(
+        "header_checksum",
+        field::CHECKSUM,
+        "Internet checksum over the header only",
+    ),
+    FieldSpec::new("source", field::SRC, "source IPv4 address"),
+    FieldSpec::new("destination", field::DST, "destination IPv4 address"),
 ];
 
 /// IP protocol numbers (IANA), shared by IPv4's protocol field and IPv6's next header.
@@ -169,13 +233,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 got: b.len(),
             });
         }
-        if b[0] >> 4 != 4 {
+        if version(b) != 4 {
             return Err(Error::Malformed {
                 protocol: Protocol::Ipv4,
                 reason: "version field is not 4",
             });
         }
-        let hl = usize::from(b[0] & 0x0f) * 4;
+        let hl = ihl_len(b);
         // RFC 791 §3.1: "the minimum value for a correct header is 5" (words).
         if hl < MIN_HEADER_LEN {
             return Err(Error::Malformed {
@@ -203,13 +267,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()
     }
     pub fn header_len(&self) -> usize {
-        usize::from(self.b()[0] & 0x0f) * 4
+        ihl_len(self.b())
     }
+    /// The high six bits of the second byte (RFC 2474).
     pub fn dscp(&self) -> u8 {
-        self.b()[1] >> 2
+        self.b()[field::DSCP_ECN.start] >> 2
     }
+    /// The low two bits of the second byte (RFC 3168).
     pub fn ecn(&self) -> u8 {
-        self.b()[1] & 0x03
+        self.b()[field::DSCP_ECN.start] & 0x03
     }
     pub fn total_length(&self) -> u16 {
         be16(self.b(), field::LENGTH)
@@ -217,35 +283,36 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn ident(&self) -> u16 {
         be16(self.b(), field::IDENT)
     }
+    // The three flags are the top bits of FLAGS_FRAG: reserved, DF, MF.
     pub fn dont_frag(&self) -> bool {
-        self.b()[6] & 0x40 != 0
+        self.b()[field::FLAGS_FRAG.start] & 0x40 != 0
     }
     pub fn more_frags(&self) -> bool {
-        self.b()[6] & 0x20 != 0
+        self.b()[field::FLAGS_FRAG.start] & 0x20 != 0
     }
     pub fn reserved_flag(&self) -> bool {
-        self.b()[6] & 0x80 != 0
+        self.b()[field::FLAGS_FRAG.start] & 0x80 != 0
     }
     /// In bytes (the field counts 8-byte units).
     pub fn frag_offset(&self) -> u16 {
         (be16(self.b(), field::FLAGS_FRAG) & 0x1fff) * 8
     }
     pub fn ttl(&self) -> u8 {
-        self.b()[8]
+        self.b()[field::TTL.start]
     }
     pub fn protocol(&self) -> IpProtocol {
-        IpProtocol::from(self.b()[9])
+        IpProtocol::from(self.b()[field::PROTOCOL.start])
     }
     pub fn checksum(&self) -> u16 {
         be16(self.b(), field::CHECKSUM)
     }
     pub fn src_addr(&self) -> [u8; 4] {
-        let b = self.b();
-        [b[12], b[13], b[14], b[15]]
+        let a = &self.b()[field::SRC];
+        [a[0], a[1], a[2], a[3]]
     }
     pub fn dst_addr(&self) -> [u8; 4] {
-        let b = self.b();
-        [b[16], b[17], b[18], b[19]]
+        let a = &self.b()[field::DST];
+        [a[0], a[1], a[2], a[3]]
     }
     pub fn options(&self) -> &[u8] {
         &self.b()[MIN_HEADER_LEN..self.header_len()]
@@ -275,8 +342,8 @@ pub struct IpOption {
 impl IpOption {
     pub fn name(&self) -> &'static str {
         match self.kind {
-            0 => "end of option list",
-            1 => "no operation (padding)",
+            option::END => "end of option list",
+            option::NOP => "no operation (padding)",
             7 => "record route",
             68 => "timestamp",
             130 => "security",
@@ -293,14 +360,14 @@ pub fn walk_options(opts: &[u8], base: usize, mut each: impl FnMut(IpOption)) ->
     let mut i = 0;
     while i < opts.len() {
         let kind = opts[i];
-        if kind == 0 || kind == 1 {
+        if kind == option::END || kind == option::NOP {
             each(IpOption {
                 kind,
                 at: base + i,
                 len: 1,
             });
             i += 1;
-            if kind == 0 {
+            if kind == option::END {
                 break;
             }
             continue;
@@ -312,7 +379,7 @@ pub fn walk_options(opts: &[u8], base: usize, mut each: impl FnMut(IpOption)) ->
             });
         };
         let len = usize::from(len);
-        if len < 2 || i + len > opts.len() {
+        if len < option::KIND_AND_LEN || i + len > opts.len() {
             return Err(Error::Malformed {
                 protocol: Protocol::Ipv4,
                 reason: "option length out of range",
@@ -348,9 +415,6 @@ pub struct Repr {
     pub dst: Ipv4Addr,
 }
 
-const FRAG_ABOUT: &str =
-    "where this fragment's data goes in the original payload, counted in 8-byte units";
-
 impl Repr {
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Repr {
         Repr {
@@ -377,91 +441,67 @@ impl Repr {
 
     /// Field list for views; `header` is the header's bytes (for the options).
     pub fn fields(&self, header: &[u8]) -> Vec<Field> {
-        let a = |i: usize| FIELDS[i].about;
-        let mut flags = Vec::new();
+        let [version, ihl, dscp, ecn, length, ident, flags, frag, ttl, proto, checksum, src, dst] =
+            &FIELDS;
+        let mut set = Vec::new();
         if self.dont_frag {
-            flags.push("DF");
+            set.push("DF");
         }
         if self.more_frags {
-            flags.push("MF");
+            set.push("MF");
         }
         let mut v = vec![
-            Field::new("version", "4".into(), field::VER_IHL, "IP version"),
-            Field::new(
-                "ihl",
+            version.with("4".into()),
+            ihl.with(
                 Text::new()
                     .num((self.header_len / 4) as u64)
                     .str(" (")
                     .num(self.header_len as u64)
                     .str(" bytes)")
                     .into(),
-                field::VER_IHL,
-                a(0),
             ),
-            Field::new("dscp", text::num(self.dscp), field::DSCP_ECN, a(1)),
-            Field::new("ecn", text::num(self.ecn), field::DSCP_ECN, a(1)),
-            Field::new(
-                "total_length",
-                text::num(self.total_length),
-                field::LENGTH,
-                a(2),
-            ),
-            Field::new(
-                "identification",
+            dscp.with(text::num(self.dscp)),
+            ecn.with(text::num(self.ecn)),
+            length.with(text::num(self.total_length)),
+            ident.with(
                 Text::new()
                     .hex16(self.ident)
                     .str(" (")
                     .num(self.ident)
                     .str(")")
                     .into(),
-                field::IDENT,
-                a(3),
             ),
-            Field::new(
-                "flags",
-                if flags.is_empty() {
-                    "none".into()
-                } else {
-                    flags.join(" ")
-                },
-                field::FLAGS_FRAG,
-                a(4),
-            ),
-            Field::new(
-                "fragment_offset",
+            flags.with(if set.is_empty() {
+                "none".into()
+            } else {
+                set.join(" ")
+            }),
+            frag.with(
                 Text::new()
                     .num(self.frag_offset / 8)
                     .str(" (x 8 = byte ")
                     .num(self.frag_offset)
                     .str(")")
                     .into(),
-                field::FLAGS_FRAG,
-                FRAG_ABOUT,
             ),
-            Field::new("ttl", text::num(self.ttl), field::TTL, a(5)),
-            Field::new(
-                "protocol",
+            ttl.with(text::num(self.ttl)),
+            proto.with(
                 Text::new()
                     .num(u8::from(self.protocol))
                     .str(" (")
                     .str(self.protocol.name())
                     .str(")")
                     .into(),
-                field::PROTOCOL,
-                a(6),
             ),
-            Field::new(
-                "header_checksum",
+            checksum.with(
                 Text::new()
                     .hex16(self.checksum)
                     .str(": ")
                     .str(&self.checksum_check.describe(false))
                     .into(),
-                field::CHECKSUM,
-                a(7),
             ),
-            Field::new("source", text::ipv4(self.src), field::SRC, a(8)),
-            Field::new("destination", text::ipv4(self.dst), field::DST, a(9)),
+            src.with(text::ipv4(self.src)),
+            dst.with(text::ipv4(self.dst)),
         ];
         if let Some(opts) = header.get(MIN_HEADER_LEN..self.header_len) {
             let _ = walk_options(opts, MIN_HEADER_LEN, |o| {
@@ -597,9 +637,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            MIN_HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, MIN_HEADER_LEN);
     }
 }

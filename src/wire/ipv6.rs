@@ -28,9 +28,8 @@
 //! | next header | reserved | fragment offset (13 bits) | res | M | identification (32) |
 //! ```
 
-use super::dissect::Field;
 use super::ipv4::IpProtocol;
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -39,6 +38,10 @@ use std::net::Ipv6Addr;
 pub mod field {
     use std::ops::Range;
     pub const VER_TC_FLOW: Range<usize> = 0..4;
+    /// The version is the high nibble of the first byte.
+    pub const VERSION: Range<usize> = 0..1;
+    /// The traffic class straddles the first two bytes, after the version nibble.
+    pub const VER_TC: Range<usize> = 0..2;
     pub const PAYLOAD_LEN: Range<usize> = 4..6;
     pub const NEXT_HEADER: Range<usize> = 6..7;
     pub const HOP_LIMIT: Range<usize> = 7..8;
@@ -46,15 +49,59 @@ pub mod field {
     pub const DST: Range<usize> = 24..40;
 }
 
-pub const HEADER_LEN: usize = 40;
+pub const HEADER_LEN: usize = field::DST.end;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec { name: "version_class_flow", span: field::VER_TC_FLOW, about: "version (6), traffic class (like IPv4's DSCP/ECN), flow label (marks packets of one flow)" },
-    FieldSpec { name: "payload_length", span: field::PAYLOAD_LEN, about: "bytes after this 40-byte header, extension headers included" },
-    FieldSpec { name: "next_header", span: field::NEXT_HEADER, about: "what follows: an extension header or the upper layer (6 TCP, 17 UDP, 58 ICMPv6)" },
-    FieldSpec { name: "hop_limit", span: field::HOP_LIMIT, about: "IPv6's TTL: each router subtracts 1" },
-    FieldSpec { name: "source", span: field::SRC, about: "source IPv6 address" },
-    FieldSpec { name: "destination", span: field::DST, about: "destination IPv6 address" },
+/// Offsets inside an extension header (RFC 8200 §4.3-§4.6), from its first byte.
+pub mod ext_field {
+    use std::ops::Range;
+    pub const NEXT_HEADER: Range<usize> = 0..1;
+    /// Length in 8-byte units, not counting the first 8 (absent from the fragment header).
+    pub const HDR_EXT_LEN: Range<usize> = 1..2;
+    /// Hop-by-hop and destination options: type-length-value options from here.
+    pub const OPTIONS_START: usize = 2;
+    // Routing header (§4.4).
+    pub const ROUTING_TYPE: Range<usize> = 2..3;
+    pub const SEGMENTS_LEFT: Range<usize> = 3..4;
+    pub const ROUTING_DATA_START: usize = 4;
+    // Fragment header (§4.5): offset in 8-byte units, two reserved bits, M.
+    pub const FRAG_OFFSET_M: Range<usize> = 2..4;
+    pub const FRAG_IDENT: Range<usize> = 4..8;
+}
+
+/// Every extension header is a multiple of 8 bytes, and at least 8.
+pub const EXT_UNIT: usize = 8;
+
+/// Every field of the fixed header the views show, in their order: name, bytes, meaning.
+/// Version, traffic class and flow label share the first 4 bytes (4, 8 and 20 bits).
+pub const FIELDS: [FieldSpec; 8] = [
+    FieldSpec::new("version", field::VERSION, "IP version"),
+    FieldSpec::new(
+        "traffic_class",
+        field::VER_TC_FLOW,
+        "priority and congestion notification",
+    ),
+    FieldSpec::new(
+        "flow_label",
+        field::VER_TC_FLOW,
+        "marks packets that belong to one flow (0 = none)",
+    ),
+    FieldSpec::new(
+        "payload_length",
+        field::PAYLOAD_LEN,
+        "bytes after this 40-byte header, extension headers included",
+    ),
+    FieldSpec::new(
+        "next_header",
+        field::NEXT_HEADER,
+        "what follows: an extension header or the upper layer (6 TCP, 17 UDP, 58 ICMPv6)",
+    ),
+    FieldSpec::new(
+        "hop_limit",
+        field::HOP_LIMIT,
+        "IPv6's TTL: each router subtracts 1",
+    ),
+    FieldSpec::new("source", field::SRC, "source IPv6 address"),
+    FieldSpec::new("destination", field::DST, "destination IPv6 address"),
 ];
 
 fn addr(b: &[u8]) -> Ipv6Addr {
@@ -95,7 +142,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 got: b.len(),
             });
         }
-        if b[0] >> 4 != 6 {
+        if b[field::VERSION.start] >> 4 != 6 {
             return Err(Error::Malformed {
                 protocol: Protocol::Ipv6,
                 reason: "version field is not 6",
@@ -107,7 +154,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()
     }
     pub fn traffic_class(&self) -> u8 {
-        ((be16(self.b(), 0..2) >> 4) & 0xff) as u8 // 8 bits after the version nibble
+        ((be16(self.b(), field::VER_TC) >> 4) & 0xff) as u8 // 8 bits after the version nibble
     }
     pub fn flow_label(&self) -> u32 {
         be32(self.b(), field::VER_TC_FLOW) & 0x000f_ffff
@@ -116,10 +163,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
         be16(self.b(), field::PAYLOAD_LEN)
     }
     pub fn next_header(&self) -> IpProtocol {
-        IpProtocol::from(self.b()[6])
+        IpProtocol::from(self.b()[field::NEXT_HEADER.start])
     }
     pub fn hop_limit(&self) -> u8 {
-        self.b()[7]
+        self.b()[field::HOP_LIMIT.start]
     }
     pub fn src_addr(&self) -> Ipv6Addr {
         addr(&self.b()[field::SRC])
@@ -158,41 +205,17 @@ impl Repr {
         }
     }
     pub fn fields(&self) -> Vec<Field> {
-        let a = |i: usize| FIELDS[i].about;
+        let [version, traffic_class, flow_label, payload_length, next_header, hop_limit, src, dst] =
+            &FIELDS;
         vec![
-            Field::new("version", "6".into(), 0..1, "IP version"),
-            Field::new(
-                "traffic_class",
-                self.traffic_class.to_string(),
-                field::VER_TC_FLOW,
-                "priority and congestion notification",
-            ),
-            Field::new(
-                "flow_label",
-                format!("0x{:05x}", self.flow_label),
-                field::VER_TC_FLOW,
-                "marks packets that belong to one flow (0 = none)",
-            ),
-            Field::new(
-                "payload_length",
-                self.payload_len.to_string(),
-                field::PAYLOAD_LEN,
-                a(1),
-            ),
-            Field::new(
-                "next_header",
-                self.next_header.to_string(),
-                field::NEXT_HEADER,
-                a(2),
-            ),
-            Field::new(
-                "hop_limit",
-                self.hop_limit.to_string(),
-                field::HOP_LIMIT,
-                a(3),
-            ),
-            Field::new("source", self.src.to_string(), field::SRC, a(4)),
-            Field::new("destination", self.dst.to_string(), field::DST, a(5)),
+            version.with("6".into()),
+            traffic_class.with(self.traffic_class.to_string()),
+            flow_label.with(format!("0x{:05x}", self.flow_label)),
+            payload_length.with(self.payload_len.to_string()),
+            next_header.with(self.next_header.to_string()),
+            hop_limit.with(self.hop_limit.to_string()),
+            src.with(self.src.to_string()),
+            dst.with(self.dst.to_string()),
         ]
     }
 }
@@ -243,29 +266,29 @@ pub struct Fragment {
 impl ExtRepr {
     /// Parse the extension header of kind `kind` at the start of `b`.
     pub fn parse(kind: IpProtocol, b: &[u8]) -> Result<ExtRepr> {
-        if b.len() < 8 {
+        if b.len() < EXT_UNIT {
             return Err(Error::Truncated {
                 protocol: Protocol::Ipv6,
-                needed: 8,
+                needed: EXT_UNIT,
                 got: b.len(),
             });
         }
-        let next_header = IpProtocol::from(b[0]);
+        let next_header = IpProtocol::from(b[ext_field::NEXT_HEADER.start]);
         if kind == IpProtocol::Ipv6Frag {
-            let off = be16(b, 2..4);
+            let off = be16(b, ext_field::FRAG_OFFSET_M);
             return Ok(ExtRepr {
                 kind,
                 next_header,
-                len: 8,
+                len: EXT_UNIT,
                 routing: None,
                 fragment: Some(Fragment {
                     offset: off & 0xfff8,
                     more: off & 1 != 0,
-                    ident: be32(b, 4..8),
+                    ident: be32(b, ext_field::FRAG_IDENT),
                 }),
             });
         }
-        let len = 8 + usize::from(b[1]) * 8;
+        let len = EXT_UNIT + usize::from(b[ext_field::HDR_EXT_LEN.start]) * EXT_UNIT;
         if b.len() < len {
             return Err(Error::Truncated {
                 protocol: Protocol::Ipv6,
@@ -273,7 +296,12 @@ impl ExtRepr {
                 got: b.len(),
             });
         }
-        let routing = (kind == IpProtocol::Ipv6Route).then(|| (b[2], b[3]));
+        let routing = (kind == IpProtocol::Ipv6Route).then(|| {
+            (
+                b[ext_field::ROUTING_TYPE.start],
+                b[ext_field::SEGMENTS_LEFT.start],
+            )
+        });
         Ok(ExtRepr {
             kind,
             next_header,
@@ -287,7 +315,7 @@ impl ExtRepr {
         let mut v = vec![Field::new(
             "next_header",
             self.next_header.to_string(),
-            0..1,
+            ext_field::NEXT_HEADER,
             "what follows this extension header",
         )];
         match (self.fragment, self.routing) {
@@ -295,59 +323,59 @@ impl ExtRepr {
                 v.push(Field::new(
                     "fragment_offset",
                     fr.offset.to_string(),
-                    2..4,
+                    ext_field::FRAG_OFFSET_M,
                     "where this fragment's data goes, in bytes",
                 ));
                 v.push(Field::new(
                     "more_fragments",
                     fr.more.to_string(),
-                    2..4,
+                    ext_field::FRAG_OFFSET_M,
                     "M flag: more fragments follow",
                 ));
                 v.push(Field::new(
                     "identification",
                     format!("0x{:08x}", fr.ident),
-                    4..8,
+                    ext_field::FRAG_IDENT,
                     "labels the fragments of one original packet",
                 ));
             }
             (None, Some((rtype, left))) => {
                 v.push(Field::new(
                     "hdr_ext_len",
-                    ((self.len - 8) / 8).to_string(),
-                    1..2,
+                    ((self.len - EXT_UNIT) / EXT_UNIT).to_string(),
+                    ext_field::HDR_EXT_LEN,
                     "length in 8-byte units, not counting the first 8",
                 ));
                 v.push(Field::new(
                     "routing_type",
                     rtype.to_string(),
-                    2..3,
+                    ext_field::ROUTING_TYPE,
                     "which routing scheme (4 = segment routing)",
                 ));
                 v.push(Field::new(
                     "segments_left",
                     left.to_string(),
-                    3..4,
+                    ext_field::SEGMENTS_LEFT,
                     "how many listed nodes are still to be visited",
                 ));
                 v.push(Field::new(
                     "data",
-                    format!("{} bytes", self.len - 4),
-                    4..self.len,
+                    format!("{} bytes", self.len - ext_field::ROUTING_DATA_START),
+                    ext_field::ROUTING_DATA_START..self.len,
                     "type-specific data",
                 ));
             }
             (None, None) => {
                 v.push(Field::new(
                     "hdr_ext_len",
-                    ((self.len - 8) / 8).to_string(),
-                    1..2,
+                    ((self.len - EXT_UNIT) / EXT_UNIT).to_string(),
+                    ext_field::HDR_EXT_LEN,
                     "length in 8-byte units, not counting the first 8",
                 ));
                 v.push(Field::new(
                     "options",
-                    format!("{} bytes", self.len - 2),
-                    2..self.len,
+                    format!("{} bytes", self.len - ext_field::OPTIONS_START),
+                    ext_field::OPTIONS_START..self.len,
                     "type-length-value options (padding included)",
                 ));
             }
@@ -437,9 +465,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, HEADER_LEN);
     }
 }

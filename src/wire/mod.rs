@@ -7,9 +7,11 @@
 //! - A **view** named after the protocol's unit of data (`udp::Datagram`, `tcp::Segment`,
 //!   `websocket::Frame`) wraps a byte buffer without copying it. `new_checked` runs
 //!   `check_len` once; after that no accessor can panic.
-//! - Field offsets live in one place, `mod field`, as ranges; [`FieldSpec`] tables built
-//!   from them let `output` label every byte of a hexdump with the same constants the
-//!   parser uses.
+//! - Field offsets live in one place, `mod field`, as ranges. One `FIELDS` table of
+//!   [`FieldSpec`]s per header, built from them, names each field and says what it is
+//!   for; `Repr::fields` fills it in with the decoded values ([`Field`]s, see `field.rs`),
+//!   so the layer tree, JSON and the hexdump's byte labels use the same names and the
+//!   same constants the parser uses.
 //! - A **`Repr`** is the owned meaning of a header (`parse` from a view, `emit` into a
 //!   buffer) with a one-line `Display`.
 //! - Errors name the defect ([`Error::Truncated`], [`Error::BadLength`], …). Truncated
@@ -24,6 +26,7 @@ pub mod checksum;
 pub mod dissect;
 pub mod dns;
 pub mod ethernet;
+mod field;
 pub mod filter;
 pub mod flow;
 pub mod framing;
@@ -38,6 +41,8 @@ pub mod tcp;
 pub mod text;
 pub mod udp;
 pub mod websocket;
+
+pub use field::{Field, FieldSpec};
 
 use crate::layers::Protocol;
 use serde::Serialize;
@@ -79,15 +84,6 @@ pub fn need_len(buf: &[u8], needed: usize, protocol: Protocol) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// One named field of a header: where it sits and what it means, for annotated views.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldSpec {
-    pub name: &'static str,
-    /// Byte offsets relative to the start of the header.
-    pub span: Range<usize>,
-    pub about: &'static str,
 }
 
 /// Read a big-endian (network order) u16 at `at`. The caller has checked the length.

@@ -24,9 +24,8 @@
 //! 24, 28 or 30 = IPv6 depending on the BSD) in the *capturing host's* byte order.
 //! ```
 
-use super::dissect::Field;
 use super::ethernet::EtherType;
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -39,7 +38,7 @@ pub mod field {
     pub const ADDRESS: Range<usize> = 6..14;
     pub const PROTOCOL: Range<usize> = 14..16;
 }
-pub const HEADER_LEN: usize = 16;
+pub const HEADER_LEN: usize = field::PROTOCOL.end;
 
 pub mod field2 {
     use std::ops::Range;
@@ -51,72 +50,62 @@ pub mod field2 {
     pub const ADDR_LEN: Range<usize> = 11..12;
     pub const ADDRESS: Range<usize> = 12..20;
 }
-pub const HEADER_LEN2: usize = 20;
+pub const HEADER_LEN2: usize = field2::ADDRESS.end;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "packet_type",
-        span: field::PACKET_TYPE,
-        about: "direction: 0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by us",
-    },
-    FieldSpec {
-        name: "arphrd",
-        span: field::ARPHRD,
-        about: "the link's hardware type (1 Ethernet, 772 loopback)",
-    },
-    FieldSpec {
-        name: "addr_len",
-        span: field::ADDR_LEN,
-        about: "how many bytes of the address field are used",
-    },
-    FieldSpec {
-        name: "address",
-        span: field::ADDRESS,
-        about: "link-layer source address, padded to 8 bytes",
-    },
-    FieldSpec {
-        name: "protocol",
-        span: field::PROTOCOL,
-        about: "EtherType of the payload",
-    },
+/// Every field of the SLL header the views show, in their order: name, bytes, meaning.
+pub const FIELDS: [FieldSpec; 5] = [
+    FieldSpec::new(
+        "packet_type",
+        field::PACKET_TYPE,
+        "direction: 0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by us",
+    ),
+    FieldSpec::new(
+        "arphrd",
+        field::ARPHRD,
+        "the link's hardware type (1 Ethernet, 772 loopback)",
+    ),
+    FieldSpec::new(
+        "addr_len",
+        field::ADDR_LEN,
+        "how many bytes of the address field are used",
+    ),
+    FieldSpec::new(
+        "address",
+        field::ADDRESS,
+        "link-layer source address, padded to 8 bytes",
+    ),
+    FieldSpec::new("protocol", field::PROTOCOL, "EtherType of the payload"),
 ];
 
-pub const FIELDS2: &[FieldSpec] = &[
-    FieldSpec {
-        name: "protocol",
-        span: field2::PROTOCOL,
-        about: "EtherType of the payload",
-    },
-    FieldSpec {
-        name: "reserved",
-        span: field2::RESERVED,
-        about: "reserved, zero",
-    },
-    FieldSpec {
-        name: "ifindex",
-        span: field2::IFINDEX,
-        about: "the kernel's index of the interface the packet crossed",
-    },
-    FieldSpec {
-        name: "arphrd",
-        span: field2::ARPHRD,
-        about: "the link's hardware type (1 Ethernet, 772 loopback)",
-    },
-    FieldSpec {
-        name: "packet_type",
-        span: field2::PACKET_TYPE,
-        about: "direction: 0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by us",
-    },
-    FieldSpec {
-        name: "addr_len",
-        span: field2::ADDR_LEN,
-        about: "how many bytes of the address field are used",
-    },
-    FieldSpec {
-        name: "address",
-        span: field2::ADDRESS,
-        about: "link-layer source address, padded to 8 bytes",
-    },
+/// The same for SLL2, which reorders the fields and adds the interface index.
+pub const FIELDS2: [FieldSpec; 7] = [
+    FieldSpec::new("protocol", field2::PROTOCOL, "EtherType of the payload"),
+    FieldSpec::new("reserved", field2::RESERVED, "reserved, zero"),
+    FieldSpec::new(
+        "ifindex",
+        field2::IFINDEX,
+        "the kernel's index of the interface the packet crossed",
+    ),
+    FieldSpec::new(
+        "arphrd",
+        field2::ARPHRD,
+        "the link's hardware type (1 Ethernet, 772 loopback)",
+    ),
+    FieldSpec::new(
+        "packet_type",
+        field2::PACKET_TYPE,
+        "direction: 0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by us",
+    ),
+    FieldSpec::new(
+        "addr_len",
+        field2::ADDR_LEN,
+        "how many bytes of the address field are used",
+    ),
+    FieldSpec::new(
+        "address",
+        field2::ADDRESS,
+        "link-layer source address, padded to 8 bytes",
+    ),
 ];
 
 /// Which version of the cooked header.
@@ -192,7 +181,7 @@ impl<T: AsRef<[u8]>> Header<T> {
                 field2::ADDRESS,
             ),
         };
-        &self.b()[at.start..at.start + len.min(8)]
+        &self.b()[at.start..at.start + len.min(at.len())]
     }
 }
 
@@ -252,67 +241,29 @@ impl Repr {
             packet_type_name(self.packet_type)
         );
         match self.version {
-            Version::Sll => vec![
-                Field::new("packet_type", pt, field::PACKET_TYPE, FIELDS[0].about),
-                Field::new(
-                    "arphrd",
-                    self.arphrd.to_string(),
-                    field::ARPHRD,
-                    FIELDS[1].about,
-                ),
-                Field::new(
-                    "addr_len",
-                    self.address_len.to_string(),
-                    field::ADDR_LEN,
-                    FIELDS[2].about,
-                ),
-                Field::new(
-                    "address",
-                    self.address_text(),
-                    field::ADDRESS,
-                    FIELDS[3].about,
-                ),
-                Field::new(
-                    "protocol",
-                    self.protocol.to_string(),
-                    field::PROTOCOL,
-                    FIELDS[4].about,
-                ),
-            ],
-            Version::Sll2 => vec![
-                Field::new(
-                    "protocol",
-                    self.protocol.to_string(),
-                    field2::PROTOCOL,
-                    FIELDS2[0].about,
-                ),
-                Field::new("reserved", "0".into(), field2::RESERVED, FIELDS2[1].about),
-                Field::new(
-                    "ifindex",
-                    self.ifindex.unwrap_or(0).to_string(),
-                    field2::IFINDEX,
-                    FIELDS2[2].about,
-                ),
-                Field::new(
-                    "arphrd",
-                    self.arphrd.to_string(),
-                    field2::ARPHRD,
-                    FIELDS2[3].about,
-                ),
-                Field::new("packet_type", pt, field2::PACKET_TYPE, FIELDS2[4].about),
-                Field::new(
-                    "addr_len",
-                    self.address_len.to_string(),
-                    field2::ADDR_LEN,
-                    FIELDS2[5].about,
-                ),
-                Field::new(
-                    "address",
-                    self.address_text(),
-                    field2::ADDRESS,
-                    FIELDS2[6].about,
-                ),
-            ],
+            Version::Sll => {
+                let [packet_type, arphrd, addr_len, address, protocol] = &FIELDS;
+                vec![
+                    packet_type.with(pt),
+                    arphrd.with(self.arphrd.to_string()),
+                    addr_len.with(self.address_len.to_string()),
+                    address.with(self.address_text()),
+                    protocol.with(self.protocol.to_string()),
+                ]
+            }
+            Version::Sll2 => {
+                let [protocol, reserved, ifindex, arphrd, packet_type, addr_len, address] =
+                    &FIELDS2;
+                vec![
+                    protocol.with(self.protocol.to_string()),
+                    reserved.with("0".into()),
+                    ifindex.with(self.ifindex.unwrap_or(0).to_string()),
+                    arphrd.with(self.arphrd.to_string()),
+                    packet_type.with(pt),
+                    addr_len.with(self.address_len.to_string()),
+                    address.with(self.address_text()),
+                ]
+            }
         }
     }
 }
@@ -336,12 +287,16 @@ impl fmt::Display for Repr {
 pub mod null {
     use super::*;
 
-    pub const HEADER_LEN: usize = 4;
-    pub const FIELDS: &[FieldSpec] = &[FieldSpec {
-        name: "family",
-        span: 0..4,
-        about: "address family of the payload in the capturing host's byte order (2 IPv4; 24, 28, 30 IPv6)",
-    }];
+    pub mod field {
+        use std::ops::Range;
+        pub const FAMILY: Range<usize> = 0..4;
+    }
+
+    pub const HEADER_LEN: usize = field::FAMILY.end;
+    /// The one field, for the views.
+    pub const FIELDS: [FieldSpec; 1] = [
+        FieldSpec::new("family", field::FAMILY, "address family of the payload in the capturing host's byte order (2 IPv4; 24, 28, 30 IPv6)"),
+    ];
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
     pub struct Repr {
@@ -350,10 +305,10 @@ pub mod null {
 
     impl Repr {
         pub fn parse(buf: &[u8]) -> Result<Repr> {
-            let Some(b) = buf.get(..4) else {
+            let Some(b) = buf.get(field::FAMILY) else {
                 return Err(Error::Truncated {
                     protocol: Protocol::Ethernet,
-                    needed: 4,
+                    needed: HEADER_LEN,
                     got: buf.len(),
                 });
             };
@@ -371,12 +326,8 @@ pub mod null {
             }
         }
         pub fn fields(&self) -> Vec<Field> {
-            vec![Field::new(
-                "family",
-                format!("{} ({})", self.family, self.ethertype()),
-                0..4,
-                FIELDS[0].about,
-            )]
+            let [family] = &FIELDS;
+            vec![family.with(format!("{} ({})", self.family, self.ethertype()))]
         }
     }
 
@@ -461,13 +412,8 @@ mod tests {
 
     #[test]
     fn field_tables_cover_the_headers() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            HEADER_LEN
-        );
-        assert_eq!(
-            FIELDS2.iter().map(|f| f.span.len()).sum::<usize>(),
-            HEADER_LEN2
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, HEADER_LEN);
+        crate::wire::field::assert_table_covers(&FIELDS2, HEADER_LEN2);
+        crate::wire::field::assert_table_covers(&null::FIELDS, null::HEADER_LEN);
     }
 }

@@ -28,10 +28,9 @@
 //! are chosen unpredictably (RFC 9293 §3.4.1, RFC 6528) so an off-path attacker cannot
 //! guess them; captures therefore often show *relative* numbers, counted from the ISN.
 
-use super::checksum::{self, Checked};
-use super::dissect::Field;
+use super::checksum::{self, Checked, Pseudo};
 use super::text::{self, Text};
-use super::{be16, be32, Error, FieldSpec, Result};
+use super::{be16, be32, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -43,54 +42,96 @@ pub mod field {
     pub const SEQ: Range<usize> = 4..8;
     pub const ACK: Range<usize> = 8..12;
     pub const OFFSET_FLAGS: Range<usize> = 12..14;
+    /// The first byte of OFFSET_FLAGS: the data offset in its high four bits (the low
+    /// four are reserved).
+    pub const DATA_OFFSET: Range<usize> = 12..13;
+    /// The second byte of OFFSET_FLAGS: the eight flag bits, CWR to FIN.
+    pub const FLAGS: Range<usize> = 13..14;
     pub const WINDOW: Range<usize> = 14..16;
     pub const CHECKSUM: Range<usize> = 16..18;
     pub const URGENT: Range<usize> = 18..20;
 }
 
-pub const MIN_HEADER_LEN: usize = 20;
+pub const MIN_HEADER_LEN: usize = field::URGENT.end;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "src_port",
-        span: field::SRC_PORT,
-        about: "the sending socket's port",
-    },
-    FieldSpec {
-        name: "dst_port",
-        span: field::DST_PORT,
-        about: "the receiving socket's port",
-    },
-    FieldSpec {
-        name: "seq",
-        span: field::SEQ,
-        about: "sequence number of the first data byte (SYN and FIN use one number each)",
-    },
-    FieldSpec {
-        name: "ack",
-        span: field::ACK,
-        about: "the next sequence number the sender expects to receive (valid when ACK is set)",
-    },
-    FieldSpec {
-        name: "offset_flags",
-        span: field::OFFSET_FLAGS,
-        about: "header length in 32-bit words, then the flags CWR ECE URG ACK PSH RST SYN FIN",
-    },
-    FieldSpec {
-        name: "window",
-        span: field::WINDOW,
-        about: "how many more bytes the sender can receive (scaled by the window scale option)",
-    },
-    FieldSpec {
-        name: "checksum",
-        span: field::CHECKSUM,
-        about: "Internet checksum over a pseudo-header, the header and the data",
-    },
-    FieldSpec {
-        name: "urgent",
-        span: field::URGENT,
-        about: "urgent pointer (valid when URG is set; rarely used)",
-    },
+/// The header's length in bytes, from the data offset: the high nibble of byte 12
+/// counts 32-bit words (RFC 9293 §3.1). The caller has checked that byte is present.
+fn data_offset_len(b: &[u8]) -> usize {
+    usize::from(b[field::DATA_OFFSET.start] >> 4) * 4
+}
+
+/// TCP option kinds (RFC 9293 §3.1 and §3.2; the IANA "TCP Option Kind Numbers"
+/// registry) and, for the options netlab decodes, the length their RFC gives: the
+/// value of the length byte, which counts the kind and length bytes too.
+pub mod option {
+    use std::ops::Range;
+    /// End of option list: one byte, no length; what follows is padding.
+    pub const END: u8 = 0;
+    /// No-operation: one byte, no length; aligns the next option.
+    pub const NOP: u8 = 1;
+    /// Maximum segment size (RFC 9293 §3.7.1), 16 bits, SYN only.
+    pub const MSS: u8 = 2;
+    pub const MSS_LEN: usize = 4;
+    pub const MSS_VALUE: Range<usize> = 0..2;
+    /// Window scale (RFC 7323 §2.2), an 8-bit shift count, SYN only.
+    pub const WINDOW_SCALE: u8 = 3;
+    pub const WINDOW_SCALE_LEN: usize = 3;
+    /// SACK permitted (RFC 2018 §2), no data, SYN only.
+    pub const SACK_PERMITTED: u8 = 4;
+    pub const SACK_PERMITTED_LEN: usize = 2;
+    /// SACK (RFC 2018 §3): blocks of two 32-bit sequence numbers, left and right edge.
+    pub const SACK: u8 = 5;
+    pub const SACK_BLOCK_LEN: usize = 8;
+    pub const SACK_LEFT: Range<usize> = 0..4;
+    pub const SACK_RIGHT: Range<usize> = 4..8;
+    /// At most four blocks fit in the 40 bytes of options (RFC 2018 §3).
+    pub const MAX_SACK_BLOCKS: usize = 4;
+    /// Timestamps (RFC 7323 §3.2): TSval then TSecr, 32 bits each.
+    pub const TIMESTAMPS: u8 = 8;
+    pub const TIMESTAMPS_LEN: usize = 10;
+    pub const TS_VAL: Range<usize> = 0..4;
+    pub const TS_ECR: Range<usize> = 4..8;
+    /// Every option but END and NOP starts with a kind byte and a length byte.
+    pub const KIND_AND_LEN: usize = 2;
+}
+
+/// Every field of the fixed header the views show, in their order: name, bytes, meaning.
+/// The data offset is the high 4 bits of byte 12 (the low 4 are reserved), the flags
+/// byte 13.
+pub const FIELDS: [FieldSpec; 9] = [
+    FieldSpec::new("src_port", field::SRC_PORT, "the sending socket's port"),
+    FieldSpec::new("dst_port", field::DST_PORT, "the receiving socket's port"),
+    FieldSpec::new(
+        "seq",
+        field::SEQ,
+        "sequence number of the first data byte (SYN and FIN use one number each)",
+    ),
+    FieldSpec::new(
+        "ack",
+        field::ACK,
+        "the next sequence number the sender expects to receive (valid when ACK is set)",
+    ),
+    FieldSpec::new(
+        "data_offset",
+        field::DATA_OFFSET,
+        "header length in 32-bit words",
+    ),
+    FieldSpec::new("flags", field::FLAGS, "CWR ECE URG ACK PSH RST SYN FIN"),
+    FieldSpec::new(
+        "window",
+        field::WINDOW,
+        "how many more bytes the sender can receive (scaled by the window scale option)",
+    ),
+    FieldSpec::new(
+        "checksum",
+        field::CHECKSUM,
+        "Internet checksum over a pseudo-header, the header and the data",
+    ),
+    FieldSpec::new(
+        "urgent",
+        field::URGENT,
+        "urgent pointer (valid when URG is set; rarely used)",
+    ),
 ];
 
 /// The eight flag bits, as a byte: CWR ECE URG ACK PSH RST SYN FIN from high to low.
@@ -207,7 +248,7 @@ pub struct Options {
     /// SACK permitted (RFC 2018), SYN only.
     pub sack_permitted: bool,
     /// SACK blocks (left edge, right edge), at most 4 fit.
-    pub sack: [(u32, u32); 4],
+    pub sack: [(u32, u32); option::MAX_SACK_BLOCKS],
     pub sack_count: u8,
     /// Timestamps (TSval, TSecr), RFC 7323 §3.
     pub timestamps: Option<(u32, u32)>,
@@ -229,13 +270,13 @@ pub struct RawOption {
 
 pub fn option_name(kind: u8) -> &'static str {
     match kind {
-        0 => "end of option list",
-        1 => "no-operation (padding)",
-        2 => "maximum segment size",
-        3 => "window scale",
-        4 => "SACK permitted",
-        5 => "SACK",
-        8 => "timestamps",
+        option::END => "end of option list",
+        option::NOP => "no-operation (padding)",
+        option::MSS => "maximum segment size",
+        option::WINDOW_SCALE => "window scale",
+        option::SACK_PERMITTED => "SACK permitted",
+        option::SACK => "SACK",
+        option::TIMESTAMPS => "timestamps",
         19 => "MD5 signature",
         28 => "user timeout",
         29 => "TCP authentication",
@@ -254,7 +295,7 @@ pub fn walk_options(
     let mut i = 0;
     while i < opts.len() {
         let kind = opts[i];
-        if kind == 0 || kind == 1 {
+        if kind == option::END || kind == option::NOP {
             each(
                 RawOption {
                     kind,
@@ -264,7 +305,7 @@ pub fn walk_options(
                 &[],
             );
             i += 1;
-            if kind == 0 {
+            if kind == option::END {
                 break; // the rest is padding
             }
             continue;
@@ -276,7 +317,7 @@ pub fn walk_options(
             });
         };
         let len = usize::from(len);
-        if len < 2 || i + len > opts.len() {
+        if len < option::KIND_AND_LEN || i + len > opts.len() {
             return Err(Error::Malformed {
                 protocol: Protocol::Tcp,
                 reason: "option length out of range",
@@ -288,46 +329,92 @@ pub fn walk_options(
                 at: base + i,
                 len,
             },
-            &opts[i + 2..i + len],
+            &opts[i + option::KIND_AND_LEN..i + len],
         );
         i += len;
     }
     Ok(())
 }
 
+/// One option's meaning. Kinds and lengths are matched here and nowhere else: the
+/// gathered [`Options`] and the layer view's fields both start from this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpOption<'a> {
+    Mss(u16),
+    WindowScale(u8),
+    /// `exact`: the length byte is 2, as RFC 2018 §2 requires. The layer view names
+    /// the option whatever its length; [`Options`] takes only an exact one.
+    SackPermitted {
+        exact: bool,
+    },
+    /// The blocks' bytes (see [`sack_edges`]); `exact`: a whole number of 8-byte blocks,
+    /// which [`Options`] requires and the layer view does not.
+    Sack {
+        blocks: &'a [u8],
+        exact: bool,
+    },
+    Timestamps {
+        tsval: u32,
+        tsecr: u32,
+    },
+    /// END, NOP, a kind netlab does not decode, or an MSS, window scale or timestamps
+    /// option whose length is not its RFC's.
+    Other(u8),
+}
+
+impl<'a> TcpOption<'a> {
+    /// `data` is what follows the kind and length bytes, as [`walk_options`] hands it.
+    pub fn decode(kind: u8, data: &'a [u8]) -> TcpOption<'a> {
+        let len = option::KIND_AND_LEN + data.len();
+        match (kind, len) {
+            (option::MSS, option::MSS_LEN) => TcpOption::Mss(be16(data, option::MSS_VALUE)),
+            (option::WINDOW_SCALE, option::WINDOW_SCALE_LEN) => TcpOption::WindowScale(data[0]),
+            (option::SACK_PERMITTED, len) => TcpOption::SackPermitted {
+                exact: len == option::SACK_PERMITTED_LEN,
+            },
+            (option::SACK, _) => TcpOption::Sack {
+                blocks: data,
+                exact: data.len().is_multiple_of(option::SACK_BLOCK_LEN),
+            },
+            (option::TIMESTAMPS, option::TIMESTAMPS_LEN) => TcpOption::Timestamps {
+                tsval: be32(data, option::TS_VAL),
+                tsecr: be32(data, option::TS_ECR),
+            },
+            (kind, _) => TcpOption::Other(kind),
+        }
+    }
+}
+
+/// The (left edge, right edge) pairs of a SACK option's data; a partial last block is
+/// left out.
+pub fn sack_edges(blocks: &[u8]) -> impl Iterator<Item = (u32, u32)> + '_ {
+    blocks
+        .chunks_exact(option::SACK_BLOCK_LEN)
+        .map(|b| (be32(b, option::SACK_LEFT), be32(b, option::SACK_RIGHT)))
+}
+
 /// Gather the known options; malformed ones end the walk (what was read is kept).
 pub fn parse_options(opts: &[u8]) -> Options {
     let mut o = Options::default();
-    let _ = walk_options(opts, 0, |raw, data| match (raw.kind, data.len()) {
-        (2, 2) => o.mss = Some(u16::from_be_bytes([data[0], data[1]])),
-        (3, 1) => o.window_scale = Some(data[0]),
-        (4, 0) => o.sack_permitted = true,
-        (5, n) if n % 8 == 0 => {
-            for block in data.chunks_exact(8).take(4) {
-                o.sack[usize::from(o.sack_count)] = (be32(block, 0..4), be32(block, 4..8));
-                o.sack_count += 1;
+    let _ = walk_options(opts, 0, |raw, data| {
+        match TcpOption::decode(raw.kind, data) {
+            TcpOption::Mss(mss) => o.mss = Some(mss),
+            TcpOption::WindowScale(shift) => o.window_scale = Some(shift),
+            TcpOption::SackPermitted { exact: true } => o.sack_permitted = true,
+            TcpOption::Sack {
+                blocks,
+                exact: true,
+            } => {
+                for edges in sack_edges(blocks).take(option::MAX_SACK_BLOCKS) {
+                    o.sack[usize::from(o.sack_count)] = edges;
+                    o.sack_count += 1;
+                }
             }
+            TcpOption::Timestamps { tsval, tsecr } => o.timestamps = Some((tsval, tsecr)),
+            _ => {}
         }
-        (8, 8) => o.timestamps = Some((be32(data, 0..4), be32(data, 4..8))),
-        _ => {}
     });
     o
-}
-
-/// Where the pseudo-header addresses come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pseudo {
-    V4([u8; 4], [u8; 4]),
-    V6([u8; 16], [u8; 16]),
-}
-
-impl Pseudo {
-    pub fn sum(self, protocol: u8, len: u32) -> u32 {
-        match self {
-            Pseudo::V4(s, d) => checksum::pseudo_v4(s, d, protocol, len as u16), // IPv4 lengths fit 16 bits
-            Pseudo::V6(s, d) => checksum::pseudo_v6(s, d, protocol, len),
-        }
-    }
 }
 
 /// A zero-copy view of a TCP segment.
@@ -347,7 +434,7 @@ impl<T: AsRef<[u8]>> Segment<T> {
                 got: b.len(),
             });
         }
-        let hl = usize::from(b[12] >> 4) * 4;
+        let hl = data_offset_len(b);
         if hl < MIN_HEADER_LEN {
             return Err(Error::Malformed {
                 protocol: Protocol::Tcp,
@@ -379,10 +466,10 @@ impl<T: AsRef<[u8]>> Segment<T> {
         be32(self.b(), field::ACK)
     }
     pub fn header_len(&self) -> usize {
-        usize::from(self.b()[12] >> 4) * 4
+        data_offset_len(self.b())
     }
     pub fn flags(&self) -> Flags {
-        Flags(self.b()[13])
+        Flags(self.b()[field::FLAGS.start])
     }
     pub fn window(&self) -> u16 {
         be16(self.b(), field::WINDOW)
@@ -459,70 +546,55 @@ impl Repr {
     }
 
     pub fn fields(&self, header: &[u8]) -> Vec<Field> {
-        let a = |i: usize| FIELDS[i].about;
+        let [src_port, dst_port, seq, ack, data_offset, flags, window, checksum, urgent] = &FIELDS;
         let mut v = vec![
-            Field::new("src_port", text::num(self.src_port), field::SRC_PORT, a(0)),
-            Field::new("dst_port", text::num(self.dst_port), field::DST_PORT, a(1)),
-            Field::new("seq", text::num(self.seq), field::SEQ, a(2)),
-            Field::new("ack", text::num(self.ack), field::ACK, a(3)),
-            Field::new(
-                "data_offset",
+            src_port.with(text::num(self.src_port)),
+            dst_port.with(text::num(self.dst_port)),
+            seq.with(text::num(self.seq)),
+            ack.with(text::num(self.ack)),
+            data_offset.with(
                 Text::new()
                     .num((self.header_len / 4) as u64)
                     .str(" (")
                     .num(self.header_len as u64)
                     .str(" bytes)")
                     .into(),
-                12..13,
-                "header length in 32-bit words",
             ),
-            Field::new(
-                "flags",
-                format!("0x{:02x} ({})", self.flags.0, self.flags),
-                13..14,
-                "CWR ECE URG ACK PSH RST SYN FIN",
-            ),
-            Field::new("window", text::num(self.window), field::WINDOW, a(5)),
-            Field::new(
-                "checksum",
+            flags.with(format!("0x{:02x} ({})", self.flags.0, self.flags)),
+            window.with(text::num(self.window)),
+            checksum.with(
                 Text::new()
                     .hex16(self.checksum)
                     .str(": ")
                     .str(&self.checksum_check.describe(true))
                     .into(),
-                field::CHECKSUM,
-                a(6),
             ),
-            Field::new("urgent", text::num(self.urgent), field::URGENT, a(7)),
+            urgent.with(text::num(self.urgent)),
         ];
         if let Some(opts) = header.get(MIN_HEADER_LEN..self.header_len) {
             let _ = walk_options(opts, MIN_HEADER_LEN, |raw, data| {
-                let value = match (raw.kind, data.len()) {
-                    (2, 2) => Text::new()
-                        .str("MSS ")
-                        .num(u16::from_be_bytes([data[0], data[1]]))
-                        .into(),
-                    (3, 1) => format!(
+                let value = match TcpOption::decode(raw.kind, data) {
+                    TcpOption::Mss(mss) => Text::new().str("MSS ").num(mss).into(),
+                    TcpOption::WindowScale(shift) => format!(
                         "window scale {} (multiply by {})",
-                        data[0],
-                        1u32 << data[0].min(14)
+                        shift,
+                        1u32 << shift.min(14)
                     ),
-                    (4, _) => "SACK permitted".into(),
-                    (5, _) => {
-                        let blocks: Vec<String> = data
-                            .chunks_exact(8)
-                            .map(|b| format!("{}-{}", be32(b, 0..4), be32(b, 4..8)))
+                    TcpOption::SackPermitted { .. } => "SACK permitted".into(),
+                    TcpOption::Sack { blocks, .. } => {
+                        let blocks: Vec<String> = sack_edges(blocks)
+                            .map(|(left, right)| format!("{left}-{right}"))
                             .collect();
                         format!("SACK {}", blocks.join(" "))
                     }
-                    (8, 8) => Text::new()
+                    TcpOption::Timestamps { tsval, tsecr } => Text::new()
                         .str("timestamps val ")
-                        .num(be32(data, 0..4))
+                        .num(tsval)
                         .str(" ecr ")
-                        .num(be32(data, 4..8))
+                        .num(tsecr)
                         .into(),
                     // NOPs come in every segment with timestamps: no formatter.
-                    (k, _) => Text::new()
+                    TcpOption::Other(k) => Text::new()
                         .num(k)
                         .str(" (")
                         .str(option_name(k))
@@ -619,6 +691,22 @@ mod tests {
     }
 
     #[test]
+    fn option_lengths_are_the_rfcs() {
+        let mss = TcpOption::decode(option::MSS, &[0x05, 0xb4]);
+        assert_eq!(mss, TcpOption::Mss(1460));
+        // A known kind with the wrong length is named, not decoded.
+        let short = TcpOption::decode(option::MSS, &[0x05]);
+        assert_eq!(short, TcpOption::Other(option::MSS));
+        let ts = TcpOption::decode(option::TIMESTAMPS, &[0; 4]);
+        assert_eq!(ts, TcpOption::Other(option::TIMESTAMPS));
+        let sp = TcpOption::decode(option::SACK_PERMITTED, &[1]);
+        assert_eq!(sp, TcpOption::SackPermitted { exact: false });
+        // The gathered options keep only what has its RFC's length.
+        let o = parse_options(&[4, 3, 0, 5, 6, 0, 0, 0, 1]);
+        assert!(!o.sack_permitted && o.sack_blocks().is_empty());
+    }
+
+    #[test]
     fn every_truncation_is_an_error_not_a_panic() {
         let s = syn();
         for n in 0..s.len() {
@@ -635,9 +723,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            MIN_HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, MIN_HEADER_LEN);
     }
 }

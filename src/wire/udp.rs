@@ -16,11 +16,9 @@
 //! The length counts the header too, so an empty datagram says 8. A zero checksum over
 //! IPv4 means "not computed" (RFC 768); over IPv6 it is mandatory (RFC 8200 §8.1).
 
-use super::checksum::{self, Checked};
-use super::dissect::Field;
-use super::tcp::Pseudo;
+use super::checksum::{self, Checked, Pseudo};
 use super::text::{self, Text};
-use super::{be16, need_len, Error, FieldSpec, Result};
+use super::{be16, need_len, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::fmt;
@@ -33,13 +31,14 @@ pub mod field {
     pub const CHECKSUM: Range<usize> = 6..8;
 }
 
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = field::CHECKSUM.end;
 
-pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec { name: "src_port", span: field::SRC_PORT, about: "the sending socket's port (0 = none, no reply expected)" },
-    FieldSpec { name: "dst_port", span: field::DST_PORT, about: "the receiving socket's port" },
-    FieldSpec { name: "length", span: field::LENGTH, about: "header plus data, in bytes (8 for an empty datagram)" },
-    FieldSpec { name: "checksum", span: field::CHECKSUM, about: "Internet checksum over a pseudo-header, the header and the data; 0 = not computed (IPv4 only)" },
+/// Every field the views show, in their order: name, bytes, meaning.
+pub const FIELDS: [FieldSpec; 4] = [
+    FieldSpec::new("src_port", field::SRC_PORT, "the sending socket's port (0 = none, no reply expected)"),
+    FieldSpec::new("dst_port", field::DST_PORT, "the receiving socket's port"),
+    FieldSpec::new("length", field::LENGTH, "header plus data, in bytes (8 for an empty datagram)"),
+    FieldSpec::new("checksum", field::CHECKSUM, "Internet checksum over a pseudo-header, the header and the data; 0 = not computed (IPv4 only)"),
 ];
 
 /// A zero-copy view of a UDP datagram.
@@ -133,30 +132,24 @@ impl Repr {
         }
     }
     pub fn fields(&self) -> Vec<Field> {
-        let a = |i: usize| FIELDS[i].about;
+        let [src_port, dst_port, length, checksum] = &FIELDS;
         vec![
-            Field::new("src_port", text::num(self.src_port), field::SRC_PORT, a(0)),
-            Field::new("dst_port", text::num(self.dst_port), field::DST_PORT, a(1)),
-            Field::new(
-                "length",
+            src_port.with(text::num(self.src_port)),
+            dst_port.with(text::num(self.dst_port)),
+            length.with(
                 Text::new()
                     .num(self.length)
                     .str(" (8 header + ")
                     .num(self.payload_len as u64)
                     .str(" data)")
                     .into(),
-                field::LENGTH,
-                a(2),
             ),
-            Field::new(
-                "checksum",
+            checksum.with(
                 Text::new()
                     .hex16(self.checksum)
                     .str(": ")
                     .str(&self.checksum_check.describe(true))
                     .into(),
-                field::CHECKSUM,
-                a(3),
             ),
         ]
     }
@@ -218,9 +211,6 @@ mod tests {
 
     #[test]
     fn field_table_covers_the_header() {
-        assert_eq!(
-            FIELDS.iter().map(|f| f.span.len()).sum::<usize>(),
-            HEADER_LEN
-        );
+        crate::wire::field::assert_table_covers(&FIELDS, HEADER_LEN);
     }
 }

@@ -10,7 +10,8 @@
 use crate::layers::Protocol;
 use crate::net::capture::FileSource;
 use crate::output::{packet as view, Paint, Render, Style};
-use crate::wire::dissect::{dissect, Dissection, Field, LayerRepr, LinkType};
+use crate::wire::dissect::{dissect, Dissection, LayerRepr, LinkType};
+use crate::wire::Field;
 use anyhow::Context;
 use serde::Serialize;
 use std::ops::Range;

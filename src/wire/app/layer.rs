@@ -20,10 +20,10 @@
 use super::dns::prefix_len;
 use super::{AcceptCheck, AppEvent, AppMessage, BodyFraming};
 use crate::layers::Protocol;
-use crate::wire::dissect::Field;
 use crate::wire::flow::Transport;
 use crate::wire::http1::Headers;
 use crate::wire::websocket::{CloseCode, LengthEncoding, OpCode};
+use crate::wire::Field;
 use serde::Serialize;
 use std::ops::Range;
 

@@ -31,22 +31,42 @@
 //! and question, with QR set and records appended. The same message travels in a UDP
 //! datagram (port 53) or, over TCP, after a two-byte length (RFC 1035 §4.2.2, RFC 7766).
 //!
-//! **Names** are sequences of labels, each a length byte (at most 63) and that many
-//! bytes, ending with the zero-length root label; the whole name is at most 255 bytes
-//! (RFC 1035 §2.3.4). To save space a name may end with a *compression pointer*: two
-//! bytes whose top bits are `11`, holding the offset of an earlier name in the message
-//! (§4.1.4). Pointers are where a hostile message can make a careless decoder loop
-//! forever, so [`read_name`] only follows a pointer to an offset *before* the bytes it
-//! is reading (each jump goes strictly backwards, so the walk must end) and caps the
-//! number of jumps and the name's length.
+//! Each entry of the question section is a name and two 16-bit codes (RFC 1035 §4.1.2):
+//!
+//! ```text
+//! +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
+//! /                     QNAME                     /   a name, any length
+//! +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
+//! |                     QTYPE                     |
+//! +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
+//! |                     QCLASS                    |
+//! +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
+//! ```
+//!
+//! The files of this folder, one part of the message each:
+//!
+//! - this page: the header view [`Message`], [`Flags`], [`Opcode`], the response codes,
+//!   the [`Question`] entry, and [`Repr`], which reads a whole message (§4.1).
+//! - [`name`]: domain names in wire form and their compression pointers (§3.1, §4.1.4),
+//!   read in bounded work however hostile the message.
+//! - [`record`]: resource records (§4.1.3): [`RrType`], [`Class`], and the RDATA of A,
+//!   AAAA, CNAME, NS, PTR, MX, TXT, SOA (§3.3, §3.4; RFC 3596), SRV (RFC 2782) and
+//!   EDNS0's OPT (RFC 6891).
+//!
+//! Every public item of the sub-files is re-exported here, so `wire::dns::X` names it.
 
-use super::dissect::Field;
-use super::{be16, be32, Error, FieldSpec, Result};
+pub mod name;
+pub mod record;
+
+pub use name::{read_name, read_name_with_pointer, MAX_JUMPS, MAX_LABEL_LEN, MAX_NAME_LEN};
+pub use record::{Class, Rdata, Record, RrType};
+
+use super::{be16, Error, Field, FieldSpec, Result};
 use crate::layers::Protocol;
+use record::read_record;
 use serde::Serialize;
 use std::fmt;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 pub mod field {
@@ -57,20 +77,20 @@ pub mod field {
     pub const ANCOUNT: Range<usize> = 6..8;
     pub const NSCOUNT: Range<usize> = 8..10;
     pub const ARCOUNT: Range<usize> = 10..12;
+
+    // A question's two codes (§4.1.2), counted from the end of its QNAME: the name has
+    // no fixed length, so nothing after it has a fixed offset in the message.
+    pub const QTYPE: Range<usize> = 0..2;
+    pub const QCLASS: Range<usize> = 2..4;
 }
 
-pub const HEADER_LEN: usize = 12;
+pub const HEADER_LEN: usize = field::ARCOUNT.end;
+/// The bytes of a question after its name: QTYPE and QCLASS.
+pub const QUESTION_FIXED_LEN: usize = field::QCLASS.end;
 /// The well-known port, for UDP and TCP alike.
 pub const PORT: u16 = 53;
 /// Multicast DNS (RFC 6762) uses the same message format on port 5353.
 pub const MDNS_PORT: u16 = 5353;
-/// RFC 1035 §2.3.4: "names 255 octets or less" (in wire form, length bytes included).
-pub const MAX_NAME_LEN: usize = 255;
-/// RFC 1035 §2.3.4: "labels 63 octets or less".
-pub const MAX_LABEL_LEN: usize = 63;
-/// Compression pointers followed while reading one name. A legal name has at most 127
-/// labels, so a real encoder never needs more.
-pub const MAX_JUMPS: usize = 127;
 
 pub const FIELDS: &[FieldSpec] = &[
     FieldSpec { name: "id", span: field::ID, about: "chosen by the asker, copied into the response so it can be matched to its query" },
@@ -315,178 +335,6 @@ pub fn rcode_meaning(code: u16) -> &'static str {
     }
 }
 
-/// A record or query type (RFC 1035 §3.2.2, §3.2.3 and later RFCs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct RrType(pub u16);
-
-impl RrType {
-    pub const A: RrType = RrType(1);
-    pub const NS: RrType = RrType(2);
-    pub const CNAME: RrType = RrType(5);
-    pub const SOA: RrType = RrType(6);
-    pub const PTR: RrType = RrType(12);
-    pub const MX: RrType = RrType(15);
-    pub const TXT: RrType = RrType(16);
-    pub const AAAA: RrType = RrType(28);
-    pub const SRV: RrType = RrType(33);
-    pub const OPT: RrType = RrType(41);
-
-    pub fn name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            1 => "A",
-            2 => "NS",
-            5 => "CNAME",
-            6 => "SOA",
-            12 => "PTR",
-            13 => "HINFO",
-            15 => "MX",
-            16 => "TXT",
-            28 => "AAAA",
-            33 => "SRV",
-            35 => "NAPTR",
-            39 => "DNAME",
-            41 => "OPT",
-            43 => "DS",
-            46 => "RRSIG",
-            47 => "NSEC",
-            48 => "DNSKEY",
-            50 => "NSEC3",
-            64 => "SVCB",
-            65 => "HTTPS",
-            250 => "TSIG",
-            251 => "IXFR",
-            252 => "AXFR",
-            255 => "ANY",
-            257 => "CAA",
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for RrType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(n) => f.write_str(n),
-            // RFC 3597 §5's spelling of an unknown type.
-            None => write!(f, "TYPE{}", self.0),
-        }
-    }
-}
-
-/// A class (RFC 1035 §3.2.4): almost always IN, the Internet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Class(pub u16);
-
-impl fmt::Display for Class {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Multicast DNS (RFC 6762 §5.4, §10.2) borrows the class's top bit: in a question
-        // "unicast response wanted" (QU), in a record "cache flush".
-        if self.0 & 0x8000 != 0 && matches!(self.0 & 0x7fff, 1 | 3 | 4 | 255) {
-            return write!(f, "{}+mDNS-bit", Class(self.0 & 0x7fff));
-        }
-        match self.0 {
-            1 => f.write_str("IN"),
-            3 => f.write_str("CH"),
-            4 => f.write_str("HS"),
-            254 => f.write_str("NONE"),
-            255 => f.write_str("ANY"),
-            c => write!(f, "CLASS{c}"),
-        }
-    }
-}
-
-/// Append one label to `out` in presentation form: `.` and `\` escaped, bytes outside
-/// printable ASCII as `\DDD` (RFC 1035 §5.1), so what is shown can be typed back.
-fn push_label(out: &mut String, label: &[u8]) {
-    for &b in label {
-        match b {
-            b'.' | b'\\' => {
-                out.push('\\');
-                out.push(char::from(b));
-            }
-            0x21..=0x7e => out.push(char::from(b)),
-            _ => {
-                let _ = write!(out, "\\{b:03}");
-            }
-        }
-    }
-}
-
-/// Read the name that starts at `at` in `msg` (the whole message, since pointers are
-/// offsets from its first byte). Returns the name in presentation form (`"."` for the
-/// root, else labels joined by dots without the final dot) and the offset just after
-/// the name *where it started* (after the first pointer, if any).
-///
-/// Loop protection: a pointer must point before the start of the labels that led to it,
-/// so each jump moves strictly backwards and the walk ends; jumps are capped at
-/// [`MAX_JUMPS`]; the name may not exceed [`MAX_NAME_LEN`] bytes in wire form.
-pub fn read_name(msg: &[u8], at: usize) -> Result<(String, usize)> {
-    read_name_with_pointer(msg, at).map(|(n, end, _)| (n, end))
-}
-
-/// [`read_name`], also returning where the name's first compression pointer points.
-pub fn read_name_with_pointer(msg: &[u8], at: usize) -> Result<(String, usize, Option<usize>)> {
-    let mut first_pointer = None;
-    let mut name = String::new();
-    let mut pos = at;
-    // Where the labels being read began: pointers must point before it.
-    let mut segment_start = at;
-    let mut end = None;
-    let mut jumps = 0;
-    let mut wire_len = 0usize;
-    loop {
-        let len = *msg.get(pos).ok_or_else(|| truncated(pos + 1, msg.len()))?;
-        match len >> 6 {
-            0b00 => {
-                let n = usize::from(len);
-                wire_len += 1 + n;
-                if wire_len > MAX_NAME_LEN {
-                    return Err(malformed("name longer than 255 bytes (RFC 1035 §2.3.4)"));
-                }
-                if n == 0 {
-                    if name.is_empty() {
-                        name.push('.');
-                    }
-                    return Ok((name, end.unwrap_or(pos + 1), first_pointer));
-                }
-                let label = take(msg, pos + 1, n)?;
-                if !name.is_empty() {
-                    name.push('.');
-                }
-                push_label(&mut name, label);
-                pos += 1 + n;
-            }
-            0b11 => {
-                let b = take(msg, pos, 2)?;
-                let target = usize::from(u16::from_be_bytes([b[0] & 0x3f, b[1]]));
-                if end.is_none() {
-                    end = Some(pos + 2);
-                    first_pointer = Some(target);
-                }
-                if target >= segment_start {
-                    return Err(malformed(
-                        "compression pointer does not point backwards (a loop or a forward reference)",
-                    ));
-                }
-                jumps += 1;
-                if jumps > MAX_JUMPS {
-                    return Err(malformed("too many compression pointers in one name"));
-                }
-                pos = target;
-                segment_start = target;
-            }
-            // 01 and 10: RFC 6891 §5 retired the extended label types.
-            _ => {
-                return Err(malformed(
-                    "label type 01 or 10: neither a label (00) nor a pointer (11)",
-                ))
-            }
-        }
-    }
-}
-
 /// One entry of the question section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Question {
@@ -502,310 +350,6 @@ impl fmt::Display for Question {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} {}", self.name, self.class, self.qtype)
     }
-}
-
-/// The data of a resource record, decoded for the common types.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Rdata {
-    A {
-        address: Ipv4Addr,
-    },
-    Aaaa {
-        address: Ipv6Addr,
-    },
-    Ns {
-        target: String,
-    },
-    Cname {
-        target: String,
-    },
-    Ptr {
-        target: String,
-    },
-    Mx {
-        preference: u16,
-        exchange: String,
-    },
-    /// One or more character-strings, each up to 255 bytes (RFC 1035 §3.3.14).
-    Txt {
-        strings: Vec<String>,
-    },
-    /// RFC 2782.
-    Srv {
-        priority: u16,
-        weight: u16,
-        port: u16,
-        target: String,
-    },
-    /// RFC 1035 §3.3.13.
-    Soa {
-        mname: String,
-        rname: String,
-        serial: u32,
-        refresh: u32,
-        retry: u32,
-        expire: u32,
-        minimum: u32,
-    },
-    /// EDNS(0)'s pseudo-record (RFC 6891 §6.1): the class and TTL fields are reused.
-    Opt {
-        udp_payload_size: u16,
-        extended_rcode: u8,
-        version: u8,
-        dnssec_ok: bool,
-        /// (option code, option length) pairs.
-        options: Vec<(u16, u16)>,
-    },
-    /// A type netlab does not decode: only its length is shown.
-    Other {
-        len: u16,
-    },
-}
-
-/// A resource record of the answer, authority or additional section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Record {
-    pub name: String,
-    pub rtype: RrType,
-    pub rtype_name: String,
-    pub class: Class,
-    /// Seconds a cache may keep the record (for OPT, the extended RCODE and flags).
-    pub ttl: u32,
-    pub rdlength: u16,
-    pub rdata: Rdata,
-    /// The owner name ended in a compression pointer to this offset (RFC 1035 §4.1.4).
-    pub name_pointer: Option<usize>,
-    /// Offsets inside the message.
-    pub span: Range<usize>,
-}
-
-fn edns_option_name(code: u16) -> &'static str {
-    match code {
-        3 => "NSID",
-        8 => "client subnet",
-        10 => "COOKIE",
-        11 => "keepalive",
-        12 => "padding",
-        15 => "extended error",
-        _ => "option",
-    }
-}
-
-impl fmt::Display for Rdata {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rdata::A { address } => write!(f, "{address}"),
-            Rdata::Aaaa { address } => write!(f, "{address}"),
-            Rdata::Ns { target } | Rdata::Cname { target } | Rdata::Ptr { target } => {
-                f.write_str(target)
-            }
-            Rdata::Mx {
-                preference,
-                exchange,
-            } => write!(f, "{preference} {exchange}"),
-            Rdata::Txt { strings } => {
-                for (i, s) in strings.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(" ")?;
-                    }
-                    write!(f, "\"{s}\"")?;
-                }
-                Ok(())
-            }
-            Rdata::Srv {
-                priority,
-                weight,
-                port,
-                target,
-            } => write!(f, "{priority} {weight} {port} {target}"),
-            Rdata::Soa {
-                mname,
-                rname,
-                serial,
-                refresh,
-                retry,
-                expire,
-                minimum,
-            } => write!(
-                f,
-                "{mname} {rname} {serial} {refresh} {retry} {expire} {minimum}"
-            ),
-            Rdata::Opt {
-                udp_payload_size,
-                version,
-                dnssec_ok,
-                options,
-                ..
-            } => {
-                write!(f, "EDNS{version} udp {udp_payload_size}")?;
-                if *dnssec_ok {
-                    f.write_str(" do")?;
-                }
-                for (code, len) in options {
-                    write!(f, ", {} ({code}) {len} bytes", edns_option_name(*code))?;
-                }
-                Ok(())
-            }
-            Rdata::Other { len } => write!(f, "{len} bytes not decoded"),
-        }
-    }
-}
-
-impl fmt::Display for Record {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Rdata::Opt { .. } = self.rdata {
-            return write!(f, "OPT {}", self.rdata);
-        }
-        write!(
-            f,
-            "{} {} {} {} {}",
-            self.name, self.ttl, self.class, self.rtype, self.rdata
-        )
-    }
-}
-
-/// Read a `<character-string>` (RFC 1035 §3.3): a length byte and that many bytes.
-fn read_char_string(buf: &[u8], at: usize) -> Result<(String, usize)> {
-    let n = usize::from(*buf.get(at).ok_or_else(|| truncated(at + 1, buf.len()))?);
-    let s = take(buf, at + 1, n)?;
-    let mut out = String::with_capacity(n);
-    for &b in s {
-        match b {
-            b'"' | b'\\' => {
-                out.push('\\');
-                out.push(char::from(b));
-            }
-            0x20..=0x7e => out.push(char::from(b)),
-            _ => {
-                let _ = write!(out, "\\{b:03}");
-            }
-        }
-    }
-    Ok((out, at + 1 + n))
-}
-
-/// Decode the RDATA at `msg[at..at + len]` (names inside may point anywhere earlier).
-fn read_rdata(
-    msg: &[u8],
-    rtype: RrType,
-    class: u16,
-    ttl: u32,
-    at: usize,
-    len: usize,
-) -> Result<Rdata> {
-    let end = at + len;
-    let rd = take(msg, at, len)?;
-    // A name inside RDATA must end inside it.
-    let name_in = |pos: usize| -> Result<(String, usize)> {
-        let (n, after) = read_name(msg, pos)?;
-        if after > end {
-            return Err(malformed("a name runs past the end of its record's data"));
-        }
-        Ok((n, after))
-    };
-    let exact = |used: usize| -> Result<()> {
-        if used != end {
-            return Err(malformed("record data length does not match its contents"));
-        }
-        Ok(())
-    };
-    Ok(match rtype {
-        RrType::A => {
-            let b: [u8; 4] = rd
-                .try_into()
-                .map_err(|_| malformed("an A record's data is not 4 bytes"))?;
-            Rdata::A {
-                address: Ipv4Addr::from(b),
-            }
-        }
-        RrType::AAAA => {
-            let b: [u8; 16] = rd
-                .try_into()
-                .map_err(|_| malformed("an AAAA record's data is not 16 bytes"))?;
-            Rdata::Aaaa {
-                address: Ipv6Addr::from(b),
-            }
-        }
-        RrType::NS | RrType::CNAME | RrType::PTR => {
-            let (target, after) = name_in(at)?;
-            exact(after)?;
-            match rtype {
-                RrType::NS => Rdata::Ns { target },
-                RrType::CNAME => Rdata::Cname { target },
-                _ => Rdata::Ptr { target },
-            }
-        }
-        RrType::MX => {
-            let p = take(msg, at, 2)?;
-            let (exchange, after) = name_in(at + 2)?;
-            exact(after)?;
-            Rdata::Mx {
-                preference: u16::from_be_bytes([p[0], p[1]]),
-                exchange,
-            }
-        }
-        RrType::TXT => {
-            let mut strings = Vec::new();
-            let mut pos = at;
-            // Each string consumes at least its length byte, so this ends.
-            while pos < end {
-                let (s, after) = read_char_string(rd, pos - at)?;
-                strings.push(s);
-                pos = at + after;
-            }
-            if strings.is_empty() {
-                return Err(malformed("a TXT record with no character-string"));
-            }
-            Rdata::Txt { strings }
-        }
-        RrType::SRV => {
-            let f = take(msg, at, 6)?;
-            let (target, after) = name_in(at + 6)?;
-            exact(after)?;
-            Rdata::Srv {
-                priority: u16::from_be_bytes([f[0], f[1]]),
-                weight: u16::from_be_bytes([f[2], f[3]]),
-                port: u16::from_be_bytes([f[4], f[5]]),
-                target,
-            }
-        }
-        RrType::SOA => {
-            let (mname, a) = name_in(at)?;
-            let (rname, b) = name_in(a)?;
-            let n = take(msg, b, 20)?;
-            exact(b + 20)?;
-            Rdata::Soa {
-                mname,
-                rname,
-                serial: be32(n, 0..4),
-                refresh: be32(n, 4..8),
-                retry: be32(n, 8..12),
-                expire: be32(n, 12..16),
-                minimum: be32(n, 16..20),
-            }
-        }
-        RrType::OPT => {
-            let mut options = Vec::new();
-            let mut pos = 0;
-            while pos < rd.len() {
-                let h = take(rd, pos, 4)?;
-                let code = be16(h, 0..2);
-                let olen = be16(h, 2..4);
-                take(rd, pos + 4, usize::from(olen))?;
-                options.push((code, olen));
-                pos += 4 + usize::from(olen);
-            }
-            Rdata::Opt {
-                udp_payload_size: class,
-                extended_rcode: (ttl >> 24) as u8,
-                version: (ttl >> 16) as u8,
-                dnssec_ok: ttl & 0x8000 != 0,
-                options,
-            }
-        }
-        _ => Rdata::Other { len: len as u16 },
-    })
 }
 
 /// Which section a record came from.
@@ -903,16 +447,16 @@ impl Repr {
         let mut pos = HEADER_LEN;
         for _ in 0..self.qdcount {
             let (name, after) = read_name(msg, pos)?;
-            let t = take(msg, after, 4)?;
-            let qtype = RrType(be16(t, 0..2));
+            let t = take(msg, after, QUESTION_FIXED_LEN)?;
+            let qtype = RrType(be16(t, field::QTYPE));
             self.questions.push(Question {
                 name,
                 qtype,
                 qtype_name: qtype.to_string(),
-                class: Class(be16(t, 2..4)),
-                span: pos..after + 4,
+                class: Class(be16(t, field::QCLASS)),
+                span: pos..after + QUESTION_FIXED_LEN,
             });
-            pos = after + 4;
+            pos = after + QUESTION_FIXED_LEN;
         }
         for (count, section) in [
             (self.ancount, Section::Answer),
@@ -1014,32 +558,6 @@ impl Repr {
     }
 }
 
-fn read_record(msg: &[u8], pos: usize) -> Result<(Record, usize)> {
-    let (name, after, name_pointer) = read_name_with_pointer(msg, pos)?;
-    let h = take(msg, after, 10)?;
-    let rtype = RrType(be16(h, 0..2));
-    let class = be16(h, 2..4);
-    let ttl = be32(h, 4..8);
-    let rdlength = be16(h, 8..10);
-    let at = after + 10;
-    let rdata = read_rdata(msg, rtype, class, ttl, at, usize::from(rdlength))?;
-    let end = at + usize::from(rdlength);
-    Ok((
-        Record {
-            name,
-            rtype,
-            rtype_name: rtype.to_string(),
-            class: Class(class),
-            ttl,
-            rdlength,
-            rdata,
-            name_pointer,
-            span: pos..end,
-        },
-        end,
-    ))
-}
-
 impl fmt::Display for Repr {
     /// In the style of a capture tool's summary: "Standard query 0x1a2b A example.test",
     /// "Standard query response 0x1a2b A example.test A 10.0.0.1".
@@ -1098,26 +616,6 @@ impl fmt::Display for Repr {
 pub(crate) mod tests {
     use super::*;
 
-    /// RFC 1035 §4.1.4's example of compression, laid out at offset 20 as the RFC draws
-    /// it: F.ISI.ARPA at 20, FOO.F.ISI.ARPA at 40 (a label, then a pointer to 20), and
-    /// ARPA at 64 (a pointer to 26); the root at 70 is a single zero byte.
-    fn rfc1035_4_1_4() -> Vec<u8> {
-        let mut m = vec![0u8; 72];
-        m[20..32].copy_from_slice(b"\x01F\x03ISI\x04ARPA\x00");
-        m[40..46].copy_from_slice(b"\x03FOO\xc0\x14");
-        m[64..66].copy_from_slice(b"\xc0\x1a");
-        m
-    }
-
-    #[test]
-    fn rfc1035_4_1_4_compression() {
-        let m = rfc1035_4_1_4();
-        assert_eq!(read_name(&m, 20).unwrap(), ("F.ISI.ARPA".into(), 32));
-        assert_eq!(read_name(&m, 40).unwrap(), ("FOO.F.ISI.ARPA".into(), 46));
-        assert_eq!(read_name(&m, 64).unwrap(), ("ARPA".into(), 66));
-        assert_eq!(read_name(&m, 70).unwrap(), (".".into(), 71));
-    }
-
     /// `dig @127.0.0.1 www.example.test A` against the fixture's dnsmasq
     /// (tests/fixtures/dns.pcap, frame 1, the UDP payload): ID 0xa812, RD and AD set,
     /// one question and an EDNS0 OPT record carrying dig's 8-byte client cookie.
@@ -1165,7 +663,7 @@ pub(crate) mod tests {
     /// dnsmasq's answer to `dig alias.example.test A` (tests/fixtures/dns.pcap, frame 6):
     /// a CNAME whose owner is a pointer to the question's name (0xc00c), then an A record
     /// whose owner is a pointer to the CNAME's target (0xc030, offset 48).
-    fn response() -> Vec<u8> {
+    pub(super) fn response() -> Vec<u8> {
         let hex = "1c5a8500000100020001000105616c696173076578616d706c6504746573740000010001\
                    c00c0005000100000258001203777777076578616d706c65047465737400\
                    c030000100010000025800040a000001\
@@ -1241,135 +739,13 @@ pub(crate) mod tests {
         assert_eq!((r.rcode, r.rcode_name), (16, Some("BADVERS")));
     }
 
-    fn header(qd: u16, an: u16) -> Vec<u8> {
+    /// A response header (QR, RD and RA set) claiming `qd` questions and `an` answers.
+    pub(super) fn header(qd: u16, an: u16) -> Vec<u8> {
         let mut m = vec![0x12, 0x34, 0x81, 0x80];
         m.extend_from_slice(&qd.to_be_bytes());
         m.extend_from_slice(&an.to_be_bytes());
         m.extend_from_slice(&[0, 0, 0, 0]);
         m
-    }
-
-    #[test]
-    fn hostile_names_are_errors_in_bounded_work() {
-        // A pointer to itself.
-        let mut m = header(1, 0);
-        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
-        assert!(matches!(Repr::parse(&m), Err(Error::Malformed { .. })));
-        // A loop of two pointers: 12 → 14 → 12.
-        let mut m = header(1, 0);
-        m.extend_from_slice(&[0xc0, 14, 0xc0, 12, 0, 1, 0, 1]);
-        assert!(Repr::parse(&m).is_err());
-        // A loop through a label: "a" then a pointer back to the label itself.
-        let mut m = header(1, 0);
-        m.extend_from_slice(&[1, b'a', 0xc0, 12, 0, 1, 0, 1]);
-        assert!(Repr::parse(&m).is_err());
-        // A pointer forward.
-        let mut m = header(1, 0);
-        m.extend_from_slice(&[0xc0, 16, 0, 1, 1, b'a', 0, 0, 1, 0, 1]);
-        assert!(Repr::parse(&m).is_err());
-        // A chain of backward pointers is fine until the jump cap... each jump must go
-        // strictly backwards, so even 8000 of them end; the cap stops them sooner.
-        let mut m = header(1, 0);
-        m.push(0);
-        for i in 0..8000u16 {
-            // Pointer i sits at 13 + 2i and points at the one before it (the first at
-            // the root label at 12).
-            let target = if i == 0 { 12 } else { 11 + 2 * i };
-            m.extend_from_slice(&(0xc000 | target).to_be_bytes());
-        }
-        let last = m.len() - 2;
-        // The cap, not the chain's end, stopped the walk.
-        let e = read_name(&m, last).unwrap_err();
-        assert!(
-            e.to_string().contains("too many compression pointers"),
-            "{e}"
-        );
-        // A name of 256 bytes: four 63-byte labels plus the root.
-        let mut m = header(1, 0);
-        for _ in 0..4 {
-            m.push(63);
-            m.extend_from_slice(&[b'x'; 63]);
-        }
-        m.extend_from_slice(&[0, 0, 1, 0, 1]);
-        assert!(Repr::parse(&m).is_err());
-        // 253 characters (255 bytes of wire form) is the longest legal name.
-        let mut m = header(1, 0);
-        for _ in 0..3 {
-            m.push(63);
-            m.extend_from_slice(&[b'x'; 63]);
-        }
-        m.push(61);
-        m.extend_from_slice(&[b'x'; 61]);
-        m.extend_from_slice(&[0, 0, 1, 0, 1]);
-        assert_eq!(Repr::parse(&m).unwrap().questions[0].name.len(), 253);
-        // Reserved label types 01 and 10.
-        for b in [0x40, 0x80] {
-            let mut m = header(1, 0);
-            m.extend_from_slice(&[b, 0, 0, 1, 0, 1]);
-            assert!(Repr::parse(&m).is_err());
-        }
-        // Counts that claim 65535 questions and answers in a 12-byte message.
-        let m = header(65535, 65535);
-        let r = Repr::parse_partial(&m).unwrap();
-        assert!(r.problem.is_some() && r.questions.is_empty());
-        // And 65535 answers where four records are present: all four are read as
-        // answers, then the bytes run out.
-        let mut m = response();
-        m[6] = 0xff;
-        m[7] = 0xff;
-        let r = Repr::parse_partial(&m).unwrap();
-        assert_eq!(r.answers.len(), 4);
-        assert!(matches!(r.problem, Some(Error::Truncated { .. })));
-    }
-
-    #[test]
-    fn rdata_of_every_common_type() {
-        // One message, names spelled out, one record per type after the header.
-        let mut m = header(0, 0);
-        let mut n = 0u16;
-        let mut rec = |m: &mut Vec<u8>, t: u16, rd: &[u8]| {
-            m.extend_from_slice(b"\x01a\x00");
-            m.extend_from_slice(&t.to_be_bytes());
-            m.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
-            m.extend_from_slice(&(rd.len() as u16).to_be_bytes());
-            m.extend_from_slice(rd);
-            n += 1;
-        };
-        rec(
-            &mut m,
-            28,
-            &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-        );
-        rec(&mut m, 15, b"\x00\x0a\x02mx\x00");
-        rec(&mut m, 16, b"\x05hello\x02hi");
-        rec(&mut m, 33, b"\x00\x01\x00\x02\x14\x95\x03sip\x00");
-        rec(&mut m, 6, b"\x02ns\x00\x04root\x00\x00\x00\x00\x01\x00\x00\x0e\x10\x00\x00\x02\x58\x00\x09\x3a\x80\x00\x00\x01\x2c");
-        rec(&mut m, 2, b"\x02ns\x00");
-        rec(&mut m, 12, b"\x04host\x00");
-        rec(&mut m, 99, b"\x01\x02\x03");
-        m[6..8].copy_from_slice(&n.to_be_bytes());
-        let r = Repr::parse(&m).unwrap();
-        let shown: Vec<String> = r.answers.iter().map(|a| a.rdata.to_string()).collect();
-        assert_eq!(
-            shown,
-            [
-                "2001:db8::1",
-                "10 mx",
-                "\"hello\" \"hi\"",
-                "1 2 5269 sip",
-                "ns root 1 3600 600 604800 300",
-                "ns",
-                "host",
-                "3 bytes not decoded"
-            ]
-        );
-        assert_eq!(r.answers[7].rtype.to_string(), "TYPE99");
-        assert_eq!(Class(0x8001).to_string(), "IN+mDNS-bit");
-        assert_eq!(Class(0x8002).to_string(), "CLASS32770");
-        // A wrong-sized A record is malformed, not misread.
-        let mut m = header(0, 1);
-        m.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 3, 1, 2, 3]);
-        assert!(Repr::parse(&m).is_err());
     }
 
     /// The fixture's response in a raw IPv4 packet, UDP from port 53.
