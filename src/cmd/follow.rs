@@ -543,6 +543,7 @@ fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
             problem,
         } => {
             let b = |x: bool| u8::from(x);
+            let opcode = opcode.name();
             let mask = match mask_key {
                 Some(k) => format!("MASK=1 key {k}"),
                 None => "MASK=0".into(),
@@ -592,6 +593,7 @@ fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
             len,
             text,
         } => {
+            let opcode = opcode.name();
             let _ = write!(
                 s,
                 "{mark}   = one {opcode} message of {len} bytes from {frames} frames"
@@ -610,7 +612,7 @@ fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
             summary,
             message,
         } => {
-            let framing = if *transport == "tcp" {
+            let framing = if *transport == crate::wire::flow::Transport::Tcp {
                 "after its 2-byte length"
             } else {
                 "one datagram"
