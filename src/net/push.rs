@@ -767,7 +767,7 @@ async fn serve_conn(mut conn: HttpConn, shared: &Shared) -> Result<(), HttpError
             let mut ws =
                 ws::accept_request(stream, peer, &head, head_len, leftover, cfg, Instant::now())
                     .await
-                    .map_err(|(e, _)| HttpError::Malformed(format!("upgrade refused: {e}")))?;
+                    .map_err(|e| HttpError::Malformed(format!("upgrade refused: {e}")))?;
             trace.record(
                 End::Server,
                 "accepts the upgrade",
@@ -1088,7 +1088,7 @@ async fn ws_client(
     let host = shared.addr.to_string();
     let mut ws = ws::handshake_client(stream, shared.addr, &host, "/events", ws_config(w), &[])
         .await
-        .map_err(ws_error)?;
+        .map_err(|e| ws_error(e.error))?;
     let (sent, received) = ws.handshake_bytes();
     tally.requests += 1;
     tally.head_bytes += (sent + received) as u64;
