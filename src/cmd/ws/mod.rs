@@ -5,8 +5,10 @@
 //! - `demo`: both in one process, every byte traced.
 //! - `autobahn`: the conformance suite's client protocol.
 //!
-//! The codec is `wire::websocket`; the connection is `net::ws`. This module turns
-//! arguments into plans, runs them and hands events and reports to `output`.
+//! The codec and the connection's protocol are `wire::websocket` (no I/O); `net::ws`
+//! puts them on a socket. This module turns arguments into plans, runs them and hands
+//! events and reports to `output` (and writes the one-line summary of a message,
+//! [`describe`]).
 
 pub mod autobahn;
 pub mod client;

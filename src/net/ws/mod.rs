@@ -271,7 +271,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
             }
             // Replies the connection queued go out before we wait. A peer that does not
             // read stops us here: that is the backpressure, in place of a growing buffer.
+            // Once written, the bytes already buffered may hold more events.
+            let had_output = self.conn.has_output();
             self.flush().await?;
+            if had_output {
+                continue;
+            }
             let limit = self.cfg.idle_timeout;
             let n = match timeout(limit, self.stream.read_buf(self.conn.read_buffer())).await {
                 Ok(r) => r?,
@@ -431,4 +436,93 @@ async fn write_all_vectored<S: AsyncWrite + Unpin>(
         b = &b[n - from_head..];
     }
     stream.write_all(b).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::DuplexStream;
+
+    /// A server connection on one end of an in-memory pipe of `capacity` bytes.
+    fn server_on_pipe(capacity: usize) -> (WsConnection<DuplexStream>, DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(capacity);
+        let opened = Opened {
+            peer: "127.0.0.1:9".parse().unwrap(),
+            role: Role::Server,
+            leftover: Vec::new(),
+            started: Instant::now(),
+            trace: Vec::new(),
+            protocol: None,
+            handshake_sent: 0,
+            handshake_received: 0,
+        };
+        (
+            WsConnection::open(ours, WsConfig::default(), opened),
+            theirs,
+        )
+    }
+
+    /// What a client would send: `f` queues frames on a client connection.
+    fn client_bytes(f: impl FnOnce(&mut Connection)) -> Vec<u8> {
+        let mut c = Connection::new(Role::Client, Limits::default(), Box::new(|| [1, 2, 3, 4]));
+        f(&mut c);
+        c.output().to_vec()
+    }
+
+    #[tokio::test]
+    async fn recv_loses_nothing_when_cancelled() {
+        let (mut server, mut peer) = server_on_pipe(1 << 16);
+        let text = "cancelled many times, delivered once ✓".repeat(20);
+        let bytes = client_bytes(|c| c.send(&Message::text(text.clone())).unwrap());
+        tokio::spawn(async move {
+            for piece in bytes.chunks(7) {
+                peer.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            peer // kept open until the test ends
+        });
+        let mut cancelled = 0;
+        let got = loop {
+            tokio::select! {
+                r = server.recv() => break r.unwrap(),
+                _ = tokio::time::sleep(Duration::from_micros(100)) => cancelled += 1,
+            }
+        };
+        assert_eq!(got, Received::Message(Message::text(text)));
+        assert!(cancelled > 0, "the test never cancelled a recv");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_stalls_the_server_not_its_memory() {
+        let (mut server, mut peer) = server_on_pipe(4096);
+        let pings = client_bytes(|c| {
+            for _ in 0..10_000 {
+                c.ping(b"are you reading?").unwrap();
+            }
+        });
+        // The peer sends 220 kB of pings and reads none of the pongs.
+        let writer = tokio::spawn(async move {
+            let _ = peer.write_all(&pings).await;
+            peer
+        });
+        let mut answered = 0;
+        let serve = async {
+            loop {
+                let r = server.recv().await.unwrap();
+                server.respond(&r).await.unwrap();
+                answered += 1;
+            }
+        };
+        let stalled = timeout(Duration::from_millis(300), serve).await;
+        assert!(stalled.is_err(), "the server kept going");
+        // The pipe holds 4096 bytes of pongs (18 bytes each); what is left waits in the
+        // connection's output: at most one pong.
+        assert!(answered < 300, "{answered} pings answered");
+        assert!(
+            server.conn.output().len() <= 18,
+            "{}",
+            server.conn.output().len()
+        );
+        writer.abort();
+    }
 }

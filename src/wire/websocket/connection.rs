@@ -50,10 +50,11 @@
 //!
 //! **Extensions** (§9; RFC 7692's permessage-deflate is the one browsers offer). None is
 //! negotiated yet, so every RSV bit fails the connection ([`FrameHeader::check`]). An
-//! extension plugs in at three places of this file: [`Connection::accept_header`] (the
-//! RSV bits it gives a meaning to), the message the assembler completes in
-//! [`Connection::parse_one`] (to transform it, e.g. inflate, before handing it out), and
-//! [`Connection::queue_frame`] (to transform an outgoing message and set RSV1).
+//! extension plugs in at three places of this file: `Connection::accept_header` (the RSV
+//! bits it gives a meaning to), the message the assembler completes in
+//! `Connection::parse_one` (to transform it, e.g. inflate, before handing it out), and
+//! `Connection::queue_frame` (to transform an outgoing message and set RSV1). UTF-8 would
+//! then be checked after the transform, since compressed text is not UTF-8.
 
 use super::assemble::{Incoming, Message, MessageAssembler, Utf8Validator};
 use super::close::CloseFrame;
@@ -376,18 +377,30 @@ impl Connection {
             .max_message
             .saturating_sub(self.assembler.partial_len());
         let avail = &self.input.buf[self.input.pos..];
-        let frame = match Frame::parse(avail, self.role, max_payload)? {
-            Parsed::Complete { value, header_len } => {
-                self.input.pos += header_len;
-                self.input.need = 0;
-                self.input.early = None;
-                value
-            }
+        let (header, header_len) = match FrameHeader::parse(avail)? {
+            Parsed::Complete { value, header_len } => (value, header_len),
             Parsed::NeedMore { at_least } => {
                 self.input.need = at_least;
                 return Ok(None);
             }
         };
+        // Judged before any payload is buffered: a frame claiming 2^62 bytes is refused
+        // on its header.
+        self.accept_header(&header, max_payload)?;
+        // `accept_header` bounded payload_len by max_payload, a usize: this cannot truncate.
+        let total = header_len + header.payload_len as usize;
+        if avail.len() < total {
+            self.input.need = total;
+            return Ok(None);
+        }
+        let mut payload = avail[header_len..total].to_vec();
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        self.input.pos += total;
+        self.input.need = 0;
+        self.input.early = None;
+        let frame = Frame { header, payload };
         self.record(self.role.peer(), &frame.header, &frame.payload);
         // An extension (RFC 7692) would transform a completed message here.
         Ok(match self.assembler.push(frame)? {
@@ -399,10 +412,10 @@ impl Connection {
         })
     }
 
-    /// The header rules a receiver enforces (§5.2, §5.5). An extension would allow its
-    /// RSV bits here.
-    fn accept_header(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
-        h.check(self.role, usize::MAX)
+    /// The header rules a receiver enforces (§5.2, §5.5), and the size we accept. An
+    /// extension would allow its RSV bits here.
+    fn accept_header(&self, h: &FrameHeader, max_payload: usize) -> Result<(), ProtocolError> {
+        h.check(self.role, max_payload)
     }
 
     /// While a text frame's payload is still arriving, check the part that is here, so
@@ -419,7 +432,7 @@ impl Connection {
         };
         let is_text = h.opcode == OpCode::Text
             || (h.opcode == OpCode::Continuation && self.assembler.in_text_message());
-        if !is_text || self.accept_header(&h).is_err() {
+        if !is_text || self.accept_header(&h, usize::MAX).is_err() {
             return Ok(());
         }
         let input = &mut self.input;
@@ -682,7 +695,7 @@ mod tests {
 
     /// The frames waiting in `c`'s output, as the peer would read them.
     fn frames_out(c: &Connection) -> Vec<Frame> {
-        let mut at = &c.output()[..];
+        let mut at = c.output();
         let mut frames = Vec::new();
         while !at.is_empty() {
             match Frame::parse(at, c.role().peer(), usize::MAX).unwrap() {
