@@ -198,9 +198,9 @@ async fn on_receive(
 ) -> anyhow::Result<bool> {
     match &r {
         Received::Message(m) => {
-            report.received.push(ws::describe(m));
+            report.received.push(super::describe(m));
             out.event(&ClientEvent::Received {
-                summary: ws::describe(m),
+                summary: super::describe(m),
                 kind: m.kind,
                 len: m.payload.len(),
                 text: m.as_text().map(str::to_owned),
@@ -257,9 +257,9 @@ async fn close(
     trace(conn, out)?;
     // Echoes still in flight when we closed (input piped in arrives faster than replies).
     for m in conn.take_late_messages() {
-        report.received.push(ws::describe(&m));
+        report.received.push(super::describe(&m));
         out.event(&ClientEvent::Received {
-            summary: ws::describe(&m),
+            summary: super::describe(&m),
             kind: m.kind,
             len: m.payload.len(),
             text: m.as_text().map(str::to_owned),

@@ -212,7 +212,7 @@ pub async fn demo() -> anyhow::Result<DemoReport> {
         let reply = tokio::time::timeout(Duration::from_secs(5), conn.recv()).await;
         match reply {
             Ok(Ok(Received::Message(r))) => {
-                replies.push(format!("{what}: echoed {}", ws::describe(&r)))
+                replies.push(format!("{what}: echoed {}", super::describe(&r)))
             }
             other => replies.push(format!("{what}: unexpected {other:?}")),
         }

@@ -5,8 +5,10 @@
 //! - `demo`: both in one process, every byte traced.
 //! - `autobahn`: the conformance suite's client protocol.
 //!
-//! The codec is `wire::websocket`; the connection is `net::ws`. This module turns
-//! arguments into plans, runs them and hands events and reports to `output`.
+//! The codec and the connection's protocol are `wire::websocket` (no I/O); `net::ws`
+//! puts them on a socket. This module turns arguments into plans, runs them and hands
+//! events and reports to `output` (and writes the one-line summary of a message,
+//! [`describe`]).
 
 pub mod autobahn;
 pub mod client;
@@ -15,10 +17,11 @@ pub mod server;
 
 use crate::cli::ws::{HandshakeArgs, WsArgs, WsCommand};
 use crate::net::runtime::{runtime, Runtime};
+use crate::net::ws::trace::hex;
 use crate::net::ws::{FrameTrace, WsTrace};
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::websocket::handshake::{accept_steps, AcceptSteps};
-use crate::wire::websocket::Role;
+use crate::wire::websocket::{Message, MessageKind, Role};
 use serde::Serialize;
 
 /// Run one `netlab ws` subcommand.
@@ -156,6 +159,32 @@ impl Render for HandshakeReport {
 
 /// Draw one trace item: a handshake head with each header explained, or a frame with
 /// every field, in the direction it travelled.
+/// A short description of a message for logs: the text (clipped) or the size.
+pub fn describe(m: &Message) -> String {
+    summarize(m.kind, &m.payload, m.payload.len())
+}
+
+/// [`describe`] from the start of a message (`head`, whole characters for text) and the
+/// whole message's length `len`: the server's events carry only that much.
+pub fn summarize(kind: MessageKind, head: &[u8], len: usize) -> String {
+    match kind {
+        MessageKind::Text => {
+            let t = std::str::from_utf8(head).unwrap_or("");
+            let clipped: String = t.chars().take(60).collect();
+            if clipped.len() < len {
+                format!("text {:?}… ({} B)", clipped, len)
+            } else {
+                format!("text {:?}", t)
+            }
+        }
+        MessageKind::Binary => {
+            let n = head.len().min(16);
+            let more = if len > n { " …" } else { "" };
+            format!("binary {} B [{}{more}]", len, hex(&head[..n]))
+        }
+    }
+}
+
 pub fn render_trace(t: &WsTrace, style: &Style) -> String {
     match t {
         WsTrace::Handshake {

@@ -3,9 +3,11 @@
 use super::render_trace;
 use crate::cli::ws::ServerArgs;
 use crate::error::{usage, HintExt};
+use crate::net::ws::server::MessageHead;
 use crate::net::ws::{self, ServeMode, ServeOptions, ServerEvent, WsConfig};
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::websocket::handshake::ServerPolicy;
+use crate::wire::websocket::MessageKind;
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -115,12 +117,9 @@ impl Render for ServerEvent {
             ServerEvent::Trace { id, trace } => format!("#{id} {}", render_trace(trace, style)),
             ServerEvent::Message {
                 id,
-                summary,
+                message,
                 delivered_to,
-                ..
-            } => {
-                format!("#{id} {summary} → sent to {delivered_to} client(s)")
-            }
+            } => MessageLine::new(*id, message, *delivered_to).render_human(style),
             ServerEvent::Dropped { id, messages } => format!(
                 "#{id} {}: {messages} broadcast message(s) dropped (this client is too slow)",
                 style.paint(Paint::Warn, "lagging")
@@ -147,6 +146,39 @@ impl Render for ServerEvent {
                 s
             }
         }
+    }
+}
+
+/// A message the server got, as printed: the event carries the message's head, and the
+/// summary is written here.
+#[derive(Debug, Serialize)]
+pub struct MessageLine {
+    pub event: &'static str,
+    pub id: u64,
+    pub kind: MessageKind,
+    pub len: usize,
+    pub summary: String,
+    /// How many clients it went to.
+    pub delivered_to: usize,
+}
+
+impl MessageLine {
+    pub fn new(id: u64, m: &MessageHead, delivered_to: usize) -> MessageLine {
+        MessageLine {
+            event: "message",
+            id,
+            kind: m.kind,
+            len: m.len,
+            summary: super::summarize(m.kind, &m.head, m.len),
+            delivered_to,
+        }
+    }
+}
+
+impl Render for MessageLine {
+    fn render_human(&self, _: &Style) -> String {
+        let (id, summary, delivered_to) = (self.id, &self.summary, self.delivered_to);
+        format!("#{id} {summary} → sent to {delivered_to} client(s)")
     }
 }
 
@@ -230,7 +262,12 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
                     }
                     ServerEvent::Trace { .. } | ServerEvent::Dropped { .. } => {}
                 }
-                out.event(&ev)?;
+                match &ev {
+                    ServerEvent::Message { id, message, delivered_to } => {
+                        out.event(&MessageLine::new(*id, message, *delivered_to))?
+                    }
+                    _ => out.event(&ev)?,
+                }
                 continue;
             }
             _ = tokio::signal::ctrl_c(), if !stopping => "SIGINT",

@@ -340,8 +340,9 @@ async fn ws_client(
     let (stream, _) = conn.into_parts();
     let asked_at = Instant::now();
     let host = shared.addr.to_string();
-    let mut ws =
-        ws::handshake_client(stream, shared.addr, &host, "/events", ws_config(w), &[]).await?;
+    let mut ws = ws::handshake_client(stream, shared.addr, &host, "/events", ws_config(w), &[])
+        .await
+        .map_err(|e| ConnError::from(e.error))?;
     let (sent, received) = ws.handshake_bytes();
     tally.requests += 1;
     tally.head_bytes += (sent + received) as u64;

@@ -230,7 +230,7 @@ async fn serve_ws(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnError> 
     let cfg = ws_config(w);
     let mut ws = ws::accept_request(stream, peer, &head, head_len, leftover, cfg, Instant::now())
         .await
-        .map_err(|(e, _)| ConnError::UpgradeRefused(e))?;
+        .map_err(|e| ConnError::UpgradeRefused(e.error))?;
     shared.record(
         End::Server,
         "accepts the upgrade",

@@ -32,14 +32,19 @@
 //! - [`mask`]: the XOR of §5.3.
 //! - [`opcode`], [`close`]: the code points (§5.2, §7.4).
 //! - [`assemble`]: frames into messages (§5.4), UTF-8 checked as it arrives (§8.1).
+//! - [`connection`]: one connection after the handshake, without I/O: received bytes in,
+//!   [`Event`]s out, frames to send into an output buffer; the automatic replies (§5.5),
+//!   failing the connection (§7.1.7) and the closing handshake (§7.1).
 //! - [`handshake`]: the opening handshake of §4, both sides.
 //!
 //! Nothing here reads a socket, a clock or a random number generator: the masking key and
-//! `Sec-WebSocket-Key` are arguments, so every test is deterministic. `net::ws` puts this
-//! codec on a TCP connection; the capture decoder uses it to explain frames it sees.
+//! `Sec-WebSocket-Key` are arguments, so every test is deterministic. `net::ws` puts a
+//! [`Connection`] on a TCP connection (reading, writing and the timers); the capture
+//! decoder uses the codec to explain frames it sees.
 
 pub mod assemble;
 pub mod close;
+pub mod connection;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
@@ -47,6 +52,7 @@ pub mod opcode;
 
 pub use assemble::{Incoming, Message, MessageAssembler, MessageKind, Utf8Validator};
 pub use close::CloseCode;
+pub use connection::{CloseState, Connection, Event, Limits, MaskKeys, SendError};
 pub use frame::{Frame, FrameHeader, LengthEncoding, Parsed};
 pub use mask::apply_mask;
 pub use opcode::OpCode;
@@ -66,6 +72,14 @@ impl Role {
     /// Must frames *sent* by this role be masked?
     pub fn masks(self) -> bool {
         self == Role::Client
+    }
+
+    /// The role of the other end.
+    pub fn peer(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
     }
 }
 
