@@ -26,6 +26,15 @@ use std::collections::BTreeMap;
 /// never captured) could queue millions of empty entries within the bound.
 pub const SEGMENT_COST: usize = 64;
 
+/// A segment waiting for the hole before it to fill.
+#[derive(Debug, Clone)]
+struct Waiting {
+    /// The bytes captured.
+    bytes: Vec<u8>,
+    /// Its length on the wire (more than `bytes` when the capture cut it short).
+    wire_len: u64,
+}
+
 /// One direction of a TCP byte stream, put back in order.
 #[derive(Debug, Clone)]
 pub struct Reassembler {
@@ -33,8 +42,8 @@ pub struct Reassembler {
     next_seq: Option<u32>,
     /// Stream offset of the next byte to deliver (bytes delivered + gaps).
     offset: u64,
-    /// Out-of-order segments by stream offset: (captured bytes, length on the wire).
-    pending: BTreeMap<u64, (Vec<u8>, u64)>,
+    /// Out-of-order segments by stream offset.
+    pending: BTreeMap<u64, Waiting>,
     pending_bytes: usize,
     max_buffered: usize,
     /// Stream offset of this side's FIN (it occupies one sequence number), once seen.
@@ -157,7 +166,7 @@ impl Reassembler {
         self.pending
             .range(..=start)
             .next_back()
-            .is_some_and(|(&o, (_, len))| o <= start && o + len >= end)
+            .is_some_and(|(&o, w)| o <= start && o + w.wire_len >= end)
     }
 
     /// Deliver `data` (of `wire_len` sent) at the current offset, skipping the first
@@ -208,7 +217,7 @@ impl Reassembler {
             if at > self.offset {
                 break;
             }
-            let (bytes, wire_len) = entry.remove();
+            let Waiting { bytes, wire_len } = entry.remove();
             self.pending_bytes -= bytes.len() + SEGMENT_COST;
             let skip = self.offset - at;
             if skip >= wire_len {
@@ -243,13 +252,13 @@ impl Reassembler {
         self.pending_bytes += cost;
         // Two segments at one offset: keep the longer.
         match self.pending.get(&at) {
-            Some((_, l)) if *l >= wire_len => self.pending_bytes -= cost,
-            Some((b, _)) => {
-                self.pending_bytes -= b.len() + SEGMENT_COST;
-                self.pending.insert(at, (bytes, wire_len));
+            Some(w) if w.wire_len >= wire_len => self.pending_bytes -= cost,
+            Some(w) => {
+                self.pending_bytes -= w.bytes.len() + SEGMENT_COST;
+                self.pending.insert(at, Waiting { bytes, wire_len });
             }
             None => {
-                self.pending.insert(at, (bytes, wire_len));
+                self.pending.insert(at, Waiting { bytes, wire_len });
             }
         }
     }

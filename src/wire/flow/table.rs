@@ -8,31 +8,87 @@ use crate::wire::dissect::{Dissection, LayerRepr};
 use crate::wire::tcp::Repr as TcpRepr;
 use std::collections::HashMap;
 
-/// A conversation's key: its transport and its two ends, the lower one first.
-type Key = (Transport, End, End);
+/// A conversation's key: its transport and its two ends, the lower one first (so both
+/// directions of a conversation have the same key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    transport: Transport,
+    low: End,
+    high: End,
+}
 
+impl Key {
+    fn new(transport: Transport, x: End, y: End) -> Key {
+        let (low, high) = if x <= y { (x, y) } else { (y, x) };
+        Key {
+            transport,
+            low,
+            high,
+        }
+    }
+}
+
+/// One direction of an open TCP conversation: what one side sent, and what the analysis
+/// remembers about that side.
+#[derive(Debug, Clone)]
+pub(super) struct Half {
+    /// The bytes this side sent, put back in order.
+    pub(super) stream: Reassembler,
+    /// This side sent a FIN.
+    pub(super) fin: bool,
+    /// This side's initial sequence number (or the first one seen, mid-stream).
+    pub(super) isn: Option<u32>,
+    /// This side's last acknowledgement number and window (for the expert notes).
+    pub(super) last_ack: Option<u32>,
+    pub(super) last_win: Option<u16>,
+    /// The packet that first carried `last_ack`, and how many duplicates followed it.
+    pub(super) ack_packet: u64,
+    pub(super) dup_acks: u32,
+    /// The sequence number after the highest byte this side has sent, and when that
+    /// segment was seen (Wireshark's "next expected sequence number" and its time).
+    pub(super) high: Option<u32>,
+    pub(super) high_ts: u64,
+}
+
+impl Half {
+    fn new(max_buffered: usize) -> Half {
+        Half {
+            stream: Reassembler::new(max_buffered),
+            fin: false,
+            isn: None,
+            last_ack: None,
+            last_win: None,
+            ack_packet: 0,
+            dup_acks: 0,
+            high: None,
+            high_ts: 0,
+        }
+    }
+}
+
+/// An open conversation's state (TCP's; a UDP conversation uses only `index`).
 #[derive(Debug, Clone)]
 struct Open {
+    /// Its row in `FlowTable::conversations`.
     index: usize,
     /// a → b and b → a.
-    streams: [Reassembler; 2],
-    fin: [bool; 2],
+    halves: [Half; 2],
     syn_ack_seen: bool,
-    /// Each side's last acknowledgement number and window (for the expert notes).
-    last_ack: [Option<u32>; 2],
-    last_win: [Option<u16>; 2],
-    /// The packet that first carried `last_ack`, and how many duplicates followed it.
-    ack_packet: [u64; 2],
-    dup_acks: [u32; 2],
-    /// Each side's initial sequence number (or the first one seen, mid-stream).
-    isn: [Option<u32>; 2],
-    /// The sequence number after the highest byte each side has sent, and when that
-    /// segment was seen (Wireshark's "next expected sequence number" and its time).
-    high: [Option<u32>; 2],
-    high_ts: [u64; 2],
     /// When the last SYN was seen, and the handshake's round-trip time once known.
     syn_ts: Option<u64>,
     irtt_us: Option<u64>,
+}
+
+impl Open {
+    fn new(index: usize, max_buffered: usize) -> Open {
+        Open {
+            index,
+            halves: [Half::new(max_buffered), Half::new(max_buffered)],
+            syn_ack_seen: false,
+            syn_ts: None,
+            irtt_us: None,
+        }
+    }
 }
 
 /// Every conversation in a capture.
@@ -157,17 +213,9 @@ impl FlowTable {
         }
     }
 
-    fn key(t: Transport, x: End, y: End) -> Key {
-        if x <= y {
-            (t, x, y)
-        } else {
-            (t, y, x)
-        }
-    }
-
     /// Find or start the conversation: its slot in `slots`; `None` when the table is full.
     fn open(&mut self, t: Transport, a: End, b: End, ts_us: u64, fresh: bool) -> Option<usize> {
-        let key = Self::key(t, a, b);
+        let key = Key::new(t, a, b);
         if let Some(&slot) = self.open.get(&key) {
             let index = self.slots[slot].as_ref()?.index;
             let st = self.conversations[index].state;
@@ -235,22 +283,7 @@ impl FlowTable {
                 self.conversations.len() - 1
             }
         };
-        let r = Reassembler::new(self.limits.max_buffered);
-        let open = Open {
-            index,
-            streams: [r.clone(), r],
-            fin: [false; 2],
-            syn_ack_seen: false,
-            last_ack: [None; 2],
-            last_win: [None; 2],
-            ack_packet: [0; 2],
-            dup_acks: [0; 2],
-            isn: [None; 2],
-            high: [None; 2],
-            high_ts: [0; 2],
-            syn_ts: None,
-            irtt_us: None,
-        };
+        let open = Open::new(index, self.limits.max_buffered);
         let slot = match self.free_slots.pop() {
             Some(i) => {
                 self.slots[i] = Some(open);
@@ -347,17 +380,17 @@ impl FlowTable {
         let id = c.id;
         c.last_ts_us = ts_us;
         // Relative numbers, before anything below changes the ISNs.
-        if t.flags.syn() || o.isn[i].is_none() {
-            o.isn[i] = Some(t.seq);
+        if t.flags.syn() || o.halves[i].isn.is_none() {
+            o.halves[i].isn = Some(t.seq);
         }
-        let rel_seq = t.seq.wrapping_sub(o.isn[i].unwrap_or(t.seq));
+        let rel_seq = t.seq.wrapping_sub(o.halves[i].isn.unwrap_or(t.seq));
         let rel_ack = if t.flags.ack() {
-            o.isn[1 - i].map(|isn| t.ack.wrapping_sub(isn))
+            o.halves[1 - i].isn.map(|isn| t.ack.wrapping_sub(isn))
         } else {
             None
         };
         let mut notes = Vec::new();
-        let stream = &mut o.streams[i];
+        let stream = &mut o.halves[i].stream;
         if t.flags.syn() && stream.syn(t.seq) {
             notes.push(Note::Retransmission);
         }
@@ -383,29 +416,29 @@ impl FlowTable {
             if t.window == 0 {
                 notes.push(Note::ZeroWindow);
             }
-            let same_ack = t.flags.ack() && o.last_ack[i] == Some(t.ack);
+            let same_ack = t.flags.ack() && o.halves[i].last_ack == Some(t.ack);
             if t.payload_len == 0 && t.window != 0 && same_ack {
-                if o.last_win[i].is_some_and(|w| w != t.window) && next == Some(t.seq) {
+                if o.halves[i].last_win.is_some_and(|w| w != t.window) && next == Some(t.seq) {
                     notes.push(Note::WindowUpdate);
-                } else if o.last_win[i] == Some(t.window) && !keep_alive && t.ack != 0 {
-                    o.dup_acks[i] += 1;
+                } else if o.halves[i].last_win == Some(t.window) && !keep_alive && t.ack != 0 {
+                    o.halves[i].dup_acks += 1;
                     notes.push(Note::DuplicateAck {
-                        of: o.ack_packet[i],
-                        count: o.dup_acks[i],
+                        of: o.halves[i].ack_packet,
+                        count: o.halves[i].dup_acks,
                     });
                 }
             }
         }
         if t.flags.ack() {
-            if o.last_ack[i] != Some(t.ack) || t.payload_len > 0 || t.flags.syn() {
+            if o.halves[i].last_ack != Some(t.ack) || t.payload_len > 0 || t.flags.syn() {
                 // A new acknowledgement (or one riding on data): later repeats count
                 // from this packet.
-                o.ack_packet[i] = number;
-                o.dup_acks[i] = 0;
+                o.halves[i].ack_packet = number;
+                o.halves[i].dup_acks = 0;
             }
-            o.last_ack[i] = Some(t.ack);
+            o.halves[i].last_ack = Some(t.ack);
         }
-        o.last_win[i] = Some(t.window);
+        o.halves[i].last_win = Some(t.window);
         let (before, gaps_before, gap_bytes_before) =
             (stream.delivered, stream.gaps, stream.gap_bytes);
         let seq = if t.flags.syn() {
@@ -426,8 +459,10 @@ impl FlowTable {
         // end where it does, and otherwise a retransmission, whether its bytes were seen
         // before (sent again) or not (it filled a hole, late).
         let end = seq.wrapping_add(t.payload_len as u32);
-        let ahead = o.high[i].is_none_or(|h| (seq.wrapping_sub(h) as i32) > 0);
-        let behind = o.high[i].is_some_and(|h| {
+        let ahead = o.halves[i]
+            .high
+            .is_none_or(|h| (seq.wrapping_sub(h) as i32) > 0);
+        let behind = o.halves[i].high.is_some_and(|h| {
             (seq.wrapping_sub(h) as i32) < 0 && !(t.payload_len > 1 && seq == h.wrapping_sub(1))
         });
         let mut k = mark;
@@ -453,9 +488,9 @@ impl FlowTable {
             // reordered after the fact) is not "soon after" it: Wireshark counts the
             // difference unsigned, and so it falls beyond the threshold.
             let soon = ts_us
-                .checked_sub(o.high_ts[i])
+                .checked_sub(o.halves[i].high_ts)
                 .is_some_and(|t| t < threshold);
-            let ends_at_high = o.high[i] == Some(end);
+            let ends_at_high = o.halves[i].high == Some(end);
             notes.push(if soon && !ends_at_high {
                 Note::OutOfOrder
             } else {
@@ -467,16 +502,19 @@ impl FlowTable {
         } else {
             end
         };
-        if o.high[i].is_none_or(|h| (sent_end.wrapping_sub(h) as i32) > 0) {
-            o.high[i] = Some(sent_end);
-            o.high_ts[i] = ts_us;
+        if o.halves[i]
+            .high
+            .is_none_or(|h| (sent_end.wrapping_sub(h) as i32) > 0)
+        {
+            o.halves[i].high = Some(sent_end);
+            o.halves[i].high_ts = ts_us;
         }
         if t.flags.fin() {
-            o.fin[i] = true;
+            o.halves[i].fin = true;
             stream.fin(seq.wrapping_add(t.payload_len as u32));
         }
         let (other_before, other_gaps, other_gap_bytes) = {
-            let s = &o.streams[1 - i];
+            let s = &o.halves[1 - i].stream;
             (s.delivered, s.gaps, s.gap_bytes)
         };
         if t.flags.ack() && !t.flags.rst() {
@@ -484,10 +522,12 @@ impl FlowTable {
                 Direction::AToB => Direction::BToA,
                 Direction::BToA => Direction::AToB,
             };
-            o.streams[1 - i].acked(t.ack, &mut notes, &mut |p| sink(id, other_dir, p));
+            o.halves[1 - i]
+                .stream
+                .acked(t.ack, &mut notes, &mut |p| sink(id, other_dir, p));
         }
         {
-            let s = &o.streams[1 - i];
+            let s = &o.halves[1 - i].stream;
             c.gaps += s.gaps - other_gaps;
             c.gap_bytes += s.gap_bytes - other_gap_bytes;
             let more = s.delivered - other_before;
@@ -496,7 +536,7 @@ impl FlowTable {
                 Direction::BToA => c.bytes_a_to_b += more,
             }
         }
-        let stream = &o.streams[i];
+        let stream = &o.halves[i].stream;
         let mut step = if t.flags.rst() {
             Some(Step::Rst)
         } else if fresh_syn {
@@ -524,9 +564,9 @@ impl FlowTable {
         if t.flags.rst() {
             notes.push(Note::Reset);
             c.state = State::Reset;
-        } else if o.fin[0] && o.fin[1] {
+        } else if o.halves[0].fin && o.halves[1].fin {
             c.state = State::Closed;
-        } else if o.fin[0] || o.fin[1] {
+        } else if o.halves[0].fin || o.halves[1].fin {
             c.state = State::HalfClosed;
         }
         let delivered = stream.delivered - before;
@@ -573,7 +613,7 @@ impl FlowTable {
             let c = &mut self.conversations[o.index];
             for (i, dir) in [(0, Direction::AToB), (1, Direction::BToA)] {
                 let mut notes = Vec::new();
-                let stream = &mut o.streams[i];
+                let stream = &mut o.halves[i].stream;
                 let (before, gaps_before, gap_bytes_before) =
                     (stream.delivered, stream.gaps, stream.gap_bytes);
                 let id = c.id;
@@ -606,7 +646,7 @@ impl FlowTable {
         self.slots
             .iter()
             .flatten()
-            .map(|o| o.streams[0].buffered() + o.streams[1].buffered())
+            .map(|o| o.halves[0].stream.buffered() + o.halves[1].stream.buffered())
             .sum()
     }
 }
