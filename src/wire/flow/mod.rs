@@ -32,11 +32,26 @@
 //! in-order bytes to the caller. UDP has no connection, but a pair of endpoints that
 //! exchange datagrams is a conversation too: each datagram is delivered as it is.
 //!
+//! The folder, in the order a packet meets it:
+//!
+//! - `table.rs`: [`FlowTable`], the conversations by their ends, each TCP conversation's
+//!   state through the handshake, data and teardown (RFC 9293 §3.5, §3.6), one `Half`
+//!   per direction, and the steps a segment goes through.
+//! - `analysis.rs`: Wireshark's TCP analysis, from one direction's state and a segment to
+//!   [`Note`]s: retransmission, out of order, previous segment not captured, duplicate
+//!   ACK (RFC 5681 §3.2), zero window and window update (RFC 9293 §3.8.6), keep-alive
+//!   (RFC 9293 §3.8.4).
+//! - `reassembly.rs`: [`Reassembler`], one direction's bytes back in order (RFC 9293 §3.4),
+//!   and what it costs to wait for a hole ([`SEGMENT_COST`]).
+//! - this file: the words the others share: [`Conversation`], [`State`], [`Direction`],
+//!   [`Note`], [`Piece`], [`Update`], [`Step`], [`Annotation`], [`Limits`].
+//!
 //! Pure code: time comes in as a number, nothing here prints or touches a socket.
 
 use serde::Serialize;
 use std::net::IpAddr;
 
+mod analysis;
 mod reassembly;
 mod table;
 
@@ -80,6 +95,14 @@ impl Direction {
             Direction::BToA => "<",
         }
     }
+
+    /// The way back: where an acknowledgement of bytes going this way travels.
+    fn reverse(self) -> Direction {
+        match self {
+            Direction::AToB => Direction::BToA,
+            Direction::BToA => Direction::AToB,
+        }
+    }
 }
 
 /// Where a TCP conversation stands.
@@ -113,8 +136,8 @@ impl State {
     }
 }
 
-/// What the reassembler noticed about a segment (a first set of Wireshark's "expert"
-/// notes; more analysis builds on these).
+/// What the reassembler and the analysis noticed about a segment: Wireshark's "expert"
+/// notes, and the reassembler's own (overlaps, gaps, a full buffer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Note {
@@ -319,4 +342,25 @@ pub struct Annotation {
     pub rel_ack: Option<u32>,
     /// Which conversation: the number `--follow` and `--stats` use.
     pub stream: u32,
+}
+
+/// A bare TCP segment for the tests of the table and the analysis.
+#[cfg(test)]
+fn test_segment(flags: u8, seq: u32, ack: u32, len: usize) -> crate::wire::tcp::Repr {
+    use crate::wire::checksum::Checked;
+    use crate::wire::tcp::{Flags, Options, Repr};
+    Repr {
+        src_port: 0,
+        dst_port: 0,
+        seq,
+        ack,
+        header_len: 20,
+        flags: Flags(flags),
+        window: 100,
+        checksum: 0,
+        checksum_check: Checked::Correct,
+        urgent: 0,
+        options: Options::default(),
+        payload_len: len,
+    }
 }

@@ -1,5 +1,25 @@
 //! The conversation table: which conversation a packet belongs to, and what it did there.
+//!
+//! A conversation is found by its *key*: its transport and its two ends, the lower end
+//! first, so that both directions find the same entry. The map from keys holds only a
+//! small number per conversation, the slot in a slab (`slots`) where the open
+//! conversation's state lives; a slot freed by an ended conversation is reused
+//! (`free_slots`), so conversations that come and go reuse the same memory, and a
+//! packet costs one look-up. Every conversation also has a row in
+//! [`FlowTable::conversations`] (its counters, which stay after it ends, for `--stats`).
+//!
+//! An open TCP conversation keeps one `Half` per direction: the bytes that side sent
+//! (its [`Reassembler`]), its initial sequence number, whether it sent a FIN, and what
+//! the analysis (`analysis.rs`) remembers about it. A segment's own side is "this" half,
+//! the side it is sent to is the "other" half (`Open::sides`): the segment's bytes go
+//! into this half's stream, its acknowledgement number speaks of the other half's.
+//!
+//! `FlowTable::tcp` takes a segment through named steps: relative numbers
+//! (`Open::annotate`), the handshake (RFC 9293 §3.5, `Open::syn`), this side's
+//! bytes and the analysis (`Half::send`), the acknowledgement of the other side's
+//! bytes, and the conversation's state after it (§3.5 to §3.6, `Open::step`).
 
+use super::analysis::{self, Segment};
 use super::reassembly::Reassembler;
 use super::{
     Annotation, Conversation, Direction, End, Limits, Note, Piece, State, Step, Transport, Update,
@@ -64,6 +84,32 @@ impl Half {
             high_ts: 0,
         }
     }
+
+    /// This side's segment: the analysis of its acknowledgement and window, its bytes
+    /// through the reassembler (in-order pieces go to `sink`), the analysis of where it
+    /// falls in the sequence space, and its FIN. Returns the stream offset of its first
+    /// byte, as [`Reassembler::segment`] does.
+    fn send(
+        &mut self,
+        s: &Segment<'_>,
+        payload: &[u8],
+        irtt_us: Option<u64>,
+        notes: &mut Vec<Note>,
+        sink: &mut impl FnMut(Piece<'_>),
+    ) -> Option<u64> {
+        let t = s.tcp;
+        let keep_alive = analysis::before_reassembly(self, s, notes);
+        let mark = notes.len();
+        let at = self
+            .stream
+            .segment(s.seq, payload, t.payload_len as u64, notes, sink);
+        analysis::after_reassembly(self, s, keep_alive, irtt_us, notes, mark);
+        if t.flags.fin() {
+            self.fin = true;
+            self.stream.fin(s.seq.wrapping_add(t.payload_len as u32));
+        }
+        at
+    }
 }
 
 /// An open conversation's state (TCP's; a UDP conversation uses only `index`).
@@ -88,6 +134,111 @@ impl Open {
             syn_ts: None,
             irtt_us: None,
         }
+    }
+
+    /// The half that sent a segment going `dir` ("this"), and the half it is sent to
+    /// ("other", whose bytes the segment's ACK acknowledges).
+    fn sides(&mut self, dir: Direction) -> (&mut Half, &mut Half) {
+        let [a_to_b, b_to_a] = &mut self.halves;
+        match dir {
+            Direction::AToB => (a_to_b, b_to_a),
+            Direction::BToA => (b_to_a, a_to_b),
+        }
+    }
+
+    /// Both streams' counters, a → b first.
+    fn tallies(&self) -> [Tally; 2] {
+        let [a_to_b, b_to_a] = &self.halves;
+        [Tally::of(&a_to_b.stream), Tally::of(&b_to_a.stream)]
+    }
+
+    /// The segment's sequence number counted from this side's ISN, and its
+    /// acknowledgement number from the other side's (see [`Annotation`]), taken before
+    /// anything else changes the ISNs. A SYN sets this side's ISN; so does the first
+    /// segment seen from a side whose SYN was not captured.
+    fn annotate(&mut self, dir: Direction, t: &TcpRepr, stream: u32) -> Annotation {
+        let (this, other) = self.sides(dir);
+        if t.flags.syn() || this.isn.is_none() {
+            this.isn = Some(t.seq);
+        }
+        let rel_seq = t.seq.wrapping_sub(this.isn.unwrap_or(t.seq));
+        let rel_ack = if t.flags.ack() {
+            other.isn.map(|isn| t.ack.wrapping_sub(isn))
+        } else {
+            None
+        };
+        Annotation {
+            step: None,
+            rel_seq,
+            rel_ack,
+            stream,
+        }
+    }
+
+    /// A SYN or a SYN-ACK (RFC 9293 §3.5): it fixes where this side's stream starts (a
+    /// second one with the same number is a retransmission), and the conversation is
+    /// opening until the handshake completes. The SYN's time starts the handshake's
+    /// round trip.
+    fn syn(&mut self, dir: Direction, t: &TcpRepr, ts_us: u64, c: &mut Conversation) -> bool {
+        let (this, _) = self.sides(dir);
+        let again = this.stream.syn(t.seq);
+        if t.flags.ack() {
+            self.syn_ack_seen = true;
+        } else {
+            self.syn_ts = Some(ts_us);
+        }
+        if c.state == State::Established && !c.handshake_seen {
+            c.state = State::Opening;
+        }
+        again
+    }
+
+    /// What the segment is in the conversation's life, and where the conversation
+    /// stands after it: the client's ACK of the SYN-ACK completes the handshake (RFC
+    /// 9293 §3.5, and gives the round-trip time), a RST ends it at once (§3.5.3), a FIN
+    /// from each side closes it (§3.6).
+    fn step(
+        &mut self,
+        dir: Direction,
+        t: &TcpRepr,
+        ts_us: u64,
+        c: &mut Conversation,
+        notes: &mut Vec<Note>,
+    ) -> Option<Step> {
+        let mut step = if t.flags.rst() {
+            Some(Step::Rst)
+        } else if t.flags.syn() && !t.flags.ack() {
+            Some(Step::Syn)
+        } else if t.flags.syn() {
+            Some(Step::SynAck)
+        } else if t.flags.fin() {
+            Some(Step::Fin)
+        } else {
+            None
+        };
+        if c.state == State::Opening
+            && self.syn_ack_seen
+            && dir == Direction::AToB
+            && t.flags.ack()
+            && !t.flags.syn()
+        {
+            c.state = State::Established;
+            c.handshake_seen = true;
+            self.irtt_us = self.syn_ts.map(|s| ts_us.saturating_sub(s));
+            if step.is_none() {
+                step = Some(Step::HandshakeAck);
+            }
+        }
+        let [a_to_b, b_to_a] = &self.halves;
+        if t.flags.rst() {
+            notes.push(Note::Reset);
+            c.state = State::Reset;
+        } else if a_to_b.fin && b_to_a.fin {
+            c.state = State::Closed;
+        } else if a_to_b.fin || b_to_a.fin {
+            c.state = State::HalfClosed;
+        }
+        step
     }
 }
 
@@ -228,6 +379,19 @@ impl FlowTable {
                 self.free.push(index);
             }
         }
+        if !self.make_room() {
+            self.untracked_packets += 1;
+            return None;
+        }
+        let index = self.add_row(t, a, b, ts_us);
+        let slot = self.place(Open::new(index, self.limits.max_buffered));
+        self.open.insert(key, slot);
+        Some(slot)
+    }
+
+    /// Before a conversation starts: a streaming table forgets the ended ones now and
+    /// then, and any table does when it is full. False when it is still full.
+    fn make_room(&mut self) -> bool {
         if let Some(at) = self.forget_at {
             if self.open.len() >= at {
                 self.forget_ended();
@@ -239,41 +403,15 @@ impl FlowTable {
             // Make room: forget the conversations that have ended.
             self.forget_ended();
         }
-        if self.open.len() >= self.limits.max_conversations {
-            self.untracked_packets += 1;
-            return None;
-        }
+        self.open.len() < self.limits.max_conversations
+    }
+
+    /// Number a new conversation and give it a row in `conversations` (a forgotten
+    /// one's, when streaming). Returns the row's index.
+    fn add_row(&mut self, t: Transport, a: End, b: End, ts_us: u64) -> usize {
         self.ids = self.ids.saturating_add(1);
-        let id = self.ids;
-        let row = Conversation {
-            id,
-            transport: t,
-            a,
-            b,
-            state: if t == Transport::Udp {
-                State::Datagrams
-            } else {
-                State::Established
-            },
-            handshake_seen: false,
-            packets_a_to_b: 0,
-            packets_b_to_a: 0,
-            bytes_a_to_b: 0,
-            bytes_b_to_a: 0,
-            gaps: 0,
-            gap_bytes: 0,
-            retransmissions: 0,
-            out_of_order: 0,
-            buffer_full: 0,
-            duplicate_acks: 0,
-            zero_windows: 0,
-            window_updates: 0,
-            keep_alives: 0,
-            previous_segment_not_captured: 0,
-            first_ts_us: ts_us,
-            last_ts_us: ts_us,
-        };
-        let index = match self.free.pop() {
+        let row = Conversation::new(self.ids, t, a, b, ts_us);
+        match self.free.pop() {
             Some(i) => {
                 self.conversations[i] = row;
                 i
@@ -282,9 +420,12 @@ impl FlowTable {
                 self.conversations.push(row);
                 self.conversations.len() - 1
             }
-        };
-        let open = Open::new(index, self.limits.max_buffered);
-        let slot = match self.free_slots.pop() {
+        }
+    }
+
+    /// Put an open conversation's state in a free slot of the slab. Returns the slot.
+    fn place(&mut self, open: Open) -> usize {
+        match self.free_slots.pop() {
             Some(i) => {
                 self.slots[i] = Some(open);
                 i
@@ -293,9 +434,7 @@ impl FlowTable {
                 self.slots.push(Some(open));
                 self.slots.len() - 1
             }
-        };
-        self.open.insert(key, slot);
-        Some(slot)
+        }
     }
 
     fn udp(
@@ -314,11 +453,7 @@ impl FlowTable {
             return untracked();
         };
         let c = &mut self.conversations[o.index];
-        let dir = if c.a == from {
-            Direction::AToB
-        } else {
-            Direction::BToA
-        };
+        let dir = c.direction_from(from);
         c.last_ts_us = ts_us;
         let have = payload
             .len()
@@ -348,7 +483,10 @@ impl FlowTable {
         }
     }
 
-    fn tcp(
+    /// Follow one TCP segment sent by `from` to `to`, step by step: its conversation,
+    /// its relative numbers, the handshake, this side's bytes and their analysis, the
+    /// acknowledgement of the other side's bytes, and the conversation's state after it.
+    pub(super) fn tcp(
         &mut self,
         from: End,
         to: End,
@@ -371,229 +509,35 @@ impl FlowTable {
             return untracked();
         };
         let c = &mut self.conversations[o.index];
-        let dir = if c.a == from {
-            Direction::AToB
-        } else {
-            Direction::BToA
-        };
-        let i = dir as usize;
+        let dir = c.direction_from(from);
         let id = c.id;
         c.last_ts_us = ts_us;
-        // Relative numbers, before anything below changes the ISNs.
-        if t.flags.syn() || o.halves[i].isn.is_none() {
-            o.halves[i].isn = Some(t.seq);
-        }
-        let rel_seq = t.seq.wrapping_sub(o.halves[i].isn.unwrap_or(t.seq));
-        let rel_ack = if t.flags.ack() {
-            o.halves[1 - i].isn.map(|isn| t.ack.wrapping_sub(isn))
-        } else {
-            None
-        };
+        let before = o.tallies();
+        let mut annotation = o.annotate(dir, t, id);
         let mut notes = Vec::new();
-        let stream = &mut o.halves[i].stream;
-        if t.flags.syn() && stream.syn(t.seq) {
+        if t.flags.syn() && o.syn(dir, t, ts_us, c) {
             notes.push(Note::Retransmission);
         }
-        if t.flags.syn() {
-            if t.flags.ack() {
-                o.syn_ack_seen = true;
-            } else {
-                o.syn_ts = Some(ts_us);
-            }
-            if c.state == State::Established && !c.handshake_seen {
-                c.state = State::Opening;
-            }
-        }
-        // Wireshark's definitions of its TCP analysis flags, for the ones netlab shows.
-        let plain = !(t.flags.syn() || t.flags.fin() || t.flags.rst());
-        let next = stream.next_seq();
-        let keep_alive =
-            plain && t.payload_len <= 1 && next.is_some_and(|n| t.seq == n.wrapping_sub(1));
-        if plain {
-            if keep_alive {
-                notes.push(Note::KeepAlive);
-            }
-            if t.window == 0 {
-                notes.push(Note::ZeroWindow);
-            }
-            let same_ack = t.flags.ack() && o.halves[i].last_ack == Some(t.ack);
-            if t.payload_len == 0 && t.window != 0 && same_ack {
-                if o.halves[i].last_win.is_some_and(|w| w != t.window) && next == Some(t.seq) {
-                    notes.push(Note::WindowUpdate);
-                } else if o.halves[i].last_win == Some(t.window) && !keep_alive && t.ack != 0 {
-                    o.halves[i].dup_acks += 1;
-                    notes.push(Note::DuplicateAck {
-                        of: o.halves[i].ack_packet,
-                        count: o.halves[i].dup_acks,
-                    });
-                }
-            }
-        }
-        if t.flags.ack() {
-            if o.halves[i].last_ack != Some(t.ack) || t.payload_len > 0 || t.flags.syn() {
-                // A new acknowledgement (or one riding on data): later repeats count
-                // from this packet.
-                o.halves[i].ack_packet = number;
-                o.halves[i].dup_acks = 0;
-            }
-            o.halves[i].last_ack = Some(t.ack);
-        }
-        o.halves[i].last_win = Some(t.window);
-        let (before, gaps_before, gap_bytes_before) =
-            (stream.delivered, stream.gaps, stream.gap_bytes);
-        let seq = if t.flags.syn() {
-            t.seq.wrapping_add(1)
-        } else {
-            t.seq
-        };
-        let mark = notes.len();
-        let payload_offset =
-            stream.segment(seq, payload, t.payload_len as u64, &mut notes, &mut |p| {
-                sink(id, dir, p)
-            });
-        // Wireshark's rules, from the highest sequence number sent so far in this
-        // direction (`high`), not from the bytes delivered in order: a segment that
-        // starts beyond it is "previous segment not captured"; one from behind it is
-        // out of order when it comes soon after the highest segment (the handshake's
-        // round trip, or 3 ms when that is unknown or too small to measure) and does not
-        // end where it does, and otherwise a retransmission, whether its bytes were seen
-        // before (sent again) or not (it filled a hole, late).
-        let end = seq.wrapping_add(t.payload_len as u32);
-        let ahead = o.halves[i]
-            .high
-            .is_none_or(|h| (seq.wrapping_sub(h) as i32) > 0);
-        let behind = o.halves[i].high.is_some_and(|h| {
-            (seq.wrapping_sub(h) as i32) < 0 && !(t.payload_len > 1 && seq == h.wrapping_sub(1))
+        let segment = Segment::new(t, ts_us, number);
+        let irtt_us = o.irtt_us;
+        let (this, other) = o.sides(dir);
+        let payload_offset = this.send(&segment, payload, irtt_us, &mut notes, &mut |p| {
+            sink(id, dir, p)
         });
-        let mut k = mark;
-        while k < notes.len() {
-            let drop = match notes[k] {
-                // Beyond the bytes delivered in order but not beyond `high`: an earlier
-                // segment already left the hole, and Wireshark names it only there.
-                Note::PreviousSegmentNotCaptured => !ahead,
-                // Reclassified below by Wireshark's rule (a keep-alive's byte is old on
-                // purpose: not a retransmission).
-                Note::Retransmission => behind && t.payload_len > 0 && !t.flags.syn(),
-                _ => false,
-            };
-            if drop {
-                notes.remove(k);
-            } else {
-                k += 1;
-            }
-        }
-        if t.payload_len > 0 && behind && !keep_alive && !t.flags.syn() {
-            let threshold = o.irtt_us.filter(|&r| r > 0).unwrap_or(3_000);
-            // A segment stamped earlier than the highest one (a capture merged or
-            // reordered after the fact) is not "soon after" it: Wireshark counts the
-            // difference unsigned, and so it falls beyond the threshold.
-            let soon = ts_us
-                .checked_sub(o.halves[i].high_ts)
-                .is_some_and(|t| t < threshold);
-            let ends_at_high = o.halves[i].high == Some(end);
-            notes.push(if soon && !ends_at_high {
-                Note::OutOfOrder
-            } else {
-                Note::Retransmission
-            });
-        }
-        let sent_end = if t.flags.fin() {
-            end.wrapping_add(1)
-        } else {
-            end
-        };
-        if o.halves[i]
-            .high
-            .is_none_or(|h| (sent_end.wrapping_sub(h) as i32) > 0)
-        {
-            o.halves[i].high = Some(sent_end);
-            o.halves[i].high_ts = ts_us;
-        }
-        if t.flags.fin() {
-            o.halves[i].fin = true;
-            stream.fin(seq.wrapping_add(t.payload_len as u32));
-        }
-        let (other_before, other_gaps, other_gap_bytes) = {
-            let s = &o.halves[1 - i].stream;
-            (s.delivered, s.gaps, s.gap_bytes)
-        };
         if t.flags.ack() && !t.flags.rst() {
-            let other_dir = match dir {
-                Direction::AToB => Direction::BToA,
-                Direction::BToA => Direction::AToB,
-            };
-            o.halves[1 - i]
+            let back = dir.reverse();
+            other
                 .stream
-                .acked(t.ack, &mut notes, &mut |p| sink(id, other_dir, p));
+                .acked(t.ack, &mut notes, &mut |p| sink(id, back, p));
         }
-        {
-            let s = &o.halves[1 - i].stream;
-            c.gaps += s.gaps - other_gaps;
-            c.gap_bytes += s.gap_bytes - other_gap_bytes;
-            let more = s.delivered - other_before;
-            match dir {
-                Direction::AToB => c.bytes_b_to_a += more,
-                Direction::BToA => c.bytes_a_to_b += more,
-            }
-        }
-        let stream = &o.halves[i].stream;
-        let mut step = if t.flags.rst() {
-            Some(Step::Rst)
-        } else if fresh_syn {
-            Some(Step::Syn)
-        } else if t.flags.syn() {
-            Some(Step::SynAck)
-        } else if t.flags.fin() {
-            Some(Step::Fin)
-        } else {
-            None
-        };
-        if c.state == State::Opening
-            && o.syn_ack_seen
-            && dir == Direction::AToB
-            && t.flags.ack()
-            && !t.flags.syn()
-        {
-            c.state = State::Established;
-            c.handshake_seen = true;
-            o.irtt_us = o.syn_ts.map(|s| ts_us.saturating_sub(s));
-            if step.is_none() {
-                step = Some(Step::HandshakeAck);
-            }
-        }
-        if t.flags.rst() {
-            notes.push(Note::Reset);
-            c.state = State::Reset;
-        } else if o.halves[0].fin && o.halves[1].fin {
-            c.state = State::Closed;
-        } else if o.halves[0].fin || o.halves[1].fin {
-            c.state = State::HalfClosed;
-        }
-        let delivered = stream.delivered - before;
-        c.gaps += stream.gaps - gaps_before;
-        c.gap_bytes += stream.gap_bytes - gap_bytes_before;
-        match dir {
-            Direction::AToB => {
-                c.packets_a_to_b += 1;
-                c.bytes_a_to_b += delivered;
-            }
-            Direction::BToA => {
-                c.packets_b_to_a += 1;
-                c.bytes_b_to_a += delivered;
-            }
-        }
-        count(c, &notes);
+        annotation.step = o.step(dir, t, ts_us, c, &mut notes);
+        c.add_segment(dir, before, o.tallies(), &notes);
         Update {
             conversation: id,
             direction: dir,
             notes,
             state: Some(c.state),
-            tcp: Some(Annotation {
-                step,
-                rel_seq,
-                rel_ack,
-                stream: id,
-            }),
+            tcp: Some(annotation),
             payload_offset: if t.payload_len > 0 {
                 payload_offset
             } else {
@@ -611,21 +555,13 @@ impl FlowTable {
         open.sort_by_key(|o| o.index);
         for mut o in open {
             let c = &mut self.conversations[o.index];
-            for (i, dir) in [(0, Direction::AToB), (1, Direction::BToA)] {
+            let id = c.id;
+            for (half, dir) in o.halves.iter_mut().zip([Direction::AToB, Direction::BToA]) {
                 let mut notes = Vec::new();
-                let stream = &mut o.halves[i].stream;
-                let (before, gaps_before, gap_bytes_before) =
-                    (stream.delivered, stream.gaps, stream.gap_bytes);
-                let id = c.id;
-                stream.finish(&mut notes, &mut |p| sink(id, dir, p));
-                let delivered = stream.delivered - before;
-                c.gaps += stream.gaps - gaps_before;
-                c.gap_bytes += stream.gap_bytes - gap_bytes_before;
-                match dir {
-                    Direction::AToB => c.bytes_a_to_b += delivered,
-                    Direction::BToA => c.bytes_b_to_a += delivered,
-                }
-                count(c, &notes);
+                let before = Tally::of(&half.stream);
+                half.stream.finish(&mut notes, &mut |p| sink(id, dir, p));
+                c.add_delivered(dir, before, Tally::of(&half.stream));
+                c.count(&notes);
                 if !notes.is_empty() {
                     updates.push(Update {
                         conversation: id,
@@ -646,7 +582,10 @@ impl FlowTable {
         self.slots
             .iter()
             .flatten()
-            .map(|o| o.halves[0].stream.buffered() + o.halves[1].stream.buffered())
+            .map(|o| {
+                let [a_to_b, b_to_a] = &o.halves;
+                a_to_b.stream.buffered() + b_to_a.stream.buffered()
+            })
             .sum()
     }
 }
@@ -707,46 +646,123 @@ impl ConvHasher {
     }
 }
 
-fn count(c: &mut Conversation, notes: &[Note]) {
-    for n in notes {
-        match n {
-            Note::Retransmission => c.retransmissions += 1,
-            Note::OutOfOrder => c.out_of_order += 1,
-            Note::PreviousSegmentNotCaptured => c.previous_segment_not_captured += 1,
-            Note::BufferFull => c.buffer_full += 1,
-            Note::DuplicateAck { .. } => c.duplicate_acks += 1,
-            Note::ZeroWindow => c.zero_windows += 1,
-            Note::WindowUpdate => c.window_updates += 1,
-            Note::KeepAlive => c.keep_alives += 1,
-            Note::Gap { .. } | Note::Overlap { .. } | Note::Reset => {}
+/// A reassembler's counters at one moment: what a call delivered is the difference of
+/// two.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    delivered: u64,
+    gaps: u64,
+    gap_bytes: u64,
+}
+
+impl Tally {
+    fn of(r: &Reassembler) -> Tally {
+        Tally {
+            delivered: r.delivered,
+            gaps: r.gaps,
+            gap_bytes: r.gap_bytes,
+        }
+    }
+}
+
+impl Conversation {
+    /// A new row: nothing counted yet. A TCP conversation is established until a SYN
+    /// says otherwise (a capture may join it mid-stream).
+    fn new(id: u32, transport: Transport, a: End, b: End, ts_us: u64) -> Conversation {
+        Conversation {
+            id,
+            transport,
+            a,
+            b,
+            state: if transport == Transport::Udp {
+                State::Datagrams
+            } else {
+                State::Established
+            },
+            handshake_seen: false,
+            packets_a_to_b: 0,
+            packets_b_to_a: 0,
+            bytes_a_to_b: 0,
+            bytes_b_to_a: 0,
+            gaps: 0,
+            gap_bytes: 0,
+            retransmissions: 0,
+            out_of_order: 0,
+            buffer_full: 0,
+            duplicate_acks: 0,
+            zero_windows: 0,
+            window_updates: 0,
+            keep_alives: 0,
+            previous_segment_not_captured: 0,
+            first_ts_us: ts_us,
+            last_ts_us: ts_us,
+        }
+    }
+
+    /// Which way a packet sent by `from` travels.
+    fn direction_from(&self, from: End) -> Direction {
+        if self.a == from {
+            Direction::AToB
+        } else {
+            Direction::BToA
+        }
+    }
+
+    /// Add what the stream going `dir` delivered between two tallies to the row.
+    fn add_delivered(&mut self, dir: Direction, before: Tally, after: Tally) {
+        self.gaps += after.gaps - before.gaps;
+        self.gap_bytes += after.gap_bytes - before.gap_bytes;
+        let delivered = after.delivered - before.delivered;
+        match dir {
+            Direction::AToB => self.bytes_a_to_b += delivered,
+            Direction::BToA => self.bytes_b_to_a += delivered,
+        }
+    }
+
+    /// Count a TCP segment going `dir`: the packet, what both streams delivered since
+    /// `before` (this side's bytes, and the other side's its ACK let through), and its
+    /// notes.
+    fn add_segment(
+        &mut self,
+        dir: Direction,
+        before: [Tally; 2],
+        after: [Tally; 2],
+        notes: &[Note],
+    ) {
+        match dir {
+            Direction::AToB => self.packets_a_to_b += 1,
+            Direction::BToA => self.packets_b_to_a += 1,
+        }
+        self.add_delivered(Direction::AToB, before[0], after[0]);
+        self.add_delivered(Direction::BToA, before[1], after[1]);
+        self.count(notes);
+    }
+
+    /// Count the notes in the row's totals.
+    fn count(&mut self, notes: &[Note]) {
+        for n in notes {
+            match n {
+                Note::Retransmission => self.retransmissions += 1,
+                Note::OutOfOrder => self.out_of_order += 1,
+                Note::PreviousSegmentNotCaptured => self.previous_segment_not_captured += 1,
+                Note::BufferFull => self.buffer_full += 1,
+                Note::DuplicateAck { .. } => self.duplicate_acks += 1,
+                Note::ZeroWindow => self.zero_windows += 1,
+                Note::WindowUpdate => self.window_updates += 1,
+                Note::KeepAlive => self.keep_alives += 1,
+                Note::Gap { .. } | Note::Overlap { .. } | Note::Reset => {}
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_segment as seg;
     use super::super::Which;
     use super::*;
-    use crate::wire::checksum::Checked;
-    use crate::wire::tcp::{Flags, Options};
+    use crate::wire::tcp::Flags;
     use std::net::{IpAddr, Ipv4Addr};
-
-    fn seg(flags: u8, seq: u32, ack: u32, len: usize) -> TcpRepr {
-        TcpRepr {
-            src_port: 0,
-            dst_port: 0,
-            seq,
-            ack,
-            header_len: 20,
-            flags: Flags(flags),
-            window: 100,
-            checksum: 0,
-            checksum_check: Checked::Correct,
-            urgent: 0,
-            options: Options::default(),
-            payload_len: len,
-        }
-    }
 
     #[test]
     fn conversation_states_and_both_directions() {
@@ -847,128 +863,6 @@ mod tests {
         assert_eq!((conv.first_ts_us, conv.last_ts_us), (1, 8));
         assert!(conv.matches(&Which::Ends(s, c)));
         assert!(conv.matches(&Which::Id(1)) && !conv.matches(&Which::Id(2)));
-    }
-
-    #[test]
-    fn expert_notes_follow_wiresharks_definitions() {
-        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
-        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
-        let mut t = FlowTable::new(Limits::default());
-        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
-        let with_win = |mut r: TcpRepr, w: u16| {
-            r.window = w;
-            r
-        };
-        t.tcp(c, s, &seg(Flags::SYN, 0, 0, 0), b"", 0, &mut sink);
-        t.tcp(
-            s,
-            c,
-            &seg(Flags::SYN | Flags::ACK, 0, 1, 0),
-            b"",
-            0,
-            &mut sink,
-        );
-        t.tcp(c, s, &seg(Flags::ACK, 1, 1, 0), b"", 0, &mut sink);
-        t.tcp(c, s, &seg(Flags::ACK, 1, 1, 4), b"abcd", 0, &mut sink);
-        let n = |u: Update| u.notes;
-        // The server acknowledges, then says the same again: a duplicate ACK.
-        assert!(n(t.tcp(s, c, &seg(Flags::ACK, 1, 5, 0), b"", 0, &mut sink)).is_empty());
-        assert_eq!(
-            n(t.tcp(s, c, &seg(Flags::ACK, 1, 5, 0), b"", 0, &mut sink)),
-            [Note::DuplicateAck { of: 0, count: 1 }]
-        );
-        // Its buffer is full: zero window; then room again: a window update.
-        assert_eq!(
-            n(t.tcp(
-                s,
-                c,
-                &with_win(seg(Flags::ACK, 1, 5, 0), 0),
-                b"",
-                0,
-                &mut sink
-            )),
-            [Note::ZeroWindow]
-        );
-        assert_eq!(
-            n(t.tcp(s, c, &seg(Flags::ACK, 1, 5, 0), b"", 0, &mut sink)),
-            [Note::WindowUpdate]
-        );
-        // The client probes with the last byte it sent: a keep-alive, not a retransmission.
-        assert_eq!(
-            n(t.tcp(c, s, &seg(Flags::ACK, 4, 1, 1), b"d", 0, &mut sink)),
-            [Note::KeepAlive]
-        );
-        let conv = &t.conversations[0];
-        assert_eq!(
-            (
-                conv.duplicate_acks,
-                conv.zero_windows,
-                conv.window_updates,
-                conv.keep_alives
-            ),
-            (1, 1, 1, 1)
-        );
-        assert_eq!(conv.retransmissions, 0);
-    }
-
-    #[test]
-    fn a_late_segment_is_out_of_order_within_the_round_trip_and_a_retransmission_after() {
-        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
-        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
-        let mut t = FlowTable::new(Limits::default());
-        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
-        // Handshake with a 100 µs round trip (SYN at 0, the client's ACK at 100).
-        t.tcp(c, s, &seg(Flags::SYN, 0, 0, 0), b"", 0, &mut sink);
-        let sa = seg(Flags::SYN | Flags::ACK, 0, 1, 0);
-        t.tcp(s, c, &sa, b"", 50, &mut sink);
-        let u = t.tcp(c, s, &seg(Flags::ACK, 1, 1, 0), b"", 100, &mut sink);
-        assert_eq!(u.tcp.unwrap().step, Some(Step::HandshakeAck));
-        let mut data = |seq: u32, ts: u64| {
-            let u = t.tcp(c, s, &seg(Flags::ACK, seq, 1, 4), b"abcd", ts, &mut sink);
-            (u.notes, u.payload_offset, u.tcp.unwrap().rel_seq)
-        };
-        assert_eq!(data(1, 1000), (vec![], Some(0), 1));
-        assert_eq!(
-            data(9, 1010),
-            (vec![Note::PreviousSegmentNotCaptured], Some(8), 9)
-        );
-        // 40 µs after the highest segment: reordered on the way.
-        assert_eq!(data(5, 1050), (vec![Note::OutOfOrder], Some(4), 5));
-        assert_eq!(data(17, 2000).0, vec![Note::PreviousSegmentNotCaptured]);
-        // The next segment after the highest: the hole at 13 is not its business.
-        assert_eq!(data(21, 2010).0, vec![]);
-        // Bytes seen before, soon after the highest segment and not ending where it
-        // does: Wireshark calls that out of order too; ending where it does, a
-        // retransmission.
-        assert_eq!(data(17, 2030).0, vec![Note::OutOfOrder]);
-        assert_eq!(data(21, 2040).0, vec![Note::Retransmission]);
-        // 3 ms later: the sender sent it again.
-        assert_eq!(data(13, 5000).0, vec![Note::Retransmission]);
-    }
-
-    #[test]
-    fn duplicate_acks_name_the_packet_they_repeat() {
-        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
-        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
-        let mut t = FlowTable::new(Limits::default());
-        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
-        let mut feed = |from, to, r: TcpRepr| {
-            t.packets += 1; // as `packet` counts them
-            let data = vec![b'x'; r.payload_len];
-            t.tcp(from, to, &r, &data, 0, &mut sink).notes
-        };
-        feed(c, s, seg(Flags::SYN, 0, 0, 0));
-        feed(s, c, seg(Flags::SYN | Flags::ACK, 0, 1, 0));
-        feed(c, s, seg(Flags::ACK, 1, 1, 0));
-        feed(c, s, seg(Flags::ACK, 1, 1, 8));
-        assert!(feed(s, c, seg(Flags::ACK, 1, 5, 0)).is_empty()); // packet 5
-        for k in 1..=3 {
-            assert_eq!(
-                feed(s, c, seg(Flags::ACK, 1, 5, 0)),
-                [Note::DuplicateAck { of: 5, count: k }]
-            );
-        }
-        assert!(feed(s, c, seg(Flags::ACK, 1, 9, 0)).is_empty(), "a new ACK");
     }
 
     #[test]
