@@ -722,6 +722,9 @@ impl Conversation {
     /// Count a TCP segment going `dir`: the packet, what both streams delivered since
     /// `before` (this side's bytes, and the other side's its ACK let through), and its
     /// notes.
+    // Every TCP segment comes through here: as a call of its own it cost about 0.5% more
+    // instructions on `netlab capture --read` (cachegrind, a million packets).
+    #[inline]
     fn add_segment(
         &mut self,
         dir: Direction,
