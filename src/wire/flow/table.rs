@@ -248,7 +248,7 @@ pub struct FlowTable {
     limits: Limits,
     /// Open conversations: their ends, and where their state is in `slots`. The map holds
     /// only small entries (a look-up per packet stays in the cache); the state of a
-    /// conversation (about 340 bytes) lives in the slab beside it.
+    /// conversation (about 350 bytes) lives in the slab beside it.
     open: HashMap<Key, usize, std::hash::BuildHasherDefault<ConvHasher>>,
     slots: Vec<Option<Open>>,
     free_slots: Vec<usize>,
