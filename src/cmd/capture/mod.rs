@@ -2,6 +2,10 @@
 //! `wire::dissect`, filter, annotate TCP conversations, and hand each packet to
 //! `output` as an event; a summary report ends the run.
 
+pub mod applayers;
+pub mod follow;
+pub mod stats;
+
 use crate::cli::capture::CaptureArgs;
 use crate::error::{usage, HintExt, Hinted};
 use crate::layers::Protocol;
@@ -161,7 +165,7 @@ impl TryFrom<CaptureArgs> for Plan {
                         "drop one of them (--hex with --follow gives a hexdump of the stream)",
                     ));
                 }
-                Some(super::follow::parse_which(f)?)
+                Some(follow::parse_which(f)?)
             }
         };
         if a.stats && (a.follow.is_some() || a.layers || a.osi || a.hex || a.quiet) {
@@ -178,7 +182,7 @@ impl TryFrom<CaptureArgs> for Plan {
                     "add --follow N or --stats",
                 ));
             }
-            limits.max_buffered = super::follow::parse_bytes(b)?;
+            limits.max_buffered = follow::parse_bytes(b)?;
         }
         Ok(Plan {
             limits,
@@ -292,7 +296,7 @@ pub struct CaptureSummary {
     /// TCP/UDP/ICMPv6 checksums that did not verify (normal on loopback: offload).
     pub checksums_not_verified: u64,
     /// The conversation tracker's notes over the shown packets.
-    pub tcp_notes: super::stats::NoteCounts,
+    pub tcp_notes: stats::NoteCounts,
     pub truncated_record: Option<u64>,
     pub written: Option<PathBuf>,
     pub note: Option<String>,
@@ -541,13 +545,13 @@ struct Pipeline<'o> {
     /// `--stats` use, so conversation numbers agree).
     flows: FlowTable,
     /// Application layers per packet, for JSON and the detailed views.
-    apps: Option<super::applayers::AppLayers>,
+    apps: Option<applayers::AppLayers>,
     sink: Option<PcapSink>,
     summary: CaptureSummary,
     json_all: bool,
     full: bool,
-    follower: Option<super::follow::Follower>,
-    stats: Option<super::stats::Stats>,
+    follower: Option<follow::Follower>,
+    stats: Option<stats::Stats>,
 }
 
 impl<'o> Pipeline<'o> {
@@ -561,8 +565,8 @@ impl<'o> Pipeline<'o> {
         let limits = plan.limits;
         let follower = plan
             .follow
-            .map(|w| super::follow::Follower::with_limits(w, limits));
-        let stats = plan.stats.then(|| super::stats::Stats::with_limits(limits));
+            .map(|w| follow::Follower::with_limits(w, limits));
+        let stats = plan.stats.then(|| stats::Stats::with_limits(limits));
         let json_all = out.format() == Format::Json;
         let full = out.format() != Format::Human || plan.view.detailed();
         let summary = CaptureSummary {
@@ -585,7 +589,7 @@ impl<'o> Pipeline<'o> {
             out,
             plan,
             flows: FlowTable::streaming(Limits::default()),
-            apps: full.then(super::applayers::AppLayers::default),
+            apps: full.then(applayers::AppLayers::default),
             sink,
             summary,
             json_all,
