@@ -15,6 +15,7 @@
 pub mod diagram;
 pub mod follow;
 pub mod hexdump;
+pub mod oneline;
 pub mod packet;
 pub mod style;
 

@@ -10,13 +10,12 @@ use crate::cli::capture::CaptureArgs;
 use crate::error::{usage, HintExt, Hinted};
 use crate::layers::Protocol;
 use crate::net::capture::{CaptureError, FileSource, Frame, PcapSink, RecordProblem};
-use crate::output::{hexdump, packet, Format, Output, Paint, Render, Style};
+use crate::output::{hexdump, oneline, packet, Format, Output, Paint, Render, Style};
 use crate::wire::app::{AppLayer, AppMessage};
 use crate::wire::checksum::Checked;
 use crate::wire::dissect::{dissect, Dissection, Field, LayerRepr, LinkType, Stopped};
 use crate::wire::filter::Filter;
 use crate::wire::flow::{Annotation, FlowTable, Limits, Note, State};
-use crate::wire::text::{push_ipv4, push_num, push_pair};
 use serde::Serialize;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -357,174 +356,6 @@ impl Render for InterfaceList {
     }
 }
 
-#[cfg(test)]
-fn time_of_day(ts_us: u64) -> String {
-    let mut s = String::with_capacity(15);
-    push_time_of_day(&mut s, ts_us);
-    s
-}
-
-/// HH:MM:SS.uuuuuu in UTC.
-fn push_time_of_day(s: &mut String, ts_us: u64) {
-    let secs = ts_us / 1_000_000;
-    let us = ts_us % 1_000_000;
-    push_pair(s, (secs / 3600) % 24);
-    s.push(':');
-    push_pair(s, (secs / 60) % 60);
-    s.push(':');
-    push_pair(s, secs % 60);
-    s.push('.');
-    push_pair(s, us / 10_000);
-    push_pair(s, us / 100 % 100);
-    push_pair(s, us % 100);
-}
-
-fn endpoint(ip: std::net::IpAddr, port: Option<u16>) -> String {
-    let mut s = String::new();
-    write_endpoint(&mut s, ip, port);
-    s
-}
-
-/// Append `n` right-aligned in `width` columns (spaces, or zeros with `zero`).
-fn push_num_width(s: &mut String, n: u64, width: usize, zero: bool) {
-    let digits = if n == 0 { 1 } else { n.ilog10() as usize + 1 };
-    for _ in digits..width {
-        s.push(if zero { '0' } else { ' ' });
-    }
-    push_num(s, n);
-}
-
-/// The one-line text after the addresses.
-fn info(d: &Dissection, ann: Option<&Annotation>, notes: &[Note]) -> String {
-    let mut s = String::with_capacity(96);
-    write_info(&mut s, d, ann, notes);
-    s
-}
-
-/// Write the one-line text into `s` (one buffer per packet: the one-line view of a
-/// million packets is mostly this function).
-fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>, notes: &[Note]) {
-    use std::fmt::Write as _;
-    let Some(top) = d.top() else {
-        s.push_str(
-            d.stopped
-                .as_ref()
-                .map(|s| s.reason.as_str())
-                .unwrap_or("empty frame"),
-        );
-        return;
-    };
-    match &top.repr {
-        LayerRepr::Tcp(t) => {
-            s.push('[');
-            t.flags.push_names(s);
-            s.push(']');
-            s.push_str(" seq ");
-            match ann {
-                Some(a) => {
-                    push_num(s, u64::from(a.rel_seq));
-                    if let Some(ack) = a.rel_ack {
-                        s.push_str(" ack ");
-                        push_num(s, u64::from(ack));
-                    }
-                }
-                None => push_num(s, u64::from(t.seq)),
-            }
-            s.push_str(" win ");
-            push_num(s, u64::from(t.window));
-            s.push_str(" len ");
-            push_num(s, t.payload_len as u64);
-            let o = &t.options;
-            let start = s.len();
-            let sep = |s: &mut String| s.push_str(if s.len() == start { " [" } else { " " });
-            if let Some(m) = o.mss {
-                sep(s);
-                s.push_str("mss ");
-                push_num(s, u64::from(m));
-            }
-            if o.sack_permitted {
-                sep(s);
-                s.push_str("sackOK");
-            }
-            for (l, r) in o.sack_blocks() {
-                sep(s);
-                let _ = write!(s, "sack {l}-{r}");
-            }
-            if o.timestamps.is_some() {
-                sep(s);
-                s.push_str("TS");
-            }
-            if let Some(w) = o.window_scale {
-                sep(s);
-                let _ = write!(s, "wscale {w}");
-            }
-            if s.len() != start {
-                s.push(']');
-            }
-            for n in notes {
-                s.push(' ');
-                if !n.push_label(s) {
-                    s.pop();
-                }
-            }
-            if let Some(step) = ann.and_then(|a| a.step) {
-                s.push_str("  ← ");
-                s.push_str(step.describe());
-            }
-        }
-        LayerRepr::Udp(u) => {
-            s.push_str("len ");
-            push_num(s, u.payload_len as u64);
-        }
-        LayerRepr::Icmpv4(_) | LayerRepr::Icmpv6(_) => {
-            let summary = top.summary();
-            s.push_str(summary.split_once(' ').map(|x| x.1).unwrap_or(&summary));
-            // An error message: say which conversation it is about.
-            if let Some(q) = d.layers.iter().rev().find(|l| l.quoted) {
-                let _ = write!(s, ", about {}", q.summary());
-            }
-        }
-        LayerRepr::Ipv4(ip) if ip.frag_offset != 0 => {
-            // A later fragment: only IP's header is here; the transport header travelled
-            // in the first fragment.
-            s.push_str("fragment id ");
-            push_num(s, u64::from(ip.ident));
-            s.push_str(" offset ");
-            push_num(s, u64::from(ip.frag_offset));
-            if ip.more_frags {
-                s.push_str(" MF");
-            }
-            s.push_str(" of a ");
-            s.push_str(ip.protocol.name());
-            s.push_str(" packet (its header is in the first fragment)");
-            return;
-        }
-        _ => s.push_str(&top.summary()),
-    }
-    if let Some(st) = &d.stopped {
-        let _ = write!(s, " ({})", st.reason);
-    }
-}
-
-fn write_endpoint(s: &mut String, ip: std::net::IpAddr, port: Option<u16>) {
-    use std::fmt::Write as _;
-    match ip {
-        std::net::IpAddr::V4(a) => {
-            push_ipv4(s, a);
-        }
-        std::net::IpAddr::V6(a) if port.is_some() => {
-            let _ = write!(s, "[{a}]");
-        }
-        std::net::IpAddr::V6(a) => {
-            let _ = write!(s, "{a}");
-        }
-    }
-    if let Some(p) = port {
-        s.push(':');
-        push_num(s, u64::from(p));
-    }
-}
-
 fn checksum_failed(d: &Dissection) -> bool {
     d.layers.iter().any(|l| {
         let c = match &l.repr {
@@ -694,9 +525,9 @@ impl<'o> Pipeline<'o> {
                 })
                 .map(|l| l.protocol),
             protocol: d.top().map(|l| l.protocol),
-            src: ips.map(|(s, _)| endpoint(s, ports.map(|p| p.0))),
-            dst: ips.map(|(_, t)| endpoint(t, ports.map(|p| p.1))),
-            info: json_fields.then(|| info(&d, ann.as_ref(), &notes)),
+            src: ips.map(|(s, _)| oneline::endpoint(s, ports.map(|p| p.0))),
+            dst: ips.map(|(_, t)| oneline::endpoint(t, ports.map(|p| p.1))),
+            info: json_fields.then(|| oneline::info(&d, ann.as_ref(), &notes)),
             tcp: ann,
             notes,
             pdu_continues: app.continues,
@@ -783,45 +614,29 @@ impl<'o> Pipeline<'o> {
 
 impl Render for PacketEvent {
     fn render_human(&self, style: &Style) -> String {
-        use std::fmt::Write as _;
         let mut line = String::with_capacity(160);
-        // Dim the packet number and time when colour is on: the facts to read come after.
-        if style.color {
-            line.push_str("\x1b[2m");
-        }
-        push_num_width(&mut line, self.number, 4, false);
-        line.push(' ');
-        push_time_of_day(&mut line, self.ts_us);
-        if style.color {
-            line.push_str("\x1b[0m");
-        }
-        line.push(' ');
-        push_num_width(&mut line, u64::from(self.orig_len), 5, false);
-        line.push_str(" B  ");
-        let net = self.network;
+        oneline::write_head(
+            &mut line,
+            self.number,
+            self.ts_us,
+            self.orig_len,
+            style.color,
+        );
         match &self.dissection {
-            Some(d) => {
-                if net != Some(Protocol::Arp) {
-                    if let Some((src, dst)) = d.ip_addrs() {
-                        let ports = d.ports();
-                        write_endpoint(&mut line, src, ports.map(|p| p.0));
-                        line.push_str(" → ");
-                        write_endpoint(&mut line, dst, ports.map(|p| p.1));
-                        line.push(' ');
-                    }
-                    if let Some(p) = self.protocol {
-                        line.push_str(p.name());
-                        line.push(' ');
-                    }
-                }
-                write_info(&mut line, d, self.tcp.as_ref(), &self.notes);
-            }
-            None => {
-                if let (Some(s), Some(d)) = (&self.src, &self.dst) {
-                    let _ = write!(line, "{s} → {d} ");
-                }
-                line.push_str(self.info.as_deref().unwrap_or(""));
-            }
+            Some(d) => oneline::write_packet(
+                &mut line,
+                d,
+                self.network,
+                self.protocol,
+                self.tcp.as_ref(),
+                &self.notes,
+            ),
+            None => oneline::write_texts(
+                &mut line,
+                self.src.as_deref(),
+                self.dst.as_deref(),
+                self.info.as_deref(),
+            ),
         }
         if let (Some(d), Some(frame)) = (&self.dissection, &self.frame) {
             let mut out = if style.color {
@@ -1232,25 +1047,6 @@ mod tests {
             let e = plan(bad).unwrap_err();
             let h = e.downcast_ref::<Hinted>().expect("a hinted usage error");
             assert_eq!(h.kind, crate::error::ErrorKind::Usage, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn time_of_day_is_utc() {
-        assert_eq!(
-            time_of_day(86_400_000_000 + 3_723_000_042),
-            "01:02:03.000042"
-        );
-        assert_eq!(time_of_day(86_399_999_999), "23:59:59.999999");
-        assert_eq!(time_of_day(10_203_040), "00:00:10.203040");
-    }
-
-    #[test]
-    fn number_writers_match_format() {
-        for n in [0u64, 7, 10, 99, 100, 12345, u64::from(u32::MAX), u64::MAX] {
-            let mut s = String::new();
-            push_num_width(&mut s, n, 6, false);
-            assert_eq!(s, format!("{n:>6}"));
         }
     }
 }
