@@ -2,7 +2,7 @@
 //! command in a network namespace of its own (`--own-namespace`), where netlab re-runs
 //! itself inside the namespace (`--in-namespace`) and captures on the namespace's `lo`.
 
-use super::{hinted, Pipeline, Plan};
+use super::{capture_failed, Pipeline, Plan};
 use crate::error::{usage, HintExt, Hinted};
 use crate::output::Output;
 #[cfg(not(feature = "capture"))]
@@ -17,18 +17,18 @@ use std::time::Duration;
 
 #[cfg(not(feature = "capture"))]
 pub(super) fn live(_: Plan, _: Option<String>, _: Option<Spawn>, _: &mut Output) -> anyhow::Result<()> {
-    Err(hinted(
-        CaptureError::NotBuilt,
+    capture_failed(
+        Err(CaptureError::NotBuilt),
         "starting a live capture".into(),
-    ))
+    )
 }
 
 #[cfg(not(feature = "capture"))]
 pub(super) fn in_namespace(_: Plan, _: Vec<String>, _: &mut Output) -> anyhow::Result<()> {
-    Err(hinted(
-        CaptureError::NotBuilt,
+    capture_failed(
+        Err(CaptureError::NotBuilt),
         "starting a live capture".into(),
-    ))
+    )
 }
 
 /// Starts the command whose traffic is captured (once the capture is running).
@@ -53,8 +53,10 @@ pub(super) fn live(
         Some((_, f)) => Box::new(move |bytes| f.matches(&dissect(LinkType::Ethernet, bytes))),
         None => Box::new(|_| true),
     };
-    let cap = LiveCapture::start(&iface, plan.queue, keep)
-        .map_err(|e| hinted(e, format!("capturing on `{iface}`")))?;
+    let cap = capture_failed(
+        LiveCapture::start(&iface, plan.queue, keep),
+        format!("capturing on `{iface}`"),
+    )?;
     // Ctrl-C ends the capture cleanly, so the summary (and dropped: N) is still printed.
     let interrupted = Arc::new(AtomicBool::new(false));
     {

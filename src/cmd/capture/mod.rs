@@ -28,7 +28,7 @@ pub use report::InterfaceList;
 pub use report::{CaptureStarted, CaptureSummary, Decoded, LayerOut, PacketEvent};
 
 use crate::cli::capture::CaptureArgs;
-use crate::error::{usage, Hinted};
+use crate::error::{usage, HintExt, Hinted};
 use crate::net::capture::{CaptureError, FileSource, RecordProblem};
 use crate::output::Output;
 use crate::wire::filter::Filter;
@@ -230,16 +230,48 @@ pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     }
 }
 
-fn hinted(e: CaptureError, message: String) -> anyhow::Error {
-    let hint = e.hint();
-    let mut h = Hinted::failure(message);
-    h.hint = hint;
-    anyhow::Error::new(e).context(h)
+/// Wrap a capture error: `message` says what netlab was doing, the hint what the student
+/// can do about it (`net::capture` names the defect and knows nothing of netlab's flags).
+fn capture_failed<T>(r: Result<T, CaptureError>, message: String) -> anyhow::Result<T> {
+    match r.as_ref().err().and_then(hint) {
+        Some(h) => r.hinted(message, h),
+        None => r.failed(message),
+    }
+}
+
+/// What the student can do about a capture error, in netlab's own flags.
+fn hint(e: &CaptureError) -> Option<&'static str> {
+    Some(match e {
+        CaptureError::PermissionDenied { .. } => {
+            "capture needs the CAP_NET_RAW capability. Run it with sudo; or grant it once: \
+             `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v netlab)`; or read a saved \
+             capture with `--read FILE`; or capture a command's traffic in a namespace of its own: \
+             `netlab capture --own-namespace -- COMMAND`"
+        }
+        CaptureError::NoSuchInterface(_) => "list the interfaces with `netlab capture --list`",
+        CaptureError::NotACapture { .. } => {
+            "netlab reads pcap (.pcap) and pcapng (.pcapng) files, as tcpdump -w and Wireshark write them"
+        }
+        CaptureError::UnsupportedLink { .. } => {
+            "netlab decodes Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback captures; \
+             capture with `tcpdump -i lo -w FILE` or `tcpdump -i any -w FILE`"
+        }
+        CaptureError::Record { .. } => {
+            "the packets before this record were shown; the file may be damaged or still being written"
+        }
+        CaptureError::NotBuilt => "rebuild with `cargo build --features capture`, or use `--read FILE`",
+        CaptureError::Open { .. }
+        | CaptureError::UnsupportedInterface(_)
+        | CaptureError::OpenFile { .. }
+        | CaptureError::Write { .. } => return None,
+    })
 }
 
 fn read_file(plan: Plan, path: &std::path::Path, out: &mut Output) -> anyhow::Result<()> {
-    let mut src =
-        FileSource::open(path).map_err(|e| hinted(e, format!("reading `{}`", path.display())))?;
+    let mut src = capture_failed(
+        FileSource::open(path),
+        format!("reading `{}`", path.display()),
+    )?;
     out.buffer_events();
     let source = format!("{} ({})", path.display(), src.format);
     let mut p = Pipeline::new(out, plan, source)?;
@@ -264,14 +296,14 @@ fn read_file(plan: Plan, path: &std::path::Path, out: &mut Output) -> anyhow::Re
     }
     p.finish()?;
     match fatal {
-        Some(e) => Err(hinted(e, format!("reading `{}` stopped", path.display()))),
+        Some(e) => capture_failed(Err(e), format!("reading `{}` stopped", path.display())),
         None => Ok(()),
     }
 }
 
 #[cfg(not(feature = "capture"))]
 fn list(_out: &mut Output) -> anyhow::Result<()> {
-    Err(hinted(CaptureError::NotBuilt, "listing interfaces".into()))
+    capture_failed(Err(CaptureError::NotBuilt), "listing interfaces".into())
 }
 
 #[cfg(feature = "capture")]
@@ -323,5 +355,32 @@ mod tests {
             let h = e.downcast_ref::<Hinted>().expect("a hinted usage error");
             assert_eq!(h.kind, crate::error::ErrorKind::Usage, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn capture_errors_get_their_hint_here() {
+        let hinted = |e: CaptureError| {
+            let e = capture_failed::<()>(Err(e), "capturing on `x`".into()).unwrap_err();
+            let h = e.downcast_ref::<Hinted>().expect("a Hinted context").clone();
+            assert_eq!(
+                (h.message.as_str(), h.kind),
+                ("capturing on `x`", crate::error::ErrorKind::Failure)
+            );
+            h.hint
+        };
+        let h = hinted(CaptureError::NoSuchInterface("x".into())).unwrap();
+        assert!(h.contains("netlab capture --list"), "{h}");
+        let h = hinted(CaptureError::PermissionDenied {
+            iface: "lo".into(),
+            source: std::io::ErrorKind::PermissionDenied.into(),
+        })
+        .unwrap();
+        assert!(h.contains("--own-namespace") && h.contains("--read"), "{h}");
+        // No hint of ours: the generic one for the I/O error may still come.
+        let write = CaptureError::Write {
+            path: "x.pcap".into(),
+            source: std::io::ErrorKind::StorageFull.into(),
+        };
+        assert_eq!(hinted(write), None);
     }
 }
