@@ -48,6 +48,14 @@ pub fn parse_which(s: &str) -> anyhow::Result<Which> {
     }
 }
 
+/// `--follow`'s text for a conversation, as [`parse_which`] reads it back.
+pub fn which_text(w: Which) -> String {
+    match w {
+        Which::Id(n) => n.to_string(),
+        Which::Ends(a, b) => format!("{}-{}", SocketAddr::from(a), SocketAddr::from(b)),
+    }
+}
+
 /// The most `--max-stream-buffer` may be.
 pub const MAX_STREAM_BUFFER: usize = 1 << 30;
 

@@ -1,9 +1,8 @@
-//! Live capture: on an interface (`--interface`, loopback by default), and around a
-//! command in a network namespace of its own (`--own-namespace`), where netlab re-runs
-//! itself inside the namespace (`--in-namespace`) and captures on the namespace's `lo`.
+//! Live capture on an interface (`--interface`, loopback by default): frames from
+//! `net::capture::LiveCapture` through the pipeline until Ctrl-C, `--duration`, `--count`,
+//! or (inside `--own-namespace`'s namespace) the command's exit.
 
 use super::{capture_failed, Pipeline, Plan};
-use crate::error::{usage, HintExt, Hinted};
 use crate::output::Output;
 #[cfg(not(feature = "capture"))]
 use crate::net::capture::CaptureError;
@@ -23,16 +22,8 @@ pub(super) fn live(_: Plan, _: Option<String>, _: Option<Spawn>, _: &mut Output)
     )
 }
 
-#[cfg(not(feature = "capture"))]
-pub(super) fn in_namespace(_: Plan, _: Vec<String>, _: &mut Output) -> anyhow::Result<()> {
-    capture_failed(
-        Err(CaptureError::NotBuilt),
-        "starting a live capture".into(),
-    )
-}
-
 /// Starts the command whose traffic is captured (once the capture is running).
-type Spawn = Box<dyn FnOnce() -> anyhow::Result<std::process::Child>>;
+pub(super) type Spawn = Box<dyn FnOnce() -> anyhow::Result<std::process::Child>>;
 
 /// Live capture. With `spawn`, start that command once the capture runs, and capture
 /// until it exits (then drain briefly).
@@ -122,100 +113,4 @@ pub(super) fn live(
     }
     p.finish()?;
     Ok(())
-}
-
-/// Inside the namespace netlab made: bring its loopback up, start capturing, run the
-/// command, stop when it exits.
-#[cfg(feature = "capture")]
-pub(super) fn in_namespace(plan: Plan, command: Vec<String>, out: &mut Output) -> anyhow::Result<()> {
-    use std::process::{Command, Stdio};
-    let status = Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status()
-        .failed("running `ip link set lo up` inside the namespace")?;
-    if !status.success() {
-        return Err(
-            Hinted::failure("could not bring up the namespace's loopback interface")
-                .with_hint("is iproute2 (`ip`) installed?")
-                .into(),
-        );
-    }
-    // Start the capture first so the command's first packet is seen, then the command.
-    let mut command = command.into_iter();
-    let prog = command.next().ok_or_else(|| {
-        usage(
-            "no command given",
-            "netlab capture --own-namespace -- COMMAND",
-        )
-    })?;
-    let args: Vec<String> = command.collect();
-    let iface = Some("lo".to_owned());
-    let spawn = move || {
-        Command::new(&prog)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(std::io::stderr()))
-            .stderr(Stdio::inherit())
-            .spawn()
-            .hinted(
-                format!("could not run `{prog}`"),
-                "check the command after `--`",
-            )
-    };
-    live(plan, iface, Some(Box::new(spawn)), out)
-}
-
-/// Re-run this netlab inside `unshare --user --map-root-user --net`.
-pub(super) fn own_namespace(_plan: Plan, _command: &[String]) -> anyhow::Result<()> {
-    use std::process::{Command, Stdio};
-    let probe = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--net", "true"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
-    match probe {
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(
-                Hinted::failure("could not run `unshare` (util-linux) to create a namespace")
-                    .with_hint(
-                        "install util-linux, or capture with sudo, or read a file with --read",
-                    ),
-            ))
-        }
-        Ok(o) if !o.status.success() => {
-            let why = String::from_utf8_lossy(&o.stderr).trim().to_owned();
-            return Err(Hinted::failure(format!("the kernel refused to create a user and network namespace: {why}"))
-                .with_hint(
-                    "unprivileged user namespaces are disabled here (see `sysctl user.max_user_namespaces`, \
-                     `kernel.unprivileged_userns_clone`, or AppArmor's `kernel.apparmor_restrict_unprivileged_userns`). \
-                     Capture with sudo instead, or read a saved capture with --read FILE",
-                )
-                .into());
-        }
-        Ok(_) => {}
-    }
-    let exe = std::env::current_exe().failed("finding the netlab executable")?;
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .map(|a| {
-            if a == "--own-namespace" {
-                "--in-namespace".to_owned()
-            } else {
-                a
-            }
-        })
-        .collect();
-    let status = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--net", "--"])
-        .arg(exe)
-        .args(args)
-        .status()
-        .failed("running netlab inside a new namespace")?;
-    if status.success() {
-        Ok(())
-    } else {
-        // The inner netlab already printed its error.
-        Err(Hinted::failure(format!("capture inside the namespace failed ({status})")).into())
-    }
 }

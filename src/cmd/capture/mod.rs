@@ -9,7 +9,8 @@
 //! | file | what it does |
 //! |---|---|
 //! | `mod.rs` | [`Plan`] (the command line, validated), [`run`], reading a file, `--list`, the hints for capture errors |
-//! | `live.rs` | live capture on an interface, and `--own-namespace` (a command's traffic in a network namespace of its own) |
+//! | `live.rs` | live capture on an interface |
+//! | `namespace.rs` | `--own-namespace`: a command's traffic, captured in a network namespace of its own |
 //! | `pipeline.rs` | every frame's way: decode, filter, count, `--write`, then `--stats`, `--follow` or a packet event |
 //! | `report.rs` | what goes to `output`: [`PacketEvent`] (the one-line view, the detailed views, JSON) and [`CaptureSummary`] |
 //! | `applayers.rs` | application layers (HTTP, WebSocket, DNS over TCP) per packet, for JSON and the detailed views |
@@ -19,6 +20,7 @@
 pub mod applayers;
 pub mod follow;
 mod live;
+mod namespace;
 mod pipeline;
 pub mod report;
 pub mod stats;
@@ -32,7 +34,8 @@ use crate::error::{usage, HintExt, Hinted};
 use crate::net::capture::{CaptureError, FileSource, RecordProblem};
 use crate::output::Output;
 use crate::wire::filter::Filter;
-use live::{in_namespace, live, own_namespace};
+use live::live;
+use namespace::{in_namespace, own_namespace};
 use pipeline::Pipeline;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -226,7 +229,7 @@ pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
         Source::List => list(out),
         Source::Live { interface } => live(plan, interface, None, out),
         Source::InNamespace { command } => in_namespace(plan, command, out),
-        Source::OwnNamespace { command } => own_namespace(plan, &command),
+        Source::OwnNamespace { command } => own_namespace(&plan, &command, out),
     }
 }
 
