@@ -35,13 +35,12 @@ pub(super) fn live(
     out: &mut Output,
 ) -> anyhow::Result<()> {
     use crate::net::capture::LiveCapture;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
     use std::time::Instant;
 
     let iface = interface.unwrap_or_else(crate::net::capture::loopback_name);
     let keep: crate::net::capture::Keep = match plan.filter.clone() {
-        Some((_, f)) => Box::new(move |bytes| f.matches(&dissect(LinkType::Ethernet, bytes))),
+        Some(f) => Box::new(move |bytes| f.filter.matches(&dissect(LinkType::Ethernet, bytes))),
         None => Box::new(|_| true),
     };
     let cap = capture_failed(
@@ -49,26 +48,12 @@ pub(super) fn live(
         format!("capturing on `{iface}`"),
     )?;
     // Ctrl-C ends the capture cleanly, so the summary (and dropped: N) is still printed.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let flag = interrupted.clone();
-        std::thread::spawn(move || {
-            if let Ok(rt) =
-                crate::net::runtime::runtime(crate::net::runtime::Runtime::CurrentThread)
-            {
-                rt.block_on(async {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        flag.store(true, Ordering::Relaxed);
-                    }
-                });
-            }
-        });
-    }
+    let interrupted = ctrl_c_flag();
     out.event(&CaptureStarted {
         event: "started",
         interface: iface.clone(),
         loopback: cap.loopback,
-        filter: plan.filter.as_ref().map(|f| f.0.clone()),
+        filter: plan.filter.as_ref().map(|f| f.text.clone()),
     })?;
     let mut child = match spawn {
         Some(f) => Some(f()?),
@@ -113,4 +98,23 @@ pub(super) fn live(
     }
     p.finish()?;
     Ok(())
+}
+
+/// A flag set when Ctrl-C arrives (SIGINT on Unix), watched on a thread of its own.
+#[cfg(feature = "capture")]
+fn ctrl_c_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    std::thread::spawn(move || {
+        if let Ok(rt) = crate::net::runtime::runtime(crate::net::runtime::Runtime::CurrentThread) {
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    interrupted
 }

@@ -34,6 +34,7 @@ use crate::error::{usage, HintExt, Hinted};
 use crate::net::capture::{CaptureError, FileSource, RecordProblem};
 use crate::output::Output;
 use crate::wire::filter::Filter;
+use crate::wire::flow::{Limits, Which};
 use live::live;
 use namespace::{in_namespace, own_namespace};
 use pipeline::Pipeline;
@@ -78,48 +79,25 @@ pub struct Plan {
     pub source: Source,
     pub count: Option<u64>,
     pub duration: Option<Duration>,
-    pub filter: Option<(String, Filter)>,
+    pub filter: Option<PlanFilter>,
     pub view: View,
     pub write: Option<PathBuf>,
     pub queue: usize,
     /// Only the summary.
     pub quiet: bool,
     /// `--follow`: one conversation's reassembled bytes instead of packets.
-    pub follow: Option<crate::wire::flow::Which>,
+    pub follow: Option<Which>,
     /// `--stats`: a protocol hierarchy and conversations table instead of packets.
     pub stats: bool,
     /// Bounds on the reassembler's memory (`--max-stream-buffer`).
-    pub limits: crate::wire::flow::Limits,
+    pub limits: Limits,
 }
 
 impl TryFrom<CaptureArgs> for Plan {
     type Error = anyhow::Error;
 
     fn try_from(a: CaptureArgs) -> anyhow::Result<Plan> {
-        if a.list && (a.read.is_some() || a.own_namespace || !a.filter.is_empty()) {
-            return Err(usage(
-                "--list takes no other options",
-                "run `netlab capture --list` on its own",
-            ));
-        }
-        if a.read.is_some() && (a.interface.is_some() || a.own_namespace) {
-            return Err(usage("--read takes packets from a file; it cannot be combined with --interface or --own-namespace", "drop one of them"));
-        }
-        if !(a.command.is_empty() || a.own_namespace || a.in_namespace) {
-            return Err(usage(
-                "a command after `--` is only run with --own-namespace",
-                "netlab capture --own-namespace -- COMMAND ...",
-            ));
-        }
-        if (a.own_namespace || a.in_namespace) && a.command.is_empty() {
-            return Err(usage(
-                "--own-namespace needs a command to run, after `--`",
-                "for example: netlab capture --own-namespace -- curl -s http://127.0.0.1:8000/",
-            ));
-        }
-        if a.own_namespace && a.interface.is_some() {
-            return Err(usage("--own-namespace captures on the namespace's own loopback; --interface does not apply", "drop --interface"));
-        }
+        check_sources(&a)?;
         if a.count == Some(0) {
             return Err(usage(
                 "--count must be at least 1",
@@ -142,25 +120,9 @@ impl TryFrom<CaptureArgs> for Plan {
         let filter = if a.filter.is_empty() {
             None
         } else {
-            let text = a.filter.join(" ");
-            match Filter::parse(&text) {
-                Ok(f) => Some((text, f)),
-                Err(e) => {
-                    let marked: Vec<String> = e
-                        .pointer(&text)
-                        .lines()
-                        .map(|l| format!("      {l}"))
-                        .collect();
-                    let hint = format!(
-                        "the filter, with the problem marked:\n{}",
-                        marked.join("\n")
-                    );
-                    return Err(Hinted::usage(format!("bad filter: {e}"))
-                        .with_hint(hint)
-                        .into());
-                }
-            }
+            Some(PlanFilter::parse(a.filter.join(" "))?)
         };
+        let (follow, limits) = stream_options(&a)?;
         let source = if a.list {
             Source::List
         } else if let Some(p) = a.read {
@@ -174,34 +136,6 @@ impl TryFrom<CaptureArgs> for Plan {
                 interface: a.interface,
             }
         };
-        let follow = match &a.follow {
-            None => None,
-            Some(f) => {
-                if a.layers || a.osi || a.quiet {
-                    return Err(usage(
-                        "--follow shows one conversation's bytes; --layers, --osi and --quiet show packets",
-                        "drop one of them (--hex with --follow gives a hexdump of the stream)",
-                    ));
-                }
-                Some(follow::parse_which(f)?)
-            }
-        };
-        if a.stats && (a.follow.is_some() || a.layers || a.osi || a.hex || a.quiet) {
-            return Err(usage(
-                "--stats counts the whole capture; it takes no packet view, --follow or --quiet",
-                "run `netlab capture --read FILE --stats` on its own, then --follow N",
-            ));
-        }
-        let mut limits = crate::wire::flow::Limits::default();
-        if let Some(b) = &a.max_stream_buffer {
-            if a.follow.is_none() && !a.stats {
-                return Err(usage(
-                    "--max-stream-buffer bounds the reassembly of --follow and --stats",
-                    "add --follow N or --stats",
-                ));
-            }
-            limits.max_buffered = follow::parse_bytes(b)?;
-        }
         Ok(Plan {
             limits,
             stats: a.stats,
@@ -219,6 +153,98 @@ impl TryFrom<CaptureArgs> for Plan {
             queue: a.queue,
             quiet: a.quiet,
         })
+    }
+}
+
+/// Options that choose where packets come from, and what cannot go together.
+fn check_sources(a: &CaptureArgs) -> anyhow::Result<()> {
+    if a.list && (a.read.is_some() || a.own_namespace || !a.filter.is_empty()) {
+        return Err(usage(
+            "--list takes no other options",
+            "run `netlab capture --list` on its own",
+        ));
+    }
+    if a.read.is_some() && (a.interface.is_some() || a.own_namespace) {
+        return Err(usage("--read takes packets from a file; it cannot be combined with --interface or --own-namespace", "drop one of them"));
+    }
+    if !(a.command.is_empty() || a.own_namespace || a.in_namespace) {
+        return Err(usage(
+            "a command after `--` is only run with --own-namespace",
+            "netlab capture --own-namespace -- COMMAND ...",
+        ));
+    }
+    if (a.own_namespace || a.in_namespace) && a.command.is_empty() {
+        return Err(usage(
+            "--own-namespace needs a command to run, after `--`",
+            "for example: netlab capture --own-namespace -- curl -s http://127.0.0.1:8000/",
+        ));
+    }
+    if a.own_namespace && a.interface.is_some() {
+        return Err(usage("--own-namespace captures on the namespace's own loopback; --interface does not apply", "drop --interface"));
+    }
+    Ok(())
+}
+
+/// `--follow`, `--stats` and `--max-stream-buffer`: the views that reassemble streams.
+fn stream_options(a: &CaptureArgs) -> anyhow::Result<(Option<Which>, Limits)> {
+    let follow = match &a.follow {
+        None => None,
+        Some(f) => {
+            if a.layers || a.osi || a.quiet {
+                return Err(usage(
+                    "--follow shows one conversation's bytes; --layers, --osi and --quiet show packets",
+                    "drop one of them (--hex with --follow gives a hexdump of the stream)",
+                ));
+            }
+            Some(follow::parse_which(f)?)
+        }
+    };
+    if a.stats && (a.follow.is_some() || a.layers || a.osi || a.hex || a.quiet) {
+        return Err(usage(
+            "--stats counts the whole capture; it takes no packet view, --follow or --quiet",
+            "run `netlab capture --read FILE --stats` on its own, then --follow N",
+        ));
+    }
+    let mut limits = Limits::default();
+    if let Some(b) = &a.max_stream_buffer {
+        if a.follow.is_none() && !a.stats {
+            return Err(usage(
+                "--max-stream-buffer bounds the reassembly of --follow and --stats",
+                "add --follow N or --stats",
+            ));
+        }
+        limits.max_buffered = follow::parse_bytes(b)?;
+    }
+    Ok((follow, limits))
+}
+
+/// A tcpdump-style filter, as typed and as parsed.
+#[derive(Debug, Clone)]
+pub struct PlanFilter {
+    /// The words after the options, joined with spaces (shown in the summary).
+    pub text: String,
+    pub filter: Filter,
+}
+
+impl PlanFilter {
+    fn parse(text: String) -> anyhow::Result<PlanFilter> {
+        match Filter::parse(&text) {
+            Ok(filter) => Ok(PlanFilter { text, filter }),
+            Err(e) => {
+                let marked: Vec<String> = e
+                    .pointer(&text)
+                    .lines()
+                    .map(|l| format!("      {l}"))
+                    .collect();
+                let hint = format!(
+                    "the filter, with the problem marked:\n{}",
+                    marked.join("\n")
+                );
+                Err(Hinted::usage(format!("bad filter: {e}"))
+                    .with_hint(hint)
+                    .into())
+            }
+        }
     }
 }
 
@@ -337,7 +363,7 @@ mod tests {
     fn plans_validate() {
         let p = plan(&["--read", "x.pcap", "tcp", "port", "80"]).unwrap();
         assert_eq!(p.source, Source::File("x.pcap".into()));
-        assert_eq!(p.filter.unwrap().0, "tcp port 80");
+        assert_eq!(p.filter.unwrap().text, "tcp port 80");
         let p = plan(&["--own-namespace", "--", "curl", "-s", "x"]).unwrap();
         assert_eq!(
             p.source,

@@ -123,9 +123,9 @@ fn inner_argv(plan: &Plan, command: &[String], format: Format, color: bool) -> V
         opt("--quiet", None);
     }
     opt("--queue", Some(plan.queue.to_string()));
-    if let Some((text, _)) = &plan.filter {
+    if let Some(f) = &plan.filter {
         // One argument: the inner netlab joins its filter words with spaces, as this one did.
-        v.push(text.clone());
+        v.push(f.text.clone());
     }
     v.push("--".into());
     v.extend(command.iter().cloned());

@@ -9,6 +9,7 @@ use crate::error::HintExt;
 use crate::layers::Protocol;
 use crate::net::capture::{Frame, PcapSink};
 use crate::output::{oneline, Format, Output};
+use crate::wire::app::AppLayer;
 use crate::wire::checksum::Checked;
 use crate::wire::dissect::{dissect, Dissection, LayerRepr, LinkType};
 use crate::wire::flow::{FlowTable, Limits, State};
@@ -62,7 +63,7 @@ impl<'o> Pipeline<'o> {
             link: None,
             frames: 0,
             shown: 0,
-            filter: plan.filter.as_ref().map(|f| f.0.clone()),
+            filter: plan.filter.as_ref().map(|f| f.text.clone()),
             dropped: None,
             loopback_duplicates_removed: None,
             decode_stopped: 0,
@@ -96,8 +97,8 @@ impl<'o> Pipeline<'o> {
         self.summary.frames += 1;
         self.summary.link.get_or_insert(f.link);
         let d = dissect(f.link, f.data);
-        if let Some((_, filter)) = &self.plan.filter {
-            if !filter.matches(&d) {
+        if let Some(f) = &self.plan.filter {
+            if !f.filter.matches(&d) {
                 return Ok(false);
             }
         }
@@ -111,24 +112,20 @@ impl<'o> Pipeline<'o> {
         if let Some(sink) = self.sink.as_mut() {
             sink.write(&f).failed("writing the capture file")?;
         }
-        if let Some(st) = self.stats.as_mut() {
-            st.packet(
-                &d,
-                f.data,
-                f.orig_len,
-                u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX),
-            );
-            return Ok(self.done());
-        }
-        if let Some(fo) = self.follower.as_mut() {
-            fo.packet(
-                &d,
-                f.data,
-                u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX),
-            );
-            return Ok(self.done());
-        }
         let ts_us = u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX);
+        if let Some(st) = self.stats.as_mut() {
+            st.packet(&d, f.data, f.orig_len, ts_us);
+        } else if let Some(fo) = self.follower.as_mut() {
+            fo.packet(&d, f.data, ts_us);
+        } else {
+            self.packet(f, d, ts_us)?;
+        }
+        Ok(self.done())
+    }
+
+    /// The packet views: track the conversation (notes, application layers), then hand
+    /// the packet to `output` as an event (or keep it for `--json`'s one document).
+    fn packet(&mut self, f: Frame<'_>, d: Dissection, ts_us: u64) -> anyhow::Result<()> {
         let number = self.summary.shown;
         let apps = &mut self.apps;
         if let Some(a) = apps.as_mut() {
@@ -151,7 +148,7 @@ impl<'o> Pipeline<'o> {
         };
         self.summary.tcp_notes.add(&notes);
         if self.plan.quiet {
-            return Ok(self.done());
+            return Ok(());
         }
         let app = match self.apps.as_mut() {
             Some(a) => {
@@ -168,19 +165,12 @@ impl<'o> Pipeline<'o> {
         let ips = if json_fields { d.ip_addrs() } else { None };
         let ports = d.ports();
         let ev = PacketEvent {
-            number: self.summary.shown,
-            ts_us: u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX),
+            number,
+            ts_us,
             captured_len: f.data.len(),
             orig_len: f.orig_len,
             link: f.link,
-            network: d
-                .layers
-                .iter()
-                .find(|l| {
-                    !l.quoted
-                        && matches!(l.protocol, Protocol::Ipv4 | Protocol::Ipv6 | Protocol::Arp)
-                })
-                .map(|l| l.protocol),
+            network: network(&d),
             protocol: d.top().map(|l| l.protocol),
             src: ips.map(|(s, _)| oneline::endpoint(s, ports.map(|p| p.0))),
             dst: ips.map(|(_, t)| oneline::endpoint(t, ports.map(|p| p.1))),
@@ -188,41 +178,7 @@ impl<'o> Pipeline<'o> {
             tcp: ann,
             notes,
             pdu_continues: app.continues,
-            layers: (self.full && json_fields).then(|| {
-                let mut v: Vec<LayerOut> = d
-                    .layers
-                    .iter()
-                    .map(|l| LayerOut {
-                        protocol: l.protocol,
-                        name: l.name(),
-                        osi_layer: l.protocol.osi().number(),
-                        osi: l.protocol.osi().name(),
-                        tcpip: l.protocol.tcpip().name(),
-                        pdu: l.protocol.pdu(),
-                        header: l.header.clone(),
-                        quoted: l.quoted,
-                        summary: l.summary(),
-                        fields: l.fields(f.data),
-                        decoded: Decoded::Wire(l.repr.clone()),
-                        reassembled_from: None,
-                    })
-                    .collect();
-                v.extend(app.layers.iter().map(|a| LayerOut {
-                    protocol: a.protocol,
-                    name: a.name,
-                    osi_layer: a.protocol.osi().number(),
-                    osi: a.protocol.osi().name(),
-                    tcpip: a.protocol.tcpip().name(),
-                    pdu: a.pdu,
-                    header: a.here.clone(),
-                    quoted: false,
-                    summary: a.summary.clone(),
-                    fields: a.fields.clone(),
-                    decoded: Decoded::App(a.message.clone()),
-                    reassembled_from: a.reassembled_from,
-                }));
-                v
-            }),
+            layers: (self.full && json_fields).then(|| layers(&d, f.data, &app.layers)),
             payload: d.payload.clone(),
             stopped: d.stopped.clone(),
             view: self.plan.view,
@@ -235,7 +191,7 @@ impl<'o> Pipeline<'o> {
         } else {
             self.out.event(&ev)?;
         }
-        Ok(self.done())
+        Ok(())
     }
 
     pub(super) fn finish(mut self) -> anyhow::Result<CaptureSummary> {
@@ -267,4 +223,50 @@ impl<'o> Pipeline<'o> {
         self.out.report(&s)?;
         Ok(s)
     }
+}
+
+/// The packet's own network layer (not one quoted inside an ICMP error).
+fn network(d: &Dissection) -> Option<Protocol> {
+    d.layers
+        .iter()
+        .find(|l| !l.quoted && matches!(l.protocol, Protocol::Ipv4 | Protocol::Ipv6 | Protocol::Arp))
+        .map(|l| l.protocol)
+}
+
+/// Every layer as data for JSON: the frame's headers, then the application units that
+/// completed in this packet.
+fn layers(d: &Dissection, frame: &[u8], app: &[AppLayer]) -> Vec<LayerOut> {
+    let mut v: Vec<LayerOut> = d
+        .layers
+        .iter()
+        .map(|l| LayerOut {
+            protocol: l.protocol,
+            name: l.name(),
+            osi_layer: l.protocol.osi().number(),
+            osi: l.protocol.osi().name(),
+            tcpip: l.protocol.tcpip().name(),
+            pdu: l.protocol.pdu(),
+            header: l.header.clone(),
+            quoted: l.quoted,
+            summary: l.summary(),
+            fields: l.fields(frame),
+            decoded: Decoded::Wire(l.repr.clone()),
+            reassembled_from: None,
+        })
+        .collect();
+    v.extend(app.iter().map(|a| LayerOut {
+        protocol: a.protocol,
+        name: a.name,
+        osi_layer: a.protocol.osi().number(),
+        osi: a.protocol.osi().name(),
+        tcpip: a.protocol.tcpip().name(),
+        pdu: a.pdu,
+        header: a.here.clone(),
+        quoted: false,
+        summary: a.summary.clone(),
+        fields: a.fields.clone(),
+        decoded: Decoded::App(a.message.clone()),
+        reassembled_from: a.reassembled_from,
+    }));
+    v
 }
