@@ -121,7 +121,10 @@ pub fn run_in_new_netns(
 /// so does Ctrl-C (the terminal sends SIGINT to the whole foreground process group).
 /// No time limit: it runs until it exits. As [`run_in_new_netns`], a non-zero exit is
 /// returned, not turned into an error.
-pub fn run_attached_in_new_netns(program: &Path, args: &[String]) -> Result<ExitStatus, NetnsError> {
+pub fn run_attached_in_new_netns(
+    program: &Path,
+    args: &[String],
+) -> Result<ExitStatus, NetnsError> {
     Command::new("unshare")
         .args(unshare_args(effective_uid_is_root(), program, args))
         .status()

@@ -3,9 +3,9 @@
 //! or (inside `--own-namespace`'s namespace) the command's exit.
 
 use super::{capture_failed, Pipeline, Plan};
-use crate::output::Output;
 #[cfg(not(feature = "capture"))]
 use crate::net::capture::CaptureError;
+use crate::output::Output;
 #[cfg(feature = "capture")]
 use crate::{
     cmd::capture::CaptureStarted,
@@ -15,7 +15,12 @@ use crate::{
 use std::time::Duration;
 
 #[cfg(not(feature = "capture"))]
-pub(super) fn live(_: Plan, _: Option<String>, _: Option<Spawn>, _: &mut Output) -> anyhow::Result<()> {
+pub(super) fn live(
+    _: Plan,
+    _: Option<String>,
+    _: Option<Spawn>,
+    _: &mut Output,
+) -> anyhow::Result<()> {
     capture_failed(
         Err(CaptureError::NotBuilt),
         "starting a live capture".into(),

@@ -180,7 +180,10 @@ fn check_sources(a: &CaptureArgs) -> anyhow::Result<()> {
         ));
     }
     if a.own_namespace && a.interface.is_some() {
-        return Err(usage("--own-namespace captures on the namespace's own loopback; --interface does not apply", "drop --interface"));
+        return Err(usage(
+            "--own-namespace captures on the namespace's own loopback; --interface does not apply",
+            "drop --interface",
+        ));
     }
     Ok(())
 }
@@ -343,7 +346,6 @@ fn list(out: &mut Output) -> anyhow::Result<()> {
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,7 +392,10 @@ mod tests {
     fn capture_errors_get_their_hint_here() {
         let hinted = |e: CaptureError| {
             let e = capture_failed::<()>(Err(e), "capturing on `x`".into()).unwrap_err();
-            let h = e.downcast_ref::<Hinted>().expect("a Hinted context").clone();
+            let h = e
+                .downcast_ref::<Hinted>()
+                .expect("a Hinted context")
+                .clone();
             assert_eq!(
                 (h.message.as_str(), h.kind),
                 ("capturing on `x`", crate::error::ErrorKind::Failure)

@@ -92,7 +92,10 @@ fn inner_argv(plan: &Plan, command: &[String], format: Format, color: bool) -> V
         Format::Jsonl => opt("--jsonl", None),
     }
     // Decided once, here, from this terminal and NO_COLOR; the inner netlab shares both.
-    opt("--color", Some(if color { "always" } else { "never" }.into()));
+    opt(
+        "--color",
+        Some(if color { "always" } else { "never" }.into()),
+    );
     opt("capture", None);
     opt("--in-namespace", None);
     if let Some(n) = plan.count {
@@ -102,7 +105,11 @@ fn inner_argv(plan: &Plan, command: &[String], format: Format, color: bool) -> V
         opt("--duration", Some(d.as_secs_f64().to_string()));
     }
     let view = plan.view;
-    for (on, name) in [(view.layers, "--layers"), (view.osi, "--osi"), (view.hex, "--hex")] {
+    for (on, name) in [
+        (view.layers, "--layers"),
+        (view.osi, "--osi"),
+        (view.hex, "--hex"),
+    ] {
         if on {
             opt(name, None);
         }
@@ -111,13 +118,16 @@ fn inner_argv(plan: &Plan, command: &[String], format: Format, color: bool) -> V
         opt("--write", Some(p.to_string_lossy().into_owned()));
     }
     if let Some(w) = plan.follow {
-        opt("--follow", Some(super::follow::which_text(w)));
+        opt("--follow", Some(super::follow::which_text(&w)));
     }
     if plan.stats {
         opt("--stats", None);
     }
     if plan.limits != crate::wire::flow::Limits::default() {
-        opt("--max-stream-buffer", Some(plan.limits.max_buffered.to_string()));
+        opt(
+            "--max-stream-buffer",
+            Some(plan.limits.max_buffered.to_string()),
+        );
     }
     if plan.quiet {
         opt("--quiet", None);
@@ -143,7 +153,11 @@ pub(super) fn in_namespace(_: Plan, _: Vec<String>, _: &mut Output) -> anyhow::R
 /// Inside the namespace netlab made (its `lo` is up): start capturing on `lo`, run the
 /// command, stop when it exits.
 #[cfg(feature = "capture")]
-pub(super) fn in_namespace(plan: Plan, command: Vec<String>, out: &mut Output) -> anyhow::Result<()> {
+pub(super) fn in_namespace(
+    plan: Plan,
+    command: Vec<String>,
+    out: &mut Output,
+) -> anyhow::Result<()> {
     use crate::error::usage;
     use std::process::{Command, Stdio};
     // Start the capture first so the command's first packet is seen, then the command.

@@ -44,7 +44,11 @@ pub(super) struct Pipeline<'o> {
 }
 
 impl<'o> Pipeline<'o> {
-    pub(super) fn new(out: &'o mut Output, plan: Plan, source: String) -> anyhow::Result<Pipeline<'o>> {
+    pub(super) fn new(
+        out: &'o mut Output,
+        plan: Plan,
+        source: String,
+    ) -> anyhow::Result<Pipeline<'o>> {
         let sink = match &plan.write {
             Some(p) => {
                 Some(PcapSink::create(p).failed(format!("could not create `{}`", p.display()))?)
@@ -229,7 +233,9 @@ impl<'o> Pipeline<'o> {
 fn network(d: &Dissection) -> Option<Protocol> {
     d.layers
         .iter()
-        .find(|l| !l.quoted && matches!(l.protocol, Protocol::Ipv4 | Protocol::Ipv6 | Protocol::Arp))
+        .find(|l| {
+            !l.quoted && matches!(l.protocol, Protocol::Ipv4 | Protocol::Ipv6 | Protocol::Arp)
+        })
         .map(|l| l.protocol)
 }
 
