@@ -357,8 +357,56 @@ pub fn which_text(w: &Which) -> String {
 
 impl Render for FollowReport {
     fn render_human(&self, style: &Style) -> String {
-        let c = &self.conversation;
         let mut s = String::new();
+        self.write_heading(&mut s, style);
+        s.push_str("\n\n");
+        for ch in &self.chunks {
+            if ch.missing > 0 {
+                follow::write_gap(&mut s, ch.direction, ch.offset, ch.missing, style);
+            } else if self.hex {
+                follow::write_hex(&mut s, ch.direction, ch.offset, &ch.data, style);
+            } else {
+                follow::write_text(&mut s, ch.direction, &ch.data, style);
+            }
+        }
+        if !self.application.is_empty() {
+            s.push('\n');
+            s.push_str(&style.paint(
+                Paint::Bold,
+                "Application layer (OSI 7, TCP/IP application), decoded from the reassembled bytes:",
+            ));
+            s.push('\n');
+            for ev in &self.application {
+                follow::write_app(&mut s, ev, style);
+            }
+        }
+        if self.events_not_kept > 0 {
+            s.push_str(&style.paint(
+                Paint::Warn,
+                format!(
+                    "\n{} more application events not shown (netlab keeps at most {MAX_APP_EVENTS})\n",
+                    self.events_not_kept
+                ),
+            ));
+        }
+        if self.not_kept > 0 {
+            s.push_str(&style.paint(
+                Paint::Warn,
+                format!(
+                    "\n{} more bytes not shown (netlab keeps at most {} MiB of one conversation)\n",
+                    self.not_kept,
+                    MAX_FOLLOW_BYTES >> 20
+                ),
+            ));
+        }
+        s.trim_end().to_string()
+    }
+}
+
+impl FollowReport {
+    /// Which conversation, its two directions and what the reassembler saw.
+    fn write_heading(&self, s: &mut String, style: &Style) {
+        let c = &self.conversation;
         s.push_str(&style.paint(
             Paint::Bold,
             format!(
@@ -405,47 +453,6 @@ impl Render for FollowReport {
                 ),
             ));
         }
-        s.push_str("\n\n");
-        for ch in &self.chunks {
-            if ch.missing > 0 {
-                follow::write_gap(&mut s, ch.direction, ch.offset, ch.missing, style);
-            } else if self.hex {
-                follow::write_hex(&mut s, ch.direction, ch.offset, &ch.data, style);
-            } else {
-                follow::write_text(&mut s, ch.direction, &ch.data, style);
-            }
-        }
-        if !self.application.is_empty() {
-            s.push('\n');
-            s.push_str(&style.paint(
-                Paint::Bold,
-                "Application layer (OSI 7, TCP/IP application), decoded from the reassembled bytes:",
-            ));
-            s.push('\n');
-            for ev in &self.application {
-                follow::write_app(&mut s, ev, style);
-            }
-        }
-        if self.events_not_kept > 0 {
-            s.push_str(&style.paint(
-                Paint::Warn,
-                format!(
-                    "\n{} more application events not shown (netlab keeps at most {MAX_APP_EVENTS})\n",
-                    self.events_not_kept
-                ),
-            ));
-        }
-        if self.not_kept > 0 {
-            s.push_str(&style.paint(
-                Paint::Warn,
-                format!(
-                    "\n{} more bytes not shown (netlab keeps at most {} MiB of one conversation)\n",
-                    self.not_kept,
-                    MAX_FOLLOW_BYTES >> 20
-                ),
-            ));
-        }
-        s.trim_end().to_string()
     }
 }
 
