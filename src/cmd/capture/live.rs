@@ -2,17 +2,16 @@
 //! `net::capture::LiveCapture` through the pipeline until Ctrl-C, `--duration`, `--count`,
 //! or (inside `--own-namespace`'s namespace) the command's exit.
 
-use super::{capture_failed, Pipeline, Plan};
+use super::{capture_failed, Plan};
 #[cfg(not(feature = "capture"))]
 use crate::net::capture::CaptureError;
 use crate::output::Output;
 #[cfg(feature = "capture")]
-use crate::{
-    cmd::capture::CaptureStarted,
-    wire::dissect::{dissect, LinkType},
+use {
+    super::{CaptureStarted, Pipeline},
+    crate::wire::dissect::{dissect, LinkType},
+    std::time::Duration,
 };
-#[cfg(feature = "capture")]
-use std::time::Duration;
 
 #[cfg(not(feature = "capture"))]
 pub(super) fn live(
