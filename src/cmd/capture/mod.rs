@@ -2,9 +2,10 @@
 //! `wire::dissect`, filter, annotate TCP conversations, and hand each packet to
 //! `output` as an event; a summary report ends the run.
 //!
-//! The protocol decisions are all in `wire/` (the decoders, `wire::filter`, and
-//! `wire::flow`'s conversation table and reassembler: RFC 9293 §3.3.2 states, §3.4 sequence numbers); the
-//! frames come from `net::capture`; `output` prints. This folder composes them:
+//! The protocol decisions are all in `wire/`: the decoders, `wire::filter`, and
+//! `wire::flow`'s conversation table and reassembler (RFC 9293 §3.3.2 for the states,
+//! §3.4 for sequence numbers). The frames come from `net::capture`; `output` prints
+//! (the one-line view is `output::oneline`). This folder composes them:
 //!
 //! | file | what it does |
 //! |---|---|
@@ -48,7 +49,8 @@ pub enum Source {
     Live {
         interface: Option<String>,
     },
-    /// Re-run netlab inside a fresh user + network namespace around `command`.
+    /// Re-run netlab inside a fresh network namespace (and user namespace, when not
+    /// root) around `command`.
     OwnNamespace {
         command: Vec<String>,
     },
