@@ -476,6 +476,32 @@ fn own_namespace_says_clearly_when_it_cannot_be_had() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The decoder on a frame read from a file, whole and cut where `tcpdump -s 80` cuts it:
+/// TCP's length comes from the IP header, not from the bytes captured.
+#[test]
+fn a_segment_cut_at_the_snap_length_keeps_its_length_on_the_wire() {
+    use netlab::net::capture::FileSource;
+    use netlab::wire::dissect::{dissect, Dissection, LinkType};
+    // Packet 10 of a real capture: curl's second request, 86 bytes of TCP payload.
+    let path = fixture("http-keepalive.pcap");
+    let mut src = FileSource::open(std::path::Path::new(&path)).unwrap();
+    for _ in 0..9 {
+        src.next_frame().unwrap().unwrap();
+    }
+    let frame = src.next_frame().unwrap().unwrap().data.to_vec();
+    assert_eq!(frame.len(), 152);
+    let tcp = |d: &Dissection| match d.tcp() {
+        Some(t) => t.payload_len,
+        None => panic!("no TCP in {d:?}"),
+    };
+    let whole = dissect(LinkType::Ethernet, &frame);
+    assert_eq!((tcp(&whole), whole.payload.clone()), (86, 66..152));
+    // Kept to 80 bytes (`tcpdump -s 80`): 14 payload bytes captured, 86 sent, as
+    // tcpdump's `length 86` and tshark's `tcp.len` say.
+    let cut = dissect(LinkType::Ethernet, &frame[..80]);
+    assert_eq!((tcp(&cut), cut.payload.clone()), (86, 66..80));
+}
+
 /// A capture taken with a snap length (`tcpdump -s 80`): netlab reads every record
 /// (the header's 80 bounds the bytes kept, not the packet), each TCP segment's `len`
 /// is its length on the wire as tcpdump prints it, and each cut tail is a gap noted on

@@ -2,15 +2,12 @@
 //! streaming labs, `Event`s) by combining `net` adapters and `wire` decoders, and hands
 //! them to `output`. Labs never print.
 
-pub mod applayers;
 pub mod capture;
 pub mod compare;
 pub mod explain;
-pub mod follow;
 pub mod lab;
 pub mod osi;
 pub mod reach;
-pub mod stats;
 pub mod tcp;
 pub mod tour;
 pub mod udp;

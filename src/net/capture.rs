@@ -112,35 +112,6 @@ pub enum CaptureError {
     NotBuilt,
 }
 
-impl CaptureError {
-    /// What the student can do about it.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            CaptureError::PermissionDenied { .. } => {
-                "capture needs the CAP_NET_RAW capability. Run it with sudo; or grant it once: \
-                 `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v netlab)`; or read a saved \
-                 capture with `--read FILE`; or capture a command's traffic in a namespace of its own: \
-                 `netlab capture --own-namespace -- COMMAND`"
-                    .into()
-            }
-            CaptureError::NoSuchInterface(_) => "list the interfaces with `netlab capture --list`".into(),
-            CaptureError::NotACapture { .. } => {
-                "netlab reads pcap (.pcap) and pcapng (.pcapng) files, as tcpdump -w and Wireshark write them".into()
-            }
-            CaptureError::UnsupportedLink { .. } => {
-                "netlab decodes Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback captures; \
-                 capture with `tcpdump -i lo -w FILE` or `tcpdump -i any -w FILE`"
-                    .into()
-            }
-            CaptureError::Record { .. } => {
-                "the packets before this record were shown; the file may be damaged or still being written".into()
-            }
-            CaptureError::NotBuilt => "rebuild with `cargo build --features capture`, or use `--read FILE`".into(),
-            _ => return None,
-        })
-    }
-}
-
 /// A problem with one record; the reader may carry on after some of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordProblem {

@@ -87,10 +87,7 @@ pub fn run_in_new_netns(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => NetnsError::UnshareMissing,
-            _ => NetnsError::Spawn(e),
-        })?;
+        .map_err(unshare_error)?;
     let readers = [
         child.stdout.take().map(|s| spawn_reader(Box::new(s))),
         child.stderr.take().map(|s| spawn_reader(Box::new(s))),
@@ -117,6 +114,28 @@ pub fn run_in_new_netns(
         stdout: out,
         stderr: err,
     })
+}
+
+/// Run `program args` in a new network namespace with `lo` up, attached to this process's
+/// standard input, output and error: what it prints reaches the user as it happens, and
+/// so does Ctrl-C (the terminal sends SIGINT to the whole foreground process group).
+/// No time limit: it runs until it exits. As [`run_in_new_netns`], a non-zero exit is
+/// returned, not turned into an error.
+pub fn run_attached_in_new_netns(
+    program: &Path,
+    args: &[String],
+) -> Result<ExitStatus, NetnsError> {
+    Command::new("unshare")
+        .args(unshare_args(effective_uid_is_root(), program, args))
+        .status()
+        .map_err(unshare_error)
+}
+
+fn unshare_error(e: io::Error) -> NetnsError {
+    match e.kind() {
+        io::ErrorKind::NotFound => NetnsError::UnshareMissing,
+        _ => NetnsError::Spawn(e),
+    }
 }
 
 fn spawn_reader(mut r: Box<dyn Read + Send>) -> std::thread::JoinHandle<String> {

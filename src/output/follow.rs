@@ -1,8 +1,11 @@
 //! "Follow stream" views: one conversation's reassembled bytes, each direction marked
 //! (`>` from the first speaker, `<` back) and coloured like the sequence diagrams
 //! (client cyan, server magenta), as text or as a hexdump.
+//! Under the bytes, the application events decoded from them ([`write_app`]): HTTP
+//! messages, WebSocket frames and messages, DNS messages.
 
 use super::{Paint, Style};
+use crate::wire::app::{AppEvent, AppMessage};
 use crate::wire::flow::Direction;
 use std::fmt::Write as _;
 
@@ -87,6 +90,239 @@ pub fn write_gap(out: &mut String, dir: Direction, offset: u64, len: u64, style:
             format!("[{len} bytes missing at stream offset {offset}: never captured]")
         )
     );
+}
+
+/// One decoded application event (an HTTP message, a WebSocket frame or message, a DNS
+/// message, a note), as `--follow` lists them under the stream.
+pub fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
+    let mark = style.paint(paint_for(ev.direction), ev.direction.arrow());
+    match &ev.message {
+        AppMessage::HttpRequest { .. } | AppMessage::HttpResponse { .. } => {
+            write_http(s, &mark, &ev.message, style)
+        }
+        AppMessage::WebSocketFrame { .. } | AppMessage::WebSocketMessage { .. } => {
+            write_websocket(s, &mark, &ev.message, style)
+        }
+        AppMessage::Note { text } => {
+            let _ = writeln!(s, "{mark} {}", style.paint(Paint::Warn, text));
+        }
+        AppMessage::Dns { .. } => write_dns(s, &mark, &ev.message, style),
+    }
+}
+
+/// An HTTP request or response head (RFC 9112 §3, §4), its body's framing (§6), and
+/// what it says about a switch to WebSocket (RFC 6455 §4.1, §4.2.2).
+fn write_http(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
+    match m {
+        AppMessage::HttpRequest {
+            number,
+            method,
+            target,
+            version,
+            headers,
+            framing,
+            body_len,
+            chunks,
+            upgrade_websocket,
+            ..
+        } => {
+            let _ = writeln!(
+                s,
+                "{mark} HTTP request {number}: {method} {target} {version}  ({} headers, body {body_len} bytes{})",
+                headers.0.len(),
+                body_desc(*framing, *chunks)
+            );
+            if *upgrade_websocket {
+                let key = headers.get("sec-websocket-key").unwrap_or("(none)");
+                let _ = writeln!(
+                    s,
+                    "    asks to switch to WebSocket: Upgrade: websocket, Sec-WebSocket-Key: {key}"
+                );
+            }
+        }
+        AppMessage::HttpResponse {
+            answers,
+            version,
+            status,
+            reason,
+            headers,
+            framing,
+            body_len,
+            chunks,
+            websocket_accept,
+            switches_to_websocket,
+            ..
+        } => {
+            let to = answers
+                .map(|n| format!(" to request {n}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "{mark} HTTP response{to}: {version} {status} {reason}  ({} headers, body {body_len} bytes{})",
+                headers.0.len(),
+                body_desc(*framing, *chunks)
+            );
+            if let Some(a) = websocket_accept {
+                let verdict = if a.ok {
+                    style.paint(Paint::Good, "matches")
+                } else {
+                    style.paint(Paint::Bad, "does NOT match")
+                };
+                let _ = writeln!(
+                    s,
+                    "    Sec-WebSocket-Accept {} {verdict} base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)) = {}",
+                    a.got, a.expected
+                );
+            }
+            if *switches_to_websocket {
+                let _ = writeln!(
+                    s,
+                    "    from the next byte on, both directions carry WebSocket frames"
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A WebSocket frame's header fields (RFC 6455 §5.2) and payload, or a whole message
+/// put together from its frames (§5.4).
+fn write_websocket(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
+    match m {
+        AppMessage::WebSocketFrame {
+            fin,
+            rsv1,
+            rsv2,
+            rsv3,
+            opcode,
+            opcode_bits,
+            masked: _,
+            mask_key,
+            payload_len,
+            length_encoding,
+            compressed,
+            payload_text,
+            payload_hex,
+            not_shown,
+            close_code,
+            close_reason,
+            problem,
+        } => {
+            let opcode = opcode.name();
+            let b = |x: bool| u8::from(x);
+            let mask = match mask_key {
+                Some(k) => format!("MASK=1 key {k}"),
+                None => "MASK=0".into(),
+            };
+            let _ = write!(
+                s,
+                "{mark} WebSocket frame: FIN={} RSV={}{}{} opcode {opcode} (0x{opcode_bits:x}) {mask} len {payload_len} ({})",
+                b(*fin),
+                b(*rsv1),
+                b(*rsv2),
+                b(*rsv3),
+                length_encoding.describe()
+            );
+            if *compressed {
+                s.push_str(" compressed (permessage-deflate)");
+            }
+            if let Some(code) = close_code {
+                let _ = write!(
+                    s,
+                    " close code {}",
+                    crate::wire::websocket::CloseCode(*code)
+                );
+            }
+            match (payload_text, payload_hex, close_reason) {
+                (_, _, Some(r)) if !r.is_empty() => {
+                    let _ = write!(s, " reason {r:?}");
+                }
+                (Some(t), _, None) => {
+                    let _ = write!(s, " {t:?}");
+                }
+                (None, Some(h), None) if !h.is_empty() => {
+                    let _ = write!(s, " hex {h}");
+                }
+                _ => {}
+            }
+            if *not_shown > 0 {
+                let _ = write!(s, " (+{not_shown} bytes not shown)");
+            }
+            s.push('\n');
+            if let Some(p) = problem {
+                let _ = writeln!(s, "    {}", style.paint(Paint::Warn, p));
+            }
+        }
+        AppMessage::WebSocketMessage {
+            opcode,
+            frames,
+            len,
+            text,
+        } => {
+            let opcode = opcode.name();
+            let _ = write!(
+                s,
+                "{mark}   = one {opcode} message of {len} bytes from {frames} frames"
+            );
+            if let Some(t) = text {
+                let _ = write!(s, ": {t:?}");
+            }
+            s.push('\n');
+        }
+        _ => {}
+    }
+}
+
+/// A DNS message: its summary, then the header's fields (RFC 1035 §4.1.1).
+fn write_dns(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
+    if let AppMessage::Dns {
+        transport,
+        length,
+        summary,
+        message,
+    } = m
+    {
+        let framing = if *transport == crate::wire::flow::Transport::Tcp {
+            "after its 2-byte length"
+        } else {
+            "one datagram"
+        };
+        let _ = writeln!(
+            s,
+            "{mark} DNS message, {length} bytes ({framing}): {summary}"
+        );
+        let _ = writeln!(
+                s,
+                "    id 0x{:04x}, flags {} [{}], rcode {}; {} question{}, {} answer{}, {} authority, {} additional",
+                message.id,
+                if message.qr { "response" } else { "query" },
+                message.flags.names(),
+                message.rcode_text(),
+                message.qdcount,
+                if message.qdcount == 1 { "" } else { "s" },
+                message.ancount,
+                if message.ancount == 1 { "" } else { "s" },
+                message.nscount,
+                message.arcount
+            );
+        if let Some(p) = &message.problem {
+            let _ = writeln!(
+                s,
+                "    {}",
+                style.paint(Paint::Warn, format!("malformed: {p}"))
+            );
+        }
+    }
+}
+
+fn body_desc(f: crate::wire::app::BodyFraming, chunks: u32) -> String {
+    use crate::wire::app::BodyFraming;
+    match f {
+        BodyFraming::None => String::new(),
+        BodyFraming::ContentLength => ", by Content-Length".into(),
+        BodyFraming::Chunked => format!(", chunked: {chunks} chunks"),
+        BodyFraming::UntilClose => ", until the server closed".into(),
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod chunk;
 pub mod diagram;
 pub mod follow;
 pub mod hexdump;
+pub mod oneline;
 pub mod packet;
 pub mod style;
 

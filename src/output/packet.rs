@@ -7,6 +7,7 @@ use crate::layers::{OsiLayer, Protocol};
 use crate::wire::app::AppLayer;
 use crate::wire::dissect::{Dissection, Layer, LayerRepr};
 use crate::wire::text::push_num;
+use crate::wire::tls;
 use std::fmt::Write as _;
 
 /// ANSI colour for an OSI layer, so the tree, the OSI view and the hexdump agree.
@@ -44,11 +45,6 @@ pub fn preview(bytes: &[u8], max: usize) -> String {
         s.push('…');
     }
     s
-}
-
-/// Does the application data look like a TLS record? (content type 20-23, version 3.x)
-pub fn looks_like_tls(payload: &[u8]) -> bool {
-    matches!(payload, [20..=23, 3, 0..=4, ..])
 }
 
 /// Append `text` padded with spaces to `width` characters (cheaper than `{:<w}`, which
@@ -189,7 +185,7 @@ pub fn write_layer_tree(
         .top()
         .is_some_and(|l| l.protocol.osi() == OsiLayer::Application && l.header == d.payload);
     if !payload.is_empty() && app.is_empty() && !decoded {
-        let what = if looks_like_tls(payload) {
+        let what = if tls::looks_like_record(payload) {
             "TLS record (encrypted application data)"
         } else {
             "application data"
@@ -247,7 +243,7 @@ pub fn osi_rows(d: &Dissection, frame: &[u8], app: &[AppLayer]) -> Vec<OsiRow> {
     let own: Vec<&Layer> = d.layers.iter().filter(|l| !l.quoted).collect();
     let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
     let transport = own.iter().find(|l| l.protocol.osi() == OsiLayer::Transport);
-    let tls = transport.is_some() && looks_like_tls(payload);
+    let tls = transport.is_some() && tls::looks_like_record(payload);
     OsiLayer::ALL
         .iter()
         .rev()

@@ -10,9 +10,9 @@
 //! ([`Layer::fields`], [`Layer::summary`]): the one-line view of a million packets needs
 //! neither, and building them for every packet would triple its cost.
 //!
-//! Application decoders (HTTP, WebSocket, DNS, TLS) come later and work on reassembled
-//! TCP byte streams; they add their layers after the transport layer with
-//! [`Dissection::push`], and [`Dissection::payload`] is where their bytes start.
+//! Application decoders (HTTP, WebSocket, DNS over TCP) come later and work on
+//! reassembled TCP byte streams (`wire::app`); their layers travel beside the dissection,
+//! not inside it, and [`Dissection::payload`] is where their bytes start in this frame.
 
 use super::checksum::Pseudo;
 use super::ethernet::{self, vlan, EtherType};
@@ -70,10 +70,6 @@ impl LinkType {
             LinkType::Ipv6 => 229,
             LinkType::Unknown(o) => o,
         }
-    }
-
-    pub fn is_supported(self) -> bool {
-        !matches!(self, LinkType::Unknown(_))
     }
 }
 
@@ -203,11 +199,6 @@ pub struct Stopped {
 }
 
 impl Dissection {
-    /// Add a layer found by a later stage (an application decoder, say).
-    pub fn push(&mut self, layer: Layer) {
-        self.layers.push(layer);
-    }
-
     pub fn find(&self, p: Protocol) -> Option<&Layer> {
         self.layers.iter().find(|l| l.protocol == p && !l.quoted)
     }
@@ -698,31 +689,6 @@ pub(crate) mod tests {
         let f = d.layers[1].fields(&LO_FRAME_UDP_HI);
         let ttl = f.iter().find(|f| f.name == "ttl").unwrap();
         assert_eq!((ttl.value.as_str(), ttl.span.clone()), ("64", 22..23));
-    }
-
-    #[test]
-    fn a_segment_cut_at_the_snap_length_keeps_its_length_on_the_wire() {
-        // Packet 10 of a real capture: curl's second request, 86 bytes of TCP payload.
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/http-keepalive.pcap"
-        );
-        let mut src = crate::net::capture::FileSource::open(std::path::Path::new(path)).unwrap();
-        for _ in 0..9 {
-            src.next_frame().unwrap().unwrap();
-        }
-        let frame = src.next_frame().unwrap().unwrap().data.to_vec();
-        assert_eq!(frame.len(), 152);
-        let tcp = |d: &Dissection| match d.tcp() {
-            Some(t) => t.payload_len,
-            None => panic!("no TCP in {d:?}"),
-        };
-        let whole = dissect(LinkType::Ethernet, &frame);
-        assert_eq!((tcp(&whole), whole.payload.clone()), (86, 66..152));
-        // Kept to 80 bytes (`tcpdump -s 80`): 14 payload bytes captured, 86 sent, as
-        // tcpdump's `length 86` and tshark's `tcp.len` say.
-        let cut = dissect(LinkType::Ethernet, &frame[..80]);
-        assert_eq!((tcp(&cut), cut.payload.clone()), (86, 66..80));
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod push;
 pub mod sll;
 pub mod tcp;
 pub mod text;
+pub mod tls;
 pub mod udp;
 pub mod websocket;
 

@@ -166,28 +166,6 @@ impl Flags {
     pub fn psh(self) -> bool {
         self.has(Self::PSH)
     }
-    /// tcpdump's letters: S F R P . (ACK) U E W.
-    pub fn tcpdump(self) -> String {
-        let mut s = String::new();
-        for (bit, c) in [
-            (Self::SYN, 'S'),
-            (Self::FIN, 'F'),
-            (Self::RST, 'R'),
-            (Self::PSH, 'P'),
-            (Self::URG, 'U'),
-            (Self::ECE, 'E'),
-            (Self::CWR, 'W'),
-            (Self::ACK, '.'),
-        ] {
-            if self.has(bit) {
-                s.push(c);
-            }
-        }
-        if s.is_empty() {
-            s.push_str("none");
-        }
-        s
-    }
 }
 
 impl Flags {
@@ -668,7 +646,6 @@ mod tests {
         assert_eq!(r.options.window_scale, Some(7));
         assert!(r.options.sack_permitted);
         assert_eq!(r.options.timestamps, Some((0x9a3b2c1d, 0)));
-        assert_eq!(r.flags.tcpdump(), "S");
         assert_eq!(
             r.to_string(),
             "TCP 40988 → 8000 [SYN] seq 1530547217 win 65495 len 0"

@@ -264,6 +264,46 @@ fn sock(e: (std::net::IpAddr, u16)) -> String {
 impl Render for StatsReport {
     fn render_human(&self, style: &Style) -> String {
         let mut s = String::new();
+        self.write_hierarchy(&mut s, style);
+        s.push_str("\n\n");
+        self.write_conversations(&mut s, style);
+        let n = &self.notes;
+        s.push_str(&format!(
+            "\n\nTCP notes: {} retransmissions, {} out of order, {} overlaps, {} gaps ({} bytes never captured), {} resets,\n  {} duplicate ACKs, {} zero windows, {} window updates, {} keep-alives",
+            n.retransmissions, n.out_of_order, n.overlaps, n.gaps, n.gap_bytes, n.resets,
+            n.duplicate_acks, n.zero_windows, n.window_updates, n.keep_alives
+        ));
+        if n.previous_segment_not_captured > 0 {
+            s.push_str(&format!(
+                "\n  {} segments arrived after a hole (Wireshark: previous segment not captured)",
+                n.previous_segment_not_captured
+            ));
+        }
+        if n.buffer_full > 0 {
+            s.push_str(&format!(
+                "\n{}",
+                style.paint(
+                    Paint::Warn,
+                    format!(
+                        "{} times a conversation's out-of-order buffer was full: the hole before it was declared a gap (--max-stream-buffer raises the bound)",
+                        n.buffer_full
+                    )
+                )
+            ));
+        }
+        if self.untracked_packets > 0 {
+            s.push_str(&format!(
+                "\n{} packets belonged to conversations beyond the table's bound and were only counted",
+                self.untracked_packets
+            ));
+        }
+        s
+    }
+}
+
+impl StatsReport {
+    /// The protocol hierarchy's heading and table.
+    fn write_hierarchy(&self, s: &mut String, style: &Style) {
         s.push_str(&style.paint(
             Paint::Bold,
             format!(
@@ -303,7 +343,10 @@ impl Render for StatsReport {
             ]);
         }
         s.push_str(&t.to_string());
-        s.push_str("\n\n");
+    }
+
+    /// The conversations' heading and table.
+    fn write_conversations(&self, s: &mut String, style: &Style) {
         s.push_str(&style.paint(
             Paint::Bold,
             format!(
@@ -347,36 +390,5 @@ impl Render for StatsReport {
             ]);
         }
         s.push_str(&t.to_string());
-        let n = &self.notes;
-        s.push_str(&format!(
-            "\n\nTCP notes: {} retransmissions, {} out of order, {} overlaps, {} gaps ({} bytes never captured), {} resets,\n  {} duplicate ACKs, {} zero windows, {} window updates, {} keep-alives",
-            n.retransmissions, n.out_of_order, n.overlaps, n.gaps, n.gap_bytes, n.resets,
-            n.duplicate_acks, n.zero_windows, n.window_updates, n.keep_alives
-        ));
-        if n.previous_segment_not_captured > 0 {
-            s.push_str(&format!(
-                "\n  {} segments arrived after a hole (Wireshark: previous segment not captured)",
-                n.previous_segment_not_captured
-            ));
-        }
-        if n.buffer_full > 0 {
-            s.push_str(&format!(
-                "\n{}",
-                style.paint(
-                    Paint::Warn,
-                    format!(
-                        "{} times a conversation's out-of-order buffer was full: the hole before it was declared a gap (--max-stream-buffer raises the bound)",
-                        n.buffer_full
-                    )
-                )
-            ));
-        }
-        if self.untracked_packets > 0 {
-            s.push_str(&format!(
-                "\n{} packets belonged to conversations beyond the table's bound and were only counted",
-                self.untracked_packets
-            ));
-        }
-        s
     }
 }

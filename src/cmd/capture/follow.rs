@@ -5,7 +5,7 @@
 
 use crate::error::usage;
 use crate::output::{follow, Paint, Render, Style};
-use crate::wire::app::{AppDecoder, AppEvent, AppMessage};
+use crate::wire::app::{AppDecoder, AppEvent};
 use crate::wire::dissect::Dissection;
 use crate::wire::flow::{Conversation, Direction, FlowTable, Limits, Piece, Which};
 use serde::Serialize;
@@ -334,7 +334,7 @@ impl Follower {
                 };
                 Err(crate::error::Hinted::failure(format!(
                     "no conversation {} in this capture",
-                    describe(&self.which)
+                    which_text(&self.which)
                 ))
                 .with_hint(hint)
                 .into())
@@ -347,7 +347,8 @@ fn sock(e: (std::net::IpAddr, u16)) -> String {
     SocketAddr::from(e).to_string()
 }
 
-fn describe(w: &Which) -> String {
+/// `--follow`'s text for a conversation, as [`parse_which`] reads it back.
+pub fn which_text(w: &Which) -> String {
     match w {
         Which::Id(n) => n.to_string(),
         Which::Ends(x, y) => format!("{}-{}", sock(*x), sock(*y)),
@@ -356,8 +357,56 @@ fn describe(w: &Which) -> String {
 
 impl Render for FollowReport {
     fn render_human(&self, style: &Style) -> String {
-        let c = &self.conversation;
         let mut s = String::new();
+        self.write_heading(&mut s, style);
+        s.push_str("\n\n");
+        for ch in &self.chunks {
+            if ch.missing > 0 {
+                follow::write_gap(&mut s, ch.direction, ch.offset, ch.missing, style);
+            } else if self.hex {
+                follow::write_hex(&mut s, ch.direction, ch.offset, &ch.data, style);
+            } else {
+                follow::write_text(&mut s, ch.direction, &ch.data, style);
+            }
+        }
+        if !self.application.is_empty() {
+            s.push('\n');
+            s.push_str(&style.paint(
+                Paint::Bold,
+                "Application layer (OSI 7, TCP/IP application), decoded from the reassembled bytes:",
+            ));
+            s.push('\n');
+            for ev in &self.application {
+                follow::write_app(&mut s, ev, style);
+            }
+        }
+        if self.events_not_kept > 0 {
+            s.push_str(&style.paint(
+                Paint::Warn,
+                format!(
+                    "\n{} more application events not shown (netlab keeps at most {MAX_APP_EVENTS})\n",
+                    self.events_not_kept
+                ),
+            ));
+        }
+        if self.not_kept > 0 {
+            s.push_str(&style.paint(
+                Paint::Warn,
+                format!(
+                    "\n{} more bytes not shown (netlab keeps at most {} MiB of one conversation)\n",
+                    self.not_kept,
+                    MAX_FOLLOW_BYTES >> 20
+                ),
+            ));
+        }
+        s.trim_end().to_string()
+    }
+}
+
+impl FollowReport {
+    /// Which conversation, its two directions and what the reassembler saw.
+    fn write_heading(&self, s: &mut String, style: &Style) {
+        let c = &self.conversation;
         s.push_str(&style.paint(
             Paint::Bold,
             format!(
@@ -404,255 +453,6 @@ impl Render for FollowReport {
                 ),
             ));
         }
-        s.push_str("\n\n");
-        for ch in &self.chunks {
-            if ch.missing > 0 {
-                follow::write_gap(&mut s, ch.direction, ch.offset, ch.missing, style);
-            } else if self.hex {
-                follow::write_hex(&mut s, ch.direction, ch.offset, &ch.data, style);
-            } else {
-                follow::write_text(&mut s, ch.direction, &ch.data, style);
-            }
-        }
-        if !self.application.is_empty() {
-            s.push('\n');
-            s.push_str(&style.paint(
-                Paint::Bold,
-                "Application layer (OSI 7, TCP/IP application), decoded from the reassembled bytes:",
-            ));
-            s.push('\n');
-            for ev in &self.application {
-                write_app(&mut s, ev, style);
-            }
-        }
-        if self.events_not_kept > 0 {
-            s.push_str(&style.paint(
-                Paint::Warn,
-                format!(
-                    "\n{} more application events not shown (netlab keeps at most {MAX_APP_EVENTS})\n",
-                    self.events_not_kept
-                ),
-            ));
-        }
-        if self.not_kept > 0 {
-            s.push_str(&style.paint(
-                Paint::Warn,
-                format!(
-                    "\n{} more bytes not shown (netlab keeps at most {} MiB of one conversation)\n",
-                    self.not_kept,
-                    MAX_FOLLOW_BYTES >> 20
-                ),
-            ));
-        }
-        s.trim_end().to_string()
-    }
-}
-
-fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
-    use std::fmt::Write as _;
-    let paint = match ev.direction {
-        Direction::AToB => Paint::Client,
-        Direction::BToA => Paint::Server,
-    };
-    let mark = style.paint(paint, ev.direction.arrow());
-    match &ev.message {
-        AppMessage::HttpRequest {
-            number,
-            method,
-            target,
-            version,
-            headers,
-            framing,
-            body_len,
-            chunks,
-            upgrade_websocket,
-            ..
-        } => {
-            let _ = writeln!(
-                s,
-                "{mark} HTTP request {number}: {method} {target} {version}  ({} headers, body {body_len} bytes{})",
-                headers.0.len(),
-                body_desc(*framing, *chunks)
-            );
-            if *upgrade_websocket {
-                let key = headers.get("sec-websocket-key").unwrap_or("(none)");
-                let _ = writeln!(
-                    s,
-                    "    asks to switch to WebSocket: Upgrade: websocket, Sec-WebSocket-Key: {key}"
-                );
-            }
-        }
-        AppMessage::HttpResponse {
-            answers,
-            version,
-            status,
-            reason,
-            headers,
-            framing,
-            body_len,
-            chunks,
-            websocket_accept,
-            switches_to_websocket,
-            ..
-        } => {
-            let to = answers
-                .map(|n| format!(" to request {n}"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                s,
-                "{mark} HTTP response{to}: {version} {status} {reason}  ({} headers, body {body_len} bytes{})",
-                headers.0.len(),
-                body_desc(*framing, *chunks)
-            );
-            if let Some(a) = websocket_accept {
-                let verdict = if a.ok {
-                    style.paint(Paint::Good, "matches")
-                } else {
-                    style.paint(Paint::Bad, "does NOT match")
-                };
-                let _ = writeln!(
-                    s,
-                    "    Sec-WebSocket-Accept {} {verdict} base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)) = {}",
-                    a.got, a.expected
-                );
-            }
-            if *switches_to_websocket {
-                let _ = writeln!(
-                    s,
-                    "    from the next byte on, both directions carry WebSocket frames"
-                );
-            }
-        }
-        AppMessage::WebSocketFrame {
-            fin,
-            rsv1,
-            rsv2,
-            rsv3,
-            opcode,
-            opcode_bits,
-            masked: _,
-            mask_key,
-            payload_len,
-            length_encoding,
-            compressed,
-            payload_text,
-            payload_hex,
-            not_shown,
-            close_code,
-            close_reason,
-            problem,
-        } => {
-            let b = |x: bool| u8::from(x);
-            let opcode = opcode.name();
-            let mask = match mask_key {
-                Some(k) => format!("MASK=1 key {k}"),
-                None => "MASK=0".into(),
-            };
-            let _ = write!(
-                s,
-                "{mark} WebSocket frame: FIN={} RSV={}{}{} opcode {opcode} (0x{opcode_bits:x}) {mask} len {payload_len} ({})",
-                b(*fin),
-                b(*rsv1),
-                b(*rsv2),
-                b(*rsv3),
-                length_encoding.describe()
-            );
-            if *compressed {
-                s.push_str(" compressed (permessage-deflate)");
-            }
-            if let Some(code) = close_code {
-                let _ = write!(
-                    s,
-                    " close code {}",
-                    crate::wire::websocket::CloseCode(*code)
-                );
-            }
-            match (payload_text, payload_hex, close_reason) {
-                (_, _, Some(r)) if !r.is_empty() => {
-                    let _ = write!(s, " reason {r:?}");
-                }
-                (Some(t), _, None) => {
-                    let _ = write!(s, " {t:?}");
-                }
-                (None, Some(h), None) if !h.is_empty() => {
-                    let _ = write!(s, " hex {h}");
-                }
-                _ => {}
-            }
-            if *not_shown > 0 {
-                let _ = write!(s, " (+{not_shown} bytes not shown)");
-            }
-            s.push('\n');
-            if let Some(p) = problem {
-                let _ = writeln!(s, "    {}", style.paint(Paint::Warn, p));
-            }
-        }
-        AppMessage::WebSocketMessage {
-            opcode,
-            frames,
-            len,
-            text,
-        } => {
-            let opcode = opcode.name();
-            let _ = write!(
-                s,
-                "{mark}   = one {opcode} message of {len} bytes from {frames} frames"
-            );
-            if let Some(t) = text {
-                let _ = write!(s, ": {t:?}");
-            }
-            s.push('\n');
-        }
-        AppMessage::Note { text } => {
-            let _ = writeln!(s, "{mark} {}", style.paint(Paint::Warn, text));
-        }
-        AppMessage::Dns {
-            transport,
-            length,
-            summary,
-            message,
-        } => {
-            let framing = if *transport == crate::wire::flow::Transport::Tcp {
-                "after its 2-byte length"
-            } else {
-                "one datagram"
-            };
-            let _ = writeln!(
-                s,
-                "{mark} DNS message, {length} bytes ({framing}): {summary}"
-            );
-            let _ = writeln!(
-                s,
-                "    id 0x{:04x}, flags {} [{}], rcode {}; {} question{}, {} answer{}, {} authority, {} additional",
-                message.id,
-                if message.qr { "response" } else { "query" },
-                message.flags.names(),
-                message.rcode_text(),
-                message.qdcount,
-                if message.qdcount == 1 { "" } else { "s" },
-                message.ancount,
-                if message.ancount == 1 { "" } else { "s" },
-                message.nscount,
-                message.arcount
-            );
-            if let Some(p) = &message.problem {
-                let _ = writeln!(
-                    s,
-                    "    {}",
-                    style.paint(Paint::Warn, format!("malformed: {p}"))
-                );
-            }
-        }
-    }
-}
-
-fn body_desc(f: crate::wire::app::BodyFraming, chunks: u32) -> String {
-    use crate::wire::app::BodyFraming;
-    match f {
-        BodyFraming::None => String::new(),
-        BodyFraming::ContentLength => ", by Content-Length".into(),
-        BodyFraming::Chunked => format!(", chunked: {chunks} chunks"),
-        BodyFraming::UntilClose => ", until the server closed".into(),
     }
 }
 

@@ -1,0 +1,300 @@
+//! What a capture hands to `output`: a [`PacketEvent`] per packet (the one-line view,
+//! and for JSON and the detailed views every layer), [`CaptureStarted`] when a live
+//! capture begins, [`InterfaceList`] for `--list`, and the [`CaptureSummary`] that ends a
+//! run. The one-line text itself is written by `output::oneline`; the layer tree, the
+//! OSI view and the hexdump by `output::packet` and `output::hexdump`.
+
+use super::stats::NoteCounts;
+use super::View;
+use crate::layers::Protocol;
+use crate::output::{hexdump, oneline, packet, Paint, Render, Style};
+use crate::wire::app::{AppLayer, AppMessage};
+use crate::wire::dissect::{Dissection, LayerRepr, LinkType, Stopped};
+use crate::wire::flow::{Annotation, Note};
+use crate::wire::Field;
+use serde::Serialize;
+use std::ops::Range;
+use std::path::PathBuf;
+
+/// One decoded layer, as data (for `--json` / `--jsonl`).
+#[derive(Debug, Serialize)]
+pub struct LayerOut {
+    pub protocol: Protocol,
+    pub name: &'static str,
+    pub osi_layer: u8,
+    pub osi: &'static str,
+    pub tcpip: &'static str,
+    pub pdu: &'static str,
+    /// Byte range of the header inside the frame.
+    pub header: Range<usize>,
+    pub quoted: bool,
+    pub summary: String,
+    pub fields: Vec<Field>,
+    pub decoded: Decoded,
+    /// Application layers: the first and last packet the unit's bytes came in, when
+    /// it spans several (Wireshark's "reassembled TCP segments").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reassembled_from: Option<(u64, u64)>,
+}
+
+/// A layer's typed contents: a header decoded from this frame, or an application unit
+/// decoded from the reassembled stream.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Decoded {
+    Wire(LayerRepr),
+    App(AppMessage),
+}
+
+/// One packet: what the one-line view says, and (for JSON and detailed views) every layer.
+#[derive(Debug, Serialize)]
+pub struct PacketEvent {
+    pub number: u64,
+    /// Capture time, microseconds since the Unix epoch (UTC).
+    pub ts_us: u64,
+    pub captured_len: usize,
+    pub orig_len: u32,
+    pub link: LinkType,
+    pub network: Option<Protocol>,
+    pub protocol: Option<Protocol>,
+    /// Source and destination (address:port), the one-line view's text: filled for JSON;
+    /// human output writes them straight from the dissection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
+    pub tcp: Option<Annotation>,
+    /// What the conversation tracker noticed about this segment (retransmission,
+    /// duplicate ACK, zero window, ...), in the one-line view as Wireshark shows them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<LayerOut>>,
+    /// This packet carries bytes of an application unit that completes later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdu_continues: Option<Protocol>,
+    pub payload: Range<usize>,
+    pub stopped: Option<Stopped>,
+    #[serde(skip)]
+    pub(super) view: View,
+    /// Human output: the dissection (and, for detailed views, the frame's bytes).
+    #[serde(skip)]
+    pub(super) dissection: Option<Dissection>,
+    #[serde(skip)]
+    pub(super) frame: Option<Vec<u8>>,
+    /// Human output: application layers for the detailed views.
+    #[serde(skip)]
+    pub(super) app: Vec<AppLayer>,
+}
+
+/// The end of a run.
+#[derive(Debug, Serialize)]
+pub struct CaptureSummary {
+    pub source: String,
+    pub link: Option<LinkType>,
+    /// Frames read from the file or handed over by the capture thread.
+    pub frames: u64,
+    /// Packets shown (that matched the filter).
+    pub shown: u64,
+    pub filter: Option<String>,
+    /// Live: frames lost because netlab fell behind.
+    pub dropped: Option<u64>,
+    /// Live on loopback: second copies removed.
+    pub loopback_duplicates_removed: Option<u64>,
+    /// Packets whose decoding stopped before the payload.
+    pub decode_stopped: u64,
+    /// TCP/UDP/ICMPv6 checksums that did not verify (normal on loopback: offload).
+    pub checksums_not_verified: u64,
+    /// The conversation tracker's notes over the shown packets.
+    pub tcp_notes: NoteCounts,
+    pub truncated_record: Option<u64>,
+    pub written: Option<PathBuf>,
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packets: Vec<PacketEvent>,
+}
+
+/// Live capture has started: packets sent from now on are seen.
+#[derive(Debug, Serialize)]
+pub struct CaptureStarted {
+    pub event: &'static str,
+    pub interface: String,
+    pub loopback: bool,
+    pub filter: Option<String>,
+}
+
+impl Render for CaptureStarted {
+    fn render_human(&self, style: &Style) -> String {
+        let f = self
+            .filter
+            .as_ref()
+            .map(|f| format!(", filter `{f}`"))
+            .unwrap_or_default();
+        style.paint(
+            Paint::Dim,
+            format!("capturing on {}{f} (Ctrl-C to stop)", self.interface),
+        )
+    }
+}
+
+/// `--list`.
+#[cfg(feature = "capture")]
+#[derive(Debug, Serialize)]
+pub struct InterfaceList {
+    pub interfaces: Vec<crate::net::capture::InterfaceInfo>,
+}
+
+#[cfg(feature = "capture")]
+impl Render for InterfaceList {
+    fn render_human(&self, style: &Style) -> String {
+        let mut t = style.table();
+        t.set_header(vec!["interface", "index", "state", "MAC", "addresses"]);
+        for i in &self.interfaces {
+            let state = format!(
+                "{}{}",
+                if i.up { "up" } else { "down" },
+                if i.loopback { ", loopback" } else { "" }
+            );
+            t.add_row(vec![
+                i.name.clone(),
+                i.index.to_string(),
+                state,
+                i.mac.clone().unwrap_or_else(|| "-".into()),
+                i.addresses.join("\n"),
+            ]);
+        }
+        t.to_string()
+    }
+}
+
+impl Render for PacketEvent {
+    fn render_human(&self, style: &Style) -> String {
+        let mut line = String::with_capacity(160);
+        oneline::write_head(
+            &mut line,
+            self.number,
+            self.ts_us,
+            self.orig_len,
+            style.color,
+        );
+        match &self.dissection {
+            Some(d) => oneline::write_packet(
+                &mut line,
+                d,
+                self.network,
+                self.protocol,
+                self.tcp.as_ref(),
+                &self.notes,
+            ),
+            None => oneline::write_texts(
+                &mut line,
+                self.src.as_deref(),
+                self.dst.as_deref(),
+                self.info.as_deref(),
+            ),
+        }
+        if let (Some(d), Some(frame)) = (&self.dissection, &self.frame) {
+            let mut out = if style.color {
+                style.paint(Paint::Bold, &line)
+            } else {
+                line
+            };
+            out.push('\n');
+            if self.view.layers {
+                out.reserve(2048);
+                packet::write_layer_tree(&mut out, d, frame, &self.app, style);
+                if let Some(p) = self.pdu_continues {
+                    packet::write_continues(&mut out, p, style);
+                }
+            }
+            if self.view.osi {
+                out.push_str(&packet::osi_view(d, frame, &self.app, style));
+            }
+            if self.view.hex {
+                out.push_str(&hexdump::render(d, frame, &self.app, style));
+            }
+            return out;
+        }
+        line
+    }
+}
+
+impl Render for CaptureSummary {
+    fn render_human(&self, style: &Style) -> String {
+        let mut s = String::new();
+        let link = self
+            .link
+            .map(|l| format!(", link type {l}"))
+            .unwrap_or_default();
+        s.push_str(&style.paint(Paint::Bold, format!("{} packets shown", self.shown)));
+        s.push_str(&format!(
+            " of {} frames from {}{link}",
+            self.frames, self.source
+        ));
+        if let Some(f) = &self.filter {
+            s.push_str(&format!(", filter `{f}`"));
+        }
+        if let Some(n) = self.loopback_duplicates_removed {
+            s.push_str(&format!("\nloopback: {n} duplicate copies removed (a packet socket on lo sees each packet leave and arrive; shown once, as tcpdump does)"));
+        }
+        if let Some(n) = self.dropped {
+            let text = format!("dropped: {n}");
+            s.push_str(&format!(
+                "\n{}",
+                if n > 0 {
+                    style.paint(Paint::Warn, text)
+                } else {
+                    text
+                }
+            ));
+        }
+        let n = &self.tcp_notes;
+        let counts: Vec<String> = [
+            (n.retransmissions, "retransmission", "retransmissions"),
+            (n.duplicate_acks, "duplicate ACK", "duplicate ACKs"),
+            (n.out_of_order, "out of order", "out of order"),
+            (
+                n.previous_segment_not_captured,
+                "after a hole (previous segment not captured)",
+                "after a hole (previous segment not captured)",
+            ),
+            (n.zero_windows, "zero window", "zero windows"),
+            (n.window_updates, "window update", "window updates"),
+            (n.keep_alives, "keep-alive", "keep-alives"),
+            (n.resets, "reset", "resets"),
+            (
+                n.gaps,
+                "gap (bytes never captured)",
+                "gaps (bytes never captured)",
+            ),
+        ]
+        .iter()
+        .filter(|c| c.0 > 0)
+        .map(|&(k, one, many)| format!("{k} {}", if k == 1 { one } else { many }))
+        .collect();
+        if !counts.is_empty() {
+            s.push_str(&format!("\nTCP notes: {}", counts.join(", ")));
+        }
+        if self.decode_stopped > 0 {
+            s.push_str(&format!(
+                "\n{} packets not decoded to the end (see each packet's reason)",
+                self.decode_stopped
+            ));
+        }
+        if let Some(r) = self.truncated_record {
+            s.push_str(&format!("\n{}", style.paint(Paint::Warn, format!("record {r} is truncated: the file ends in the middle of it (the capture was cut short); it was not shown"))));
+        }
+        if let Some(n) = &self.note {
+            s.push_str(&format!("\nnote: {n}"));
+        }
+        if let Some(w) = &self.written {
+            s.push_str(&format!(
+                "\nwritten to {} (pcap; open it with Wireshark or `tcpdump -r`)",
+                w.display()
+            ));
+        }
+        s
+    }
+}
