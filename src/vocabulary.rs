@@ -65,7 +65,7 @@ pub struct Entry {
 /// A file and the items in it that embody a term.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeRef {
-    /// Relative to the repository's root, e.g. `src/wire/websocket/mask.rs`.
+    /// Relative to the repository's root, e.g. `src/wire/application/websocket/mask.rs`.
     pub path: String,
     /// Items in that file: `apply_mask`, `Segment::ack`, `Protocol::Dns`.
     pub items: Vec<String>,

@@ -7,8 +7,8 @@ mod common;
 use common::{netlab, netlab_with_limit, on_a_terminal};
 use netlab::cmd::compare::{measure, CaptureMode, Column, CompareReport, Plan};
 use netlab::net::push::{Direction, Transport, Workload};
-use netlab::wire::push as wp;
-use netlab::wire::websocket::handshake;
+use netlab::wire::application::push as wp;
+use netlab::wire::application::websocket::handshake;
 use std::time::Duration;
 
 fn workload(events: u64, interval_ms: u64, poll_ms: u64, clients: usize) -> Workload {
@@ -120,7 +120,7 @@ fn websocket_and_sse_bytes_match_the_bytes_their_protocols_define() {
         &[Transport::Sse, Transport::WebSocket],
     );
     let ws = col(&r, Transport::WebSocket);
-    // Upgrade request and 101 answer, as wire::websocket builds them (key length is fixed).
+    // Upgrade request and 101 answer, as wire::application::websocket builds them (key length is fixed).
     let (_, req) = handshake::client_request("127.0.0.1:65535", "/events", [0; 16], &[], None);
     assert!(ws.bytes.http_heads > 0);
     let host_slack = "65535".len() - 1; // the port printed in Host: has 1 to 5 digits

@@ -424,7 +424,7 @@ fn explain_prints_the_corrected_claims_and_not_the_wrong_ones() {
         &[
             "netlab capture --read tests/fixtures/dns.pcap",
             "dns-tcp.pcap",
-            "src/wire/dns.rs",
+            "src/wire/application/dns/mod.rs",
         ],
     );
     assert_no_longer_says("DNS", &dns, &["does not decode DNS"]);

@@ -8,7 +8,7 @@ use netlab::cmd::udp::send::{self, SendReport};
 use netlab::net::udp::Interrupt;
 use netlab::net::Endpoint;
 use netlab::output::{Format, Output, Style};
-use netlab::wire::impair::Impairment;
+use netlab::wire::measure::impair::Impairment;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

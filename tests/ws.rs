@@ -8,7 +8,7 @@ mod ws_support;
 use common::netlab;
 use futures_util::{SinkExt, StreamExt};
 use netlab::net::ws::{self as nws, Received, ServeMode, ServeOptions, WsConfig, WsUrl};
-use netlab::wire::websocket::{CloseCode, Message, MessageKind};
+use netlab::wire::application::websocket::{CloseCode, Message, MessageKind};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 use tokio::time::timeout;

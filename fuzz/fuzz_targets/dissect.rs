@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use netlab::wire::dissect::{dissect, LinkType};
-use netlab::wire::filter::Filter;
+use netlab::wire::dissect::filter::Filter;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, frame)) = data.split_first() else { return };

@@ -1,15 +1,15 @@
-//! `cargo +nightly fuzz run dns`: the DNS decoder (`wire::dns`) on arbitrary bytes, as a
+//! `cargo +nightly fuzz run dns`: the DNS decoder (`wire::application::dns`) on arbitrary bytes, as a
 //! message, as names at every offset, as a TCP stream of length-prefixed messages
-//! (`wire::app::AppDecoder`) and as the payload of a UDP datagram to port 53 inside a
+//! (`wire::dissect::app::AppDecoder`) and as the payload of a UDP datagram to port 53 inside a
 //! whole frame (`wire::dissect`). Nothing may panic or hang, and what is decoded must
 //! stay inside the bytes it came from.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netlab::wire::app::AppDecoder;
+use netlab::wire::dissect::app::AppDecoder;
 use netlab::wire::dissect::{dissect, LinkType};
-use netlab::wire::dns::{read_name, Repr, MAX_NAME_LEN};
-use netlab::wire::flow::{Direction, Piece};
+use netlab::wire::application::dns::{read_name, Repr, MAX_NAME_LEN};
+use netlab::wire::dissect::flow::{Direction, Piece};
 
 fuzz_target!(|data: &[u8]| {
     // The message itself: strict and lenient readings agree.

@@ -1,12 +1,12 @@
-//! `cargo +nightly fuzz run flow`: the TCP reassembler (`wire::flow::Reassembler`) and
-//! the application decoder (`wire::app::AppDecoder`) must never panic on any sequence
+//! `cargo +nightly fuzz run flow`: the TCP reassembler (`wire::dissect::flow::Reassembler`) and
+//! the application decoder (`wire::dissect::app::AppDecoder`) must never panic on any sequence
 //! of segments, must deliver each stream offset at most once and in order, and must
 //! keep their buffers within their bounds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netlab::wire::app::AppDecoder;
-use netlab::wire::flow::{Direction, Note, Piece, Reassembler};
+use netlab::wire::dissect::app::AppDecoder;
+use netlab::wire::dissect::flow::{Direction, Note, Piece, Reassembler};
 
 fuzz_target!(|data: &[u8]| {
     const BOUND: usize = 512;

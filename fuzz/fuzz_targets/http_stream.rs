@@ -1,12 +1,12 @@
-//! `cargo +nightly fuzz run http_stream`: the HTTP/1.x decoder of `wire::app::AppDecoder`
+//! `cargo +nightly fuzz run http_stream`: the HTTP/1.x decoder of `wire::dissect::app::AppDecoder`
 //! on arbitrary reassembled bytes, cut at arbitrary places, in both directions: heads,
 //! Content-Length, chunked and until-close bodies, keep-alive matching, upgrades, gaps.
 //! It must never panic, and the events it reports must lie within the bytes fed.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netlab::wire::app::AppDecoder;
-use netlab::wire::flow::{Direction, Piece};
+use netlab::wire::dissect::app::AppDecoder;
+use netlab::wire::dissect::flow::{Direction, Piece};
 
 fuzz_target!(|data: &[u8]| {
     // A small bound, so the "too long without a complete message" path is reached.

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netlab::wire::websocket::{
+use netlab::wire::application::websocket::{
     Frame, FrameHeader, LengthEncoding, MessageAssembler, Parsed, Role,
 };
 

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netlab::wire::http1::{parse_request, parse_response, Scan};
-use netlab::wire::websocket::handshake::{validate_request, validate_response, ServerPolicy};
+use netlab::wire::application::http1::{parse_request, parse_response, Scan};
+use netlab::wire::application::websocket::handshake::{validate_request, validate_response, ServerPolicy};
 
 fuzz_target!(|data: &[u8]| {
     let policy = ServerPolicy {

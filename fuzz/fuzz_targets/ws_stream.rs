@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run ws_stream`: the WebSocket side of `wire::app::AppDecoder`.
+//! `cargo +nightly fuzz run ws_stream`: the WebSocket side of `wire::dissect::app::AppDecoder`.
 //! A valid Upgrade and `101 Switching Protocols` (with permessage-deflate or not) put the
 //! decoder in WebSocket mode; then arbitrary bytes arrive as frames from both sides, cut
 //! at arbitrary places: any header, any claimed length (up to 2^63), masks, RSV bits,
@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netlab::wire::app::{AppDecoder, AppEvent, AppMessage};
-use netlab::wire::flow::{Direction, Piece};
+use netlab::wire::dissect::app::{AppDecoder, AppEvent, AppMessage};
+use netlab::wire::dissect::flow::{Direction, Piece};
 
 const REQUEST: &[u8] =
     b"GET /f HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

@@ -1,12 +1,14 @@
 //! netlab's own small HTTP/1.1 connection: a TCP stream that counts every byte it
-//! reads and writes, plus reading message heads (through `wire::http1`) and bodies with a
+//! reads and writes, plus reading message heads (through `wire::application::http1`) and bodies with a
 //! timeout on every wait. Used by the comparison lab (`netlab compare`) on both ends.
 //!
 //! The counts are taken at the socket API: what `write` handed to the kernel and what
 //! `read` got back. TCP/IP headers, handshakes and ACKs are not in them (a capture
 //! counts those).
 
-use crate::wire::http1::{self, HeadError, RequestHead, ResponseHead, Scan, DEFAULT_HEAD_LIMIT};
+use crate::wire::application::http1::{
+    self, HeadError, RequestHead, ResponseHead, Scan, DEFAULT_HEAD_LIMIT,
+};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};

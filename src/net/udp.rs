@@ -4,8 +4,8 @@
 //!
 //! Nothing here prints: events go to callbacks and results come back as data.
 
-use crate::wire::impair::{Impairer, Impairment, Verdict};
-use crate::wire::probe;
+use crate::wire::measure::impair::{Impairer, Impairment, Verdict};
+use crate::wire::measure::probe;
 use serde::Serialize;
 use socket2::{Domain, MaybeUninitSlice, Protocol, SockRef, Socket, Type};
 use std::cmp::Reverse;

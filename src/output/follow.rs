@@ -5,8 +5,8 @@
 //! messages, WebSocket frames and messages, DNS messages.
 
 use super::{Paint, Style};
-use crate::wire::app::{AppEvent, AppMessage};
-use crate::wire::flow::Direction;
+use crate::wire::dissect::app::{AppEvent, AppMessage};
+use crate::wire::dissect::flow::Direction;
 use std::fmt::Write as _;
 
 fn paint_for(dir: Direction) -> Paint {
@@ -230,7 +230,7 @@ fn write_websocket(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
                 let _ = write!(
                     s,
                     " close code {}",
-                    crate::wire::websocket::CloseCode(*code)
+                    crate::wire::application::websocket::CloseCode(*code)
                 );
             }
             match (payload_text, payload_hex, close_reason) {
@@ -282,7 +282,7 @@ fn write_dns(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
         message,
     } = m
     {
-        let framing = if *transport == crate::wire::flow::Transport::Tcp {
+        let framing = if *transport == crate::wire::dissect::flow::Transport::Tcp {
             "after its 2-byte length"
         } else {
             "one datagram"
@@ -315,8 +315,8 @@ fn write_dns(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
     }
 }
 
-fn body_desc(f: crate::wire::app::BodyFraming, chunks: u32) -> String {
-    use crate::wire::app::BodyFraming;
+fn body_desc(f: crate::wire::dissect::app::BodyFraming, chunks: u32) -> String {
+    use crate::wire::dissect::app::BodyFraming;
     match f {
         BodyFraming::None => String::new(),
         BodyFraming::ContentLength => ", by Content-Length".into(),

@@ -5,7 +5,7 @@
 use super::packet::{paint_layer, preview};
 use super::Style;
 use crate::layers::OsiLayer;
-use crate::wire::app::AppLayer;
+use crate::wire::dissect::app::AppLayer;
 use crate::wire::dissect::Dissection;
 use std::fmt::Write as _;
 use std::ops::Range;

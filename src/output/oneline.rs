@@ -30,10 +30,10 @@
 //! `format!` (see `docs/performance.md`).
 
 use crate::layers::Protocol;
+use crate::wire::dissect::flow::{Annotation, Note};
 use crate::wire::dissect::{Dissection, LayerRepr};
-use crate::wire::flow::{Annotation, Note};
-use crate::wire::tcp;
 use crate::wire::text::{push_ipv4, push_num, push_pair};
+use crate::wire::transport::tcp;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 

@@ -4,10 +4,10 @@
 
 use super::Style;
 use crate::layers::{OsiLayer, Protocol};
-use crate::wire::app::AppLayer;
+use crate::wire::application::tls;
+use crate::wire::dissect::app::AppLayer;
 use crate::wire::dissect::{Dissection, Layer, LayerRepr};
 use crate::wire::text::push_num;
-use crate::wire::tls;
 use std::fmt::Write as _;
 
 /// ANSI colour for an OSI layer, so the tree, the OSI view and the hexdump agree.

@@ -19,29 +19,34 @@
 //!
 //! Randomness and time are inputs: a masking key or a timestamp is passed in by `net` or
 //! `cmd`, so every test here is deterministic.
+//!
+//! # The table of contents
+//!
+//! The folders follow the layers, bottom up, as a textbook does (see `layers.rs` for where
+//! each protocol sits in the OSI and TCP/IP models):
+//!
+//! | folder | what it reads | RFCs |
+//! |---|---|---|
+//! | [`link`] | Ethernet II and 802.1Q, Linux cooked capture (SLL, SLL2), BSD loopback, ARP | IEEE 802.3, RFC 826 |
+//! | [`internet`] | IPv4, IPv6 and its extension headers, ICMPv4, ICMPv6 | RFC 791, 8200, 792, 4443 |
+//! | [`transport`] | TCP segments and their options, UDP datagrams | RFC 9293, 7323, 768 |
+//! | [`application`] | HTTP/1.x heads, WebSocket, DNS, polling and Server-Sent Events, message framing on a stream, the TLS record header | RFC 9112, 6455, 1035, 8446 |
+//! | [`dissect`] | a captured frame walked layer by layer, the filter language, TCP conversations and their reassembly, application messages decoded from reassembled streams | |
+//! | [`measure`] | what a receiver can tell from numbered datagrams: netlab's probe header, loss and reordering, RFC 3550 jitter, the relay's seeded impairment | RFC 3550 |
+//!
+//! Beside them: [`checksum`] (the Internet checksum and the pseudo-headers, shared by
+//! IPv4, ICMP, TCP and UDP), `field.rs` ([`Field`], [`FieldSpec`]) and [`text`] (numbers
+//! and addresses written without the formatter, for the capture views' speed).
 
-pub mod app;
-pub mod arp;
+pub mod application;
 pub mod checksum;
 pub mod dissect;
-pub mod dns;
-pub mod ethernet;
 mod field;
-pub mod filter;
-pub mod flow;
-pub mod framing;
-pub mod http1;
-pub mod icmpv4;
-pub mod icmpv6;
-pub mod ipv4;
-pub mod ipv6;
-pub mod push;
-pub mod sll;
-pub mod tcp;
+pub mod internet;
+pub mod link;
+pub mod measure;
 pub mod text;
-pub mod tls;
-pub mod udp;
-pub mod websocket;
+pub mod transport;
 
 pub use field::{Field, FieldSpec};
 
@@ -122,8 +127,3 @@ mod tests {
         );
     }
 }
-
-pub mod impair;
-pub mod jitter;
-pub mod probe;
-pub mod reception;

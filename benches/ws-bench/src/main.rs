@@ -18,9 +18,9 @@
 
 use futures_util::{SinkExt, StreamExt};
 use netlab::net::ws::{self as nws, Received, ServeMode, ServeOptions, WsConfig, WsUrl};
-use netlab::wire::http1::{parse_request, Scan};
-use netlab::wire::websocket::handshake::{validate_request, ServerPolicy};
-use netlab::wire::websocket::{CloseCode, Message};
+use netlab::wire::application::http1::{parse_request, Scan};
+use netlab::wire::application::websocket::handshake::{validate_request, ServerPolicy};
+use netlab::wire::application::websocket::{CloseCode, Message};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,15 +1,15 @@
 //! Application layers per packet, for the capture's layer tree (`--layers`, `--osi`,
 //! `--hex`) and its JSON. The capture `Pipeline` hands every reassembled piece of every
-//! TCP conversation to that conversation's `wire::app::AppDecoder` (the decoder
+//! TCP conversation to that conversation's `wire::dissect::app::AppDecoder` (the decoder
 //! `--follow` and `--stats` use) and remembers which packet brought which stream bytes.
 //! A unit (an HTTP message, a WebSocket frame) is shown on the packet in which it
 //! completed, with the packets it was reassembled from, as Wireshark does; a packet
 //! that carries the start or middle of a unfinished unit says so.
 
 use crate::layers::Protocol;
-use crate::wire::app::{AppDecoder, AppEvent, AppLayer, FrameMap};
+use crate::wire::dissect::app::{AppDecoder, AppEvent, AppLayer, FrameMap};
+use crate::wire::dissect::flow::{Direction, Piece, Update};
 use crate::wire::dissect::Dissection;
-use crate::wire::flow::{Direction, Piece, Update};
 use std::collections::{HashMap, VecDeque};
 
 /// Bytes one direction's decoder may hold while a unit is incomplete (as `--follow`).
@@ -51,7 +51,7 @@ impl AppLayers {
         self.touched.clear();
     }
 
-    /// A reassembled piece of TCP conversation `id` (from `wire::flow`'s sink);
+    /// A reassembled piece of TCP conversation `id` (from `wire::dissect::flow`'s sink);
     /// `ports` are the packet's, so a conversation with port 53 is read as DNS.
     pub fn piece(&mut self, id: u32, dir: Direction, p: Piece<'_>, ports: (u16, u16)) {
         if !self.convs.contains_key(&id) && self.convs.len() >= MAX_DECODERS {

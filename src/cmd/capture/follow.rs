@@ -1,13 +1,13 @@
 //! `netlab capture --follow CONV`: one conversation's reassembled bytes, like
 //! Wireshark's "Follow TCP Stream". The capture pipeline feeds every packet to
-//! [`Follower::packet`]; `wire::flow` puts each direction's bytes in order, and this
+//! [`Follower::packet`]; `wire::dissect::flow` puts each direction's bytes in order, and this
 //! module keeps the chosen conversation's pieces for the report.
 
 use crate::error::usage;
 use crate::output::{follow, Paint, Render, Style};
-use crate::wire::app::{AppDecoder, AppEvent};
+use crate::wire::dissect::app::{AppDecoder, AppEvent};
+use crate::wire::dissect::flow::{Conversation, Direction, FlowTable, Limits, Piece, Which};
 use crate::wire::dissect::Dissection;
-use crate::wire::flow::{Conversation, Direction, FlowTable, Limits, Piece, Which};
 use serde::Serialize;
 use std::net::SocketAddr;
 
@@ -208,7 +208,7 @@ impl Follower {
         }
     }
 
-    fn followed(&self) -> Option<&crate::wire::flow::Conversation> {
+    fn followed(&self) -> Option<&crate::wire::dissect::flow::Conversation> {
         self.id
             .and_then(|id| self.table.conversations.get((id - 1) as usize))
     }
@@ -216,7 +216,7 @@ impl Follower {
     fn keep(&mut self, (dir, offset, p): (Direction, u64, Result<Vec<u8>, u64>)) {
         let tcp = self
             .followed()
-            .is_some_and(|c| c.transport == crate::wire::flow::Transport::Tcp);
+            .is_some_and(|c| c.transport == crate::wire::dissect::flow::Transport::Tcp);
         if tcp {
             let piece = match &p {
                 Ok(bytes) => Piece::Data { offset, bytes },
@@ -225,7 +225,9 @@ impl Follower {
             self.app.piece(dir, piece, &mut self.application);
         } else if let (Some(c), Ok(bytes)) = (self.followed(), &p) {
             // UDP: each datagram of a DNS conversation is one message.
-            if c.a.1 == crate::wire::dns::PORT || c.b.1 == crate::wire::dns::PORT {
+            if c.a.1 == crate::wire::application::dns::PORT
+                || c.b.1 == crate::wire::application::dns::PORT
+            {
                 AppDecoder::dns_datagram(dir, offset, bytes, &mut self.application);
             }
         }
@@ -432,7 +434,7 @@ impl FollowReport {
             c.bytes_b_to_a,
         ));
         let mut facts = vec![format!("state: {}", c.state.describe())];
-        if c.transport == crate::wire::flow::Transport::Tcp {
+        if c.transport == crate::wire::dissect::flow::Transport::Tcp {
             facts.push(if c.handshake_seen {
                 "handshake captured".into()
             } else {

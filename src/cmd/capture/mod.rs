@@ -2,8 +2,8 @@
 //! `wire::dissect`, filter, annotate TCP conversations, and hand each packet to
 //! `output` as an event; a summary report ends the run.
 //!
-//! The protocol decisions are all in `wire/`: the decoders, `wire::filter`, and
-//! `wire::flow`'s conversation table and reassembler (RFC 9293 §3.3.2 for the states,
+//! The protocol decisions are all in `wire/`: the decoders, `wire::dissect::filter`, and
+//! `wire::dissect::flow`'s conversation table and reassembler (RFC 9293 §3.3.2 for the states,
 //! §3.4 for sequence numbers). The frames come from `net::capture`; `output` prints
 //! (the one-line view is `output::oneline`). This folder composes them:
 //!
@@ -34,8 +34,8 @@ use crate::cli::capture::CaptureArgs;
 use crate::error::{usage, HintExt, Hinted};
 use crate::net::capture::{CaptureError, FileSource, RecordProblem};
 use crate::output::Output;
-use crate::wire::filter::Filter;
-use crate::wire::flow::{Limits, Which};
+use crate::wire::dissect::filter::Filter;
+use crate::wire::dissect::flow::{Limits, Which};
 use live::live;
 use namespace::{in_namespace, own_namespace};
 use pipeline::Pipeline;

@@ -123,7 +123,7 @@ fn inner_argv(plan: &Plan, command: &[String], format: Format, color: bool) -> V
     if plan.stats {
         opt("--stats", None);
     }
-    if plan.limits != crate::wire::flow::Limits::default() {
+    if plan.limits != crate::wire::dissect::flow::Limits::default() {
         opt(
             "--max-stream-buffer",
             Some(plan.limits.max_buffered.to_string()),

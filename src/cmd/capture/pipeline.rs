@@ -9,10 +9,10 @@ use crate::error::HintExt;
 use crate::layers::Protocol;
 use crate::net::capture::{Frame, PcapSink};
 use crate::output::{oneline, Format, Output};
-use crate::wire::app::AppLayer;
 use crate::wire::checksum::Checked;
+use crate::wire::dissect::app::AppLayer;
+use crate::wire::dissect::flow::{FlowTable, Limits, State};
 use crate::wire::dissect::{dissect, Dissection, LayerRepr, LinkType};
-use crate::wire::flow::{FlowTable, Limits, State};
 
 fn checksum_failed(d: &Dissection) -> bool {
     d.layers.iter().any(|l| {

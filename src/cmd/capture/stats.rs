@@ -5,9 +5,9 @@
 
 use crate::layers::Protocol;
 use crate::output::{Paint, Render, Style};
-use crate::wire::app::{AppDecoder, AppEvent, AppMessage};
+use crate::wire::dissect::app::{AppDecoder, AppEvent, AppMessage};
+use crate::wire::dissect::flow::{Conversation, FlowTable, Limits, Note, Piece, Transport};
 use crate::wire::dissect::Dissection;
-use crate::wire::flow::{Conversation, FlowTable, Limits, Note, Piece, Transport};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -173,7 +173,8 @@ impl Stats {
                 .is_some_and(|c| {
                     matches!(
                         c.state,
-                        crate::wire::flow::State::Closed | crate::wire::flow::State::Reset
+                        crate::wire::dissect::flow::State::Closed
+                            | crate::wire::dissect::flow::State::Reset
                     )
                 });
             if ended {

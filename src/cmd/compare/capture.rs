@@ -1,9 +1,9 @@
 //! The capture beside each run: when netlab may, each transport's run is captured live
 //! on loopback, filtered to its server's port, and its packets are counted
-//! (`wire::push::WireTally`): the IP and TCP headers, handshakes and ACKs that the byte
+//! (`wire::application::push::WireTally`): the IP and TCP headers, handshakes and ACKs that the byte
 //! counts at the socket API cannot see (RFC 791 §3.1, RFC 9293 §3.1).
 
-use crate::wire::push::WireTally;
+use crate::wire::application::push::WireTally;
 
 /// Why a run is not captured, or `--capture` cannot be honoured.
 ///
@@ -13,7 +13,7 @@ use crate::wire::push::WireTally;
 pub enum NoCapture {
     /// The filter for the run's port did not parse (netlab writes it, so a bug).
     #[error("{0}")]
-    Filter(crate::wire::filter::FilterError),
+    Filter(crate::wire::dissect::filter::FilterError),
     /// Opening a raw capture was refused: that needs root or CAP_NET_RAW.
     #[error("netlab may not capture here: that needs root or CAP_NET_RAW")]
     NotPermitted,
@@ -41,8 +41,8 @@ pub type Capture = ();
 pub fn start(port: u16) -> Result<Capture, NoCapture> {
     use crate::net::capture::CaptureError;
     use crate::net::capture::{loopback_name, LiveCapture};
+    use crate::wire::dissect::filter::Filter;
     use crate::wire::dissect::{dissect, LinkType};
-    use crate::wire::filter::Filter;
     let filter = Filter::parse(&format!("tcp port {port}")).map_err(NoCapture::Filter)?;
     let keep = Box::new(move |b: &[u8]| filter.matches(&dissect(LinkType::Ethernet, b)));
     LiveCapture::start(&loopback_name(), 1 << 16, keep).map_err(|e| match e {

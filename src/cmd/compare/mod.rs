@@ -12,8 +12,8 @@ use crate::error::{self, HintExt};
 use crate::net::push::{Direction, End, Transport, Workload};
 use crate::net::runtime::{runtime, Runtime};
 use crate::output::{Output, Paint, Render, Side, Step, Style, Timeline};
-use crate::wire::push::WireTally;
-use crate::wire::push::{MAX_EVENT_ID, MIN_PAYLOAD};
+use crate::wire::application::push::WireTally;
+use crate::wire::application::push::{MAX_EVENT_ID, MIN_PAYLOAD};
 use serde::Serialize;
 
 pub mod capture;

@@ -14,7 +14,7 @@ use crate::net::push::{
     self, ClientTally, Clients, ClientsError, End, Observer, ServerError, Shared, Transport,
     UpTally, Workload,
 };
-use crate::wire::push::WireTally;
+use crate::wire::application::push::WireTally;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::io;

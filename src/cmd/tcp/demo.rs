@@ -15,7 +15,7 @@ use crate::cli::tcp::DemoArgs;
 use crate::error::{usage, HintExt};
 use crate::net::tcp::{self, IoCall, SockOpts};
 use crate::output::{Paint, Render, Side, Step, Style, Timeline};
-use crate::wire::framing::{self, LengthPrefixDecoder, LineDecoder};
+use crate::wire::application::framing::{self, LengthPrefixDecoder, LineDecoder};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

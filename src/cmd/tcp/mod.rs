@@ -5,7 +5,7 @@
 //! - `bench` ([`mod@bench`]): throughput on loopback.
 //!
 //! Each subcommand's arguments become a validated plan here (usage errors exit with 2);
-//! the I/O is in `net::tcp`, the framing codecs in `wire::framing`.
+//! the I/O is in `net::tcp`, the framing codecs in `wire::application::framing`.
 
 pub mod bench;
 pub mod demo;

@@ -12,7 +12,7 @@ use crate::net::push::{Direction, Transport, Workload};
 use crate::net::runtime::{runtime, Runtime};
 use crate::net::ws::WsTrace;
 use crate::output::{Paint, Render, Style};
-use crate::wire::websocket::Role;
+use crate::wire::application::websocket::Role;
 use anyhow::Context;
 use serde::Serialize;
 use std::time::Duration;

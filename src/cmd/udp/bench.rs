@@ -2,7 +2,7 @@
 //!
 //! A sender thread and a receiver thread, each on its own blocking socket: the same shape
 //! as `iperf3 -u`, so the two can be compared (`benches/udp_vs_iperf3.rs`). The receiver
-//! counts by sequence number with `wire::reception`, and at the end it is told how many
+//! counts by sequence number with `wire::measure::reception`, and at the end it is told how many
 //! datagrams were sent, so the loss it reports is exact: sent minus distinct received.
 
 use super::{new_stream_id, seconds_arg};
@@ -13,8 +13,8 @@ use crate::net::udp::{
     MAX_PAYLOAD_V4, MAX_PAYLOAD_V6,
 };
 use crate::output::{Output, Paint, Render, Style};
-use crate::wire::probe;
-use crate::wire::reception::StreamStats;
+use crate::wire::measure::probe;
+use crate::wire::measure::reception::StreamStats;
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -13,7 +13,7 @@ use crate::net::udp::{
 };
 use crate::net::Endpoint;
 use crate::output::{Format, Output, Paint, Render, Side, Step, Style, Timeline};
-use crate::wire::impair::Impairment;
+use crate::wire::measure::impair::Impairment;
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -27,7 +27,7 @@ const TRUNC_BUF: usize = 16;
 const LOSS_PERCENT: f64 = 20.0;
 const TCP_LOSS_PERCENT: u32 = 20;
 /// Part 5: bytes per probe (netlab's header and "probe"); the TCP messages are as long.
-const PROBE_SIZE: usize = crate::wire::probe::HEADER_LEN + 5;
+const PROBE_SIZE: usize = crate::wire::measure::probe::HEADER_LEN + 5;
 /// Part 5's TCP half runs for at most this many messages, to stay within seconds.
 const TCP_MAX_MESSAGES: u32 = 1000;
 /// Every receive in the demo gives up after this long.

@@ -116,7 +116,8 @@ pub(crate) fn new_stream_id() -> u32 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let mut rng = crate::wire::impair::SplitMix64::new(nanos ^ u64::from(std::process::id()));
+    let mut rng =
+        crate::wire::measure::impair::SplitMix64::new(nanos ^ u64::from(std::process::id()));
     rng.next_u64() as u32
 }
 

@@ -7,7 +7,7 @@ use crate::error::HintExt;
 use crate::net::udp::{Interrupt, Relay, RelayCounters, RelayEvent};
 use crate::net::Endpoint;
 use crate::output::{Output, Paint, Render, Style};
-use crate::wire::impair::Impairment;
+use crate::wire::measure::impair::Impairment;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

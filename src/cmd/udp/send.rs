@@ -8,7 +8,7 @@ use crate::net::udp::{
 };
 use crate::net::Endpoint;
 use crate::output::{Output, Paint, Render, Style};
-use crate::wire::probe;
+use crate::wire::measure::probe;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@ use crate::cli::ws::ClientArgs;
 use crate::error::{usage, HintExt};
 use crate::net::ws::{self, Flow, Received, WsConfig, WsConnection, WsTrace, WsUrl};
 use crate::output::{Output, Paint, Render, Style};
-use crate::wire::websocket::{CloseCode, Message};
+use crate::wire::application::websocket::{CloseCode, Message};
 use serde::Serialize;
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
@@ -56,7 +56,7 @@ pub enum ClientEvent {
     Trace(WsTrace),
     Received {
         summary: String,
-        kind: crate::wire::websocket::MessageKind,
+        kind: crate::wire::application::websocket::MessageKind,
         len: usize,
         text: Option<String>,
     },

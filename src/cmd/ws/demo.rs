@@ -5,7 +5,7 @@ use crate::error::HintExt;
 use crate::net::ws::{self, Received, ServeMode, ServeOptions, WsConfig, WsTrace, WsUrl};
 use crate::output::Style;
 use crate::output::{Format, Output, Paint, Render, Side, Step, Timeline};
-use crate::wire::websocket::{CloseCode, Message, Role};
+use crate::wire::application::websocket::{CloseCode, Message, Role};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -75,7 +75,7 @@ impl DemoReport {
             let last = frames.iter().position(|f| {
                 f.from == Role::Client
                     && f.fin
-                    && f.opcode == crate::wire::websocket::OpCode::Continuation
+                    && f.opcode == crate::wire::application::websocket::OpCode::Continuation
             });
             let echo = last.and_then(|i| frames[i..].iter().find(|f| f.from == Role::Server));
             let echo = echo.map_or("no echo was seen".to_owned(), |e| {
@@ -91,8 +91,10 @@ impl DemoReport {
                  continuation with FIN=1, one message in all; {echo}."
             ));
         }
-        let ping = from(Role::Client).find(|f| f.opcode == crate::wire::websocket::OpCode::Ping);
-        let pong = from(Role::Server).find(|f| f.opcode == crate::wire::websocket::OpCode::Pong);
+        let ping = from(Role::Client)
+            .find(|f| f.opcode == crate::wire::application::websocket::OpCode::Ping);
+        let pong = from(Role::Server)
+            .find(|f| f.opcode == crate::wire::application::websocket::OpCode::Pong);
         if let (Some(p), Some(q)) = (ping, pong) {
             let same = if p.payload_hex == q.payload_hex {
                 "the same"

@@ -5,7 +5,7 @@
 //! - `demo`: both in one process, every byte traced.
 //! - `autobahn`: the conformance suite's client protocol.
 //!
-//! The codec and the connection's protocol are `wire::websocket` (no I/O); `net::ws`
+//! The codec and the connection's protocol are `wire::application::websocket` (no I/O); `net::ws`
 //! puts them on a socket. This module turns arguments into plans, runs them and hands
 //! events and reports to `output` (and writes the one-line summary of a message,
 //! [`describe`]).
@@ -20,8 +20,8 @@ use crate::net::runtime::{runtime, Runtime};
 use crate::net::ws::trace::hex;
 use crate::net::ws::{FrameTrace, WsTrace};
 use crate::output::{Output, Paint, Render, Style};
-use crate::wire::websocket::handshake::{accept_steps, AcceptSteps};
-use crate::wire::websocket::{Message, MessageKind, Role};
+use crate::wire::application::websocket::handshake::{accept_steps, AcceptSteps};
+use crate::wire::application::websocket::{Message, MessageKind, Role};
 use serde::Serialize;
 
 /// Run one `netlab ws` subcommand.

@@ -6,8 +6,8 @@
 use super::{frame_label, ws_config, ClientTally, ConnError, End, Shared, Transport, UP_STRIDE};
 use crate::net::http::HttpConn;
 use crate::net::ws::{self, Flow, Received};
-use crate::wire::push::{self as wp, MIN_PAYLOAD};
-use crate::wire::websocket::{Message, MessageKind};
+use crate::wire::application::push::{self as wp, MIN_PAYLOAD};
+use crate::wire::application::websocket::{Message, MessageKind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::{JoinError, JoinSet};

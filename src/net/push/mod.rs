@@ -5,7 +5,7 @@
 //! Both ends count their bytes at the socket API ([`ByteCount`]); the client records
 //! when each event arrived, so the delivery latency is "the server has it" to "the
 //! client has parsed it", measured on one clock in one process. The bytes come from
-//! `wire::push` (HTTP heads, SSE) and `wire::websocket` (handshake, frames).
+//! `wire::application::push` (HTTP heads, SSE) and `wire::application::websocket` (handshake, frames).
 //!
 //! - `mod.rs`: the vocabulary ([`Transport`], [`Direction`], [`Workload`]), [`Shared`]
 //!   (what both ends of a run share), why a connection failed ([`ConnError`]), and a
@@ -25,8 +25,8 @@ pub use server::{serve, ServerError};
 
 use crate::net::http::{ByteCount, HttpError};
 use crate::net::ws::{WsConfig, WsError};
-use crate::wire::push as wp;
-use crate::wire::websocket::{FrameHeader, Message, ProtocolError};
+use crate::wire::application::push as wp;
+use crate::wire::application::websocket::{FrameHeader, Message, ProtocolError};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::net::SocketAddr;

@@ -9,8 +9,8 @@
 use super::{frame_label, ws_config, ConnError, End, Shared, Transport};
 use crate::net::http::{Counted, HttpConn, HttpError};
 use crate::net::ws::{self, Flow, Received, WsConnection};
-use crate::wire::push as wp;
-use crate::wire::websocket::{CloseCode, Message, MessageKind};
+use crate::wire::application::push as wp;
+use crate::wire::application::websocket::{CloseCode, Message, MessageKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! The opening handshake on a byte stream (RFC 6455 §4), with a time limit: the HTTP heads
-//! are read and written here, and judged by `wire::websocket::handshake`.
+//! are read and written here, and judged by `wire::application::websocket::handshake`.
 //!
 //! - [`accept`] (a TCP stream) and [`accept_stream`] (any byte stream) run the server's
 //!   side; [`accept_request`] finishes it for a server that read the request head itself.
@@ -11,9 +11,9 @@
 
 use super::trace::{head_trace, WsTrace};
 use super::{Opened, WsConfig, WsConnection, WsError};
-use crate::wire::http1::{self, Scan, DEFAULT_HEAD_LIMIT};
-use crate::wire::websocket::handshake;
-use crate::wire::websocket::Role;
+use crate::wire::application::http1::{self, Scan, DEFAULT_HEAD_LIMIT};
+use crate::wire::application::websocket::handshake;
+use crate::wire::application::websocket::Role;
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;

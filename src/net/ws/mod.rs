@@ -1,4 +1,4 @@
-//! A WebSocket connection on a byte stream: `wire::websocket::Connection` (where every
+//! A WebSocket connection on a byte stream: `wire::application::websocket::Connection` (where every
 //! protocol decision is made) plus a socket, a clock, randomness and timeouts. Like
 //! mini-redis's `Connection`, it turns a byte stream into messages and back; unlike it,
 //! it decides nothing about the protocol: it reads into the connection, writes out what
@@ -22,18 +22,20 @@ pub mod handshake;
 pub mod server;
 pub mod trace;
 
-pub use crate::wire::websocket::Event as Received;
+pub use crate::wire::application::websocket::Event as Received;
 pub use handshake::{
     accept, accept_request, accept_stream, connect, handshake_client, HandshakeError, WsUrl,
 };
 pub use server::{bind, serve, ServeMode, ServeOptions, ServerEvent};
 pub use trace::{FrameTrace, TracedHeader, WsTrace};
 
-use crate::wire::http1;
-use crate::wire::websocket::close::CloseFrame;
-use crate::wire::websocket::connection::{KeyUnavailable, Limits, MaskKeys, SendError};
-use crate::wire::websocket::handshake::{self as wire_handshake, ServerPolicy};
-use crate::wire::websocket::{CloseCode, Connection, Message, Role};
+use crate::wire::application::http1;
+use crate::wire::application::websocket::close::CloseFrame;
+use crate::wire::application::websocket::connection::{
+    KeyUnavailable, Limits, MaskKeys, SendError,
+};
+use crate::wire::application::websocket::handshake::{self as wire_handshake, ServerPolicy};
+use crate::wire::application::websocket::{CloseCode, Connection, Message, Role};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

@@ -4,7 +4,7 @@
 //! 1001 (going away, RFC 6455 §7.4.1), bounded by the close timeout.
 
 use super::{accept, Flow, Received, WsConfig, WsConnection, WsError, WsTrace};
-use crate::wire::websocket::{CloseCode, Message, MessageKind};
+use crate::wire::application::websocket::{CloseCode, Message, MessageKind};
 use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;

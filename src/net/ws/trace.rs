@@ -1,12 +1,12 @@
 //! What a traced connection shows (`--trace`, `--jsonl`): every handshake head and every
 //! frame, with the time it crossed. The frames come from the connection's record
-//! ([`FrameSeen`], kept by `wire::websocket::Connection`); the clock is read here, since
+//! ([`FrameSeen`], kept by `wire::application::websocket::Connection`); the clock is read here, since
 //! `wire` has none.
 
-use crate::wire::http1::Headers;
-use crate::wire::websocket::connection::FrameSeen;
-use crate::wire::websocket::handshake::{self, Check};
-use crate::wire::websocket::{apply_mask, FrameHeader, OpCode, Role};
+use crate::wire::application::http1::Headers;
+use crate::wire::application::websocket::connection::FrameSeen;
+use crate::wire::application::websocket::handshake::{self, Check};
+use crate::wire::application::websocket::{apply_mask, FrameHeader, OpCode, Role};
 use serde::Serialize;
 
 /// A header line in a trace, with what it is for.

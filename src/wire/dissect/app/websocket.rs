@@ -1,0 +1,355 @@
+//! WebSocket frames in one direction of a captured connection, after the HTTP upgrade
+//! (RFC 6455 §4.1) that [`super::http`] watches for.
+//!
+//! Each frame's header is read by `wire::application::websocket::FrameHeader::parse` (§5.2), the
+//! same code netlab's live server uses, and its payload unmasked with `apply_mask`
+//! (§5.3). The reader describes, it does not enforce: a frame that breaks a rule is
+//! shown with the rule named:
+//!
+//! - a client masks every frame, a server none (§5.1);
+//! - control frames carry at most 125 bytes and are never fragmented (§5.5);
+//! - opcodes 0x3–0x7 and 0xB–0xF are reserved (§5.2), and so are the RSV bits unless an
+//!   extension defines them; permessage-deflate (RFC 7692 §6) defines RSV1, on the
+//!   first frame of a compressed message only;
+//! - a length is written in its shortest form (§5.2);
+//! - a close frame's payload is a code and a UTF-8 reason (§5.5.1).
+//!
+//! A message in several frames (§5.4) is joined as its continuations arrive, with
+//! control frames allowed in between, and shown whole when its last frame comes.
+
+use super::{hex, AppEvent, AppMessage, Step, Stream, PREVIEW};
+use crate::wire::application::websocket::close::CloseFrame;
+use crate::wire::application::websocket::{
+    apply_mask, FrameHeader, LengthEncoding, OpCode, Parsed,
+};
+use crate::wire::dissect::flow::Direction;
+
+/// A fragmented message in progress (RFC 6455 §5.4): its first frame began it,
+/// continuations add to it, the one with FIN ends it.
+#[derive(Debug, Clone)]
+struct Fragmented {
+    /// The first frame's opcode (text or binary): continuations carry 0.
+    opcode: OpCode,
+    /// Frames so far.
+    frames: u32,
+    /// The payload kept so far (at most `max_buffer` bytes).
+    kept: Vec<u8>,
+    /// The payload's length so far, kept or not.
+    len: u64,
+    /// The first frame had RSV1 with permessage-deflate: the message is compressed
+    /// (RFC 7692 §6.1).
+    compressed: bool,
+}
+
+/// Reads one direction's frames.
+#[derive(Debug, Clone)]
+pub(super) struct FrameReader {
+    /// permessage-deflate was agreed in the handshake (RFC 7692 §5), so RSV1 means
+    /// "compressed".
+    deflate: bool,
+    max_buffer: usize,
+    /// A fragmented message in progress.
+    fragments: Option<Fragmented>,
+}
+
+/// What a frame's RSV1 bit and opcode say about compression (RFC 7692 §6.1).
+struct Compression {
+    rsv1: bool,
+    /// This frame carries compressed data.
+    compressed: bool,
+}
+
+/// Which rule of RFC 6455 (or RFC 7692) a frame breaks, if any: the first one found.
+fn problem(h: &FrameHeader, dir: Direction, c: &Compression) -> Option<String> {
+    let client = dir == Direction::AToB;
+    let first = if client && h.mask.is_none() {
+        Some("a client must mask every frame (RFC 6455 §5.1)".to_string())
+    } else if !client && h.mask.is_some() {
+        Some("a server must not mask its frames (RFC 6455 §5.1)".to_string())
+    } else if h.opcode.is_control() && (h.payload_len > 125 || !h.fin) {
+        Some("control frames carry at most 125 bytes and are never fragmented (§5.5)".into())
+    } else if let OpCode::Reserved(b) = h.opcode {
+        Some(format!("opcode 0x{b:x} is reserved (§5.2)"))
+    } else if h.length_encoding != LengthEncoding::minimal(h.payload_len) {
+        Some("the length is not in its shortest form (§5.2)".into())
+    } else {
+        None
+    };
+    first.or_else(|| {
+        if c.rsv1 && h.opcode == OpCode::Continuation {
+            Some(
+                "RSV1 on a continuation frame: permessage-deflate marks only a message's first frame (RFC 7692 §6.1)"
+                    .into(),
+            )
+        } else if h.rsv != 0 && !(c.compressed && h.rsv == 0b100) {
+            Some("an RSV bit is set without an extension that defines it (§5.2)".into())
+        } else {
+            None
+        }
+    })
+}
+
+impl FrameReader {
+    pub(super) fn new(deflate: bool, max_buffer: usize) -> FrameReader {
+        FrameReader {
+            deflate,
+            max_buffer,
+            fragments: None,
+        }
+    }
+
+    /// Read one frame from the front of `s`. A frame longer than `max_buffer` is
+    /// described from its first bytes, and the rest of its payload skipped.
+    pub(super) fn read(&mut self, dir: Direction, s: &mut Stream, out: &mut Vec<AppEvent>) -> Step {
+        let (h, header_len) = match FrameHeader::parse(&s.buf) {
+            Ok(Parsed::NeedMore { .. }) => return Step::NeedMore,
+            Ok(Parsed::Complete { value, header_len }) => (value, header_len),
+            Err(e) => return Step::Stop(format!("not a valid WebSocket frame: {e}")),
+        };
+        let at = s.at;
+        let total = header_len as u64 + h.payload_len;
+        let have = s.buf.len() as u64;
+        let too_big = h.payload_len > self.max_buffer as u64;
+        if have < total && !too_big {
+            return Step::NeedMore; // wait for the whole frame
+        }
+        let kept = (have.min(total) - header_len as u64) as usize;
+        let mut payload = s.buf[header_len..header_len + kept].to_vec();
+        if let Some(key) = h.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        s.consume(header_len + kept);
+        if too_big {
+            s.skip = h.payload_len - kept as u64;
+        }
+        let frame = self.describe(&h, dir, &payload);
+        let compressed = matches!(
+            frame,
+            AppMessage::WebSocketFrame {
+                compressed: true,
+                ..
+            }
+        );
+        out.push(AppEvent {
+            direction: dir,
+            offset: at,
+            end: at + total,
+            message: frame,
+        });
+        if let Some(message) = self.assemble(&h, payload, compressed) {
+            out.push(AppEvent {
+                direction: dir,
+                offset: at,
+                end: at + total,
+                message,
+            });
+        }
+        Step::Progress
+    }
+
+    /// The frame as an [`AppMessage::WebSocketFrame`]; `payload` is unmasked, and may be
+    /// only the start of a long one.
+    fn describe(&self, h: &FrameHeader, dir: Direction, payload: &[u8]) -> AppMessage {
+        let rsv1 = h.rsv & 0b100 != 0;
+        // permessage-deflate sets RSV1 on a message's first frame only (RFC 7692 §6.1):
+        // a continuation carries more of the compressed data of the message it continues.
+        let continues = self
+            .fragments
+            .as_ref()
+            .filter(|_| h.opcode == OpCode::Continuation);
+        let continues_compressed = continues.is_some_and(|f| f.compressed);
+        let compressed =
+            (rsv1 && self.deflate && !h.opcode.is_control()) || (continues_compressed && !rsv1);
+        let mut problem = problem(h, dir, &Compression { rsv1, compressed });
+        let is_text =
+            h.opcode == OpCode::Text || continues.is_some_and(|f| f.opcode == OpCode::Text);
+        let (mut close_code, mut close_reason) = (None, None);
+        if h.opcode == OpCode::Close {
+            match CloseFrame::parse(payload) {
+                Ok(c) => {
+                    close_code = c.code.map(|c| c.0);
+                    close_reason = Some(c.reason);
+                }
+                Err(e) => {
+                    problem.get_or_insert_with(|| format!("bad close frame: {e}"));
+                }
+            }
+        }
+        let shown = &payload[..payload.len().min(PREVIEW)];
+        let text_ok = !compressed && is_text;
+        let payload_text = if text_ok || matches!(h.opcode, OpCode::Ping | OpCode::Pong) {
+            std::str::from_utf8(shown).ok().map(str::to_owned)
+        } else {
+            None
+        };
+        let payload_hex = payload_text.is_none().then(|| hex(shown));
+        AppMessage::WebSocketFrame {
+            fin: h.fin,
+            rsv1,
+            rsv2: h.rsv & 0b010 != 0,
+            rsv3: h.rsv & 0b001 != 0,
+            opcode: h.opcode,
+            opcode_bits: h.opcode.bits(),
+            masked: h.mask.is_some(),
+            mask_key: h.mask.map(|k| hex(&k)),
+            payload_len: h.payload_len,
+            length_encoding: h.length_encoding,
+            compressed,
+            payload_text,
+            payload_hex,
+            not_shown: h.payload_len - shown.len() as u64,
+            close_code,
+            close_reason,
+            problem,
+        }
+    }
+
+    /// Fragmented messages: a data frame without FIN starts one, continuations add,
+    /// FIN ends it, and then the whole message is returned. Control frames may come in
+    /// between (§5.4) and do not interrupt.
+    fn assemble(
+        &mut self,
+        h: &FrameHeader,
+        payload: Vec<u8>,
+        compressed: bool,
+    ) -> Option<AppMessage> {
+        if h.opcode.is_control() {
+            return None;
+        }
+        match (h.opcode, h.fin, self.fragments.take()) {
+            (OpCode::Continuation, fin, Some(mut m)) => {
+                let room = self.max_buffer.saturating_sub(m.kept.len());
+                m.kept
+                    .extend_from_slice(&payload[..payload.len().min(room)]);
+                m.len += h.payload_len;
+                m.frames += 1;
+                if !fin {
+                    self.fragments = Some(m);
+                    return None;
+                }
+                let text = (m.opcode == OpCode::Text && !m.compressed).then(|| {
+                    String::from_utf8_lossy(&m.kept[..m.kept.len().min(4 * PREVIEW)]).into_owned()
+                });
+                Some(AppMessage::WebSocketMessage {
+                    opcode: m.opcode,
+                    frames: m.frames,
+                    len: m.len,
+                    text,
+                })
+            }
+            (op, false, _) if op != OpCode::Continuation => {
+                self.fragments = Some(Fragmented {
+                    opcode: op,
+                    frames: 1,
+                    kept: payload,
+                    len: h.payload_len,
+                    compressed,
+                });
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::wire::application::websocket::handshake::{accept_key, client_request};
+    use crate::wire::dissect::app::testing::{decode, websocket_session};
+    use crate::wire::dissect::app::*;
+
+    /// RFC 7692 §6.1: RSV1 marks a compressed message on its first frame only; the
+    /// continuations carry more of the same compressed data (seen from Python
+    /// `websockets`, tests/fixtures/peers-ws-python-deflate.pcap).
+    #[test]
+    fn continuations_of_a_compressed_message_are_labelled_compressed() {
+        let (key, req) = client_request("h", "/", [7; 16], &[], None);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+            accept_key(&key)
+        );
+        // Masked with the all-zero key, so the payload bytes are as written.
+        let mut c = vec![0x41, 0x83, 0, 0, 0, 0, 0xca, 0x48, 0x04]; // FIN=0 RSV1=1 text
+        c.extend([0x80, 0x82, 0, 0, 0, 0, 0x00, 0x00]); // FIN=1 RSV1=0 continuation
+        c.extend([0xc0, 0x81, 0, 0, 0, 0, 0x00]); // FIN=1 RSV1=1 continuation: wrong
+        let out = decode(
+            &[
+                (Direction::AToB, req),
+                (Direction::BToA, resp.into_bytes()),
+                (Direction::AToB, c),
+            ],
+            0,
+        );
+        let frames: Vec<(bool, bool, Option<String>, Option<String>)> = out
+            .iter()
+            .filter_map(|e| match &e.message {
+                AppMessage::WebSocketFrame {
+                    rsv1,
+                    compressed,
+                    payload_text,
+                    problem,
+                    ..
+                } => Some((*rsv1, *compressed, payload_text.clone(), problem.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(frames[0], (true, true, None, None));
+        assert_eq!(
+            frames[1],
+            (false, true, None, None),
+            "part of the compressed message"
+        );
+        assert!(frames[2].3.as_deref().unwrap().contains("RFC 7692 §6.1"));
+        let text = out.iter().find_map(|e| match &e.message {
+            AppMessage::WebSocketMessage { frames, text, .. } => Some((*frames, text.clone())),
+            _ => None,
+        });
+        assert_eq!(
+            text,
+            Some((2, None)),
+            "compressed bytes are not shown as text"
+        );
+    }
+
+    #[test]
+    fn upgrade_hands_over_to_websocket_however_tcp_cut_the_bytes() {
+        let whole = decode(&websocket_session(), 0);
+        for step in [1, 2, 3, 7, 1460] {
+            assert_eq!(
+                decode(&websocket_session(), step),
+                whole,
+                "pieces of {step}"
+            );
+        }
+        let kinds: Vec<String> = whole
+            .iter()
+            .map(|e| match &e.message {
+                AppMessage::HttpRequest { method, upgrade_websocket, .. } => format!("req {method} {upgrade_websocket}"),
+                AppMessage::HttpResponse { status, websocket_accept, switches_to_websocket, .. } => {
+                    format!("resp {status} {} {switches_to_websocket}", websocket_accept.as_ref().unwrap().ok)
+                }
+                AppMessage::WebSocketFrame { opcode, fin, payload_len, length_encoding, masked, payload_text, close_code, close_reason, problem, .. } => {
+                    assert!(problem.is_none(), "{problem:?}");
+                    format!("{opcode} {fin} {payload_len} {length_encoding:?} {masked} {payload_text:?} {close_code:?} {close_reason:?}")
+                }
+                AppMessage::WebSocketMessage { opcode, frames, text, .. } => format!("msg {opcode} {frames} {text:?}"),
+                AppMessage::Note { text } => text.clone(),
+                AppMessage::Dns { summary, .. } => summary.clone(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "req GET true",
+                "resp 101 true true",
+                "text false 3 Bits7 true Some(\"hel\") None None",
+                "ping true 1 Bits7 true Some(\"p\") None None",
+                "continuation true 2 Bits7 true Some(\"lo\") None None",
+                "msg text 2 Some(\"hello\")",
+                "binary true 70000 Bits64 true None None None",
+                "pong true 1 Bits7 false Some(\"p\") None None",
+                "close true 5 Bits7 false None Some(1000) Some(\"bye\")",
+            ]
+        );
+    }
+}
