@@ -352,6 +352,9 @@ const FRAG_ABOUT: &str =
     "where this fragment's data goes in the original payload, counted in 8-byte units";
 
 impl Repr {
+    // Once per packet, from `dissect`: a hint to inline it there, so the speed of reading
+    // a capture does not depend on how rustc happens to split the crate into codegen units.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Repr {
         Repr {
             header_len: p.header_len(),
