@@ -158,6 +158,9 @@ pub struct Repr {
 }
 
 impl Repr {
+    // Once per packet, from `dissect`: a hint to inline it there, so the speed of reading
+    // a capture does not depend on how rustc happens to split the crate into codegen units.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(f: &Frame<T>) -> Repr {
         Repr {
             destination: f.destination(),
