@@ -7,8 +7,8 @@ mod common;
 
 use common::{have_root, have_tool, netlab_with_limit};
 use netlab::net::capture::FileSource;
-use netlab::wire::dissect::dissect;
 use netlab::wire::application::push::WireTally;
+use netlab::wire::dissect::dissect;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
