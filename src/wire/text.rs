@@ -6,7 +6,7 @@
 //! view's time and a third of `--layers`'. These helpers write the same text directly.
 //! Each one is checked against `format!` in the tests below.
 
-use std::net::Ipv4Addr;
+use core::net::Ipv4Addr;
 
 /// "00" to "99": numbers are written two digits at a time. It is a `str`, so a slice of
 /// it is text already (no UTF-8 check per number, which cost as much as the digits).

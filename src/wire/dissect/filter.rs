@@ -18,7 +18,7 @@
 use crate::layers::Protocol;
 use crate::wire::dissect::{Dissection, LayerRepr};
 use std::fmt;
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq, Eq)]

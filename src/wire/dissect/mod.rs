@@ -29,7 +29,7 @@ use crate::wire::transport::{tcp, udp};
 use crate::wire::{Error, Field};
 use serde::Serialize;
 use std::fmt;
-use std::net::IpAddr;
+use core::net::IpAddr;
 use std::ops::Range;
 
 /// How the capture's link layer frames each packet (pcap's LINKTYPE_ values).
@@ -311,7 +311,7 @@ struct IpCtx {
     claimed_end: usize,
     /// Whether the whole IP payload was captured.
     complete: bool,
-    v6: Option<(std::net::Ipv6Addr, std::net::Ipv6Addr)>,
+    v6: Option<(core::net::Ipv6Addr, core::net::Ipv6Addr)>,
 }
 
 impl Walker<'_, '_> {
@@ -607,8 +607,8 @@ impl Walker<'_, '_> {
                     Err(e) => return self.fail(at, ctx.end, "ICMPv6 header", e),
                 };
                 let (src, dst) = ctx.v6.unwrap_or((
-                    std::net::Ipv6Addr::UNSPECIFIED,
-                    std::net::Ipv6Addr::UNSPECIFIED,
+                    core::net::Ipv6Addr::UNSPECIFIED,
+                    core::net::Ipv6Addr::UNSPECIFIED,
                 ));
                 let r = icmpv6::Repr::parse(
                     &m,

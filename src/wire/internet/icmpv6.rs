@@ -19,7 +19,7 @@ use crate::wire::checksum::{self, Checked};
 use crate::wire::{be16, be32, need_len, Field, FieldSpec, Result};
 use serde::Serialize;
 use std::fmt;
-use std::net::Ipv6Addr;
+use core::net::Ipv6Addr;
 
 pub mod field {
     use std::ops::Range;

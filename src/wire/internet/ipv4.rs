@@ -30,7 +30,7 @@ use crate::wire::text::{self, Text};
 use crate::wire::{be16, Error, Field, FieldSpec, Result};
 use serde::Serialize;
 use std::fmt;
-use std::net::Ipv4Addr;
+use core::net::Ipv4Addr;
 
 pub mod field {
     use std::ops::Range;

@@ -33,7 +33,7 @@ use crate::wire::internet::ipv4::IpProtocol;
 use crate::wire::{be16, be32, Error, Field, FieldSpec, Result};
 use serde::Serialize;
 use std::fmt;
-use std::net::Ipv6Addr;
+use core::net::Ipv6Addr;
 
 pub mod field {
     use std::ops::Range;

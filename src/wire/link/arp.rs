@@ -20,7 +20,7 @@ use crate::wire::link::ethernet::Mac;
 use crate::wire::{be16, Error, Field, FieldSpec, Result};
 use serde::Serialize;
 use std::fmt;
-use std::net::Ipv4Addr;
+use core::net::Ipv4Addr;
 
 pub mod field {
     use std::ops::Range;

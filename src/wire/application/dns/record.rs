@@ -32,7 +32,7 @@ use crate::wire::{be16, be32, Result};
 use serde::Serialize;
 use std::fmt;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 /// Byte offsets inside a record. A record starts with its owner name, which has no fixed

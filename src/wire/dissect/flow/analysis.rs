@@ -182,7 +182,7 @@ mod tests {
     use super::super::{Direction, FlowTable, Limits, Piece, Step, Update};
     use super::*;
     use crate::wire::transport::tcp::Flags;
-    use std::net::{IpAddr, Ipv4Addr};
+    use core::net::{IpAddr, Ipv4Addr};
 
     #[test]
     fn expert_notes_follow_wiresharks_definitions() {

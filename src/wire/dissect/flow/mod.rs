@@ -49,7 +49,7 @@
 //! Pure code: time comes in as a number, nothing here prints or touches a socket.
 
 use serde::Serialize;
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 mod analysis;
 mod reassembly;

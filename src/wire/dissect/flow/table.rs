@@ -765,7 +765,7 @@ mod tests {
     use super::super::Which;
     use super::*;
     use crate::wire::transport::tcp::Flags;
-    use std::net::{IpAddr, Ipv4Addr};
+    use core::net::{IpAddr, Ipv4Addr};
 
     #[test]
     fn conversation_states_and_both_directions() {
