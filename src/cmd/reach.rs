@@ -9,16 +9,9 @@
 
 use crate::net::host;
 use crate::output::{Paint, Render, Style};
+use crate::wire::transport::Transport;
 use serde::Serialize;
 use std::net::SocketAddr;
-
-/// The transport a listener speaks, for the command it suggests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
 
 /// Said once after a listener bound to `0.0.0.0` or `::` starts.
 #[derive(Debug, Clone, Serialize)]

@@ -2,10 +2,14 @@
 //! `wire/` stays pure; `cmd/` composes the two.
 
 pub mod capture;
+pub mod host;
 pub mod http;
+pub mod netns;
 pub mod push;
 pub mod runtime;
 pub mod tcp;
+pub mod tcp_loss;
+pub mod udp;
 pub mod ws;
 
 use crate::error::{HintExt, Hinted};
@@ -94,7 +98,3 @@ mod tests {
         }
     }
 }
-pub mod host;
-pub mod netns;
-pub mod tcp_loss;
-pub mod udp;

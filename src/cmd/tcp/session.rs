@@ -196,7 +196,7 @@ pub async fn listen(plan: ListenPlan, out: &mut Output) -> anyhow::Result<()> {
         local,
         options: options.clone(),
     })?;
-    if let Some(r) = reach::reachable(local, reach::Transport::Tcp) {
+    if let Some(r) = reach::reachable(local, crate::wire::transport::Transport::Tcp) {
         log.out.event(&r)?;
     }
 

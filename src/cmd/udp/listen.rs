@@ -203,7 +203,7 @@ impl Listener {
             addr: local.to_string(),
             echo: plan.echo,
         })?;
-        if let Some(r) = reach::reachable(local, reach::Transport::Udp) {
+        if let Some(r) = reach::reachable(local, crate::wire::transport::Transport::Udp) {
             out.event(&r)?;
         }
         let stopped_by = loop {

@@ -17,8 +17,8 @@
 
 use crate::layers::Protocol;
 use crate::wire::dissect::{Dissection, LayerRepr};
-use std::fmt;
 use core::net::IpAddr;
+use std::fmt;
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq, Eq)]

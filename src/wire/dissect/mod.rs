@@ -27,9 +27,9 @@ use crate::wire::link::ethernet::{self, vlan, EtherType};
 use crate::wire::link::{arp, sll};
 use crate::wire::transport::{tcp, udp};
 use crate::wire::{Error, Field};
+use core::net::IpAddr;
 use serde::Serialize;
 use std::fmt;
-use core::net::IpAddr;
 use std::ops::Range;
 
 /// How the capture's link layer frames each packet (pcap's LINKTYPE_ values).

@@ -17,9 +17,9 @@
 use crate::layers::Protocol;
 use crate::wire::checksum::{self, Checked};
 use crate::wire::{be16, be32, need_len, Field, FieldSpec, Result};
+use core::net::Ipv6Addr;
 use serde::Serialize;
 use std::fmt;
-use core::net::Ipv6Addr;
 
 pub mod field {
     use std::ops::Range;

@@ -28,9 +28,9 @@ use crate::layers::Protocol;
 use crate::wire::checksum::{self, Checked};
 use crate::wire::text::{self, Text};
 use crate::wire::{be16, Error, Field, FieldSpec, Result};
+use core::net::Ipv4Addr;
 use serde::Serialize;
 use std::fmt;
-use core::net::Ipv4Addr;
 
 pub mod field {
     use std::ops::Range;

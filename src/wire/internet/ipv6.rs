@@ -31,9 +31,9 @@
 use crate::layers::Protocol;
 use crate::wire::internet::ipv4::IpProtocol;
 use crate::wire::{be16, be32, Error, Field, FieldSpec, Result};
+use core::net::Ipv6Addr;
 use serde::Serialize;
 use std::fmt;
-use core::net::Ipv6Addr;
 
 pub mod field {
     use std::ops::Range;

@@ -18,9 +18,9 @@
 use crate::layers::Protocol;
 use crate::wire::link::ethernet::Mac;
 use crate::wire::{be16, Error, Field, FieldSpec, Result};
+use core::net::Ipv4Addr;
 use serde::Serialize;
 use std::fmt;
-use core::net::Ipv4Addr;
 
 pub mod field {
     use std::ops::Range;

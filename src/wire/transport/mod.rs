@@ -7,3 +7,22 @@
 
 pub mod tcp;
 pub mod udp;
+
+use serde::Serialize;
+
+/// Which of the two transport protocols: TCP or UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "TCP",
+            Transport::Udp => "UDP",
+        }
+    }
+}

@@ -29,10 +29,10 @@
 use super::name::{read_name, read_name_with_pointer};
 use super::{malformed, take, truncated};
 use crate::wire::{be16, be32, Result};
+use core::net::{Ipv4Addr, Ipv6Addr};
 use serde::Serialize;
 use std::fmt;
 use std::fmt::Write as _;
-use core::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 /// Byte offsets inside a record. A record starts with its owner name, which has no fixed

@@ -48,35 +48,20 @@
 //!
 //! Pure code: time comes in as a number, nothing here prints or touches a socket.
 
-use serde::Serialize;
 use core::net::IpAddr;
+use serde::Serialize;
 
 mod analysis;
 mod reassembly;
 mod table;
 
+/// Which transport carries a conversation (a type of the transport layer).
+pub use crate::wire::transport::Transport;
 pub use reassembly::{Reassembler, SEGMENT_COST};
 pub use table::{ConvHasher, FlowTable};
 
 /// One end of a conversation: an address and a port.
 pub type End = (IpAddr, u16);
-
-/// Which transport carries the conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
-
-impl Transport {
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Tcp => "TCP",
-            Transport::Udp => "UDP",
-        }
-    }
-}
 
 /// Which way bytes travel: from the conversation's first speaker `a` (the client, when
 /// the SYN was captured) to `b`, or back.
