@@ -679,7 +679,8 @@ impl RelayState {
         }
         self.schedule.push_copies(copies, due, &bytes);
         if let Some(h) = self.held.take() {
-            self.schedule.push_copies(h.copies, h.due.max(due), &h.bytes);
+            self.schedule
+                .push_copies(h.copies, h.due.max(due), &h.bytes);
             self.c.reordered += 1;
             on_event(RelayEvent::Released { n: h.n });
         }
@@ -699,7 +700,8 @@ impl RelayState {
         // And after every datagram still delayed, so jitter cannot put data
         // behind the END that announces it.
         let latest = self.schedule.queue.iter().map(|q| q.0.due).max();
-        let due = (now + Duration::from_micros(impairer.plan().delay_us)).max(latest.unwrap_or(now));
+        let due =
+            (now + Duration::from_micros(impairer.plan().delay_us)).max(latest.unwrap_or(now));
         self.schedule.push(due, bytes);
         self.c.end_markers += 1;
         on_event(RelayEvent::End { n });

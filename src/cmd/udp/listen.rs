@@ -372,11 +372,7 @@ impl Tally {
                 })
                 .collect(),
             stopped_by: stopped_by.to_owned(),
-            events: if keep_events {
-                self.events
-            } else {
-                Vec::new()
-            },
+            events: if keep_events { self.events } else { Vec::new() },
             events_omitted: self.events_omitted,
         }
     }
