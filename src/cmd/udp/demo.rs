@@ -635,22 +635,35 @@ impl DemoReport {
 fn loss_comparison(style: &Style, l: &LossPart) -> String {
     let mut s = String::new();
     let Some(t) = &l.tcp_under_loss else {
-        s.push_str(&format!(
-            "\nTCP under the same loss: {}",
-            style.paint(Paint::Warn, "not shown")
-        ));
-        if let Some(n) = &l.tcp_not_shown {
-            s.push_str(&format!(": {}.\nhint: {}\n", n.reason, n.hint));
-        } else {
-            s.push('\n');
-        }
-        s.push_str(&format!(
-            "What it would show: TCP numbers every byte, waits for acknowledgements and \
-             retransmits what was not acknowledged, so every message arrives, in order, late. {}\n",
-            l.tcp_note
-        ));
+        tcp_not_shown(style, l, &mut s);
         return s;
     };
+    s.push_str(&loss_table(style, l, t));
+    tcp_how_it_recovered(t, &mut s);
+    s.push_str(&format!("How: {}\n", l.tcp_note));
+    s
+}
+
+/// Part 5 without its TCP half: why, and what it would have shown.
+fn tcp_not_shown(style: &Style, l: &LossPart, s: &mut String) {
+    s.push_str(&format!(
+        "\nTCP under the same loss: {}",
+        style.paint(Paint::Warn, "not shown")
+    ));
+    if let Some(n) = &l.tcp_not_shown {
+        s.push_str(&format!(": {}.\nhint: {}\n", n.reason, n.hint));
+    } else {
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "What it would show: TCP numbers every byte, waits for acknowledgements and \
+         retransmits what was not acknowledged, so every message arrives, in order, late. {}\n",
+        l.tcp_note
+    ));
+}
+
+/// The table: sent, dropped, delivered, resent and time, UDP beside TCP.
+fn loss_table(style: &Style, l: &LossPart, t: &TcpUnderLoss) -> String {
     let udp_lost = l
         .receiver
         .as_ref()
@@ -716,7 +729,12 @@ fn loss_comparison(style: &Style, l: &LossPart) -> String {
             t.slowdown()
         ),
     ]);
-    s.push_str(&tb.to_string());
+    tb.to_string()
+}
+
+/// How TCP noticed and repaired the losses, from the kernel's TcpExt counters.
+fn tcp_how_it_recovered(t: &TcpUnderLoss, s: &mut String) {
+    let lossy = &t.lossy;
     s.push_str(&format!(
         "\nTCP delivered {} of {} messages by retransmitting {} segments. The kernel's \
          TcpExt counters say how it noticed: {} segments went out by fast retransmit \
@@ -742,6 +760,4 @@ fn loss_comparison(style: &Style, l: &LossPart) -> String {
              again: a lost retransmission, or a loss only the timer can reveal, costs 200 ms or more."
         },
     ));
-    s.push_str(&format!("How: {}\n", l.tcp_note));
-    s
 }
