@@ -449,27 +449,7 @@ fn port_in_use_hint(port: u16, states: &[TcpState]) -> String {
 
 /// `netlab tcp connect`: one connection, stdin to the server, the server to stdout.
 pub async fn connect(plan: ConnectPlan, out: &mut Output) -> anyhow::Result<()> {
-    let addrs = plan.to.resolve().await?;
-    let mut stream = None;
-    let mut last_error = None;
-    // A name may have several addresses (localhost: ::1 and 127.0.0.1): try each in turn.
-    for addr in addrs {
-        match tcp::connect(addr, &plan.opts, plan.timeout).await {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_error = Some((addr, e)),
-        }
-    }
-    let stream = match (stream, last_error) {
-        (Some(s), _) => s,
-        (None, Some((addr, e))) => return Err(connect_error(e, addr, &plan)),
-        // `resolve` returns at least one address or an error, so one of the two is set.
-        (None, None) => {
-            return Err(Hinted::failure(format!("'{}' has no addresses", plan.to.host)).into())
-        }
-    };
+    let stream = connect_any(&plan).await?;
     let local = stream
         .local_addr()
         .failed("could not read the local address")?;
@@ -546,6 +526,35 @@ pub async fn connect(plan: ConnectPlan, out: &mut Output) -> anyhow::Result<()> 
         events: std::mem::take(&mut log.kept),
     };
     finish(log.out, &report)?;
+    close_outcome(end, remote, plan.idle)
+}
+
+/// Resolve the server's name and connect to its first address that answers.
+async fn connect_any(plan: &ConnectPlan) -> anyhow::Result<tokio::net::TcpStream> {
+    let addrs = plan.to.resolve().await?;
+    let mut stream = None;
+    let mut last_error = None;
+    // A name may have several addresses (localhost: ::1 and 127.0.0.1): try each in turn.
+    for addr in addrs {
+        match tcp::connect(addr, &plan.opts, plan.timeout).await {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last_error = Some((addr, e)),
+        }
+    }
+    match (stream, last_error) {
+        (Some(s), _) => Ok(s),
+        (None, Some((addr, e))) => Err(connect_error(e, addr, plan)),
+        // `resolve` returns at least one address or an error, so one of the two is set.
+        (None, None) => Err(Hinted::failure(format!("'{}' has no addresses", plan.to.host)).into()),
+    }
+}
+
+/// How the connection ended, as the exit status: a reset, an idle timeout or an error
+/// fails, with what it means; an orderly or chosen end succeeds.
+fn close_outcome(end: SessionEnd, remote: SocketAddr, idle: Duration) -> anyhow::Result<()> {
     match end.how {
         CloseHow::ResetByPeer => Err(Hinted::failure(format!(
             "connection reset by {remote} after {} received and {} sent",
@@ -559,7 +568,7 @@ pub async fn connect(plan: ConnectPlan, out: &mut Output) -> anyhow::Result<()> 
         .into()),
         CloseHow::IdleTimeout => Err(Hinted::failure(format!(
             "nothing was sent or received for {} s",
-            plan.idle.as_secs_f64()
+            idle.as_secs_f64()
         ))
         .with_hint("raise --idle-timeout, or check that the server answers")
         .into()),
