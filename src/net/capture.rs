@@ -1,5 +1,6 @@
 //! Where frames come from and go to: pcap and pcapng files (through `pcap-file`), and
-//! live capture on an interface (through `pnet_datalink`, behind the `capture` feature).
+//! live capture on an interface (through `pnet_datalink`, behind the `capture` feature,
+//! in `capture/live.rs`).
 //!
 //! Everything here is I/O. Decoding is `wire::dissect`'s job; this module hands it
 //! [`Frame`]s: a timestamp, the link type, the captured bytes and the length the packet
@@ -251,101 +252,22 @@ impl FileSource {
                     self.offset += 16 + p.data.len() as u64;
                 }
                 if let Some(Err(e)) = &next {
-                    // A record header claiming more bytes than the file holds looks like
-                    // truncation to the reader; a claim beyond the snapshot length is
-                    // corruption, and saying "truncated" would mislead.
-                    if let Some(claimed) = claimed_len(&self.path, self.offset, header.endianness) {
-                        if claimed > most_kept(&header)
-                            && matches!(problem_kind(e), Kind::Truncated)
-                        {
-                            self.done = true;
-                            self.record = record;
-                            return Some(Err(RecordProblem::Corrupt {
-                                record,
-                                reason: format!("the record header claims {claimed} captured bytes, more than the file's snapshot length ({})", header.snaplen),
-                            }));
-                        }
+                    if let Some(corrupt) = overclaim(&self.path, self.offset, &header, e, record) {
+                        self.done = true;
+                        self.record = record;
+                        return Some(Err(corrupt));
                     }
                 }
                 pcap_record(next, link, record, &mut self.record, &mut self.done)
             }
-            Inner::PcapNg(r, ifaces) => loop {
-                let block = match r.next_block() {
-                    None => {
-                        self.done = true;
-                        return None;
-                    }
-                    Some(Ok(b)) => b,
-                    Some(Err(e)) => {
-                        self.done = true;
-                        self.record = record;
-                        return Some(Err(problem(e, record)));
-                    }
+            Inner::PcapNg(r, ifaces) => {
+                let mut progress = Progress {
+                    record,
+                    count: &mut self.record,
+                    done: &mut self.done,
                 };
-                match block {
-                    Block::SectionHeader(_) => ifaces.clear(),
-                    Block::InterfaceDescription(i) => ifaces.push((
-                        LinkType::from_linktype(u32::from(i.linktype)),
-                        units_per_second(&i.options),
-                    )),
-                    Block::EnhancedPacket(p) => {
-                        self.record = record;
-                        let Some(&(link, units)) = ifaces.get(p.interface_id as usize) else {
-                            self.done = true;
-                            return Some(Err(RecordProblem::Corrupt {
-                                record,
-                                reason: format!(
-                                    "packet names interface {} which was never described",
-                                    p.interface_id
-                                ),
-                            }));
-                        };
-                        if let LinkType::Unknown(t) = link {
-                            return Some(Err(RecordProblem::UnsupportedLink {
-                                record,
-                                linktype: t,
-                            }));
-                        }
-                        // pcap-file hands the raw timestamp over as nanoseconds; its real
-                        // unit is the interface's if_tsresol (microseconds by default).
-                        let raw = p.timestamp.as_nanos();
-                        let nanos = raw.saturating_mul(1_000_000_000) / u128::from(units.max(1));
-                        let ts = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-                        let orig_len = p.original_len;
-                        self.scratch.clear();
-                        self.scratch.extend_from_slice(&p.data);
-                        return Some(Ok(Frame {
-                            ts,
-                            link,
-                            data: &self.scratch,
-                            orig_len,
-                        }));
-                    }
-                    Block::SimplePacket(p) => {
-                        self.record = record;
-                        let link = ifaces
-                            .first()
-                            .map(|i| i.0)
-                            .unwrap_or(LinkType::Unknown(u32::MAX));
-                        if let LinkType::Unknown(t) = link {
-                            return Some(Err(RecordProblem::UnsupportedLink {
-                                record,
-                                linktype: t,
-                            }));
-                        }
-                        let orig_len = p.original_len;
-                        self.scratch.clear();
-                        self.scratch.extend_from_slice(&p.data);
-                        return Some(Ok(Frame {
-                            ts: Duration::ZERO,
-                            link,
-                            data: &self.scratch,
-                            orig_len,
-                        }));
-                    }
-                    _ => {}
-                }
-            },
+                pcapng_record(r, ifaces, &mut self.scratch, &mut progress)
+            }
         }
     }
 
@@ -457,6 +379,151 @@ fn pcap_record<'a>(
             Some(Err(problem(e, record)))
         }
     }
+}
+
+/// A record header claiming more bytes than the file holds looks like truncation to the
+/// reader; a claim beyond the snapshot length is corruption, and saying "truncated" would
+/// mislead. `Some` names the corruption when the record at `offset` is such a claim.
+fn overclaim(
+    path: &Path,
+    offset: u64,
+    header: &PcapHeader,
+    e: &PcapError,
+    record: u64,
+) -> Option<RecordProblem> {
+    let claimed = claimed_len(path, offset, header.endianness)?;
+    (claimed > most_kept(header) && matches!(problem_kind(e), Kind::Truncated)).then(|| {
+        RecordProblem::Corrupt {
+            record,
+            reason: format!("the record header claims {claimed} captured bytes, more than the file's snapshot length ({})", header.snaplen),
+        }
+    })
+}
+
+/// Where a [`FileSource`] stands while it reads one pcapng record: the number the next
+/// packet record gets, and the source's counter and end flag to update.
+struct Progress<'a> {
+    record: u64,
+    count: &'a mut u64,
+    done: &'a mut bool,
+}
+
+/// The pcapng interfaces described so far: each one's link type and timestamp units per
+/// second, indexed by the interface id packets name.
+type Interfaces = Vec<(LinkType, u64)>;
+
+/// Read pcapng blocks until a packet: section headers start a new interface list,
+/// interface descriptions add to it, and other blocks (statistics, name resolution) are
+/// skipped.
+#[inline]
+fn pcapng_record<'s>(
+    r: &mut PcapNgReader<io::Chain<Cursor<[u8; 4]>, File>>,
+    ifaces: &mut Interfaces,
+    scratch: &'s mut Vec<u8>,
+    at: &mut Progress<'_>,
+) -> Option<Result<Frame<'s>, RecordProblem>> {
+    loop {
+        let block = match r.next_block() {
+            None => {
+                *at.done = true;
+                return None;
+            }
+            Some(Ok(b)) => b,
+            Some(Err(e)) => {
+                *at.done = true;
+                *at.count = at.record;
+                return Some(Err(problem(e, at.record)));
+            }
+        };
+        match block {
+            Block::SectionHeader(_) => ifaces.clear(),
+            Block::InterfaceDescription(i) => ifaces.push((
+                LinkType::from_linktype(u32::from(i.linktype)),
+                units_per_second(&i.options),
+            )),
+            Block::EnhancedPacket(p) => {
+                *at.count = at.record;
+                return Some(enhanced_packet(&p, ifaces, scratch, at));
+            }
+            Block::SimplePacket(p) => {
+                *at.count = at.record;
+                return Some(simple_packet(&p, ifaces, scratch, at.record));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An Enhanced Packet Block: the frame of the interface it names, its timestamp in that
+/// interface's units.
+#[inline]
+fn enhanced_packet<'s>(
+    p: &pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock<'_>,
+    ifaces: &Interfaces,
+    scratch: &'s mut Vec<u8>,
+    at: &mut Progress<'_>,
+) -> Result<Frame<'s>, RecordProblem> {
+    let record = at.record;
+    let Some(&(link, units)) = ifaces.get(p.interface_id as usize) else {
+        *at.done = true;
+        return Err(RecordProblem::Corrupt {
+            record,
+            reason: format!(
+                "packet names interface {} which was never described",
+                p.interface_id
+            ),
+        });
+    };
+    if let LinkType::Unknown(t) = link {
+        return Err(RecordProblem::UnsupportedLink {
+            record,
+            linktype: t,
+        });
+    }
+    // pcap-file hands the raw timestamp over as nanoseconds; its real
+    // unit is the interface's if_tsresol (microseconds by default).
+    let raw = p.timestamp.as_nanos();
+    let nanos = raw.saturating_mul(1_000_000_000) / u128::from(units.max(1));
+    let ts = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+    let orig_len = p.original_len;
+    scratch.clear();
+    scratch.extend_from_slice(&p.data);
+    Ok(Frame {
+        ts,
+        link,
+        data: scratch,
+        orig_len,
+    })
+}
+
+/// A Simple Packet Block: no interface id and no timestamp; it belongs to the first
+/// interface.
+#[inline]
+fn simple_packet<'s>(
+    p: &pcap_file::pcapng::blocks::simple_packet::SimplePacketBlock<'_>,
+    ifaces: &Interfaces,
+    scratch: &'s mut Vec<u8>,
+    record: u64,
+) -> Result<Frame<'s>, RecordProblem> {
+    let link = ifaces
+        .first()
+        .map(|i| i.0)
+        .unwrap_or(LinkType::Unknown(u32::MAX));
+    if let LinkType::Unknown(t) = link {
+        return Err(RecordProblem::UnsupportedLink {
+            record,
+            linktype: t,
+        });
+    }
+    let orig_len = p.original_len;
+    scratch.clear();
+    scratch.extend_from_slice(&p.data);
+    Ok(Frame {
+        ts: Duration::ZERO,
+        link,
+        data: scratch,
+        orig_len,
+    })
 }
 
 enum Kind {
@@ -687,184 +754,7 @@ impl LoopbackDedup {
 pub use live::*;
 
 #[cfg(feature = "capture")]
-mod live {
-    use super::*;
-    use pnet_datalink::{self as datalink, Channel, Config};
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::mpsc::{sync_channel, Receiver, TrySendError};
-    use std::sync::Arc;
-    use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-    /// An interface and its addresses, for `--list`.
-    #[derive(Debug, Clone, serde::Serialize)]
-    pub struct InterfaceInfo {
-        pub name: String,
-        pub index: u32,
-        pub mac: Option<String>,
-        pub addresses: Vec<String>,
-        pub up: bool,
-        pub loopback: bool,
-    }
-
-    pub fn interfaces() -> Vec<InterfaceInfo> {
-        datalink::interfaces()
-            .into_iter()
-            .map(|i| InterfaceInfo {
-                up: i.is_up(),
-                loopback: i.is_loopback(),
-                name: i.name,
-                index: i.index,
-                mac: i.mac.map(|m| m.to_string()),
-                addresses: i.ips.iter().map(|n| n.to_string()).collect(),
-            })
-            .collect()
-    }
-
-    /// The loopback interface's name (`lo` on Linux, `lo0` on macOS).
-    pub fn loopback_name() -> String {
-        datalink::interfaces()
-            .into_iter()
-            .find(|i| i.is_loopback())
-            .map(|i| i.name)
-            .unwrap_or_else(|| "lo".into())
-    }
-
-    /// Decides in the capture thread whether a frame is wanted (the filter).
-    pub type Keep = Box<dyn Fn(&[u8]) -> bool + Send>;
-
-    /// Counters the capture thread keeps.
-    #[derive(Debug, Default)]
-    pub struct LiveStats {
-        /// Frames the kernel handed to netlab.
-        pub received: AtomicU64,
-        /// Loopback second copies removed.
-        pub duplicates: AtomicU64,
-        /// Frames rejected by the filter in the capture thread.
-        pub filtered: AtomicU64,
-        /// Frames lost because the reader fell behind (the hand-off queue was full).
-        pub dropped: AtomicU64,
-    }
-
-    /// A running capture: frames arrive on `frames`; set `stop` to end it.
-    pub struct LiveCapture {
-        pub frames: Receiver<OwnedFrame>,
-        pub stats: Arc<LiveStats>,
-        pub stop: Arc<AtomicBool>,
-        pub interface: String,
-        pub loopback: bool,
-        thread: Option<std::thread::JoinHandle<()>>,
-    }
-
-    impl LiveCapture {
-        /// Open a capture on `iface`. `keep` decides, in the capture thread, whether a
-        /// frame is wanted (the filter), so unwanted frames never cross the queue.
-        pub fn start(iface: &str, queue: usize, keep: Keep) -> Result<LiveCapture, CaptureError> {
-            let interface = datalink::interfaces()
-                .into_iter()
-                .find(|i| i.name == iface)
-                .ok_or_else(|| CaptureError::NoSuchInterface(iface.to_owned()))?;
-            let loopback = interface.is_loopback();
-            // A short read timeout lets the thread notice `stop` on a silent link. The
-            // read buffer must hold the largest frame: `lo`'s MTU is 65,536, so a full-size
-            // IPv4 packet makes a 65,549-byte frame, and pnet cuts anything longer than its
-            // buffer without saying so. 262,144 is tcpdump's default snapshot length.
-            let config = Config {
-                read_timeout: Some(Duration::from_millis(50)),
-                read_buffer_size: SNAPLEN,
-                ..Config::default()
-            };
-            let mut rx = match datalink::channel(&interface, config) {
-                Ok(Channel::Ethernet(_tx, rx)) => rx,
-                Ok(_) => return Err(CaptureError::UnsupportedInterface(iface.to_owned())),
-                Err(source)
-                    if source.kind() == io::ErrorKind::PermissionDenied
-                        || source.raw_os_error() == Some(1) =>
-                {
-                    return Err(CaptureError::PermissionDenied {
-                        iface: iface.to_owned(),
-                        source,
-                    })
-                }
-                Err(source) => {
-                    return Err(CaptureError::Open {
-                        iface: iface.to_owned(),
-                        source,
-                    })
-                }
-            };
-            let (tx, frames) = sync_channel::<OwnedFrame>(queue);
-            let stats = Arc::new(LiveStats::default());
-            let stop = Arc::new(AtomicBool::new(false));
-            let (st, sp) = (stats.clone(), stop.clone());
-            let thread = std::thread::Builder::new()
-                .name(format!("capture-{iface}"))
-                .spawn(move || {
-                    let mut dedup = LoopbackDedup::default();
-                    let start = Instant::now();
-                    while !sp.load(Ordering::Relaxed) {
-                        let bytes = match rx.next() {
-                            Ok(b) => b,
-                            Err(e) if e.kind() == io::ErrorKind::TimedOut => continue,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                            Err(_) => break,
-                        };
-                        st.received.fetch_add(1, Ordering::Relaxed);
-                        // Filter first: both copies of a packet match or both do not, and
-                        // unwanted traffic then costs no de-duplication work.
-                        if !keep(bytes) {
-                            st.filtered.fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                        if loopback && dedup.is_duplicate(bytes, start.elapsed()) {
-                            st.duplicates.fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                        let ts = SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .unwrap_or_default();
-                        let frame = OwnedFrame {
-                            ts,
-                            link: LinkType::Ethernet,
-                            orig_len: bytes.len() as u32,
-                            data: bytes.to_vec(),
-                        };
-                        match tx.try_send(frame) {
-                            Ok(()) => {}
-                            Err(TrySendError::Full(_)) => {
-                                st.dropped.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(TrySendError::Disconnected(_)) => break,
-                        }
-                    }
-                })
-                .map_err(|source| CaptureError::Open {
-                    iface: iface.to_owned(),
-                    source,
-                })?;
-            Ok(LiveCapture {
-                frames,
-                stats,
-                stop,
-                interface: iface.to_owned(),
-                loopback,
-                thread: Some(thread),
-            })
-        }
-
-        /// Wait up to `timeout` for the next frame.
-        pub fn next_timeout(&self, timeout: Duration) -> Option<OwnedFrame> {
-            self.frames.recv_timeout(timeout).ok()
-        }
-
-        /// Stop the thread and wait for it (it notices within its 50 ms read timeout).
-        pub fn finish(mut self) {
-            self.stop.store(true, Ordering::Relaxed);
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
-        }
-    }
-}
+mod live;
 
 #[cfg(test)]
 mod tests {

@@ -300,97 +300,152 @@ pub async fn session(
     let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
     let local = stream.local_addr().unwrap_or(unknown);
     let remote = stream.peer_addr().unwrap_or(unknown);
-    let conn = cfg.conn;
-    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
-    let mut peer_eof = false;
-    let mut write_closed = false;
-    let mut input_ended = input.is_none() || cfg.mode != Mode::Interactive;
-    let mut buf = vec![0u8; 64 * 1024];
-    let send = |h: Happening| {
-        let _ = events.send(h);
+    let mut c = Conn {
+        input_ended: input.is_none() || cfg.mode != Mode::Interactive,
+        cfg,
+        events,
+        bytes_in: 0,
+        bytes_out: 0,
+        peer_eof: false,
+        write_closed: false,
     };
+    let mut buf = vec![0u8; 64 * 1024];
 
     let how = loop {
-        if peer_eof && write_closed {
+        if c.peer_eof && c.write_closed {
             break CloseHow::Orderly;
         }
-        let nothing_more_to_send = match cfg.mode {
-            Mode::Interactive => input_ended,
-            Mode::Echo | Mode::Discard => peer_eof,
-        };
-        if nothing_more_to_send && !write_closed {
-            if cfg.abort_on_close {
+        if c.nothing_more_to_send() && !c.write_closed {
+            if c.cfg.abort_on_close {
                 // SO_LINGER with a zero timeout: close() discards anything unsent and
                 // the kernel sends RST instead of FIN (RFC 9293 §3.6 "abort").
                 drop(stream);
                 break CloseHow::AbortedByUs;
             }
-            match tokio::time::timeout(cfg.idle, stream.shutdown()).await {
-                Ok(Ok(())) => {
-                    write_closed = true;
-                    send(Happening::HalfClosed { conn });
+            match within(c.cfg.idle, stream.shutdown()).await {
+                Ok(()) => {
+                    c.write_closed = true;
+                    c.send(Happening::HalfClosed { conn: c.cfg.conn });
                     continue;
                 }
-                Ok(Err(e)) => break close_how(&e),
-                Err(_) => break CloseHow::IdleTimeout,
+                Err(how) => break how,
             }
         }
-        let want_input = !input_ended && !write_closed;
+        let want_input = !c.input_ended && !c.write_closed;
         tokio::select! {
-            r = stream.read(&mut buf), if !peer_eof => match r {
-                Ok(0) => {
-                    peer_eof = true;
-                    send(Happening::PeerHalfClosed { conn });
+            r = stream.read(&mut buf), if !c.peer_eof => {
+                if let Err(how) = c.on_read(&mut stream, r, &buf).await {
+                    break how;
                 }
-                Ok(n) => {
-                    bytes_in += n as u64;
-                    let raw = buf[..n].to_vec();
-                    send(Happening::Received {
-                        conn,
-                        bytes: n,
-                        data: String::from_utf8_lossy(&raw).into_owned(),
-                        raw,
-                    });
-                    if cfg.mode == Mode::Echo && !write_closed {
-                        match tokio::time::timeout(cfg.idle, stream.write_all(&buf[..n])).await {
-                            Ok(Ok(())) => {
-                                bytes_out += n as u64;
-                                send(Happening::Sent { conn, bytes: n });
-                            }
-                            Ok(Err(e)) => break close_how(&e),
-                            Err(_) => break CloseHow::IdleTimeout,
-                        }
-                    }
-                }
-                Err(e) => break close_how(&e),
-            },
+            }
             chunk = recv_input(&mut input), if want_input => match chunk {
                 Some(data) => {
-                    match tokio::time::timeout(cfg.idle, stream.write_all(&data)).await {
-                        Ok(Ok(())) => {
-                            bytes_out += data.len() as u64;
-                            send(Happening::Sent { conn, bytes: data.len() });
-                        }
-                        Ok(Err(e)) => break close_how(&e),
-                        Err(_) => break CloseHow::IdleTimeout,
+                    if let Err(how) = c.write(&mut stream, &data).await {
+                        break how;
                     }
                 }
-                None => input_ended = true,
+                None => c.input_ended = true,
             },
-            _ = tokio::time::sleep(cfg.idle) => break CloseHow::IdleTimeout,
+            _ = tokio::time::sleep(c.cfg.idle) => break CloseHow::IdleTimeout,
         }
     };
     let end = SessionEnd {
-        conn,
+        conn: c.cfg.conn,
         local,
         remote,
-        bytes_in,
-        bytes_out,
+        bytes_in: c.bytes_in,
+        bytes_out: c.bytes_out,
         duration_ms: started.elapsed().as_millis() as u64,
         how,
     };
-    send(Happening::Closed(end.clone()));
+    c.send(Happening::Closed(end.clone()));
     end
+}
+
+/// One connection's state while [`session`] runs it.
+struct Conn {
+    cfg: SessionConfig,
+    events: mpsc::UnboundedSender<Happening>,
+    bytes_in: u64,
+    bytes_out: u64,
+    /// `read()` returned 0: the peer sent FIN.
+    peer_eof: bool,
+    /// We called `shutdown(Write)`: our FIN is sent.
+    write_closed: bool,
+    /// Nothing more will come from `input` (or it is not ours to send).
+    input_ended: bool,
+}
+
+impl Conn {
+    /// Report a happening; a closed event channel is not an error.
+    fn send(&self, h: Happening) {
+        let _ = self.events.send(h);
+    }
+
+    /// Whether our sending direction is done: in interactive mode when `input` ends, in
+    /// echo and discard modes when the peer has half-closed.
+    fn nothing_more_to_send(&self) -> bool {
+        match self.cfg.mode {
+            Mode::Interactive => self.input_ended,
+            Mode::Echo | Mode::Discard => self.peer_eof,
+        }
+    }
+
+    /// What `read()` returned: 0 is the peer's FIN; bytes are reported, and sent back in
+    /// echo mode while our side is open.
+    async fn on_read(
+        &mut self,
+        stream: &mut TcpStream,
+        r: io::Result<usize>,
+        buf: &[u8],
+    ) -> Result<(), CloseHow> {
+        let conn = self.cfg.conn;
+        match r {
+            Ok(0) => {
+                self.peer_eof = true;
+                self.send(Happening::PeerHalfClosed { conn });
+            }
+            Ok(n) => {
+                self.bytes_in += n as u64;
+                let raw = buf[..n].to_vec();
+                self.send(Happening::Received {
+                    conn,
+                    bytes: n,
+                    data: String::from_utf8_lossy(&raw).into_owned(),
+                    raw,
+                });
+                if self.cfg.mode == Mode::Echo && !self.write_closed {
+                    self.write(stream, &buf[..n]).await?;
+                }
+            }
+            Err(e) => return Err(close_how(&e)),
+        }
+        Ok(())
+    }
+
+    /// Send `data` to the peer within the idle timeout, and report it.
+    async fn write(&mut self, stream: &mut TcpStream, data: &[u8]) -> Result<(), CloseHow> {
+        within(self.cfg.idle, stream.write_all(data)).await?;
+        self.bytes_out += data.len() as u64;
+        self.send(Happening::Sent {
+            conn: self.cfg.conn,
+            bytes: data.len(),
+        });
+        Ok(())
+    }
+}
+
+/// Run a socket operation, giving up after `idle`: a failure or the timeout says how the
+/// connection ended.
+async fn within(
+    idle: Duration,
+    op: impl std::future::Future<Output = io::Result<()>>,
+) -> Result<(), CloseHow> {
+    match tokio::time::timeout(idle, op).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(close_how(&e)),
+        Err(_) => Err(CloseHow::IdleTimeout),
+    }
 }
 
 async fn recv_input(input: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {

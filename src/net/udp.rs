@@ -521,112 +521,200 @@ impl Relay {
         max_datagrams: Option<u64>,
         mut on_event: impl FnMut(RelayEvent),
     ) -> io::Result<RelayCounters> {
-        let mut c = RelayCounters::default();
-        let mut queue: BinaryHeap<Reverse<Queued>> = BinaryHeap::new();
-        let mut order = 0u64;
-        // The datagram held back for reordering: (n, bytes, copies, due, held since).
-        let mut held: Option<(u64, Vec<u8>, u8, Instant, Instant)> = None;
+        let mut st = RelayState::default();
         let mut client: Option<SocketAddr> = None;
         let mut up = vec![0u8; 65_536];
         let mut down = vec![0u8; 65_536];
-        let mut push = |queue: &mut BinaryHeap<Reverse<Queued>>, due: Instant, bytes: Vec<u8>| {
-            order += 1;
-            queue.push(Reverse(Queued { due, order, bytes }));
-        };
         loop {
-            if max_datagrams.is_some_and(|m| c.received >= m) && held.is_none() {
+            if max_datagrams.is_some_and(|m| st.c.received >= m) && st.held.is_none() {
                 break;
             }
-            let next_due = queue.peek().map(|q| q.0.due);
-            let hold_deadline = held.as_ref().map(|h| h.4 + HOLD_LIMIT);
+            let next_due = st.schedule.next_due();
+            let hold_deadline = st.held.as_ref().map(|h| h.since + HOLD_LIMIT);
             tokio::select! {
                 r = self.front.sock.recv_from(&mut up) => {
                     let (len, from) = r?;
                     let now = Instant::now();
                     client = Some(from);
-                    c.received += 1;
-                    let n = c.received;
+                    st.c.received += 1;
                     let bytes = up[..len].to_vec();
-                    if probe::Repr::from_bytes(&bytes).is_ok_and(|p| p.end) {
-                        // END passes untouched (after anything held), so the receiver
-                        // learns the true count and can see losses at the tail.
-                        if let Some((hn, hb, copies, due, _)) = held.take() {
-                            for _ in 0..copies { push(&mut queue, due, hb.clone()); }
-                            c.flushed += 1;
-                            on_event(RelayEvent::Flushed { n: hn });
-                        }
-                        // And after every datagram still delayed, so jitter cannot put data
-                        // behind the END that announces it.
-                        let latest = queue.iter().map(|q| q.0.due).max();
-                        let due = (now + Duration::from_micros(self.impairer.plan().delay_us))
-                            .max(latest.unwrap_or(now));
-                        push(&mut queue, due, bytes);
-                        c.end_markers += 1;
-                        on_event(RelayEvent::End { n });
-                        continue;
-                    }
-                    let v = self.impairer.next_verdict(held.is_none());
-                    on_event(RelayEvent::Datagram { n, len, from, verdict: v });
-                    if v.drop {
-                        c.dropped += 1;
-                        continue;
-                    }
-                    let copies = if v.duplicate { 2 } else { 1 };
-                    if v.duplicate {
-                        c.duplicated += 1;
-                    }
-                    let due = now + Duration::from_micros(v.delay_us);
-                    if v.hold {
-                        held = Some((n, bytes, copies, due, now));
-                        continue;
-                    }
-                    for _ in 0..copies { push(&mut queue, due, bytes.clone()); }
-                    if let Some((hn, hb, hcopies, hdue, _)) = held.take() {
-                        for _ in 0..hcopies { push(&mut queue, hdue.max(due), hb.clone()); }
-                        c.reordered += 1;
-                        on_event(RelayEvent::Released { n: hn });
-                    }
+                    st.admit(&mut self.impairer, bytes, from, now, &mut on_event);
                 }
                 r = self.back.sock.recv(&mut down) => {
                     // A refused port upstream shows up here as an error: pass nothing back.
                     if let Ok(len) = r {
                         if let Some(to) = client {
                             self.front.send_to(&down[..len], to).await?;
-                            c.replies += 1;
+                            st.c.replies += 1;
                             on_event(RelayEvent::Reply { len, to });
                         }
                     }
                 }
                 _ = sleep_until_opt(next_due) => {
                     let now = Instant::now();
-                    while queue.peek().is_some_and(|q| q.0.due <= now) {
-                        if let Some(Reverse(q)) = queue.pop() {
-                            forward(&self.back, &q.bytes, &mut c).await;
-                        }
+                    while let Some(q) = st.schedule.pop_due(now) {
+                        forward(&self.back, &q.bytes, &mut st.c).await;
                     }
                 }
-                _ = sleep_until_opt(hold_deadline) => {
-                    if let Some((hn, hb, copies, due, _)) = held.take() {
-                        for _ in 0..copies { push(&mut queue, due, hb.clone()); }
-                        c.flushed += 1;
-                        on_event(RelayEvent::Flushed { n: hn });
-                    }
-                }
+                _ = sleep_until_opt(hold_deadline) => st.flush_held(&mut on_event),
                 _ = sleep_until_opt(until) => break,
                 _ = stop.fired() => break,
             }
         }
-        if let Some((hn, hb, copies, _, _)) = held.take() {
-            for _ in 0..copies {
-                forward(&self.back, &hb, &mut c).await;
+        if let Some(h) = st.held.take() {
+            for _ in 0..h.copies {
+                forward(&self.back, &h.bytes, &mut st.c).await;
             }
-            c.flushed += 1;
-            on_event(RelayEvent::Flushed { n: hn });
+            st.c.flushed += 1;
+            on_event(RelayEvent::Flushed { n: h.n });
         }
-        while let Some(Reverse(q)) = queue.pop() {
-            forward(&self.back, &q.bytes, &mut c).await;
+        while let Some(Reverse(q)) = st.schedule.queue.pop() {
+            forward(&self.back, &q.bytes, &mut st.c).await;
         }
-        Ok(c)
+        Ok(st.c)
+    }
+}
+
+/// The datagram held back for reordering.
+struct Held {
+    /// Its number among the client's datagrams.
+    n: u64,
+    bytes: Vec<u8>,
+    /// 2 when it is also duplicated.
+    copies: u8,
+    /// When its delay would have sent it.
+    due: Instant,
+    /// When it was held (it waits at most [`HOLD_LIMIT`] for a successor).
+    since: Instant,
+}
+
+/// Datagrams waiting for their due time, earliest first; `order` keeps datagrams due at
+/// the same instant in arrival order.
+#[derive(Default)]
+struct Schedule {
+    queue: BinaryHeap<Reverse<Queued>>,
+    order: u64,
+}
+
+impl Schedule {
+    fn push(&mut self, due: Instant, bytes: Vec<u8>) {
+        self.order += 1;
+        self.queue.push(Reverse(Queued {
+            due,
+            order: self.order,
+            bytes,
+        }));
+    }
+
+    fn push_copies(&mut self, copies: u8, due: Instant, bytes: &[u8]) {
+        for _ in 0..copies {
+            self.push(due, bytes.to_vec());
+        }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.queue.peek().map(|q| q.0.due)
+    }
+
+    /// The earliest datagram, if it is due by `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<Queued> {
+        if self.next_due().is_some_and(|due| due <= now) {
+            self.queue.pop().map(|q| q.0)
+        } else {
+            None
+        }
+    }
+}
+
+/// What [`Relay::run`] keeps between datagrams.
+#[derive(Default)]
+struct RelayState {
+    c: RelayCounters,
+    schedule: Schedule,
+    held: Option<Held>,
+}
+
+impl RelayState {
+    /// Datagram number `c.received` from the client: END passes untouched; anything else
+    /// gets the impairer's verdict (drop, duplicate, delay, hold back to reorder).
+    fn admit(
+        &mut self,
+        impairer: &mut Impairer,
+        bytes: Vec<u8>,
+        from: SocketAddr,
+        now: Instant,
+        on_event: &mut impl FnMut(RelayEvent),
+    ) {
+        let n = self.c.received;
+        let len = bytes.len();
+        if probe::Repr::from_bytes(&bytes).is_ok_and(|p| p.end) {
+            self.pass_end(n, bytes, now, impairer, on_event);
+            return;
+        }
+        let v = impairer.next_verdict(self.held.is_none());
+        on_event(RelayEvent::Datagram {
+            n,
+            len,
+            from,
+            verdict: v,
+        });
+        if v.drop {
+            self.c.dropped += 1;
+            return;
+        }
+        let copies = if v.duplicate { 2 } else { 1 };
+        if v.duplicate {
+            self.c.duplicated += 1;
+        }
+        let due = now + Duration::from_micros(v.delay_us);
+        if v.hold {
+            self.held = Some(Held {
+                n,
+                bytes,
+                copies,
+                due,
+                since: now,
+            });
+            return;
+        }
+        self.schedule.push_copies(copies, due, &bytes);
+        if let Some(h) = self.held.take() {
+            self.schedule
+                .push_copies(h.copies, h.due.max(due), &h.bytes);
+            self.c.reordered += 1;
+            on_event(RelayEvent::Released { n: h.n });
+        }
+    }
+
+    /// END passes untouched (after anything held), so the receiver learns the true count
+    /// and can see losses at the tail.
+    fn pass_end(
+        &mut self,
+        n: u64,
+        bytes: Vec<u8>,
+        now: Instant,
+        impairer: &Impairer,
+        on_event: &mut impl FnMut(RelayEvent),
+    ) {
+        self.flush_held(on_event);
+        // And after every datagram still delayed, so jitter cannot put data
+        // behind the END that announces it.
+        let latest = self.schedule.queue.iter().map(|q| q.0.due).max();
+        let due =
+            (now + Duration::from_micros(impairer.plan().delay_us)).max(latest.unwrap_or(now));
+        self.schedule.push(due, bytes);
+        self.c.end_markers += 1;
+        on_event(RelayEvent::End { n });
+    }
+
+    /// Send the held datagram at its own due time: nothing came after it in time, so it
+    /// is not a reordering.
+    fn flush_held(&mut self, on_event: &mut impl FnMut(RelayEvent)) {
+        if let Some(h) = self.held.take() {
+            self.schedule.push_copies(h.copies, h.due, &h.bytes);
+            self.c.flushed += 1;
+            on_event(RelayEvent::Flushed { n: h.n });
+        }
     }
 }
 

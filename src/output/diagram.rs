@@ -70,16 +70,6 @@ impl Timeline {
     /// Draw the timeline. Client actions sit left of the client's lifeline, server
     /// actions right of the server's; what crosses the network is an arrow between them.
     pub fn render(&self, style: &Style) -> String {
-        const MAX_ACTION: usize = 34;
-        let clip = |s: &str| -> String {
-            if s.chars().count() > MAX_ACTION {
-                let mut c: String = s.chars().take(MAX_ACTION - 1).collect();
-                c.push('…');
-                c
-            } else {
-                s.to_owned()
-            }
-        };
         let left_w = self
             .steps
             .iter()
@@ -96,11 +86,7 @@ impl Timeline {
             .max()
             .unwrap_or(0)
             .max(16);
-        let (bar, dash, head_r, head_l) = if style.unicode {
-            ("│", "─", "►", "◄")
-        } else {
-            ("|", "-", ">", "<")
-        };
+        let glyphs = Glyphs::new(style);
 
         let mut out = String::new();
         let header = format!(
@@ -116,49 +102,99 @@ impl Timeline {
         out.push_str(header.trim_end());
         out.push('\n');
         for step in &self.steps {
-            let t = match step.at_us {
-                Some(us) => format!("{:>9.3}", us as f64 / 1000.0),
-                None => " ".repeat(9),
-            };
-            let action = clip(&step.action);
-            let (left, right) = match step.side {
-                Side::Client => (style.paint(Paint::Client, &action), String::new()),
-                Side::Server => (String::new(), style.paint(Paint::Server, &action)),
-            };
-            let middle = match (&step.sends, step.side) {
-                (None, _) => " ".repeat(mid_w),
-                (Some(label), side) => {
-                    let label = format!(" {label} ");
-                    let fill = mid_w.saturating_sub(label.chars().count() + 1);
-                    let lead = fill.min(3);
-                    let trail = fill - lead;
-                    match side {
-                        Side::Client => format!(
-                            "{}{}{}{}",
-                            dash.repeat(lead),
-                            label,
-                            dash.repeat(trail),
-                            head_r
-                        ),
-                        Side::Server => format!(
-                            "{}{}{}{}",
-                            head_l,
-                            dash.repeat(trail),
-                            label,
-                            dash.repeat(lead)
-                        ),
-                    }
-                }
-            };
-            let pad = left_w.saturating_sub(visible_width(&left));
-            let line = format!(
-                "{t}  {left}{} {bar} {middle} {bar} {right}",
-                " ".repeat(pad)
-            );
+            let line = step_line(step, style, &glyphs, left_w, mid_w);
             out.push_str(line.trim_end());
             out.push('\n');
         }
         out
+    }
+}
+
+/// The longest action drawn beside a lifeline; longer ones end in `…`.
+const MAX_ACTION: usize = 34;
+
+fn clip(s: &str) -> String {
+    if s.chars().count() > MAX_ACTION {
+        let mut c: String = s.chars().take(MAX_ACTION - 1).collect();
+        c.push('…');
+        c
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The characters lifelines and arrows are drawn with: box drawing, or ASCII when the
+/// terminal cannot show it.
+struct Glyphs {
+    bar: &'static str,
+    dash: &'static str,
+    head_r: &'static str,
+    head_l: &'static str,
+}
+
+impl Glyphs {
+    fn new(style: &Style) -> Glyphs {
+        let (bar, dash, head_r, head_l) = if style.unicode {
+            ("│", "─", "►", "◄")
+        } else {
+            ("|", "-", ">", "<")
+        };
+        Glyphs {
+            bar,
+            dash,
+            head_r,
+            head_l,
+        }
+    }
+}
+
+/// One row: the time, the action beside its side's lifeline, and the arrow (or blank)
+/// between the lifelines.
+fn step_line(step: &Step, style: &Style, g: &Glyphs, left_w: usize, mid_w: usize) -> String {
+    let t = match step.at_us {
+        Some(us) => format!("{:>9.3}", us as f64 / 1000.0),
+        None => " ".repeat(9),
+    };
+    let action = clip(&step.action);
+    let (left, right) = match step.side {
+        Side::Client => (style.paint(Paint::Client, &action), String::new()),
+        Side::Server => (String::new(), style.paint(Paint::Server, &action)),
+    };
+    let middle = match &step.sends {
+        None => " ".repeat(mid_w),
+        Some(label) => arrow(label, step.side, g, mid_w),
+    };
+    let pad = left_w.saturating_sub(visible_width(&left));
+    let bar = g.bar;
+    format!(
+        "{t}  {left}{} {bar} {middle} {bar} {right}",
+        " ".repeat(pad)
+    )
+}
+
+/// An arrow `mid_w` wide from the sender's lifeline to the receiver's, its label near
+/// the sender.
+fn arrow(label: &str, from: Side, g: &Glyphs, mid_w: usize) -> String {
+    let dash = g.dash;
+    let label = format!(" {label} ");
+    let fill = mid_w.saturating_sub(label.chars().count() + 1);
+    let lead = fill.min(3);
+    let trail = fill - lead;
+    match from {
+        Side::Client => format!(
+            "{}{}{}{}",
+            dash.repeat(lead),
+            label,
+            dash.repeat(trail),
+            g.head_r
+        ),
+        Side::Server => format!(
+            "{}{}{}{}",
+            g.head_l,
+            dash.repeat(trail),
+            label,
+            dash.repeat(lead)
+        ),
     }
 }
 

@@ -121,64 +121,92 @@ pub fn write_layer_tree(
     style: &Style,
 ) {
     for l in &d.layers {
-        let quoted = if l.quoted {
-            "  (quoted by the ICMP error)"
-        } else {
-            ""
-        };
-        // "  L3 Network … │ IPv4 [bytes 14..34]", by hand: once per layer per packet.
-        s.push_str("  ");
-        push_placement(s, style, l.protocol, pdu_of(l));
-        s.push(' ');
-        if style.color {
-            s.push_str(&style.paint(super::Paint::Bold, l.name()));
-        } else {
-            s.push_str(l.name());
-        }
-        s.push_str(" [bytes ");
-        push_num(s, l.header.start as u64);
-        s.push_str("..");
-        push_num(s, l.header.end as u64);
-        s.push(']');
-        s.push_str(quoted);
-        s.push('\n');
-        for f in l.fields(frame) {
-            s.push_str("      ");
-            push_padded(s, f.name, 18);
-            s.push(' ');
-            s.push_str(&f.value);
-            s.push('\n');
-        }
+        write_header_layer(s, l, frame, style);
     }
     for a in app {
-        let bytes = if a.here.is_empty() {
-            "its bytes came in earlier packets".to_string()
-        } else if a.reassembled_from.is_some() {
-            format!("its last bytes: {}..{}", a.here.start, a.here.end)
-        } else {
-            format!("bytes {}..{}", a.here.start, a.here.end)
-        };
+        write_app_unit(s, a, style);
+    }
+    write_undecoded_payload(s, d, frame, app, style);
+    write_leftovers(s, d, style);
+}
+
+/// One field line under a layer: "      name               value".
+#[inline]
+fn push_field(s: &mut String, name: &str, value: &str) {
+    s.push_str("      ");
+    push_padded(s, name, 18);
+    s.push(' ');
+    s.push_str(value);
+    s.push('\n');
+}
+
+/// One header of the walk, with its placement, byte range and fields.
+#[inline]
+fn write_header_layer(s: &mut String, l: &Layer, frame: &[u8], style: &Style) {
+    let quoted = if l.quoted {
+        "  (quoted by the ICMP error)"
+    } else {
+        ""
+    };
+    // "  L3 Network … │ IPv4 [bytes 14..34]", by hand: once per layer per packet.
+    s.push_str("  ");
+    push_placement(s, style, l.protocol, pdu_of(l));
+    s.push(' ');
+    if style.color {
+        s.push_str(&style.paint(super::Paint::Bold, l.name()));
+    } else {
+        s.push_str(l.name());
+    }
+    s.push_str(" [bytes ");
+    push_num(s, l.header.start as u64);
+    s.push_str("..");
+    push_num(s, l.header.end as u64);
+    s.push(']');
+    s.push_str(quoted);
+    s.push('\n');
+    for f in l.fields(frame) {
+        push_field(s, f.name, &f.value);
+    }
+}
+
+/// An application unit that completed in this packet: where its bytes are, which
+/// packets it was reassembled from, and its fields.
+fn write_app_unit(s: &mut String, a: &AppLayer, style: &Style) {
+    let bytes = if a.here.is_empty() {
+        "its bytes came in earlier packets".to_string()
+    } else if a.reassembled_from.is_some() {
+        format!("its last bytes: {}..{}", a.here.start, a.here.end)
+    } else {
+        format!("bytes {}..{}", a.here.start, a.here.end)
+    };
+    let _ = writeln!(
+        *s,
+        "  {} {} [{bytes}] {}",
+        placement(style, a.protocol, a.pdu),
+        style.paint(super::Paint::Bold, a.name),
+        a.summary
+    );
+    if let Some((first, last)) = a.reassembled_from {
         let _ = writeln!(
             *s,
-            "  {} {} [{bytes}] {}",
-            placement(style, a.protocol, a.pdu),
-            style.paint(super::Paint::Bold, a.name),
-            a.summary
+            "      [reassembled from packets {first}–{last}: completes in this one]"
         );
-        if let Some((first, last)) = a.reassembled_from {
-            let _ = writeln!(
-                *s,
-                "      [reassembled from packets {first}–{last}: completes in this one]"
-            );
-        }
-        for f in &a.fields {
-            s.push_str("      ");
-            push_padded(s, f.name, 18);
-            s.push(' ');
-            s.push_str(&f.value);
-            s.push('\n');
-        }
     }
+    for f in &a.fields {
+        push_field(s, f.name, &f.value);
+    }
+}
+
+/// Payload no decoder read: a glance at its first bytes, named TLS when it looks like a
+/// TLS record.
+#[inline]
+fn write_undecoded_payload(
+    s: &mut String,
+    d: &Dissection,
+    frame: &[u8],
+    app: &[AppLayer],
+    style: &Style,
+) {
     let payload = frame.get(d.payload.clone()).unwrap_or(&[]);
     // An application decoder (DNS) that read the whole payload has shown it already.
     let decoded = d
@@ -200,6 +228,11 @@ pub fn write_layer_tree(
             preview(payload, 48)
         );
     }
+}
+
+/// What the walk left: bytes after the packet's end, and why decoding stopped early.
+#[inline]
+fn write_leftovers(s: &mut String, d: &Dissection, style: &Style) {
     if !d.trailer.is_empty() {
         let _ = writeln!(
             *s,

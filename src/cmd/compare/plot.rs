@@ -69,8 +69,16 @@ pub fn svg(r: &CompareReport) -> String {
         w.clients,
         w.poll_interval.as_millis()
     );
+    latency_panel(&mut s, cols, lat_top, lat_h);
+    bytes_panel(&mut s, cols, bytes_top);
+    legend(&mut s, cols, bytes_top + bytes_h + 24.0);
+    s.push_str("</svg>\n");
+    s
+}
 
-    // Panel 1: latency, log scale.
+/// Panel 1: latency, log scale: decade grid lines, one strip of dots per transport, and
+/// its p50/p95/p99 ticks.
+fn latency_panel(s: &mut String, cols: &[Column], lat_top: f64, lat_h: f64) {
     let all: Vec<u64> = cols
         .iter()
         .flat_map(|c| c.samples_us.iter().copied())
@@ -108,38 +116,45 @@ pub fn svg(r: &CompareReport) -> String {
     }
     for (i, c) in cols.iter().enumerate() {
         let y = lat_top + ROW * i as f64 + ROW / 2.0;
+        latency_strip(s, c, y, lo, hi);
+    }
+}
+
+/// One transport's row of the latency panel, centred on `y`.
+fn latency_strip(s: &mut String, c: &Column, y: f64, lo: f64, hi: f64) {
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+        LEFT - 8.0,
+        y + 4.0,
+        esc(c.title)
+    );
+    for (k, &us) in c.samples_us.iter().enumerate() {
+        // Spread the dots vertically (a fixed pattern, not randomness) so they do not
+        // hide each other.
+        let dy = ((k * 7) % 11) as f64 - 5.0;
         let _ = writeln!(
             s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LEFT - 8.0,
-            y + 4.0,
-            esc(c.title)
+            r##"<circle cx="{:.1}" cy="{:.1}" r="2" fill="#4c78a8" fill-opacity="0.45"/>"##,
+            log_x(us as f64, lo, hi),
+            y + dy
         );
-        for (k, &us) in c.samples_us.iter().enumerate() {
-            // Spread the dots vertically (a fixed pattern, not randomness) so they do not
-            // hide each other.
-            let dy = ((k * 7) % 11) as f64 - 5.0;
+    }
+    if let Some(l) = c.latency {
+        for (v, h) in [(l.p50_us, 12.0), (l.p95_us, 9.0), (l.p99_us, 6.0)] {
+            let x = log_x(v as f64, lo, hi);
             let _ = writeln!(
                 s,
-                r##"<circle cx="{:.1}" cy="{:.1}" r="2" fill="#4c78a8" fill-opacity="0.45"/>"##,
-                log_x(us as f64, lo, hi),
-                y + dy
+                r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#d62728" stroke-width="2"/>"##,
+                y - h,
+                y + h
             );
         }
-        if let Some(l) = c.latency {
-            for (v, h) in [(l.p50_us, 12.0), (l.p95_us, 9.0), (l.p99_us, 6.0)] {
-                let x = log_x(v as f64, lo, hi);
-                let _ = writeln!(
-                    s,
-                    r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#d62728" stroke-width="2"/>"##,
-                    y - h,
-                    y + h
-                );
-            }
-        }
     }
+}
 
-    // Panel 2: bytes per event, stacked.
+/// Panel 2: bytes per event, stacked.
+fn bytes_panel(s: &mut String, cols: &[Column], bytes_top: f64) {
     let parts: Vec<[f64; 4]> = cols.iter().map(per_event_parts).collect();
     let max = parts
         .iter()
@@ -180,7 +195,11 @@ pub fn svg(r: &CompareReport) -> String {
             p.iter().sum::<f64>()
         );
     }
-    let ly = bytes_top + bytes_h + 24.0;
+}
+
+/// The byte categories' colours on one line at `ly`, and a note when TCP/IP headers
+/// could not be counted.
+fn legend(s: &mut String, cols: &[Column], ly: f64) {
     let mut lx = LEFT;
     for (colour, what) in PARTS {
         let _ = writeln!(
@@ -198,8 +217,6 @@ pub fn svg(r: &CompareReport) -> String {
             ly + 22.0
         );
     }
-    s.push_str("</svg>\n");
-    s
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A validated `netlab tcp bench`.
@@ -96,22 +97,10 @@ pub fn run(plan: BenchPlan, out: &mut Output) -> anyhow::Result<()> {
     let received = Arc::new(AtomicU64::new(0));
     let (target, sink) = match &plan.to {
         None => {
-            let listener = tcp::bench_listener(SocketAddr::from(([127, 0, 0, 1], 0)), &plan.opts)
-                .failed("could not open the sink's listening socket")?;
-            let addr = listener.local_addr().failed("sink address")?;
-            let (received, size, limit) = (received.clone(), plan.size, plan.timeout);
-            let handle =
-                std::thread::spawn(move || tcp::bench_sink(listener, size, &received, limit));
+            let (addr, handle) = start_sink(&plan, &received)?;
             (addr, Some(handle))
         }
-        Some(ep) => {
-            let addrs = runtime(Runtime::CurrentThread)?.block_on(ep.resolve())?;
-            // `resolve` returns at least one address or an error.
-            let addr = addrs.first().copied().ok_or_else(|| {
-                anyhow::Error::from(Hinted::failure(format!("'{}' has no addresses", ep.host)))
-            })?;
-            (addr, None)
-        }
+        Some(ep) => (resolve_target(ep)?, None),
     };
 
     let (done_tx, done_rx) = mpsc::channel();
@@ -130,61 +119,11 @@ pub fn run(plan: BenchPlan, out: &mut Output) -> anyhow::Result<()> {
         })
     };
 
-    // One line per second while the sender runs.
-    let start = Instant::now();
-    let mut intervals = Vec::new();
-    let (mut last_bytes, mut last_t) = (0u64, 0.0f64);
-    let mut next_tick = Duration::from_secs(1);
-    // Bounded: the sender stops after `duration`, plus at most one write timeout and
-    // one wait for the peer's close.
-    let give_up = plan.duration + plan.timeout * 3 + Duration::from_secs(1);
-    loop {
-        let wait = next_tick.saturating_sub(start.elapsed());
-        match done_rx.recv_timeout(wait) {
-            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let now = start.elapsed().as_secs_f64();
-                let bytes = sent.load(Ordering::Relaxed);
-                if now <= plan.duration.as_secs_f64() + 0.5 {
-                    let iv = Interval {
-                        event: "interval",
-                        from_s: last_t,
-                        to_s: now,
-                        bytes: bytes - last_bytes,
-                        gbit_per_s: gbit(bytes - last_bytes, Duration::from_secs_f64(now - last_t)),
-                    };
-                    if out.format() != Format::Json {
-                        out.event(&iv)?;
-                    }
-                    intervals.push(iv);
-                }
-                out.progress(&format!("{:.0} s: {} sent", now, human_bytes(bytes)))?;
-                last_bytes = bytes;
-                last_t = now;
-                next_tick += Duration::from_secs(1);
-                if start.elapsed() > give_up {
-                    return Err(Hinted::failure("the benchmark did not finish in time")
-                        .with_hint("the receiver stalled; raise --timeout or check the server")
-                        .into());
-                }
-            }
-        }
-    }
+    let intervals = watch_intervals(&plan, out, &sent, &done_rx)?;
     let send = sender
         .join()
         .map_err(|_| Hinted::failure("the sender thread panicked"))?
-        .map_err(|e| {
-            let kind = e.kind();
-            let err = anyhow::Error::new(e);
-            match kind {
-                std::io::ErrorKind::ConnectionRefused => err.context(
-                    Hinted::failure(format!("connection refused by {target}")).with_hint(
-                        "nothing listens there; start a sink with `netlab tcp listen --discard`",
-                    ),
-                ),
-                _ => err.context(Hinted::failure(format!("sending to {target} failed"))),
-            }
-        })?;
+        .map_err(|e| send_error(e, target))?;
     let sink = match sink {
         Some(h) => Some(
             h.join()
@@ -224,6 +163,92 @@ pub fn run(plan: BenchPlan, out: &mut Output) -> anyhow::Result<()> {
     }
     out.report(&report)?;
     Ok(())
+}
+
+/// The in-process sink: a listener on loopback and a thread that reads until EOF.
+fn start_sink(
+    plan: &BenchPlan,
+    received: &Arc<AtomicU64>,
+) -> anyhow::Result<(SocketAddr, JoinHandle<std::io::Result<tcp::SinkStats>>)> {
+    let listener = tcp::bench_listener(SocketAddr::from(([127, 0, 0, 1], 0)), &plan.opts)
+        .failed("could not open the sink's listening socket")?;
+    let addr = listener.local_addr().failed("sink address")?;
+    let (received, size, limit) = (received.clone(), plan.size, plan.timeout);
+    let handle = std::thread::spawn(move || tcp::bench_sink(listener, size, &received, limit));
+    Ok((addr, handle))
+}
+
+/// The server given with `--to`, resolved to its first address.
+fn resolve_target(ep: &Endpoint) -> anyhow::Result<SocketAddr> {
+    let addrs = runtime(Runtime::CurrentThread)?.block_on(ep.resolve())?;
+    // `resolve` returns at least one address or an error.
+    let addr = addrs.first().copied().ok_or_else(|| {
+        anyhow::Error::from(Hinted::failure(format!("'{}' has no addresses", ep.host)))
+    })?;
+    Ok(addr)
+}
+
+/// One line per second while the sender runs, until it says it is done.
+fn watch_intervals(
+    plan: &BenchPlan,
+    out: &mut Output,
+    sent: &AtomicU64,
+    done_rx: &mpsc::Receiver<()>,
+) -> anyhow::Result<Vec<Interval>> {
+    let start = Instant::now();
+    let mut intervals = Vec::new();
+    let (mut last_bytes, mut last_t) = (0u64, 0.0f64);
+    let mut next_tick = Duration::from_secs(1);
+    // Bounded: the sender stops after `duration`, plus at most one write timeout and
+    // one wait for the peer's close.
+    let give_up = plan.duration + plan.timeout * 3 + Duration::from_secs(1);
+    loop {
+        let wait = next_tick.saturating_sub(start.elapsed());
+        match done_rx.recv_timeout(wait) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let now = start.elapsed().as_secs_f64();
+                let bytes = sent.load(Ordering::Relaxed);
+                if now <= plan.duration.as_secs_f64() + 0.5 {
+                    let iv = Interval {
+                        event: "interval",
+                        from_s: last_t,
+                        to_s: now,
+                        bytes: bytes - last_bytes,
+                        gbit_per_s: gbit(bytes - last_bytes, Duration::from_secs_f64(now - last_t)),
+                    };
+                    if out.format() != Format::Json {
+                        out.event(&iv)?;
+                    }
+                    intervals.push(iv);
+                }
+                out.progress(&format!("{:.0} s: {} sent", now, human_bytes(bytes)))?;
+                last_bytes = bytes;
+                last_t = now;
+                next_tick += Duration::from_secs(1);
+                if start.elapsed() > give_up {
+                    return Err(Hinted::failure("the benchmark did not finish in time")
+                        .with_hint("the receiver stalled; raise --timeout or check the server")
+                        .into());
+                }
+            }
+        }
+    }
+    Ok(intervals)
+}
+
+/// The sender's failure, with what to do when nothing listens at `target`.
+fn send_error(e: std::io::Error, target: SocketAddr) -> anyhow::Error {
+    let kind = e.kind();
+    let err = anyhow::Error::new(e);
+    match kind {
+        std::io::ErrorKind::ConnectionRefused => err.context(
+            Hinted::failure(format!("connection refused by {target}")).with_hint(
+                "nothing listens there; start a sink with `netlab tcp listen --discard`",
+            ),
+        ),
+        _ => err.context(Hinted::failure(format!("sending to {target} failed"))),
+    }
 }
 
 impl Render for Interval {

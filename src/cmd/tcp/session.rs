@@ -202,68 +202,40 @@ pub async fn listen(plan: ListenPlan, out: &mut Output) -> anyhow::Result<()> {
 
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut stdin = (plan.mode == Mode::Interactive).then(tcp::spawn_stdin_reader);
-    let mut inputs: Vec<(u32, mpsc::Sender<Vec<u8>>)> = Vec::new();
-    let mut rows: Vec<ConnRow> = Vec::new();
-    let mut next_conn: u32 = 1;
-    let mut finished: u32 = 0;
+    let mut clients = Clients {
+        rows: Vec::new(),
+        inputs: Vec::new(),
+        next_conn: 1,
+        finished: 0,
+    };
     let mut interrupted = false;
-    let per_conn_opts = SockOpts {
-        reuseaddr: false,
-        ..plan.opts.clone()
+    let setup = Setup {
+        plan: &plan,
+        per_conn_opts: SockOpts {
+            reuseaddr: false,
+            ..plan.opts.clone()
+        },
+        local,
+        events_tx,
     };
 
     loop {
-        if plan.max_clients.is_some_and(|max| finished >= max) {
+        if plan.max_clients.is_some_and(|max| clients.finished >= max) {
             break;
         }
-        let accepting = plan.max_clients.is_none_or(|max| next_conn <= max);
+        let accepting = plan.max_clients.is_none_or(|max| clients.next_conn <= max);
         tokio::select! {
             accepted = listener.accept(), if accepting => {
                 let (stream, remote) = accepted.failed("accept() failed")?;
-                let conn = next_conn;
-                next_conn += 1;
-                // Linux copies most options from the listening socket to the accepted
-                // one; setting them again makes that explicit, and the read-back shows it.
-                tcp::set_options(&stream, &per_conn_opts).failed("could not set socket options")?;
-                let options = tcp::options_of(&stream, &plan.opts)
-                    .failed("could not read the socket's options")?;
-                let local = stream.local_addr().unwrap_or(local);
-                rows.push(ConnRow { conn, local, remote, bytes_in: 0, bytes_out: 0, duration_ms: None, how: None });
-                log.emit(Happening::Connected { conn, role: Role::Server, local, remote, options })?;
-                let input = if stdin.is_some() {
-                    let (tx, rx) = mpsc::channel(16);
-                    inputs.push((conn, tx));
-                    Some(rx)
-                } else {
-                    None
-                };
-                let cfg = SessionConfig {
-                    conn,
-                    mode: plan.mode,
-                    idle: plan.idle,
-                    abort_on_close: plan.opts.linger == Some(Duration::ZERO),
-                };
-                tokio::spawn(session(stream, cfg, input, events_tx.clone()));
+                clients.accept(stream, remote, &setup, &mut log, stdin.is_some())?;
             }
-            Some(h) = events.recv() => {
-                track(&mut rows, &h);
-                if let Happening::Closed(end) = &h {
-                    finished += 1;
-                    inputs.retain(|(c, _)| *c != end.conn);
-                }
-                log.emit(h)?;
-            }
+            Some(h) = events.recv() => clients.on_happening(h, &mut log)?,
             chunk = recv_stdin(&mut stdin), if stdin.is_some() => match chunk {
-                Some(data) => {
-                    for (_, tx) in &inputs {
-                        // A connection that has ended drops its receiver; that is fine.
-                        let _ = tx.send(data.clone()).await;
-                    }
-                }
+                Some(data) => clients.send_to_all(data).await,
                 None => {
                     // stdin ended (Ctrl-D): every connection half-closes from our side.
                     stdin = None;
-                    inputs.clear();
+                    clients.inputs.clear();
                 }
             },
             _ = &mut ctrl_c => {
@@ -272,6 +244,7 @@ pub async fn listen(plan: ListenPlan, out: &mut Output) -> anyhow::Result<()> {
             }
         }
     }
+    let mut rows = clients.rows;
     if interrupted {
         for row in rows.iter_mut().filter(|r| r.how.is_none()) {
             row.how = Some(CloseHow::Interrupted);
@@ -287,6 +260,103 @@ pub async fn listen(plan: ListenPlan, out: &mut Output) -> anyhow::Result<()> {
     };
     finish(log.out, &report)?;
     Ok(())
+}
+
+/// What every accepted connection is set up with.
+struct Setup<'p> {
+    plan: &'p ListenPlan,
+    /// The listener's options, without SO_REUSEADDR (a listening socket's business).
+    per_conn_opts: SockOpts,
+    /// The listening address, for a connection whose own address cannot be read.
+    local: SocketAddr,
+    events_tx: mpsc::UnboundedSender<Happening>,
+}
+
+/// Where stdin goes for one connection (interactive mode).
+struct ClientInput {
+    conn: u32,
+    tx: mpsc::Sender<Vec<u8>>,
+}
+
+/// The listener's connections: their rows for the report, and their input channels.
+struct Clients {
+    rows: Vec<ConnRow>,
+    inputs: Vec<ClientInput>,
+    next_conn: u32,
+    /// Connections that have closed, for `--max-clients`.
+    finished: u32,
+}
+
+impl Clients {
+    /// A client connected: number it, report its 4-tuple and options, and run its
+    /// session on its own task.
+    fn accept(
+        &mut self,
+        stream: tokio::net::TcpStream,
+        remote: SocketAddr,
+        setup: &Setup<'_>,
+        log: &mut Log<'_>,
+        with_input: bool,
+    ) -> anyhow::Result<()> {
+        let plan = setup.plan;
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        // Linux copies most options from the listening socket to the accepted
+        // one; setting them again makes that explicit, and the read-back shows it.
+        tcp::set_options(&stream, &setup.per_conn_opts).failed("could not set socket options")?;
+        let options =
+            tcp::options_of(&stream, &plan.opts).failed("could not read the socket's options")?;
+        let local = stream.local_addr().unwrap_or(setup.local);
+        self.rows.push(ConnRow {
+            conn,
+            local,
+            remote,
+            bytes_in: 0,
+            bytes_out: 0,
+            duration_ms: None,
+            how: None,
+        });
+        log.emit(Happening::Connected {
+            conn,
+            role: Role::Server,
+            local,
+            remote,
+            options,
+        })?;
+        let input = if with_input {
+            let (tx, rx) = mpsc::channel(16);
+            self.inputs.push(ClientInput { conn, tx });
+            Some(rx)
+        } else {
+            None
+        };
+        let cfg = SessionConfig {
+            conn,
+            mode: plan.mode,
+            idle: plan.idle,
+            abort_on_close: plan.opts.linger == Some(Duration::ZERO),
+        };
+        tokio::spawn(session(stream, cfg, input, setup.events_tx.clone()));
+        Ok(())
+    }
+
+    /// Something happened on a connection: count it, forget a closed one's input, log it.
+    fn on_happening(&mut self, h: Happening, log: &mut Log<'_>) -> io::Result<()> {
+        track(&mut self.rows, &h);
+        if let Happening::Closed(end) = &h {
+            self.finished += 1;
+            self.inputs.retain(|i| i.conn != end.conn);
+        }
+        log.emit(h)
+    }
+
+    /// A chunk of stdin goes to every open connection.
+    async fn send_to_all(&self, data: Vec<u8>) {
+        for input in &self.inputs {
+            // A connection that has ended drops its receiver; that is fine.
+            let _ = input.tx.send(data.clone()).await;
+        }
+    }
 }
 
 fn track(rows: &mut [ConnRow], h: &Happening) {
@@ -379,27 +449,7 @@ fn port_in_use_hint(port: u16, states: &[TcpState]) -> String {
 
 /// `netlab tcp connect`: one connection, stdin to the server, the server to stdout.
 pub async fn connect(plan: ConnectPlan, out: &mut Output) -> anyhow::Result<()> {
-    let addrs = plan.to.resolve().await?;
-    let mut stream = None;
-    let mut last_error = None;
-    // A name may have several addresses (localhost: ::1 and 127.0.0.1): try each in turn.
-    for addr in addrs {
-        match tcp::connect(addr, &plan.opts, plan.timeout).await {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_error = Some((addr, e)),
-        }
-    }
-    let stream = match (stream, last_error) {
-        (Some(s), _) => s,
-        (None, Some((addr, e))) => return Err(connect_error(e, addr, &plan)),
-        // `resolve` returns at least one address or an error, so one of the two is set.
-        (None, None) => {
-            return Err(Hinted::failure(format!("'{}' has no addresses", plan.to.host)).into())
-        }
-    };
+    let stream = connect_any(&plan).await?;
     let local = stream
         .local_addr()
         .failed("could not read the local address")?;
@@ -476,6 +526,35 @@ pub async fn connect(plan: ConnectPlan, out: &mut Output) -> anyhow::Result<()> 
         events: std::mem::take(&mut log.kept),
     };
     finish(log.out, &report)?;
+    close_outcome(end, remote, plan.idle)
+}
+
+/// Resolve the server's name and connect to its first address that answers.
+async fn connect_any(plan: &ConnectPlan) -> anyhow::Result<tokio::net::TcpStream> {
+    let addrs = plan.to.resolve().await?;
+    let mut stream = None;
+    let mut last_error = None;
+    // A name may have several addresses (localhost: ::1 and 127.0.0.1): try each in turn.
+    for addr in addrs {
+        match tcp::connect(addr, &plan.opts, plan.timeout).await {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last_error = Some((addr, e)),
+        }
+    }
+    match (stream, last_error) {
+        (Some(s), _) => Ok(s),
+        (None, Some((addr, e))) => Err(connect_error(e, addr, plan)),
+        // `resolve` returns at least one address or an error, so one of the two is set.
+        (None, None) => Err(Hinted::failure(format!("'{}' has no addresses", plan.to.host)).into()),
+    }
+}
+
+/// How the connection ended, as the exit status: a reset, an idle timeout or an error
+/// fails, with what it means; an orderly or chosen end succeeds.
+fn close_outcome(end: SessionEnd, remote: SocketAddr, idle: Duration) -> anyhow::Result<()> {
     match end.how {
         CloseHow::ResetByPeer => Err(Hinted::failure(format!(
             "connection reset by {remote} after {} received and {} sent",
@@ -489,7 +568,7 @@ pub async fn connect(plan: ConnectPlan, out: &mut Output) -> anyhow::Result<()> 
         .into()),
         CloseHow::IdleTimeout => Err(Hinted::failure(format!(
             "nothing was sent or received for {} s",
-            plan.idle.as_secs_f64()
+            idle.as_secs_f64()
         ))
         .with_hint("raise --idle-timeout, or check that the server answers")
         .into()),

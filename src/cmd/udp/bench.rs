@@ -139,49 +139,85 @@ pub fn bench(plan: &Plan, mut progress: impl FnMut(u64, Duration)) -> anyhow::Re
     let start = Instant::now();
     let deadline = start + plan.duration;
 
-    let (totals, received): (SendTotals, std::io::Result<(StreamStats, u64)>) =
-        std::thread::scope(|s| {
-            let receiver = s.spawn(|| {
-                let mut stats = StreamStats::new(50_000);
-                let mut foreign = 0u64;
-                bench_recv(&rx, &done, QUIET, |bytes, at| {
-                    match probe::Repr::from_bytes(bytes) {
-                        Ok(p) if p.stream == stream && !p.end => {
-                            let at_us = at.duration_since(start).as_micros() as u64;
-                            stats.on_data(p.seq, p.sent_us, at_us, bytes.len());
-                        }
-                        _ => foreign += 1,
-                    }
-                    true
-                })
-                .map(|()| (stats, foreign))
-            });
-            let sender = s.spawn(|| {
-                let t = bench_send(&tx, &mut payload, deadline, plan.rate, &sent_so_far);
-                done.store(true, Ordering::Relaxed);
-                t
-            });
-            while !sender.is_finished() {
-                progress(sent_so_far.load(Ordering::Relaxed), start.elapsed());
-                std::thread::sleep(Duration::from_millis(250).min(
-                    deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10),
-                ));
-            }
-            // A panic in either thread would be a bug in netlab; report it as an error.
-            let totals = sender.join().unwrap_or_default();
-            let received = receiver
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("the receiver thread panicked")));
-            (totals, received)
+    let (totals, received): (SendTotals, std::io::Result<Received>) = std::thread::scope(|s| {
+        let receiver = s.spawn(|| receive_probes(&rx, &done, stream, start));
+        let sender = s.spawn(|| {
+            let t = bench_send(&tx, &mut payload, deadline, plan.rate, &sent_so_far);
+            done.store(true, Ordering::Relaxed);
+            t
         });
-    let (mut stats, foreign) = received.failed("receiving")?;
+        while !sender.is_finished() {
+            progress(sent_so_far.load(Ordering::Relaxed), start.elapsed());
+            std::thread::sleep(Duration::from_millis(250).min(
+                deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10),
+            ));
+        }
+        // A panic in either thread would be a bug in netlab; report it as an error.
+        let totals = sender.join().unwrap_or_default();
+        let received = receiver
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the receiver thread panicked")));
+        (totals, received)
+    });
+    let mut received = received.failed("receiving")?;
     let kernel_after = kernel_rcvbuf_errors();
     // The sender knows exactly how many it sent: tell the counters, so losses at the tail
     // count too (as a netlab END datagram would, without the risk of losing it).
-    stats.on_end(u32::try_from(totals.sent).unwrap_or(u32::MAX));
-    let sum = stats.summary();
+    received
+        .stats
+        .on_end(u32::try_from(totals.sent).unwrap_or(u32::MAX));
+    let kernel_drops = kernel_before
+        .zip(kernel_after)
+        .map(|(a, b)| b.saturating_sub(a));
+    Ok(report(
+        plan,
+        &totals,
+        &received,
+        recv_buffer_bytes,
+        kernel_drops,
+    ))
+}
+
+/// What the receiver thread counted: this run's probes, and anything else on its port.
+struct Received {
+    stats: StreamStats,
+    foreign: u64,
+}
+
+/// The receiver thread: count this run's probes by sequence number until the sender is
+/// done and the socket has been quiet a moment.
+fn receive_probes(
+    rx: &std::net::UdpSocket,
+    done: &AtomicBool,
+    stream: u32,
+    start: Instant,
+) -> std::io::Result<Received> {
+    let mut stats = StreamStats::new(50_000);
+    let mut foreign = 0u64;
+    bench_recv(rx, done, QUIET, |bytes, at| {
+        match probe::Repr::from_bytes(bytes) {
+            Ok(p) if p.stream == stream && !p.end => {
+                let at_us = at.duration_since(start).as_micros() as u64;
+                stats.on_data(p.seq, p.sent_us, at_us, bytes.len());
+            }
+            _ => foreign += 1,
+        }
+        true
+    })
+    .map(|()| Received { stats, foreign })
+}
+
+/// The rates and losses, from the sender's totals and the receiver's counts.
+fn report(
+    plan: &Plan,
+    totals: &SendTotals,
+    received: &Received,
+    recv_buffer_bytes: usize,
+    kernel_rcvbuf_errors: Option<u64>,
+) -> BenchReport {
+    let sum = received.stats.summary();
     let secs = (totals.elapsed_us as f64 / 1e6).max(1e-9);
-    Ok(BenchReport {
+    BenchReport {
         address_family: if plan.ipv6 { "IPv6" } else { "IPv4" },
         size: plan.size,
         rate_limit: plan.rate,
@@ -202,11 +238,9 @@ pub fn bench(plan: &Plan, mut progress: impl FnMut(u64, Duration)) -> anyhow::Re
         sent_mbit_per_s: totals.sent as f64 * plan.size as f64 * 8.0 / secs / 1e6,
         jitter_ms: sum.jitter_ms,
         recv_buffer_bytes,
-        kernel_rcvbuf_errors: kernel_before
-            .zip(kernel_after)
-            .map(|(a, b)| b.saturating_sub(a)),
-        foreign,
-    })
+        kernel_rcvbuf_errors,
+        foreign: received.foreign,
+    }
 }
 
 pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {

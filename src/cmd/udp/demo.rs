@@ -426,19 +426,36 @@ fn yes(style: &Style, ok: bool, text: &str) -> String {
     style.paint(if ok { Paint::Good } else { Paint::Bad }, text)
 }
 
+/// A part's heading, in bold.
+fn heading(style: &Style, t: &str) -> String {
+    style.paint(Paint::Bold, t)
+}
+
 impl Render for DemoReport {
     fn render_human(&self, style: &Style) -> String {
-        let h = |t: &str| style.paint(Paint::Bold, t);
         let mut s = String::new();
-        s.push_str(&h("UDP, seen from both ends (one process, loopback)"));
+        s.push_str(&heading(
+            style,
+            "UDP, seen from both ends (one process, loopback)",
+        ));
         s.push_str("\n\n");
         s.push_str(&self.timeline.render(style));
+        self.write_boundaries(style, &mut s);
+        self.write_truncation(style, &mut s);
+        self.write_size_limit(style, &mut s);
+        self.write_refused(style, &mut s);
+        self.write_loss(style, &mut s);
+        s
+    }
+}
 
-        // 1
+impl DemoReport {
+    /// Part 1: each send_to arrives as exactly one recv_from; TCP's reads beside it.
+    fn write_boundaries(&self, style: &Style, s: &mut String) {
         let b = &self.boundaries;
         s.push_str(&format!(
             "\n{}\n",
-            h("1. Each send_to arrives as exactly one recv_from")
+            heading(style, "1. Each send_to arrives as exactly one recv_from")
         ));
         let mut t = style.table();
         t.set_header(vec![
@@ -482,12 +499,14 @@ impl Render for DemoReport {
              buffer too small for it is the receiver's own doing: part 2). TCP promises only \
              the order of bytes, so reads may merge or split what was written.\n",
         );
+    }
 
-        // 2
+    /// Part 2: a receive buffer smaller than the datagram (MSG_TRUNC).
+    fn write_truncation(&self, style: &Style, s: &mut String) {
         let tr = &self.truncation;
         s.push_str(&format!(
             "\n{}\n",
-            h("2. A receive buffer smaller than the datagram")
+            heading(style, "2. A receive buffer smaller than the datagram")
         ));
         if let Some(r) = tr.run.received.first() {
             s.push_str(&format!(
@@ -512,10 +531,15 @@ impl Render for DemoReport {
                 r.copied
             ));
         }
+    }
 
-        // 3
+    /// Part 3: the largest datagram IPv4 and IPv6 can carry.
+    fn write_size_limit(&self, style: &Style, s: &mut String) {
         let sl = &self.size_limit;
-        s.push_str(&format!("\n{}\n", h("3. The largest datagram")));
+        s.push_str(&format!(
+            "\n{}\n",
+            heading(style, "3. The largest datagram")
+        ));
         for (i, sent) in sl.run.sent.iter().enumerate() {
             match &sent.error {
                 None => s.push_str(&format!(
@@ -540,12 +564,14 @@ impl Render for DemoReport {
              loopback's MTU is 65,536, so here it goes whole.\n",
             sl.max_ipv4, sl.max_ipv6
         ));
+    }
 
-        // 4
+    /// Part 4: ICMP port unreachable, heard only by a connected socket.
+    fn write_refused(&self, style: &Style, s: &mut String) {
         let r = &self.refused;
         s.push_str(&format!(
             "\n{}\n",
-            h("4. Sending to a port where nothing listens")
+            heading(style, "4. Sending to a port where nothing listens")
         ));
         s.push_str(&format!(
             "connected socket:   send {}, then recv → {}\n",
@@ -572,15 +598,20 @@ impl Render for DemoReport {
              socket hears nothing unless it asks with IP_RECVERR. There was never a \
              connection: the name comes from TCP.\n",
         );
+    }
 
-        // 5
+    /// Part 5: loss through the relay, and TCP under the same loss.
+    fn write_loss(&self, style: &Style, s: &mut String) {
         let l = &self.loss;
         s.push_str(&format!(
             "\n{}\n",
-            h(&format!(
-                "5. Loss: {} probes through a relay dropping {}% (seed {})",
-                l.sent, l.loss_percent, l.seed
-            ))
+            heading(
+                style,
+                &format!(
+                    "5. Loss: {} probes through a relay dropping {}% (seed {})",
+                    l.sent, l.loss_percent, l.seed
+                )
+            )
         ));
         if let Some(row) = &l.receiver {
             s.push_str(&listen::streams_table(style, std::slice::from_ref(row)));
@@ -597,7 +628,6 @@ impl Render for DemoReport {
             s.push_str("No probe reached the receiver.\n");
         }
         s.push_str(&loss_comparison(style, l));
-        s
     }
 }
 
@@ -605,22 +635,35 @@ impl Render for DemoReport {
 fn loss_comparison(style: &Style, l: &LossPart) -> String {
     let mut s = String::new();
     let Some(t) = &l.tcp_under_loss else {
-        s.push_str(&format!(
-            "\nTCP under the same loss: {}",
-            style.paint(Paint::Warn, "not shown")
-        ));
-        if let Some(n) = &l.tcp_not_shown {
-            s.push_str(&format!(": {}.\nhint: {}\n", n.reason, n.hint));
-        } else {
-            s.push('\n');
-        }
-        s.push_str(&format!(
-            "What it would show: TCP numbers every byte, waits for acknowledgements and \
-             retransmits what was not acknowledged, so every message arrives, in order, late. {}\n",
-            l.tcp_note
-        ));
+        tcp_not_shown(style, l, &mut s);
         return s;
     };
+    s.push_str(&loss_table(style, l, t));
+    tcp_how_it_recovered(t, &mut s);
+    s.push_str(&format!("How: {}\n", l.tcp_note));
+    s
+}
+
+/// Part 5 without its TCP half: why, and what it would have shown.
+fn tcp_not_shown(style: &Style, l: &LossPart, s: &mut String) {
+    s.push_str(&format!(
+        "\nTCP under the same loss: {}",
+        style.paint(Paint::Warn, "not shown")
+    ));
+    if let Some(n) = &l.tcp_not_shown {
+        s.push_str(&format!(": {}.\nhint: {}\n", n.reason, n.hint));
+    } else {
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "What it would show: TCP numbers every byte, waits for acknowledgements and \
+         retransmits what was not acknowledged, so every message arrives, in order, late. {}\n",
+        l.tcp_note
+    ));
+}
+
+/// The table: sent, dropped, delivered, resent and time, UDP beside TCP.
+fn loss_table(style: &Style, l: &LossPart, t: &TcpUnderLoss) -> String {
     let udp_lost = l
         .receiver
         .as_ref()
@@ -686,7 +729,12 @@ fn loss_comparison(style: &Style, l: &LossPart) -> String {
             t.slowdown()
         ),
     ]);
-    s.push_str(&tb.to_string());
+    tb.to_string()
+}
+
+/// How TCP noticed and repaired the losses, from the kernel's TcpExt counters.
+fn tcp_how_it_recovered(t: &TcpUnderLoss, s: &mut String) {
+    let lossy = &t.lossy;
     s.push_str(&format!(
         "\nTCP delivered {} of {} messages by retransmitting {} segments. The kernel's \
          TcpExt counters say how it noticed: {} segments went out by fast retransmit \
@@ -712,6 +760,4 @@ fn loss_comparison(style: &Style, l: &LossPart) -> String {
              again: a lost retransmission, or a loss only the timer can reveal, costs 200 ms or more."
         },
     ));
-    s.push_str(&format!("How: {}\n", l.tcp_note));
-    s
 }

@@ -192,12 +192,7 @@ impl Listener {
         let start = Instant::now();
         let deadline = plan.duration.map(|d| start + d);
         let mut buf = vec![0u8; 65_536];
-        let mut streams: BTreeMap<(SocketAddr, u32), StreamStats> = BTreeMap::new();
-        let mut raw: BTreeMap<SocketAddr, (u64, u64)> = BTreeMap::new();
-        let mut peers: std::collections::BTreeSet<SocketAddr> = Default::default();
-        let (mut datagrams, mut bytes, mut echoed, mut counted) = (0u64, 0u64, 0u64, 0u64);
-        let mut events = Vec::new();
-        let mut events_omitted = 0u64;
+        let mut t = Tally::default();
         out.event(&ListeningEvent {
             event: "listening",
             addr: local.to_string(),
@@ -207,7 +202,7 @@ impl Listener {
             out.event(&r)?;
         }
         let stopped_by = loop {
-            if plan.count.is_some_and(|c| counted >= c) {
+            if plan.count.is_some_and(|c| t.counted >= c) {
                 break "count";
             }
             let (len, from) = match self
@@ -225,51 +220,14 @@ impl Listener {
             };
             let arrived_us = start.elapsed().as_micros() as u64;
             let payload = &buf[..len];
-            datagrams += 1;
-            bytes += len as u64;
-            peers.insert(from);
-            let mut ev = DatagramEvent {
-                event: "datagram",
-                at_ms: arrived_us as f64 / 1000.0,
-                from: from.to_string(),
-                len,
-                probe: None,
-                arrival: None,
-                raw: None,
-                message: None,
-                echoed: false,
-            };
-            let is_end = match probe::Repr::from_bytes(payload) {
-                Ok(p) => {
-                    let s = streams
-                        .entry((from, p.stream))
-                        .or_insert_with(|| StreamStats::new(plan.late_budget_us));
-                    if p.end {
-                        s.on_end(p.seq);
-                    } else {
-                        ev.arrival = Some(s.on_data(p.seq, p.sent_us, arrived_us, len));
-                    }
-                    ev.message = probe_message(payload);
-                    ev.probe = Some(p);
-                    p.end
-                }
-                Err(e) => {
-                    let r = raw.entry(from).or_default();
-                    r.0 += 1;
-                    r.1 += len as u64;
-                    ev.raw = Some(RawPayload {
-                        why_not_probe: e.to_string(),
-                        preview: preview(payload, 60),
-                    });
-                    false
-                }
-            };
+            let mut ev = t.receive(payload, from, arrived_us, plan.late_budget_us);
+            let is_end = ev.probe.is_some_and(|p| p.end);
             if !is_end {
-                counted += 1;
+                t.counted += 1;
                 if plan.echo {
                     // Best effort, as UDP is: a failed echo is one lost reply, not a crash.
                     if self.port.send_to(payload, from).await.is_ok() {
-                        echoed += 1;
+                        t.echoed += 1;
                         ev.echoed = true;
                     }
                 }
@@ -277,46 +235,146 @@ impl Listener {
             if !plan.quiet {
                 out.event(&ev)?;
             }
-            if events.len() < MAX_LISTED {
-                events.push(ev);
-            } else {
-                events_omitted += 1;
-            }
+            t.list(ev);
             if is_end && plan.stop_after_end {
                 break "end";
             }
         };
-        Ok(ListenReport {
+        let keep_events = out.format() == crate::output::Format::Json;
+        Ok(t.report(local, start, stopped_by, keep_events))
+    }
+}
+
+/// A probe stream is named by its sender and the stream id the sender chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct StreamKey {
+    peer: SocketAddr,
+    stream: u32,
+}
+
+/// Datagrams and bytes from one sender that did not carry netlab's header.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCount {
+    datagrams: u64,
+    bytes: u64,
+}
+
+/// What the listener has seen so far, for the report.
+#[derive(Default)]
+struct Tally {
+    streams: BTreeMap<StreamKey, StreamStats>,
+    raw: BTreeMap<SocketAddr, RawCount>,
+    peers: std::collections::BTreeSet<SocketAddr>,
+    datagrams: u64,
+    bytes: u64,
+    echoed: u64,
+    /// Datagrams that count towards `--count` (END markers do not).
+    counted: u64,
+    events: Vec<DatagramEvent>,
+    events_omitted: u64,
+}
+
+impl Tally {
+    /// Count one datagram and decode it: a probe feeds its stream's statistics (arrival,
+    /// loss, reordering), anything else is counted as raw with why it is not a probe.
+    fn receive(
+        &mut self,
+        payload: &[u8],
+        from: SocketAddr,
+        arrived_us: u64,
+        late_budget_us: u64,
+    ) -> DatagramEvent {
+        let len = payload.len();
+        self.datagrams += 1;
+        self.bytes += len as u64;
+        self.peers.insert(from);
+        let mut ev = DatagramEvent {
+            event: "datagram",
+            at_ms: arrived_us as f64 / 1000.0,
+            from: from.to_string(),
+            len,
+            probe: None,
+            arrival: None,
+            raw: None,
+            message: None,
+            echoed: false,
+        };
+        match probe::Repr::from_bytes(payload) {
+            Ok(p) => {
+                let key = StreamKey {
+                    peer: from,
+                    stream: p.stream,
+                };
+                let s = self
+                    .streams
+                    .entry(key)
+                    .or_insert_with(|| StreamStats::new(late_budget_us));
+                if p.end {
+                    s.on_end(p.seq);
+                } else {
+                    ev.arrival = Some(s.on_data(p.seq, p.sent_us, arrived_us, len));
+                }
+                ev.message = probe_message(payload);
+                ev.probe = Some(p);
+            }
+            Err(e) => {
+                let r = self.raw.entry(from).or_default();
+                r.datagrams += 1;
+                r.bytes += len as u64;
+                ev.raw = Some(RawPayload {
+                    why_not_probe: e.to_string(),
+                    preview: preview(payload, 60),
+                });
+            }
+        }
+        ev
+    }
+
+    /// Keep the event for the JSON report, up to [`MAX_LISTED`].
+    fn list(&mut self, ev: DatagramEvent) {
+        if self.events.len() < MAX_LISTED {
+            self.events.push(ev);
+        } else {
+            self.events_omitted += 1;
+        }
+    }
+
+    fn report(
+        self,
+        local: SocketAddr,
+        start: Instant,
+        stopped_by: &str,
+        keep_events: bool,
+    ) -> ListenReport {
+        ListenReport {
             listening_on: local.to_string(),
             seconds: start.elapsed().as_secs_f64(),
-            datagrams,
-            bytes,
-            peers: peers.len(),
-            echoed,
-            streams: streams
+            datagrams: self.datagrams,
+            bytes: self.bytes,
+            peers: self.peers.len(),
+            echoed: self.echoed,
+            streams: self
+                .streams
                 .iter()
-                .map(|((peer, id), s)| StreamRow {
-                    peer: peer.to_string(),
-                    stream: format!("{id:08x}"),
+                .map(|(k, s)| StreamRow {
+                    peer: k.peer.to_string(),
+                    stream: format!("{:08x}", k.stream),
                     summary: s.summary(),
                 })
                 .collect(),
-            raw: raw
+            raw: self
+                .raw
                 .iter()
-                .map(|(peer, (n, b))| RawRow {
+                .map(|(peer, r)| RawRow {
                     peer: peer.to_string(),
-                    datagrams: *n,
-                    bytes: *b,
+                    datagrams: r.datagrams,
+                    bytes: r.bytes,
                 })
                 .collect(),
             stopped_by: stopped_by.to_owned(),
-            events: if out.format() == crate::output::Format::Json {
-                events
-            } else {
-                Vec::new()
-            },
-            events_omitted,
-        })
+            events: if keep_events { self.events } else { Vec::new() },
+            events_omitted: self.events_omitted,
+        }
     }
 }
 

@@ -249,9 +249,78 @@ fn refused_error(to: &str) -> anyhow::Error {
 /// Resolve, send, wait for replies; events go to `out`.
 pub async fn exchange(
     plan: &Plan,
-    mut stop: Interrupt,
+    stop: Interrupt,
     out: &mut Output,
 ) -> anyhow::Result<SendReport> {
+    let (to, sock) = open_socket(plan).await?;
+    let from = sock.local_addr()?;
+    let mut buf = vec![0u8; plan.size];
+    let body_at = if plan.raw { 0 } else { probe::HEADER_LEN };
+    buf[body_at..body_at + plan.message.len()].copy_from_slice(&plan.message);
+    let mut x = Exchange {
+        keep_events: out.format() == crate::output::Format::Json,
+        plan,
+        out,
+        stop,
+        sock,
+        to,
+        stream: new_stream_id(),
+        start: Instant::now(),
+        rbuf: vec![0u8; 65_536],
+        sent: 0,
+        replies: 0,
+        rtts: Vec::new(),
+        refused: false,
+        events: Vec::new(),
+    };
+
+    for seq in 0..=plan.count {
+        let end = seq == plan.count;
+        if end && plan.raw {
+            break;
+        }
+        if let Some(gap) = plan.gap {
+            if !sleep_until(x.start + gap * seq, &mut x.stop).await {
+                break;
+            }
+        }
+        if x.stop.is_set() {
+            break;
+        }
+        x.send_one(seq, end, &mut buf).await?;
+        if x.refused {
+            break;
+        }
+        // Collect replies already waiting, without blocking the sending schedule.
+        while !x.refused && x.recv_reply(Instant::now()).await? {}
+        if x.refused {
+            break;
+        }
+    }
+
+    // Then wait, at most `wait`, for the rest.
+    let wait_start = Instant::now();
+    let deadline = wait_start + plan.wait;
+    while !x.refused && x.replies < u64::from(x.sent) && x.recv_reply(deadline).await? {}
+    Ok(SendReport {
+        to: to.to_string(),
+        from: from.to_string(),
+        stream: (!plan.raw).then(|| format!("{:08x}", x.stream)),
+        sent: x.sent,
+        bytes_per_datagram: plan.size,
+        replies: x.replies,
+        refused: x.refused,
+        waited_ms: wait_start.elapsed().as_millis() as u64,
+        wait_limit_ms: plan.wait.as_millis() as u64,
+        rtt_min_ms: x.rtts.iter().copied().reduce(f64::min),
+        rtt_max_ms: x.rtts.iter().copied().reduce(f64::max),
+        verdict: verdict(x.refused, x.replies, x.sent),
+        events: x.events,
+    })
+}
+
+/// Resolve the destination and open a UDP socket connected to it.
+async fn open_socket(plan: &Plan) -> anyhow::Result<(SocketAddr, UdpPort)> {
     let to: SocketAddr = plan.to.resolve().await?[0];
     let max = max_payload(&to);
     if plan.size > max {
@@ -268,55 +337,58 @@ pub async fn exchange(
         };
         return Err(e).hinted(format!("could not address {to}"), hint);
     }
-    let from = sock.local_addr()?;
-    let stream = new_stream_id();
-    let start = Instant::now();
-    let mut buf = vec![0u8; plan.size];
-    let body_at = if plan.raw { 0 } else { probe::HEADER_LEN };
-    buf[body_at..body_at + plan.message.len()].copy_from_slice(&plan.message);
-    let mut events: Vec<serde_json::Value> = Vec::new();
-    let keep_events = out.format() == crate::output::Format::Json;
-    let mut refused = false;
-    let mut sent = 0u32;
-    let mut rbuf = vec![0u8; 65_536];
-    let mut replies = 0u64;
-    let mut rtts: Vec<f64> = Vec::new();
-    let mut note = |ev: serde_json::Value| {
-        if keep_events && events.len() < 1000 {
-            events.push(ev);
-        }
-    };
+    Ok((to, sock))
+}
 
-    for seq in 0..=plan.count {
-        let end = seq == plan.count;
-        if end && plan.raw {
-            break;
+/// One `udp send` under way: the connected socket, and what has come back so far.
+struct Exchange<'a> {
+    plan: &'a Plan,
+    out: &'a mut Output,
+    stop: Interrupt,
+    sock: UdpPort,
+    to: SocketAddr,
+    /// The probe stream id our datagrams carry, to recognise their echoes.
+    stream: u32,
+    start: Instant,
+    rbuf: Vec<u8>,
+    sent: u32,
+    replies: u64,
+    rtts: Vec<f64>,
+    /// The kernel reported ICMP port unreachable (ECONNREFUSED).
+    refused: bool,
+    /// The first 1000 events, for the JSON report (kept only for JSON output).
+    events: Vec<serde_json::Value>,
+    keep_events: bool,
+}
+
+impl Exchange<'_> {
+    fn note(&mut self, ev: serde_json::Value) {
+        if self.keep_events && self.events.len() < 1000 {
+            self.events.push(ev);
         }
-        if let Some(gap) = plan.gap {
-            if !sleep_until(start + gap * seq, &mut stop).await {
-                break;
-            }
-        }
-        if stop.is_set() {
-            break;
-        }
-        let sent_us = start.elapsed().as_micros() as u64;
+    }
+
+    /// Send datagram `seq` (the END marker when `end`), numbered and timestamped unless
+    /// raw, and report it. A refusal sets `refused` instead of failing.
+    async fn send_one(&mut self, seq: u32, end: bool, buf: &mut [u8]) -> anyhow::Result<()> {
+        let (plan, to) = (self.plan, self.to);
+        let sent_us = self.start.elapsed().as_micros() as u64;
         let len = if end { probe::HEADER_LEN } else { plan.size };
         if !plan.raw {
             // The buffer is at least a header long (checked in the plan).
             probe::Repr {
-                stream,
+                stream: self.stream,
                 seq,
                 sent_us,
                 end,
             }
-            .emit(&mut buf)?;
+            .emit(buf)?;
         }
-        match sock.send(&buf[..len]).await {
+        match self.sock.send(&buf[..len]).await {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                refused = true;
-                break;
+                self.refused = true;
+                return Ok(());
             }
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 return Err(anyhow::Error::new(e).context(
@@ -331,7 +403,7 @@ pub async fn exchange(
             }
         }
         if !end {
-            sent += 1;
+            self.sent += 1;
         }
         let ev = SentEvent {
             event: "sent",
@@ -342,55 +414,43 @@ pub async fn exchange(
             end,
         };
         if !plan.quiet {
-            out.event(&ev)?;
+            self.out.event(&ev)?;
         }
-        note(serde_json::to_value(&ev)?);
-        // Collect replies already waiting, without blocking the sending schedule.
-        while !refused {
-            let now = Instant::now();
-            match sock.recv_from_until(&mut rbuf, Some(now), &mut stop).await {
-                Ok(Recv::Datagram { len, from }) => {
-                    let ev = reply_event(&rbuf[..len], from, start, stream);
-                    replies += 1;
-                    rtts.extend(ev.rtt_ms);
-                    if !plan.quiet {
-                        out.event(&ev)?;
-                    }
-                    note(serde_json::to_value(&ev)?);
-                }
-                Ok(_) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => refused = true,
-                Err(e) => return Err(anyhow::Error::new(e).context("receiving a reply")),
-            }
-        }
-        if refused {
-            break;
-        }
+        self.note(serde_json::to_value(&ev)?);
+        Ok(())
     }
 
-    // Then wait, at most `wait`, for the rest.
-    let wait_start = Instant::now();
-    let deadline = wait_start + plan.wait;
-    while !refused && replies < u64::from(sent) {
-        match sock
-            .recv_from_until(&mut rbuf, Some(deadline), &mut stop)
+    /// Wait until `deadline` for one reply and report it. `false`: nothing came (or the
+    /// wait was interrupted); a refusal sets `refused`.
+    async fn recv_reply(&mut self, deadline: Instant) -> anyhow::Result<bool> {
+        match self
+            .sock
+            .recv_from_until(&mut self.rbuf, Some(deadline), &mut self.stop)
             .await
         {
             Ok(Recv::Datagram { len, from }) => {
-                let ev = reply_event(&rbuf[..len], from, start, stream);
-                replies += 1;
-                rtts.extend(ev.rtt_ms);
-                if !plan.quiet {
-                    out.event(&ev)?;
+                let ev = reply_event(&self.rbuf[..len], from, self.start, self.stream);
+                self.replies += 1;
+                self.rtts.extend(ev.rtt_ms);
+                if !self.plan.quiet {
+                    self.out.event(&ev)?;
                 }
-                note(serde_json::to_value(&ev)?);
+                self.note(serde_json::to_value(&ev)?);
+                Ok(true)
             }
-            Ok(_) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => refused = true,
-            Err(e) => return Err(anyhow::Error::new(e).context("receiving a reply")),
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                self.refused = true;
+                Ok(true)
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("receiving a reply")),
         }
     }
-    let verdict = if refused {
+}
+
+/// The report's last line: refused, silence, some replies lost, or all answered.
+fn verdict(refused: bool, replies: u64, sent: u32) -> String {
+    if refused {
         REFUSED.to_owned()
     } else if replies == 0 {
         SILENCE.to_owned()
@@ -402,22 +462,7 @@ pub async fn exchange(
         )
     } else {
         "Every datagram got a reply.".to_owned()
-    };
-    Ok(SendReport {
-        to: to.to_string(),
-        from: from.to_string(),
-        stream: (!plan.raw).then(|| format!("{stream:08x}")),
-        sent,
-        bytes_per_datagram: plan.size,
-        replies,
-        refused,
-        waited_ms: wait_start.elapsed().as_millis() as u64,
-        wait_limit_ms: plan.wait.as_millis() as u64,
-        rtt_min_ms: rtts.iter().copied().reduce(f64::min),
-        rtt_max_ms: rtts.iter().copied().reduce(f64::max),
-        verdict,
-        events,
-    })
+    }
 }
 
 fn reply_event(payload: &[u8], from: SocketAddr, start: Instant, stream: u32) -> ReplyEvent {
