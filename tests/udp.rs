@@ -201,6 +201,23 @@ fn bench_counts_every_datagram() {
         sent,
         "every sequence number accounted for: {v}"
     );
+    // That sum holds by construction (lost = sent - distinct received). The check that
+    // can fail: on loopback a datagram is lost only when the kernel drops it at the
+    // receiver's full socket buffer, and the kernel counts those itself (per socket,
+    // so other tests' traffic cannot add to it). A receiver that miscounted would
+    // report losses the kernel never saw.
+    let drops = v["socket_drops"].as_u64();
+    if cfg!(target_os = "linux") {
+        let drops = drops.unwrap_or_else(|| panic!("Linux has /proc/net/udp: {v}"));
+        assert!(
+            lost <= drops,
+            "netlab says {lost} lost but the kernel dropped {drops} at the receiver: {v}"
+        );
+        assert!(
+            received - dup + drops >= sent,
+            "datagrams missing that the kernel did not drop: {v}"
+        );
+    }
 }
 
 #[test]
