@@ -154,16 +154,22 @@ impl Open {
 
     /// The segment's sequence number counted from this side's ISN, and its
     /// acknowledgement number from the other side's (see [`Annotation`]), taken before
-    /// anything else changes the ISNs. A SYN sets this side's ISN; so does the first
-    /// segment seen from a side whose SYN was not captured.
+    /// anything else changes the ISNs. A SYN sets this side's ISN. When a side's SYN was
+    /// not captured (the capture began mid-connection), netlab does what Wireshark
+    /// does: it supposes the SYN came just before, so the first segment seen from that
+    /// side is `seq 1`, and the first acknowledgement seen of that side's data is
+    /// `ack 1`. The numbers then read the same as in a capture that saw the handshake.
     fn annotate(&mut self, dir: Direction, t: &TcpRepr, stream: u32) -> Annotation {
         let (this, other) = self.sides(dir);
-        if t.flags.syn() || this.isn.is_none() {
+        if t.flags.syn() {
             this.isn = Some(t.seq);
+        } else if this.isn.is_none() {
+            this.isn = Some(t.seq.wrapping_sub(1));
         }
         let rel_seq = t.seq.wrapping_sub(this.isn.unwrap_or(t.seq));
         let rel_ack = if t.flags.ack() {
-            other.isn.map(|isn| t.ack.wrapping_sub(isn))
+            let isn = *other.isn.get_or_insert(t.ack.wrapping_sub(1));
+            Some(t.ack.wrapping_sub(isn))
         } else {
             None
         };
