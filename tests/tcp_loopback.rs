@@ -456,9 +456,22 @@ fn demo_human_output_has_table_and_diagram() {
 fn bench_runs_and_counts_every_byte() {
     let v = netlab(&["tcp", "bench", "--seconds", "0.3", "--json"]).json();
     let sent = v["bytes_sent"].as_u64().unwrap();
-    assert!(sent > 0);
+    let size = v["size"].as_u64().unwrap();
+    assert!(sent >= size, "not even one write of {size} bytes: {v}");
     assert_eq!(v["bytes_received"].as_u64(), Some(sent));
-    assert!(v["gbit_per_s"].as_f64().unwrap() > 0.0);
+    // The rate is the bytes over the time they took, in 10^9 bits per second: turned
+    // back into a duration it must be about the 0.3 s asked for (the receiver's clock
+    // starts at its first byte; load only stretches it). Bytes for bits (x8) or Mbit
+    // for Gbit (x1000) lands far outside.
+    let gbit = v["gbit_per_s"].as_f64().unwrap();
+    assert_eq!(v["receiver_gbit_per_s"].as_f64(), Some(gbit), "{v}");
+    let took = sent as f64 * 8.0 / (gbit * 1e9);
+    assert!((0.2..2.0).contains(&took), "{took} s implied: {v}");
+    let sender_took = sent as f64 * 8.0 / (v["sender_gbit_per_s"].as_f64().unwrap() * 1e9);
+    assert!(
+        (0.2..2.0).contains(&sender_took),
+        "{sender_took} s implied: {v}"
+    );
 }
 
 #[test]
