@@ -201,6 +201,10 @@ fn main() {
         5,
     );
     println!("one-line: netlab {ours:.2} s, tcpdump -nn {theirs:.2} s: netlab is {:.1}x faster (target >= 2x)", theirs / ours);
+    let mut missed = Vec::new();
+    if theirs / ours < 2.0 {
+        missed.push("one-line view under 2x tcpdump -nn");
+    }
 
     let (ours_l, theirs_l) = interleaved(
         &format!("{netlab} capture --read {f} --layers"),
@@ -208,6 +212,9 @@ fn main() {
         2,
     );
     println!("layers: netlab --layers {ours_l:.2} s, tshark -V {theirs_l:.2} s: netlab is {:.1}x faster (target >= 10x)", theirs_l / ours_l);
+    if theirs_l / ours_l < 10.0 {
+        missed.push("--layers under 10x tshark -V");
+    }
 
     let m_full = peak_kib(&format!("{netlab} capture --read {f}"));
     let m_quarter = peak_kib(&format!("{netlab} capture --read {}", quarter.display()));
@@ -225,6 +232,11 @@ fn main() {
         flood(netlab);
     } else {
         println!("flood: skipped (needs root to capture)");
+    }
+    // A missed target is the bench's failure: say so and exit non-zero.
+    if !missed.is_empty() {
+        eprintln!("MISSED the target: {}", missed.join("; "));
+        std::process::exit(1);
     }
 }
 

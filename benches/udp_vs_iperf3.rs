@@ -7,7 +7,8 @@
 //! neither more; every round is also printed on stderr).
 //! Prints a Markdown table for `docs/performance.md`: datagrams per second sent by each
 //! tool and their ratio (netlab / iperf3; the target is ≥ 1.0), plus the loss each
-//! receiver counted.
+//! receiver counted. Exits with status 1 when any size misses the target, so a script
+//! or CI job running the bench sees the miss.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -93,6 +94,7 @@ fn main() {
     let rounds: usize = env_or("UDP_BENCH_ROUNDS", "3").parse().unwrap_or(3);
     println!("| payload (B) | iperf3 -u -b 0 sent/s | netlab udp bench sent/s | ratio netlab/iperf3 | iperf3 loss | netlab loss |");
     println!("|---:|---:|---:|---:|---:|---:|");
+    let mut missed = Vec::new();
     for size in sizes {
         // Interleave the two tools round by round so both meet the same machine load.
         let (mut i_best, mut n_best): (Option<Measured>, Option<Measured>) = (None, None);
@@ -125,6 +127,20 @@ fn main() {
                 i.lost_percent,
                 n.lost_percent
             );
+            let ratio = n.sent_per_s / i.sent_per_s;
+            if ratio < TARGET_RATIO {
+                missed.push(format!("{size} B: {ratio:.2}"));
+            }
         }
     }
+    if !missed.is_empty() {
+        eprintln!(
+            "MISSED the target (netlab/iperf3 >= {TARGET_RATIO}): {}",
+            missed.join(", ")
+        );
+        std::process::exit(1);
+    }
 }
+
+/// Datagrams per second sent, netlab / iperf3: netlab's sender is to keep up.
+const TARGET_RATIO: f64 = 1.0;

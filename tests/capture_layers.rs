@@ -431,7 +431,7 @@ fn the_layer_tree_explains_a_websocket_session() {
     );
     let o = netlab(&["capture", "--read", &file, "--osi", "--count", "8"]).stdout;
     assert!(
-        o.contains("WebSocket frame frame (text FIN masked, 41 bytes"),
+        o.contains("7 Application  ┆ WebSocket frame (text FIN masked, 41 bytes"),
         "{o}"
     );
 }

@@ -7,7 +7,22 @@ use common::netlab;
 fn top_level_help_lists_the_labs() {
     let r = netlab(&["--help"]);
     assert_eq!(r.code(), 0, "{}", r.stderr);
-    assert!(r.stdout.contains("osi"), "{}", r.stdout);
+    // Every lab, in the course's order, each with a line saying what it is for.
+    let labs = [
+        "osi", "tcp", "udp", "ws", "capture", "compare", "explain", "tour", "lab",
+    ];
+    assert_eq!(subcommands(&r.stdout), labs, "{}", r.stdout);
+    for lab in labs {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(lab))
+            .unwrap();
+        assert!(
+            line.split_whitespace().count() >= 5,
+            "`{lab}` has no description in --help: {line:?}"
+        );
+    }
 }
 
 #[test]
@@ -28,9 +43,21 @@ fn every_subcommand_has_help() {
         for s in subcommands(&r.stdout) {
             let r = netlab(&[c, &s, "--help"]);
             assert_eq!(r.code(), 0, "netlab {c} {s} --help: {}", r.stderr);
+            // A sentence saying what it does, its own usage line, and its options.
+            let about = r.stdout.split("\n\n").next().unwrap_or_default().trim_end();
             assert!(
-                r.stdout.len() > 100,
-                "netlab {c} {s} --help is too thin:\n{}",
+                about.split_whitespace().count() >= 5 && about.ends_with(['.', ')']),
+                "netlab {c} {s} --help does not start with what it does:\n{}",
+                r.stdout
+            );
+            assert!(
+                r.stdout.contains(&format!("Usage: netlab {c} {s}")),
+                "netlab {c} {s} --help:\n{}",
+                r.stdout
+            );
+            assert!(
+                r.stdout.contains("Options:") && r.stdout.contains("-h, --help"),
+                "netlab {c} {s} --help lists no options:\n{}",
                 r.stdout
             );
         }

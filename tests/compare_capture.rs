@@ -222,21 +222,23 @@ fn capture_is_automatic_with_privilege_and_said_not_counted_without() {
     );
 }
 
+/// The default comparison with capture (as root) and without (as nobody). How long each
+/// takes is held to 10 s by benches/compare-default.sh; the limits here only stop a hang.
 #[test]
-fn the_default_comparison_finishes_within_ten_seconds_with_and_without_capture() {
-    if !have_root("timing the default comparison with capture, then as nobody")
+fn the_default_comparison_runs_with_and_without_capture() {
+    if !have_root("the default comparison with capture, then as nobody")
         || !have_tool("setpriv")
         || !have_tool("timeout")
     {
         return;
     }
-    let run = netlab_with_limit(&["compare", "--json"], Duration::from_secs(10));
+    let run = netlab_with_limit(&["compare", "--json"], Duration::from_secs(60));
     assert_eq!(run.code(), 0, "{}", run.stderr);
     for c in run.json()["columns"].as_array().unwrap() {
         assert!(c["wire"].is_object(), "captured: {c}");
     }
-    let (code, stdout, stderr) = netlab_unprivileged(&["compare", "--json"], 10);
-    assert_ne!(code, 124, "the unprivileged default run took over 10 s");
+    let (code, stdout, stderr) = netlab_unprivileged(&["compare", "--json"], 60);
+    assert_ne!(code, 124, "the unprivileged default run hung (over 60 s)");
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     for c in v["columns"].as_array().unwrap() {

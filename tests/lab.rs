@@ -154,10 +154,116 @@ fn autopilot(id: u32, extra: &[&str]) -> Value {
     s
 }
 
+/// The numbers in a question's text, in order (the run's values it quotes).
+fn numbers_in(text: &str) -> Vec<u64> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// The word after `before` in `text`, without trailing punctuation.
+fn word_after<'a>(text: &'a str, before: &str) -> &'a str {
+    let rest = &text[text
+        .find(before)
+        .unwrap_or_else(|| panic!("{before:?} in {text}"))
+        + before.len()..];
+    rest.split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches(['.', ',', '?'])
+}
+
+/// Check a question's measured answer against what can be known without the lab
+/// engine: the protocol's own rules applied to the values the question quotes. A lab
+/// engine that took the wrong value (a wrong pointer, a `take` misapplied) is caught
+/// here, where typing the measured value back could only agree with itself. Returns
+/// whether a check applied; panics when the answer disagrees.
+fn measured_agrees(lab: u32, q: &Value) -> bool {
+    let ask = q["ask"].as_str().unwrap();
+    let m = q["measured"].as_str().unwrap();
+    let n = || -> u64 {
+        m.parse()
+            .unwrap_or_else(|_| panic!("lab {lab}: {m:?} is no number: {q}"))
+    };
+    let quoted = numbers_in(ask);
+    let pointer = q["pointer"].as_str().unwrap();
+    match (lab, pointer) {
+        // 10 writes of 13 bytes: at least one read, never more reads than bytes.
+        (1, "/report/cases/0/reads") => assert!((1..=quoted[2]).contains(&n()), "{q}"),
+        // A read returns at most its buffer: at least ceil(bytes / buffer) reads.
+        (1, "/report/cases/5/reads") => {
+            let (buffer, bytes) = (quoted[1], quoted[2]);
+            assert!(n() >= bytes.div_ceil(buffer) && n() <= bytes, "{q}");
+        }
+        // The kernel's ephemeral port: a real port, not the server's.
+        (1, "/report/cases/0/client") => {
+            assert!(
+                (1024..=65535).contains(&n()) && n() != *quoted.last().unwrap(),
+                "{q}"
+            )
+        }
+        // UDP keeps boundaries: one recvfrom per datagram listed.
+        (2, "/report/boundaries/receives") => {
+            let list = &ask[ask.find('[').unwrap()..=ask.find(']').unwrap()];
+            assert_eq!(n() as usize, list.split(',').count(), "{q}");
+        }
+        // A receive copies at most its buffer.
+        (2, "/report/truncation/run/received/0/copied") => {
+            assert_eq!(n(), quoted[1].min(quoted[2]), "{q}")
+        }
+        // The demo's 50 probes: some dropped, and no more than were sent.
+        (2, "/report/loss/relay_dropped" | "/report/loss/receiver/lost") => {
+            assert!((1..=50).contains(&n()), "{q}")
+        }
+        // The SYN uses one sequence number: the SYN-ACK acknowledges seq + 1.
+        (3, "/packets/1/layers/2/decoded/ack") => {
+            let seq: u64 = word_after(ask, "carried seq ").parse().unwrap();
+            assert_eq!(n(), (seq + 1) % (1 << 32), "{q}")
+        }
+        // A TCP header is 20 to 60 bytes, in 32-bit words (RFC 9293 §3.1).
+        (3, "/packets/0/layers/2/decoded/header_len") => {
+            assert!((20..=60).contains(&n()) && n() % 4 == 0, "{q}")
+        }
+        (3, "/packets/0/layers/2/decoded/src_port") => assert!((1..=65535).contains(&n()), "{q}"),
+        // Linux's default IPv4 TTL, as the kernel says (the shipped capture has 64).
+        (3, "/packets/0/layers/1/decoded/ttl") => {
+            let default = std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl")
+                .map_or(64, |s| s.trim().parse().unwrap());
+            assert!(n() == default || n() == 64, "{q}");
+        }
+        // RFC 6455 §4.2.2: the Accept is computed from the key the question quotes.
+        (4, "/report/trace/1/headers/2/value") => {
+            let key = word_after(ask, "Sec-WebSocket-Key ");
+            assert_eq!(
+                m,
+                netlab::wire::application::websocket::handshake::accept_key(key),
+                "{q}"
+            );
+        }
+        // §5.3: the first byte on the wire is the payload's first byte XOR the key's.
+        (4, "/report/trace/2/wire_hex") => {
+            let key = word_after(ask, "masked with key ");
+            let key0 = u8::from_str_radix(&key[..2], 16).unwrap();
+            let byte = u8::from_str_radix(word_after(ask, "starts with byte "), 16).unwrap();
+            assert_eq!(m, format!("{:02x}", byte ^ key0), "{q}");
+        }
+        // §5.2: 2 bytes, 0/2/8 of extended length, 4 of masking key.
+        (4, "/report/trace/2/header_hex") => assert!([6, 8, 14].contains(&n()), "{q}"),
+        // §7.4.1: 1000 is a normal closure; the demo ends normally.
+        (4, "/report/close_code") => assert_eq!(n(), 1000, "{q}"),
+        _ => return false,
+    }
+    true
+}
+
 #[test]
 fn every_lab_runs_with_the_answers_its_own_run_measured() {
+    let mut checked = 0;
     for lab in &labs().labs {
         let s = autopilot(lab.id, &[]);
+        for q in questions(&s) {
+            checked += usize::from(measured_agrees(lab.id, &q));
+        }
         for step in s["steps"].as_array().unwrap() {
             let src = step["source"].as_str().unwrap();
             if step["command"].is_null() {
@@ -182,6 +288,10 @@ fn every_lab_runs_with_the_answers_its_own_run_measured() {
                 .all(|st| st["note"].as_str().unwrap().contains("--offline")));
         }
     }
+    assert!(
+        checked >= 15,
+        "only {checked} measured answers checked independently"
+    );
 }
 
 #[test]

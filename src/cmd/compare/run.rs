@@ -205,7 +205,7 @@ pub async fn run_transport(
             wire: None,
             note: Some(format!("not counted: {why}")),
         },
-        Some(Ok(cap)) => capture::finish(cap).await,
+        Some(Ok(cap)) => capture::finish(cap, addr).await,
     };
     let up = workload.direction.up().then(|| shared.up_tally());
     Ok(TransportRun {

@@ -9,8 +9,8 @@ use super::{new_stream_id, seconds_arg};
 use crate::cli::udp::BenchArgs;
 use crate::error::{usage, HintExt};
 use crate::net::udp::{
-    bench_recv, bench_send, bind_blocking, kernel_rcvbuf_errors, recv_buffer_size, SendTotals,
-    MAX_PAYLOAD_V4, MAX_PAYLOAD_V6,
+    bench_recv, bench_send, bind_blocking, kernel_rcvbuf_errors, recv_buffer_size, socket_drops,
+    SendTotals, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6,
 };
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::measure::probe;
@@ -109,6 +109,10 @@ pub struct BenchReport {
     pub kernel_rcvbuf_errors: Option<u64>,
     /// Datagrams on the receiver's port that were not this run's probes.
     pub foreign: u64,
+    /// Datagrams the kernel dropped at the receiver's own socket (its buffer was full):
+    /// counted by the kernel, not by netlab, so on loopback `lost` can be checked
+    /// against it.
+    pub socket_drops: Option<u64>,
 }
 
 /// Run the benchmark; `progress(sent, elapsed)` is called about four times a second.
@@ -161,6 +165,7 @@ pub fn bench(plan: &Plan, mut progress: impl FnMut(u64, Duration)) -> anyhow::Re
     });
     let mut received = received.failed("receiving")?;
     let kernel_after = kernel_rcvbuf_errors();
+    let socket_drops = socket_drops(&rx);
     // The sender knows exactly how many it sent: tell the counters, so losses at the tail
     // count too (as a netlab END datagram would, without the risk of losing it).
     received
@@ -175,6 +180,7 @@ pub fn bench(plan: &Plan, mut progress: impl FnMut(u64, Duration)) -> anyhow::Re
         &received,
         recv_buffer_bytes,
         kernel_drops,
+        socket_drops,
     ))
 }
 
@@ -214,6 +220,7 @@ fn report(
     received: &Received,
     recv_buffer_bytes: usize,
     kernel_rcvbuf_errors: Option<u64>,
+    socket_drops: Option<u64>,
 ) -> BenchReport {
     let sum = received.stats.summary();
     let secs = (totals.elapsed_us as f64 / 1e6).max(1e-9);
@@ -240,6 +247,7 @@ fn report(
         recv_buffer_bytes,
         kernel_rcvbuf_errors,
         foreign: received.foreign,
+        socket_drops,
     }
 }
 
@@ -327,6 +335,9 @@ impl Render for BenchReport {
         ));
         if let Some(k) = self.kernel_rcvbuf_errors {
             s.push_str(&format!("; the kernel's RcvbufErrors rose by {k}"));
+        }
+        if let Some(d) = self.socket_drops {
+            s.push_str(&format!("; this receiver's socket dropped {d}"));
         }
         s.push_str(".\n");
         if self.lost > 0 {

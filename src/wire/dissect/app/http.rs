@@ -634,3 +634,55 @@ mod tests {
         );
     }
 }
+
+/// The `Sec-WebSocket-Accept` check judged on both answers (RFC 6455 §4.2.2 and §4.1:
+/// a client fails the connection when the value is not the one its key asks for).
+#[cfg(test)]
+mod accept_tests {
+    use crate::wire::application::websocket::handshake::{accept_key, client_request};
+    use crate::wire::dissect::app::testing::decode;
+    use crate::wire::dissect::app::*;
+
+    fn check(accept: &str) -> AcceptCheck {
+        let (_, req) = client_request("h", "/", [7; 16], &[], None);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        let out = decode(
+            &[(Direction::AToB, req), (Direction::BToA, resp.into_bytes())],
+            0,
+        );
+        out.iter()
+            .find_map(|e| match &e.message {
+                AppMessage::HttpResponse {
+                    websocket_accept, ..
+                } => websocket_accept.clone(),
+                _ => None,
+            })
+            .expect("a 101 with an Accept is checked")
+    }
+
+    #[test]
+    fn the_right_accept_is_judged_correct() {
+        let (key, _) = client_request("h", "/", [7; 16], &[], None);
+        let c = check(&accept_key(&key));
+        assert!(c.ok, "{c:?}");
+        assert_eq!(c.got, c.expected);
+    }
+
+    #[test]
+    fn a_wrong_accept_is_judged_wrong() {
+        let (key, _) = client_request("h", "/", [7; 16], &[], None);
+        let right = accept_key(&key);
+        // The RFC 6455 §1.3 example's Accept, answered to a different key.
+        let c = check("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_ne!(right, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert!(!c.ok, "{c:?}");
+        assert_eq!(
+            (c.expected.as_str(), c.got.as_str()),
+            (right.as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        );
+        // The key alone (not hashed) is wrong too.
+        assert!(!check(&key).ok);
+    }
+}

@@ -353,3 +353,126 @@ mod tests {
         );
     }
 }
+
+/// Each RFC 6455 rule the reader names, broken once on captured bytes: the frame is
+/// still described, with the rule it breaks, and a frame that keeps every rule has no
+/// problem (so a check that stopped firing, or fired always, fails here).
+#[cfg(test)]
+mod rule_tests {
+    use crate::wire::application::websocket::handshake::{accept_key, client_request};
+    use crate::wire::application::websocket::Frame;
+    use crate::wire::dissect::app::testing::decode;
+    use crate::wire::dissect::app::*;
+
+    /// The problem the reader reports for one frame sent after a plain handshake,
+    /// in direction `dir` (`AToB` is the client).
+    fn problem_of(dir: Direction, frame: Vec<u8>) -> Option<String> {
+        let (key, req) = client_request("h", "/", [7; 16], &[], None);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            accept_key(&key)
+        );
+        let out = decode(
+            &[
+                (Direction::AToB, req),
+                (Direction::BToA, resp.into_bytes()),
+                (dir, frame),
+            ],
+            0,
+        );
+        let frames: Vec<Option<String>> = out
+            .iter()
+            .filter_map(|e| match &e.message {
+                AppMessage::WebSocketFrame { problem, .. } => Some(problem.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(frames.len(), 1, "one frame described: {out:?}");
+        frames.into_iter().next().unwrap()
+    }
+
+    fn encoded(fin: bool, op: OpCode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+        let mut v = Vec::new();
+        Frame::encode(fin, op, payload, mask, &mut v);
+        v
+    }
+
+    fn assert_names(dir: Direction, frame: Vec<u8>, rule: &str) {
+        let p = problem_of(dir, frame.clone());
+        assert!(
+            p.as_deref().is_some_and(|p| p.contains(rule)),
+            "frame {frame:02x?}: expected a problem naming {rule:?}, got {p:?}"
+        );
+    }
+
+    const KEY: Option<[u8; 4]> = Some([1, 2, 3, 4]);
+
+    #[test]
+    fn frames_that_keep_the_rules_have_no_problem() {
+        let c = encoded(true, OpCode::Text, b"hi", KEY);
+        assert_eq!(problem_of(Direction::AToB, c), None);
+        let s = encoded(true, OpCode::Text, b"hi", None);
+        assert_eq!(problem_of(Direction::BToA, s), None);
+        let ping = encoded(true, OpCode::Ping, &[0; 125], None);
+        assert_eq!(
+            problem_of(Direction::BToA, ping),
+            None,
+            "125 bytes is allowed"
+        );
+    }
+
+    #[test]
+    fn an_unmasked_client_frame_is_flagged() {
+        let f = encoded(true, OpCode::Text, b"hi", None);
+        assert_names(Direction::AToB, f, "a client must mask every frame");
+    }
+
+    #[test]
+    fn a_masked_server_frame_is_flagged() {
+        let f = encoded(true, OpCode::Text, b"hi", KEY);
+        assert_names(Direction::BToA, f, "a server must not mask its frames");
+    }
+
+    #[test]
+    fn a_fragmented_control_frame_is_flagged() {
+        let f = encoded(false, OpCode::Ping, b"p", KEY);
+        assert_names(Direction::AToB, f, "never fragmented (§5.5)");
+    }
+
+    #[test]
+    fn an_oversized_control_frame_is_flagged() {
+        let f = encoded(true, OpCode::Pong, &[0; 126], None);
+        assert_names(Direction::BToA, f, "at most 125 bytes");
+    }
+
+    #[test]
+    fn a_length_not_in_its_shortest_form_is_flagged() {
+        // FIN text, length 126 = "the 16-bit field follows", which says 5: the 7-bit
+        // field could have held it.
+        let mut f = vec![0x81, 126, 0, 5];
+        f.extend(b"hello");
+        assert_names(Direction::BToA, f, "not in its shortest form");
+        // And 64 bits for 5 bytes.
+        let mut f = vec![0x81, 127, 0, 0, 0, 0, 0, 0, 0, 5];
+        f.extend(b"hello");
+        assert_names(Direction::BToA, f, "not in its shortest form");
+    }
+
+    #[test]
+    fn reserved_opcodes_are_flagged() {
+        for op in [0x3u8, 0x7, 0xB, 0xF] {
+            let f = vec![0x80 | op, 0];
+            assert_names(Direction::BToA, f, &format!("opcode 0x{op:x} is reserved"));
+        }
+    }
+
+    #[test]
+    fn rsv_bits_without_an_extension_are_flagged() {
+        // RSV1, RSV2, RSV3 on a text frame; no extension was agreed in the handshake,
+        // so even RSV1 (permessage-deflate's bit) is not allowed.
+        for rsv in [0x40u8, 0x20, 0x10] {
+            let f = vec![0x81 | rsv, 2, b'h', b'i'];
+            assert_names(Direction::BToA, f, "RSV bit is set without an extension");
+        }
+    }
+}

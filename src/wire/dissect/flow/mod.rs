@@ -322,8 +322,8 @@ pub struct Annotation {
     pub step: Option<Step>,
     /// Sequence number counted from this side's ISN.
     pub rel_seq: u32,
-    /// Acknowledgement number counted from the other side's ISN (when ACK is set and
-    /// that ISN is known).
+    /// Acknowledgement number counted from the other side's ISN (when ACK is set; an
+    /// ISN not captured is supposed one before the first number acknowledged).
     pub rel_ack: Option<u32>,
     /// Which conversation: the number `--follow` and `--stats` use.
     pub stream: u32,

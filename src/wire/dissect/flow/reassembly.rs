@@ -544,3 +544,38 @@ mod tests {
         assert_eq!(notes, [Note::Gap { offset: 2, len: 3 }]);
     }
 }
+
+/// Two segments buffered at one offset (a retransmission that carries more than the
+/// first send, as when a sender coalesces segments): the longer one is kept, so no
+/// byte that was captured is lost.
+#[cfg(test)]
+mod equal_offset_tests {
+    use super::*;
+
+    fn stream(segs: &[(u32, &[u8])]) -> (String, Vec<Note>) {
+        let mut r = Reassembler::new(1024);
+        r.syn(0);
+        let mut out = String::new();
+        let mut notes = Vec::new();
+        let mut sink = |p: Piece<'_>| match p {
+            Piece::Data { bytes, .. } => out.push_str(std::str::from_utf8(bytes).unwrap()),
+            Piece::Gap { len, .. } => out.push_str(&"_".repeat(len as usize)),
+        };
+        for (seq, b) in segs {
+            r.segment(*seq, b, b.len() as u64, &mut notes, &mut sink);
+        }
+        r.finish(&mut notes, &mut sink);
+        assert_eq!(r.buffered(), 0);
+        (out, notes)
+    }
+
+    #[test]
+    fn of_two_buffered_segments_at_one_offset_the_longer_is_kept() {
+        // Byte 1 is "a"; "bc" then "bcdef" wait at offset 1 for the hole at offset 0.
+        let (s, notes) = stream(&[(2, b"bc"), (2, b"bcdef"), (1, b"a")]);
+        assert_eq!(s, "abcdef", "{notes:?}");
+        // Whichever order they came in.
+        let (s, notes) = stream(&[(2, b"bcdef"), (2, b"bc"), (1, b"a")]);
+        assert_eq!(s, "abcdef", "{notes:?}");
+    }
+}

@@ -154,16 +154,22 @@ impl Open {
 
     /// The segment's sequence number counted from this side's ISN, and its
     /// acknowledgement number from the other side's (see [`Annotation`]), taken before
-    /// anything else changes the ISNs. A SYN sets this side's ISN; so does the first
-    /// segment seen from a side whose SYN was not captured.
+    /// anything else changes the ISNs. A SYN sets this side's ISN. When a side's SYN was
+    /// not captured (the capture began mid-connection), netlab does what Wireshark
+    /// does: it supposes the SYN came just before, so the first segment seen from that
+    /// side is `seq 1`, and the first acknowledgement seen of that side's data is
+    /// `ack 1`. The numbers then read the same as in a capture that saw the handshake.
     fn annotate(&mut self, dir: Direction, t: &TcpRepr, stream: u32) -> Annotation {
         let (this, other) = self.sides(dir);
-        if t.flags.syn() || this.isn.is_none() {
+        if t.flags.syn() {
             this.isn = Some(t.seq);
+        } else if this.isn.is_none() {
+            this.isn = Some(t.seq.wrapping_sub(1));
         }
         let rel_seq = t.seq.wrapping_sub(this.isn.unwrap_or(t.seq));
         let rel_ack = if t.flags.ack() {
-            other.isn.map(|isn| t.ack.wrapping_sub(isn))
+            let isn = *other.isn.get_or_insert(t.ack.wrapping_sub(1));
+            Some(t.ack.wrapping_sub(isn))
         } else {
             None
         };
@@ -930,5 +936,71 @@ mod tests {
         let c11 = (IpAddr::V4(Ipv4Addr::LOCALHOST), 11);
         let u = t.tcp(c11, s, &seg(Flags::ACK, 1, 1, 1), b"x", 0, &mut sink);
         assert_eq!(u.conversation, 4);
+    }
+}
+
+/// Relative numbers across the 2³² wrap (RFC 9293 §3.4: sequence arithmetic is modulo
+/// 2³²): an ISN just below the top counts on through zero.
+#[cfg(test)]
+mod wrap_tests {
+    use super::super::test_segment as seg;
+    use super::*;
+    use crate::wire::transport::tcp::Flags;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[test]
+    fn relative_numbers_count_on_across_the_wrap() {
+        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+        let mut t = FlowTable::new(Limits::default());
+        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
+        // The client's ISN is 10 below the wrap, the server's 3 below it.
+        let (ic, is) = (u32::MAX - 9, u32::MAX - 2);
+        let mut rel = |t: &mut FlowTable, from, to, flags, seq: u32, ack: u32, data: &[u8]| {
+            let u = t.tcp(
+                from,
+                to,
+                &seg(flags, seq, ack, data.len()),
+                data,
+                0,
+                &mut sink,
+            );
+            let a = u.tcp.expect("a TCP segment is annotated");
+            (a.rel_seq, a.rel_ack)
+        };
+        assert_eq!(rel(&mut t, c, s, Flags::SYN, ic, 0, b""), (0, None));
+        let ack_of_syn = ic.wrapping_add(1);
+        assert_eq!(
+            rel(&mut t, s, c, Flags::SYN | Flags::ACK, is, ack_of_syn, b""),
+            (0, Some(1))
+        );
+        // 20 bytes from the client: its sequence numbers cross zero.
+        let data = [b'x'; 20];
+        let (c_seq, s_seq) = (ic.wrapping_add(1), is.wrapping_add(1));
+        assert_eq!(
+            rel(&mut t, c, s, Flags::ACK | Flags::PSH, c_seq, s_seq, &data),
+            (1, Some(1))
+        );
+        let after = c_seq.wrapping_add(20);
+        assert!(after < 100, "the raw number wrapped: {after}");
+        assert_eq!(
+            rel(&mut t, c, s, Flags::ACK | Flags::PSH, after, s_seq, &data),
+            (21, Some(1))
+        );
+        // The server answers past its own wrap and acknowledges past the client's.
+        let s_after = s_seq.wrapping_add(5);
+        assert!(s_after < 100, "the raw number wrapped: {s_after}");
+        assert_eq!(
+            rel(
+                &mut t,
+                s,
+                c,
+                Flags::ACK,
+                s_after,
+                after.wrapping_add(20),
+                b""
+            ),
+            (6, Some(41))
+        );
     }
 }
