@@ -129,7 +129,7 @@ enum Inner {
     PcapFile(Box<PcapReader<io::Chain<Cursor<[u8; 4]>, File>>>),
     PcapNg(
         Box<PcapNgReader<io::Chain<Cursor<[u8; 4]>, File>>>,
-        Vec<(LinkType, u64)>,
+        Interfaces,
     ),
 }
 
@@ -172,10 +172,7 @@ impl FileSource {
             let r = PcapNgReader::new(stream).map_err(not_capture)?;
             let mut ifaces = Vec::new();
             for i in r.interfaces() {
-                ifaces.push((
-                    LinkType::from_linktype(u32::from(i.linktype)),
-                    units_per_second(&i.options),
-                ));
+                ifaces.push(Interface::described_by(i));
             }
             return Ok(FileSource {
                 path: path.into(),
@@ -408,9 +405,27 @@ struct Progress<'a> {
     done: &'a mut bool,
 }
 
-/// The pcapng interfaces described so far: each one's link type and timestamp units per
-/// second, indexed by the interface id packets name.
-type Interfaces = Vec<(LinkType, u64)>;
+/// One pcapng interface: what its packets' link layer is, and its timestamp unit.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link: LinkType,
+    /// Timestamp units per second (the if_tsresol option).
+    units_per_second: u64,
+}
+
+impl Interface {
+    fn described_by(
+        i: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
+    ) -> Interface {
+        Interface {
+            link: LinkType::from_linktype(u32::from(i.linktype)),
+            units_per_second: units_per_second(&i.options),
+        }
+    }
+}
+
+/// The pcapng interfaces described so far, indexed by the interface id packets name.
+type Interfaces = Vec<Interface>;
 
 /// Read pcapng blocks until a packet: section headers start a new interface list,
 /// interface descriptions add to it, and other blocks (statistics, name resolution) are
@@ -437,10 +452,7 @@ fn pcapng_record<'s>(
         };
         match block {
             Block::SectionHeader(_) => ifaces.clear(),
-            Block::InterfaceDescription(i) => ifaces.push((
-                LinkType::from_linktype(u32::from(i.linktype)),
-                units_per_second(&i.options),
-            )),
+            Block::InterfaceDescription(i) => ifaces.push(Interface::described_by(&i)),
             Block::EnhancedPacket(p) => {
                 *at.count = at.record;
                 return Some(enhanced_packet(&p, ifaces, scratch, at));
@@ -464,7 +476,11 @@ fn enhanced_packet<'s>(
     at: &mut Progress<'_>,
 ) -> Result<Frame<'s>, RecordProblem> {
     let record = at.record;
-    let Some(&(link, units)) = ifaces.get(p.interface_id as usize) else {
+    let Some(&Interface {
+        link,
+        units_per_second: units,
+    }) = ifaces.get(p.interface_id as usize)
+    else {
         *at.done = true;
         return Err(RecordProblem::Corrupt {
             record,
@@ -507,7 +523,7 @@ fn simple_packet<'s>(
 ) -> Result<Frame<'s>, RecordProblem> {
     let link = ifaces
         .first()
-        .map(|i| i.0)
+        .map(|i| i.link)
         .unwrap_or(LinkType::Unknown(u32::MAX));
     if let LinkType::Unknown(t) = link {
         return Err(RecordProblem::UnsupportedLink {
