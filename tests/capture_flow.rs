@@ -881,3 +881,45 @@ fn the_summary_counts_fast_and_spurious_retransmissions_as_retransmissions() {
     }
     assert!(count("fast_retransmission") >= 1 && count("spurious_retransmission") >= 1);
 }
+
+#[test]
+fn relative_sequence_numbers_agree_with_tshark_even_without_a_syn() {
+    if !have_tool("tshark") {
+        return;
+    }
+    // A RST answering a SYN (the server's side has no SYN) and a capture joined
+    // mid-stream: tshark counts such a side from one before its first segment.
+    for name in ["tcp-refused.pcap", "any-sll.pcap", "tcp-lossy-bulk.pcap"] {
+        let file = fixture(name);
+        let out = Command::new("tshark")
+            .args(["-n", "-r", &file, "-T", "fields", "-e", "tcp.seq"])
+            .args(["-e", "tcp.ack", "-e", "tcp.flags.ack"])
+            .output()
+            .expect("tshark runs");
+        assert!(out.status.success(), "tshark failed on {name}");
+        let theirs: Vec<(String, String)> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Vec<&str> = l.split('\t').collect();
+                let ack = if v[2] == "1" { v[1] } else { "" };
+                (v[0].to_string(), ack.to_string())
+            })
+            .collect();
+        let r = netlab(&["--jsonl", "capture", "--read", &file]);
+        let ours: Vec<(String, String)> = r
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|j| j.get("number").is_some())
+            .map(|j| {
+                let t = &j["tcp"];
+                let ack = t["rel_ack"].as_u64().map(|a| a.to_string());
+                (t["rel_seq"].to_string(), ack.unwrap_or_default())
+            })
+            .collect();
+        assert_eq!(ours, theirs, "{name}: (seq, ack) per packet");
+    }
+    let r = netlab(&["capture", "--read", &fixture("tcp-refused.pcap")]);
+    assert!(r.stdout.contains("[RST ACK] seq 1 ack 1"), "{}", r.stdout);
+}

@@ -371,7 +371,10 @@ impl Step {
 /// keyed hash of the addresses and ports), so raw sequence numbers look like noise.
 /// Counted from the ISN, a SYN is seq 0, the first data byte is seq 1, and the ACK of
 /// the handshake says ack 1: the SYN used up one sequence number. Without the SYN, the
-/// first sequence number seen stands in for the ISN.
+/// numbers count from one before the first sequence number seen (or the first
+/// acknowledgement of that side's bytes), so that the first segment is seq 1 as it
+/// would be after a SYN: Wireshark's convention, which tshark's `tcp.seq` and `tcp.ack`
+/// follow (a RST answering a SYN is seq 1, not 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Annotation {
     pub step: Option<Step>,

@@ -146,12 +146,20 @@ impl Open {
 
     /// The segment's sequence number counted from this side's ISN, and its
     /// acknowledgement number from the other side's (see [`Annotation`]), taken before
-    /// anything else changes the ISNs. A SYN sets this side's ISN; so does the first
-    /// segment seen from a side whose SYN was not captured.
+    /// anything else changes the ISNs. A SYN sets this side's ISN. A side whose SYN was
+    /// not captured counts, as Wireshark does, from one before its first segment (so
+    /// that segment is seq 1, where it would be after a SYN), or from one before the
+    /// first acknowledgement of its bytes, if that came first: a RST answering a SYN is
+    /// seq 1, the first segment of a capture joined mid-stream too.
     fn annotate(&mut self, dir: Direction, t: &TcpRepr, stream: u32) -> Annotation {
         let (this, other) = self.sides(dir);
-        if t.flags.syn() || this.isn.is_none() {
+        if t.flags.syn() {
             this.isn = Some(t.seq);
+        } else if this.isn.is_none() {
+            this.isn = Some(t.seq.wrapping_sub(1));
+        }
+        if t.flags.ack() && other.isn.is_none() {
+            other.isn = Some(t.ack.wrapping_sub(1));
         }
         let rel_seq = t.seq.wrapping_sub(this.isn.unwrap_or(t.seq));
         let rel_ack = if t.flags.ack() {
