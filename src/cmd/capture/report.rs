@@ -319,6 +319,16 @@ impl Render for CaptureSummary {
         let n = &self.tcp_notes;
         let counts: Vec<String> = [
             (n.retransmissions, "retransmission", "retransmissions"),
+            (
+                n.fast_retransmissions,
+                "fast retransmission",
+                "fast retransmissions",
+            ),
+            (
+                n.spurious_retransmissions,
+                "spurious retransmission",
+                "spurious retransmissions",
+            ),
             (n.duplicate_acks, "duplicate ACK", "duplicate ACKs"),
             (n.out_of_order, "out of order", "out of order"),
             (
@@ -329,6 +339,23 @@ impl Render for CaptureSummary {
             (n.zero_windows, "zero window", "zero windows"),
             (n.window_updates, "window update", "window updates"),
             (n.keep_alives, "keep-alive", "keep-alives"),
+            (n.keep_alive_acks, "keep-alive ACK", "keep-alive ACKs"),
+            (n.window_full, "window full", "windows full"),
+            (
+                n.zero_window_probes,
+                "zero window probe",
+                "zero window probes",
+            ),
+            (
+                n.zero_window_probe_acks,
+                "zero window probe ACK",
+                "zero window probe ACKs",
+            ),
+            (
+                n.acked_unseen_segments,
+                "ACK of bytes never captured (ACKed unseen segment)",
+                "ACKs of bytes never captured (ACKed unseen segment)",
+            ),
             (n.resets, "reset", "resets"),
             (
                 n.gaps,

@@ -289,6 +289,23 @@ impl Render for StatsReport {
             n.retransmissions, n.out_of_order, n.overlaps, n.gaps, n.gap_bytes, n.resets,
             n.duplicate_acks, n.zero_windows, n.window_updates, n.keep_alives
         ));
+        let more = [
+            (n.fast_retransmissions, "fast retransmissions"),
+            (n.spurious_retransmissions, "spurious retransmissions"),
+            (n.window_full, "windows full"),
+            (n.keep_alive_acks, "keep-alive ACKs"),
+            (n.zero_window_probes, "zero window probes"),
+            (n.zero_window_probe_acks, "zero window probe ACKs"),
+            (n.acked_unseen_segments, "ACKed unseen segments"),
+        ];
+        let more: Vec<String> = more
+            .iter()
+            .filter(|m| m.0 > 0)
+            .map(|(k, what)| format!("{k} {what}"))
+            .collect();
+        if !more.is_empty() {
+            s.push_str(&format!("\n  {}", more.join(", ")));
+        }
         if n.previous_segment_not_captured > 0 {
             s.push_str(&format!(
                 "\n  {} segments arrived after a hole (Wireshark: previous segment not captured)",
