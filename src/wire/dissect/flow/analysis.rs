@@ -508,4 +508,85 @@ mod tests {
         }
         assert!(feed(s, c, seg(Flags::ACK, 1, 9, 0)).is_empty(), "a new ACK");
     }
+
+    #[test]
+    fn a_resend_right_after_two_duplicate_acks_is_a_fast_retransmission() {
+        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+        let mut t = FlowTable::new(Limits::default());
+        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
+        let mut feed = |from, to, r: TcpRepr, ts: u64| {
+            t.packets += 1;
+            let data = vec![b'x'; r.payload_len];
+            t.tcp(from, to, &r, &data, ts, &mut sink).notes
+        };
+        feed(c, s, seg(Flags::SYN, 0, 0, 0), 0);
+        feed(s, c, seg(Flags::SYN | Flags::ACK, 0, 1, 0), 10);
+        feed(c, s, seg(Flags::ACK, 1, 1, 0), 20);
+        // Four segments sent; the second is lost after the capture point.
+        for (k, seq) in [1u32, 5, 9, 13].into_iter().enumerate() {
+            feed(c, s, seg(Flags::ACK, seq, 1, 4), 100 + k as u64);
+        }
+        // The receiver has bytes 1..=4 and asks for byte 5, again and again.
+        assert!(feed(s, c, seg(Flags::ACK, 1, 5, 0), 200).is_empty());
+        assert_eq!(
+            feed(s, c, seg(Flags::ACK, 1, 5, 0), 210),
+            [Note::DuplicateAck { of: 8, count: 1 }]
+        );
+        assert_eq!(
+            feed(s, c, seg(Flags::ACK, 1, 5, 0), 220),
+            [Note::DuplicateAck { of: 8, count: 2 }]
+        );
+        // Resent 5 ms later (beyond the 3 ms out-of-order window): fast, and a
+        // retransmission as tshark also says.
+        assert_eq!(
+            feed(c, s, seg(Flags::ACK, 5, 1, 4), 5_220),
+            [Note::FastRetransmission, Note::Retransmission]
+        );
+        // Once acknowledged, the same bytes again are a spurious retransmission.
+        assert!(feed(s, c, seg(Flags::ACK, 1, 17, 0), 5_300).is_empty());
+        assert_eq!(
+            feed(c, s, seg(Flags::ACK, 13, 1, 4), 9_000),
+            [Note::SpuriousRetransmission, Note::Retransmission]
+        );
+    }
+
+    #[test]
+    fn a_one_byte_probe_of_a_zero_window_and_its_answer() {
+        let c = (IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+        let s = (IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+        let mut t = FlowTable::new(Limits::default());
+        let mut sink = |_: u32, _: Direction, _: Piece<'_>| {};
+        let mut feed = |from, to, r: TcpRepr, win: u16| {
+            let mut r = r;
+            r.window = win;
+            let data = vec![b'x'; r.payload_len];
+            t.tcp(from, to, &r, &data, 0, &mut sink).notes
+        };
+        feed(c, s, seg(Flags::SYN, 0, 0, 0), 100);
+        feed(s, c, seg(Flags::SYN | Flags::ACK, 0, 1, 0), 100);
+        feed(c, s, seg(Flags::ACK, 1, 1, 0), 100);
+        // 100 bytes fill the server's window (no window scaling: both SYNs lack it).
+        assert_eq!(
+            feed(c, s, seg(Flags::ACK, 1, 1, 100), 100),
+            [Note::WindowFull]
+        );
+        assert_eq!(
+            feed(s, c, seg(Flags::ACK, 1, 101, 0), 0),
+            [Note::ZeroWindow]
+        );
+        assert_eq!(
+            feed(c, s, seg(Flags::ACK, 101, 1, 1), 100),
+            [Note::ZeroWindowProbe]
+        );
+        assert_eq!(
+            feed(s, c, seg(Flags::ACK, 1, 101, 0), 0),
+            [Note::ZeroWindow, Note::ZeroWindowProbeAck]
+        );
+        // The probe did not move the sender on: its next byte is still 101.
+        assert_eq!(
+            feed(c, s, seg(Flags::ACK, 101, 1, 1), 100),
+            [Note::ZeroWindowProbe]
+        );
+    }
 }
