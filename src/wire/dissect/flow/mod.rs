@@ -142,9 +142,11 @@ impl State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Note {
-    /// Data from behind the highest sequence number sent so far in this direction that
-    /// is not [`Note::OutOfOrder`]: the sender sent it again (its bytes were seen
-    /// before, or it fills a hole long after). Wireshark: `tcp.analysis.retransmission`.
+    /// Data (or a SYN or a FIN) from behind the highest sequence number sent so far in
+    /// this direction that is not [`Note::OutOfOrder`]: the sender sent it again (its
+    /// bytes were seen before, or it fills a hole long after). Also beside every
+    /// [`Note::FastRetransmission`] and [`Note::SpuriousRetransmission`], as tshark
+    /// sets it. Wireshark: `tcp.analysis.retransmission`.
     Retransmission,
     /// Part of the segment had been seen before; only the new bytes were kept.
     Overlap { new_bytes: u64 },
