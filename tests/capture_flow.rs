@@ -756,3 +756,191 @@ fn tcp_notes_agree_with_tshark_analysis_flags() {
         );
     }
 }
+
+/// Every `tcp.analysis.*` flag tshark sets, and the kind of netlab's note that says the
+/// same (`duplicate_ack` is compared by its number and the packet it repeats).
+const ANALYSIS_FLAGS: &[(&str, &str)] = &[
+    ("retransmission", "retransmission"),
+    ("fast_retransmission", "fast_retransmission"),
+    ("spurious_retransmission", "spurious_retransmission"),
+    ("out_of_order", "out_of_order"),
+    ("lost_segment", "previous_segment_not_captured"),
+    ("ack_lost_segment", "acked_unseen_segment"),
+    ("window_full", "window_full"),
+    ("window_update", "window_update"),
+    ("zero_window", "zero_window"),
+    ("zero_window_probe", "zero_window_probe"),
+    ("zero_window_probe_ack", "zero_window_probe_ack"),
+    ("keep_alive", "keep_alive"),
+    ("keep_alive_ack", "keep_alive_ack"),
+];
+
+/// tshark's analysis of each packet of `file`, as sorted labels: the flags' names and
+/// `dup_ack N of F` for a duplicate ACK.
+fn tshark_analysis(file: &str) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r", file, "-T", "fields", "-E", "separator=\t"]);
+    for (flag, _) in ANALYSIS_FLAGS {
+        cmd.args(["-e", &format!("tcp.analysis.{flag}")]);
+    }
+    cmd.args(["-e", "tcp.analysis.duplicate_ack_num"]);
+    cmd.args(["-e", "tcp.analysis.duplicate_ack_frame"]);
+    let out = cmd.output().expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "tshark failed on {file}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: Vec<&str> = line.split('\t').collect();
+            let mut labels: Vec<String> = ANALYSIS_FLAGS
+                .iter()
+                .zip(&v)
+                .filter(|(_, x)| !x.is_empty())
+                .map(|((_, ours), _)| ours.to_string())
+                .collect();
+            let n = ANALYSIS_FLAGS.len();
+            if let (Some(num), Some(frame)) = (v.get(n), v.get(n + 1)) {
+                if !num.is_empty() {
+                    labels.push(format!("dup_ack {num} of {frame}"));
+                }
+            }
+            labels.sort();
+            labels
+        })
+        .collect()
+}
+
+/// netlab's notes on each packet of `file` (JSON Lines), as the same labels.
+fn netlab_analysis(file: &str) -> Vec<Vec<String>> {
+    let r = netlab(&["--jsonl", "capture", "--read", file]);
+    assert_eq!(r.code(), 0, "{file}: {}", r.stderr);
+    r.stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|j| j.get("number").is_some())
+        .map(|j| {
+            let mut labels: Vec<String> = j["notes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| {
+                    let kind = n["kind"].as_str().unwrap();
+                    if kind == "duplicate_ack" {
+                        return Some(format!("dup_ack {} of {}", n["count"], n["of"]));
+                    }
+                    ANALYSIS_FLAGS
+                        .iter()
+                        .any(|f| f.1 == kind)
+                        .then(|| kind.to_string())
+                })
+                .collect();
+            labels.sort();
+            labels
+        })
+        .collect()
+}
+
+#[test]
+fn every_tcp_analysis_flag_agrees_with_tshark_packet_by_packet() {
+    if !have_tool("tshark") {
+        return;
+    }
+    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .filter(|p| p.ends_with(".pcap") || p.ends_with(".pcapng"))
+        .filter(|p| !p.contains("truncated"))
+        .collect();
+    files.sort();
+    let mut seen: std::collections::BTreeSet<String> = Default::default();
+    let mut compared = 0;
+    for file in &files {
+        let theirs = tshark_analysis(file);
+        let ours = netlab_analysis(file);
+        assert_eq!(ours.len(), theirs.len(), "{file}: packet count");
+        for (k, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+            assert_eq!(o, t, "{file}: packet {}: netlab vs tshark", k + 1);
+            compared += t.len();
+            seen.extend(t.iter().map(|l| l.split(' ').next().unwrap().to_string()));
+        }
+    }
+    // The fixtures show every flag (tcp-lossy-bulk*.pcap and zero-window-probe.pcap
+    // were made for the rarer ones, see fixtures/make-analysis.sh).
+    for (flag, ours) in ANALYSIS_FLAGS {
+        assert!(seen.contains(*ours), "no fixture shows tcp.analysis.{flag}");
+    }
+    assert!(seen.contains("dup_ack"), "no fixture shows a duplicate ACK");
+    assert!(compared >= 150, "only {compared} flags compared");
+}
+
+#[test]
+fn the_summary_counts_fast_and_spurious_retransmissions_as_retransmissions() {
+    if !have_tool("tshark") {
+        return;
+    }
+    let file = fixture("tcp-lossy-bulk.pcap");
+    let j = netlab(&["--json", "capture", "--read", &file, "--quiet"]).json();
+    let theirs = tshark_analysis(&file);
+    let count = |kind: &str| {
+        theirs
+            .iter()
+            .filter(|t| t.iter().any(|l| l == kind))
+            .count() as u64
+    };
+    for (ours, kind) in [
+        ("retransmissions", "retransmission"),
+        ("fast_retransmissions", "fast_retransmission"),
+        ("spurious_retransmissions", "spurious_retransmission"),
+        ("keep_alive_acks", "keep_alive_ack"),
+    ] {
+        assert_eq!(j["tcp_notes"][ours].as_u64(), Some(count(kind)), "{ours}");
+    }
+    assert!(count("fast_retransmission") >= 1 && count("spurious_retransmission") >= 1);
+}
+
+#[test]
+fn relative_sequence_numbers_agree_with_tshark_even_without_a_syn() {
+    if !have_tool("tshark") {
+        return;
+    }
+    // A RST answering a SYN (the server's side has no SYN) and a capture joined
+    // mid-stream: tshark counts such a side from one before its first segment.
+    for name in ["tcp-refused.pcap", "any-sll.pcap", "tcp-lossy-bulk.pcap"] {
+        let file = fixture(name);
+        let out = Command::new("tshark")
+            .args(["-n", "-r", &file, "-T", "fields", "-e", "tcp.seq"])
+            .args(["-e", "tcp.ack", "-e", "tcp.flags.ack"])
+            .output()
+            .expect("tshark runs");
+        assert!(out.status.success(), "tshark failed on {name}");
+        let theirs: Vec<(String, String)> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Vec<&str> = l.split('\t').collect();
+                let ack = if v[2] == "1" { v[1] } else { "" };
+                (v[0].to_string(), ack.to_string())
+            })
+            .collect();
+        let r = netlab(&["--jsonl", "capture", "--read", &file]);
+        let ours: Vec<(String, String)> = r
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|j| j.get("number").is_some())
+            .map(|j| {
+                let t = &j["tcp"];
+                let ack = t["rel_ack"].as_u64().map(|a| a.to_string());
+                (t["rel_seq"].to_string(), ack.unwrap_or_default())
+            })
+            .collect();
+        assert_eq!(ours, theirs, "{name}: (seq, ack) per packet");
+    }
+    let r = netlab(&["capture", "--read", &fixture("tcp-refused.pcap")]);
+    assert!(r.stdout.contains("[RST ACK] seq 1 ack 1"), "{}", r.stdout);
+}

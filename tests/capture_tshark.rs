@@ -331,3 +331,92 @@ sleep 0.3; kill -INT $cap; wait $cap || true
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// IP fragments put back together: for every fragment, the packet its datagram was
+/// completed in (tshark's `ip.reassembled_in` / `ipv6.reassembled.in`, two passes), the
+/// fragments of each datagram (`ip.fragment` / `ipv6.fragment`), and the transport
+/// checksum checked over the whole datagram (`*.checksum.status`, UDP's check switched
+/// on: tshark leaves it off by default).
+#[test]
+fn fragmented_datagrams_are_reassembled_as_tshark_does() {
+    if !common::have_tool("tshark") {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut complete = 0;
+    for name in ["ip-fragments-netns.pcap", "ip-fragments-lo.pcap"] {
+        let file = dir.join(name);
+        let out = Command::new("tshark")
+            .args(["-2", "-n", "-r"])
+            .arg(&file)
+            .args(["-o", "udp.check_checksum:TRUE", "-T", "fields"])
+            .args(["-e", "ip.reassembled_in", "-e", "ipv6.reassembled.in"])
+            .args(["-e", "ip.fragment", "-e", "ipv6.fragment"])
+            .args(["-e", "udp.checksum.status", "-e", "icmp.checksum.status"])
+            .args(["-e", "icmpv6.checksum.status"])
+            .output()
+            .expect("tshark runs");
+        assert!(out.status.success(), "tshark failed on {name}");
+        let theirs: Vec<Vec<String>> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split('\t').map(str::to_owned).collect())
+            .collect();
+        // netlab: "reassembled in" for each fragment, from the completing packet's list.
+        let r = common::netlab(&["--jsonl", "capture", "--read", file.to_str().unwrap()]);
+        assert_eq!(r.code(), 0, "{}", r.stderr);
+        let packets: Vec<serde_json::Value> = r
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|j| j.get("number").is_some())
+            .collect();
+        assert_eq!(packets.len(), theirs.len(), "{name}: packets");
+        let mut reassembled_in = vec![String::new(); packets.len()];
+        for p in &packets {
+            let re = &p["reassembly"];
+            if re["kind"] != "complete" {
+                continue;
+            }
+            complete += 1;
+            let n = p["number"].as_u64().unwrap();
+            let frames: Vec<String> = re["frames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.to_string())
+                .collect();
+            for f in &frames {
+                reassembled_in[f.parse::<usize>().unwrap() - 1] = n.to_string();
+            }
+            let t = &theirs[n as usize - 1];
+            let their_frames = if t[2].is_empty() { &t[3] } else { &t[2] };
+            assert_eq!(
+                &frames.join(","),
+                their_frames,
+                "{name}: packet {n}: fragments"
+            );
+            // tshark: 0 bad, 1 good.
+            let status = t[4..].iter().find(|s| !s.is_empty()).cloned();
+            let ours = match re["transport"]["checksum_check"]["status"].as_str() {
+                Some("correct") => "1",
+                Some("incorrect") => "0",
+                other => panic!("{name}: packet {n}: checksum {other:?}"),
+            };
+            assert_eq!(
+                status.as_deref(),
+                Some(ours),
+                "{name}: packet {n}: checksum"
+            );
+        }
+        for (k, t) in theirs.iter().enumerate() {
+            // The completing packet names itself in neither tool.
+            let theirs_in = if t[0].is_empty() { &t[1] } else { &t[0] };
+            let ours = &reassembled_in[k];
+            if ours != &(k + 1).to_string() {
+                assert_eq!(ours, theirs_in, "{name}: packet {}: reassembled in", k + 1);
+            }
+        }
+    }
+    assert!(complete >= 6, "only {complete} datagrams reassembled");
+}

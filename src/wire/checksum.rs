@@ -84,6 +84,10 @@ pub enum Checked {
     NotComputed,
     /// Not all the bytes were captured (snap length), so it cannot be checked.
     Unverifiable,
+    /// The packet is one fragment of a larger IP datagram: the sum covers the whole
+    /// datagram, so it is checked once the fragments are put back together
+    /// (`wire::internet::fragments`).
+    Fragmented,
 }
 
 impl Checked {
@@ -125,6 +129,9 @@ impl Checked {
                 "0 = not computed by the sender (allowed for UDP over IPv4)".into()
             }
             Checked::Unverifiable => "not verifiable: the capture cut the packet short".into(),
+            Checked::Fragmented => {
+                "not verifiable in this fragment: the sum covers the whole datagram, checked when its fragments are reassembled".into()
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 //! `--write`'s file, then handed to `--stats`, to `--follow`, or to the conversation
 //! table and out as a packet event.
 
-use super::report::{CaptureSummary, Decoded, LayerOut, PacketEvent};
+use super::report::{CaptureSummary, Decoded, LayerOut, PacketEvent, Reassembly};
 use super::{applayers, follow, stats, Plan};
 use crate::error::HintExt;
 use crate::layers::Protocol;
@@ -12,7 +12,8 @@ use crate::output::{oneline, Format, Output};
 use crate::wire::checksum::Checked;
 use crate::wire::dissect::app::AppLayer;
 use crate::wire::dissect::flow::{FlowTable, Limits, State};
-use crate::wire::dissect::{dissect, Dissection, LayerRepr, LinkType};
+use crate::wire::dissect::{dissect, reassembled, Dissection, LayerRepr, LinkType};
+use crate::wire::internet::fragments::{self, Defragmenter, Outcome};
 
 fn checksum_failed(d: &Dissection) -> bool {
     d.layers.iter().any(|l| {
@@ -33,6 +34,8 @@ pub(super) struct Pipeline<'o> {
     /// Conversations, reassembly and expert notes (the same table `--follow` and
     /// `--stats` use, so conversation numbers agree).
     flows: FlowTable,
+    /// IP datagrams whose fragments are still arriving.
+    defrag: Defragmenter,
     /// Application layers per packet, for JSON and the detailed views.
     apps: Option<applayers::AppLayers>,
     sink: Option<PcapSink>,
@@ -89,6 +92,7 @@ impl<'o> Pipeline<'o> {
             full,
             follower,
             stats,
+            defrag: Defragmenter::new(fragments::Limits::default()),
         })
     }
 
@@ -151,6 +155,10 @@ impl<'o> Pipeline<'o> {
             None => (None, Vec::new()),
         };
         self.summary.tcp_notes.add(&notes);
+        // Only a fragment does any reassembly work.
+        let reassembly = d
+            .fragment(f.data.len())
+            .map(|at| self.reassemble(&at, f.data, number, ts_us));
         if self.plan.quiet {
             return Ok(());
         }
@@ -182,6 +190,7 @@ impl<'o> Pipeline<'o> {
             tcp: ann,
             notes,
             pdu_continues: app.continues,
+            reassembly,
             layers: (self.full && json_fields).then(|| layers(&d, f.data, &app.layers)),
             payload: d.payload.clone(),
             stopped: d.stopped.clone(),
@@ -196,6 +205,36 @@ impl<'o> Pipeline<'o> {
             self.out.event(&ev)?;
         }
         Ok(())
+    }
+
+    /// Hand an IP fragment to the defragmenter; when it completes its datagram, decode
+    /// the transport header over the whole datagram (checksum included).
+    fn reassemble(
+        &mut self,
+        at: &crate::wire::dissect::FragmentAt,
+        frame: &[u8],
+        number: u64,
+        ts_us: u64,
+    ) -> Reassembly {
+        let piece = fragments::Piece {
+            key: at.key,
+            offset: at.offset,
+            more: at.more,
+            data: &frame[at.data.clone()],
+            frame: number,
+            ts_us,
+        };
+        match self.defrag.fragment(piece) {
+            Outcome::Pending => Reassembly::Pending,
+            Outcome::Complete(g) => Reassembly::Complete {
+                frames: g.frames.clone(),
+                length: g.payload.len(),
+                transport: reassembled(&g),
+            },
+            Outcome::Refused(why) => Reassembly::Refused {
+                reason: why.describe(),
+            },
+        }
     }
 
     pub(super) fn finish(mut self) -> anyhow::Result<CaptureSummary> {

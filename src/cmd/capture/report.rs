@@ -8,6 +8,7 @@ use super::stats::NoteCounts;
 use super::View;
 use crate::layers::Protocol;
 use crate::output::{hexdump, oneline, packet, Paint, Render, Style};
+use crate::wire::checksum::Checked;
 use crate::wire::dissect::app::{AppLayer, AppMessage};
 use crate::wire::dissect::flow::{Annotation, Note};
 use crate::wire::dissect::{Dissection, LayerRepr, LinkType, Stopped};
@@ -75,6 +76,10 @@ pub struct PacketEvent {
     /// This packet carries bytes of an application unit that completes later.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pdu_continues: Option<Protocol>,
+    /// An IP fragment: what became of its datagram (completed in this packet, or
+    /// refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reassembly: Option<Reassembly>,
     pub payload: Range<usize>,
     pub stopped: Option<Stopped>,
     #[serde(skip)]
@@ -87,6 +92,64 @@ pub struct PacketEvent {
     /// Human output: application layers for the detailed views.
     #[serde(skip)]
     pub(super) app: Vec<AppLayer>,
+}
+
+/// What an IP fragment did to its datagram (`wire::internet::fragments`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Reassembly {
+    /// Kept; the datagram still has holes.
+    Pending,
+    /// This fragment completed the datagram: the packets that carried its pieces, its
+    /// payload's length, and its transport header decoded over the whole (so its
+    /// checksum is checked).
+    Complete {
+        frames: Vec<u64>,
+        length: usize,
+        transport: Option<LayerRepr>,
+    },
+    /// Not kept, and why.
+    Refused { reason: &'static str },
+}
+
+impl Reassembly {
+    /// The one-line view's words for it, after the packet's own.
+    pub fn push_label(&self, s: &mut String) {
+        use std::fmt::Write as _;
+        match self {
+            Reassembly::Pending => {}
+            Reassembly::Complete {
+                frames,
+                length,
+                transport,
+            } => {
+                let list: Vec<String> = frames.iter().map(u64::to_string).collect();
+                let _ = write!(
+                    s,
+                    "  [reassembled from packets {}: {length} bytes",
+                    list.join(", ")
+                );
+                if let Some((name, check)) = transport.as_ref().and_then(checksum_of) {
+                    let _ = write!(s, ", {name} checksum {}", check.describe(true));
+                }
+                s.push(']');
+            }
+            Reassembly::Refused { reason } => {
+                let _ = write!(s, "  [fragment {reason}]");
+            }
+        }
+    }
+}
+
+/// A transport header's name and checksum verdict.
+fn checksum_of(l: &LayerRepr) -> Option<(&'static str, Checked)> {
+    match l {
+        LayerRepr::Udp(u) => Some(("UDP", u.checksum_check)),
+        LayerRepr::Tcp(t) => Some(("TCP", t.checksum_check)),
+        LayerRepr::Icmpv4(i) => Some(("ICMP", i.checksum_check)),
+        LayerRepr::Icmpv6(i) => Some(("ICMPv6", i.checksum_check)),
+        _ => None,
+    }
 }
 
 /// The end of a run.
@@ -195,6 +258,9 @@ impl Render for PacketEvent {
                 self.info.as_deref(),
             ),
         }
+        if let Some(r) = &self.reassembly {
+            r.push_label(&mut line);
+        }
         if let (Some(d), Some(frame)) = (&self.dissection, &self.frame) {
             let mut out = if style.color {
                 style.paint(Paint::Bold, &line)
@@ -253,6 +319,16 @@ impl Render for CaptureSummary {
         let n = &self.tcp_notes;
         let counts: Vec<String> = [
             (n.retransmissions, "retransmission", "retransmissions"),
+            (
+                n.fast_retransmissions,
+                "fast retransmission",
+                "fast retransmissions",
+            ),
+            (
+                n.spurious_retransmissions,
+                "spurious retransmission",
+                "spurious retransmissions",
+            ),
             (n.duplicate_acks, "duplicate ACK", "duplicate ACKs"),
             (n.out_of_order, "out of order", "out of order"),
             (
@@ -263,6 +339,23 @@ impl Render for CaptureSummary {
             (n.zero_windows, "zero window", "zero windows"),
             (n.window_updates, "window update", "window updates"),
             (n.keep_alives, "keep-alive", "keep-alives"),
+            (n.keep_alive_acks, "keep-alive ACK", "keep-alive ACKs"),
+            (n.window_full, "window full", "windows full"),
+            (
+                n.zero_window_probes,
+                "zero window probe",
+                "zero window probes",
+            ),
+            (
+                n.zero_window_probe_acks,
+                "zero window probe ACK",
+                "zero window probe ACKs",
+            ),
+            (
+                n.acked_unseen_segments,
+                "ACK of bytes never captured (ACKed unseen segment)",
+                "ACKs of bytes never captured (ACKed unseen segment)",
+            ),
             (n.resets, "reset", "resets"),
             (
                 n.gaps,

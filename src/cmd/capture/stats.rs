@@ -45,6 +45,14 @@ pub struct NoteCounts {
     pub keep_alives: u64,
     /// Segments that started beyond a hole (Wireshark: "previous segment not captured").
     pub previous_segment_not_captured: u64,
+    /// Retransmissions of these two kinds (counted in `retransmissions` too).
+    pub fast_retransmissions: u64,
+    pub spurious_retransmissions: u64,
+    pub window_full: u64,
+    pub keep_alive_acks: u64,
+    pub zero_window_probes: u64,
+    pub zero_window_probe_acks: u64,
+    pub acked_unseen_segments: u64,
 }
 
 impl NoteCounts {
@@ -66,6 +74,13 @@ impl NoteCounts {
                 Note::ZeroWindow => self.zero_windows += 1,
                 Note::WindowUpdate => self.window_updates += 1,
                 Note::KeepAlive => self.keep_alives += 1,
+                Note::FastRetransmission => self.fast_retransmissions += 1,
+                Note::SpuriousRetransmission => self.spurious_retransmissions += 1,
+                Note::WindowFull => self.window_full += 1,
+                Note::KeepAliveAck => self.keep_alive_acks += 1,
+                Note::ZeroWindowProbe => self.zero_window_probes += 1,
+                Note::ZeroWindowProbeAck => self.zero_window_probe_acks += 1,
+                Note::AckedUnseenSegment => self.acked_unseen_segments += 1,
             }
         }
     }
@@ -274,6 +289,23 @@ impl Render for StatsReport {
             n.retransmissions, n.out_of_order, n.overlaps, n.gaps, n.gap_bytes, n.resets,
             n.duplicate_acks, n.zero_windows, n.window_updates, n.keep_alives
         ));
+        let more = [
+            (n.fast_retransmissions, "fast retransmissions"),
+            (n.spurious_retransmissions, "spurious retransmissions"),
+            (n.window_full, "windows full"),
+            (n.keep_alive_acks, "keep-alive ACKs"),
+            (n.zero_window_probes, "zero window probes"),
+            (n.zero_window_probe_acks, "zero window probe ACKs"),
+            (n.acked_unseen_segments, "ACKed unseen segments"),
+        ];
+        let more: Vec<String> = more
+            .iter()
+            .filter(|m| m.0 > 0)
+            .map(|(k, what)| format!("{k} {what}"))
+            .collect();
+        if !more.is_empty() {
+            s.push_str(&format!("\n  {}", more.join(", ")));
+        }
         if n.previous_segment_not_captured > 0 {
             s.push_str(&format!(
                 "\n  {} segments arrived after a hole (Wireshark: previous segment not captured)",

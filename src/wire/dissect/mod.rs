@@ -17,6 +17,8 @@
 pub mod app;
 pub mod filter;
 pub mod flow;
+mod fragment;
+pub use fragment::{reassembled, FragmentAt};
 
 use crate::layers::Protocol;
 use crate::wire::application::dns;
@@ -311,7 +313,23 @@ struct IpCtx {
     claimed_end: usize,
     /// Whether the whole IP payload was captured.
     complete: bool,
+    /// The packet is the first fragment of a larger datagram (its checksum covers bytes
+    /// in later fragments).
+    fragmented: bool,
     v6: Option<(core::net::Ipv6Addr, core::net::Ipv6Addr)>,
+}
+
+impl IpCtx {
+    /// A first fragment's checksum cannot be checked here: say why (it was split, not
+    /// cut short by the capture).
+    fn checked(&self, c: crate::wire::checksum::Checked) -> crate::wire::checksum::Checked {
+        use crate::wire::checksum::Checked;
+        if self.fragmented && !self.complete && c == Checked::Unverifiable {
+            Checked::Fragmented
+        } else {
+            c
+        }
+    }
 }
 
 impl Walker<'_, '_> {
@@ -471,6 +489,7 @@ impl Walker<'_, '_> {
             end: ip_end,
             claimed_end,
             complete: complete && !r.more_frags,
+            fragmented: r.more_frags,
             v6: None,
         };
         self.transport(at + hl, r.protocol, ctx);
@@ -498,6 +517,7 @@ impl Walker<'_, '_> {
             end: ip_end,
             claimed_end,
             complete: claimed_end <= end,
+            fragmented: false,
             v6: Some((r.src, r.dst)),
         };
         // Walk the extension headers. Each consumes at least 8 bytes, so the loop ends.
@@ -514,6 +534,7 @@ impl Walker<'_, '_> {
             if let Some(fr) = e.fragment {
                 if fr.more {
                     ctx.complete = false;
+                    ctx.fragmented = true;
                 }
                 if fr.offset != 0 {
                     self.rest(pos, ip_end);
@@ -561,7 +582,8 @@ impl Walker<'_, '_> {
                 };
                 let complete = ctx.complete && !self.quoted;
                 let wire_len = ctx.claimed_end.saturating_sub(at);
-                let r = tcp::Repr::parse(&s, ctx.pseudo, complete, wire_len);
+                let mut r = tcp::Repr::parse(&s, ctx.pseudo, complete, wire_len);
+                r.checksum_check = ctx.checked(r.checksum_check);
                 self.layer(Protocol::Tcp, at..at + r.header_len, LayerRepr::Tcp(r));
                 self.rest(at + r.header_len, ctx.end);
             }
@@ -575,6 +597,7 @@ impl Walker<'_, '_> {
                 {
                     r.checksum_check = crate::wire::checksum::Checked::Unverifiable;
                 }
+                r.checksum_check = ctx.checked(r.checksum_check);
                 self.layer(Protocol::Udp, at..at + udp::HEADER_LEN, LayerRepr::Udp(r));
                 let udp_end = (at + usize::from(r.length)).min(ctx.end);
                 self.rest(at + udp::HEADER_LEN, udp_end);
@@ -587,7 +610,8 @@ impl Walker<'_, '_> {
                     Ok(m) => m,
                     Err(e) => return self.fail(at, ctx.end, "ICMP header", e),
                 };
-                let r = icmpv4::Repr::parse(&m, ctx.complete && !self.quoted);
+                let mut r = icmpv4::Repr::parse(&m, ctx.complete && !self.quoted);
+                r.checksum_check = ctx.checked(r.checksum_check);
                 self.layer(
                     Protocol::Icmpv4,
                     at..at + icmpv4::HEADER_LEN,
@@ -610,12 +634,13 @@ impl Walker<'_, '_> {
                     core::net::Ipv6Addr::UNSPECIFIED,
                     core::net::Ipv6Addr::UNSPECIFIED,
                 ));
-                let r = icmpv6::Repr::parse(
+                let mut r = icmpv6::Repr::parse(
                     &m,
                     src,
                     dst,
                     ctx.complete && !self.quoted && ctx.v6.is_some(),
                 );
+                r.checksum_check = ctx.checked(r.checksum_check);
                 self.layer(
                     Protocol::Icmpv6,
                     at..at + icmpv6::HEADER_LEN,

@@ -37,10 +37,11 @@
 //! - `table.rs`: [`FlowTable`], the conversations by their ends, each TCP conversation's
 //!   state through the handshake, data and teardown (RFC 9293 §3.5, §3.6), one `Half`
 //!   per direction, and the steps a segment goes through.
-//! - `analysis.rs`: Wireshark's TCP analysis, from one direction's state and a segment to
-//!   [`Note`]s: retransmission, out of order, previous segment not captured, duplicate
-//!   ACK (RFC 5681 §3.2), zero window and window update (RFC 9293 §3.8.6), keep-alive
-//!   (RFC 9293 §3.8.4).
+//! - `analysis.rs`: Wireshark's TCP analysis, from both directions' state and a segment
+//!   to [`Note`]s: retransmission (fast, spurious), out of order, previous segment not
+//!   captured, ACKed unseen segment, duplicate ACK (RFC 5681 §3.2), zero window, zero
+//!   window probe, window full and window update (RFC 9293 §3.8.6), keep-alive and its
+//!   ACK (RFC 9293 §3.8.4).
 //! - `reassembly.rs`: [`Reassembler`], one direction's bytes back in order (RFC 9293 §3.4),
 //!   and what it costs to wait for a hole ([`SEGMENT_COST`]).
 //! - this file: the words the others share: [`Conversation`], [`State`], [`Direction`],
@@ -126,9 +127,11 @@ impl State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Note {
-    /// Data from behind the highest sequence number sent so far in this direction that
-    /// is not [`Note::OutOfOrder`]: the sender sent it again (its bytes were seen
-    /// before, or it fills a hole long after). Wireshark: `tcp.analysis.retransmission`.
+    /// Data (or a SYN or a FIN) from behind the highest sequence number sent so far in
+    /// this direction that is not [`Note::OutOfOrder`]: the sender sent it again (its
+    /// bytes were seen before, or it fills a hole long after). Also beside every
+    /// [`Note::FastRetransmission`] and [`Note::SpuriousRetransmission`], as tshark
+    /// sets it. Wireshark: `tcp.analysis.retransmission`.
     Retransmission,
     /// Part of the segment had been seen before; only the new bytes were kept.
     Overlap { new_bytes: u64 },
@@ -157,6 +160,31 @@ pub enum Note {
     DuplicateAck { of: u64, count: u32 },
     /// The sender of this segment has no room: the other side must stop sending.
     ZeroWindow,
+    /// One byte sent into the peer's zero window, to learn when it opens again (RFC
+    /// 9293 §3.8.6.1). Wireshark: `tcp.analysis.zero_window_probe`.
+    ZeroWindowProbe,
+    /// The answer to a zero window probe: the same acknowledgement, the window still
+    /// 0. Wireshark: `tcp.analysis.zero_window_probe_ack`.
+    ZeroWindowProbeAck,
+    /// Data up to the last byte the receiver's window allows: the sender must now wait
+    /// for an acknowledgement. Wireshark: `tcp.analysis.window_full`.
+    WindowFull,
+    /// The answer to a keep-alive: the same acknowledgement and window again, which is
+    /// not a duplicate ACK. Wireshark: `tcp.analysis.keep_alive_ack`.
+    KeepAliveAck,
+    /// Resent right after at least two duplicate ACKs asking for exactly this sequence
+    /// number, the last less than 20 ms before: the sender's fast retransmit (RFC 5681
+    /// §3.2). Comes with a [`Note::Retransmission`]. Wireshark:
+    /// `tcp.analysis.fast_retransmission`.
+    FastRetransmission,
+    /// Resent although the receiver had already acknowledged every byte of it: the
+    /// sender's timer fired too early, or the ACK was lost after the capture point.
+    /// Comes with a [`Note::Retransmission`]. Wireshark:
+    /// `tcp.analysis.spurious_retransmission`.
+    SpuriousRetransmission,
+    /// Acknowledges bytes the capture never showed (they passed where the capture did
+    /// not look, or the capture dropped them). Wireshark: `tcp.analysis.ack_lost_segment`.
+    AckedUnseenSegment,
     /// Only the window changed (no data, same acknowledgement): room again.
     WindowUpdate,
     /// A segment one byte behind what was already sent, with 0 or 1 bytes: a probe
@@ -181,6 +209,13 @@ impl Note {
             Note::ZeroWindow => s.push_str("[TCP ZeroWindow]"),
             Note::WindowUpdate => s.push_str("[TCP Window Update]"),
             Note::KeepAlive => s.push_str("[TCP Keep-Alive]"),
+            Note::KeepAliveAck => s.push_str("[TCP Keep-Alive ACK]"),
+            Note::ZeroWindowProbe => s.push_str("[TCP ZeroWindowProbe]"),
+            Note::ZeroWindowProbeAck => s.push_str("[TCP ZeroWindowProbeAck]"),
+            Note::WindowFull => s.push_str("[TCP Window Full]"),
+            Note::FastRetransmission => s.push_str("[TCP Fast Retransmission]"),
+            Note::SpuriousRetransmission => s.push_str("[TCP Spurious Retransmission]"),
+            Note::AckedUnseenSegment => s.push_str("[TCP ACKed unseen segment]"),
             Note::Gap { len, .. } => {
                 let _ = write!(s, "[{len} bytes never captured]");
             }
@@ -245,6 +280,13 @@ pub struct Conversation {
     pub window_updates: u64,
     pub keep_alives: u64,
     pub previous_segment_not_captured: u64,
+    pub fast_retransmissions: u64,
+    pub spurious_retransmissions: u64,
+    pub window_full: u64,
+    pub keep_alive_acks: u64,
+    pub zero_window_probes: u64,
+    pub zero_window_probe_acks: u64,
+    pub acked_unseen_segments: u64,
     pub first_ts_us: u64,
     pub last_ts_us: u64,
 }
@@ -316,7 +358,10 @@ impl Step {
 /// keyed hash of the addresses and ports), so raw sequence numbers look like noise.
 /// Counted from the ISN, a SYN is seq 0, the first data byte is seq 1, and the ACK of
 /// the handshake says ack 1: the SYN used up one sequence number. Without the SYN, the
-/// first sequence number seen stands in for the ISN.
+/// numbers count from one before the first sequence number seen (or the first
+/// acknowledgement of that side's bytes), so that the first segment is seq 1 as it
+/// would be after a SYN: Wireshark's convention, which tshark's `tcp.seq` and `tcp.ack`
+/// follow (a RST answering a SYN is seq 1, not 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Annotation {
     pub step: Option<Step>,

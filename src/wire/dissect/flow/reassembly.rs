@@ -74,11 +74,6 @@ impl Reassembler {
         self.offset
     }
 
-    /// The sequence number of the next byte expected; `None` before the first segment.
-    pub(super) fn next_seq(&self) -> Option<u32> {
-        self.next_seq
-    }
-
     /// What waits for a hole to fill: its bytes, and [`SEGMENT_COST`] per segment.
     pub fn buffered(&self) -> usize {
         self.pending_bytes

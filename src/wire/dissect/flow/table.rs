@@ -19,7 +19,7 @@
 //! bytes and the analysis (`Half::send`), the acknowledgement of the other side's
 //! bytes, and the conversation's state after it (§3.5 to §3.6, `Open::step`).
 
-use super::analysis::{self, Segment};
+use super::analysis::{self, Seen, Segment};
 use super::reassembly::Reassembler;
 use super::{
     Annotation, Conversation, Direction, End, Limits, Note, Piece, State, Step, Transport, Update,
@@ -58,16 +58,8 @@ pub(super) struct Half {
     pub(super) fin: bool,
     /// This side's initial sequence number (or the first one seen, mid-stream).
     pub(super) isn: Option<u32>,
-    /// This side's last acknowledgement number and window (for the expert notes).
-    pub(super) last_ack: Option<u32>,
-    pub(super) last_win: Option<u16>,
-    /// The packet that first carried `last_ack`, and how many duplicates followed it.
-    pub(super) ack_packet: u64,
-    pub(super) dup_acks: u32,
-    /// The sequence number after the highest byte this side has sent, and when that
-    /// segment was seen (Wireshark's "next expected sequence number" and its time).
-    pub(super) high: Option<u32>,
-    pub(super) high_ts: u64,
+    /// What the analysis remembers about this side (`analysis.rs`).
+    pub(super) seen: Seen,
 }
 
 impl Half {
@@ -76,21 +68,18 @@ impl Half {
             stream: Reassembler::new(max_buffered),
             fin: false,
             isn: None,
-            last_ack: None,
-            last_win: None,
-            ack_packet: 0,
-            dup_acks: 0,
-            high: None,
-            high_ts: 0,
+            seen: Seen::default(),
         }
     }
 
-    /// This side's segment: the analysis of its acknowledgement and window, its bytes
-    /// through the reassembler (in-order pieces go to `sink`), the analysis of where it
-    /// falls in the sequence space, and its FIN. Returns the stream offset of its first
-    /// byte, as [`Reassembler::segment`] does.
+    /// This side's segment: the analysis of its acknowledgement and window (against
+    /// what the `other` side said last), its bytes through the reassembler (in-order
+    /// pieces go to `sink`), the analysis of where it falls in the sequence space, and
+    /// its FIN. Returns the stream offset of its first byte, as
+    /// [`Reassembler::segment`] does.
     fn send(
         &mut self,
+        other: &mut Seen,
         s: &Segment<'_>,
         payload: &[u8],
         irtt_us: Option<u64>,
@@ -98,12 +87,15 @@ impl Half {
         sink: &mut impl FnMut(Piece<'_>),
     ) -> Option<u64> {
         let t = s.tcp;
-        let keep_alive = analysis::before_reassembly(self, s, notes);
+        if t.flags.syn() {
+            analysis::handshake_scale(&mut self.seen, other, t);
+        }
+        let probe = analysis::acknowledgements(&mut self.seen, other, s, notes);
         let mark = notes.len();
         let at = self
             .stream
             .segment(s.seq, payload, t.payload_len as u64, notes, sink);
-        analysis::after_reassembly(self, s, keep_alive, irtt_us, notes, mark);
+        analysis::sequence(&mut self.seen, other, s, probe, irtt_us, (notes, mark));
         if t.flags.fin() {
             self.fin = true;
             self.stream.fin(s.seq.wrapping_add(t.payload_len as u32));
@@ -154,11 +146,11 @@ impl Open {
 
     /// The segment's sequence number counted from this side's ISN, and its
     /// acknowledgement number from the other side's (see [`Annotation`]), taken before
-    /// anything else changes the ISNs. A SYN sets this side's ISN. When a side's SYN was
-    /// not captured (the capture began mid-connection), netlab does what Wireshark
-    /// does: it supposes the SYN came just before, so the first segment seen from that
-    /// side is `seq 1`, and the first acknowledgement seen of that side's data is
-    /// `ack 1`. The numbers then read the same as in a capture that saw the handshake.
+    /// anything else changes the ISNs. A SYN sets this side's ISN. A side whose SYN was
+    /// not captured counts, as Wireshark does, from one before its first segment (so
+    /// that segment is seq 1, where it would be after a SYN), or from one before the
+    /// first acknowledgement of its bytes, if that came first: a RST answering a SYN is
+    /// seq 1, the first segment of a capture joined mid-stream too.
     fn annotate(&mut self, dir: Direction, t: &TcpRepr, stream: u32) -> Annotation {
         let (this, other) = self.sides(dir);
         if t.flags.syn() {
@@ -182,12 +174,12 @@ impl Open {
     }
 
     /// A SYN or a SYN-ACK (RFC 9293 §3.5): it fixes where this side's stream starts (a
-    /// second one with the same number is a retransmission), and the conversation is
-    /// opening until the handshake completes. The SYN's time starts the handshake's
-    /// round trip.
-    fn syn(&mut self, dir: Direction, t: &TcpRepr, ts_us: u64, c: &mut Conversation) -> bool {
+    /// second one with the same number is a retransmission, which the analysis says),
+    /// and the conversation is opening until the handshake completes. The SYN's time
+    /// starts the handshake's round trip.
+    fn syn(&mut self, dir: Direction, t: &TcpRepr, ts_us: u64, c: &mut Conversation) {
         let (this, _) = self.sides(dir);
-        let again = this.stream.syn(t.seq);
+        this.stream.syn(t.seq);
         if t.flags.ack() {
             self.syn_ack_seen = true;
         } else {
@@ -196,7 +188,6 @@ impl Open {
         if c.state == State::Established && !c.handshake_seen {
             c.state = State::Opening;
         }
-        again
     }
 
     /// What the segment is in the conversation's life, and where the conversation
@@ -521,15 +512,20 @@ impl FlowTable {
         let before = o.tallies();
         let mut annotation = o.annotate(dir, t, id);
         let mut notes = Vec::new();
-        if t.flags.syn() && o.syn(dir, t, ts_us, c) {
-            notes.push(Note::Retransmission);
+        if t.flags.syn() {
+            o.syn(dir, t, ts_us, c);
         }
         let segment = Segment::new(t, ts_us, number);
         let irtt_us = o.irtt_us;
         let (this, other) = o.sides(dir);
-        let payload_offset = this.send(&segment, payload, irtt_us, &mut notes, &mut |p| {
-            sink(id, dir, p)
-        });
+        let payload_offset = this.send(
+            &mut other.seen,
+            &segment,
+            payload,
+            irtt_us,
+            &mut notes,
+            &mut |p| sink(id, dir, p),
+        );
         if t.flags.ack() && !t.flags.rst() {
             let back = dir.reverse();
             other
@@ -700,6 +696,13 @@ impl Conversation {
             window_updates: 0,
             keep_alives: 0,
             previous_segment_not_captured: 0,
+            fast_retransmissions: 0,
+            spurious_retransmissions: 0,
+            window_full: 0,
+            keep_alive_acks: 0,
+            zero_window_probes: 0,
+            zero_window_probe_acks: 0,
+            acked_unseen_segments: 0,
             first_ts_us: ts_us,
             last_ts_us: ts_us,
         }
@@ -759,6 +762,13 @@ impl Conversation {
                 Note::ZeroWindow => self.zero_windows += 1,
                 Note::WindowUpdate => self.window_updates += 1,
                 Note::KeepAlive => self.keep_alives += 1,
+                Note::FastRetransmission => self.fast_retransmissions += 1,
+                Note::SpuriousRetransmission => self.spurious_retransmissions += 1,
+                Note::WindowFull => self.window_full += 1,
+                Note::KeepAliveAck => self.keep_alive_acks += 1,
+                Note::ZeroWindowProbe => self.zero_window_probes += 1,
+                Note::ZeroWindowProbeAck => self.zero_window_probe_acks += 1,
+                Note::AckedUnseenSegment => self.acked_unseen_segments += 1,
                 Note::Gap { .. } | Note::Overlap { .. } | Note::Reset => {}
             }
         }
@@ -946,7 +956,7 @@ mod wrap_tests {
     use super::super::test_segment as seg;
     use super::*;
     use crate::wire::transport::tcp::Flags;
-    use std::net::{IpAddr, Ipv4Addr};
+    use core::net::{IpAddr, Ipv4Addr};
 
     #[test]
     fn relative_numbers_count_on_across_the_wrap() {
