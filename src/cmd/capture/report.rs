@@ -316,57 +316,7 @@ impl Render for CaptureSummary {
                 }
             ));
         }
-        let n = &self.tcp_notes;
-        let counts: Vec<String> = [
-            (n.retransmissions, "retransmission", "retransmissions"),
-            (
-                n.fast_retransmissions,
-                "fast retransmission",
-                "fast retransmissions",
-            ),
-            (
-                n.spurious_retransmissions,
-                "spurious retransmission",
-                "spurious retransmissions",
-            ),
-            (n.duplicate_acks, "duplicate ACK", "duplicate ACKs"),
-            (n.out_of_order, "out of order", "out of order"),
-            (
-                n.previous_segment_not_captured,
-                "after a hole (previous segment not captured)",
-                "after a hole (previous segment not captured)",
-            ),
-            (n.zero_windows, "zero window", "zero windows"),
-            (n.window_updates, "window update", "window updates"),
-            (n.keep_alives, "keep-alive", "keep-alives"),
-            (n.keep_alive_acks, "keep-alive ACK", "keep-alive ACKs"),
-            (n.window_full, "window full", "windows full"),
-            (
-                n.zero_window_probes,
-                "zero window probe",
-                "zero window probes",
-            ),
-            (
-                n.zero_window_probe_acks,
-                "zero window probe ACK",
-                "zero window probe ACKs",
-            ),
-            (
-                n.acked_unseen_segments,
-                "ACK of bytes never captured (ACKed unseen segment)",
-                "ACKs of bytes never captured (ACKed unseen segment)",
-            ),
-            (n.resets, "reset", "resets"),
-            (
-                n.gaps,
-                "gap (bytes never captured)",
-                "gaps (bytes never captured)",
-            ),
-        ]
-        .iter()
-        .filter(|c| c.0 > 0)
-        .map(|&(k, one, many)| format!("{k} {}", if k == 1 { one } else { many }))
-        .collect();
+        let counts = tcp_note_counts(&self.tcp_notes);
         if !counts.is_empty() {
             s.push_str(&format!("\nTCP notes: {}", counts.join(", ")));
         }
@@ -390,4 +340,58 @@ impl Render for CaptureSummary {
         }
         s
     }
+}
+
+/// "3 retransmissions, 1 zero window", for every TCP note the capture counted.
+fn tcp_note_counts(n: &NoteCounts) -> Vec<String> {
+    [
+        (n.retransmissions, "retransmission", "retransmissions"),
+        (
+            n.fast_retransmissions,
+            "fast retransmission",
+            "fast retransmissions",
+        ),
+        (
+            n.spurious_retransmissions,
+            "spurious retransmission",
+            "spurious retransmissions",
+        ),
+        (n.duplicate_acks, "duplicate ACK", "duplicate ACKs"),
+        (n.out_of_order, "out of order", "out of order"),
+        (
+            n.previous_segment_not_captured,
+            "after a hole (previous segment not captured)",
+            "after a hole (previous segment not captured)",
+        ),
+        (n.zero_windows, "zero window", "zero windows"),
+        (n.window_updates, "window update", "window updates"),
+        (n.keep_alives, "keep-alive", "keep-alives"),
+        (n.keep_alive_acks, "keep-alive ACK", "keep-alive ACKs"),
+        (n.window_full, "window full", "windows full"),
+        (
+            n.zero_window_probes,
+            "zero window probe",
+            "zero window probes",
+        ),
+        (
+            n.zero_window_probe_acks,
+            "zero window probe ACK",
+            "zero window probe ACKs",
+        ),
+        (
+            n.acked_unseen_segments,
+            "ACK of bytes never captured (ACKed unseen segment)",
+            "ACKs of bytes never captured (ACKed unseen segment)",
+        ),
+        (n.resets, "reset", "resets"),
+        (
+            n.gaps,
+            "gap (bytes never captured)",
+            "gaps (bytes never captured)",
+        ),
+    ]
+    .iter()
+    .filter(|c| c.0 > 0)
+    .map(|&(k, one, many)| format!("{k} {}", if k == 1 { one } else { many }))
+    .collect()
 }

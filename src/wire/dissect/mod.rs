@@ -332,7 +332,7 @@ impl IpCtx {
     }
 }
 
-impl Walker<'_, '_> {
+impl<'a> Walker<'a, '_> {
     fn layer(&mut self, protocol: Protocol, header: Range<usize>, repr: LayerRepr) {
         self.d.layers.push(Layer {
             protocol,
@@ -575,85 +575,10 @@ impl Walker<'_, '_> {
     fn transport(&mut self, at: usize, proto: IpProtocol, ctx: IpCtx) {
         let buf = &self.frame[at.min(ctx.end)..ctx.end];
         match proto {
-            IpProtocol::Tcp => {
-                let s = match tcp::Segment::new_checked(buf) {
-                    Ok(s) => s,
-                    Err(e) => return self.fail(at, ctx.end, "TCP header", e),
-                };
-                let complete = ctx.complete && !self.quoted;
-                let wire_len = ctx.claimed_end.saturating_sub(at);
-                let mut r = tcp::Repr::parse(&s, ctx.pseudo, complete, wire_len);
-                r.checksum_check = ctx.checked(r.checksum_check);
-                self.layer(Protocol::Tcp, at..at + r.header_len, LayerRepr::Tcp(r));
-                self.rest(at + r.header_len, ctx.end);
-            }
-            IpProtocol::Udp => {
-                let d = match udp::Datagram::new_header_checked(buf) {
-                    Ok(d) => d,
-                    Err(e) => return self.fail(at, ctx.end, "UDP header", e),
-                };
-                let mut r = udp::Repr::parse(&d, ctx.pseudo);
-                if !ctx.complete && r.checksum_check != crate::wire::checksum::Checked::NotComputed
-                {
-                    r.checksum_check = crate::wire::checksum::Checked::Unverifiable;
-                }
-                r.checksum_check = ctx.checked(r.checksum_check);
-                self.layer(Protocol::Udp, at..at + udp::HEADER_LEN, LayerRepr::Udp(r));
-                let udp_end = (at + usize::from(r.length)).min(ctx.end);
-                self.rest(at + udp::HEADER_LEN, udp_end);
-                if !self.quoted {
-                    self.dns_over_udp(at + udp::HEADER_LEN, udp_end, r.src_port, r.dst_port);
-                }
-            }
-            IpProtocol::Icmp => {
-                let m = match icmpv4::Message::new_checked(buf) {
-                    Ok(m) => m,
-                    Err(e) => return self.fail(at, ctx.end, "ICMP header", e),
-                };
-                let mut r = icmpv4::Repr::parse(&m, ctx.complete && !self.quoted);
-                r.checksum_check = ctx.checked(r.checksum_check);
-                self.layer(
-                    Protocol::Icmpv4,
-                    at..at + icmpv4::HEADER_LEN,
-                    LayerRepr::Icmpv4(r),
-                );
-                let data = at + icmpv4::HEADER_LEN;
-                self.rest(data, ctx.end);
-                if icmpv4::is_error(r.msg_type) && !self.quoted && data < ctx.end {
-                    self.quoted = true;
-                    self.ipv4(data, ctx.end);
-                    self.quoted = false;
-                }
-            }
-            IpProtocol::Icmpv6 => {
-                let m = match icmpv6::Message::new_checked(buf) {
-                    Ok(m) => m,
-                    Err(e) => return self.fail(at, ctx.end, "ICMPv6 header", e),
-                };
-                let (src, dst) = ctx.v6.unwrap_or((
-                    core::net::Ipv6Addr::UNSPECIFIED,
-                    core::net::Ipv6Addr::UNSPECIFIED,
-                ));
-                let mut r = icmpv6::Repr::parse(
-                    &m,
-                    src,
-                    dst,
-                    ctx.complete && !self.quoted && ctx.v6.is_some(),
-                );
-                r.checksum_check = ctx.checked(r.checksum_check);
-                self.layer(
-                    Protocol::Icmpv6,
-                    at..at + icmpv6::HEADER_LEN,
-                    LayerRepr::Icmpv6(r),
-                );
-                let data = at + icmpv6::HEADER_LEN;
-                self.rest(data, ctx.end);
-                if icmpv6::is_error(r.msg_type) && !self.quoted && data < ctx.end {
-                    self.quoted = true;
-                    self.ipv6(data, ctx.end);
-                    self.quoted = false;
-                }
-            }
+            IpProtocol::Tcp => self.tcp(at, buf, ctx),
+            IpProtocol::Udp => self.udp(at, buf, ctx),
+            IpProtocol::Icmp => self.icmpv4(at, buf, ctx),
+            IpProtocol::Icmpv6 => self.icmpv6(at, buf, ctx),
             IpProtocol::Ipv6NoNxt => self.rest(at, ctx.end),
             other => {
                 self.rest(at, ctx.end);
@@ -662,6 +587,93 @@ impl Walker<'_, '_> {
                     None,
                 );
             }
+        }
+    }
+
+    /// A TCP header (RFC 9293 §3.1), its checksum judged with what the IP layer knows.
+    fn tcp(&mut self, at: usize, buf: &'a [u8], ctx: IpCtx) {
+        let s = match tcp::Segment::new_checked(buf) {
+            Ok(s) => s,
+            Err(e) => return self.fail(at, ctx.end, "TCP header", e),
+        };
+        let complete = ctx.complete && !self.quoted;
+        let wire_len = ctx.claimed_end.saturating_sub(at);
+        let mut r = tcp::Repr::parse(&s, ctx.pseudo, complete, wire_len);
+        r.checksum_check = ctx.checked(r.checksum_check);
+        self.layer(Protocol::Tcp, at..at + r.header_len, LayerRepr::Tcp(r));
+        self.rest(at + r.header_len, ctx.end);
+    }
+
+    /// A UDP header (RFC 768), then DNS when a port says so.
+    fn udp(&mut self, at: usize, buf: &'a [u8], ctx: IpCtx) {
+        let d = match udp::Datagram::new_header_checked(buf) {
+            Ok(d) => d,
+            Err(e) => return self.fail(at, ctx.end, "UDP header", e),
+        };
+        let mut r = udp::Repr::parse(&d, ctx.pseudo);
+        if !ctx.complete && r.checksum_check != crate::wire::checksum::Checked::NotComputed {
+            r.checksum_check = crate::wire::checksum::Checked::Unverifiable;
+        }
+        r.checksum_check = ctx.checked(r.checksum_check);
+        self.layer(Protocol::Udp, at..at + udp::HEADER_LEN, LayerRepr::Udp(r));
+        let udp_end = (at + usize::from(r.length)).min(ctx.end);
+        self.rest(at + udp::HEADER_LEN, udp_end);
+        if !self.quoted {
+            self.dns_over_udp(at + udp::HEADER_LEN, udp_end, r.src_port, r.dst_port);
+        }
+    }
+
+    /// An ICMP message (RFC 792); an error quotes the IPv4 packet that caused it.
+    fn icmpv4(&mut self, at: usize, buf: &'a [u8], ctx: IpCtx) {
+        let m = match icmpv4::Message::new_checked(buf) {
+            Ok(m) => m,
+            Err(e) => return self.fail(at, ctx.end, "ICMP header", e),
+        };
+        let mut r = icmpv4::Repr::parse(&m, ctx.complete && !self.quoted);
+        r.checksum_check = ctx.checked(r.checksum_check);
+        self.layer(
+            Protocol::Icmpv4,
+            at..at + icmpv4::HEADER_LEN,
+            LayerRepr::Icmpv4(r),
+        );
+        let data = at + icmpv4::HEADER_LEN;
+        self.rest(data, ctx.end);
+        if icmpv4::is_error(r.msg_type) && !self.quoted && data < ctx.end {
+            self.quoted = true;
+            self.ipv4(data, ctx.end);
+            self.quoted = false;
+        }
+    }
+
+    /// An ICMPv6 message (RFC 4443); its checksum covers the IPv6 pseudo-header, and an
+    /// error quotes the packet that caused it.
+    fn icmpv6(&mut self, at: usize, buf: &'a [u8], ctx: IpCtx) {
+        let m = match icmpv6::Message::new_checked(buf) {
+            Ok(m) => m,
+            Err(e) => return self.fail(at, ctx.end, "ICMPv6 header", e),
+        };
+        let (src, dst) = ctx.v6.unwrap_or((
+            core::net::Ipv6Addr::UNSPECIFIED,
+            core::net::Ipv6Addr::UNSPECIFIED,
+        ));
+        let mut r = icmpv6::Repr::parse(
+            &m,
+            src,
+            dst,
+            ctx.complete && !self.quoted && ctx.v6.is_some(),
+        );
+        r.checksum_check = ctx.checked(r.checksum_check);
+        self.layer(
+            Protocol::Icmpv6,
+            at..at + icmpv6::HEADER_LEN,
+            LayerRepr::Icmpv6(r),
+        );
+        let data = at + icmpv6::HEADER_LEN;
+        self.rest(data, ctx.end);
+        if icmpv6::is_error(r.msg_type) && !self.quoted && data < ctx.end {
+            self.quoted = true;
+            self.ipv6(data, ctx.end);
+            self.quoted = false;
         }
     }
 }
