@@ -306,7 +306,11 @@ fn unsupported_link_type_and_non_capture_files_are_clear_errors() {
         "{}",
         r.stderr
     );
-    let r = netlab(&["capture", "--read", "Cargo.toml"]);
+    let r = netlab(&[
+        "capture",
+        "--read",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+    ]);
     assert_eq!(r.code(), 1);
     assert!(
         r.stderr.contains("not a pcap or pcapng file"),

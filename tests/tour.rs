@@ -231,7 +231,7 @@ fn chapter_3_says_whether_it_captured_live_or_read_the_shipped_capture() {
     let said = if source == "live" {
         "Captured live:"
     } else {
-        "Read from a shipped capture: labs/captures/tcp-handshake.pcap"
+        "Read from a shipped capture: `netlab capture --example tcp-handshake`"
     };
     assert!(human.stdout.contains(said), "{}", human.stdout);
 }

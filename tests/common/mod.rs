@@ -30,11 +30,31 @@ impl Run {
     }
 }
 
-/// A `Command` for the netlab binary Cargo built for these tests, with colour off.
+/// A `Command` for the netlab binary Cargo built for these tests, with colour off, run in
+/// an empty folder of its own: as an installed netlab runs, away from the source tree, so
+/// every command a doc or a lab shows must work without the repository's files (the
+/// captures they read are built in). A file a test passes is named by an absolute path.
 pub fn netlab_cmd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_netlab"));
-    c.env("NO_COLOR", "1").stdin(Stdio::null());
+    c.env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .current_dir(away_from_the_repository());
     c
+}
+
+/// An empty folder outside the repository, one per test process (left in the temporary
+/// folder: tests run in parallel, and a command may still be writing there).
+pub fn away_from_the_repository() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("netlab-test-cwd-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("a folder in the temporary directory");
+        assert!(
+            !d.starts_with(env!("CARGO_MANIFEST_DIR")),
+            "the temporary folder is outside the repository"
+        );
+        d
+    })
 }
 
 /// Run netlab with `args`; kill it and fail the test if it runs longer than `limit`.

@@ -631,8 +631,8 @@ fn shipped(
     let doc = in_process(plan, out, fallback).map_err(|e| {
         e.context(
             Hinted::failure(format!("lab {}: `{fallback}` failed", plan.lab.id)).with_hint(
-                "the shipped captures are read from labs/ and tests/fixtures/: run netlab lab \
-                 from the netlab source folder",
+                "the shipped captures are built into netlab (`netlab capture --examples`); \
+                 labs/labs.toml may name one that is not: `cargo test --test lab` shows it",
             ),
         )
     })?;

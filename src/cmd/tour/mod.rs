@@ -135,7 +135,7 @@ impl Chapter {
         match self {
             Chapter::Tcp => "netlab tcp demo",
             Chapter::Udp => "netlab udp demo",
-            Chapter::Layers => "netlab capture --read labs/captures/tcp-handshake.pcap --osi",
+            Chapter::Layers => "netlab capture --example tcp-handshake --osi",
             Chapter::WebSocket => "netlab ws demo",
             Chapter::Compare => "netlab compare --explain",
         }
