@@ -278,7 +278,7 @@ fn typed_answers_are_checked_against_the_run() {
         c["packets_a_to_b"],
         c["bytes_b_to_a"],
         re["notes"]["retransmissions"],
-        re["notes"]["out_of_order"]
+        re["notes"]["previous_segment_not_captured"]
     );
     let s = netlab_stdin(
         &["--json", "lab", "run", "5", "--offline"],
@@ -450,4 +450,41 @@ fn a_capture_lab_falls_back_to_the_shipped_capture_when_it_cannot_capture() {
         .parse()
         .unwrap();
     assert_eq!(ack, seq + 1);
+}
+
+#[test]
+fn lab_5_step_2_says_what_its_capture_shows() {
+    // The step once said a segment "arrived out of order" and then expected 0 as the
+    // out-of-order count. What the text claims happened must be counted in the capture,
+    // and no question of the step may expect 0 for something the step says happened.
+    let labs = labs();
+    let lab = labs.labs.iter().find(|l| l.id == 5).unwrap();
+    let step = &lab.steps[1];
+    let notes = netlab(&[
+        "--json",
+        "capture",
+        "--example",
+        "ws-demo-reordered",
+        "--stats",
+    ])
+    .json()["notes"]
+        .clone();
+    let claims = [
+        ("out of order", "out_of_order"),
+        ("sent again", "retransmissions"),
+        ("after a hole", "previous_segment_not_captured"),
+    ];
+    for (words, counter) in claims {
+        if step.what.contains(words) {
+            assert!(
+                notes[counter].as_u64().unwrap() > 0,
+                "lab 5 step 2 says {words:?} but the capture counts {counter} = {}",
+                notes[counter]
+            );
+        }
+    }
+    let s = autopilot(5, &["--offline"]);
+    for q in s["steps"][1]["questions"].as_array().unwrap() {
+        assert_ne!(q["measured"], "0", "lab 5 step 2 expects 0: {q}");
+    }
 }
