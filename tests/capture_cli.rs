@@ -549,3 +549,29 @@ fn a_capture_cut_at_a_snap_length_reads_whole_with_lengths_from_the_wire() {
     assert!(!r.stdout.contains("Previous segment"), "{}", r.stdout);
     assert!(r.stdout.contains("TCP notes: 7 gaps"), "{}", r.stdout);
 }
+
+#[test]
+fn writing_where_the_file_system_refuses_gets_a_hint_about_the_file() {
+    // /sys refuses new files even to root (EACCES, or EROFS where it is mounted
+    // read-only). The hint used to be the generic one for "permission denied": ports
+    // below 1024.
+    let r = netlab(&[
+        "capture",
+        "--example",
+        "udp-exchange",
+        "-w",
+        "/sys/netlab-x.pcap",
+    ]);
+    assert_eq!(r.code(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("could not create `/sys/netlab-x.pcap`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("1024"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("its folder does not allow it"),
+        "{}",
+        r.stderr
+    );
+}

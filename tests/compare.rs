@@ -570,3 +570,28 @@ fn progress_is_shown_on_a_terminal_and_not_in_a_pipe() {
     assert!(!piped.stderr.contains("compare: "), "{}", piped.stderr);
     assert!(!piped.stdout.contains('\x1b'), "{}", piped.stdout);
 }
+
+#[test]
+fn a_plot_path_that_cannot_be_written_fails_before_the_run() {
+    // 5 transports × 100 events × 100 ms would take almost a minute: the path is checked
+    // first, so this fails well inside the limit (it used to fail after the whole run).
+    let run = common::netlab_with_limit(
+        &[
+            "compare",
+            "--events",
+            "100",
+            "--interval",
+            "100",
+            "--plot",
+            "/nonexistent-dir/x.svg",
+        ],
+        std::time::Duration::from_secs(5),
+    );
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("could not write the chart"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}

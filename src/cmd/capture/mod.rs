@@ -346,6 +346,18 @@ fn hint(e: &CaptureError) -> Option<&'static str> {
             "the packets before this record were shown; the file may be damaged or still being written"
         }
         CaptureError::NotBuilt => "rebuild with `cargo build --features capture`, or use `--read FILE`",
+        // The generic hint for "permission denied" is about ports and raw sockets; here it
+        // is the file system that refused, so say that instead.
+        CaptureError::Write { source, .. } | CaptureError::OpenFile { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            "you may not write or read that file: the file or its folder does not allow it \
+             (`ls -ld FOLDER` shows who may). Choose a folder of your own, for example \
+             `-w /tmp/mine.pcap`, or change the permissions"
+        }
         CaptureError::Open { .. }
         | CaptureError::UnsupportedInterface(_)
         | CaptureError::OpenFile { .. }
@@ -472,5 +484,20 @@ mod tests {
             source: std::io::ErrorKind::StorageFull.into(),
         };
         assert_eq!(hinted(write), None);
+    }
+
+    #[test]
+    fn a_file_that_may_not_be_written_gets_a_hint_about_the_file_not_about_ports() {
+        // `capture -w` into a folder without write permission once got the generic hint
+        // for "permission denied": ports below 1024. Root never sees EACCES, so the error
+        // is built here rather than provoked.
+        let write = CaptureError::Write {
+            path: "/locked/x.pcap".into(),
+            source: std::io::ErrorKind::PermissionDenied.into(),
+        };
+        let e = capture_failed::<()>(Err(write), "writing `/locked/x.pcap`".into()).unwrap_err();
+        let h = crate::output::describe_fatal(&e).unwrap().hint.unwrap();
+        assert!(h.contains("folder") && h.contains("-w /tmp/"), "{h}");
+        assert!(!h.contains("1024"), "{h}");
     }
 }
