@@ -575,7 +575,13 @@ fn the_questions_answer_what_was_left_open() {
 #[test]
 fn the_model_is_found_however_its_name_is_written() {
     // `--help` says hyphens do not matter; "TCP-IP model" used to miss.
-    for q in ["tcp model", "TCP-IP model", "tcp ip model", "TCP/IP model", "tcp_ip model"] {
+    for q in [
+        "tcp model",
+        "TCP-IP model",
+        "tcp ip model",
+        "TCP/IP model",
+        "tcp_ip model",
+    ] {
         let r = netlab(&["explain", q, "--json"]);
         assert_eq!(r.code(), 0, "{q}: {}", r.stderr);
         assert_eq!(r.json()["term"], "TCP/IP model", "{q}");

@@ -488,3 +488,26 @@ fn lab_5_step_2_says_what_its_capture_shows() {
         assert_ne!(q["measured"], "0", "lab 5 step 2 expects 0: {q}");
     }
 }
+
+#[test]
+fn lab_show_and_explain_fit_a_100_column_terminal() {
+    // Prose is wrapped to the terminal's width; only a command (shown whole so it can be
+    // copied) may run past it.
+    let mut runs: Vec<String> = labs()
+        .labs
+        .iter()
+        .map(|l| format!("lab show {}", l.id))
+        .collect();
+    runs.push("explain socket.io".into());
+    runs.push("explain \"TCP/IP model\"".into());
+    for args in runs {
+        for line in common::on_a_terminal_of_width(&args, 100) {
+            let command = line.contains("$ netlab") || line.contains("`netlab");
+            assert!(
+                line.chars().count() <= 100 || command,
+                "netlab {args}: a line of {} columns:\n{line}",
+                line.chars().count()
+            );
+        }
+    }
+}

@@ -398,3 +398,23 @@ fn every_go_deeper_command_parses() {
         }
     }
 }
+
+#[test]
+fn the_tours_prose_fits_a_100_column_terminal() {
+    // Chapter 1's lines about each connection and its lesson are prose: wrapped to the
+    // terminal like the intro (its tables fit by themselves; the `sent:` and `recovered:`
+    // lines are data, printed whole).
+    let lines = common::on_a_terminal_of_width("tour --chapter 1 --quick", 100);
+    let prose = lines.iter().filter(|l| {
+        !l.contains(['│', '┆', '┌', '└', '╞', '├'])
+            && !l.contains("sent:")
+            && !l.contains("recovered:")
+    });
+    for line in prose {
+        assert!(
+            line.chars().count() <= 100,
+            "a line of {} columns:\n{line}",
+            line.chars().count()
+        );
+    }
+}

@@ -516,3 +516,32 @@ pub fn on_a_terminal(args: &str, no_color: bool) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Run netlab on a pseudo-terminal `cols` columns wide (util-linux `script`, `stty`), colour
+/// off; the lines it printed, carriage returns removed.
+pub fn on_a_terminal_of_width(args: &str, cols: u16) -> Vec<String> {
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "stty cols {cols} rows 50; {} {args}",
+                env!("CARGO_BIN_EXE_netlab")
+            ),
+            "/dev/null",
+        ])
+        .env("NO_COLOR", "1")
+        .current_dir(away_from_the_repository())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux, Debian bsdutils) runs: .ci/run installs it");
+    assert!(
+        out.status.success(),
+        "netlab {args}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .replace('\r', "")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}

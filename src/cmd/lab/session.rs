@@ -12,6 +12,7 @@ use super::{argv, pick};
 use crate::cli::lab::LabRunArgs;
 use crate::error::{usage, Hinted};
 use crate::labs::{fill, Lab, Labs, Question, Verdict};
+use crate::output::wrap::{fill_labelled, fill_on_terminal};
 use crate::output::{Format, Output, Paint, Render, Style};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -252,9 +253,10 @@ impl Render for Say {
                 guide,
                 seed,
             } => format!(
-                "{}\n{goal}\nGuide: {guide} (read it beside this).{}\n\
+                "{}\n{}\nGuide: {guide} (read it beside this).{}\n\
                  Answer each question with what YOUR run shows, then press Enter. Ctrl-D stops.",
                 style.paint(Paint::Bold, format!("Lab {lab}: {title}")),
+                fill_on_terminal(goal, style, ""),
                 seed.map(|s| format!(" Seed for this session: {s}."))
                     .unwrap_or_default()
             ),
@@ -265,9 +267,10 @@ impl Render for Say {
                 what,
                 why,
             } => format!(
-                "\n{}\n{what}\n{} {why}",
+                "\n{}\n{}\n{}",
                 style.paint(Paint::Bold, format!("Step {step} of {of}: {title}")),
-                style.paint(Paint::Dim, "Why:")
+                fill_on_terminal(what, style, ""),
+                fill_labelled("Why:", Paint::Dim, why, style)
             ),
             Say::Elsewhere { commands, wait } => {
                 let mut s = String::from("In other terminals, run:");
@@ -280,16 +283,13 @@ impl Render for Say {
                 s
             }
             Say::Predict { text } => format!(
-                "{} {text}\n(Type your prediction and press Enter; it is recorded, not marked.)",
-                style.paint(Paint::Warn, "Predict first:")
+                "{}\n(Type your prediction and press Enter; it is recorded, not marked.)",
+                fill_labelled("Predict first:", Paint::Warn, text, style)
             ),
             Say::Run { command } => style.paint(Paint::Dim, format!("$ {command}")),
-            Say::Notice { text } => format!("{} {text}", style.paint(Paint::Warn, "note:")),
+            Say::Notice { text } => fill_labelled("note:", Paint::Warn, text, style),
             Say::Ask { question, text } => {
-                format!(
-                    "{} {text}",
-                    style.paint(Paint::Bold, format!("Q{question}."))
-                )
+                fill_labelled(&format!("Q{question}."), Paint::Bold, text, style)
             }
             Say::Instructor { answer } => style.paint(
                 Paint::Dim,

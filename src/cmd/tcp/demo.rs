@@ -14,6 +14,7 @@ use super::{human_bytes, seconds};
 use crate::cli::tcp::DemoArgs;
 use crate::error::{usage, HintExt};
 use crate::net::tcp::{self, IoCall, SockOpts};
+use crate::output::wrap::fill_on_terminal;
 use crate::output::{Paint, Render, Side, Step, Style, Timeline};
 use crate::wire::application::framing::{self, LengthPrefixDecoder, LineDecoder};
 use serde::Serialize;
@@ -672,7 +673,11 @@ impl Render for DemoReport {
             s.push('\n');
             s.push_str(&style.paint(
                 Paint::Dim,
-                format!("   {} ⇄ {}; {}", c.client, c.server, c.setup),
+                fill_on_terminal(
+                    &format!("{} ⇄ {}; {}", c.client, c.server, c.setup),
+                    style,
+                    "   ",
+                ),
             ));
             s.push('\n');
             s.push_str(&c.timeline().render(style));
@@ -695,7 +700,8 @@ impl Render for DemoReport {
                     }
                 ));
             }
-            s.push_str(&format!("   → {}\n", c.lesson));
+            s.push_str(&fill_on_terminal(&format!("→ {}", c.lesson), style, "   "));
+            s.push('\n');
         }
         s
     }
