@@ -595,3 +595,41 @@ fn a_plot_path_that_cannot_be_written_fails_before_the_run() {
     );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
 }
+
+#[test]
+fn the_explain_trace_shows_each_event_after_the_answer_that_carried_it() {
+    // Client and server run on different threads; the trace once showed "has event 0"
+    // above the `200 OK` that carried it. A race: several runs give it its chances.
+    for _ in 0..4 {
+        let v = netlab(&[
+            "--json",
+            "compare",
+            "--explain",
+            "--events",
+            "2",
+            "--only",
+            "short-poll,keep-alive",
+        ])
+        .json();
+        for col in v["columns"].as_array().unwrap() {
+            let mut carried: Vec<u64> = Vec::new();
+            for step in col["trace"].as_array().unwrap() {
+                let sends = step["sends"].as_str().unwrap_or("");
+                if let Some(range) = sends.strip_prefix("200 OK, events ") {
+                    let ids = range.split(' ').next().unwrap();
+                    let (a, b) = ids.split_once("..").unwrap();
+                    carried.extend(a.parse::<u64>().unwrap()..=b.parse::<u64>().unwrap());
+                }
+                if let Some(id) = step["action"].as_str().unwrap().strip_prefix("has event ") {
+                    let id: u64 = id.parse().unwrap();
+                    assert!(
+                        carried.contains(&id),
+                        "{}: event {id} shown before the answer that carried it: {}",
+                        col["title"],
+                        col["trace"]
+                    );
+                }
+            }
+        }
+    }
+}
