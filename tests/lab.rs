@@ -511,3 +511,110 @@ fn lab_show_and_explain_fit_a_100_column_terminal() {
         }
     }
 }
+
+/// The guide's questions, by number: `N. …` list items and `**QN.**` paragraphs outside
+/// code blocks and outside the `<details>` that hold the answers.
+fn guide_questions(text: &str) -> Vec<u32> {
+    let (mut code, mut answers) = (false, false);
+    let mut numbers = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            code = !code;
+            continue;
+        }
+        if code {
+            continue;
+        }
+        if line.contains("<details") {
+            answers = true;
+        }
+        if line.contains("</details>") {
+            answers = false;
+            continue;
+        }
+        if answers {
+            continue;
+        }
+        let n = match line.strip_prefix("**Q") {
+            Some(rest) => rest.split_once(".**").map(|(n, _)| n),
+            None => line.split_once(". ").map(|(n, _)| n),
+        };
+        if let Some(Ok(n)) = n.map(str::parse::<u32>) {
+            numbers.push(n);
+        }
+    }
+    numbers
+}
+
+#[test]
+fn the_guides_and_labs_toml_have_not_drifted_apart() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for lab in &labs().labs {
+        let text = std::fs::read_to_string(root.join(&lab.guide)).unwrap();
+        let asked = guide_questions(&text);
+        let expected: Vec<u32> = (1..=asked.len() as u32).collect();
+        assert_eq!(
+            asked, expected,
+            "{}: questions numbered 1, 2, 3, …",
+            lab.guide
+        );
+        // Each question of the guide is checked by a step, or marked a reading question.
+        let checked: std::collections::BTreeSet<u32> = lab
+            .steps
+            .iter()
+            .flat_map(|s| s.questions.iter().filter_map(|q| q.guide))
+            .collect();
+        for n in &expected {
+            let (c, r) = (checked.contains(n), lab.reading.contains(n));
+            assert!(
+                c != r,
+                "lab {}: guide question {n} is {} (a question of {} is checked by a step \
+                 with `guide = {n}`, or listed in `reading`, not both)",
+                lab.id,
+                if c {
+                    "both checked and reading"
+                } else {
+                    "neither checked nor reading"
+                },
+                lab.guide
+            );
+        }
+        for n in checked.iter().chain(&lab.reading) {
+            assert!(
+                expected.contains(n),
+                "lab {}: the guide has no question {n}",
+                lab.id
+            );
+        }
+        // Every command the guided run runs is one the guide shows (the session's seed
+        // stands for the number the guide writes).
+        let shown: Vec<String> = common::console_commands(&lab.guide);
+        for step in &lab.steps {
+            let run = step
+                .command
+                .iter()
+                .chain(&step.fallback)
+                .chain(&step.elsewhere);
+            for c in run {
+                let bare = c.replace(" --seed {seed}", "");
+                assert!(
+                    shown.iter().any(|s| s == c || *s == bare),
+                    "lab {}: `{c}` is run by `netlab lab run` but not shown in {}",
+                    lab.id,
+                    lab.guide
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_guided_run_names_the_reading_questions_at_the_end() {
+    let r = netlab(&["lab", "run", "1", "--autopilot"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("Reading questions: questions 2, 5, 6, 7, 8, 9 of labs/01-tcp-streams.md"),
+        "{all}"
+    );
+}

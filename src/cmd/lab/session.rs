@@ -241,6 +241,11 @@ pub enum Say {
         /// Whether `text` already says the measured value.
         states_it: bool,
     },
+    /// The end: the guide's questions that no step checked (`reading` in labs.toml).
+    Reading {
+        guide: String,
+        questions: Vec<u32>,
+    },
 }
 
 impl Render for Say {
@@ -290,6 +295,23 @@ impl Render for Say {
             Say::Notice { text } => fill_labelled("note:", Paint::Warn, text, style),
             Say::Ask { question, text } => {
                 fill_labelled(&format!("Q{question}."), Paint::Bold, text, style)
+            }
+            Say::Reading { guide, questions } => {
+                let n: Vec<String> = questions.iter().map(u32::to_string).collect();
+                format!(
+                    "\n{}",
+                    fill_labelled(
+                        "Reading questions:",
+                        Paint::Bold,
+                        &format!(
+                            "questions {} of {guide} are answered by reasoning, not measured: \
+                             this run checks nothing for them. Answer them from the guide \
+                             (its instructors' section has the answers).",
+                            n.join(", ")
+                        ),
+                        style
+                    )
+                )
             }
             Say::Instructor { answer } => style.paint(
                 Paint::Dim,
@@ -390,6 +412,12 @@ pub fn run_with_input(
             seed: plan.seed,
         })?;
         let outcome = steps(&plan, talk, input, &mut session);
+        if matches!(outcome, Ok(Ok(()))) && !lab.reading.is_empty() {
+            talk.event(&Say::Reading {
+                guide: lab.guide.clone(),
+                questions: lab.reading.clone(),
+            })?;
+        }
         if matches!(outcome, Ok(Err(InputEnded))) {
             // End the prompt's line, so the closing lines start on their own.
             talk.data(b"\n")?;
