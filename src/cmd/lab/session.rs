@@ -304,9 +304,10 @@ impl Render for Say {
                         "Reading questions:",
                         Paint::Bold,
                         &format!(
-                            "questions {} of {guide} are answered by reasoning, not measured: \
-                             this run checks nothing for them. Answer them from the guide \
-                             (its instructors' section has the answers).",
+                            "questions {} of {guide} are not checked by this run: some are \
+                             answered by reasoning, some from the guide's other commands. \
+                             Answer them from the guide (its instructors' section has the \
+                             answers).",
                             n.join(", ")
                         ),
                         style
