@@ -618,3 +618,36 @@ fn the_guided_run_names_the_reading_questions_at_the_end() {
         "{all}"
     );
 }
+
+#[test]
+fn pressing_enter_after_the_other_terminals_commands_is_checked() {
+    // Lab 1 step 2 asks for a listener on port 9000 in another terminal. "Press Enter when
+    // you have done it" used to check nothing; now netlab looks for the port's sockets.
+    // A listener held here stands for the student's (if the port is taken, someone else
+    // holds it, which netlab sees just the same).
+    let _held = std::net::TcpListener::bind("127.0.0.1:9000");
+    let n: usize = labs()
+        .get(1)
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| s.questions.len())
+        .sum();
+    let junk = "-1\n".repeat(4 * n + 10);
+    let r = netlab_stdin(&["lab", "run", "1"], &junk, Duration::from_secs(120));
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("checked: netlab sees TCP sockets on port 9000 of this machine ("),
+        "{}",
+        r.stdout
+    );
+    let s = netlab_stdin(
+        &["--json", "lab", "run", "1"],
+        &junk,
+        Duration::from_secs(120),
+    )
+    .json();
+    let seen = s["steps"][1]["elsewhere_seen"].as_str().unwrap();
+    assert!(seen.contains("LISTEN"), "{seen}");
+}

@@ -6,8 +6,10 @@
 //! and event as JSON: the answers are read from the very run the student watched. (A child
 //! process with `--json` would give the answers but not the tables and diagrams the
 //! student reads them from, and running the command twice would measure two different
-//! runs.)
+//! runs.) A step whose commands run in other terminals is checked after Enter by the
+//! sockets they leave behind (`elsewhere.rs`).
 
+mod elsewhere;
 pub mod session;
 
 use crate::cli::lab::{LabArgs, LabCommand};

@@ -8,7 +8,7 @@
 //! the measured value. Answers are lines on stdin (a terminal or a pipe); `--autopilot`
 //! answers with the measured values instead.
 
-use super::{argv, pick};
+use super::{argv, elsewhere, pick};
 use crate::cli::lab::LabRunArgs;
 use crate::error::{usage, Hinted};
 use crate::labs::{fill, Lab, Labs, Question, Verdict};
@@ -133,6 +133,10 @@ pub struct StepRecord {
     /// Why the shipped capture was used instead of a live one.
     pub note: Option<String>,
     pub elsewhere: Vec<String>,
+    /// Whether netlab saw the other-terminal commands' sockets (TCP steps, interactive
+    /// runs); what it saw, in `ss` state names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elsewhere_seen: Option<String>,
     pub prediction: Option<String>,
     pub questions: Vec<QuestionRecord>,
 }
@@ -350,6 +354,44 @@ impl Render for Say {
 struct InputEnded;
 
 /// The next answer line: `Ok(None)` at end of input.
+/// After Enter: look for the sockets the other-terminal commands leave on `port`; if
+/// there are none, say so and let the student run them and press Enter once more. Returns
+/// what was seen ("" when nothing, and the lab carries on).
+fn check_elsewhere(
+    out: &mut Output,
+    input: &mut dyn BufRead,
+    port: u16,
+) -> anyhow::Result<Result<String, InputEnded>> {
+    for attempt in 0..2 {
+        let seen = elsewhere::seen(port);
+        if !seen.is_empty() {
+            out.event(&Say::Notice {
+                text: format!(
+                    "checked: netlab sees TCP sockets on port {port} of this machine ({seen})"
+                ),
+            })?;
+            return Ok(Ok(seen));
+        }
+        if attempt == 0 {
+            out.event(&Say::Notice {
+                text: format!(
+                    "netlab sees no TCP socket on port {port} of this machine: run the \
+                     commands above (a closed connection stays visible in TIME-WAIT for a \
+                     minute), then press Enter"
+                ),
+            })?;
+            out.data(b"> ")?;
+            if read_line(input)?.is_none() {
+                return Ok(Err(InputEnded));
+            }
+        }
+    }
+    out.event(&Say::Notice {
+        text: format!("still nothing on port {port}: carrying on, with this step unchecked"),
+    })?;
+    Ok(Ok(String::new()))
+}
+
 fn read_line(input: &mut dyn BufRead) -> anyhow::Result<Option<String>> {
     let mut line = String::new();
     // Bounded: one line of at most a few kilobytes is an answer; more is a pasted file.
@@ -474,6 +516,7 @@ fn steps(
             source: Source::None,
             note: None,
             elsewhere: step.elsewhere.clone(),
+            elsewhere_seen: None,
             prediction: None,
             questions: Vec::new(),
         });
@@ -486,6 +529,12 @@ fn steps(
                 out.data(b"> ")?;
                 if read_line(input)?.is_none() {
                     return Ok(Err(InputEnded));
+                }
+                if let Some(port) = elsewhere::tcp_port(&step.elsewhere) {
+                    match check_elsewhere(out, input, port)? {
+                        Ok(seen) => session.steps[i].elsewhere_seen = Some(seen),
+                        Err(ended) => return Ok(Err(ended)),
+                    }
                 }
             }
         }
