@@ -300,24 +300,7 @@ impl Render for Say {
             Say::Ask { question, text } => {
                 fill_labelled(&format!("Q{question}."), Paint::Bold, text, style)
             }
-            Say::Reading { guide, questions } => {
-                let n: Vec<String> = questions.iter().map(u32::to_string).collect();
-                format!(
-                    "\n{}",
-                    fill_labelled(
-                        "Reading questions:",
-                        Paint::Bold,
-                        &format!(
-                            "questions {} of {guide} are not checked by this run: some are \
-                             answered by reasoning, some from the guide's other commands. \
-                             Answer them from the guide (its instructors' section has the \
-                             answers).",
-                            n.join(", ")
-                        ),
-                        style
-                    )
-                )
-            }
+            Say::Reading { guide, questions } => reading(guide, questions, style),
             Say::Instructor { answer } => style.paint(
                 Paint::Dim,
                 format!("(instructor: the answer from this run is {answer})"),
@@ -354,6 +337,23 @@ impl Render for Say {
 struct InputEnded;
 
 /// The next answer line: `Ok(None)` at end of input.
+/// Wait for Enter after the other-terminal commands, then check them where netlab can
+/// (`check_elsewhere`): what was seen, `None` when their port is not one netlab checks.
+fn wait_for_elsewhere(
+    out: &mut Output,
+    input: &mut dyn BufRead,
+    commands: &[String],
+) -> anyhow::Result<Result<Option<String>, InputEnded>> {
+    out.data(b"> ")?;
+    if read_line(input)?.is_none() {
+        return Ok(Err(InputEnded));
+    }
+    let Some(port) = elsewhere::tcp_port(commands) else {
+        return Ok(Ok(None));
+    };
+    Ok(check_elsewhere(out, input, port)?.map(Some))
+}
+
 /// After Enter: look for the sockets the other-terminal commands leave on `port`; if
 /// there are none, say so and let the student run them and press Enter once more. Returns
 /// what was seen ("" when nothing, and the lab carries on).
@@ -390,6 +390,21 @@ fn check_elsewhere(
         text: format!("still nothing on port {port}: carrying on, with this step unchecked"),
     })?;
     Ok(Ok(String::new()))
+}
+
+/// The closing line that names the guide's questions this run did not check.
+fn reading(guide: &str, questions: &[u32], style: &Style) -> String {
+    let n: Vec<String> = questions.iter().map(u32::to_string).collect();
+    let text = format!(
+        "questions {} of {guide} are not checked by this run: some are answered by \
+         reasoning, some from the guide's other commands. Answer them from the guide (its \
+         instructors' section has the answers).",
+        n.join(", ")
+    );
+    format!(
+        "\n{}",
+        fill_labelled("Reading questions:", Paint::Bold, &text, style)
+    )
 }
 
 fn read_line(input: &mut dyn BufRead) -> anyhow::Result<Option<String>> {
@@ -526,15 +541,9 @@ fn steps(
                 wait: interactive,
             })?;
             if interactive {
-                out.data(b"> ")?;
-                if read_line(input)?.is_none() {
-                    return Ok(Err(InputEnded));
-                }
-                if let Some(port) = elsewhere::tcp_port(&step.elsewhere) {
-                    match check_elsewhere(out, input, port)? {
-                        Ok(seen) => session.steps[i].elsewhere_seen = Some(seen),
-                        Err(ended) => return Ok(Err(ended)),
-                    }
+                match wait_for_elsewhere(out, input, &step.elsewhere)? {
+                    Ok(seen) => session.steps[i].elsewhere_seen = seen,
+                    Err(ended) => return Ok(Err(ended)),
                 }
             }
         }
