@@ -575,3 +575,53 @@ fn writing_where_the_file_system_refuses_gets_a_hint_about_the_file() {
         r.stderr
     );
 }
+
+#[test]
+fn the_built_in_captures_are_listed_and_read_by_name_from_any_folder() {
+    // netlab_cmd runs in an empty temporary folder: nothing here comes from the repository.
+    let list = netlab(&["--json", "capture", "--examples"]).json();
+    let names: Vec<&str> = list["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "tcp-handshake",
+        "udp-exchange",
+        "ws-demo",
+        "ws-demo-reordered",
+        "socketio",
+        "dns",
+    ] {
+        assert!(names.contains(&n), "{n} not in {names:?}");
+    }
+    let r = netlab(&["capture", "--example", "tcp-handshake", "--count", "3"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("3 packets shown of 3 frames from example tcp-handshake (pcap)"),
+        "{}",
+        r.stdout
+    );
+    // A wrong name is a usage error that lists the right ones; an old path finds its name.
+    let r = netlab(&["capture", "--example", "tcp-handshak"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("tcp-handshake, udp-exchange"),
+        "{}",
+        r.stderr
+    );
+    let r = netlab(&[
+        "capture",
+        "--example",
+        "labs/captures/tcp-handshake.pcap",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let r = netlab(&["capture", "--example", "dns", "--read", "x.pcap"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr);
+    let help = netlab(&["capture", "--help"]);
+    assert!(help.stdout.contains("--examples"), "{}", help.stdout);
+}
