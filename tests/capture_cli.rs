@@ -578,7 +578,7 @@ fn writing_where_the_file_system_refuses_gets_a_hint_about_the_file() {
 
 #[test]
 fn the_built_in_captures_are_listed_and_read_by_name_from_any_folder() {
-    // netlab_cmd runs in an empty temporary folder: nothing here comes from the repository.
+    // netlab_cmd runs in a folder outside the repository: nothing here comes from it.
     let list = netlab(&["--json", "capture", "--examples"]).json();
     let names: Vec<&str> = list["examples"]
         .as_array()

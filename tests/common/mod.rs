@@ -31,7 +31,7 @@ impl Run {
 }
 
 /// A `Command` for the netlab binary Cargo built for these tests, with colour off, run in
-/// an empty folder of its own: as an installed netlab runs, away from the source tree, so
+/// a folder outside the repository: as an installed netlab runs, away from the source tree, so
 /// every command a doc or a lab shows must work without the repository's files (the
 /// captures they read are built in). A file a test passes is named by an absolute path.
 pub fn netlab_cmd() -> Command {
@@ -42,12 +42,12 @@ pub fn netlab_cmd() -> Command {
     c
 }
 
-/// An empty folder outside the repository, one per test process (left in the temporary
-/// folder: tests run in parallel, and a command may still be writing there).
+/// A folder outside the repository, shared by every test process and left in place (tests
+/// run in parallel; nothing relies on what is in it, only on what is not: the repository).
 pub fn away_from_the_repository() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("netlab-test-cwd-{}", std::process::id()));
+        let d = std::env::temp_dir().join("netlab-test-cwd");
         std::fs::create_dir_all(&d).expect("a folder in the temporary directory");
         assert!(
             !d.starts_with(env!("CARGO_MANIFEST_DIR")),
