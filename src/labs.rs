@@ -55,6 +55,13 @@ pub struct Lab {
     /// namespace); without it the steps' `fallback` commands read shipped captures.
     #[serde(default)]
     pub needs_capture: bool,
+    /// The guide's questions that no step checks against the student's run: answered by
+    /// reasoning, or from parts of the guide the guided run does not run. `lab run` lists
+    /// them at the end, marked as reading questions. Every question of the guide is
+    /// either here or named by a step's question (`guide = N`): `tests/lab.rs` fails when
+    /// the two drift apart.
+    #[serde(default)]
+    pub reading: Vec<u32>,
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
 }
@@ -92,6 +99,9 @@ pub struct Step {
 #[serde(deny_unknown_fields)]
 pub struct Question {
     pub ask: String,
+    /// The number of the guide's question this one checks from the student's run.
+    #[serde(default)]
+    pub guide: Option<u32>,
     /// A JSON pointer into `{"report": ..., "events": [...], "packets": [...]}`.
     pub answer: String,
     #[serde(default)]
@@ -532,6 +542,7 @@ mod tests {
     fn q(answer: &str, take: Take, kind: Kind, tolerance: f64) -> Question {
         Question {
             ask: "?".into(),
+            guide: None,
             answer: answer.into(),
             take,
             kind,

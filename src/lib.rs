@@ -27,5 +27,6 @@ pub mod labs;
 pub mod layers;
 pub mod net;
 pub mod output;
+pub mod shipped;
 pub mod vocabulary;
 pub mod wire;

@@ -300,12 +300,15 @@ impl Vocabulary {
     }
 }
 
-/// Lower case, `-` and `_` as spaces, runs of whitespace as one space, trimmed.
+/// Lower case, `-`, `_` and `/` as spaces, runs of whitespace as one space, trimmed.
+///
+/// `/` too, because students write the model's name every way: "TCP/IP model",
+/// "TCP-IP model", "TCP IP model".
 pub fn normalize(s: &str) -> String {
     let mapped: String = s
         .chars()
         .map(|c| match c {
-            '-' | '_' => ' ',
+            '-' | '_' | '/' => ' ',
             c => c,
         })
         .collect::<String>()
@@ -512,6 +515,12 @@ mod tests {
         ] {
             assert!(
                 matches!(v.lookup(q), Lookup::Found(e) if e.term == "Socket"),
+                "{q}"
+            );
+        }
+        for q in ["tcp model", "TCP-IP model", "tcp ip model", "TCP/IP Model"] {
+            assert!(
+                matches!(Vocabulary::embedded().unwrap().lookup(q), Lookup::Found(e) if e.term == "TCP/IP model"),
                 "{q}"
             );
         }

@@ -306,7 +306,11 @@ fn unsupported_link_type_and_non_capture_files_are_clear_errors() {
         "{}",
         r.stderr
     );
-    let r = netlab(&["capture", "--read", "Cargo.toml"]);
+    let r = netlab(&[
+        "capture",
+        "--read",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+    ]);
     assert_eq!(r.code(), 1);
     assert!(
         r.stderr.contains("not a pcap or pcapng file"),
@@ -544,4 +548,80 @@ fn a_capture_cut_at_a_snap_length_reads_whole_with_lengths_from_the_wire() {
     );
     assert!(!r.stdout.contains("Previous segment"), "{}", r.stdout);
     assert!(r.stdout.contains("TCP notes: 7 gaps"), "{}", r.stdout);
+}
+
+#[test]
+fn writing_where_the_file_system_refuses_gets_a_hint_about_the_file() {
+    // /sys refuses new files even to root (EACCES, or EROFS where it is mounted
+    // read-only). The hint used to be the generic one for "permission denied": ports
+    // below 1024.
+    let r = netlab(&[
+        "capture",
+        "--example",
+        "udp-exchange",
+        "-w",
+        "/sys/netlab-x.pcap",
+    ]);
+    assert_eq!(r.code(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("could not create `/sys/netlab-x.pcap`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("1024"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("its folder does not allow it"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_built_in_captures_are_listed_and_read_by_name_from_any_folder() {
+    // netlab_cmd runs in a folder outside the repository: nothing here comes from it.
+    let list = netlab(&["--json", "capture", "--examples"]).json();
+    let names: Vec<&str> = list["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "tcp-handshake",
+        "udp-exchange",
+        "ws-demo",
+        "ws-demo-reordered",
+        "socketio",
+        "dns",
+    ] {
+        assert!(names.contains(&n), "{n} not in {names:?}");
+    }
+    let r = netlab(&["capture", "--example", "tcp-handshake", "--count", "3"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("3 packets shown of 3 frames from example tcp-handshake (pcap)"),
+        "{}",
+        r.stdout
+    );
+    // A wrong name is a usage error that lists the right ones; an old path finds its name.
+    let r = netlab(&["capture", "--example", "tcp-handshak"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("tcp-handshake, udp-exchange"),
+        "{}",
+        r.stderr
+    );
+    let r = netlab(&[
+        "capture",
+        "--example",
+        "labs/captures/tcp-handshake.pcap",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let r = netlab(&["capture", "--example", "dns", "--read", "x.pcap"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr);
+    let help = netlab(&["capture", "--help"]);
+    assert!(help.stdout.contains("--examples"), "{}", help.stdout);
 }

@@ -309,13 +309,7 @@ fn tcp_of(p: &Value) -> &Value {
 fn the_labs_answers_match_its_captures() {
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
     let lab = std::fs::read_to_string(LAB).unwrap();
-    let v = common::netlab(&[
-        "capture",
-        "--read",
-        "labs/captures/tcp-handshake.pcap",
-        "--json",
-    ])
-    .json();
+    let v = common::netlab(&["capture", "--example", "tcp-handshake", "--json"]).json();
     let p = v["packets"].as_array().unwrap();
     assert_eq!(p.len(), 10, "the lab says ten packets");
     let (syn, synack) = (tcp_of(&p[0]), tcp_of(&p[1]));
@@ -362,13 +356,7 @@ fn the_labs_answers_match_its_captures() {
     assert_eq!(p[9]["tcp"]["rel_ack"], 15, "question 4");
     assert_eq!(p[0]["layers"][1]["fields"][9]["value"], "6 (TCP)");
 
-    let u = common::netlab(&[
-        "capture",
-        "--read",
-        "labs/captures/udp-exchange.pcap",
-        "--json",
-    ])
-    .json();
+    let u = common::netlab(&["capture", "--example", "udp-exchange", "--json"]).json();
     let d = u["packets"].as_array().unwrap();
     assert_eq!(d.len(), 3, "the lab says three datagrams");
     let udp = |i: usize| &d[i]["layers"][2]["decoded"];
@@ -382,8 +370,8 @@ fn the_labs_answers_match_its_captures() {
     assert_eq!(d[0]["info"], "len 24");
     let hex = common::netlab(&[
         "capture",
-        "--read",
-        "labs/captures/udp-exchange.pcap",
+        "--example",
+        "udp-exchange",
         "--count",
         "1",
         "--hex",

@@ -197,3 +197,44 @@ fn color_always_colours_and_broken_pipe_is_quiet() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn tcp_demo_streams_its_largest_write_in_little_memory() {
+    // --large at its maximum, 256 MiB, used to be built in memory three times over (the
+    // data, a copy to compare, what arrived). Generated and checked on the fly, it runs
+    // under a 400 MB address-space limit.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 400000; exec {} --json tcp demo --large 268435456",
+            env!("CARGO_BIN_EXE_netlab")
+        ))
+        .current_dir(common::away_from_the_repository())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let large = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "large-write")
+        .unwrap();
+    assert_eq!(large["bytes_received"], 268_435_456);
+    assert_eq!(large["stream_intact"], true);
+    assert_eq!(large["app_writes"], 1);
+    // Each write() was offered every byte still to go, as one write_all offers them.
+    let w = large["writes"].as_array().unwrap();
+    assert_eq!(w[0]["asked"], 268_435_456);
+}
+
+#[test]
+fn tcp_demo_shows_the_large_writes_progress_on_a_terminal() {
+    let out = common::on_a_terminal("tcp demo --large 67108864", true);
+    assert!(out.contains("large write: "), "{out}");
+    assert!(out.contains("of 64.0 MiB received"), "{out}");
+}

@@ -575,3 +575,66 @@ fn progress_is_shown_on_a_terminal_and_not_in_a_pipe() {
     assert!(!piped.stderr.contains("compare: "), "{}", piped.stderr);
     assert!(!piped.stdout.contains('\x1b'), "{}", piped.stdout);
 }
+
+#[test]
+fn a_plot_path_that_cannot_be_written_fails_before_the_run() {
+    // 5 transports × 100 events × 100 ms would take almost a minute: the path is checked
+    // first, so this fails well inside the limit (it used to fail after the whole run).
+    let run = common::netlab_with_limit(
+        &[
+            "compare",
+            "--events",
+            "100",
+            "--interval",
+            "100",
+            "--plot",
+            "/nonexistent-dir/x.svg",
+        ],
+        std::time::Duration::from_secs(5),
+    );
+    assert_eq!(run.code(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("could not write the chart"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn the_explain_trace_shows_each_event_after_the_answer_that_carried_it() {
+    // Client and server run on different threads; the trace once showed "has event 0"
+    // above the `200 OK` that carried it. A race: several runs give it its chances.
+    for _ in 0..4 {
+        let v = netlab(&[
+            "--json",
+            "compare",
+            "--explain",
+            "--events",
+            "2",
+            "--only",
+            "short-poll,keep-alive",
+        ])
+        .json();
+        for col in v["columns"].as_array().unwrap() {
+            let mut carried: Vec<u64> = Vec::new();
+            for step in col["trace"].as_array().unwrap() {
+                let sends = step["sends"].as_str().unwrap_or("");
+                if let Some(range) = sends.strip_prefix("200 OK, events ") {
+                    let ids = range.split(' ').next().unwrap();
+                    let (a, b) = ids.split_once("..").unwrap();
+                    carried.extend(a.parse::<u64>().unwrap()..=b.parse::<u64>().unwrap());
+                }
+                if let Some(id) = step["action"].as_str().unwrap().strip_prefix("has event ") {
+                    let id: u64 = id.parse().unwrap();
+                    assert!(
+                        carried.contains(&id),
+                        "{}: event {id} shown before the answer that carried it: {}",
+                        col["title"],
+                        col["trace"]
+                    );
+                }
+            }
+        }
+    }
+}

@@ -39,7 +39,7 @@ fn every_command_in_the_dns_page_prints_what_the_page_shows() {
     for (cmd, shown) in &sessions {
         let argv: Vec<&str> = cmd.split_whitespace().collect();
         assert!(
-            cmd.starts_with("netlab capture --read tests/fixtures/dns"),
+            cmd.starts_with("netlab capture --example dns"),
             "`{cmd}`: the page should only run netlab on the DNS fixtures"
         );
         <netlab::cli::Cli as clap::Parser>::try_parse_from(&argv)
@@ -56,7 +56,7 @@ fn every_command_in_the_dns_page_prints_what_the_page_shows() {
 
 #[test]
 fn the_page_says_what_the_fixtures_show() {
-    let j = netlab(&["--json", "capture", "--read", "tests/fixtures/dns.pcap"]).json();
+    let j = netlab(&["--json", "capture", "--example", "dns"]).json();
     let dns = |n: usize| -> serde_json::Value {
         j["packets"][n - 1]["layers"]
             .as_array()
@@ -86,26 +86,10 @@ fn the_page_says_what_the_fixtures_show() {
         (464.into(), 2.into())
     );
     // Over TCP: the retry holds all three and is 720 bytes; the zone transfer 1219.
-    let t = netlab(&[
-        "--json",
-        "capture",
-        "--read",
-        "tests/fixtures/dns-tcp.pcap",
-        "--follow",
-        "2",
-    ])
-    .json();
+    let t = netlab(&["--json", "capture", "--example", "dns-tcp", "--follow", "2"]).json();
     assert_eq!(t["application"][1]["message"]["length"], 720);
     assert_eq!(t["application"][1]["message"]["message"]["ancount"], 3);
-    let t = netlab(&[
-        "--json",
-        "capture",
-        "--read",
-        "tests/fixtures/dns-tcp.pcap",
-        "--follow",
-        "3",
-    ])
-    .json();
+    let t = netlab(&["--json", "capture", "--example", "dns-tcp", "--follow", "3"]).json();
     assert_eq!(
         t["application"][0]["message"]["message"]["questions"][0]["qtype_name"],
         "AXFR"

@@ -329,24 +329,12 @@ fn every_command_in_the_questions_runs_and_captures_print_what_is_shown() {
 #[test]
 fn the_socketio_captures_show_what_the_questions_claim() {
     // Question 2: Engine.IO starts on HTTP long-polling, then upgrades.
-    let c1 = netlab(&[
-        "capture",
-        "--read",
-        "tests/fixtures/socketio.pcap",
-        "--follow",
-        "1",
-    ]);
+    let c1 = netlab(&["capture", "--example", "socketio", "--follow", "1"]);
     assert!(c1
         .stdout
         .contains("GET /socket.io/?EIO=4&transport=polling"));
     assert!(c1.stdout.contains("0{\"sid\":"));
-    let c3 = netlab(&[
-        "capture",
-        "--read",
-        "tests/fixtures/socketio.pcap",
-        "--follow",
-        "3",
-    ]);
+    let c3 = netlab(&["capture", "--example", "socketio", "--follow", "3"]);
     for needle in [
         "Upgrade: websocket",
         "101 Switching Protocols",
@@ -369,7 +357,7 @@ fn the_socketio_captures_show_what_the_questions_claim() {
     let ticks = |file: &str| -> Vec<String> {
         let mut seen = Vec::new();
         for conv in ["1", "2"] {
-            let r = netlab(&["capture", "--read", file, "--follow", conv]);
+            let r = netlab(&["capture", "--example", file, "--follow", conv]);
             for line in r
                 .stdout
                 .lines()
@@ -382,11 +370,8 @@ fn the_socketio_captures_show_what_the_questions_claim() {
         }
         seen
     };
-    assert_eq!(ticks("tests/fixtures/socketio-missed.pcap"), ["1", "3"]);
-    assert_eq!(
-        ticks("tests/fixtures/socketio-recovered.pcap"),
-        ["1", "2", "3"]
-    );
+    assert_eq!(ticks("socketio-missed"), ["1", "3"]);
+    assert_eq!(ticks("socketio-recovered"), ["1", "2", "3"]);
 }
 
 /// What `netlab explain TERM` prints, with every run of whitespace as one space (the text
@@ -422,8 +407,8 @@ fn explain_prints_the_corrected_claims_and_not_the_wrong_ones() {
         "DNS",
         &dns,
         &[
-            "netlab capture --read tests/fixtures/dns.pcap",
-            "dns-tcp.pcap",
+            "netlab capture --example dns",
+            "--example dns-tcp",
             "src/wire/application/dns/mod.rs",
         ],
     );
@@ -584,5 +569,21 @@ fn the_questions_answer_what_was_left_open() {
             !page.contains(plan),
             "docs/questions.md still says {plan:?}"
         );
+    }
+}
+
+#[test]
+fn the_model_is_found_however_its_name_is_written() {
+    // `--help` says hyphens do not matter; "TCP-IP model" used to miss.
+    for q in [
+        "tcp model",
+        "TCP-IP model",
+        "tcp ip model",
+        "TCP/IP model",
+        "tcp_ip model",
+    ] {
+        let r = netlab(&["explain", q, "--json"]);
+        assert_eq!(r.code(), 0, "{q}: {}", r.stderr);
+        assert_eq!(r.json()["term"], "TCP/IP model", "{q}");
     }
 }

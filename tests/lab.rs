@@ -74,11 +74,14 @@ fn the_metadata_names_guides_that_exist_and_commands_that_parse() {
                 }
             }
             for f in step.fallback.iter() {
+                // A fallback reads a capture built into netlab, so it works from any folder.
                 let words = netlab::labs::split_command(f).unwrap();
-                let file = &words[words.iter().position(|w| w == "--read").unwrap() + 1];
+                let at = words.iter().position(|w| w == "--example");
+                let name = &words
+                    [at.unwrap_or_else(|| panic!("lab {}: `{f}` reads no --example", lab.id)) + 1];
                 assert!(
-                    root.join(file).is_file(),
-                    "lab {}: {file} is missing",
+                    netlab::shipped::example(name).is_some(),
+                    "lab {}: no built-in capture {name}",
                     lab.id
                 );
             }
@@ -370,19 +373,12 @@ fn wrong_answers_get_the_hint_then_the_explanation() {
 fn typed_answers_are_checked_against_the_run() {
     // Lab 5 offline reads fixtures only, so this test can work out the right answers on
     // its own, from the same files, and type them in.
-    let ws = netlab(&[
-        "--json",
-        "capture",
-        "--read",
-        "tests/fixtures/ws-demo.pcap",
-        "--stats",
-    ])
-    .json();
+    let ws = netlab(&["--json", "capture", "--example", "ws-demo", "--stats"]).json();
     let re = netlab(&[
         "--json",
         "capture",
-        "--read",
-        "tests/fixtures/ws-demo-reordered.pcap",
+        "--example",
+        "ws-demo-reordered",
         "--stats",
     ])
     .json();
@@ -392,7 +388,7 @@ fn typed_answers_are_checked_against_the_run() {
         c["packets_a_to_b"],
         c["bytes_b_to_a"],
         re["notes"]["retransmissions"],
-        re["notes"]["out_of_order"]
+        re["notes"]["previous_segment_not_captured"]
     );
     let s = netlab_stdin(
         &["--json", "lab", "run", "5", "--offline"],
@@ -546,7 +542,7 @@ fn a_capture_lab_falls_back_to_the_shipped_capture_when_it_cannot_capture() {
     );
     assert_eq!(
         step["command"],
-        "netlab capture --read labs/captures/tcp-handshake.pcap --count 2 --layers"
+        "netlab capture --example tcp-handshake --count 2 --layers"
     );
     // The shipped capture's own numbers: its SYN-ACK acknowledges the SYN's seq + 1.
     let q = questions(&s);
@@ -564,4 +560,204 @@ fn a_capture_lab_falls_back_to_the_shipped_capture_when_it_cannot_capture() {
         .parse()
         .unwrap();
     assert_eq!(ack, seq + 1);
+}
+
+#[test]
+fn lab_5_step_2_says_what_its_capture_shows() {
+    // The step once said a segment "arrived out of order" and then expected 0 as the
+    // out-of-order count. What the text claims happened must be counted in the capture,
+    // and no question of the step may expect 0 for something the step says happened.
+    let labs = labs();
+    let lab = labs.labs.iter().find(|l| l.id == 5).unwrap();
+    let step = &lab.steps[1];
+    let notes = netlab(&[
+        "--json",
+        "capture",
+        "--example",
+        "ws-demo-reordered",
+        "--stats",
+    ])
+    .json()["notes"]
+        .clone();
+    let claims = [
+        ("out of order", "out_of_order"),
+        ("sent again", "retransmissions"),
+        ("after a hole", "previous_segment_not_captured"),
+    ];
+    for (words, counter) in claims {
+        if step.what.contains(words) {
+            assert!(
+                notes[counter].as_u64().unwrap() > 0,
+                "lab 5 step 2 says {words:?} but the capture counts {counter} = {}",
+                notes[counter]
+            );
+        }
+    }
+    let s = autopilot(5, &["--offline"]);
+    for q in s["steps"][1]["questions"].as_array().unwrap() {
+        assert_ne!(q["measured"], "0", "lab 5 step 2 expects 0: {q}");
+    }
+}
+
+#[test]
+fn lab_show_and_explain_fit_a_100_column_terminal() {
+    // Prose is wrapped to the terminal's width; only a command (shown whole so it can be
+    // copied) may run past it.
+    let mut runs: Vec<String> = labs()
+        .labs
+        .iter()
+        .map(|l| format!("lab show {}", l.id))
+        .collect();
+    runs.push("explain socket.io".into());
+    runs.push("explain \"TCP/IP model\"".into());
+    for args in runs {
+        for line in common::on_a_terminal_of_width(&args, 100) {
+            let command = line.contains("$ netlab") || line.contains("`netlab");
+            assert!(
+                line.chars().count() <= 100 || command,
+                "netlab {args}: a line of {} columns:\n{line}",
+                line.chars().count()
+            );
+        }
+    }
+}
+
+/// The guide's questions, by number: `N. …` list items and `**QN.**` paragraphs outside
+/// code blocks and outside the `<details>` that hold the answers.
+fn guide_questions(text: &str) -> Vec<u32> {
+    let (mut code, mut answers) = (false, false);
+    let mut numbers = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            code = !code;
+            continue;
+        }
+        if code {
+            continue;
+        }
+        if line.contains("<details") {
+            answers = true;
+        }
+        if line.contains("</details>") {
+            answers = false;
+            continue;
+        }
+        if answers {
+            continue;
+        }
+        let n = match line.strip_prefix("**Q") {
+            Some(rest) => rest.split_once(".**").map(|(n, _)| n),
+            None => line.split_once(". ").map(|(n, _)| n),
+        };
+        if let Some(Ok(n)) = n.map(str::parse::<u32>) {
+            numbers.push(n);
+        }
+    }
+    numbers
+}
+
+#[test]
+fn the_guides_and_labs_toml_have_not_drifted_apart() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for lab in &labs().labs {
+        let text = std::fs::read_to_string(root.join(&lab.guide)).unwrap();
+        let asked = guide_questions(&text);
+        let expected: Vec<u32> = (1..=asked.len() as u32).collect();
+        assert_eq!(
+            asked, expected,
+            "{}: questions numbered 1, 2, 3, …",
+            lab.guide
+        );
+        // Each question of the guide is checked by a step, or marked a reading question.
+        let checked: std::collections::BTreeSet<u32> = lab
+            .steps
+            .iter()
+            .flat_map(|s| s.questions.iter().filter_map(|q| q.guide))
+            .collect();
+        for n in &expected {
+            let (c, r) = (checked.contains(n), lab.reading.contains(n));
+            assert!(
+                c != r,
+                "lab {}: guide question {n} is {} (a question of {} is checked by a step \
+                 with `guide = {n}`, or listed in `reading`, not both)",
+                lab.id,
+                if c {
+                    "both checked and reading"
+                } else {
+                    "neither checked nor reading"
+                },
+                lab.guide
+            );
+        }
+        for n in checked.iter().chain(&lab.reading) {
+            assert!(
+                expected.contains(n),
+                "lab {}: the guide has no question {n}",
+                lab.id
+            );
+        }
+        // Every command the guided run runs is one the guide shows (the session's seed
+        // stands for the number the guide writes).
+        let shown: Vec<String> = common::console_commands(&lab.guide);
+        for step in &lab.steps {
+            let run = step
+                .command
+                .iter()
+                .chain(&step.fallback)
+                .chain(&step.elsewhere);
+            for c in run {
+                let bare = c.replace(" --seed {seed}", "");
+                assert!(
+                    shown.iter().any(|s| s == c || *s == bare),
+                    "lab {}: `{c}` is run by `netlab lab run` but not shown in {}",
+                    lab.id,
+                    lab.guide
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_guided_run_names_the_reading_questions_at_the_end() {
+    let r = netlab(&["lab", "run", "1", "--autopilot"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("Reading questions: questions 2, 5, 6, 8, 9 of labs/01-tcp-streams.md are not checked by this run"),
+        "{all}"
+    );
+}
+
+#[test]
+fn pressing_enter_after_the_other_terminals_commands_is_checked() {
+    // Lab 1 step 2 asks for a listener on port 9000 in another terminal. "Press Enter when
+    // you have done it" used to check nothing; now netlab looks for the port's sockets.
+    // A listener held here stands for the student's (if the port is taken, someone else
+    // holds it, which netlab sees just the same).
+    let _held = std::net::TcpListener::bind("127.0.0.1:9000");
+    let n: usize = labs()
+        .get(1)
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| s.questions.len())
+        .sum();
+    let junk = "-1\n".repeat(4 * n + 10);
+    let r = netlab_stdin(&["lab", "run", "1"], &junk, Duration::from_secs(120));
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("checked: netlab sees TCP sockets on port 9000 of this machine ("),
+        "{}",
+        r.stdout
+    );
+    let s = netlab_stdin(
+        &["--json", "lab", "run", "1"],
+        &junk,
+        Duration::from_secs(120),
+    )
+    .json();
+    let seen = s["steps"][1]["elsewhere_seen"].as_str().unwrap();
+    assert!(seen.contains("LISTEN"), "{seen}");
 }

@@ -234,7 +234,7 @@ fn chapter_3_says_whether_it_captured_live_or_read_the_shipped_capture() {
     let said = if source == "live" {
         "Captured live:"
     } else {
-        "Read from a shipped capture: labs/captures/tcp-handshake.pcap"
+        "Read from a shipped capture: `netlab capture --example tcp-handshake`"
     };
     assert!(human.stdout.contains(said), "{}", human.stdout);
 }
@@ -388,5 +388,25 @@ fn every_go_deeper_command_parses() {
             let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(argv[i + 1]);
             assert!(file.exists(), "{}", file.display());
         }
+    }
+}
+
+#[test]
+fn the_tours_prose_fits_a_100_column_terminal() {
+    // Chapter 1's lines about each connection and its lesson are prose: wrapped to the
+    // terminal like the intro (its tables fit by themselves; the `sent:` and `recovered:`
+    // lines are data, printed whole).
+    let lines = common::on_a_terminal_of_width("tour --chapter 1 --quick", 100);
+    let prose = lines.iter().filter(|l| {
+        !l.contains(['│', '┆', '┌', '└', '╞', '├'])
+            && !l.contains("sent:")
+            && !l.contains("recovered:")
+    });
+    for line in prose {
+        assert!(
+            line.chars().count() <= 100,
+            "a line of {} columns:\n{line}",
+            line.chars().count()
+        );
     }
 }

@@ -19,17 +19,21 @@ use std::path::PathBuf;
 /// byte with its layer and field.
 ///
 /// Live capture needs the CAP_NET_RAW capability (root, or `setcap`); without it, use
-/// `--read FILE` or `--own-namespace -- COMMAND`. On Linux `lo` every packet is seen
+/// `--read FILE`, `--example NAME` or `--own-namespace -- COMMAND`. On Linux `lo` every packet is seen
 /// twice by a packet socket (outgoing and incoming copy): netlab shows each once, as
 /// tcpdump does, and says how many copies it removed.
 ///
 /// Examples:
-///   netlab capture --read labs/captures/tcp-handshake.pcap
-///   netlab capture --read labs/captures/udp-exchange.pcap --layers udp
+///   netlab capture --examples
+///   netlab capture --example tcp-handshake
+///   netlab capture --example udp-exchange --layers udp
 ///   sudo netlab capture --count 10 tcp port 8000
 ///   netlab capture --own-namespace --layers -- curl -s http://127.0.0.1:1/
-///   netlab capture --read tests/fixtures/http-ipv4.pcap --follow 1
-///   netlab capture --read tests/fixtures/ws-demo.pcap --layers --count 8
+///   netlab capture --example http-ipv4 --follow 1
+///   netlab capture --read mine.pcap --layers --count 8
+///
+/// The captures the labs and docs read are built into netlab: `--examples` lists them
+/// (tcp-handshake, udp-exchange, http-keepalive, ws-demo, socketio, dns, …).
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct CaptureArgs {
@@ -48,6 +52,13 @@ pub struct CaptureArgs {
     /// Read packets from a pcap or pcapng file instead of capturing (no privilege needed).
     #[arg(short, long, value_name = "FILE")]
     pub read: Option<PathBuf>,
+    /// Read one of the captures built into netlab (the ones the labs and docs use), by
+    /// name: tcp-handshake, udp-exchange, ws-demo, … (`--examples` lists them all).
+    #[arg(long, value_name = "NAME", conflicts_with = "read")]
+    pub example: Option<String>,
+    /// List the captures built into netlab, with what each one holds, and exit.
+    #[arg(long)]
+    pub examples: bool,
     /// Also write the packets shown to a pcap file (tcpdump and Wireshark open it).
     #[arg(short, long, value_name = "FILE")]
     pub write: Option<PathBuf>,

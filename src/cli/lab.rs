@@ -33,7 +33,7 @@ pub enum LabCommand {
     /// `--autopilot` answers every question with the measured value itself (a check that
     /// the lab and the CLI still agree). A lab that captures packets uses a live capture in
     /// a network namespace of its own when it can, and otherwise (or with `--offline`) a
-    /// capture shipped with netlab (`labs/captures/`, `tests/fixtures/`), and says so.
+    /// capture built into netlab (`netlab capture --examples`), and says so.
     ///
     /// `--json` prints the session for a grader on stdout: every step, the command as run,
     /// the measured answer, each answer given, whether it was right and how many attempts;

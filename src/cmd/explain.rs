@@ -5,6 +5,7 @@
 use crate::cli::explain::ExplainArgs;
 use crate::error::{usage, Hinted};
 use crate::layers::Protocol;
+use crate::output::wrap::{prose_width as width, wrap, INDENT};
 use crate::output::{Output, Paint, Render, Style};
 use crate::vocabulary::{normalize, Entry, Lookup, Vocabulary};
 use serde::Serialize;
@@ -169,19 +170,6 @@ pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lines are wrapped to the terminal's width, or to this many columns in a pipe.
-const DEFAULT_WIDTH: usize = 88;
-/// Never wider than this, even on a wide terminal: long lines are hard to read.
-const MAX_WIDTH: usize = 100;
-const INDENT: &str = "  ";
-
-fn width(style: &Style) -> usize {
-    style
-        .width
-        .map_or(DEFAULT_WIDTH, usize::from)
-        .clamp(40, MAX_WIDTH)
-}
-
 impl Render for ExplainReport {
     fn render_human(&self, style: &Style) -> String {
         let e = &self.entry;
@@ -259,158 +247,6 @@ impl Render for ListReport {
             "{} terms in docs/vocabulary.md; `netlab explain TERM` prints one\n{t}",
             self.count
         )
-    }
-}
-
-/// How a piece of field text is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Prose,
-    /// `code` (and commands): coloured, or kept in backticks without colour.
-    Code,
-    /// **bold**
-    Strong,
-}
-
-/// An unbreakable piece of a line: a word, a code span, or punctuation glued to one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Token {
-    text: String,
-    kind: Kind,
-    /// No space before it (a comma after a code span).
-    glued: bool,
-}
-
-/// Split inline Markdown (`code`, **bold**) into tokens.
-fn tokens(text: &str) -> Vec<Token> {
-    let mut out: Vec<Token> = Vec::new();
-    let mut space_before = true;
-    for (i, part) in text.split('`').enumerate() {
-        if i % 2 == 1 {
-            let code = part.split_whitespace().collect::<Vec<_>>().join(" ");
-            out.push(Token {
-                text: code,
-                kind: Kind::Code,
-                glued: !space_before,
-            });
-            space_before = false;
-            continue;
-        }
-        for (j, piece) in part.split("**").enumerate() {
-            let kind = if j % 2 == 1 {
-                Kind::Strong
-            } else {
-                Kind::Prose
-            };
-            let mut first = true;
-            for word in piece.split_whitespace() {
-                let leading_space = piece.starts_with(char::is_whitespace);
-                let glued = first && !space_before && !leading_space;
-                out.push(Token {
-                    text: word.to_owned(),
-                    kind,
-                    glued,
-                });
-                first = false;
-            }
-            if !piece.is_empty() {
-                space_before = piece.ends_with(char::is_whitespace);
-            }
-        }
-    }
-    if let Some(t) = out.first_mut() {
-        t.glued = false;
-    }
-    out
-}
-
-/// One wrapped line: its tokens, and the indent before them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Line {
-    indent: &'static str,
-    tokens: Vec<Token>,
-    plain: String,
-}
-
-impl Line {
-    /// Without colour: code in backticks, bold as plain text.
-    fn plain(&self) -> &str {
-        &self.plain
-    }
-
-    fn painted(&self, style: &Style) -> String {
-        if !style.color {
-            return self.plain.clone();
-        }
-        let mut s = String::from(self.indent);
-        for (i, t) in self.tokens.iter().enumerate() {
-            if i > 0 && !t.glued {
-                s.push(' ');
-            }
-            match t.kind {
-                Kind::Prose => s.push_str(&t.text),
-                Kind::Code => s.push_str(&style.paint(Paint::Client, &t.text)),
-                Kind::Strong => s.push_str(&style.paint(Paint::Bold, &t.text)),
-            }
-        }
-        s
-    }
-}
-
-fn shown(t: &Token) -> String {
-    match t.kind {
-        Kind::Code => format!("`{}`", t.text),
-        _ => t.text.clone(),
-    }
-}
-
-/// Wrap inline Markdown to `width` columns (counted without colour), never breaking a code
-/// span or separating punctuation from the word it follows. A group longer than the width
-/// gets a line of its own.
-fn wrap(text: &str, width: usize, indent: &'static str) -> Vec<Line> {
-    // Groups of glued tokens move between lines together.
-    let mut groups: Vec<Vec<Token>> = Vec::new();
-    for t in tokens(text) {
-        match groups.last_mut() {
-            Some(g) if t.glued => g.push(t),
-            _ => groups.push(vec![t]),
-        }
-    }
-    let mut lines: Vec<Line> = Vec::new();
-    let mut cur: Vec<Token> = Vec::new();
-    let mut cur_len = indent.chars().count();
-    for g in groups {
-        let g_len: usize = g.iter().map(|t| shown(t).chars().count()).sum();
-        let gap = usize::from(!cur.is_empty());
-        if !cur.is_empty() && cur_len + gap + g_len > width {
-            lines.push(finish_line(indent, std::mem::take(&mut cur)));
-            cur_len = indent.chars().count();
-        }
-        cur_len += usize::from(!cur.is_empty()) + g_len;
-        let mut g = g;
-        if let Some(first) = g.first_mut() {
-            first.glued = false;
-        }
-        cur.extend(g);
-    }
-    if !cur.is_empty() {
-        lines.push(finish_line(indent, cur));
-    }
-    lines
-}
-
-fn finish_line(indent: &'static str, tokens: Vec<Token>) -> Line {
-    let mut plain = String::from(indent);
-    for (i, t) in tokens.iter().enumerate() {
-        if i > 0 && !t.glued {
-            plain.push(' ');
-        }
-        plain.push_str(&shown(t));
-    }
-    Line {
-        indent,
-        tokens,
-        plain,
     }
 }
 

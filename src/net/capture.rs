@@ -201,7 +201,11 @@ impl FileSource {
 
     /// Read a pcap held in memory (the fuzz target and tests use this).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<FileSource, CaptureError> {
-        let path = PathBuf::from("<memory>");
+        FileSource::from_bytes_named(PathBuf::from("<memory>"), bytes)
+    }
+
+    /// Read a pcap held in memory that errors call `path` (a capture built into netlab).
+    pub fn from_bytes_named(path: PathBuf, bytes: Vec<u8>) -> Result<FileSource, CaptureError> {
         let r = PcapReader::new(Cursor::new(bytes)).map_err(|e| CaptureError::NotACapture {
             path: path.clone(),
             reason: describe(&e),

@@ -515,6 +515,74 @@ pub async fn write_recorded(
     Ok(())
 }
 
+/// Write `total` bytes of a periodic pattern, one `write()` call at a time, recording each
+/// call as [`write_recorded`] does (`asked` is every byte still to go, as one `write_all`
+/// offers them). `window` holds the pattern from offset 0 and is at least one `period`
+/// longer than any slice offered, so no buffer of `total` bytes is ever built: a 256 MiB
+/// write costs a few MiB of memory.
+pub async fn write_pattern_recorded(
+    stream: &mut TcpStream,
+    window: &[u8],
+    period: usize,
+    total: usize,
+    clock: Instant,
+    calls: &mut Vec<IoCall>,
+    limit: Duration,
+) -> io::Result<()> {
+    let most = window.len().saturating_sub(period).max(1);
+    let mut off = 0;
+    while off < total {
+        let start = off % period;
+        let len = (total - off).min(most);
+        let n = match tokio::time::timeout(limit, stream.write(&window[start..start + len])).await {
+            Ok(r) => r?,
+            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        calls.push(IoCall {
+            at_us: clock.elapsed().as_micros() as u64,
+            asked: total - off,
+            done: n,
+        });
+        off += n;
+    }
+    Ok(())
+}
+
+/// Read with a `buf_size` buffer until `expect` bytes or EOF, recording each `read()` and
+/// handing its bytes to `each` instead of keeping them; returns how many arrived.
+pub async fn read_each_recorded(
+    stream: &mut TcpStream,
+    buf_size: usize,
+    expect: usize,
+    clock: Instant,
+    calls: &mut Vec<IoCall>,
+    limit: Duration,
+    mut each: impl FnMut(&[u8]),
+) -> io::Result<usize> {
+    let mut buf = vec![0u8; buf_size.max(1)];
+    let mut got = 0;
+    while got < expect {
+        let n = match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out")),
+        };
+        if n == 0 {
+            break;
+        }
+        calls.push(IoCall {
+            at_us: clock.elapsed().as_micros() as u64,
+            asked: buf.len(),
+            done: n,
+        });
+        each(&buf[..n]);
+        got += n;
+    }
+    Ok(got)
+}
+
 /// Read with a `buf_size` buffer until `expect` bytes or EOF, recording each `read()`.
 pub async fn read_recorded(
     stream: &mut TcpStream,

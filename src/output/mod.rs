@@ -19,6 +19,7 @@ pub mod hexdump;
 pub mod oneline;
 pub mod packet;
 pub mod style;
+pub mod wrap;
 
 pub use diagram::{Side, Step, Timeline};
 pub use style::{Paint, Style};

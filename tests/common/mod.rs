@@ -30,11 +30,31 @@ impl Run {
     }
 }
 
-/// A `Command` for the netlab binary Cargo built for these tests, with colour off.
+/// A `Command` for the netlab binary Cargo built for these tests, with colour off, run in
+/// a folder outside the repository: as an installed netlab runs, away from the source tree, so
+/// every command a doc or a lab shows must work without the repository's files (the
+/// captures they read are built in). A file a test passes is named by an absolute path.
 pub fn netlab_cmd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_netlab"));
-    c.env("NO_COLOR", "1").stdin(Stdio::null());
+    c.env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .current_dir(away_from_the_repository());
     c
+}
+
+/// A folder outside the repository, shared by every test process and left in place (tests
+/// run in parallel; nothing relies on what is in it, only on what is not: the repository).
+pub fn away_from_the_repository() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join("netlab-test-cwd");
+        std::fs::create_dir_all(&d).expect("a folder in the temporary directory");
+        assert!(
+            !d.starts_with(env!("CARGO_MANIFEST_DIR")),
+            "the temporary folder is outside the repository"
+        );
+        d
+    })
 }
 
 /// Run netlab with `args`; kill it and fail the test if it runs longer than `limit`.
@@ -495,4 +515,33 @@ pub fn on_a_terminal(args: &str, no_color: bool) -> String {
         String::from_utf8_lossy(&out.stdout)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run netlab on a pseudo-terminal `cols` columns wide (util-linux `script`, `stty`), colour
+/// off; the lines it printed, carriage returns removed.
+pub fn on_a_terminal_of_width(args: &str, cols: u16) -> Vec<String> {
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "stty cols {cols} rows 50; {} {args}",
+                env!("CARGO_BIN_EXE_netlab")
+            ),
+            "/dev/null",
+        ])
+        .env("NO_COLOR", "1")
+        .current_dir(away_from_the_repository())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux, Debian bsdutils) runs: .ci/run installs it");
+    assert!(
+        out.status.success(),
+        "netlab {args}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .replace('\r', "")
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }

@@ -28,12 +28,13 @@ pub mod stats;
 
 #[cfg(feature = "capture")]
 pub use report::InterfaceList;
-pub use report::{CaptureStarted, CaptureSummary, Decoded, LayerOut, PacketEvent};
+pub use report::{CaptureStarted, CaptureSummary, Decoded, ExampleList, LayerOut, PacketEvent};
 
 use crate::cli::capture::CaptureArgs;
 use crate::error::{usage, HintExt, Hinted};
 use crate::net::capture::{CaptureError, FileSource, RecordProblem};
 use crate::output::Output;
+use crate::shipped::{self, Example};
 use crate::wire::dissect::filter::Filter;
 use crate::wire::dissect::flow::{Limits, Which};
 use live::live;
@@ -46,6 +47,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     File(PathBuf),
+    /// A capture built into netlab (`--example NAME`).
+    Example(&'static Example),
+    /// `--examples`: list the built-in captures.
+    Examples,
     Live {
         interface: Option<String>,
     },
@@ -127,6 +132,10 @@ impl TryFrom<CaptureArgs> for Plan {
         let (follow, limits) = stream_options(&a)?;
         let source = if a.list {
             Source::List
+        } else if a.examples {
+            Source::Examples
+        } else if let Some(name) = &a.example {
+            Source::Example(find_example(name)?)
         } else if let Some(p) = a.read {
             Source::File(p)
         } else if a.in_namespace {
@@ -158,6 +167,25 @@ impl TryFrom<CaptureArgs> for Plan {
     }
 }
 
+/// The built-in capture `name`, or a usage error that lists them.
+fn find_example(name: &str) -> anyhow::Result<&'static Example> {
+    // A path where a name belongs: the student copied an old command.
+    let stem = std::path::Path::new(name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(name);
+    shipped::example(stem).ok_or_else(|| {
+        usage(
+            format!("netlab has no built-in capture called `{name}`"),
+            format!(
+                "the built-in captures are: {} (`netlab capture --examples` says what each holds); \
+                 a file of your own is read with --read FILE",
+                shipped::names()
+            ),
+        )
+    })
+}
+
 /// Options that choose where packets come from, and what cannot go together.
 fn check_sources(a: &CaptureArgs) -> anyhow::Result<()> {
     if a.list && (a.read.is_some() || a.own_namespace || !a.filter.is_empty()) {
@@ -166,8 +194,14 @@ fn check_sources(a: &CaptureArgs) -> anyhow::Result<()> {
             "run `netlab capture --list` on its own",
         ));
     }
-    if a.read.is_some() && (a.interface.is_some() || a.own_namespace) {
-        return Err(usage("--read takes packets from a file; it cannot be combined with --interface or --own-namespace", "drop one of them"));
+    if a.examples && (a.list || a.read.is_some() || a.example.is_some() || a.own_namespace) {
+        return Err(usage(
+            "--examples lists the built-in captures and takes no other source",
+            "run `netlab capture --examples` on its own",
+        ));
+    }
+    if (a.read.is_some() || a.example.is_some()) && (a.interface.is_some() || a.own_namespace) {
+        return Err(usage("--read and --example take packets from a file; they cannot be combined with --interface or --own-namespace", "drop one of them"));
     }
     if !(a.command.is_empty() || a.own_namespace || a.in_namespace) {
         return Err(usage(
@@ -256,7 +290,25 @@ impl PlanFilter {
 /// Run a `netlab capture` plan.
 pub fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     match plan.source.clone() {
-        Source::File(path) => read_file(plan, &path, out),
+        Source::File(path) => {
+            let src = capture_failed(
+                FileSource::open(&path),
+                format!("reading `{}`", path.display()),
+            )?;
+            read_frames(plan, src, &path.display().to_string(), out)
+        }
+        Source::Example(e) => {
+            let label = format!("example {}", e.name);
+            let src = capture_failed(
+                FileSource::from_bytes_named(label.clone().into(), e.bytes.to_vec()),
+                format!("reading the built-in capture `{}`", e.name),
+            )?;
+            read_frames(plan, src, &label, out)
+        }
+        Source::Examples => {
+            out.report(&ExampleList::all())?;
+            Ok(())
+        }
         Source::List => list(out),
         Source::Live { interface } => live(plan, interface, None, out),
         Source::InNamespace { command } => in_namespace(plan, command, out),
@@ -294,6 +346,18 @@ fn hint(e: &CaptureError) -> Option<&'static str> {
             "the packets before this record were shown; the file may be damaged or still being written"
         }
         CaptureError::NotBuilt => "rebuild with `cargo build --features capture`, or use `--read FILE`",
+        // The generic hint for "permission denied" is about ports and raw sockets; here it
+        // is the file system that refused, so say that instead.
+        CaptureError::Write { source, .. } | CaptureError::OpenFile { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            "you may not write or read that file: the file or its folder does not allow it \
+             (`ls -ld FOLDER` shows who may). Choose a folder of your own, for example \
+             `-w /tmp/mine.pcap`, or change the permissions"
+        }
         CaptureError::Open { .. }
         | CaptureError::UnsupportedInterface(_)
         | CaptureError::OpenFile { .. }
@@ -301,13 +365,15 @@ fn hint(e: &CaptureError) -> Option<&'static str> {
     })
 }
 
-fn read_file(plan: Plan, path: &std::path::Path, out: &mut Output) -> anyhow::Result<()> {
-    let mut src = capture_failed(
-        FileSource::open(path),
-        format!("reading `{}`", path.display()),
-    )?;
+/// Every frame of a file (or a built-in capture), through the pipeline; `label` names it.
+fn read_frames(
+    plan: Plan,
+    mut src: FileSource,
+    label: &str,
+    out: &mut Output,
+) -> anyhow::Result<()> {
     out.buffer_events();
-    let source = format!("{} ({})", path.display(), src.format);
+    let source = format!("{label} ({})", src.format);
     let mut p = Pipeline::new(out, plan, source)?;
     let mut fatal = None;
     loop {
@@ -330,7 +396,7 @@ fn read_file(plan: Plan, path: &std::path::Path, out: &mut Output) -> anyhow::Re
     }
     p.finish()?;
     match fatal {
-        Some(e) => capture_failed(Err(e), format!("reading `{}` stopped", path.display())),
+        Some(e) => capture_failed(Err(e), format!("reading `{label}` stopped")),
         None => Ok(()),
     }
 }
@@ -418,5 +484,20 @@ mod tests {
             source: std::io::ErrorKind::StorageFull.into(),
         };
         assert_eq!(hinted(write), None);
+    }
+
+    #[test]
+    fn a_file_that_may_not_be_written_gets_a_hint_about_the_file_not_about_ports() {
+        // `capture -w` into a folder without write permission once got the generic hint
+        // for "permission denied": ports below 1024. Root never sees EACCES, so the error
+        // is built here rather than provoked.
+        let write = CaptureError::Write {
+            path: "/locked/x.pcap".into(),
+            source: std::io::ErrorKind::PermissionDenied.into(),
+        };
+        let e = capture_failed::<()>(Err(write), "writing `/locked/x.pcap`".into()).unwrap_err();
+        let h = crate::output::describe_fatal(&e).unwrap().hint.unwrap();
+        assert!(h.contains("folder") && h.contains("-w /tmp/"), "{h}");
+        assert!(!h.contains("1024"), "{h}");
     }
 }

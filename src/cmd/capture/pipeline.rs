@@ -53,9 +53,10 @@ impl<'o> Pipeline<'o> {
         source: String,
     ) -> anyhow::Result<Pipeline<'o>> {
         let sink = match &plan.write {
-            Some(p) => {
-                Some(PcapSink::create(p).failed(format!("could not create `{}`", p.display()))?)
-            }
+            Some(p) => Some(super::capture_failed(
+                PcapSink::create(p),
+                format!("could not create `{}`", p.display()),
+            )?),
             None => None,
         };
         let limits = plan.limits;
@@ -118,7 +119,7 @@ impl<'o> Pipeline<'o> {
             self.summary.checksums_not_verified += 1;
         }
         if let Some(sink) = self.sink.as_mut() {
-            sink.write(&f).failed("writing the capture file")?;
+            super::capture_failed(sink.write(&f), "writing the capture file".into())?;
         }
         let ts_us = u64::try_from(f.ts.as_micros()).unwrap_or(u64::MAX);
         if let Some(st) = self.stats.as_mut() {

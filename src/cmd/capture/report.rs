@@ -232,6 +232,53 @@ impl Render for InterfaceList {
     }
 }
 
+/// `--examples`: the captures built into netlab.
+#[derive(Debug, Serialize)]
+pub struct ExampleList {
+    pub examples: Vec<ExampleRow>,
+}
+
+/// One built-in capture.
+#[derive(Debug, Serialize)]
+pub struct ExampleRow {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub bytes: usize,
+}
+
+impl ExampleList {
+    pub fn all() -> ExampleList {
+        ExampleList {
+            examples: crate::shipped::EXAMPLES
+                .iter()
+                .map(|e| ExampleRow {
+                    name: e.name,
+                    about: e.about,
+                    bytes: e.bytes.len(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Render for ExampleList {
+    fn render_human(&self, style: &Style) -> String {
+        let mut t = style.table();
+        t.set_header(vec!["name", "what it holds", "bytes"]);
+        for e in &self.examples {
+            t.add_row(vec![
+                e.name.to_owned(),
+                e.about.to_owned(),
+                e.bytes.to_string(),
+            ]);
+        }
+        format!(
+            "{t}\nRead one with `netlab capture --example NAME` (every option of --read works: \
+             --stats, --follow N, --layers, a filter).\n"
+        )
+    }
+}
+
 impl Render for PacketEvent {
     fn render_human(&self, style: &Style) -> String {
         let mut line = String::with_capacity(160);

@@ -475,12 +475,24 @@ pub fn run(args: CompareArgs, out: &mut Output) -> anyhow::Result<()> {
              without --capture netlab measures the rest and says TCP/IP is not counted",
         )?;
     }
+    // Create the chart's file before measuring, so a bad path fails in a moment rather
+    // than after the whole run (as `capture -w` does).
+    let chart = match &plan.plot {
+        Some(path) => Some((
+            std::fs::File::create(path).hinted(
+                format!("could not write the chart to {}", path.display()),
+                "check that the folder exists and is writable",
+            )?,
+            path,
+        )),
+        None => None,
+    };
     let rt = runtime(Runtime::MultiThread)?;
     let report = rt.block_on(measure(&plan, |line| {
         let _ = out.progress(line);
     }));
-    if let Some(path) = &plan.plot {
-        std::fs::write(path, plot::svg(&report)).hinted(
+    if let Some((mut file, path)) = chart {
+        std::io::Write::write_all(&mut file, plot::svg(&report).as_bytes()).hinted(
             format!("could not write the chart to {}", path.display()),
             "check that the folder exists and is writable",
         )?;

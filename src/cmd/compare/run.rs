@@ -38,29 +38,35 @@ pub struct TraceStep {
 struct Trace {
     start: Instant,
     cap: usize,
-    steps: Mutex<Vec<TraceStep>>,
+    /// Each step with its exact time since `start` (the order; `at_us` is rounded down).
+    steps: Mutex<Vec<(Duration, TraceStep)>>,
 }
 
 impl Observer for Trace {
     fn step(&self, at: Instant, end: End, action: Cow<'static, str>, sends: Option<String>) {
         let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
         if steps.len() < self.cap {
-            steps.push(TraceStep {
-                at_us: at.saturating_duration_since(self.start).as_micros() as u64,
-                end,
-                action: action.into_owned(),
-                sends,
-            });
+            let since = at.saturating_duration_since(self.start);
+            steps.push((
+                since,
+                TraceStep {
+                    at_us: since.as_micros() as u64,
+                    end,
+                    action: action.into_owned(),
+                    sends,
+                },
+            ));
         }
     }
 }
 
 impl Trace {
-    /// The steps kept, in the order they happened.
+    /// The steps kept, in the order they happened: by the one clock both ends read, to
+    /// the nanosecond (two steps in the same microsecond keep their order too).
     fn steps(&self) -> Vec<TraceStep> {
         let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        steps.sort_by_key(|s| s.at_us);
-        steps
+        steps.sort_by_key(|(since, _)| *since);
+        steps.into_iter().map(|(_, s)| s).collect()
     }
 }
 
@@ -321,6 +327,30 @@ mod tests {
         let steps = trace.steps();
         let seen: Vec<(u64, &str)> = steps.iter().map(|s| (s.at_us, s.action.as_str())).collect();
         assert_eq!(seen, [(1_000, "asks"), (5_000, "answers")]);
+    }
+
+    #[test]
+    fn a_cause_and_its_effect_in_one_microsecond_keep_their_order() {
+        // The server's answer left 400 ns before the client read it, but the client's
+        // thread recorded first: ordered by the one clock, not by who reported first.
+        let start = Instant::now();
+        let trace = Trace {
+            start,
+            cap: 10,
+            steps: Mutex::new(Vec::new()),
+        };
+        let at = |ns: u64| start + Duration::from_nanos(7_000 + ns);
+        trace.step(at(500), End::Client, "has event 0".into(), None);
+        trace.step(
+            at(100),
+            End::Server,
+            "answers".into(),
+            Some("200 OK".into()),
+        );
+        let steps = trace.steps();
+        let seen: Vec<&str> = steps.iter().map(|s| s.action.as_str()).collect();
+        assert_eq!(seen, ["answers", "has event 0"]);
+        assert!(steps.iter().all(|s| s.at_us == 7));
     }
 
     #[test]

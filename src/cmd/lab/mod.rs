@@ -6,14 +6,17 @@
 //! and event as JSON: the answers are read from the very run the student watched. (A child
 //! process with `--json` would give the answers but not the tables and diagrams the
 //! student reads them from, and running the command twice would measure two different
-//! runs.)
+//! runs.) A step whose commands run in other terminals is checked after Enter by the
+//! sockets they leave behind (`elsewhere.rs`).
 
+mod elsewhere;
 pub mod session;
 
 use crate::cli::lab::{LabArgs, LabCommand};
 use crate::cli::Cli;
 use crate::error::{usage, Hinted};
 use crate::labs::{split_command, Lab, Labs, SEED};
+use crate::output::wrap::fill_on_terminal;
 use crate::output::{Output, Paint, Render, Style};
 use clap::Parser;
 use serde::Serialize;
@@ -234,8 +237,14 @@ impl ShowReport {
 
 impl Render for ShowReport {
     fn render_human(&self, style: &Style) -> String {
+        // Prose is wrapped to the terminal (whole lines in a pipe); commands never are.
+        let fill = |text: &str, indent| fill_on_terminal(text, style, indent);
         let mut s = style.paint(Paint::Bold, format!("Lab {}: {}", self.id, self.title));
-        s.push_str(&format!("\n{}\nGuide: {}\n", self.goal, self.guide));
+        s.push_str(&format!(
+            "\n{}\nGuide: {}\n",
+            fill(&self.goal, ""),
+            self.guide
+        ));
         if !self.prerequisites.is_empty() {
             let p: Vec<String> = self
                 .prerequisites
@@ -245,17 +254,19 @@ impl Render for ShowReport {
             s.push_str(&format!("Do first: {}\n", p.join(", ")));
         }
         if self.needs_capture {
-            s.push_str(
+            s.push_str(&fill(
                 "Captures packets: live in a network namespace of its own when it can \
-                 (root, or user namespaces), otherwise from the shipped capture.\n",
-            );
+                 (root, or user namespaces), otherwise from the capture built into netlab.",
+                "",
+            ));
+            s.push('\n');
         }
         for (i, st) in self.steps.iter().enumerate() {
             s.push_str(&format!(
-                "\n{}\n  {}\n  Why: {}\n",
+                "\n{}\n{}\n{}\n",
                 style.paint(Paint::Bold, format!("Step {}: {}", i + 1, st.title)),
-                st.what,
-                st.why
+                fill(&st.what, "  "),
+                fill(&format!("Why: {}", st.why), "  ")
             ));
             for c in &st.elsewhere {
                 s.push_str(&format!("  in another terminal: $ {c}\n"));
@@ -267,10 +278,12 @@ impl Render for ShowReport {
                 s.push_str(&format!("  without capture privilege: $ {c}\n"));
             }
             if let Some(p) = &st.predict {
-                s.push_str(&format!("  predict: {p}\n"));
+                s.push_str(&fill(&format!("predict: {p}"), "  "));
+                s.push('\n');
             }
             for q in &st.questions {
-                s.push_str(&format!("  ? {q}\n"));
+                s.push_str(&fill(&format!("? {q}"), "  "));
+                s.push('\n');
             }
         }
         s.push_str(&format!(

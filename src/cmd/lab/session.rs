@@ -8,10 +8,11 @@
 //! the measured value. Answers are lines on stdin (a terminal or a pipe); `--autopilot`
 //! answers with the measured values instead.
 
-use super::{argv, pick};
+use super::{argv, elsewhere, pick};
 use crate::cli::lab::LabRunArgs;
 use crate::error::{usage, Hinted};
 use crate::labs::{fill, Lab, Labs, Question, Verdict};
+use crate::output::wrap::{fill_labelled, fill_on_terminal};
 use crate::output::{Format, Output, Paint, Render, Style};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -132,6 +133,10 @@ pub struct StepRecord {
     /// Why the shipped capture was used instead of a live one.
     pub note: Option<String>,
     pub elsewhere: Vec<String>,
+    /// Whether netlab saw the other-terminal commands' sockets (TCP steps, interactive
+    /// runs); what it saw, in `ss` state names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elsewhere_seen: Option<String>,
     pub prediction: Option<String>,
     pub questions: Vec<QuestionRecord>,
 }
@@ -240,6 +245,11 @@ pub enum Say {
         /// Whether `text` already says the measured value.
         states_it: bool,
     },
+    /// The end: the guide's questions that no step checked (`reading` in labs.toml).
+    Reading {
+        guide: String,
+        questions: Vec<u32>,
+    },
 }
 
 impl Render for Say {
@@ -252,9 +262,10 @@ impl Render for Say {
                 guide,
                 seed,
             } => format!(
-                "{}\n{goal}\nGuide: {guide} (read it beside this).{}\n\
+                "{}\n{}\nGuide: {guide} (read it beside this).{}\n\
                  Answer each question with what YOUR run shows, then press Enter. Ctrl-D stops.",
                 style.paint(Paint::Bold, format!("Lab {lab}: {title}")),
+                fill_on_terminal(goal, style, ""),
                 seed.map(|s| format!(" Seed for this session: {s}."))
                     .unwrap_or_default()
             ),
@@ -265,9 +276,10 @@ impl Render for Say {
                 what,
                 why,
             } => format!(
-                "\n{}\n{what}\n{} {why}",
+                "\n{}\n{}\n{}",
                 style.paint(Paint::Bold, format!("Step {step} of {of}: {title}")),
-                style.paint(Paint::Dim, "Why:")
+                fill_on_terminal(what, style, ""),
+                fill_labelled("Why:", Paint::Dim, why, style)
             ),
             Say::Elsewhere { commands, wait } => {
                 let mut s = String::from("In other terminals, run:");
@@ -280,17 +292,15 @@ impl Render for Say {
                 s
             }
             Say::Predict { text } => format!(
-                "{} {text}\n(Type your prediction and press Enter; it is recorded, not marked.)",
-                style.paint(Paint::Warn, "Predict first:")
+                "{}\n(Type your prediction and press Enter; it is recorded, not marked.)",
+                fill_labelled("Predict first:", Paint::Warn, text, style)
             ),
             Say::Run { command } => style.paint(Paint::Dim, format!("$ {command}")),
-            Say::Notice { text } => format!("{} {text}", style.paint(Paint::Warn, "note:")),
+            Say::Notice { text } => fill_labelled("note:", Paint::Warn, text, style),
             Say::Ask { question, text } => {
-                format!(
-                    "{} {text}",
-                    style.paint(Paint::Bold, format!("Q{question}."))
-                )
+                fill_labelled(&format!("Q{question}."), Paint::Bold, text, style)
             }
+            Say::Reading { guide, questions } => reading(guide, questions, style),
             Say::Instructor { answer } => style.paint(
                 Paint::Dim,
                 format!("(instructor: the answer from this run is {answer})"),
@@ -327,6 +337,76 @@ impl Render for Say {
 struct InputEnded;
 
 /// The next answer line: `Ok(None)` at end of input.
+/// Wait for Enter after the other-terminal commands, then check them where netlab can
+/// (`check_elsewhere`): what was seen, `None` when their port is not one netlab checks.
+fn wait_for_elsewhere(
+    out: &mut Output,
+    input: &mut dyn BufRead,
+    commands: &[String],
+) -> anyhow::Result<Result<Option<String>, InputEnded>> {
+    out.data(b"> ")?;
+    if read_line(input)?.is_none() {
+        return Ok(Err(InputEnded));
+    }
+    let Some(port) = elsewhere::tcp_port(commands) else {
+        return Ok(Ok(None));
+    };
+    Ok(check_elsewhere(out, input, port)?.map(Some))
+}
+
+/// After Enter: look for the sockets the other-terminal commands leave on `port`; if
+/// there are none, say so and let the student run them and press Enter once more. Returns
+/// what was seen ("" when nothing, and the lab carries on).
+fn check_elsewhere(
+    out: &mut Output,
+    input: &mut dyn BufRead,
+    port: u16,
+) -> anyhow::Result<Result<String, InputEnded>> {
+    for attempt in 0..2 {
+        let seen = elsewhere::seen(port);
+        if !seen.is_empty() {
+            out.event(&Say::Notice {
+                text: format!(
+                    "checked: netlab sees TCP sockets on port {port} of this machine ({seen})"
+                ),
+            })?;
+            return Ok(Ok(seen));
+        }
+        if attempt == 0 {
+            out.event(&Say::Notice {
+                text: format!(
+                    "netlab sees no TCP socket on port {port} of this machine: run the \
+                     commands above (a closed connection stays visible in TIME-WAIT for a \
+                     minute), then press Enter"
+                ),
+            })?;
+            out.data(b"> ")?;
+            if read_line(input)?.is_none() {
+                return Ok(Err(InputEnded));
+            }
+        }
+    }
+    out.event(&Say::Notice {
+        text: format!("still nothing on port {port}: carrying on, with this step unchecked"),
+    })?;
+    Ok(Ok(String::new()))
+}
+
+/// The closing line that names the guide's questions this run did not check.
+fn reading(guide: &str, questions: &[u32], style: &Style) -> String {
+    let n: Vec<String> = questions.iter().map(u32::to_string).collect();
+    let text = format!(
+        "questions {} of {guide} are not checked by this run: some are answered by \
+         reasoning, some from the guide's other commands. Answer them from the guide (its \
+         instructors' section has the answers).",
+        n.join(", ")
+    );
+    format!(
+        "\n{}",
+        fill_labelled("Reading questions:", Paint::Bold, &text, style)
+    )
+}
+
 fn read_line(input: &mut dyn BufRead) -> anyhow::Result<Option<String>> {
     let mut line = String::new();
     // Bounded: one line of at most a few kilobytes is an answer; more is a pasted file.
@@ -390,6 +470,12 @@ pub fn run_with_input(
             seed: plan.seed,
         })?;
         let outcome = steps(&plan, talk, input, &mut session);
+        if matches!(outcome, Ok(Ok(()))) && !lab.reading.is_empty() {
+            talk.event(&Say::Reading {
+                guide: lab.guide.clone(),
+                questions: lab.reading.clone(),
+            })?;
+        }
         if matches!(outcome, Ok(Err(InputEnded))) {
             // End the prompt's line, so the closing lines start on their own.
             talk.data(b"\n")?;
@@ -445,6 +531,7 @@ fn steps(
             source: Source::None,
             note: None,
             elsewhere: step.elsewhere.clone(),
+            elsewhere_seen: None,
             prediction: None,
             questions: Vec::new(),
         });
@@ -454,9 +541,9 @@ fn steps(
                 wait: interactive,
             })?;
             if interactive {
-                out.data(b"> ")?;
-                if read_line(input)?.is_none() {
-                    return Ok(Err(InputEnded));
+                match wait_for_elsewhere(out, input, &step.elsewhere)? {
+                    Ok(seen) => session.steps[i].elsewhere_seen = seen,
+                    Err(ended) => return Ok(Err(ended)),
                 }
             }
         }
@@ -631,8 +718,8 @@ fn shipped(
     let doc = in_process(plan, out, fallback).map_err(|e| {
         e.context(
             Hinted::failure(format!("lab {}: `{fallback}` failed", plan.lab.id)).with_hint(
-                "the shipped captures are read from labs/ and tests/fixtures/: run netlab lab \
-                 from the netlab source folder",
+                "the shipped captures are built into netlab (`netlab capture --examples`); \
+                 labs/labs.toml may name one that is not: `cargo test --test lab` shows it",
             ),
         )
     })?;

@@ -14,6 +14,7 @@ use super::{human_bytes, seconds};
 use crate::cli::tcp::DemoArgs;
 use crate::error::{usage, HintExt};
 use crate::net::tcp::{self, IoCall, SockOpts};
+use crate::output::wrap::fill_on_terminal;
 use crate::output::{Paint, Render, Side, Step, Style, Timeline};
 use crate::wire::application::framing::{self, LengthPrefixDecoder, LineDecoder};
 use serde::Serialize;
@@ -128,6 +129,15 @@ pub struct DemoReport {
 /// Run every case and return the report without printing (the UDP lab shows it beside
 /// its own result).
 pub async fn byte_stream_demo(plan: &DemoPlan) -> anyhow::Result<DemoReport> {
+    byte_stream_demo_with_progress(plan, &mut |_| {}).await
+}
+
+/// [`byte_stream_demo`], telling `progress` how the large write is going (a line such as
+/// "large write: 96.0 MiB of 256.0 MiB received") when it is big enough to take a while.
+pub async fn byte_stream_demo_with_progress(
+    plan: &DemoPlan,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<DemoReport> {
     let mut cases = Vec::new();
     let small: Vec<Vec<u8>> = (1..=plan.writes)
         .map(|i| format!("msg {i:02} of {:02}\n", plan.writes).into_bytes())
@@ -165,15 +175,7 @@ pub async fn byte_stream_demo(plan: &DemoPlan) -> anyhow::Result<DemoReport> {
     }
 
     // One large write, read concurrently with a smaller buffer.
-    let big: Vec<u8> = (0..plan.large).map(|i| (i % 251) as u8).collect();
-    let mut case = run_case(
-        plan,
-        false,
-        std::slice::from_ref(&big),
-        plan.read_buf,
-        Pacing::Concurrent,
-    )
-    .await?;
+    let mut case = large_write_case(plan, progress).await?;
     case.id = "large-write";
     case.title = format!(
         "one write_all of {}, {} read buffer",
@@ -240,10 +242,9 @@ pub async fn same_writes_over_tcp(
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pacing {
-    /// The server reads only after the client's last write returned.
+    /// The server reads only after the client's last write returned. (The large write,
+    /// which outgrows the socket buffers, is read at the same time: `large_write_case`.)
     WritesThenReads,
-    /// Both run at once (needed when the data outgrows the socket buffers).
-    Concurrent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,28 +302,12 @@ async fn run_case_raw(
                 .await
                 .failed("the server's read failed")?
         }
-        Pacing::Concurrent => {
-            let write_all = async {
-                for w in writes {
-                    tcp::write_recorded(&mut client, w, clock, &mut wcalls, limit).await?;
-                }
-                Ok::<(), std::io::Error>(())
-            };
-            let read = tcp::read_recorded(&mut server, read_buf, total, clock, &mut rcalls, limit);
-            let (w, r) = tokio::join!(write_all, read);
-            w.failed("the client's write failed")?;
-            r.failed("the server's read failed")?
-        }
     };
     let setup = match pacing {
         Pacing::WritesThenReads => format!(
             "client makes {} write()s; the server starts reading (buffer {}) after the last \
              one returned",
             writes.len(),
-            human_bytes(read_buf as u64)
-        ),
-        Pacing::Concurrent => format!(
-            "client and server run at once; the server reads with a {} buffer",
             human_bytes(read_buf as u64)
         ),
     };
@@ -345,6 +330,93 @@ async fn run_case_raw(
             round_trips_us: None,
         },
         received,
+    })
+}
+
+/// The large write's bytes: byte `i` is `i mod 251`. 251 is prime, so no power-of-two
+/// read or write size lines up with the pattern, and a piece delivered in the wrong place
+/// shows.
+const PATTERN_PERIOD: usize = 251;
+/// The most pattern bytes offered to one `write()`: more than any send buffer takes at
+/// once, so it changes nothing the student sees, and the memory stays a few MiB.
+const PATTERN_WINDOW: usize = 8 << 20;
+/// Below this size the large write is over in a blink: no progress line.
+const PROGRESS_FROM: usize = 32 << 20;
+
+/// One `write_all` of `plan.large` pattern bytes, read at the same time with
+/// `plan.read_buf`: generated and checked on the fly, so `--large 268435456` needs a few
+/// MiB, not three copies of 256 MiB; `progress` hears about every 16 MiB received.
+async fn large_write_case(
+    plan: &DemoPlan,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<CaseReport> {
+    let (mut client, mut server) = tcp::loopback_pair(&SockOpts::default(), plan.timeout)
+        .await
+        .failed("could not set up a connection on 127.0.0.1")?;
+    let client_addr = client.local_addr().failed("local address")?;
+    let server_addr = server.local_addr().failed("server address")?;
+    let total = plan.large;
+    let window: Vec<u8> = (0..total.min(PATTERN_WINDOW) + PATTERN_PERIOD)
+        .map(|i| (i % PATTERN_PERIOD) as u8)
+        .collect();
+    let clock = Instant::now();
+    let (mut wcalls, mut rcalls) = (Vec::new(), Vec::new());
+    let limit = plan.timeout;
+    let write = tcp::write_pattern_recorded(
+        &mut client,
+        &window,
+        PATTERN_PERIOD,
+        total,
+        clock,
+        &mut wcalls,
+        limit,
+    );
+    let (mut offset, mut intact, mut shown) = (0usize, true, 0usize);
+    let read = tcp::read_each_recorded(
+        &mut server,
+        plan.read_buf,
+        total,
+        clock,
+        &mut rcalls,
+        limit,
+        |bytes| {
+            intact &= bytes
+                .iter()
+                .enumerate()
+                .all(|(k, &b)| b == ((offset + k) % PATTERN_PERIOD) as u8);
+            offset += bytes.len();
+            if total >= PROGRESS_FROM && offset - shown >= 16 << 20 {
+                shown = offset;
+                progress(&format!(
+                    "large write: {} of {} received",
+                    human_bytes(offset as u64),
+                    human_bytes(total as u64)
+                ));
+            }
+        },
+    );
+    let (w, r) = tokio::join!(write, read);
+    w.failed("the client's write failed")?;
+    let received = r.failed("the server's read failed")?;
+    Ok(CaseReport {
+        id: "",
+        title: String::new(),
+        setup: format!(
+            "client and server run at once; the server reads with a {} buffer",
+            human_bytes(plan.read_buf as u64)
+        ),
+        lesson: "",
+        client: client_addr,
+        server: server_addr,
+        nodelay: false,
+        app_writes: 1,
+        writes: wcalls,
+        reads: rcalls,
+        bytes_sent: total,
+        bytes_received: received,
+        stream_intact: intact && received == total,
+        framing: None,
+        round_trips_us: None,
     })
 }
 
@@ -672,7 +744,11 @@ impl Render for DemoReport {
             s.push('\n');
             s.push_str(&style.paint(
                 Paint::Dim,
-                format!("   {} ⇄ {}; {}", c.client, c.server, c.setup),
+                fill_on_terminal(
+                    &format!("{} ⇄ {}; {}", c.client, c.server, c.setup),
+                    style,
+                    "   ",
+                ),
             ));
             s.push('\n');
             s.push_str(&c.timeline().render(style));
@@ -695,7 +771,8 @@ impl Render for DemoReport {
                     }
                 ));
             }
-            s.push_str(&format!("   → {}\n", c.lesson));
+            s.push_str(&fill_on_terminal(&format!("→ {}", c.lesson), style, "   "));
+            s.push('\n');
         }
         s
     }

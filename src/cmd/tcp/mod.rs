@@ -33,7 +33,11 @@ pub fn run(args: TcpArgs, out: &mut Output) -> anyhow::Result<()> {
         }
         TcpCommand::Demo(a) => {
             let plan = DemoPlan::try_from(&a)?;
-            let report = runtime(Runtime::CurrentThread)?.block_on(byte_stream_demo(&plan))?;
+            let report = runtime(Runtime::CurrentThread)?.block_on(
+                demo::byte_stream_demo_with_progress(&plan, &mut |line| {
+                    let _ = out.progress(line);
+                }),
+            )?;
             out.report(&report)?;
             Ok(())
         }

@@ -18,6 +18,7 @@ pub mod packet;
 
 use crate::cli::tour::TourArgs;
 use crate::error::Hinted;
+use crate::output::wrap::prose_width;
 use crate::output::{describe_fatal, Format, Output, Paint, Render, Style};
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal};
@@ -135,7 +136,7 @@ impl Chapter {
         match self {
             Chapter::Tcp => "netlab tcp demo",
             Chapter::Udp => "netlab udp demo",
-            Chapter::Layers => "netlab capture --read labs/captures/tcp-handshake.pcap --osi",
+            Chapter::Layers => "netlab capture --example tcp-handshake --osi",
             Chapter::WebSocket => "netlab ws demo",
             Chapter::Compare => "netlab compare --explain",
         }
@@ -469,28 +470,13 @@ pub fn list() -> ChapterList {
     }
 }
 
-/// Wrap prose at `width` columns (words are never split).
+/// `text` wrapped to `width` columns, unpainted: the one wrapper of `output::wrap`.
 pub fn wrap(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line_len = 0;
-    for word in text.split_whitespace() {
-        let n = word.chars().count();
-        if line_len > 0 && line_len + 1 + n > width {
-            out.push('\n');
-            line_len = 0;
-        } else if line_len > 0 {
-            out.push(' ');
-            line_len += 1;
-        }
-        out.push_str(word);
-        line_len += n;
-    }
-    out
-}
-
-/// The width for the tour's prose: the terminal's, within reason, else 88.
-fn prose_width(style: &Style) -> usize {
-    style.width.map_or(88, |w| usize::from(w).clamp(40, 100))
+    crate::output::wrap::wrap(text, width, "")
+        .iter()
+        .map(|l| l.plain().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `netlab explain "TERM"` for one term, quoted when it has a space or a slash.

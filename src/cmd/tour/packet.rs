@@ -4,7 +4,7 @@
 //! live on the loopback interface: it opens a connection on 127.0.0.1, sends a line,
 //! reads the echo and closes, while a capture filtered to that connection's port runs.
 //! Otherwise (or if the live capture sees nothing) it reads the capture shipped with
-//! netlab, `labs/captures/tcp-handshake.pcap`, built into the binary so the tour works
+//! netlab, `netlab capture --example tcp-handshake` ([`crate::shipped`]), built into the binary so the tour works
 //! from any folder. The report says which it did and, when it fell back, why.
 
 use crate::layers::Protocol;
@@ -16,9 +16,13 @@ use anyhow::Context;
 use serde::Serialize;
 use std::ops::Range;
 
-/// The shipped capture, where the repository keeps it.
-pub const SHIPPED_PATH: &str = "labs/captures/tcp-handshake.pcap";
-static SHIPPED: &[u8] = include_bytes!("../../../labs/captures/tcp-handshake.pcap");
+/// The built-in capture the tour reads when it cannot capture live.
+pub const SHIPPED_NAME: &str = "tcp-handshake";
+
+/// How the report names it: a command the student can run anywhere.
+fn shipped_detail() -> String {
+    format!("`netlab capture --example {SHIPPED_NAME}` (built into netlab)")
+}
 
 /// The line the tour sends over its own connection when it captures live.
 pub const LIVE_MESSAGE: &[u8] = b"hello from the netlab tour\n";
@@ -91,19 +95,15 @@ pub fn run() -> anyhow::Result<PacketReport> {
         Ok((frames, detail)) => report(Source::Live, detail, None, frames),
         Err(why) => {
             let frames = shipped()?;
-            report(
-                Source::Shipped,
-                format!("{SHIPPED_PATH} (shipped with netlab and built into it)"),
-                Some(why),
-                frames,
-            )
+            report(Source::Shipped, shipped_detail(), Some(why), frames)
         }
     }
 }
 
 fn shipped() -> anyhow::Result<Vec<Frame>> {
-    let mut src = FileSource::from_bytes(SHIPPED.to_vec())
-        .with_context(|| format!("reading the built-in copy of {SHIPPED_PATH}"))?;
+    let e = crate::shipped::example(SHIPPED_NAME).context("the tour's capture is built in")?;
+    let mut src = FileSource::from_bytes(e.bytes.to_vec())
+        .with_context(|| format!("reading the built-in capture {SHIPPED_NAME}"))?;
     let mut frames = Vec::new();
     while let Some(f) = src.next_frame() {
         let Ok(f) = f else { break };
@@ -371,7 +371,7 @@ mod tests {
     fn the_shipped_capture_has_a_data_segment_with_every_layer() {
         let r = report(
             Source::Shipped,
-            SHIPPED_PATH.into(),
+            shipped_detail(),
             Some("test".into()),
             shipped().unwrap(),
         )

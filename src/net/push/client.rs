@@ -172,10 +172,13 @@ async fn post_sender(
             }
         };
         let req = wp::post_request(&host, &body, close);
+        // Timed before the write, so it sorts before the peer's reaction (`record_at`).
+        let sent_at = Instant::now();
         cn.write_all(&req).await?;
         tally.requests += 1;
         tally.head_bytes += (req.len() - body.len()) as u64;
-        shared.record(
+        shared.record_at(
+            sent_at,
             End::Client,
             format!("sends message {i}"),
             Some(format!(
@@ -234,10 +237,13 @@ async fn poll_client(
         };
         let hold_ms = hold.map(|h| h.as_millis() as u64);
         let req = wp::poll_request(&host, next, hold_ms, close);
+        // Timed before the write, so it sorts before the peer's reaction (`record_at`).
+        let sent_at = Instant::now();
         c.write_all(&req).await?;
         tally.requests += 1;
         tally.head_bytes += req.len() as u64;
-        shared.record(
+        shared.record_at(
+            sent_at,
             End::Client,
             format!("asks for events from {next}"),
             Some(format!("GET /poll ({} B)", req.len())),
@@ -290,10 +296,13 @@ async fn sse_client(
     let limit = shared.workload.io_limit();
     let mut conn = open_connection(shared, tally, limit).await?;
     let req = wp::sse_request(&shared.addr.to_string());
+    // Timed before the write, so it sorts before the peer's reaction (`record_at`).
+    let sent_at = Instant::now();
     conn.write_all(&req).await?;
     tally.requests += 1;
     tally.head_bytes += req.len() as u64;
-    shared.record(
+    shared.record_at(
+        sent_at,
         End::Client,
         "subscribes",
         Some(format!("GET /events ({} B)", req.len())),
@@ -384,8 +393,11 @@ async fn ws_client(
                     payload: wp::event_payload(id, w.payload),
                 };
                 shared.up_created(id);
+                // Timed before the write, so it sorts before the peer's reaction (`record_at`).
+                let sent_at = Instant::now();
                 ws.send(&m).await?;
-                shared.record(
+                shared.record_at(
+                    sent_at,
                     End::Client,
                     format!("sends message {up_sent}"),
                     Some(frame_label(&m, Some([0; 4]))),

@@ -329,6 +329,12 @@ impl Shared {
 
     /// Tell the observer of a step that happened at `at` (before the code that records it
     /// had the whole picture, as when a handshake's request is drawn once its answer is in).
+    ///
+    /// A step that sends bytes is timed just *before* its write: the peer can only read
+    /// them after that instant, so on the one monotonic clock both ends share, a cause
+    /// always sorts before its effect. Timed after the write (as it once was), the other
+    /// end, on another thread, could read and record "has event 0" first, and the trace
+    /// showed the event above the `200 OK` that carried it.
     fn record_at(
         &self,
         at: Instant,

@@ -174,8 +174,10 @@ async fn serve_polls(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnErro
         };
         let mut msg = head;
         msg.extend_from_slice(&body);
+        // Timed before the write, so it sorts before the peer's reaction (`record_at`).
+        let sent_at = Instant::now();
         conn.write_all(&msg).await?;
-        shared.record(End::Server, "answers", Some(label));
+        shared.record_at(sent_at, End::Server, "answers", Some(label));
         if close {
             conn.shutdown().await;
             return Ok(());
@@ -191,8 +193,11 @@ async fn serve_sse(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnError>
     if conn.read_request_head(idle).await?.is_none() {
         return Ok(());
     }
+    // Timed before the write, so it sorts before the peer's reaction (`record_at`).
+    let sent_at = Instant::now();
     conn.write_all(wp::SSE_RESPONSE_HEAD).await?;
-    shared.record(
+    shared.record_at(
+        sent_at,
         End::Server,
         "opens the stream",
         Some(format!(
@@ -205,8 +210,11 @@ async fn serve_sse(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnError>
             break;
         }
         let ev = wp::sse_event(id, &wp::event_payload(id, w.payload));
+        // Timed before the write, so it sorts before the peer's reaction (`record_at`).
+        let sent_at = Instant::now();
         conn.write_all(&ev).await?;
-        shared.record(
+        shared.record_at(
+            sent_at,
             End::Server,
             "writes an event",
             Some(format!("id: {id} data: … ({} B)", ev.len())),
@@ -271,8 +279,10 @@ async fn push_and_read(
                         kind: MessageKind::Text,
                         payload: wp::event_payload(id, w.payload),
                     };
+                    // Timed before the write, so it sorts before the peer's reaction (`record_at`).
+                    let sent_at = Instant::now();
                     ws.send(&m).await?;
-                    shared.record(End::Server, "sends a frame", Some(frame_label(&m, None)));
+                    shared.record_at(sent_at, End::Server, "sends a frame", Some(frame_label(&m, None)));
                 }
                 sent = have.min(down_total);
             }
@@ -313,8 +323,11 @@ async fn serve_posts(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnErro
         shared.up_received(&body, true);
         let close = head.headers.has_token("connection", "close");
         let answer = wp::post_response_head(close);
+        // Timed before the write, so it sorts before the peer's reaction (`record_at`).
+        let sent_at = Instant::now();
         conn.write_all(&answer).await?;
-        shared.record(
+        shared.record_at(
+            sent_at,
             End::Server,
             "has the message",
             Some(format!("204 No Content ({} B)", answer.len())),
