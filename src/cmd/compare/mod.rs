@@ -66,62 +66,7 @@ impl TryFrom<&CompareArgs> for Plan {
     type Error = anyhow::Error;
 
     fn try_from(a: &CompareArgs) -> anyhow::Result<Plan> {
-        if a.events == 0 || a.events > MAX_EVENTS.min(MAX_EVENT_ID) {
-            return Err(error::usage(
-                format!("--events {} is out of range", a.events),
-                format!("give between 1 and {MAX_EVENTS} events"),
-            ));
-        }
-        if a.payload < MIN_PAYLOAD || a.payload > MAX_PAYLOAD {
-            return Err(error::usage(
-                format!("--payload {} is out of range", a.payload),
-                format!(
-                    "give {MIN_PAYLOAD} to {MAX_PAYLOAD} bytes (the first {MIN_PAYLOAD} carry the event id)"
-                ),
-            ));
-        }
-        let interval = if a.burst { 0 } else { a.interval };
-        let schedule = Duration::from_millis(interval.saturating_mul(a.events));
-        if interval > 10_000 || schedule > MAX_SCHEDULE {
-            return Err(error::usage(
-                format!(
-                    "--interval {interval} ms × {} events would take {:.0} s per transport",
-                    a.events,
-                    schedule.as_secs_f64()
-                ),
-                format!(
-                    "keep --interval at most 10000 ms and events × interval under {} s",
-                    MAX_SCHEDULE.as_secs()
-                ),
-            ));
-        }
-        if a.poll_interval == 0 || a.poll_interval > 10_000 {
-            return Err(error::usage(
-                format!("--poll-interval {} is out of range", a.poll_interval),
-                "give 1 to 10000 ms (0 would be a busy loop of requests)",
-            ));
-        }
-        if a.hold == 0 || a.hold > 60_000 {
-            return Err(error::usage(
-                format!("--hold {} is out of range", a.hold),
-                "give 1 to 60000 ms",
-            ));
-        }
-        if a.clients == 0 || a.clients > MAX_CLIENTS {
-            return Err(error::usage(
-                format!("--clients {} is out of range", a.clients),
-                format!("give 1 to {MAX_CLIENTS} clients"),
-            ));
-        }
-        if a.port != 0 && a.port > u16::MAX - (Transport::ALL.len() as u16 - 1) {
-            return Err(error::usage(
-                format!("--port {} leaves no room for five ports", a.port),
-                format!(
-                    "give 0 (any free port) or 1 to {} (PORT to PORT+4 are used)",
-                    u16::MAX - 4
-                ),
-            ));
-        }
+        let interval = check_ranges(a)?;
         let transports = if a.only.is_empty() {
             Transport::ALL.to_vec()
         } else {
@@ -158,6 +103,68 @@ impl TryFrom<&CompareArgs> for Plan {
             port: a.port,
         })
     }
+}
+
+/// Every number the user gave, checked against what a run can do; the interval to use
+/// (0 with `--burst`).
+fn check_ranges(a: &CompareArgs) -> anyhow::Result<u64> {
+    if a.events == 0 || a.events > MAX_EVENTS.min(MAX_EVENT_ID) {
+        return Err(error::usage(
+            format!("--events {} is out of range", a.events),
+            format!("give between 1 and {MAX_EVENTS} events"),
+        ));
+    }
+    if a.payload < MIN_PAYLOAD || a.payload > MAX_PAYLOAD {
+        return Err(error::usage(
+            format!("--payload {} is out of range", a.payload),
+            format!(
+                "give {MIN_PAYLOAD} to {MAX_PAYLOAD} bytes (the first {MIN_PAYLOAD} carry the event id)"
+            ),
+        ));
+    }
+    let interval = if a.burst { 0 } else { a.interval };
+    let schedule = Duration::from_millis(interval.saturating_mul(a.events));
+    if interval > 10_000 || schedule > MAX_SCHEDULE {
+        return Err(error::usage(
+            format!(
+                "--interval {interval} ms × {} events would take {:.0} s per transport",
+                a.events,
+                schedule.as_secs_f64()
+            ),
+            format!(
+                "keep --interval at most 10000 ms and events × interval under {} s",
+                MAX_SCHEDULE.as_secs()
+            ),
+        ));
+    }
+    if a.poll_interval == 0 || a.poll_interval > 10_000 {
+        return Err(error::usage(
+            format!("--poll-interval {} is out of range", a.poll_interval),
+            "give 1 to 10000 ms (0 would be a busy loop of requests)",
+        ));
+    }
+    if a.hold == 0 || a.hold > 60_000 {
+        return Err(error::usage(
+            format!("--hold {} is out of range", a.hold),
+            "give 1 to 60000 ms",
+        ));
+    }
+    if a.clients == 0 || a.clients > MAX_CLIENTS {
+        return Err(error::usage(
+            format!("--clients {} is out of range", a.clients),
+            format!("give 1 to {MAX_CLIENTS} clients"),
+        ));
+    }
+    if a.port != 0 && a.port > u16::MAX - (Transport::ALL.len() as u16 - 1) {
+        return Err(error::usage(
+            format!("--port {} leaves no room for five ports", a.port),
+            format!(
+                "give 0 (any free port) or 1 to {} (PORT to PORT+4 are used)",
+                u16::MAX - 4
+            ),
+        ));
+    }
+    Ok(interval)
 }
 
 fn transport_arg(t: Transport) -> TransportArg {
@@ -542,7 +549,6 @@ impl Column {
                 .map(|l| ms(f(l)))
                 .unwrap_or("-".into())
         };
-        let b = &self.bytes;
         let mut rows = vec![
             (
                 "events delivered",
@@ -561,32 +567,45 @@ impl Column {
             ("latency max (ms)", lat(|l| l.max_us)),
         ];
         if show_up {
-            let up = self.up.as_ref();
-            let ulat = |f: fn(&Latency) -> u64| {
-                up.and_then(|u| u.latency.as_ref())
-                    .map(|l| ms(f(l)))
-                    .unwrap_or("-".into())
-            };
-            rows.extend([
-                (
-                    "up: messages delivered",
-                    up.map(|u| format!("{} / {}", u.delivered, u.expected))
-                        .unwrap_or("-".into()),
-                ),
-                (
-                    "up: lost / duplicated / out of order",
-                    up.map(|u| format!("{} / {} / {}", u.lost, u.duplicated, u.out_of_order))
-                        .unwrap_or("-".into()),
-                ),
-                ("up: latency p50 (ms)", ulat(|l| l.p50_us)),
-                ("up: latency p99 (ms)", ulat(|l| l.p99_us)),
-                (
-                    "up: HTTP POSTs",
-                    up.map(|u| u.posts.to_string()).unwrap_or("-".into()),
-                ),
-            ]);
+            rows.extend(self.up_rows());
         }
-        rows.extend([
+        rows.extend(self.cost_rows());
+        rows
+    }
+
+    /// The rows of messages going up (client to server), with `--direction up|both`.
+    fn up_rows(&self) -> [(&'static str, String); 5] {
+        let up = self.up.as_ref();
+        let ulat = |f: fn(&Latency) -> u64| {
+            up.and_then(|u| u.latency.as_ref())
+                .map(|l| ms(f(l)))
+                .unwrap_or("-".into())
+        };
+        [
+            (
+                "up: messages delivered",
+                up.map(|u| format!("{} / {}", u.delivered, u.expected))
+                    .unwrap_or("-".into()),
+            ),
+            (
+                "up: lost / duplicated / out of order",
+                up.map(|u| format!("{} / {} / {}", u.lost, u.duplicated, u.out_of_order))
+                    .unwrap_or("-".into()),
+            ),
+            ("up: latency p50 (ms)", ulat(|l| l.p50_us)),
+            ("up: latency p99 (ms)", ulat(|l| l.p99_us)),
+            (
+                "up: HTTP POSTs",
+                up.map(|u| u.posts.to_string()).unwrap_or("-".into()),
+            ),
+        ]
+    }
+
+    /// What the delivery cost: requests, connections, bytes at the sockets and on the
+    /// wire, CPU time.
+    fn cost_rows(&self) -> Vec<(&'static str, String)> {
+        let b = &self.bytes;
+        vec![
             ("HTTP requests", self.requests.to_string()),
             ("empty polls", self.empty_polls.to_string()),
             ("TCP connections opened", self.connections.to_string()),
@@ -642,8 +661,7 @@ impl Column {
                     .unwrap_or("-".into()),
             ),
             ("run time (ms)", format!("{:.0}", self.elapsed_ms)),
-        ]);
-        rows
+        ]
     }
 }
 

@@ -567,49 +567,67 @@ fn steps(
             rec.source = source;
             rec.note = note;
         }
-        for (k, q) in step.questions.iter().enumerate() {
-            let drift = |e: crate::labs::LabsError| -> anyhow::Error {
-                Hinted::failure(format!(
-                    "lab {} step {} question {}: {e}",
-                    lab.id,
-                    i + 1,
-                    k + 1
-                ))
-                .with_hint("the lab and the command's report have drifted apart: this is a bug in labs/labs.toml")
-                .into()
-            };
-            let measured = q.measure(&doc).map_err(drift)?;
-            let ask = fill(&q.ask, &doc, None).map_err(drift)?;
-            out.event(&Say::Ask {
-                question: k + 1,
-                text: ask.clone(),
-            })?;
-            if plan.instructor {
-                out.event(&Say::Instructor {
-                    answer: measured.clone(),
-                })?;
-            }
-            let record = match ask_one(plan, out, input, q, &doc, &measured, drift)? {
-                Ok(attempts) => attempts,
-                Err(InputEnded) => return Ok(Err(InputEnded)),
-            };
-            let correct = record.iter().any(|a| a.verdict == Verdict::Right);
-            if correct {
-                session.correct += 1;
-                if record.len() == 1 {
-                    session.correct_first_try += 1;
-                }
-            }
-            session.steps[i].questions.push(QuestionRecord {
-                ask,
-                pointer: q.answer.clone(),
-                measured,
-                hint_shown: record.len() > 1,
-                explanation_shown: !correct,
-                correct,
-                attempts: record,
-            });
+        if let Err(ended) = ask_questions(plan, out, input, session, i, &step.questions, &doc)? {
+            return Ok(Err(ended));
         }
+    }
+    Ok(Ok(()))
+}
+
+/// The questions of step `i` (counted from 0), asked about the report `doc` that its
+/// command just produced, each answer recorded in `session`.
+fn ask_questions(
+    plan: &Plan,
+    out: &mut Output,
+    input: &mut dyn BufRead,
+    session: &mut Session,
+    i: usize,
+    questions: &[Question],
+    doc: &Value,
+) -> anyhow::Result<Result<(), InputEnded>> {
+    let lab = &plan.lab;
+    for (k, q) in questions.iter().enumerate() {
+        let drift = |e: crate::labs::LabsError| -> anyhow::Error {
+            Hinted::failure(format!(
+                "lab {} step {} question {}: {e}",
+                lab.id,
+                i + 1,
+                k + 1
+            ))
+            .with_hint("the lab and the command's report have drifted apart: this is a bug in labs/labs.toml")
+            .into()
+        };
+        let measured = q.measure(doc).map_err(drift)?;
+        let ask = fill(&q.ask, doc, None).map_err(drift)?;
+        out.event(&Say::Ask {
+            question: k + 1,
+            text: ask.clone(),
+        })?;
+        if plan.instructor {
+            out.event(&Say::Instructor {
+                answer: measured.clone(),
+            })?;
+        }
+        let record = match ask_one(plan, out, input, q, doc, &measured, drift)? {
+            Ok(attempts) => attempts,
+            Err(InputEnded) => return Ok(Err(InputEnded)),
+        };
+        let correct = record.iter().any(|a| a.verdict == Verdict::Right);
+        if correct {
+            session.correct += 1;
+            if record.len() == 1 {
+                session.correct_first_try += 1;
+            }
+        }
+        session.steps[i].questions.push(QuestionRecord {
+            ask,
+            pointer: q.answer.clone(),
+            measured,
+            hint_shown: record.len() > 1,
+            explanation_shown: !correct,
+            correct,
+            attempts: record,
+        });
     }
     Ok(Ok(()))
 }
