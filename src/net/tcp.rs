@@ -13,6 +13,7 @@
 //! - [`bench_listener`], [`bench_sink`] and [`bench_send`] are plain blocking loops on
 //!   threads, for throughput.
 
+use crate::wire::Role;
 use serde::Serialize;
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use std::io::{self, Read, Write};
@@ -194,14 +195,6 @@ pub enum CloseHow {
     Error(String),
 }
 
-/// Which end of the connection netlab is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Client,
-    Server,
-}
-
 /// How one connection went, when it is over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionEnd {
@@ -227,6 +220,7 @@ pub enum Happening {
     /// The three-way handshake finished: the 4-tuple names this connection.
     Connected {
         conn: u32,
+        /// Which end of the connection netlab is.
         role: Role,
         local: SocketAddr,
         remote: SocketAddr,

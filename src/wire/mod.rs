@@ -50,6 +50,16 @@ pub mod transport;
 
 pub use field::{Field, FieldSpec};
 
+/// Which end of a connection: the client opens it, the server accepts it (RFC 9110 §3.3
+/// says the same of HTTP). TCP, WebSocket and the push transports all use this one
+/// word; WebSocket adds its masking rule to it (`websocket::Role::must_mask`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Client,
+    Server,
+}
+
 use crate::layers::Protocol;
 use serde::Serialize;
 use std::ops::Range;

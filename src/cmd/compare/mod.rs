@@ -9,11 +9,12 @@
 
 use crate::cli::compare::{CompareArgs, DirectionArg, TransportArg};
 use crate::error::{self, HintExt};
-use crate::net::push::{Direction, End, Transport, Workload};
+use crate::net::push::{Direction, Transport, Workload};
 use crate::net::runtime::{runtime, Runtime};
 use crate::output::{Output, Paint, Render, Side, Step, Style, Timeline};
 use crate::wire::application::push::WireTally;
 use crate::wire::application::push::{MAX_EVENT_ID, MIN_PAYLOAD};
+use crate::wire::Role;
 use serde::Serialize;
 
 pub mod capture;
@@ -669,8 +670,8 @@ fn timeline(steps: &[TraceStep]) -> Timeline {
     let mut t = Timeline::default();
     for s in steps {
         let side = match s.end {
-            End::Client => Side::Client,
-            End::Server => Side::Server,
+            Role::Client => Side::Client,
+            Role::Server => Side::Server,
         };
         t.push(match &s.sends {
             Some(what) => Step::send(Some(s.at_us), side, s.action.clone(), what.clone()),

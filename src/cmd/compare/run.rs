@@ -11,10 +11,11 @@
 
 use super::capture::{self, Counted};
 use crate::net::push::{
-    self, ClientTally, Clients, ClientsError, End, Observer, ServerError, Shared, Transport,
-    UpTally, Workload,
+    self, ClientTally, Clients, ClientsError, Observer, ServerError, Shared, Transport, UpTally,
+    Workload,
 };
 use crate::wire::application::push::WireTally;
+use crate::wire::Role;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::io;
@@ -28,7 +29,7 @@ use tokio::time::timeout;
 #[derive(Debug, Clone, Serialize)]
 pub struct TraceStep {
     pub at_us: u64,
-    pub end: End,
+    pub end: Role,
     pub action: String,
     /// What crossed the connection, with its size, if anything.
     pub sends: Option<String>,
@@ -43,7 +44,7 @@ struct Trace {
 }
 
 impl Observer for Trace {
-    fn step(&self, at: Instant, end: End, action: Cow<'static, str>, sends: Option<String>) {
+    fn step(&self, at: Instant, end: Role, action: Cow<'static, str>, sends: Option<String>) {
         let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
         if steps.len() < self.cap {
             let since = at.saturating_duration_since(self.start);
@@ -321,9 +322,9 @@ mod tests {
         let at = |ms| start + Duration::from_millis(ms);
         // The two sides' threads report out of order; a step drawn after the fact
         // (`record_at`) carries its own time.
-        trace.step(at(5), End::Server, "answers".into(), Some("204".into()));
-        trace.step(at(1), End::Client, "asks".into(), None);
-        trace.step(at(0), End::Client, "dropped: past the cap".into(), None);
+        trace.step(at(5), Role::Server, "answers".into(), Some("204".into()));
+        trace.step(at(1), Role::Client, "asks".into(), None);
+        trace.step(at(0), Role::Client, "dropped: past the cap".into(), None);
         let steps = trace.steps();
         let seen: Vec<(u64, &str)> = steps.iter().map(|s| (s.at_us, s.action.as_str())).collect();
         assert_eq!(seen, [(1_000, "asks"), (5_000, "answers")]);
@@ -340,10 +341,10 @@ mod tests {
             steps: Mutex::new(Vec::new()),
         };
         let at = |ns: u64| start + Duration::from_nanos(7_000 + ns);
-        trace.step(at(500), End::Client, "has event 0".into(), None);
+        trace.step(at(500), Role::Client, "has event 0".into(), None);
         trace.step(
             at(100),
-            End::Server,
+            Role::Server,
             "answers".into(),
             Some("200 OK".into()),
         );

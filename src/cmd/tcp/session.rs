@@ -10,12 +10,12 @@ use crate::cmd::reach;
 use crate::error::{HintExt, Hinted};
 use crate::net::host::{self, TcpState};
 use crate::net::tcp::{
-    self, session, CloseHow, EffectiveOpts, Happening, Mode, Role, SessionConfig, SessionEnd,
-    SockOpts,
+    self, session, CloseHow, EffectiveOpts, Happening, Mode, SessionConfig, SessionEnd, SockOpts,
 };
 use crate::net::Endpoint;
 use crate::output::chunk::ChunkTagger;
 use crate::output::{Format, Output, Paint, Render, Style};
+use crate::wire::Role;
 use serde::Serialize;
 use std::io;
 use std::net::SocketAddr;

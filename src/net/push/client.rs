@@ -3,11 +3,12 @@
 //! workload goes up, sending its own messages (HTTP POSTs, or frames on its WebSocket).
 //! A client notes when each event arrived, on the same clock the event source used.
 
-use super::{frame_label, ws_config, ClientTally, ConnError, End, Shared, Transport, UP_STRIDE};
+use super::{frame_label, ws_config, ClientTally, ConnError, Shared, Transport, UP_STRIDE};
 use crate::net::http::HttpConn;
 use crate::net::ws::{self, Flow, Received};
 use crate::wire::application::push::{self as wp, MIN_PAYLOAD};
 use crate::wire::application::websocket::{Message, MessageKind};
+use crate::wire::Role;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::{JoinError, JoinSet};
@@ -179,7 +180,7 @@ async fn post_sender(
         tally.head_bytes += (req.len() - body.len()) as u64;
         shared.record_at(
             sent_at,
-            End::Client,
+            Role::Client,
             format!("sends message {i}"),
             Some(format!(
                 "POST /messages ({} B head + {} B)",
@@ -244,7 +245,7 @@ async fn poll_client(
         tally.head_bytes += req.len() as u64;
         shared.record_at(
             sent_at,
-            End::Client,
+            Role::Client,
             format!("asks for events from {next}"),
             Some(format!("GET /poll ({} B)", req.len())),
         );
@@ -252,13 +253,13 @@ async fn poll_client(
         tally.head_bytes += resp.head_len as u64;
         if resp.body.is_empty() {
             tally.empty_polls += 1;
-            shared.record(End::Client, "nothing new", None);
+            shared.record(Role::Client, "nothing new", None);
         }
         for payload in resp.body.chunks(w.payload.max(MIN_PAYLOAD)) {
             receive(shared, tally, payload);
             if let Some(id) = wp::event_id(payload) {
                 next = next.max(id + 1);
-                shared.record(End::Client, format!("has event {id}"), None);
+                shared.record(Role::Client, format!("has event {id}"), None);
             }
         }
         if close {
@@ -281,7 +282,7 @@ async fn open_connection(
     let conn = HttpConn::connect(shared.addr, shared.client_count.clone(), limit).await?;
     tally.connections += 1;
     shared.record(
-        End::Client,
+        Role::Client,
         "opens a TCP connection",
         Some("SYN, SYN-ACK, ACK".to_owned()),
     );
@@ -303,7 +304,7 @@ async fn sse_client(
     tally.head_bytes += req.len() as u64;
     shared.record_at(
         sent_at,
-        End::Client,
+        Role::Client,
         "subscribes",
         Some(format!("GET /events ({} B)", req.len())),
     );
@@ -317,7 +318,7 @@ async fn sse_client(
             conn.consume(used);
             receive(shared, tally, &ev.data);
             if let Some(id) = wp::event_id(&ev.data) {
-                shared.record(End::Client, format!("has event {id}"), None);
+                shared.record(Role::Client, format!("has event {id}"), None);
             }
         }
         if have_all(shared, tally) {
@@ -357,7 +358,7 @@ async fn ws_client(
     tally.head_bytes += (sent + received) as u64;
     shared.record_at(
         asked_at,
-        End::Client,
+        Role::Client,
         "asks to upgrade",
         Some(format!("GET /events Upgrade: websocket ({sent} B)")),
     );
@@ -371,7 +372,7 @@ async fn ws_client(
                 Received::Message(m) => {
                     receive(shared, tally, &m.payload);
                     if let Some(id) = wp::event_id(&m.payload) {
-                        shared.record(End::Client, format!("has event {id}"), None);
+                        shared.record(Role::Client, format!("has event {id}"), None);
                     }
                 }
                 Received::Eof => break,
@@ -398,7 +399,7 @@ async fn ws_client(
                 ws.send(&m).await?;
                 shared.record_at(
                     sent_at,
-                    End::Client,
+                    Role::Client,
                     format!("sends message {up_sent}"),
                     Some(frame_label(&m, Some([0; 4]))),
                 );

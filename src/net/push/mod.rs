@@ -27,6 +27,7 @@ use crate::net::http::{ByteCount, HttpError};
 use crate::net::ws::{WsConfig, WsError};
 use crate::wire::application::push as wp;
 use crate::wire::application::websocket::{FrameHeader, Message, ProtocolError};
+use crate::wire::Role;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -169,21 +170,13 @@ impl EventSource {
     }
 }
 
-/// Which end did something, in a trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum End {
-    Client,
-    Server,
-}
-
 /// Told every step the server and the clients take (a request, an answer, a frame), for
 /// `--explain`'s sequence diagrams. Both sides' threads call it on every step of a run,
 /// so it must be cheap: `cmd::compare` keeps the first few steps and drops the rest.
 pub trait Observer: Send + Sync {
     /// `end` did `action` at `at`; `sends` is what crossed the connection, with its size.
     /// `action` is mostly a `&'static str`, so a step that is dropped costs no copy.
-    fn step(&self, at: Instant, end: End, action: Cow<'static, str>, sends: Option<String>);
+    fn step(&self, at: Instant, end: Role, action: Cow<'static, str>, sends: Option<String>);
 }
 
 /// What the clients saw.
@@ -323,7 +316,7 @@ impl Shared {
     }
 
     /// Tell the observer that `end` did `action` now.
-    fn record(&self, end: End, action: impl Into<Cow<'static, str>>, sends: Option<String>) {
+    fn record(&self, end: Role, action: impl Into<Cow<'static, str>>, sends: Option<String>) {
         self.record_at(Instant::now(), end, action, sends)
     }
 
@@ -338,7 +331,7 @@ impl Shared {
     fn record_at(
         &self,
         at: Instant,
-        end: End,
+        end: Role,
         action: impl Into<Cow<'static, str>>,
         sends: Option<String>,
     ) {

@@ -6,11 +6,12 @@
 //! Server-Sent Events (WHATWG HTML §9.2) or, with `Upgrade: websocket`, the opening
 //! handshake of RFC 6455 §4.2.
 
-use super::{frame_label, ws_config, ConnError, End, Shared, Transport};
+use super::{frame_label, ws_config, ConnError, Shared, Transport};
 use crate::net::http::{Counted, HttpConn, HttpError};
 use crate::net::ws::{self, Flow, Received, WsConnection};
 use crate::wire::application::push as wp;
 use crate::wire::application::websocket::{CloseCode, Message, MessageKind};
+use crate::wire::Role;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,7 +60,7 @@ async fn produce(shared: Arc<Shared>) {
             tokio::time::sleep_until(at.into()).await;
         }
         shared.source.publish();
-        shared.record(End::Server, format!("event {i} exists"), None);
+        shared.record(Role::Server, format!("event {i} exists"), None);
     }
 }
 
@@ -148,7 +149,7 @@ async fn serve_polls(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnErro
         let mut have = shared.source.published();
         if have <= q.next {
             if let Some(ms) = q.hold_ms {
-                shared.record(End::Server, "holds the request", None);
+                shared.record(Role::Server, "holds the request", None);
                 have = shared
                     .source
                     .wait_for(q.next + 1, Duration::from_millis(ms))
@@ -177,7 +178,7 @@ async fn serve_polls(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnErro
         // Timed before the write, so it sorts before the peer's reaction (`record_at`).
         let sent_at = Instant::now();
         conn.write_all(&msg).await?;
-        shared.record_at(sent_at, End::Server, "answers", Some(label));
+        shared.record_at(sent_at, Role::Server, "answers", Some(label));
         if close {
             conn.shutdown().await;
             return Ok(());
@@ -198,7 +199,7 @@ async fn serve_sse(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnError>
     conn.write_all(wp::SSE_RESPONSE_HEAD).await?;
     shared.record_at(
         sent_at,
-        End::Server,
+        Role::Server,
         "opens the stream",
         Some(format!(
             "200 OK text/event-stream ({} B)",
@@ -215,7 +216,7 @@ async fn serve_sse(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnError>
         conn.write_all(&ev).await?;
         shared.record_at(
             sent_at,
-            End::Server,
+            Role::Server,
             "writes an event",
             Some(format!("id: {id} data: … ({} B)", ev.len())),
         );
@@ -240,7 +241,7 @@ async fn serve_ws(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnError> 
         .await
         .map_err(|e| ConnError::UpgradeRefused(e.error))?;
     shared.record(
-        End::Server,
+        Role::Server,
         "accepts the upgrade",
         Some(format!(
             "101 Switching Protocols ({} B)",
@@ -282,7 +283,7 @@ async fn push_and_read(
                     // Timed before the write, so it sorts before the peer's reaction (`record_at`).
                     let sent_at = Instant::now();
                     ws.send(&m).await?;
-                    shared.record_at(sent_at, End::Server, "sends a frame", Some(frame_label(&m, None)));
+                    shared.record_at(sent_at, Role::Server, "sends a frame", Some(frame_label(&m, None)));
                 }
                 sent = have.min(down_total);
             }
@@ -328,7 +329,7 @@ async fn serve_posts(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnErro
         conn.write_all(&answer).await?;
         shared.record_at(
             sent_at,
-            End::Server,
+            Role::Server,
             "has the message",
             Some(format!("204 No Content ({} B)", answer.len())),
         );
