@@ -6,7 +6,7 @@ mod common;
 
 use common::{netlab, netlab_with_limit, on_a_terminal};
 use netlab::cmd::compare::{measure, CaptureMode, Column, CompareReport, Plan};
-use netlab::net::push::{Direction, Transport, Workload};
+use netlab::net::push::{PushTransport, Traffic, Workload};
 use netlab::wire::application::push as wp;
 use netlab::wire::application::websocket::handshake;
 use std::time::Duration;
@@ -19,11 +19,11 @@ fn workload(events: u64, interval_ms: u64, poll_ms: u64, clients: usize) -> Work
         poll_interval: Duration::from_millis(poll_ms),
         hold: Duration::from_millis(1000),
         clients,
-        direction: Direction::Down,
+        direction: Traffic::Down,
     }
 }
 
-fn compare(w: Workload, transports: &[Transport]) -> CompareReport {
+fn compare(w: Workload, transports: &[PushTransport]) -> CompareReport {
     let plan = Plan {
         workload: w,
         transports: transports.to_vec(),
@@ -45,13 +45,13 @@ fn compare(w: Workload, transports: &[Transport]) -> CompareReport {
     })
 }
 
-fn col(r: &CompareReport, t: Transport) -> &Column {
+fn col(r: &CompareReport, t: PushTransport) -> &Column {
     r.columns.iter().find(|c| c.transport == t).unwrap()
 }
 
 #[test]
 fn every_transport_delivers_every_event_exactly_once_in_order() {
-    let r = compare(workload(30, 3, 5, 1), &Transport::ALL);
+    let r = compare(workload(30, 3, 5, 1), &PushTransport::ALL);
     assert_eq!(r.columns.len(), 5);
     for c in &r.columns {
         assert_eq!(c.error, None, "{}", c.title);
@@ -77,12 +77,12 @@ fn every_transport_delivers_every_event_exactly_once_in_order() {
 #[test]
 fn connections_requests_and_bytes_relate_as_the_protocols_say() {
     // 100 small events: WebSocket pays one upgrade and 2 B per frame, polling pays heads.
-    let r = compare(workload(100, 1, 3, 1), &Transport::ALL);
-    let short = col(&r, Transport::ShortPoll);
-    let keep = col(&r, Transport::KeepAlivePoll);
-    let long = col(&r, Transport::LongPoll);
-    let sse = col(&r, Transport::Sse);
-    let ws = col(&r, Transport::WebSocket);
+    let r = compare(workload(100, 1, 3, 1), &PushTransport::ALL);
+    let short = col(&r, PushTransport::ShortPoll);
+    let keep = col(&r, PushTransport::KeepAlivePoll);
+    let long = col(&r, PushTransport::LongPoll);
+    let sse = col(&r, PushTransport::Sse);
+    let ws = col(&r, PushTransport::WebSocket);
     for c in &r.columns {
         assert_eq!(c.lost, 0, "{}", c.title);
         assert_eq!(
@@ -117,9 +117,9 @@ fn websocket_and_sse_bytes_match_the_bytes_their_protocols_define() {
     let events = 12u64;
     let r = compare(
         workload(events, 1, 5, 1),
-        &[Transport::Sse, Transport::WebSocket],
+        &[PushTransport::Sse, PushTransport::WebSocket],
     );
-    let ws = col(&r, Transport::WebSocket);
+    let ws = col(&r, PushTransport::WebSocket);
     // Upgrade request and 101 answer, as wire::application::websocket builds them (key length is fixed).
     let (_, req) = handshake::client_request("127.0.0.1:65535", "/events", [0; 16], &[], None);
     assert!(ws.bytes.http_heads > 0);
@@ -134,7 +134,7 @@ fn websocket_and_sse_bytes_match_the_bytes_their_protocols_define() {
     // Each 32 B text frame from the server has a 2 B header; then the server's close
     // (2 B header + 2 B code) and the client's masked echo (2 + 4 B key + 2 B code).
     assert_eq!(ws.bytes.framing, events * 2 + 4 + 8);
-    let sse = col(&r, Transport::Sse);
+    let sse = col(&r, PushTransport::Sse);
     let syntax: usize = (0..events).map(|id| wp::sse_event(id, b"").len()).sum();
     assert_eq!(sse.bytes.framing, syntax as u64);
 }
@@ -145,15 +145,15 @@ fn polling_faster_than_events_makes_empty_polls_and_waits_longer() {
     let r = compare(
         workload(6, 30, 5, 1),
         &[
-            Transport::ShortPoll,
-            Transport::LongPoll,
-            Transport::WebSocket,
+            PushTransport::ShortPoll,
+            PushTransport::LongPoll,
+            PushTransport::WebSocket,
         ],
     );
-    let short = col(&r, Transport::ShortPoll);
+    let short = col(&r, PushTransport::ShortPoll);
     assert!(short.empty_polls > 0, "{short:?}");
     assert!(short.requests > short.empty_polls);
-    assert_eq!(col(&r, Transport::LongPoll).empty_polls, 0);
+    assert_eq!(col(&r, PushTransport::LongPoll).empty_polls, 0);
     assert_eq!(short.lost, 0);
 }
 
@@ -164,17 +164,17 @@ fn short_polling_waits_for_its_next_poll_push_does_not() {
     // adds to either.
     let r = compare(
         workload(20, 10, 100, 1),
-        &[Transport::KeepAlivePoll, Transport::WebSocket],
+        &[PushTransport::KeepAlivePoll, PushTransport::WebSocket],
     );
-    let poll = col(&r, Transport::KeepAlivePoll).latency.unwrap();
-    let ws = col(&r, Transport::WebSocket).latency.unwrap();
+    let poll = col(&r, PushTransport::KeepAlivePoll).latency.unwrap();
+    let ws = col(&r, PushTransport::WebSocket).latency.unwrap();
     assert!(poll.p50_us > ws.p50_us, "poll {poll:?} ws {ws:?}");
     assert!(poll.max_us > ws.p50_us);
 }
 
 #[test]
 fn every_client_gets_every_event() {
-    let r = compare(workload(10, 2, 5, 3), &Transport::ALL);
+    let r = compare(workload(10, 2, 5, 3), &PushTransport::ALL);
     for c in &r.columns {
         assert_eq!(
             (c.expected, c.delivered, c.lost),
@@ -182,7 +182,7 @@ fn every_client_gets_every_event() {
             "{}",
             c.title
         );
-        if c.transport != Transport::ShortPoll {
+        if c.transport != PushTransport::ShortPoll {
             assert_eq!(c.connections, 3, "{}", c.title);
         }
         assert!(c.bytes.server_agrees, "{}", c.title);
@@ -192,8 +192,8 @@ fn every_client_gets_every_event() {
 #[test]
 fn messages_up_arrive_once_in_order_as_posts_or_masked_frames() {
     let mut w = workload(15, 2, 5, 2);
-    w.direction = Direction::Up;
-    let r = compare(w, &Transport::ALL);
+    w.direction = Traffic::Up;
+    let r = compare(w, &PushTransport::ALL);
     for c in &r.columns {
         assert_eq!(c.error, None, "{}", c.title);
         let up = c.up.as_ref().expect("an up column");
@@ -212,25 +212,25 @@ fn messages_up_arrive_once_in_order_as_posts_or_masked_frames() {
         assert_eq!(up.latency.map(|l| l.samples), Some(30), "{}", c.title);
         assert_eq!(c.expected, 0, "{}: nothing goes down", c.title);
         assert!(c.bytes.server_agrees, "{}", c.title);
-        let posts = if c.transport == Transport::WebSocket {
+        let posts = if c.transport == PushTransport::WebSocket {
             0
         } else {
             30
         };
         assert_eq!(up.posts, posts, "{}", c.title);
     }
-    let ws = col(&r, Transport::WebSocket);
+    let ws = col(&r, PushTransport::WebSocket);
     // 30 masked frames (2 B header + 4 B key each) and, per client, the close exchange.
     assert_eq!(ws.bytes.framing, 30 * 6 + 2 * 12);
-    assert!(ws.bytes.total < col(&r, Transport::KeepAlivePoll).bytes.total);
-    assert_eq!(col(&r, Transport::ShortPoll).connections, 30);
+    assert!(ws.bytes.total < col(&r, PushTransport::KeepAlivePoll).bytes.total);
+    assert_eq!(col(&r, PushTransport::ShortPoll).connections, 30);
 }
 
 #[test]
 fn both_directions_at_once() {
     let mut w = workload(10, 3, 5, 1);
-    w.direction = Direction::Both;
-    let r = compare(w, &Transport::ALL);
+    w.direction = Traffic::Both;
+    let r = compare(w, &PushTransport::ALL);
     for c in &r.columns {
         let up = c.up.as_ref().unwrap();
         assert_eq!(
@@ -249,8 +249,8 @@ fn both_directions_at_once() {
     }
     // WebSocket carries both directions on its one connection; the HTTP transports
     // need a second one for their POSTs.
-    assert_eq!(col(&r, Transport::WebSocket).connections, 1);
-    assert_eq!(col(&r, Transport::Sse).connections, 2);
+    assert_eq!(col(&r, PushTransport::WebSocket).connections, 1);
+    assert_eq!(col(&r, PushTransport::Sse).connections, 2);
 }
 
 #[test]
@@ -403,7 +403,7 @@ fn cpu_time_is_measured_apart_for_the_server_and_the_clients() {
     // WebSocket client reads one small frame per event on one connection. By design the
     // polling client does more work for the same events, by a margin that CPU time
     // (which waiting for a loaded CPU does not add to) keeps in order.
-    let r = compare(workload(40, 10, 2, 1), &Transport::ALL);
+    let r = compare(workload(40, 10, 2, 1), &PushTransport::ALL);
     for c in &r.columns {
         assert_eq!(c.error, None, "{}", c.title);
         for (side, ms) in [("server", c.server_cpu_ms), ("clients", c.client_cpu_ms)] {
@@ -418,8 +418,8 @@ fn cpu_time_is_measured_apart_for_the_server_and_the_clients() {
             );
         }
     }
-    let poll = col(&r, Transport::ShortPoll);
-    let ws = col(&r, Transport::WebSocket);
+    let poll = col(&r, PushTransport::ShortPoll);
+    let ws = col(&r, PushTransport::WebSocket);
     assert!(poll.requests > 40, "{} polls", poll.requests);
     assert!(
         poll.client_cpu_ms > ws.client_cpu_ms,
@@ -484,7 +484,7 @@ fn a_transport_whose_port_is_taken_is_named_and_the_others_still_run() {
             assert!(c["error"].is_null(), "{title}: {}", c["error"]);
             assert_eq!(c["delivered"], 5, "{title}");
             let want = base
-                + Transport::ALL
+                + PushTransport::ALL
                     .iter()
                     .position(|t| t.title() == title)
                     .unwrap() as u16;
@@ -556,7 +556,7 @@ fn help_explains_capture_failure_and_gives_examples() {
 fn progress_is_shown_on_a_terminal_and_not_in_a_pipe() {
     let args = "compare --no-capture --events 6 --interval 2 --poll-interval 4";
     let text = on_a_terminal(args, true);
-    let titles: Vec<&str> = Transport::ALL.iter().map(|t| t.title()).collect();
+    let titles: Vec<&str> = PushTransport::ALL.iter().map(|t| t.title()).collect();
     for (i, title) in titles.iter().enumerate() {
         let line = format!("\r\x1b[2Kcompare: {title} ({}/{})…", i + 1, titles.len());
         assert!(text.contains(&line), "no {line:?} in:\n{text}");

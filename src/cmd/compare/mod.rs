@@ -9,7 +9,7 @@
 
 use crate::cli::compare::{CompareArgs, DirectionArg, TransportArg};
 use crate::error::{self, HintExt};
-use crate::net::push::{Direction, Transport, Workload};
+use crate::net::push::{PushTransport, Traffic, Workload};
 use crate::net::runtime::{runtime, Runtime};
 use crate::output::{Output, Paint, Render, Side, Step, Style, Timeline};
 use crate::wire::application::push::WireTally;
@@ -40,7 +40,7 @@ const TRACE_STEPS: usize = 14;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub workload: Workload,
-    pub transports: Vec<Transport>,
+    pub transports: Vec<PushTransport>,
     pub explain: bool,
     pub csv: bool,
     /// Draw latency distributions and bytes per event into this SVG file.
@@ -69,9 +69,9 @@ impl TryFrom<&CompareArgs> for Plan {
     fn try_from(a: &CompareArgs) -> anyhow::Result<Plan> {
         let interval = check_ranges(a)?;
         let transports = if a.only.is_empty() {
-            Transport::ALL.to_vec()
+            PushTransport::ALL.to_vec()
         } else {
-            Transport::ALL
+            PushTransport::ALL
                 .into_iter()
                 .filter(|t| a.only.contains(&transport_arg(*t)))
                 .collect()
@@ -85,9 +85,9 @@ impl TryFrom<&CompareArgs> for Plan {
                 hold: Duration::from_millis(a.hold),
                 clients: a.clients,
                 direction: match a.direction {
-                    DirectionArg::Down => Direction::Down,
-                    DirectionArg::Up => Direction::Up,
-                    DirectionArg::Both => Direction::Both,
+                    DirectionArg::Down => Traffic::Down,
+                    DirectionArg::Up => Traffic::Up,
+                    DirectionArg::Both => Traffic::Both,
                 },
             },
             transports,
@@ -156,7 +156,7 @@ fn check_ranges(a: &CompareArgs) -> anyhow::Result<u64> {
             format!("give 1 to {MAX_CLIENTS} clients"),
         ));
     }
-    if a.port != 0 && a.port > u16::MAX - (Transport::ALL.len() as u16 - 1) {
+    if a.port != 0 && a.port > u16::MAX - (PushTransport::ALL.len() as u16 - 1) {
         return Err(error::usage(
             format!("--port {} leaves no room for five ports", a.port),
             format!(
@@ -168,13 +168,13 @@ fn check_ranges(a: &CompareArgs) -> anyhow::Result<u64> {
     Ok(interval)
 }
 
-fn transport_arg(t: Transport) -> TransportArg {
+fn transport_arg(t: PushTransport) -> TransportArg {
     match t {
-        Transport::ShortPoll => TransportArg::ShortPoll,
-        Transport::KeepAlivePoll => TransportArg::KeepAlive,
-        Transport::LongPoll => TransportArg::LongPoll,
-        Transport::Sse => TransportArg::Sse,
-        Transport::WebSocket => TransportArg::Ws,
+        PushTransport::ShortPoll => TransportArg::ShortPoll,
+        PushTransport::KeepAlivePoll => TransportArg::KeepAlive,
+        PushTransport::LongPoll => TransportArg::LongPoll,
+        PushTransport::Sse => TransportArg::Sse,
+        PushTransport::WebSocket => TransportArg::Ws,
     }
 }
 
@@ -263,7 +263,7 @@ fn delivery(received: &[Vec<u64>], expected_each: u64) -> (u64, u64, u64, u64) {
 /// One transport's column.
 #[derive(Debug, Clone, Serialize)]
 pub struct Column {
-    pub transport: Transport,
+    pub transport: PushTransport,
     pub title: &'static str,
     /// Events every client should have received, summed over clients.
     pub expected: u64,
@@ -409,7 +409,7 @@ pub fn column(run: &TransportRun, workload: &Workload) -> Column {
 }
 
 /// The column of a transport that could not start: nothing measured, and `why`.
-fn failed_column(t: Transport, workload: &Workload, why: String) -> Column {
+fn failed_column(t: PushTransport, workload: &Workload, why: String) -> Column {
     let empty = TransportRun {
         transport: t,
         tally: Default::default(),
@@ -464,12 +464,12 @@ pub async fn measure(plan: &Plan, mut progress: impl FnMut(&str)) -> CompareRepo
     }
 }
 
-/// Transport `t`'s port: `base` plus its place in the table (0 stays 0: any free port).
-pub fn transport_port(base: u16, t: Transport) -> u16 {
+/// The port of transport `t`: `base` plus its place in the table (0 stays 0: any free port).
+pub fn transport_port(base: u16, t: PushTransport) -> u16 {
     if base == 0 {
         return 0;
     }
-    let i = Transport::ALL.iter().position(|&x| x == t).unwrap_or(0) as u16;
+    let i = PushTransport::ALL.iter().position(|&x| x == t).unwrap_or(0) as u16;
     base.saturating_add(i)
 }
 
@@ -700,9 +700,9 @@ impl Render for CompareReport {
                 w.events,
                 w.payload,
                 match w.direction {
-                    Direction::Down => "server to client",
-                    Direction::Up => "client to server (per client)",
-                    Direction::Both => "each way (per client)",
+                    Traffic::Down => "server to client",
+                    Traffic::Up => "client to server (per client)",
+                    Traffic::Both => "each way (per client)",
                 },
                 if w.interval.is_zero() {
                     "all at once".to_owned()
@@ -875,10 +875,10 @@ mod tests {
             poll_interval: Duration::from_millis(1),
             hold: Duration::from_millis(1),
             clients: 2,
-            direction: Direction::Down,
+            direction: Traffic::Down,
         };
         let run = TransportRun {
-            transport: Transport::Sse,
+            transport: PushTransport::Sse,
             tally: push::ClientTally {
                 received: vec![vec![0, 2, 1, 2], vec![0, 1, 2, 3]],
                 ..Default::default()
@@ -921,10 +921,10 @@ mod tests {
             poll_interval: Duration::from_millis(1),
             hold: Duration::from_millis(1),
             clients: 1,
-            direction: Direction::Down,
+            direction: Traffic::Down,
         };
         let ok = TransportRun {
-            transport: Transport::WebSocket,
+            transport: PushTransport::WebSocket,
             tally: push::ClientTally {
                 received: vec![vec![0, 1]],
                 latencies_us: vec![100, 200],
@@ -948,7 +948,11 @@ mod tests {
         let report = CompareReport {
             workload: w.clone(),
             columns: vec![
-                failed_column(Transport::Sse, &w, "could not bind: address in use".into()),
+                failed_column(
+                    PushTransport::Sse,
+                    &w,
+                    "could not bind: address in use".into(),
+                ),
                 column(&ok, &w),
             ],
             tcpip_overhead: String::new(),

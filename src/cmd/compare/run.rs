@@ -11,8 +11,8 @@
 
 use super::capture::{self, Counted};
 use crate::net::push::{
-    self, ClientTally, Clients, ClientsError, Observer, ServerError, Shared, Transport, UpTally,
-    Workload,
+    self, ClientTally, Clients, ClientsError, Observer, PushTransport, ServerError, Shared,
+    UpTally, Workload,
 };
 use crate::wire::application::push::WireTally;
 use crate::wire::Role;
@@ -74,7 +74,7 @@ impl Trace {
 /// What one transport's run measured.
 #[derive(Debug)]
 pub struct TransportRun {
-    pub transport: Transport,
+    pub transport: PushTransport,
     pub tally: ClientTally,
     /// Bytes the clients read and wrote at their sockets.
     pub client_read: u64,
@@ -160,7 +160,7 @@ const SERVER_STOP: Duration = Duration::from_secs(5);
 /// Run one transport on loopback: a server, `clients` clients and the event source, until
 /// every client has every event or the workload's deadline passes.
 pub async fn run_transport(
-    transport: Transport,
+    transport: PushTransport,
     workload: &Workload,
     opts: RunOptions,
 ) -> Result<TransportRun, StartError> {
@@ -309,7 +309,7 @@ async fn wait_server(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::push::Direction;
+    use crate::net::push::Traffic;
 
     #[test]
     fn the_trace_keeps_the_first_steps_it_is_told_and_sorts_them_by_time() {
@@ -365,7 +365,7 @@ mod tests {
             poll_interval: Duration::from_millis(1),
             hold: Duration::from_millis(1),
             clients: 1,
-            direction: Direction::Down,
+            direction: Traffic::Down,
         };
         let opts = RunOptions {
             trace_cap: 0,
@@ -376,7 +376,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let r = rt.block_on(run_transport(Transport::Sse, &workload, opts));
+        let r = rt.block_on(run_transport(PushTransport::Sse, &workload, opts));
         let e = r.expect_err("the port is taken");
         assert!(matches!(e, StartError::Bind { .. }), "{e:?}");
         assert!(

@@ -8,7 +8,7 @@ use crate::cmd::tcp::{self, DemoReport as TcpReport};
 use crate::cmd::udp::demo::{self as udp_demo, DemoReport as UdpReport, StreamComparison};
 use crate::cmd::udp::tcp_loss::{NotShown, Outcome};
 use crate::cmd::ws::{self, HandshakePlan, HandshakeReport};
-use crate::net::push::{Direction, Transport, Workload};
+use crate::net::push::{PushTransport, Traffic, Workload};
 use crate::net::runtime::{runtime, Runtime};
 use crate::net::ws::WsTrace;
 use crate::output::{Paint, Render, Style};
@@ -345,14 +345,14 @@ pub fn workload(quick: bool) -> Workload {
         poll_interval: Duration::from_millis(50),
         hold: Duration::from_millis(1000),
         clients: 1,
-        direction: Direction::Down,
+        direction: Traffic::Down,
     }
 }
 
 fn comparison(quick: bool) -> anyhow::Result<CompareReport> {
     let plan = compare::Plan {
         workload: workload(quick),
-        transports: Transport::ALL.to_vec(),
+        transports: PushTransport::ALL.to_vec(),
         explain: false,
         csv: false,
         plot: None,
@@ -377,13 +377,16 @@ pub fn compare_takeaway(r: &CompareReport) -> anyhow::Result<String> {
             c.error.as_deref().unwrap_or("")
         );
     }
-    let col = |t: Transport| {
+    let col = |t: PushTransport| {
         r.columns
             .iter()
             .find(|c| c.transport == t)
             .with_context(|| format!("the comparison has no {} column", t.title()))
     };
-    let (ws, sp) = (col(Transport::WebSocket)?, col(Transport::ShortPoll)?);
+    let (ws, sp) = (
+        col(PushTransport::WebSocket)?,
+        col(PushTransport::ShortPoll)?,
+    );
     let p50 = |c: &compare::Column| {
         c.latency.map_or("-".to_owned(), |l| {
             format!("{:.1} ms", l.p50_us as f64 / 1000.0)

@@ -3,7 +3,7 @@
 //! workload goes up, sending its own messages (HTTP POSTs, or frames on its WebSocket).
 //! A client notes when each event arrived, on the same clock the event source used.
 
-use super::{frame_label, ws_config, ClientTally, ConnError, Shared, Transport, UP_STRIDE};
+use super::{frame_label, ws_config, ClientTally, ConnError, PushTransport, Shared, UP_STRIDE};
 use crate::net::http::HttpConn;
 use crate::net::ws::{self, Flow, Received};
 use crate::wire::application::push::{self as wp, MIN_PAYLOAD};
@@ -110,16 +110,18 @@ async fn one_client(shared: Arc<Shared>, c: usize) -> ClientDone {
             return Ok(());
         }
         match shared.transport {
-            Transport::ShortPoll => poll_client(&shared, &mut tally, deadline, true, None).await,
-            Transport::KeepAlivePoll => {
+            PushTransport::ShortPoll => {
+                poll_client(&shared, &mut tally, deadline, true, None).await
+            }
+            PushTransport::KeepAlivePoll => {
                 poll_client(&shared, &mut tally, deadline, false, None).await
             }
-            Transport::LongPoll => {
+            PushTransport::LongPoll => {
                 let hold = Some(shared.workload.hold);
                 poll_client(&shared, &mut tally, deadline, false, hold).await
             }
-            Transport::Sse => sse_client(&shared, &mut tally, deadline).await,
-            Transport::WebSocket => ws_client(&shared, &mut tally, deadline, c).await,
+            PushTransport::Sse => sse_client(&shared, &mut tally, deadline).await,
+            PushTransport::WebSocket => ws_client(&shared, &mut tally, deadline, c).await,
         }
     };
     // WebSocket sends its messages up on its one connection (in ws_client); the
@@ -127,9 +129,9 @@ async fn one_client(shared: Arc<Shared>, c: usize) -> ClientDone {
     let up = async {
         match shared.transport {
             _ if !dir.up() => Ok(()),
-            Transport::WebSocket if dir.down() => Ok(()),
-            Transport::WebSocket => ws_client(&shared, &mut up_tally, deadline, c).await,
-            t => post_sender(&shared, &mut up_tally, c, t == Transport::ShortPoll).await,
+            PushTransport::WebSocket if dir.down() => Ok(()),
+            PushTransport::WebSocket => ws_client(&shared, &mut up_tally, deadline, c).await,
+            t => post_sender(&shared, &mut up_tally, c, t == PushTransport::ShortPoll).await,
         }
     };
     let (r_down, r_up) = tokio::join!(down, up);

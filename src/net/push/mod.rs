@@ -7,7 +7,7 @@
 //! client has parsed it", measured on one clock in one process. The bytes come from
 //! `wire::application::push` (HTTP heads, SSE) and `wire::application::websocket` (handshake, frames).
 //!
-//! - `mod.rs`: the vocabulary ([`Transport`], [`Direction`], [`Workload`]), [`Shared`]
+//! - `mod.rs`: the vocabulary ([`PushTransport`], [`Traffic`], [`Workload`]), [`Shared`]
 //!   (what both ends of a run share), why a connection failed ([`ConnError`]), and a
 //!   thread's CPU time.
 //! - `server.rs`: [`serve`], the event source and the one server that speaks all five.
@@ -40,7 +40,7 @@ use tokio::time::timeout;
 /// How events get from the server to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Transport {
+pub enum PushTransport {
     /// `GET /poll` every poll interval, each on a new TCP connection (`Connection: close`).
     ShortPoll,
     /// `GET /poll` every poll interval on one persistent connection.
@@ -53,23 +53,23 @@ pub enum Transport {
     WebSocket,
 }
 
-impl Transport {
-    pub const ALL: [Transport; 5] = [
-        Transport::ShortPoll,
-        Transport::KeepAlivePoll,
-        Transport::LongPoll,
-        Transport::Sse,
-        Transport::WebSocket,
+impl PushTransport {
+    pub const ALL: [PushTransport; 5] = [
+        PushTransport::ShortPoll,
+        PushTransport::KeepAlivePoll,
+        PushTransport::LongPoll,
+        PushTransport::Sse,
+        PushTransport::WebSocket,
     ];
 
     /// The column title.
     pub fn title(self) -> &'static str {
         match self {
-            Transport::ShortPoll => "short poll (new conn)",
-            Transport::KeepAlivePoll => "short poll (keep-alive)",
-            Transport::LongPoll => "long poll",
-            Transport::Sse => "SSE",
-            Transport::WebSocket => "WebSocket",
+            PushTransport::ShortPoll => "short poll (new conn)",
+            PushTransport::KeepAlivePoll => "short poll (keep-alive)",
+            PushTransport::LongPoll => "long poll",
+            PushTransport::Sse => "SSE",
+            PushTransport::WebSocket => "WebSocket",
         }
     }
 }
@@ -77,7 +77,7 @@ impl Transport {
 /// Which way the messages go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Direction {
+pub enum Traffic {
     /// Server to client: the events.
     Down,
     /// Client to server: each client sends as many messages (HTTP POSTs or WebSocket frames).
@@ -86,12 +86,12 @@ pub enum Direction {
     Both,
 }
 
-impl Direction {
+impl Traffic {
     pub fn down(self) -> bool {
-        self != Direction::Up
+        self != Traffic::Up
     }
     pub fn up(self) -> bool {
-        self != Direction::Down
+        self != Traffic::Down
     }
 }
 
@@ -112,7 +112,7 @@ pub struct Workload {
     pub hold: Duration,
     /// Clients, each receiving every event.
     pub clients: usize,
-    pub direction: Direction,
+    pub direction: Traffic,
 }
 
 impl Workload {
@@ -206,7 +206,7 @@ pub struct ClientTally {
 pub struct Shared {
     source: EventSource,
     workload: Workload,
-    transport: Transport,
+    transport: PushTransport,
     /// When the run started: event `i` is due at `start + (i + 1) × interval`.
     start: Instant,
     server_count: Arc<ByteCount>,
@@ -243,7 +243,7 @@ pub struct UpTally {
 impl Shared {
     /// A run of `transport` with its server on `addr`, started at `start`.
     pub fn new(
-        transport: Transport,
+        transport: PushTransport,
         workload: &Workload,
         addr: SocketAddr,
         start: Instant,

@@ -6,7 +6,7 @@
 //! Server-Sent Events (WHATWG HTML §9.2) or, with `Upgrade: websocket`, the opening
 //! handshake of RFC 6455 §4.2.
 
-use super::{frame_label, ws_config, ConnError, Shared, Transport};
+use super::{frame_label, ws_config, ConnError, PushTransport, Shared};
 use crate::net::http::{Counted, HttpConn, HttpError};
 use crate::net::ws::{self, Flow, Received, WsConnection};
 use crate::wire::application::push as wp;
@@ -120,11 +120,11 @@ async fn serve_conn(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnError
         return serve_posts(conn, shared).await;
     }
     match shared.transport {
-        Transport::ShortPoll | Transport::KeepAlivePoll | Transport::LongPoll => {
+        PushTransport::ShortPoll | PushTransport::KeepAlivePoll | PushTransport::LongPoll => {
             serve_polls(conn, shared).await
         }
-        Transport::Sse => serve_sse(conn, shared).await,
-        Transport::WebSocket => serve_ws(conn, shared).await,
+        PushTransport::Sse => serve_sse(conn, shared).await,
+        PushTransport::WebSocket => serve_ws(conn, shared).await,
     }
 }
 
