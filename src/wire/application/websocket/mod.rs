@@ -45,6 +45,8 @@
 pub mod assemble;
 pub mod close;
 pub mod connection;
+pub mod deflate;
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
