@@ -329,6 +329,38 @@ pub fn check_response(
     Ok(Some(a))
 }
 
+// ------------------------------------------------- the sender's choice, the trace ---
+
+/// Whether to compress a message when permessage-deflate is on (RFC 7692 §6: each
+/// message is the sender's choice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compress {
+    /// When it is at least the threshold ([`DEFAULT_THRESHOLD`]).
+    Auto,
+    /// Never: Socket.IO's `compress(false)`.
+    Never,
+    /// Whatever its size.
+    Always,
+}
+
+/// What permessage-deflate did with a message, for the trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeflateNote {
+    /// Compressed: `wire` payload bytes on the wire (all frames), `inflated` the message.
+    Compressed { wire: usize, inflated: usize },
+    /// Sent uncompressed although the extension is on.
+    Uncompressed(Uncompressed),
+}
+
+/// Why a message went uncompressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uncompressed {
+    /// Smaller than the threshold: not worth compressing.
+    BelowThreshold { threshold: usize },
+    /// The sender asked ([`Compress::Never`]).
+    Asked,
+}
+
 // ------------------------------------------------------------------ the codec -------
 
 /// Why an inflate stopped.

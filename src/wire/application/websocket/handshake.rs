@@ -284,8 +284,8 @@ pub fn validate_request(head: &RequestHead, policy: &ServerPolicy) -> Result<Acc
     })
 }
 
-/// 9. Extensions (§9.1): the first acceptable permessage-deflate offer (RFC 7692 §5).
-/// A header that breaks the §9.1 grammar declines every offer rather than the request:
+/// Step 9, extensions (§9.1): the first acceptable permessage-deflate offer (RFC 7692
+/// §5). A header that breaks the §9.1 grammar declines every offer rather than the request:
 /// extensions are optional, the connection works without them.
 fn negotiate_deflate(h: &Headers, checks: &mut Vec<Check>) -> Option<deflate::Agreement> {
     if h.count("sec-websocket-extensions") == 0 {
