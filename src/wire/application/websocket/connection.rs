@@ -1549,7 +1549,10 @@ mod tests {
                 pump(&mut c, &mut s);
                 assert_eq!(events(&mut s), [Event::Message(Message::text(big.clone()))]);
                 s.send(&Message::binary(big.clone().into_bytes())).unwrap();
-                assert!(s.output().len() < big.len() / 4);
+                // Smaller either way; much smaller with the full window (a 2^9 window
+                // is served with run-length matches only: see `deflate`).
+                let shrunk = if agreement.server_max_window_bits == 15 { 4 } else { 1 };
+                assert!(s.output().len() < big.len() / shrunk);
                 pump(&mut s, &mut c);
                 assert_eq!(
                     events(&mut c),
