@@ -1551,7 +1551,11 @@ mod tests {
                 s.send(&Message::binary(big.clone().into_bytes())).unwrap();
                 // Smaller either way; much smaller with the full window (a 2^9 window
                 // is served with run-length matches only: see `deflate`).
-                let shrunk = if agreement.server_max_window_bits == 15 { 4 } else { 1 };
+                let shrunk = if agreement.server_max_window_bits == 15 {
+                    4
+                } else {
+                    1
+                };
                 assert!(s.output().len() < big.len() / shrunk);
                 pump(&mut s, &mut c);
                 assert_eq!(
