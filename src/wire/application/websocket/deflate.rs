@@ -444,6 +444,15 @@ pub struct Inflater {
     ended: bool,
 }
 
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("params", &self.params)
+            .field("started", &self.state.is_some())
+            .finish()
+    }
+}
+
 /// How much an inflate step may add at a time: the most a message can pass its limit by.
 const STEP: usize = 16 * 1024;
 
