@@ -886,6 +886,7 @@ impl std::fmt::Debug for Connection {
             .field("limits", &self.limits)
             .field("close", &self.close)
             .field("failed", &self.failed)
+            .field("deflate", &self.deflate())
             .field("buffered_in", &(self.input.buf.len() - self.input.pos))
             .field("buffered_out", &self.output.pending())
             .finish()

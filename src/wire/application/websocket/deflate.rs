@@ -269,8 +269,8 @@ pub fn answer(offer: &Offer) -> Agreement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OfferVerdict {
     pub offer: String,
-    /// `None` when accepted; the reason otherwise.
-    pub declined: Option<String>,
+    /// `None` when accepted; the rule it broke otherwise.
+    pub declined: Option<ParamError>,
 }
 
 /// The server's side (§5): the first acceptable `permessage-deflate` offer, with a verdict
@@ -289,7 +289,7 @@ pub fn accept_offers(offers: &[ExtensionOffer]) -> (Option<Agreement>, Vec<Offer
             }
             Err(e) => verdicts.push(OfferVerdict {
                 offer: text,
-                declined: Some(e.to_string()),
+                declined: Some(e),
             }),
         }
     }
@@ -618,8 +618,11 @@ mod tests {
             "x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=16, permessage-deflate; foo, permessage-deflate; client_no_context_takeover",
         ));
         assert_eq!(v.len(), 3, "the other extension is not looked at");
-        assert!(v[0].declined.as_deref().unwrap().contains("8 to 15"));
-        assert!(v[1].declined.as_deref().unwrap().contains("unknown"));
+        assert!(matches!(
+            v[0].declined,
+            Some(ParamError::BadWindowBits { .. })
+        ));
+        assert!(matches!(v[1].declined, Some(ParamError::Unknown { .. })));
         assert!(a.unwrap().client_no_context_takeover);
     }
 
