@@ -475,19 +475,21 @@ impl Inflater {
         max: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), InflateError> {
-        if self.ended {
-            self.state = None;
-            self.ended = false;
-        }
         let state = self
             .state
             .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
+        if self.ended {
+            state.reset(DataFormat::Raw); // without reallocating its 32 KiB window
+            self.ended = false;
+        }
         self.ended = Self::feed(state, piece, max, out)?;
         if last && !self.ended {
             self.ended = Self::feed(state, &TAIL, max, out)?;
         }
         if last && self.params.no_context_takeover {
-            self.state = None; // §7.2.2: the peer starts afresh; so do we
+            // §7.2.2: the peer starts every message afresh; so do we.
+            state.reset(DataFormat::Raw);
+            self.ended = false;
         }
         Ok(())
     }
