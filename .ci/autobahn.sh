@@ -2,7 +2,8 @@
 # Autobahn|Testsuite conformance for netlab's WebSocket, both directions:
 #   fuzzingclient (the suite tests `netlab ws server --echo`)
 #   fuzzingserver (the suite tests `netlab ws autobahn`, netlab's client)
-# Default selection (cases 1.* to 10.*; 12.*/13.* are permessage-deflate, not implemented).
+# Every case: 1.* to 10.* (RFC 6455) and 12.*/13.* (permessage-deflate, RFC 7692).
+# CASES/EXCLUDE in the environment narrow it (the suite's patterns, e.g. CASES='13.3.*').
 # Fails on any FAILED or missing case, and on any verdict that differs from the ones kept
 # in tests/autobahn/expected-{server,client}.json (OK <-> NON-STRICT flips only warn:
 # the suite says some of those depend on timing).
@@ -14,6 +15,8 @@ TOOLS="${AUTOBAHN_TOOLS:-../shared/tools/autobahn}"
 OUT="${1:-target/autobahn}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
+CASES="${CASES:-*}"
+EXCLUDE="${EXCLUDE:-}"
 [ -x "$TOOLS/run-fuzzingclient.sh" ] || { echo "autobahn: no suite at $TOOLS" >&2; exit 1; }
 
 cargo build --quiet --bin netlab
@@ -37,14 +40,14 @@ for l in open(sys.argv[1]):
 done
 [ -n "$PORT" ] || { echo "autobahn: netlab ws server did not start" >&2; cat "$OUT/server.log" >&2; exit 1; }
 echo "== autobahn fuzzingclient -> netlab ws server (port $PORT)"
-AUTOBAHN_AGENT=netlab-server "$TOOLS/run-fuzzingclient.sh" 127.0.0.1 "$PORT" "$OUT/server" || status_server=$?
+AUTOBAHN_AGENT=netlab-server "$TOOLS/run-fuzzingclient.sh" 127.0.0.1 "$PORT" "$OUT/server" "$CASES" "$EXCLUDE" || status_server=$?
 kill -TERM $SERVER; wait $SERVER || true
 trap - EXIT
 
 # --- the suite tests netlab's client -------------------------------------------------------
 PORT=$(free_port)
 echo "== autobahn fuzzingserver -> netlab ws autobahn (port $PORT)"
-AUTOBAHN_AGENT=netlab AUTOBAHN_TIMEOUT=600 "$TOOLS/run-fuzzingserver.sh" "$PORT" "$OUT/client" -- \
+AUTOBAHN_AGENT=netlab AUTOBAHN_TIMEOUT=3600 "$TOOLS/run-fuzzingserver.sh" "$PORT" "$OUT/client" "$CASES" "$EXCLUDE" -- \
     sh -c "\"$BIN\" ws autobahn --url \"\$AUTOBAHN_URL\" --agent \"\$AUTOBAHN_AGENT\" > \"$OUT/client.log\" 2>&1" \
     || status_client=$?
 

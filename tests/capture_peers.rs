@@ -343,8 +343,9 @@ fn fragmented_messages_of_real_peers_are_reassembled() {
         assert_eq!(m["frames"], count, "{name}");
         assert_eq!(m["len"], joined.len(), "{name}");
         if deflate {
-            // Compressed: netlab does not inflate, so it shows no text (tshark 4.0 shows
-            // the joined compressed bytes as if they were text).
+            // Compressed: the joined bytes are DEFLATE, so the message line shows no text
+            // (tshark 4.0 shows them as if they were text); netlab's inflated text is on
+            // the last frame (see compressed_messages_are_inflated_as_tshark_inflates_them).
             assert!(m["text"].is_null(), "{m}");
         } else {
             assert_eq!(m["text"].as_str().unwrap().as_bytes(), joined, "{name}");
@@ -648,4 +649,64 @@ fn a_lossy_transfer_is_followed_whole() {
     assert!(c["retransmissions"].as_u64().unwrap() > 0, "{c}");
     assert_eq!(c["gaps"], 0);
     assert_eq!(c["state"], "closed");
+}
+
+#[test]
+fn compressed_messages_are_inflated_as_tshark_inflates_them() {
+    if !have_tool("tshark") {
+        return;
+    }
+    let file = fixture("peers-ws-python-deflate.pcap");
+    // tshark inflates a compressed message that fits one frame: text as
+    // websocket.payload.text, binary as data.data (hex).
+    let theirs: Vec<(String, String)> = tshark(&[
+        "-r",
+        &file,
+        "-Y",
+        "websocket.pmc==1 && websocket.fin==1 && websocket.opcode!=0",
+        "-T",
+        "fields",
+        "-e",
+        "websocket.payload.text",
+        "-e",
+        "data.data",
+    ])
+    .lines()
+    .map(|l| {
+        let c: Vec<&str> = l.split('\t').collect();
+        (c[0].to_owned(), c.get(1).unwrap_or(&"").to_string())
+    })
+    .collect();
+    let (j, _) = netlab_follow(&file);
+    let frames: Vec<&Value> = j["application"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["message"])
+        .filter(|m| m["kind"] == "web_socket_frame" && !m["inflated"].is_null())
+        .collect();
+    let single: Vec<&&Value> = frames.iter().filter(|m| m["rsv1"] == true).collect();
+    assert_eq!(single.len(), theirs.len(), "{theirs:?}");
+    assert!(theirs.len() >= 5);
+    for (m, (text, data)) in single.iter().zip(&theirs) {
+        let inflated = &m["inflated"];
+        assert_eq!(inflated["outcome"], "message", "{m}");
+        match inflated["text"].as_str() {
+            Some(t) => assert_eq!(t, text),
+            None => {
+                let hex = inflated["hex"].as_str().unwrap();
+                assert!(!hex.is_empty() && data.starts_with(hex), "{hex} vs {data}");
+            }
+        }
+    }
+    // The fragmented compressed message (RSV1 on its first frame only): tshark shows its
+    // joined bytes uninflated; netlab inflates it across its frames and the ping between.
+    let last_fragment = frames
+        .iter()
+        .find(|m| m["opcode"] == "continuation")
+        .expect("the fragmented message");
+    assert_eq!(
+        last_fragment["inflated"]["text"],
+        "fragment one, fragment two, fragment three"
+    );
 }

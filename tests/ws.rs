@@ -443,9 +443,13 @@ fn demo_runs_every_step() {
     assert_eq!(r.code(), 0, "{}", r.stderr);
     let v = r.json();
     let replies = v["replies"].as_array().unwrap();
-    assert_eq!(replies.len(), 5, "{replies:?}");
+    assert_eq!(replies.len(), 6, "{replies:?}");
     assert!(replies[0].as_str().unwrap().starts_with("text: echoed"));
     assert!(replies[3].as_str().unwrap().starts_with("ping: pong"));
+    assert!(replies[4]
+        .as_str()
+        .unwrap()
+        .starts_with("compressed: echoed"));
     assert_eq!(v["close_code"], 1000);
     let trace = v["trace"].as_array().unwrap();
     let fins: Vec<bool> = trace
@@ -453,14 +457,22 @@ fn demo_runs_every_step() {
         .filter(|t| t["trace"] == "frame" && t["from"] == "client")
         .map(|t| t["fin"].as_bool().unwrap())
         .collect();
-    // text, binary, 3 fragments (FIN 0,0,1), ping, close
-    assert_eq!(fins, [true, true, false, false, true, true, true]);
+    // text, binary, 3 fragments (FIN 0,0,1), ping, a compressed text, close
+    assert_eq!(fins, [true, true, false, false, true, true, true, true]);
+    // permessage-deflate: RSV1 on the compressed message only, in both directions.
+    let rsv1: Vec<u64> = trace
+        .iter()
+        .filter(|t| t["trace"] == "frame" && t["rsv"] == 4)
+        .map(|t| t["payload_len"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rsv1.len(), 2, "{rsv1:?}");
+    assert!(rsv1.iter().all(|&n| n < 200), "2 KiB compressed: {rsv1:?}");
     let obs = v["observations"].as_array().unwrap();
     assert!(
         obs[0]
             .as_str()
             .unwrap()
-            .starts_with("Masking: 7 of 7 client frames were masked, with 7 different keys; 0 of"),
+            .starts_with("Masking: 8 of 8 client frames were masked, with 8 different keys; 0 of"),
         "{obs:?}"
     );
     assert!(

@@ -1,6 +1,19 @@
 //! `netlab ws ...`: arguments only (the lab is in `cmd/ws/`).
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+
+/// permessage-deflate (RFC 7692) on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deflate {
+    On,
+    Off,
+}
+
+impl Deflate {
+    pub fn is_on(self) -> bool {
+        self == Deflate::On
+    }
+}
 
 /// WebSocket (RFC 6455) built by hand: the Upgrade handshake, frames, masking,
 /// fragmentation, ping/pong and the close handshake, on your own machine.
@@ -73,6 +86,11 @@ pub struct ServerArgs {
     /// A subprotocol this server speaks (repeatable, most preferred first).
     #[arg(long, value_name = "NAME")]
     pub protocol: Vec<String>,
+    /// Accept permessage-deflate compression (RFC 7692) when a client offers it, as
+    /// browsers do. Messages of 1 KiB or more then go compressed (RSV1 set); smaller ones
+    /// are not worth it. `--trace` shows each message's compressed and inflated size.
+    #[arg(long, value_enum, default_value_t = Deflate::On)]
+    pub deflate: Deflate,
 }
 
 /// Connect to a WebSocket server and talk to it.
@@ -97,6 +115,11 @@ pub struct ClientArgs {
     /// Give up on connecting, or on a reply to --send, after this long.
     #[arg(long, default_value_t = 5_000, value_name = "MS")]
     pub timeout_ms: u64,
+    /// Offer permessage-deflate compression (RFC 7692), as a browser does. Off by
+    /// default, so the frames you see are the plain protocol; with it on, messages of
+    /// 1 KiB or more go compressed if the server accepts.
+    #[arg(long, value_enum, default_value_t = Deflate::Off)]
+    pub deflate: Deflate,
 }
 
 /// The instructor's demo: a server and a client in one process, fully traced.

@@ -207,6 +207,7 @@ fn write_websocket(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
             close_code,
             close_reason,
             problem,
+            inflated,
         } => {
             let opcode = opcode.name();
             let b = |x: bool| u8::from(x);
@@ -249,6 +250,9 @@ fn write_websocket(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
                 let _ = write!(s, " (+{not_shown} bytes not shown)");
             }
             s.push('\n');
+            if let Some(i) = inflated {
+                let _ = writeln!(s, "    {}", i.describe());
+            }
             if let Some(p) = problem {
                 let _ = writeln!(s, "    {}", style.paint(Paint::Warn, p));
             }

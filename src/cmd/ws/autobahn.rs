@@ -93,6 +93,8 @@ fn cfg() -> WsConfig {
         handshake_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
         close_timeout: Duration::from_secs(5),
+        // Cases 12.* and 13.* test permessage-deflate (RFC 7692).
+        offer_deflate: true,
         ..WsConfig::default()
     }
 }

@@ -19,6 +19,8 @@ pub struct Plan {
     pub send: Vec<String>,
     pub protocols: Vec<String>,
     pub timeout: Duration,
+    /// Offer permessage-deflate.
+    pub deflate: bool,
 }
 
 impl TryFrom<ClientArgs> for Plan {
@@ -40,6 +42,7 @@ impl TryFrom<ClientArgs> for Plan {
             send: a.send,
             protocols: a.protocol,
             timeout: Duration::from_millis(a.timeout_ms),
+            deflate: a.deflate.is_on(),
         })
     }
 }
@@ -287,6 +290,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
         } else {
             plan.timeout
         },
+        offer_deflate: plan.deflate,
         ..WsConfig::default()
     };
     let mut conn = ws::connect(&plan.url, cfg, &plan.protocols).await.hinted(

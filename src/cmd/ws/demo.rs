@@ -105,8 +105,35 @@ impl DemoReport {
                 "Ping/pong: the pong carried {same} payload as the ping."
             ));
         }
+        if let Some(note) = compression_note(&frames) {
+            notes.push(note);
+        }
         notes
     }
+}
+
+/// What permessage-deflate did, from the frames the client sent.
+fn compression_note(frames: &[&crate::net::ws::FrameTrace]) -> Option<String> {
+    use crate::net::ws::trace::DeflateTrace;
+    let sent = frames.iter().filter(|f| f.from == Role::Client);
+    let (mut compressed, mut small) = (Vec::new(), 0);
+    for f in sent {
+        match &f.deflate {
+            Some(DeflateTrace::Compressed {
+                wire_bytes,
+                inflated_bytes,
+                ..
+            }) => compressed.push((*wire_bytes, *inflated_bytes)),
+            Some(DeflateTrace::BelowThreshold { .. }) => small += 1,
+            _ => {}
+        }
+    }
+    let (wire, inflated) = *compressed.first()?;
+    Some(format!(
+        "Compression: permessage-deflate was agreed; {small} small message(s) went \
+         uncompressed (below the threshold), and the {inflated} B message went as {wire} B \
+         with RSV1=1 on its frame."
+    ))
 }
 
 fn step_for(t: &WsTrace) -> Step {
@@ -148,6 +175,9 @@ fn step_for(t: &WsTrace) -> Step {
             if f.masked {
                 label.push_str(" masked");
             }
+            if f.rsv & 0b100 != 0 {
+                label.push_str(" RSV1 compressed");
+            }
             Step::send(Some(f.at_us), side, format!("send {}", f.opcode), label)
         }
     }
@@ -173,9 +203,11 @@ pub async fn demo() -> anyhow::Result<DemoReport> {
     let addr = listener.local_addr()?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server_cfg = WsConfig::default();
+    server_cfg.policy.deflate = true;
     let opts = ServeOptions {
         mode: ServeMode::Echo,
-        cfg: WsConfig::default(),
+        cfg: server_cfg,
         report_messages: false,
     };
     let server = tokio::spawn(ws::serve(listener, opts, tx, stop_rx));
@@ -190,6 +222,8 @@ pub async fn demo() -> anyhow::Result<DemoReport> {
     let cfg = WsConfig {
         trace: true,
         idle_timeout: Duration::from_secs(5),
+        // As a browser does: small messages still go uncompressed (the trace says why).
+        offer_deflate: true,
         ..WsConfig::default()
     };
     let mut conn = ws::connect(&url, cfg, &[])
@@ -227,6 +261,15 @@ pub async fn demo() -> anyhow::Result<DemoReport> {
             replies.push(format!("ping: pong {:?}", String::from_utf8_lossy(&p)))
         }
         other => replies.push(format!("ping: unexpected {other:?}")),
+    }
+    // Above the 1 KiB threshold: compressed with permessage-deflate (RFC 7692), RSV1 set.
+    let big = Message::text("All work and no play makes Jack a dull boy. ".repeat(48));
+    conn.send(&big).await.failed("sending")?;
+    match tokio::time::timeout(Duration::from_secs(5), conn.recv()).await {
+        Ok(Ok(Received::Message(r))) => {
+            replies.push(format!("compressed: echoed {}", super::describe(&r)))
+        }
+        other => replies.push(format!("compressed: unexpected {other:?}")),
     }
     let theirs = conn.close(CloseCode::NORMAL, "demo over").await;
     replies.push(match &theirs {

@@ -17,7 +17,7 @@ pub mod server;
 
 use crate::cli::ws::{HandshakeArgs, WsArgs, WsCommand};
 use crate::net::runtime::{runtime, Runtime};
-use crate::net::ws::trace::hex;
+use crate::net::ws::trace::{hex, DeflateTrace};
 use crate::net::ws::{FrameTrace, WsTrace};
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::application::websocket::handshake::{accept_steps, AcceptSteps};
@@ -279,7 +279,32 @@ fn render_frame(f: &FrameTrace, style: &Style) -> String {
         }
         s.push('\n');
     }
+    if let Some(d) = &f.deflate {
+        s.push_str(&format!(
+            "              {}\n",
+            style.paint(Paint::Dim, describe_deflate(d))
+        ));
+    }
     s
+}
+
+/// One line on what permessage-deflate did with a message.
+fn describe_deflate(d: &DeflateTrace) -> String {
+    match d {
+        DeflateTrace::Compressed {
+            wire_bytes,
+            inflated_bytes,
+            ratio,
+        } => format!(
+            "permessage-deflate: {wire_bytes} B on the wire, {inflated_bytes} B inflated (ratio {ratio:.2})"
+        ),
+        DeflateTrace::BelowThreshold { threshold } => format!(
+            "permessage-deflate: sent uncompressed, smaller than the {threshold} B threshold"
+        ),
+        DeflateTrace::NotAsked => {
+            "permessage-deflate: sent uncompressed, as the sender asked".to_owned()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ impl TryFrom<ServerArgs> for Plan {
                 policy: ServerPolicy {
                     protocols: a.protocol,
                     allowed_origins: (!a.origin.is_empty()).then_some(a.origin),
+                    deflate: a.deflate.is_on(),
                 },
                 ..WsConfig::default()
             },

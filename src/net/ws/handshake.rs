@@ -252,6 +252,7 @@ pub async fn accept_request<S: AsyncRead + AsyncWrite + Unpin>(
         started,
         trace,
         protocol: None,
+        deflate: verdict.ok().and_then(|a| a.deflate),
         handshake_sent: response.len(),
         handshake_received: head_len,
     };
@@ -295,7 +296,14 @@ pub async fn handshake_client<S: AsyncRead + AsyncWrite + Unpin>(
     let limit = cfg.handshake_timeout;
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(|e| WsError::Random(e.to_string()))?;
-    let (key, request) = handshake::client_request(host, resource, nonce, protocols, None);
+    let (key, request) = handshake::client_request_offering(
+        host,
+        resource,
+        nonce,
+        protocols,
+        None,
+        cfg.offer_deflate,
+    );
     let mut trace = Vec::new();
     if cfg.trace {
         if let Ok(Scan::Complete { value, .. }) = http1::parse_request(&request, DEFAULT_HEAD_LIMIT)
@@ -329,17 +337,19 @@ pub async fn handshake_client<S: AsyncRead + AsyncWrite + Unpin>(
         let at = started.elapsed().as_micros() as u64;
         trace.push(head_trace(at, Role::Server, line, &head.headers, vec![]));
     }
-    let protocol = match handshake::validate_response(&head, &key, protocols) {
-        Ok(p) => p,
-        Err(e) => return Err(failed(e.into(), trace)),
-    };
+    let agreed =
+        match handshake::validate_response_offering(&head, &key, protocols, cfg.offer_deflate) {
+            Ok(a) => a,
+            Err(e) => return Err(failed(e.into(), trace)),
+        };
     let opened = Opened {
         peer,
         role: Role::Client,
         leftover: buf[head_len..].to_vec(),
         started,
         trace,
-        protocol,
+        protocol: agreed.protocol,
+        deflate: agreed.deflate,
         handshake_sent: request.len(),
         handshake_received: head_len,
     };

@@ -35,7 +35,9 @@ use crate::wire::application::websocket::connection::{
     KeyUnavailable, Limits, MaskKeys, SendError,
 };
 use crate::wire::application::websocket::handshake::{self as wire_handshake, ServerPolicy};
-use crate::wire::application::websocket::{CloseCode, Connection, Message, Role};
+use crate::wire::application::websocket::{
+    deflate, CloseCode, Compress, Connection, Message, Role,
+};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -55,8 +57,12 @@ pub struct WsConfig {
     pub close_timeout: Duration,
     /// Record a [`WsTrace`] for every handshake head and frame.
     pub trace: bool,
-    /// What a server accepts in the handshake.
+    /// What a server accepts in the handshake (`policy.deflate`: permessage-deflate).
     pub policy: ServerPolicy,
+    /// A client offers permessage-deflate (RFC 7692) in its handshake.
+    pub offer_deflate: bool,
+    /// With permessage-deflate on, messages smaller than this go uncompressed.
+    pub deflate_threshold: usize,
 }
 
 impl Default for WsConfig {
@@ -68,6 +74,8 @@ impl Default for WsConfig {
             close_timeout: Duration::from_secs(3),
             trace: false,
             policy: ServerPolicy::default(),
+            offer_deflate: false,
+            deflate_threshold: deflate::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -148,6 +156,8 @@ struct Opened {
     trace: Vec<WsTrace>,
     /// The subprotocol agreed, if any.
     protocol: Option<String>,
+    /// The permessage-deflate parameters agreed, if any.
+    deflate: Option<deflate::Agreement>,
     handshake_sent: usize,
     handshake_received: usize,
 }
@@ -194,6 +204,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
         };
         let mut conn = Connection::new(opened.role, limits, Box::new(KeySource::new()))
             .with_received(opened.leftover);
+        if let Some(agreement) = opened.deflate {
+            conn = conn.with_deflate(agreement, cfg.deflate_threshold);
+        }
         if cfg.trace {
             conn.record_frames(trace::PREVIEW);
         }
@@ -226,6 +239,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
     /// The subprotocol agreed in the handshake (`Sec-WebSocket-Protocol`), if any.
     pub fn protocol(&self) -> Option<&str> {
         self.agreed.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if any.
+    pub fn deflate(&self) -> Option<&deflate::Agreement> {
+        self.conn.deflate()
     }
 
     pub fn role(&self) -> Role {
@@ -320,6 +338,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
         write_all_vectored(&mut self.stream, self.conn.output(), payload).await?;
         self.conn.consume_output(queued);
         Ok(())
+    }
+
+    /// Send a whole message, choosing whether to compress it (with permessage-deflate
+    /// on; [`Compress::Never`] is Socket.IO's `compress(false)`).
+    pub async fn send_with(&mut self, m: &Message, compress: Compress) -> Result<(), WsError> {
+        if compress == Compress::Auto {
+            return self.send(m).await;
+        }
+        self.conn.send_with(m, compress)?;
+        self.collect_trace();
+        self.flush().await
     }
 
     /// Send a message split into frames of at most `chunk` bytes (§5.4), to show
@@ -455,6 +484,7 @@ mod tests {
             started: Instant::now(),
             trace: Vec::new(),
             protocol: None,
+            deflate: None,
             handshake_sent: 0,
             handshake_received: 0,
         };

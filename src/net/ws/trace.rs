@@ -4,9 +4,10 @@
 //! `wire` has none.
 
 use crate::wire::application::http1::Headers;
-use crate::wire::application::websocket::connection::FrameSeen;
+use crate::wire::application::websocket::connection::{FrameSeen, RSV1};
 use crate::wire::application::websocket::handshake::{self, Check};
 use crate::wire::application::websocket::{apply_mask, FrameHeader, OpCode, Role};
+use crate::wire::application::websocket::{DeflateNote, Uncompressed};
 use serde::Serialize;
 
 /// A header line in a trace, with what it is for.
@@ -58,6 +59,48 @@ pub struct FrameTrace {
     pub payload_text: Option<String>,
     /// True when the previews show only the start of the payload.
     pub truncated: bool,
+    /// With permessage-deflate on: what it did with the message this frame starts (sent)
+    /// or ends (received). Absent without the extension.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deflate: Option<DeflateTrace>,
+}
+
+/// What permessage-deflate did with a message (RFC 7692), for the trace.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum DeflateTrace {
+    /// Compressed (RSV1): payload bytes on the wire, the message inflated, and their
+    /// ratio (wire / inflated: 0.1 means it shrank to a tenth).
+    Compressed {
+        wire_bytes: usize,
+        inflated_bytes: usize,
+        ratio: f64,
+    },
+    /// Sent uncompressed: smaller than the threshold, not worth compressing.
+    BelowThreshold { threshold: usize },
+    /// Sent uncompressed because the sender asked (Socket.IO's `compress(false)`).
+    NotAsked,
+}
+
+impl From<DeflateNote> for DeflateTrace {
+    fn from(n: DeflateNote) -> Self {
+        match n {
+            DeflateNote::Compressed { wire, inflated } => DeflateTrace::Compressed {
+                wire_bytes: wire,
+                inflated_bytes: inflated,
+                ratio: if inflated == 0 {
+                    1.0
+                } else {
+                    // Two decimals are what a reader compares.
+                    (wire as f64 / inflated as f64 * 100.0).round() / 100.0
+                },
+            },
+            DeflateNote::Uncompressed(Uncompressed::BelowThreshold { threshold }) => {
+                DeflateTrace::BelowThreshold { threshold }
+            }
+            DeflateNote::Uncompressed(Uncompressed::Asked) => DeflateTrace::NotAsked,
+        }
+    }
 }
 
 /// How many payload bytes a frame trace shows.
@@ -77,7 +120,9 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The trace of a frame the connection recorded.
 pub(crate) fn seen_trace(at_us: u64, seen: &FrameSeen) -> WsTrace {
-    WsTrace::Frame(frame_trace(at_us, seen.from, &seen.header, &seen.preview))
+    let mut f = frame_trace(at_us, seen.from, &seen.header, &seen.preview);
+    f.deflate = seen.deflate.map(DeflateTrace::from);
+    WsTrace::Frame(f)
 }
 
 /// A frame's trace from its header and the start of its payload, unmasked (`payload`
@@ -101,6 +146,8 @@ fn frame_trace(at_us: u64, from: Role, header: &FrameHeader, payload: &[u8]) -> 
             u16::from_be_bytes([payload[0], payload[1]]),
             String::from_utf8_lossy(&preview[2.min(n)..])
         )),
+        // A compressed payload (RSV1) is DEFLATE, not text, whatever its opcode.
+        _ if header.rsv & RSV1 != 0 => None,
         _ if text_like => std::str::from_utf8(preview).ok().map(str::to_owned),
         _ => None,
     };
@@ -119,6 +166,7 @@ fn frame_trace(at_us: u64, from: Role, header: &FrameHeader, payload: &[u8]) -> 
         payload_hex: hex(preview),
         payload_text,
         truncated: header.payload_len > PREVIEW as u64,
+        deflate: None,
     }
 }
 

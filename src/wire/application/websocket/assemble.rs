@@ -148,6 +148,11 @@ impl MessageAssembler {
         self.partial.as_ref().map_or(0, |m| m.payload.len())
     }
 
+    /// Is a fragmented message in progress?
+    pub fn in_message(&self) -> bool {
+        self.partial.is_some()
+    }
+
     /// Is a fragmented text message in progress? (Its next bytes must continue UTF-8.)
     pub fn in_text_message(&self) -> bool {
         matches!(&self.partial, Some(m) if m.kind == MessageKind::Text)

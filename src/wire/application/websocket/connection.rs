@@ -48,16 +48,25 @@
 //! [`SendError::Backpressure`] until the caller has written the output out. Memory stays
 //! bounded, and the pressure is visible to the caller instead of growing a buffer.
 //!
-//! **Extensions** (§9; RFC 7692's permessage-deflate is the one browsers offer). None is
-//! negotiated yet, so every RSV bit fails the connection ([`FrameHeader::check`]). An
-//! extension plugs in at three places of this file: `Connection::accept_header` (the RSV
-//! bits it gives a meaning to), the message the assembler completes in
-//! `Connection::parse_one` (to transform it, e.g. inflate, before handing it out), and
-//! `Connection::queue_frame` (to transform an outgoing message and set RSV1). UTF-8 would
-//! then be checked after the transform, since compressed text is not UTF-8.
+//! **Extensions** (§9). Without one, every RSV bit fails the connection
+//! ([`FrameHeader::check`]). permessage-deflate (RFC 7692, the one browsers offer; see
+//! [`deflate`](super::deflate)) plugs in at three places when the handshake agreed it
+//! ([`Connection::with_deflate`]):
+//! - `Connection::accept_header`: RSV1 means "compressed", on the first frame of a data
+//!   message only; on a control frame or a continuation it fails the connection (1002).
+//! - `Connection::parse_one`: the frames of a compressed message bypass the assembler and
+//!   are inflated as they arrive (`inflate_frame`), so the limit applies to the inflated
+//!   size as it grows (1009) and UTF-8 is checked on the inflated text (1007), since
+//!   compressed text is not UTF-8.
+//! - the senders: a message is compressed ([`Compress`]: by default when it is at least
+//!   the threshold) and its first frame gets RSV1. An uncompressed message takes the same
+//!   path as without the extension: no copy, no allocation.
 
-use super::assemble::{Incoming, Message, MessageAssembler, Utf8Validator};
+use super::assemble::{Incoming, Message, MessageAssembler, MessageKind, Utf8Validator};
 use super::close::CloseFrame;
+use super::deflate::{
+    Agreement, Compress, DeflateNote, InflateError, PerMessageDeflate, Uncompressed,
+};
 use super::frame::{Frame, FrameHeader, Parsed};
 use super::{apply_mask, OpCode, ProtocolError, Role};
 
@@ -154,6 +163,22 @@ pub struct FrameSeen {
     pub from: Role,
     pub header: FrameHeader,
     pub preview: Vec<u8>,
+    /// With permessage-deflate on: what happened to the message this frame starts (sent)
+    /// or ends (received).
+    pub deflate: Option<DeflateNote>,
+}
+
+/// The RSV1 bit of a header's `rsv` (RFC 7692 §6: "Per-Message Compressed").
+pub const RSV1: u8 = 0b100;
+
+/// A compressed message whose frames are arriving: inflated frame by frame.
+#[derive(Debug)]
+struct Inflating {
+    kind: MessageKind,
+    payload: Vec<u8>,
+    /// Compressed bytes received so far.
+    wire: usize,
+    utf8: Utf8Validator,
 }
 
 /// The bytes read from the peer and how far they have been parsed.
@@ -208,6 +233,12 @@ pub struct Connection {
     keys: Box<dyn MaskKeys>,
     /// The frames that crossed, when recording (and how many payload bytes to keep).
     recording: Option<Recording>,
+    /// permessage-deflate, when the handshake agreed it.
+    deflate: Option<Box<PerMessageDeflate>>,
+    /// The compressed message being received, if one is.
+    inflating: Option<Inflating>,
+    /// Reused for compressed output, so sending compressed messages allocates rarely.
+    scratch: Vec<u8>,
 }
 
 struct Recording {
@@ -230,7 +261,24 @@ impl Connection {
             reply_error: None,
             keys,
             recording: None,
+            deflate: None,
+            inflating: None,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Run permessage-deflate as `agreement` says; messages below `threshold` bytes go
+    /// uncompressed unless sent with [`Compress::Always`].
+    pub fn with_deflate(mut self, agreement: Agreement, threshold: usize) -> Connection {
+        self.deflate = Some(Box::new(PerMessageDeflate::new(
+            agreement, self.role, threshold,
+        )));
+        self
+    }
+
+    /// The permessage-deflate parameters in use, if the extension is on.
+    pub fn deflate(&self) -> Option<&Agreement> {
+        self.deflate.as_deref().map(|d| &d.agreement)
     }
 
     /// Start with `bytes` already received: what a handshake read after the HTTP head.
@@ -372,10 +420,8 @@ impl Connection {
     /// Parse one frame if it is all here. `Ok(None)` either stored a fragment (`need` is
     /// 0 then) or needs more bytes (`need` says how many in all).
     fn parse_one(&mut self) -> Result<Option<Event>, ProtocolError> {
-        let max_payload = self
-            .limits
-            .max_message
-            .saturating_sub(self.assembler.partial_len());
+        let so_far = self.assembler.partial_len() + self.inflating.as_ref().map_or(0, |m| m.wire);
+        let max_payload = self.limits.max_message.saturating_sub(so_far);
         let avail = &self.input.buf[self.input.pos..];
         let (header, header_len) = match FrameHeader::parse(avail)? {
             Parsed::Complete { value, header_len } => (value, header_len),
@@ -402,7 +448,15 @@ impl Connection {
         self.input.early = None;
         let frame = Frame { header, payload };
         self.record(self.role.peer(), &frame.header, &frame.payload);
-        // An extension (RFC 7692) would transform a completed message here.
+        if self.is_compressed(&frame.header) {
+            return self.inflate_frame(frame);
+        }
+        if self.inflating.is_some() && !frame.header.opcode.is_control() {
+            // An uncompressed text/binary frame inside a compressed message (§5.4).
+            return Err(ProtocolError::ExpectedContinuation {
+                opcode: frame.header.opcode,
+            });
+        }
         Ok(match self.assembler.push(frame)? {
             Incoming::Fragment => None,
             Incoming::Message(m) => Some(Event::Message(m)),
@@ -412,10 +466,95 @@ impl Connection {
         })
     }
 
-    /// The header rules a receiver enforces (§5.2, §5.5), and the size we accept. An
-    /// extension would allow its RSV bits here.
+    /// The header rules a receiver enforces (§5.2, §5.5), and the size we accept. With
+    /// permessage-deflate, RSV1 is allowed on the first frame of a data message only
+    /// (RFC 7692 §6.1).
     fn accept_header(&self, h: &FrameHeader, max_payload: usize) -> Result<(), ProtocolError> {
+        if self.deflate.is_some() && h.rsv & RSV1 != 0 {
+            if h.opcode.is_control() {
+                return Err(ProtocolError::CompressedControlFrame { opcode: h.opcode });
+            }
+            if h.opcode == OpCode::Continuation {
+                return Err(ProtocolError::CompressedContinuation);
+            }
+            let rest = FrameHeader {
+                rsv: h.rsv & !RSV1,
+                ..*h
+            };
+            return rest.check(self.role, max_payload);
+        }
         h.check(self.role, max_payload)
+    }
+
+    /// Is this (checked) frame part of a compressed message: its first frame (RSV1) or a
+    /// continuation of one?
+    fn is_compressed(&self, h: &FrameHeader) -> bool {
+        self.deflate.is_some()
+            && (h.rsv & RSV1 != 0 || (h.opcode == OpCode::Continuation && self.inflating.is_some()))
+    }
+
+    /// One frame of a compressed message: inflate it onto what came before (RFC 7692
+    /// §6.2), within the message limit, checking text as it grows; the last frame hands
+    /// the message out.
+    fn inflate_frame(&mut self, frame: Frame) -> Result<Option<Event>, ProtocolError> {
+        let Frame { header, payload } = frame;
+        if header.opcode != OpCode::Continuation {
+            if self.assembler.in_message() || self.inflating.is_some() {
+                return Err(ProtocolError::ExpectedContinuation {
+                    opcode: header.opcode,
+                });
+            }
+            let kind = match header.opcode {
+                OpCode::Text => MessageKind::Text,
+                _ => MessageKind::Binary,
+            };
+            self.inflating = Some(Inflating {
+                kind,
+                payload: Vec::new(),
+                wire: 0,
+                utf8: Utf8Validator::default(),
+            });
+        }
+        let max = self.limits.max_message;
+        let (Some(d), Some(m)) = (self.deflate.as_mut(), self.inflating.as_mut()) else {
+            return Err(ProtocolError::UnexpectedContinuation); // is_compressed() said both
+        };
+        let before = m.payload.len();
+        m.wire += payload.len();
+        d.inflater
+            .inflate(&payload, header.fin, max, &mut m.payload)
+            .map_err(|e| match e {
+                InflateError::TooBig { max } => ProtocolError::MessageTooBig {
+                    len: m.payload.len() as u64,
+                    max,
+                },
+                InflateError::Corrupt => ProtocolError::BadDeflateData,
+            })?;
+        if m.kind == MessageKind::Text {
+            m.utf8.feed(&m.payload[before..])?;
+            if header.fin {
+                m.utf8.finish()?;
+            }
+        }
+        if !header.fin {
+            return Ok(None);
+        }
+        let Some(m) = self.inflating.take() else {
+            return Ok(None);
+        };
+        let note = DeflateNote::Compressed {
+            wire: m.wire,
+            inflated: m.payload.len(),
+        };
+        if let Some(r) = &mut self.recording {
+            if let Some(last) = r.frames.last_mut() {
+                last.deflate = Some(note);
+            }
+        }
+        Ok(Some(Event::Message(Message {
+            kind: m.kind,
+            payload: m.payload,
+        })))
     }
 
     /// While a text frame's payload is still arriving, check the part that is here, so
@@ -432,7 +571,8 @@ impl Connection {
         };
         let is_text = h.opcode == OpCode::Text
             || (h.opcode == OpCode::Continuation && self.assembler.in_text_message());
-        if !is_text || self.accept_header(&h, usize::MAX).is_err() {
+        // Compressed text is checked once inflated, not here.
+        if !is_text || self.is_compressed(&h) || self.accept_header(&h, usize::MAX).is_err() {
             return Ok(());
         }
         let input = &mut self.input;
@@ -538,10 +678,29 @@ impl Connection {
         self.output.pending() > 0
     }
 
-    /// Send a whole message in one frame.
+    /// Send a whole message in one frame (compressed if permessage-deflate is on and the
+    /// message reaches the threshold: [`Compress::Auto`]).
     pub fn send(&mut self, m: &Message) -> Result<(), SendError> {
-        self.may_send(m.kind.opcode())?;
-        self.queue_frame(true, m.kind.opcode(), &m.payload)
+        self.send_with(m, Compress::Auto)
+    }
+
+    /// Send a whole message in one frame, choosing whether to compress it.
+    pub fn send_with(&mut self, m: &Message, compress: Compress) -> Result<(), SendError> {
+        self.send_fragmented_with(m, usize::MAX, compress)
+    }
+
+    /// Does `compress` mean this message goes compressed? Notes why not, if the extension
+    /// is on. `None` when it is off.
+    fn compresses(&self, m: &Message, compress: Compress) -> Option<Result<(), Uncompressed>> {
+        let d = self.deflate.as_deref()?;
+        Some(match compress {
+            Compress::Always => Ok(()),
+            Compress::Never => Err(Uncompressed::Asked),
+            Compress::Auto if m.payload.len() >= d.threshold => Ok(()),
+            Compress::Auto => Err(Uncompressed::BelowThreshold {
+                threshold: d.threshold,
+            }),
+        })
     }
 
     /// Send a message whose payload the caller writes itself, to save a copy of a large
@@ -550,31 +709,87 @@ impl Connection {
     /// [`output`](Self::output), before anything else is queued. A client's payload is
     /// masked, so it is queued whole and the returned slice is empty.
     pub fn send_header_first<'m>(&mut self, m: &'m Message) -> Result<&'m [u8], SendError> {
-        if self.role.masks() {
+        // A compressed payload is not the message's: it is queued whole too.
+        if self.role.masks() || matches!(self.compresses(m, Compress::Auto), Some(Ok(()))) {
             self.send(m)?;
             return Ok(&[]);
         }
         self.may_send(m.kind.opcode())?;
         let header = FrameHeader::new(true, m.kind.opcode(), None, m.payload.len() as u64);
+        let mark = self.recorded();
         self.record(self.role, &header, &m.payload);
+        if let Some(Err(why)) = self.compresses(m, Compress::Auto) {
+            self.annotate(mark, DeflateNote::Uncompressed(why));
+        }
         header.emit(&mut self.output.buf);
         Ok(&m.payload)
     }
 
     /// Send a message split into frames of at most `chunk` bytes (§5.4).
     pub fn send_fragmented(&mut self, m: &Message, chunk: usize) -> Result<(), SendError> {
+        self.send_fragmented_with(m, chunk, Compress::Auto)
+    }
+
+    /// Send a message in frames of at most `chunk` bytes, choosing whether to compress
+    /// it. A compressed message is compressed whole, then cut: RSV1 on its first frame
+    /// only (RFC 7692 §6.1).
+    pub fn send_fragmented_with(
+        &mut self,
+        m: &Message,
+        chunk: usize,
+        compress: Compress,
+    ) -> Result<(), SendError> {
         self.may_send(m.kind.opcode())?;
-        let chunks: Vec<&[u8]> = m.payload.chunks(chunk.max(1)).collect();
-        let Some(last) = chunks.len().checked_sub(1) else {
-            return self.send(m);
-        };
+        let mark = self.recorded();
+        match self.compresses(m, compress) {
+            Some(Ok(())) => {
+                let mut out = std::mem::take(&mut self.scratch);
+                out.clear();
+                if let Some(d) = self.deflate.as_deref_mut() {
+                    d.deflater.compress(&m.payload, &mut out);
+                }
+                let sent = self.queue_chunks(m.kind.opcode(), &out, chunk, RSV1);
+                let note = DeflateNote::Compressed {
+                    wire: out.len(),
+                    inflated: m.payload.len(),
+                };
+                // Keep the buffer for the next message, unless it grew large.
+                if out.capacity() <= 256 * 1024 {
+                    self.scratch = out;
+                }
+                sent?;
+                self.annotate(mark, note);
+            }
+            other => {
+                self.queue_chunks(m.kind.opcode(), &m.payload, chunk, 0)?;
+                if let Some(Err(why)) = other {
+                    self.annotate(mark, DeflateNote::Uncompressed(why));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queue `payload` in frames of at most `chunk` bytes; `rsv` on the first.
+    fn queue_chunks(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        chunk: usize,
+        rsv: u8,
+    ) -> Result<(), SendError> {
+        if payload.len() <= chunk {
+            return self.queue_frame_rsv(true, rsv, opcode, payload);
+        }
+        let chunks: Vec<&[u8]> = payload.chunks(chunk.max(1)).collect();
+        let last = chunks.len() - 1;
         for (i, c) in chunks.iter().enumerate() {
-            let op = if i == 0 {
-                m.kind.opcode()
+            let (op, bits) = if i == 0 {
+                (opcode, rsv)
             } else {
-                OpCode::Continuation
+                (OpCode::Continuation, 0)
             };
-            self.queue_frame(i == last, op, c)?;
+            self.queue_frame_rsv(i == last, bits, op, c)?;
         }
         Ok(())
     }
@@ -610,18 +825,33 @@ impl Connection {
     }
 
     /// Append one frame to the output, masked with a fresh key if this role masks
-    /// (§5.3). An extension would transform a message's payload and set RSV1 here.
+    /// (§5.3).
     fn queue_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.queue_frame_rsv(fin, 0, opcode, payload)
+    }
+
+    /// [`queue_frame`](Self::queue_frame) with RSV bits (RSV1 marks a compressed message).
+    fn queue_frame_rsv(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
         let mask = if self.role.masks() {
             Some(self.keys.next_key().map_err(SendError::NoMaskKey)?)
         } else {
             None
         };
         if self.recording.is_some() {
-            let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+            let mut header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+            header.rsv = rsv;
             self.record(self.role, &header, payload);
         }
+        let at = self.output.buf.len();
         Frame::encode(fin, opcode, payload, mask, &mut self.output.buf);
+        // The RSV bits are bits 6..4 of the first byte (§5.2).
+        self.output.buf[at] |= rsv << 4;
         Ok(())
     }
 
@@ -631,7 +861,20 @@ impl Connection {
                 from,
                 header: *header,
                 preview: payload[..payload.len().min(r.preview)].to_vec(),
+                deflate: None,
             });
+        }
+    }
+
+    /// How many frames are recorded so far (where the next one will be).
+    fn recorded(&self) -> usize {
+        self.recording.as_ref().map_or(0, |r| r.frames.len())
+    }
+
+    /// Attach what permessage-deflate did to the recorded frame at `at`.
+    fn annotate(&mut self, at: usize, note: DeflateNote) {
+        if let Some(f) = self.recording.as_mut().and_then(|r| r.frames.get_mut(at)) {
+            f.deflate = Some(note);
         }
     }
 }
@@ -643,6 +886,7 @@ impl std::fmt::Debug for Connection {
             .field("limits", &self.limits)
             .field("close", &self.close)
             .field("failed", &self.failed)
+            .field("deflate", &self.deflate())
             .field("buffered_in", &(self.input.buf.len() - self.input.pos))
             .field("buffered_out", &self.output.pending())
             .finish()
@@ -1246,5 +1490,221 @@ mod tests {
         assert_eq!(sent[0].header.mask, Some(KEY));
         assert_eq!(sent[0].preview, b"Hell");
         assert!(c.take_frames().is_empty());
+    }
+
+    // ------------------------------------------------ permessage-deflate (RFC 7692) ----
+
+    /// The headers waiting in `c`'s output (RSV bits allowed, unlike [`frames_out`]).
+    fn headers_out(c: &Connection) -> Vec<FrameHeader> {
+        let mut at = c.output();
+        let mut headers = Vec::new();
+        while let Ok(Parsed::Complete { value, header_len }) = FrameHeader::parse(at) {
+            headers.push(value);
+            at = &at[header_len + value.payload_len as usize..];
+        }
+        headers
+    }
+
+    fn deflate_pair(agreement: Agreement) -> (Connection, Connection) {
+        (
+            client().with_deflate(agreement, 1024),
+            server().with_deflate(agreement, 1024),
+        )
+    }
+
+    #[test]
+    fn rfc7692_7_2_3_1_a_compressed_hello_on_the_wire() {
+        let (_, mut s) = deflate_pair(Agreement::default());
+        s.send_with(&Message::text("Hello"), Compress::Always)
+            .unwrap();
+        // §7.2.3.1: RSV1 set (0xc1), and the payload without its 00 00 ff ff tail.
+        assert_eq!(
+            s.output(),
+            [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        );
+        // And the same bytes from the peer, masked, come out as "Hello".
+        let mut c = client().with_deflate(Agreement::default(), 1024);
+        c.receive(&[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(events(&mut c), [Event::Message(Message::text("Hello"))]);
+        // §7.2.3.2: the second Hello with context takeover is a back-reference.
+        c.receive(&[0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+        assert_eq!(events(&mut c), [Event::Message(Message::text("Hello"))]);
+    }
+
+    #[test]
+    fn compressed_messages_both_ways_with_and_without_context_takeover() {
+        let big = "a compressible sentence, again and again. ".repeat(100);
+        for agreement in [
+            Agreement::default(),
+            Agreement {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: 9,
+                client_max_window_bits: 8,
+            },
+        ] {
+            let (mut c, mut s) = deflate_pair(agreement);
+            for _ in 0..3 {
+                c.send(&Message::text(big.clone())).unwrap();
+                assert_eq!(c.output()[0], 0xc1, "RSV1 on the client's frame");
+                pump(&mut c, &mut s);
+                assert_eq!(events(&mut s), [Event::Message(Message::text(big.clone()))]);
+                s.send(&Message::binary(big.clone().into_bytes())).unwrap();
+                // Smaller either way; much smaller with the full window (a 2^9 window
+                // is served with run-length matches only: see `deflate`).
+                let shrunk = if agreement.server_max_window_bits == 15 {
+                    4
+                } else {
+                    1
+                };
+                assert!(s.output().len() < big.len() / shrunk);
+                pump(&mut s, &mut c);
+                assert_eq!(
+                    events(&mut c),
+                    [Event::Message(Message::binary(big.clone().into_bytes()))]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_compressed_message_in_fragments_has_rsv1_on_the_first_only() {
+        let (mut c, mut s) = deflate_pair(Agreement::default());
+        let text = "κόσμε ".repeat(500);
+        c.send_fragmented_with(&Message::text(text.clone()), 10, Compress::Always)
+            .unwrap();
+        let frames = headers_out(&c);
+        assert!(frames.len() > 2);
+        assert_eq!(frames[0].rsv, RSV1);
+        assert!(frames[1..].iter().all(|f| f.rsv == 0));
+        pump(&mut c, &mut s);
+        assert_eq!(events(&mut s), [Event::Message(Message::text(text))]);
+    }
+
+    #[test]
+    fn small_messages_and_compress_never_go_uncompressed_and_say_why() {
+        let (mut c, mut s) = deflate_pair(Agreement::default());
+        c.record_frames(4);
+        c.send(&Message::text("small")).unwrap();
+        c.send_with(&Message::text("x".repeat(5000)), Compress::Never)
+            .unwrap();
+        c.send(&Message::text("y".repeat(5000))).unwrap();
+        assert_eq!(
+            headers_out(&c).iter().map(|f| f.rsv).collect::<Vec<_>>(),
+            [0, 0, RSV1]
+        );
+        let seen = c.take_frames();
+        assert_eq!(
+            seen[0].deflate,
+            Some(DeflateNote::Uncompressed(Uncompressed::BelowThreshold {
+                threshold: 1024
+            }))
+        );
+        assert_eq!(
+            seen[1].deflate,
+            Some(DeflateNote::Uncompressed(Uncompressed::Asked))
+        );
+        assert!(matches!(
+            seen[2].deflate,
+            Some(DeflateNote::Compressed { inflated: 5000, wire }) if wire < 100
+        ));
+        s.record_frames(4);
+        pump(&mut c, &mut s);
+        assert_eq!(events(&mut s).len(), 3);
+        let got = s.take_frames();
+        assert_eq!(got[0].deflate, None, "the receiver cannot know why");
+        assert!(matches!(
+            got[2].deflate,
+            Some(DeflateNote::Compressed { inflated: 5000, .. })
+        ));
+    }
+
+    #[test]
+    fn rsv1_on_a_control_frame_or_a_continuation_fails_with_1002() {
+        let masked = |b0: u8, payload: &[u8]| {
+            let mut f = vec![b0, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+            f.extend_from_slice(payload);
+            f
+        };
+        let cases = [
+            (
+                masked(0xc9, b""),
+                ProtocolError::CompressedControlFrame {
+                    opcode: OpCode::Ping,
+                },
+            ),
+            (
+                [masked(0x41, &[0xf2, 0x48]), masked(0xc0, &[0xcd])].concat(),
+                ProtocolError::CompressedContinuation,
+            ),
+            // RSV2 stays reserved.
+            (
+                masked(0xa1, b""),
+                ProtocolError::ReservedBitsSet { bits: 0b010 },
+            ),
+            // An uncompressed frame inside a compressed message.
+            (
+                [masked(0x41, &[0xf2, 0x48]), masked(0x81, b"x")].concat(),
+                ProtocolError::ExpectedContinuation {
+                    opcode: OpCode::Text,
+                },
+            ),
+        ];
+        for (bytes, want) in cases {
+            let mut s = server().with_deflate(Agreement::default(), 1024);
+            s.receive(&bytes);
+            assert_eq!(events(&mut s), [Event::Violation(want.clone())], "{want}");
+            assert_eq!(close_code_out(&s), Some(1002), "{want}");
+        }
+        // Not DEFLATE at all: 1007.
+        let mut s = server().with_deflate(Agreement::default(), 1024);
+        s.receive(&masked(0xc2, &[0xff, 0xff, 0xff]));
+        assert_eq!(
+            events(&mut s),
+            [Event::Violation(ProtocolError::BadDeflateData)]
+        );
+        assert_eq!(close_code_out(&s), Some(1007));
+    }
+
+    #[test]
+    fn a_tiny_frame_that_inflates_past_the_limit_fails_with_1009() {
+        let limits = Limits {
+            max_message: 100_000,
+            max_output: 1 << 20,
+        };
+        let mut c = client().with_deflate(Agreement::default(), 0);
+        c.send(&Message::binary(vec![0u8; 5_000_000])).unwrap();
+        let bytes = c.output().to_vec();
+        assert!(
+            bytes.len() < 10_000,
+            "5 MB of zeros in {} bytes",
+            bytes.len()
+        );
+        let mut s = server_with(limits).with_deflate(Agreement::default(), 0);
+        s.receive(&bytes);
+        let got = events(&mut s);
+        assert!(
+            matches!(got[..], [Event::Violation(ProtocolError::MessageTooBig { max: 100_000, len })] if len < 200_000),
+            "{got:?}"
+        );
+        assert_eq!(close_code_out(&s), Some(1009));
+    }
+
+    #[test]
+    fn invalid_utf8_inside_compressed_text_fails_with_1007() {
+        let (mut c, mut s) = deflate_pair(Agreement::default());
+        c.send_with(
+            &Message {
+                kind: MessageKind::Text,
+                payload: vec![b'a', 0xff, b'b'],
+            },
+            Compress::Always,
+        )
+        .unwrap();
+        pump(&mut c, &mut s);
+        assert_eq!(
+            events(&mut s),
+            [Event::Violation(ProtocolError::InvalidUtf8)]
+        );
     }
 }

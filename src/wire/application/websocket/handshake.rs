@@ -17,6 +17,7 @@
 //! it). It is not authentication: anyone can compute it, and it says nothing about who
 //! either side is.
 
+use super::{deflate, extensions};
 use crate::wire::application::http1::{Headers, RequestHead, ResponseHead};
 use base64::Engine as _;
 use serde::Serialize;
@@ -75,6 +76,8 @@ pub struct ServerPolicy {
     /// Requests without `Origin` (non-browser clients) are let through: Origin protects
     /// browsers' users, it does not authenticate programs.
     pub allowed_origins: Option<Vec<String>>,
+    /// Accept permessage-deflate (RFC 7692) when the client offers it.
+    pub deflate: bool,
 }
 
 /// One rule of §4.2.1 and how the request fared, for the trace.
@@ -91,8 +94,11 @@ pub struct Accepted {
     pub key: String,
     pub accept: String,
     pub protocol: Option<String>,
-    /// Extensions the client offered (none are accepted: netlab implements none).
+    /// Extensions the client offered, as written.
     pub offered_extensions: Vec<String>,
+    /// The permessage-deflate parameters agreed, when the policy allows it and an offer
+    /// was acceptable (RFC 7692 §5).
+    pub deflate: Option<deflate::Agreement>,
     pub checks: Vec<Check>,
 }
 
@@ -127,8 +133,8 @@ impl Rejection {
 }
 
 impl Accepted {
-    /// `101 Switching Protocols` (§4.2.2 item 5). No `Sec-WebSocket-Extensions`: we
-    /// implement none, and leaving it out declines every offer.
+    /// `101 Switching Protocols` (§4.2.2 item 5). `Sec-WebSocket-Extensions` names
+    /// permessage-deflate when it was agreed; leaving it out declines every offer.
     pub fn response_bytes(&self) -> Vec<u8> {
         let mut s = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
@@ -136,6 +142,12 @@ impl Accepted {
         );
         if let Some(p) = &self.protocol {
             s.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+        }
+        if let Some(a) = &self.deflate {
+            s.push_str(&format!(
+                "Sec-WebSocket-Extensions: {}\r\n",
+                a.response_value()
+            ));
         }
         s.push_str("\r\n");
         s.into_bytes()
@@ -252,6 +264,10 @@ pub fn validate_request(head: &RequestHead, policy: &ServerPolicy) -> Result<Acc
         .iter()
         .find(|p| offered.iter().any(|o| o == *p))
         .cloned();
+    let deflate = policy
+        .deflate
+        .then(|| negotiate_deflate(h, &mut checks))
+        .flatten();
     let accept = accept_key(&key);
     checks.push(Check {
         rule: "Sec-WebSocket-Accept computed",
@@ -263,8 +279,41 @@ pub fn validate_request(head: &RequestHead, policy: &ServerPolicy) -> Result<Acc
         accept,
         protocol,
         offered_extensions: list(h, "sec-websocket-extensions"),
+        deflate,
         checks,
     })
+}
+
+/// Step 9, extensions (§9.1): the first acceptable permessage-deflate offer (RFC 7692
+/// §5). A header that breaks the §9.1 grammar declines every offer rather than the request:
+/// extensions are optional, the connection works without them.
+fn negotiate_deflate(h: &Headers, checks: &mut Vec<Check>) -> Option<deflate::Agreement> {
+    if h.count("sec-websocket-extensions") == 0 {
+        return None;
+    }
+    let offers = match extensions::parse(h.get_all("sec-websocket-extensions")) {
+        Ok(o) => o,
+        Err(e) => {
+            checks.push(Check {
+                rule: "permessage-deflate offer",
+                passed: false,
+                detail: format!("declined: {e}"),
+            });
+            return None;
+        }
+    };
+    let (agreed, verdicts) = deflate::accept_offers(&offers);
+    for v in verdicts {
+        checks.push(Check {
+            rule: "permessage-deflate offer",
+            passed: v.declined.is_none(),
+            detail: match v.declined {
+                None => format!("{} accepted", v.offer),
+                Some(why) => format!("{} declined: {why}", v.offer),
+            },
+        });
+    }
+    agreed
 }
 
 /// Build a client's opening handshake (§4.1). Returns the key sent and the bytes.
@@ -274,6 +323,19 @@ pub fn client_request(
     nonce: [u8; 16],
     protocols: &[String],
     origin: Option<&str>,
+) -> (String, Vec<u8>) {
+    client_request_offering(host, path, nonce, protocols, origin, false)
+}
+
+/// [`client_request`], offering permessage-deflate ([`deflate::CLIENT_OFFER`]) when
+/// `offer_deflate` is set.
+pub fn client_request_offering(
+    host: &str,
+    path: &str,
+    nonce: [u8; 16],
+    protocols: &[String],
+    origin: Option<&str>,
+    offer_deflate: bool,
 ) -> (String, Vec<u8>) {
     let key = key_from_nonce(nonce);
     let mut s = format!(
@@ -287,6 +349,12 @@ pub fn client_request(
     }
     if let Some(o) = origin {
         s.push_str(&format!("Origin: {o}\r\n"));
+    }
+    if offer_deflate {
+        s.push_str(&format!(
+            "Sec-WebSocket-Extensions: {}\r\n",
+            deflate::CLIENT_OFFER
+        ));
     }
     s.push_str("\r\n");
     (key, s.into_bytes())
@@ -307,6 +375,8 @@ pub enum ResponseError {
     BadAccept { expected: String, got: String },
     #[error("the server chose extension(s) {0:?} that were not offered")]
     UnrequestedExtension(String),
+    #[error("the server's permessage-deflate answer is refused: {0}")]
+    BadDeflateAnswer(deflate::ParamError),
     #[error("the server chose subprotocol {0:?} that was not offered")]
     UnrequestedProtocol(String),
 }
@@ -318,6 +388,24 @@ pub fn validate_response(
     key: &str,
     protocols: &[String],
 ) -> Result<Option<String>, ResponseError> {
+    validate_response_offering(head, key, protocols, false).map(|a| a.protocol)
+}
+
+/// What the server's answer agreed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResponseAgreed {
+    pub protocol: Option<String>,
+    pub deflate: Option<deflate::Agreement>,
+}
+
+/// [`validate_response`] for a request that offered permessage-deflate when
+/// `offered_deflate` is set: the answer's parameters are checked (RFC 7692 §5).
+pub fn validate_response_offering(
+    head: &ResponseHead,
+    key: &str,
+    protocols: &[String],
+    offered_deflate: bool,
+) -> Result<ResponseAgreed, ResponseError> {
     let h = &head.headers;
     if head.status != 101 {
         return Err(ResponseError::NotSwitching {
@@ -339,14 +427,23 @@ pub fn validate_response(
             got: got.to_owned(),
         });
     }
-    if let Some(ext) = h.get("sec-websocket-extensions") {
-        return Err(ResponseError::UnrequestedExtension(ext.to_owned()));
-    }
-    match h.get("sec-websocket-protocol") {
-        None => Ok(None),
-        Some(p) if protocols.iter().any(|o| o == p) => Ok(Some(p.to_owned())),
-        Some(p) => Err(ResponseError::UnrequestedProtocol(p.to_owned())),
-    }
+    let deflate = match h.get("sec-websocket-extensions") {
+        Some(ext) if !offered_deflate => {
+            return Err(ResponseError::UnrequestedExtension(ext.to_owned()))
+        }
+        Some(ext) => {
+            let answered = extensions::parse(h.get_all("sec-websocket-extensions"))
+                .map_err(|_| ResponseError::UnrequestedExtension(ext.to_owned()))?;
+            deflate::check_response(&answered, true).map_err(ResponseError::BadDeflateAnswer)?
+        }
+        None => None,
+    };
+    let protocol = match h.get("sec-websocket-protocol") {
+        None => None,
+        Some(p) if protocols.iter().any(|o| o == p) => Some(p.to_owned()),
+        Some(p) => return Err(ResponseError::UnrequestedProtocol(p.to_owned())),
+    };
+    Ok(ResponseAgreed { protocol, deflate })
 }
 
 /// What a handshake header is for, in a sentence (for `--trace`).
@@ -362,7 +459,7 @@ pub fn explain_header(name: &str) -> &'static str {
         "sec-websocket-accept" => "base64(SHA-1(key + GUID)): proof the server read this request",
         "sec-websocket-protocol" => "subprotocols offered (request) or the one chosen (response)",
         "sec-websocket-extensions" => {
-            "extensions offered, e.g. permessage-deflate; none are accepted here"
+            "extensions offered (request) or accepted (response), e.g. permessage-deflate"
         }
         "origin" => "the page that opened the socket (sent by browsers); servers may refuse",
         "user-agent" => "the client software",
@@ -401,6 +498,7 @@ mod tests {
         let policy = ServerPolicy {
             protocols: vec!["chat".into()],
             allowed_origins: Some(vec!["http://example.com".into()]),
+            deflate: false,
         };
         let a = validate_request(&req(RFC_REQUEST), &policy).unwrap();
         assert_eq!(a.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
@@ -409,6 +507,43 @@ mod tests {
         assert!(resp.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
         assert!(resp.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
         assert!(!resp.contains("Extensions"));
+    }
+
+    #[test]
+    fn permessage_deflate_is_negotiated_when_the_policy_allows_it() {
+        let (key, request) = client_request_offering("h", "/", [9; 16], &[], None, true);
+        let text = String::from_utf8(request).unwrap();
+        assert!(text
+            .contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
+        let off = validate_request(&req(text.as_bytes()), &ServerPolicy::default()).unwrap();
+        assert_eq!(off.deflate, None, "declined unless the policy allows it");
+        let policy = ServerPolicy {
+            deflate: true,
+            ..ServerPolicy::default()
+        };
+        let on = validate_request(&req(text.as_bytes()), &policy).unwrap();
+        assert!(on.deflate.is_some());
+        assert!(on
+            .checks
+            .iter()
+            .any(|c| c.rule == "permessage-deflate offer" && c.passed));
+        let resp = on.response_bytes();
+        assert!(String::from_utf8_lossy(&resp)
+            .contains("Sec-WebSocket-Extensions: permessage-deflate\r\n"));
+        let Scan::Complete { value, .. } = parse_response(&resp, 8192).unwrap() else {
+            panic!("incomplete")
+        };
+        let agreed = validate_response_offering(&value, &key, &[], true).unwrap();
+        assert_eq!(agreed.deflate, on.deflate);
+        // A client that did not offer it refuses the same answer.
+        assert!(matches!(
+            validate_response(&value, &key, &[]),
+            Err(ResponseError::UnrequestedExtension(_))
+        ));
+        // A malformed header declines the extension, not the connection.
+        let bad = text.replace("client_max_window_bits", "client_max_window_bits=\"1");
+        let a = validate_request(&req(bad.as_bytes()), &policy).unwrap();
+        assert_eq!(a.deflate, None);
     }
 
     fn broken(from: &str, to: &str) -> Rejection {
@@ -458,6 +593,7 @@ mod tests {
         let policy = ServerPolicy {
             protocols: vec![],
             allowed_origins: Some(vec!["http://good.example".into()]),
+            deflate: false,
         };
         assert_eq!(
             validate_request(&req(RFC_REQUEST), &policy)

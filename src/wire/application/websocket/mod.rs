@@ -5,7 +5,7 @@
 //! | OSI | 7 application (it rides on one TCP connection, after an HTTP/1.1 Upgrade) |
 //! | TCP/IP (RFC 1122) | application |
 //! | PDU | frame; one or more frames make a message |
-//! | standard | RFC 6455 (RFC 7692 adds compression; not implemented here) |
+//! | standard | RFC 6455; RFC 7692 (permessage-deflate compression) |
 //!
 //! The base framing protocol, RFC 6455 §5.2:
 //!
@@ -36,6 +36,9 @@
 //!   [`Event`]s out, frames to send into an output buffer; the automatic replies (§5.5),
 //!   failing the connection (§7.1.7) and the closing handshake (§7.1).
 //! - [`handshake`]: the opening handshake of §4, both sides.
+//! - [`extensions`]: the `Sec-WebSocket-Extensions` header (§9.1).
+//! - [`deflate`]: permessage-deflate (RFC 7692): its negotiation and the compression of
+//!   a message; [`connection`] sets RSV1 and calls it.
 //!
 //! Nothing here reads a socket, a clock or a random number generator: the masking key and
 //! `Sec-WebSocket-Key` are arguments, so every test is deterministic. `net::ws` puts a
@@ -45,6 +48,8 @@
 pub mod assemble;
 pub mod close;
 pub mod connection;
+pub mod deflate;
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
@@ -53,6 +58,7 @@ pub mod opcode;
 pub use assemble::{Incoming, Message, MessageAssembler, MessageKind, Utf8Validator};
 pub use close::CloseCode;
 pub use connection::{CloseState, Connection, Event, Limits, MaskKeys, SendError};
+pub use deflate::{Compress, DeflateNote, Uncompressed};
 pub use frame::{Frame, FrameHeader, LengthEncoding, Parsed};
 pub use mask::apply_mask;
 pub use opcode::OpCode;
@@ -113,13 +119,25 @@ pub enum ProtocolError {
     InvalidUtf8,
     #[error("a message of at least {len} bytes exceeds the limit of {max} bytes")]
     MessageTooBig { len: u64, max: usize },
+    #[error("RSV1 on a {opcode} frame: control frames are never compressed (RFC 7692 §6.1)")]
+    CompressedControlFrame { opcode: OpCode },
+    #[error(
+        "RSV1 on a continuation frame: only a message's first frame carries it (RFC 7692 §6.1)"
+    )]
+    CompressedContinuation,
+    #[error("a compressed message that does not inflate (RFC 7692 §6.2)")]
+    BadDeflateData,
 }
 
 impl ProtocolError {
     /// The close code to fail the connection with (§7.4.1).
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            // Data that is not what its type says: text that is not UTF-8, or compressed
+            // bytes that are not DEFLATE.
+            ProtocolError::InvalidUtf8 | ProtocolError::BadDeflateData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             ProtocolError::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
         }

@@ -25,6 +25,7 @@ use super::{preview, AppEvent, AppMessage, Registration, Step, Stream, StreamDec
 use crate::layers::Protocol;
 use crate::wire::application::http1::{self, Headers, RequestHead, ResponseHead, Scan};
 use crate::wire::application::websocket::handshake::accept_key;
+use crate::wire::application::websocket::{deflate, extensions, Role};
 use crate::wire::dissect::flow::Direction;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -356,12 +357,19 @@ impl Http {
         let upgrade_key = req.as_ref().and_then(|r| r.upgrade_key.clone());
         let switches = head.status == 101 && upgrade_key.is_some();
         let websocket_accept = accept_check(upgrade_key.as_ref(), &head);
-        // permessage-deflate is agreed when the server's 101 names it (RFC 7692 §5).
-        let deflate = switches
+        // permessage-deflate is agreed when the server's 101 names it (RFC 7692 §5); its
+        // parameters say how each side compresses (the defaults if they do not parse).
+        let deflate = (switches
             && head
                 .headers
                 .get_all("sec-websocket-extensions")
-                .any(|v| v.contains("permessage-deflate"));
+                .any(|v| v.contains("permessage-deflate")))
+        .then(|| {
+            extensions::parse(head.headers.get_all("sec-websocket-extensions"))
+                .ok()
+                .and_then(|exts| deflate::check_response(&exts, true).ok().flatten())
+                .unwrap_or_default()
+        });
         let head_request = req.as_ref().is_some_and(|r| r.head_request);
         // RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304.
         let (framing, body) = if head_request
@@ -410,15 +418,18 @@ impl Http {
     fn switch_to_websocket(
         &mut self,
         mut ev: AppEvent,
-        deflate: bool,
+        deflate: Option<deflate::Agreement>,
         streams: &mut [Stream; 2],
         out: &mut Vec<AppEvent>,
     ) {
         ev.end = streams[1].at;
         out.push(ev);
-        self.modes[1] = Mode::WebSocket(FrameReader::new(deflate, self.max_buffer));
+        // Each direction inflates with its sender's parameters.
+        let server = deflate.map(|a| a.of(Role::Server));
+        let client = deflate.map(|a| a.of(Role::Client));
+        self.modes[1] = Mode::WebSocket(FrameReader::new(server, self.max_buffer));
         if matches!(self.modes[0], Mode::AwaitUpgrade) {
-            self.modes[0] = Mode::WebSocket(FrameReader::new(deflate, self.max_buffer));
+            self.modes[0] = Mode::WebSocket(FrameReader::new(client, self.max_buffer));
             self.run(Direction::AToB, streams, out);
         }
     }

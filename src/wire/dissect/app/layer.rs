@@ -485,6 +485,7 @@ fn frame_payload_fields(m: &AppMessage, at: FrameOffsets, spans: Spans, f: &mut 
         close_code,
         close_reason,
         problem,
+        inflated,
         ..
     } = m
     else {
@@ -498,7 +499,7 @@ fn frame_payload_fields(m: &AppMessage, at: FrameOffsets, spans: Spans, f: &mut 
     };
     let payload = match (payload_text, payload_hex) {
         _ if *compressed => format!(
-            "{payload_len} bytes compressed (permessage-deflate, not inflated here): {}{more}",
+            "{payload_len} bytes compressed (permessage-deflate): {}{more}",
             payload_hex.as_deref().unwrap_or("")
         ),
         (Some(t), _) if *opcode == OpCode::Close => format!("{}{more}", quoted(t, 200)),
@@ -524,6 +525,14 @@ fn frame_payload_fields(m: &AppMessage, at: FrameOffsets, spans: Spans, f: &mut 
             "yes: RSV1 set, permessage-deflate negotiated".into(),
             0..0,
             "the payload is DEFLATE data (RFC 7692)",
+        ));
+    }
+    if let Some(i) = inflated {
+        f.push(Field::new(
+            "inflated",
+            i.describe(),
+            0..0,
+            "the whole message, inflated as its receiver did (RFC 7692 §7.2.2)",
         ));
     }
     if let Some(c) = close_code {

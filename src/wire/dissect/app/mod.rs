@@ -130,6 +130,10 @@ pub enum AppMessage {
         close_reason: Option<String>,
         /// A rule of RFC 6455 this frame breaks, if any.
         problem: Option<String>,
+        /// On the last frame of a compressed message: the message inflated, or why it
+        /// could not be (RFC 7692 §7.2.2). Absent otherwise.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        inflated: Option<Inflated>,
     },
     /// A fragmented message, complete: its frames' payloads joined.
     WebSocketMessage {
@@ -151,6 +155,49 @@ pub enum AppMessage {
     },
     /// Why decoding of this direction stopped, or something else worth saying.
     Note { text: String },
+}
+
+/// A compressed WebSocket message as the capture decoder inflated it (RFC 7692 §7.2.2),
+/// or why it could not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Inflated {
+    /// Inflated: its length, and its start as text (a text message) or hex.
+    Message {
+        len: u64,
+        text: Option<String>,
+        hex: Option<String>,
+    },
+    /// An earlier message could not be inflated, and with context takeover this one may
+    /// refer back into it (RFC 7692 §7.2.3.2): the capture misses what it needs.
+    MissedContext,
+    /// The message is longer than the decoder keeps, so it was not inflated whole.
+    TooLong,
+    /// The bytes are not DEFLATE data.
+    NotDeflate,
+}
+
+impl Inflated {
+    /// One line on it, for the follow view and the layer tree.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Message { len, text, hex } => {
+                let shown = match (text, hex) {
+                    (Some(t), _) => format!(": {t:?}"),
+                    (None, Some(h)) => format!(": hex {h}"),
+                    _ => String::new(),
+                };
+                format!("inflated (permessage-deflate) to {len} bytes{shown}")
+            }
+            Self::MissedContext => concat!(
+                "not inflated: an earlier message was not, and with context takeover ",
+                "this one may refer back into it (RFC 7692 §7.2.3.2)"
+            )
+            .into(),
+            Self::TooLong => "not inflated: longer than the decoder keeps".into(),
+            Self::NotDeflate => "not inflated: the payload is not DEFLATE data".into(),
+        }
+    }
 }
 
 /// An opcode as JSON shows it: its name alone, also for a reserved one (whose

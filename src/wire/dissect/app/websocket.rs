@@ -16,9 +16,21 @@
 //!
 //! A message in several frames (§5.4) is joined as its continuations arrive, with
 //! control frames allowed in between, and shown whole when its last frame comes.
+//!
+//! **Compressed messages** (permessage-deflate, RFC 7692). When the 101 agreed the
+//! extension, each direction is inflated as its receiver did: the tail `00 00 ff ff`
+//! put back after the message's last frame (§7.2.2), the window kept from message to
+//! message unless the sender agreed `*_no_context_takeover` (§7.1.1), using the same
+//! `Inflater` as netlab's live connection. The result goes on the message's last frame
+//! ([`Inflated`]). With context takeover, a message refers back into the ones before
+//! it (§7.2.3.2), so once one could not be inflated (longer than the decoder keeps, or
+//! not DEFLATE) every later one says so rather than guessing. (A capture that begins
+//! after the handshake is not decoded as WebSocket at all: without the 101 nothing says
+//! what the bytes are, nor which parameters were agreed.)
 
-use super::{hex, AppEvent, AppMessage, Step, Stream, PREVIEW};
+use super::{hex, AppEvent, AppMessage, Inflated, Step, Stream, PREVIEW};
 use crate::wire::application::websocket::close::CloseFrame;
+use crate::wire::application::websocket::deflate::{DirectionParams, InflateError, Inflater};
 use crate::wire::application::websocket::{
     apply_mask, FrameHeader, LengthEncoding, OpCode, Parsed,
 };
@@ -42,7 +54,7 @@ struct Fragmented {
 }
 
 /// Reads one direction's frames.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct FrameReader {
     /// permessage-deflate was agreed in the handshake (RFC 7692 §5), so RSV1 means
     /// "compressed".
@@ -50,6 +62,79 @@ pub(super) struct FrameReader {
     max_buffer: usize,
     /// A fragmented message in progress.
     fragments: Option<Fragmented>,
+    /// Inflates this direction's compressed messages, when the extension was agreed.
+    inflate: Option<CaptureInflater>,
+}
+
+/// One direction's decompressor and the message it is inflating.
+#[derive(Debug)]
+struct CaptureInflater {
+    params: DirectionParams,
+    inflater: Inflater,
+    /// The compressed message in progress: what came out so far, or why it cannot be.
+    current: Option<Result<Vec<u8>, Inflated>>,
+    /// Is the message in progress text?
+    text: bool,
+    /// With context takeover, a message that was not inflated leaves the window unknown.
+    lost: bool,
+}
+
+impl CaptureInflater {
+    /// One frame of a compressed message (`whole`: its payload was kept entirely). On
+    /// the message's last frame, what it inflated to.
+    fn frame(
+        &mut self,
+        h: &FrameHeader,
+        payload: &[u8],
+        whole: bool,
+        max: usize,
+    ) -> Option<Inflated> {
+        if h.opcode != OpCode::Continuation {
+            self.text = h.opcode == OpCode::Text;
+            if self.params.no_context_takeover {
+                self.inflater = Inflater::new(self.params);
+                self.lost = false;
+            }
+            self.current = Some(if self.lost {
+                Err(Inflated::MissedContext)
+            } else {
+                Ok(Vec::new())
+            });
+        }
+        if let Some(Ok(buf)) = &mut self.current {
+            let step = if whole {
+                self.inflater.inflate(payload, h.fin, max, buf)
+            } else {
+                Err(InflateError::TooBig { max })
+            };
+            if let Err(e) = step {
+                self.lost = true;
+                self.current = Some(Err(match e {
+                    InflateError::TooBig { .. } => Inflated::TooLong,
+                    InflateError::Corrupt => Inflated::NotDeflate,
+                }));
+            }
+        }
+        if !h.fin {
+            return None;
+        }
+        Some(match self.current.take()? {
+            Ok(m) => {
+                let shown = &m[..m.len().min(4 * PREVIEW)];
+                let text = self
+                    .text
+                    .then(|| String::from_utf8_lossy(shown).into_owned());
+                Inflated::Message {
+                    len: m.len() as u64,
+                    hex: text
+                        .is_none()
+                        .then(|| hex(&shown[..shown.len().min(PREVIEW)])),
+                    text,
+                }
+            }
+            Err(why) => why,
+        })
+    }
 }
 
 /// What a frame's RSV1 bit and opcode say about compression (RFC 7692 §6.1).
@@ -90,11 +175,20 @@ fn problem(h: &FrameHeader, dir: Direction, c: &Compression) -> Option<String> {
 }
 
 impl FrameReader {
-    pub(super) fn new(deflate: bool, max_buffer: usize) -> FrameReader {
+    /// A reader for one direction; `deflate` holds the sender's permessage-deflate
+    /// parameters when the handshake agreed the extension.
+    pub(super) fn new(deflate: Option<DirectionParams>, max_buffer: usize) -> FrameReader {
         FrameReader {
-            deflate,
+            deflate: deflate.is_some(),
             max_buffer,
             fragments: None,
+            inflate: deflate.map(|params| CaptureInflater {
+                params,
+                inflater: Inflater::new(params),
+                current: None,
+                text: false,
+                lost: false,
+            }),
         }
     }
 
@@ -122,7 +216,7 @@ impl FrameReader {
         if too_big {
             s.skip = h.payload_len - kept as u64;
         }
-        let frame = self.describe(&h, dir, &payload);
+        let mut frame = self.describe(&h, dir, &payload);
         let compressed = matches!(
             frame,
             AppMessage::WebSocketFrame {
@@ -130,6 +224,13 @@ impl FrameReader {
                 ..
             }
         );
+        if let (true, Some(inf)) = (compressed, self.inflate.as_mut()) {
+            let whole = !too_big;
+            let result = inf.frame(&h, &payload, whole, self.max_buffer);
+            if let AppMessage::WebSocketFrame { inflated, .. } = &mut frame {
+                *inflated = result;
+            }
+        }
         out.push(AppEvent {
             direction: dir,
             offset: at,
@@ -201,6 +302,7 @@ impl FrameReader {
             close_code,
             close_reason,
             problem,
+            inflated: None,
         }
     }
 
@@ -350,6 +452,66 @@ mod tests {
                 "pong true 1 Bits7 false Some(\"p\") None None",
                 "close true 5 Bits7 false None Some(1000) Some(\"bye\")",
             ]
+        );
+    }
+
+    /// A client session whose 101 answers `extensions`, then `messages` sent by a
+    /// netlab client with permessage-deflate (compressing whatever their size).
+    fn deflate_session(extensions: &str, messages: &[Vec<u8>]) -> Vec<AppEvent> {
+        use crate::wire::application::websocket::deflate::Agreement;
+        use crate::wire::application::websocket::{Compress, Connection, Limits, Message, Role};
+        let (key, req) = client_request("h", "/", [7; 16], &[], None);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: {extensions}\r\n\r\n",
+            accept_key(&key)
+        );
+        let agreement = Agreement {
+            client_no_context_takeover: extensions.contains("client_no_context_takeover"),
+            ..Agreement::default()
+        };
+        let mut c = Connection::new(Role::Client, Limits::default(), Box::new(|| [1, 2, 3, 4]))
+            .with_deflate(agreement, 0);
+        for m in messages {
+            c.send_with(&Message::binary(m.clone()), Compress::Always)
+                .unwrap();
+        }
+        let frames = c.output().to_vec();
+        decode(
+            &[
+                (Direction::AToB, req),
+                (Direction::BToA, resp.into_bytes()),
+                (Direction::AToB, frames),
+            ],
+            0,
+        )
+    }
+
+    fn inflated(out: &[AppEvent]) -> Vec<Inflated> {
+        out.iter()
+            .filter_map(|e| match &e.message {
+                AppMessage::WebSocketFrame { inflated, .. } => inflated.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// RFC 7692 §7.2.3.2: with context takeover, a message may refer back into the one
+    /// before; once one could not be inflated, the decoder says so for every later one.
+    #[test]
+    fn a_message_not_inflated_breaks_the_context_that_follows() {
+        // 2 MB of zeros: a few KB on the wire, more than the decoder's 1 MiB once inflated.
+        let messages = [vec![0u8; 2_000_000], b"hello hello".to_vec()];
+        let got = inflated(&deflate_session("permessage-deflate", &messages));
+        assert_eq!(got, [Inflated::TooLong, Inflated::MissedContext]);
+        // Without context takeover each message stands alone: the second inflates.
+        let got = inflated(&deflate_session(
+            "permessage-deflate; client_no_context_takeover",
+            &messages,
+        ));
+        assert_eq!(got[0], Inflated::TooLong);
+        assert!(
+            matches!(&got[1], Inflated::Message { len: 11, hex: Some(h), .. } if h == "68656c6c6f2068656c6c6f"),
+            "{got:?}"
         );
     }
 }
