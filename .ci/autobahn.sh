@@ -2,7 +2,9 @@
 # Autobahn|Testsuite conformance for netlab's WebSocket, both directions:
 #   fuzzingclient (the suite tests `netlab ws server --echo`)
 #   fuzzingserver (the suite tests `netlab ws autobahn`, netlab's client)
-# Every case: 1.* to 10.* (RFC 6455) and 12.*/13.* (permessage-deflate, RFC 7692).
+# Every case of 1.* to 10.* (RFC 6455) and 12.*/13.* (permessage-deflate, RFC 7692) but
+# 12.*.13-15 and 13.*.13-15 (32 to 128 KiB messages in 256-byte frames, 36 cases each way),
+# which have no recorded verdict yet and whose run time in CI is not known; EXCLUDE= runs them.
 # CASES/EXCLUDE in the environment narrow it (the suite's patterns, e.g. CASES='13.3.*').
 # Fails on any FAILED or missing case, and on any verdict that differs from the ones kept
 # in tests/autobahn/expected-{server,client}.json (OK <-> NON-STRICT flips only warn:
@@ -16,7 +18,7 @@ OUT="${1:-target/autobahn}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 CASES="${CASES:-*}"
-EXCLUDE="${EXCLUDE:-}"
+EXCLUDE="${EXCLUDE-12.*.13,12.*.14,12.*.15,13.*.13,13.*.14,13.*.15}"
 [ -x "$TOOLS/run-fuzzingclient.sh" ] || { echo "autobahn: no suite at $TOOLS" >&2; exit 1; }
 
 cargo build --quiet --bin netlab

@@ -229,6 +229,39 @@ pub async fn demo() -> anyhow::Result<DemoReport> {
     let mut conn = ws::connect(&url, cfg, &[])
         .await
         .failed("the demo client could not connect")?;
+    let mut replies = exchange(&mut conn).await?;
+    let theirs = conn.close(CloseCode::NORMAL, "demo over").await;
+    replies.push(match &theirs {
+        Some(c) => format!(
+            "close: server answered {}",
+            c.code.map_or("without a code".into(), |c| c.to_string())
+        ),
+        None => "close: no answer".into(),
+    });
+    let trace = conn.take_trace();
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+
+    let mut timeline = Timeline::default();
+    for t in &trace {
+        timeline.push(step_for(t));
+    }
+    let mut report = DemoReport {
+        url: url.to_string(),
+        timeline,
+        trace,
+        replies,
+        close_code: theirs.and_then(|c| c.code.map(|c| c.0)),
+        observations: Vec::new(),
+    };
+    report.observations = report.observe();
+    Ok(report)
+}
+
+/// The demo's conversation: a text, a binary, a fragmented message, a ping, and a
+/// message big enough to be compressed; what came back, one line each.
+async fn exchange(conn: &mut ws::WsConnection) -> anyhow::Result<Vec<String>> {
     let mut replies = Vec::new();
     let fragmented = Message::text("one message, three frames");
     let steps: Vec<(&str, Message)> = vec![
@@ -271,33 +304,7 @@ pub async fn demo() -> anyhow::Result<DemoReport> {
         }
         other => replies.push(format!("compressed: unexpected {other:?}")),
     }
-    let theirs = conn.close(CloseCode::NORMAL, "demo over").await;
-    replies.push(match &theirs {
-        Some(c) => format!(
-            "close: server answered {}",
-            c.code.map_or("without a code".into(), |c| c.to_string())
-        ),
-        None => "close: no answer".into(),
-    });
-    let trace = conn.take_trace();
-    let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
-
-    let mut timeline = Timeline::default();
-    for t in &trace {
-        timeline.push(step_for(t));
-    }
-    let mut report = DemoReport {
-        url: url.to_string(),
-        timeline,
-        trace,
-        replies,
-        close_code: theirs.and_then(|c| c.code.map(|c| c.0)),
-        observations: Vec::new(),
-    };
-    report.observations = report.observe();
-    Ok(report)
+    Ok(replies)
 }
 
 /// One traced item as a streaming event (shown with `--jsonl`; in human mode the report

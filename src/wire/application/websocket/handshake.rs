@@ -165,88 +165,10 @@ fn list(headers: &Headers, name: &str) -> Vec<String> {
 
 /// Validate a client's opening handshake as §4.2.1 lists, in that order.
 pub fn validate_request(head: &RequestHead, policy: &ServerPolicy) -> Result<Accepted, Rejection> {
-    let mut checks = Vec::new();
-    let mut step = |rule: &'static str, passed: bool, detail: String, status: u16| {
-        checks.push(Check {
-            rule,
-            passed,
-            detail: detail.clone(),
-        });
-        if passed {
-            Ok(())
-        } else {
-            Err((status, format!("{rule}: {detail}")))
-        }
-    };
+    let mut c = Checker::default();
+    let result = required_fields(head, policy, &mut c);
+    let mut checks = c.checks;
     let h = &head.headers;
-    let result = (|| {
-        // 1. "An HTTP/1.1 or higher GET request, including a Request-URI".
-        step(
-            "method is GET",
-            head.method == "GET",
-            format!("method {}", head.method),
-            400,
-        )?;
-        step(
-            "HTTP/1.1 or later",
-            head.minor_version >= 1,
-            format!("HTTP/1.{}", head.minor_version),
-            400,
-        )?;
-        // 2. "A |Host| header field containing the server's authority."
-        step(
-            "Host is present",
-            h.count("host") == 1,
-            format!("{} Host field(s)", h.count("host")),
-            400,
-        )?;
-        // 3. "An |Upgrade| header field containing the value "websocket"" (case-insensitive).
-        step(
-            "Upgrade: websocket",
-            h.has_token("upgrade", "websocket"),
-            format!("Upgrade: {}", h.get("upgrade").unwrap_or("(missing)")),
-            400,
-        )?;
-        // 4. "A |Connection| header field that includes the token "Upgrade"".
-        step(
-            "Connection includes Upgrade",
-            h.has_token("connection", "upgrade"),
-            format!("Connection: {}", h.get("connection").unwrap_or("(missing)")),
-            400,
-        )?;
-        // 5. Sec-WebSocket-Key: base64 of a 16-byte value.
-        let key = h.get("sec-websocket-key").unwrap_or("");
-        let decoded = b64().decode(key).map(|b| b.len()).ok();
-        step(
-            "Sec-WebSocket-Key is base64 of 16 bytes",
-            h.count("sec-websocket-key") == 1 && decoded == Some(16),
-            match decoded {
-                _ if key.is_empty() => "missing".to_owned(),
-                Some(n) => format!("{key} decodes to {n} bytes"),
-                None => format!("{key} is not base64"),
-            },
-            400,
-        )?;
-        // 6. Sec-WebSocket-Version: 13; otherwise 426 with the versions we speak (§4.4).
-        let version = h.get("sec-websocket-version").unwrap_or("(missing)");
-        let v13 = version == "13";
-        step(
-            "Sec-WebSocket-Version: 13",
-            v13,
-            format!("version {version}"),
-            if h.get("sec-websocket-version").is_some() {
-                426
-            } else {
-                400
-            },
-        )?;
-        // 7. Origin (optional; browsers always send it).
-        if let (Some(allowed), Some(origin)) = (&policy.allowed_origins, h.get("origin")) {
-            let ok = allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
-            step("Origin is allowed", ok, format!("Origin: {origin}"), 403)?;
-        }
-        Ok(key.to_owned())
-    })();
     let key = match result {
         Ok(key) => key,
         Err((status, rule)) => {
@@ -282,6 +204,106 @@ pub fn validate_request(head: &RequestHead, policy: &ServerPolicy) -> Result<Acc
         deflate,
         checks,
     })
+}
+
+/// The checks of a handshake, in order, each with what was seen.
+#[derive(Default)]
+struct Checker {
+    checks: Vec<Check>,
+}
+
+impl Checker {
+    /// Record one rule; a broken rule stops the handshake with `status`.
+    fn step(
+        &mut self,
+        rule: &'static str,
+        passed: bool,
+        detail: String,
+        status: u16,
+    ) -> Result<(), (u16, String)> {
+        let failed = (!passed).then(|| (status, format!("{rule}: {detail}")));
+        self.checks.push(Check {
+            rule,
+            passed,
+            detail,
+        });
+        failed.map_or(Ok(()), Err)
+    }
+}
+
+/// Steps 1 to 7 of §4.2.1: what the opening request must carry. Returns the client's key.
+fn required_fields(
+    head: &RequestHead,
+    policy: &ServerPolicy,
+    c: &mut Checker,
+) -> Result<String, (u16, String)> {
+    let h = &head.headers;
+    // 1. "An HTTP/1.1 or higher GET request, including a Request-URI".
+    c.step(
+        "method is GET",
+        head.method == "GET",
+        format!("method {}", head.method),
+        400,
+    )?;
+    c.step(
+        "HTTP/1.1 or later",
+        head.minor_version >= 1,
+        format!("HTTP/1.{}", head.minor_version),
+        400,
+    )?;
+    // 2. "A |Host| header field containing the server's authority."
+    c.step(
+        "Host is present",
+        h.count("host") == 1,
+        format!("{} Host field(s)", h.count("host")),
+        400,
+    )?;
+    // 3. "An |Upgrade| header field containing the value "websocket"" (case-insensitive).
+    c.step(
+        "Upgrade: websocket",
+        h.has_token("upgrade", "websocket"),
+        format!("Upgrade: {}", h.get("upgrade").unwrap_or("(missing)")),
+        400,
+    )?;
+    // 4. "A |Connection| header field that includes the token "Upgrade"".
+    c.step(
+        "Connection includes Upgrade",
+        h.has_token("connection", "upgrade"),
+        format!("Connection: {}", h.get("connection").unwrap_or("(missing)")),
+        400,
+    )?;
+    // 5. Sec-WebSocket-Key: base64 of a 16-byte value.
+    let key = h.get("sec-websocket-key").unwrap_or("");
+    let decoded = b64().decode(key).map(|b| b.len()).ok();
+    c.step(
+        "Sec-WebSocket-Key is base64 of 16 bytes",
+        h.count("sec-websocket-key") == 1 && decoded == Some(16),
+        match decoded {
+            _ if key.is_empty() => "missing".to_owned(),
+            Some(n) => format!("{key} decodes to {n} bytes"),
+            None => format!("{key} is not base64"),
+        },
+        400,
+    )?;
+    // 6. Sec-WebSocket-Version: 13; otherwise 426 with the versions we speak (§4.4).
+    let version = h.get("sec-websocket-version").unwrap_or("(missing)");
+    let v13 = version == "13";
+    c.step(
+        "Sec-WebSocket-Version: 13",
+        v13,
+        format!("version {version}"),
+        if h.get("sec-websocket-version").is_some() {
+            426
+        } else {
+            400
+        },
+    )?;
+    // 7. Origin (optional; browsers always send it).
+    if let (Some(allowed), Some(origin)) = (&policy.allowed_origins, h.get("origin")) {
+        let ok = allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
+        c.step("Origin is allowed", ok, format!("Origin: {origin}"), 403)?;
+    }
+    Ok(key.to_owned())
 }
 
 /// Step 9, extensions (§9.1): the first acceptable permessage-deflate offer (RFC 7692
