@@ -6,7 +6,7 @@
 //! single-threaded tokio runtime, so each thread's CPU time (`net::push::thread_cpu_time`)
 //! is that side's CPU time: what it spent in netlab and in the kernel on its behalf. The
 //! caller's runtime only waits for both. Beside the run, a capture on loopback counts the
-//! packets when netlab may (`capture.rs`), and a [`Trace`] keeps the first steps of both
+//! packets when netlab may (`capture.rs`), and a `Trace` keeps the first steps of both
 //! ends for `--explain`.
 
 use super::capture::{self, Counted};
