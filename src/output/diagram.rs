@@ -8,15 +8,8 @@
 //! ```
 
 use super::style::{visible_width, Paint, Style};
+use crate::wire::Role;
 use serde::Serialize;
-
-/// Which lifeline an event happens on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    Client,
-    Server,
-}
 
 /// One event on the timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,7 +17,7 @@ pub struct Step {
     /// Microseconds since the timeline's start, if the event was timed.
     pub at_us: Option<u64>,
     /// Where the event happened.
-    pub side: Side,
+    pub side: Role,
     /// What happened there, e.g. `write(5 B)` or `read → 10 B`.
     pub action: String,
     /// What crossed to the other side, if anything (drawn as an arrow), e.g. `SYN`.
@@ -32,7 +25,7 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn local(at_us: Option<u64>, side: Side, action: impl Into<String>) -> Step {
+    pub fn local(at_us: Option<u64>, side: Role, action: impl Into<String>) -> Step {
         Step {
             at_us,
             side,
@@ -43,7 +36,7 @@ impl Step {
 
     pub fn send(
         at_us: Option<u64>,
-        side: Side,
+        side: Role,
         action: impl Into<String>,
         sends: impl Into<String>,
     ) -> Step {
@@ -73,7 +66,7 @@ impl Timeline {
         let left_w = self
             .steps
             .iter()
-            .filter(|s| s.side == Side::Client)
+            .filter(|s| s.side == Role::Client)
             .map(|s| clip(&s.action).chars().count())
             .max()
             .unwrap_or(0)
@@ -157,8 +150,8 @@ fn step_line(step: &Step, style: &Style, g: &Glyphs, left_w: usize, mid_w: usize
     };
     let action = clip(&step.action);
     let (left, right) = match step.side {
-        Side::Client => (style.paint(Paint::Client, &action), String::new()),
-        Side::Server => (String::new(), style.paint(Paint::Server, &action)),
+        Role::Client => (style.paint(Paint::Client, &action), String::new()),
+        Role::Server => (String::new(), style.paint(Paint::Server, &action)),
     };
     let middle = match &step.sends {
         None => " ".repeat(mid_w),
@@ -174,21 +167,21 @@ fn step_line(step: &Step, style: &Style, g: &Glyphs, left_w: usize, mid_w: usize
 
 /// An arrow `mid_w` wide from the sender's lifeline to the receiver's, its label near
 /// the sender.
-fn arrow(label: &str, from: Side, g: &Glyphs, mid_w: usize) -> String {
+fn arrow(label: &str, from: Role, g: &Glyphs, mid_w: usize) -> String {
     let dash = g.dash;
     let label = format!(" {label} ");
     let fill = mid_w.saturating_sub(label.chars().count() + 1);
     let lead = fill.min(3);
     let trail = fill - lead;
     match from {
-        Side::Client => format!(
+        Role::Client => format!(
             "{}{}{}{}",
             dash.repeat(lead),
             label,
             dash.repeat(trail),
             g.head_r
         ),
-        Side::Server => format!(
+        Role::Server => format!(
             "{}{}{}{}",
             g.head_l,
             dash.repeat(trail),
@@ -205,9 +198,9 @@ mod tests {
     #[test]
     fn arrows_point_from_sender_to_receiver() {
         let mut t = Timeline::default();
-        t.push(Step::send(Some(0), Side::Client, "write(5 B)", "5 B"));
-        t.push(Step::local(Some(1500), Side::Server, "read → 5 B"));
-        t.push(Step::send(None, Side::Server, "close()", "FIN"));
+        t.push(Step::send(Some(0), Role::Client, "write(5 B)", "5 B"));
+        t.push(Step::local(Some(1500), Role::Server, "read → 5 B"));
+        t.push(Step::send(None, Role::Server, "close()", "FIN"));
         let text = t.render(&Style::plain());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
@@ -235,7 +228,7 @@ mod tests {
     #[test]
     fn ascii_mode_has_no_unicode() {
         let mut t = Timeline::default();
-        t.push(Step::send(Some(0), Side::Client, "connect()", "SYN"));
+        t.push(Step::send(Some(0), Role::Client, "connect()", "SYN"));
         let style = Style {
             unicode: false,
             ..Style::plain()

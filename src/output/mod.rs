@@ -21,7 +21,7 @@ pub mod packet;
 pub mod style;
 pub mod wrap;
 
-pub use diagram::{Side, Step, Timeline};
+pub use diagram::{Step, Timeline};
 pub use style::{Paint, Style};
 
 use crate::error::{ErrorKind, Hinted};

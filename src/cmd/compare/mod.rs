@@ -11,10 +11,9 @@ use crate::cli::compare::{CompareArgs, DirectionArg, TransportArg};
 use crate::error::{self, HintExt};
 use crate::net::push::{PushTransport, Traffic, Workload};
 use crate::net::runtime::{runtime, Runtime};
-use crate::output::{Output, Paint, Render, Side, Step, Style, Timeline};
+use crate::output::{Output, Paint, Render, Step, Style, Timeline};
 use crate::wire::application::push::WireTally;
 use crate::wire::application::push::{MAX_EVENT_ID, MIN_PAYLOAD};
-use crate::wire::Role;
 use serde::Serialize;
 
 pub mod capture;
@@ -669,10 +668,7 @@ impl Column {
 fn timeline(steps: &[TraceStep]) -> Timeline {
     let mut t = Timeline::default();
     for s in steps {
-        let side = match s.end {
-            Role::Client => Side::Client,
-            Role::Server => Side::Server,
-        };
+        let side = s.end;
         t.push(match &s.sends {
             Some(what) => Step::send(Some(s.at_us), side, s.action.clone(), what.clone()),
             None => Step::local(Some(s.at_us), side, s.action.clone()),

@@ -15,8 +15,9 @@ use crate::cli::tcp::DemoArgs;
 use crate::error::{usage, HintExt};
 use crate::net::tcp::{self, IoCall, SockOpts};
 use crate::output::wrap::fill_on_terminal;
-use crate::output::{Paint, Render, Side, Step, Style, Timeline};
+use crate::output::{Paint, Render, Step, Style, Timeline};
 use crate::wire::application::framing::{self, LengthPrefixDecoder, LineDecoder};
+use crate::wire::Role;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -659,21 +660,21 @@ impl CaseReport {
 
     /// The case as a client/server sequence diagram; long runs of calls are elided.
     pub fn timeline(&self) -> Timeline {
-        let mut events: Vec<(u64, Side, usize, IoCall)> = self
+        let mut events: Vec<(u64, Role, usize, IoCall)> = self
             .writes
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.at_us, Side::Client, i, *c))
+            .map(|(i, c)| (c.at_us, Role::Client, i, *c))
             .chain(
                 self.reads
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| (c.at_us, Side::Server, i, *c)),
+                    .map(|(i, c)| (c.at_us, Role::Server, i, *c)),
             )
             .collect();
         // A read cannot come before the write that sent its bytes, but clocks read on
         // one thread can tie: writes first on ties.
-        events.sort_by_key(|&(t, side, i, _)| (t, side == Side::Server, i));
+        events.sort_by_key(|&(t, side, i, _)| (t, side == Role::Server, i));
         const HEAD: usize = 8;
         const TAIL: usize = 3;
         let mut t = Timeline::default();
@@ -683,20 +684,20 @@ impl CaseReport {
                 if k == HEAD {
                     t.push(Step::local(
                         None,
-                        Side::Client,
+                        Role::Client,
                         format!("… {} more calls …", n - HEAD - TAIL),
                     ));
                 }
                 continue;
             }
             match side {
-                Side::Client => t.push(Step::send(
+                Role::Client => t.push(Step::send(
                     Some(at),
                     side,
                     format!("write #{} → {}", i + 1, human_bytes(c.done as u64)),
                     human_bytes(c.done as u64),
                 )),
-                Side::Server => {
+                Role::Server => {
                     let mut action = format!("read #{} → {}", i + 1, human_bytes(c.done as u64));
                     if let Some(f) = &self.framing {
                         if let Some(&m) = f.completed_per_read.get(i) {

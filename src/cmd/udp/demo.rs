@@ -12,8 +12,9 @@ use crate::net::udp::{
     RefusedOutcome, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6,
 };
 use crate::net::Endpoint;
-use crate::output::{Format, Output, Paint, Render, Side, Step, Style, Timeline};
+use crate::output::{Format, Output, Paint, Render, Step, Style, Timeline};
 use crate::wire::measure::impair::Impairment;
+use crate::wire::Role;
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -300,26 +301,26 @@ fn timeline(b: &BoundaryPart, t: &TruncationPart, s: &SizeLimitPart, r: &Refused
     for (sent, got) in b.sends.iter().zip(&b.receives) {
         tl.push(Step::send(
             None,
-            Side::Client,
+            Role::Client,
             format!("sendto({sent} B)"),
             format!("datagram {sent} B"),
         ));
         tl.push(Step::local(
             None,
-            Side::Server,
+            Role::Server,
             format!("recvfrom → {got} B"),
         ));
     }
     if let Some(got) = t.run.received.first() {
         tl.push(Step::send(
             None,
-            Side::Client,
+            Role::Client,
             format!("sendto({} B)", got.datagram_len),
             format!("{} B", got.datagram_len),
         ));
         tl.push(Step::local(
             None,
-            Side::Server,
+            Role::Server,
             format!(
                 "recvfrom(buf {}) → {} B{}",
                 t.buffer,
@@ -333,21 +334,21 @@ fn timeline(b: &BoundaryPart, t: &TruncationPart, s: &SizeLimitPart, r: &Refused
             None => {
                 tl.push(Step::send(
                     None,
-                    Side::Client,
+                    Role::Client,
                     format!("sendto({} B)", sent.len),
                     format!("{} B", sent.len),
                 ));
                 if let Some(got) = s.run.received.get(i) {
                     tl.push(Step::local(
                         None,
-                        Side::Server,
+                        Role::Server,
                         format!("recvfrom → {} B", got.datagram_len),
                     ));
                 }
             }
             Some(_) => tl.push(Step::local(
                 None,
-                Side::Client,
+                Role::Client,
                 format!(
                     "sendto({} B) ✗ {}",
                     sent.len,
@@ -358,19 +359,19 @@ fn timeline(b: &BoundaryPart, t: &TruncationPart, s: &SizeLimitPart, r: &Refused
     }
     tl.push(Step::send(
         None,
-        Side::Client,
+        Role::Client,
         "connect(); send(13 B)",
         "13 B",
     ));
     tl.push(Step::send(
         None,
-        Side::Server,
+        Role::Server,
         format!("no socket on :{}", r.port),
         "ICMP port unreachable",
     ));
     tl.push(Step::local(
         None,
-        Side::Client,
+        Role::Client,
         match r.connected.errno {
             Some(e) => format!("recv ✗ {}", errno_name(e)),
             None => format!("recv → {}", r.connected.next_recv),

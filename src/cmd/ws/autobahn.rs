@@ -6,7 +6,7 @@
 
 use crate::cli::ws::AutobahnArgs;
 use crate::error::{usage, HintExt};
-use crate::net::ws::{self, Flow, Received, WsConfig, WsUrl};
+use crate::net::ws::{self, AfterReceipt, Received, WsConfig, WsUrl};
 use crate::output::{Output, Render, Style};
 use serde::Serialize;
 use std::time::Duration;
@@ -119,8 +119,8 @@ async fn echo(mut conn: ws::WsConnection) -> (u64, Option<u16>, Option<String>) 
             _ => None,
         };
         match conn.respond(&r).await {
-            Ok(Flow::Continue) => {}
-            Ok(Flow::Closed) => return (echoed, code, None),
+            Ok(AfterReceipt::Continue) => {}
+            Ok(AfterReceipt::Closed) => return (echoed, code, None),
             Err(e) => return (echoed, code, Some(e.to_string())),
         }
     }
@@ -140,7 +140,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
         if let Received::Message(m) = &r {
             count = m.as_text().and_then(|t| t.trim().parse::<u32>().ok());
         }
-        if conn.respond(&r).await.failed("reading the case count")? == Flow::Closed {
+        if conn.respond(&r).await.failed("reading the case count")? == AfterReceipt::Closed {
             break;
         }
     }

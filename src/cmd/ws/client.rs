@@ -3,7 +3,7 @@
 use super::render_trace;
 use crate::cli::ws::ClientArgs;
 use crate::error::{usage, HintExt};
-use crate::net::ws::{self, Flow, Received, WsConfig, WsConnection, WsTrace, WsUrl};
+use crate::net::ws::{self, AfterReceipt, Received, WsConfig, WsConnection, WsTrace, WsUrl};
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::application::websocket::{CloseCode, Message};
 use serde::Serialize;
@@ -243,7 +243,7 @@ async fn on_receive(
             })?;
             true
         }
-        (_, Ok(Flow::Closed)) | (_, Err(_)) => true,
+        (_, Ok(AfterReceipt::Closed)) | (_, Err(_)) => true,
         _ => false,
     };
     Ok(over)

@@ -4,7 +4,7 @@ use super::render_trace;
 use crate::error::HintExt;
 use crate::net::ws::{self, Received, ServeMode, ServeOptions, WsConfig, WsTrace, WsUrl};
 use crate::output::Style;
-use crate::output::{Format, Output, Paint, Render, Side, Step, Timeline};
+use crate::output::{Format, Output, Paint, Render, Step, Timeline};
 use crate::wire::application::websocket::{CloseCode, Message, Role};
 use serde::Serialize;
 use std::time::Duration;
@@ -145,9 +145,9 @@ fn step_for(t: &WsTrace) -> Step {
             ..
         } => {
             let side = if *from == Role::Client {
-                Side::Client
+                Role::Client
             } else {
-                Side::Server
+                Role::Server
             };
             let (action, label) = if *from == Role::Client {
                 (
@@ -164,9 +164,9 @@ fn step_for(t: &WsTrace) -> Step {
         }
         WsTrace::Frame(f) => {
             let side = if f.from == Role::Client {
-                Side::Client
+                Role::Client
             } else {
-                Side::Server
+                Role::Server
             };
             let mut label = format!("{} {} B", f.opcode, f.payload_len);
             if !f.fin {

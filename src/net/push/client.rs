@@ -5,7 +5,7 @@
 
 use super::{frame_label, ws_config, ClientTally, ConnError, PushTransport, Shared, UP_STRIDE};
 use crate::net::http::HttpConn;
-use crate::net::ws::{self, Flow, Received};
+use crate::net::ws::{self, AfterReceipt, Received};
 use crate::wire::application::push::{self as wp, MIN_PAYLOAD};
 use crate::wire::application::websocket::{Message, MessageKind};
 use crate::wire::Role;
@@ -381,7 +381,7 @@ async fn ws_client(
                 other => {
                     // The server's close (answered, §5.5.1, then the client waits for the
                     // server to end the TCP connection), a ping, or a broken rule.
-                    if ws.respond(&other).await? == Flow::Closed {
+                    if ws.respond(&other).await? == AfterReceipt::Closed {
                         if let Received::Violation(e) = other {
                             return Err(ConnError::Violation(e));
                         }

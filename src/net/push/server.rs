@@ -8,7 +8,7 @@
 
 use super::{frame_label, ws_config, ConnError, PushTransport, Shared};
 use crate::net::http::{Counted, HttpConn, HttpError};
-use crate::net::ws::{self, Flow, Received, WsConnection};
+use crate::net::ws::{self, AfterReceipt, Received, WsConnection};
 use crate::wire::application::push as wp;
 use crate::wire::application::websocket::{CloseCode, Message, MessageKind};
 use crate::wire::Role;
@@ -248,7 +248,7 @@ async fn serve_ws(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnError> 
             ws.handshake_bytes().0
         )),
     );
-    if push_and_read(&mut ws, shared).await? == Flow::Closed {
+    if push_and_read(&mut ws, shared).await? == AfterReceipt::Closed {
         return Ok(());
     }
     // §7.1.1: the server starts the close and ends the TCP connection; `close`
@@ -258,12 +258,12 @@ async fn serve_ws(mut conn: HttpConn, shared: &Shared) -> Result<(), ConnError> 
 }
 
 /// Send events as they appear and read the client's messages, until both directions are
-/// done (each wait bounded; the loop ends on a timeout too). `Flow::Closed` if the
+/// done (each wait bounded; the loop ends on a timeout too). `AfterReceipt::Closed` if the
 /// client's close (or a broken rule) already ended the connection.
 async fn push_and_read(
     ws: &mut WsConnection<Counted<TcpStream>>,
     shared: &Shared,
-) -> Result<Flow, ConnError> {
+) -> Result<AfterReceipt, ConnError> {
     let w = &shared.workload;
     let idle = w.deadline();
     let down_total = if w.direction.down() { w.events } else { 0 };
@@ -296,15 +296,15 @@ async fn push_and_read(
                     Received::Eof => break,
                     other => {
                         // A ping, a close or a broken rule: what RFC 6455 asks for.
-                        if ws.respond(&other).await? == Flow::Closed {
-                            return Ok(Flow::Closed);
+                        if ws.respond(&other).await? == AfterReceipt::Closed {
+                            return Ok(AfterReceipt::Closed);
                         }
                     }
                 }
             }
         }
     }
-    Ok(Flow::Continue)
+    Ok(AfterReceipt::Continue)
 }
 
 /// Answer POSTs (client-to-server messages) on one connection until it closes.

@@ -113,7 +113,7 @@ impl From<SendError> for WsError {
 
 /// Whether to keep going after [`WsConnection::respond`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
+pub enum AfterReceipt {
     Continue,
     Closed,
 }
@@ -426,24 +426,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
     /// `r` out (a pong for a ping, a close reply, the close that fails the connection on a
     /// violation); this writes it and, when the connection is over, ends the TCP
     /// connection. Messages and pongs need nothing.
-    pub async fn respond(&mut self, r: &Received) -> Result<Flow, WsError> {
+    pub async fn respond(&mut self, r: &Received) -> Result<AfterReceipt, WsError> {
         match r {
-            Received::Message(_) | Received::Pong(_) => Ok(Flow::Continue),
+            Received::Message(_) | Received::Pong(_) => Ok(AfterReceipt::Continue),
             Received::Ping(_) => {
                 self.flush().await?;
-                Ok(Flow::Continue)
+                Ok(AfterReceipt::Continue)
             }
             Received::Close(_) => {
                 let _ = self.flush().await;
                 self.shutdown().await;
-                Ok(Flow::Closed)
+                Ok(AfterReceipt::Closed)
             }
             Received::Violation(_) => {
                 let _ = self.flush().await;
                 self.finish_close().await;
-                Ok(Flow::Closed)
+                Ok(AfterReceipt::Closed)
             }
-            Received::Eof => Ok(Flow::Closed),
+            Received::Eof => Ok(AfterReceipt::Closed),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! report what happened as [`ServerEvent`]s. On shutdown every connection is closed with
 //! 1001 (going away, RFC 6455 §7.4.1), bounded by the close timeout.
 
-use super::{accept, Flow, Received, WsConfig, WsConnection, WsError, WsTrace};
+use super::{accept, AfterReceipt, Received, WsConfig, WsConnection, WsError, WsTrace};
 use crate::wire::application::websocket::{CloseCode, Message, MessageKind};
 use serde::Serialize;
 use std::fmt;
@@ -328,7 +328,7 @@ impl Session {
         let flow = self.conn.respond(&r).await;
         self.emit_trace().await;
         match flow {
-            Ok(Flow::Continue) => None,
+            Ok(AfterReceipt::Continue) => None,
             flow => Some(closed_after(self.id, &r, flow.err())),
         }
     }

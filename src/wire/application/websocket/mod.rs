@@ -65,14 +65,9 @@ pub use opcode::OpCode;
 
 use serde::Serialize;
 
-/// Which end of the connection we are. It decides who masks (§5.3: clients always,
-/// servers never).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Client,
-    Server,
-}
+/// Which end of the connection we are (the one `wire::Role`). It decides who masks
+/// (§5.3: clients always, servers never).
+pub use crate::wire::Role;
 
 impl Role {
     /// Must frames *sent* by this role be masked?
