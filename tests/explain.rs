@@ -122,10 +122,11 @@ fn the_misconceptions_the_issue_lists_are_all_corrected() {
     }
 }
 
-/// Is `name` declared in Rust source `text` (`fn name`, `struct name`, …)?
+/// Is `name` declared in Rust source `text` (`fn name`, `struct name`, …), or given
+/// methods there (`impl name`, for a type defined elsewhere)?
 fn declared(text: &str, name: &str) -> bool {
     [
-        "fn", "struct", "enum", "const", "static", "trait", "type", "mod",
+        "fn", "struct", "enum", "const", "static", "trait", "type", "mod", "impl",
     ]
     .iter()
     .any(|kw| {
