@@ -39,10 +39,11 @@ use crate::wire::application::websocket::{
     deflate, CloseCode, Compress, Connection, Message, Role,
 };
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{sleep_until, timeout, Sleep};
 
 /// Limits and switches shared by both ends.
 #[derive(Debug, Clone)]
@@ -192,6 +193,11 @@ pub struct WsConnection<S = TcpStream> {
     /// data in flight still arrive); kept for the caller to show.
     late: Vec<Message>,
     agreed: Agreed,
+    /// The idle timeout: one timer for the connection's life, moved only when it fires
+    /// (re-arming a timer on every read cost a few percent of a busy server's time).
+    idle: Option<Pin<Box<Sleep>>>,
+    /// When bytes last arrived: the connection is idle `idle_timeout` after it.
+    last_read: Instant,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
@@ -223,6 +229,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
                 sent: opened.handshake_sent,
                 received: opened.handshake_received,
             },
+            idle: None,
+            last_read: Instant::now(),
         }
     }
 
@@ -298,10 +306,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
                 continue;
             }
             let limit = self.cfg.idle_timeout;
-            let n = match timeout(limit, self.stream.read_buf(self.conn.read_buffer())).await {
-                Ok(r) => r?,
-                Err(_) => return Err(WsError::Timeout("waiting for the peer to send")),
+            let idle = self
+                .idle
+                .get_or_insert_with(|| Box::pin(sleep_until((self.last_read + limit).into())));
+            let n = tokio::select! {
+                biased;
+                r = self.stream.read_buf(self.conn.read_buffer()) => r?,
+                () = idle.as_mut() => {
+                    // The timer was set for an earlier read: move it, unless silent since.
+                    let due = self.last_read + limit;
+                    if Instant::now() >= due {
+                        return Err(WsError::Timeout("waiting for the peer to send"));
+                    }
+                    idle.as_mut().reset(due.into());
+                    continue;
+                }
             };
+            self.last_read = Instant::now();
             if n == 0 {
                 self.conn.receive_eof();
             }
@@ -522,6 +543,41 @@ mod tests {
         };
         assert_eq!(got, Received::Message(Message::text(text)));
         assert!(cancelled > 0, "the test never cancelled a recv");
+    }
+
+    /// The idle timeout counts from the last bytes that arrived, not from the first wait:
+    /// a peer that keeps talking is never timed out, a silent one is, once.
+    #[tokio::test]
+    async fn the_idle_timeout_counts_from_the_last_bytes() {
+        let (mut server, mut peer) = server_on_pipe(1 << 16);
+        server.cfg.idle_timeout = Duration::from_millis(300);
+        let ping = client_bytes(|c| c.ping(b"still here").unwrap());
+        let talker = tokio::spawn(async move {
+            // Every 100 ms for 1 s: never 300 ms of silence, although 1 s > 300 ms.
+            for _ in 0..10 {
+                peer.write_all(&ping).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            peer
+        });
+        let start = Instant::now();
+        let mut pings = 0;
+        let err = loop {
+            match server.recv().await {
+                Ok(Received::Ping(_)) => pings += 1,
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(pings, 10);
+        assert!(matches!(err, WsError::Timeout(_)), "{err}");
+        // Timed out after the last ping (at 0.9 s) plus the limit, not at the first 0.3 s.
+        assert!(
+            start.elapsed() >= Duration::from_millis(1100),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(talker);
     }
 
     #[tokio::test]

@@ -232,10 +232,15 @@ impl Session {
         mut inbox: broadcast::Receiver<Broadcast>,
     ) -> ServerEvent {
         let broadcast = self.opts.mode == ServeMode::Broadcast;
+        // One wait for the stop signal for the whole session, not one per message (each
+        // new wait registers with the channel and unregisters when dropped).
+        let stop = stopped(&mut shutdown);
+        tokio::pin!(stop);
         loop {
             let received = tokio::select! {
+                biased;
+                _ = &mut stop => return self.shut_down().await,
                 r = self.conn.recv() => r,
-                _ = stopped(&mut shutdown) => return self.shut_down().await,
                 m = inbox.recv(), if broadcast => {
                     if let Err(e) = self.forward(m).await {
                         return closed_by_error(self.id, e);
