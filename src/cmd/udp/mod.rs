@@ -24,6 +24,7 @@ use crate::cli::udp::{UdpArgs, UdpCommand};
 use crate::error::usage;
 use crate::net::runtime::{runtime, Runtime};
 use crate::output::Output;
+pub use crate::wire::text::preview;
 use std::time::Duration;
 
 /// Dispatch `netlab udp <subcommand>`.
@@ -89,27 +90,6 @@ pub(crate) fn percent_arg(flag: &str, p: f64) -> anyhow::Result<f64> {
     Ok(p / 100.0)
 }
 
-/// A short, printable view of a payload: text stays text, other bytes become `\xNN`.
-pub fn preview(bytes: &[u8], max_chars: usize) -> String {
-    let mut s = String::new();
-    for &b in bytes {
-        if s.chars().count() >= max_chars {
-            s.push('…');
-            break;
-        }
-        match b {
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(char::from(b)),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s
-}
-
 /// A stream id for this run: different per run so a listener tells runs apart. Not a
 /// secret, only a label; the clock and the process id are enough.
 pub(crate) fn new_stream_id() -> u32 {
@@ -137,11 +117,5 @@ mod tests {
         assert!(seconds_arg("--seconds", 0.0).is_err());
         assert_eq!(millis_arg("--delay", 1.5).unwrap(), 1500);
         assert!(millis_arg("--delay", -1.0).is_err());
-    }
-
-    #[test]
-    fn preview_escapes() {
-        assert_eq!(preview(b"hi\n\x00", 10), "hi\\n\\x00");
-        assert_eq!(preview(b"abcdef", 3), "abc…");
     }
 }

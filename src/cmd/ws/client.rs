@@ -6,6 +6,7 @@ use crate::error::{usage, HintExt};
 use crate::net::ws::{self, AfterReceipt, Received, WsConfig, WsConnection, WsTrace, WsUrl};
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::application::websocket::{CloseCode, Message};
+use crate::wire::text;
 use serde::Serialize;
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
@@ -100,7 +101,9 @@ impl Render for ClientEvent {
             }
             ClientEvent::Trace(t) => render_trace(t, style),
             ClientEvent::Received { summary, .. } => format!("< {summary}"),
-            ClientEvent::Pong { payload } => format!("< pong {payload:?}"),
+            ClientEvent::Pong { payload } => {
+                format!("< pong {}", text::quoted(payload.as_bytes(), usize::MAX))
+            }
             ClientEvent::Note { text } => style.paint(Paint::Dim, text),
             ClientEvent::Closed {
                 initiated_by,
@@ -108,7 +111,8 @@ impl Render for ClientEvent {
                 reason,
             } => {
                 let code = code.map_or("no code".to_owned(), |c| CloseCode(c).to_string());
-                format!("closed: {code} {reason:?} (close started by: {initiated_by})")
+                let reason = text::quoted(reason.as_bytes(), usize::MAX);
+                format!("closed: {code} {reason} (close started by: {initiated_by})")
             }
         }
     }

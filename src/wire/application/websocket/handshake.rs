@@ -56,7 +56,7 @@ pub fn accept_steps(key: &str) -> AcceptSteps {
         key: key.to_owned(),
         key_decoded_len: b64().decode(key).ok().map(|b| b.len()),
         guid: GUID,
-        sha1_hex: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        sha1_hex: crate::wire::text::hex(&digest, ""),
         accept: b64().encode(digest),
         concatenated,
     }

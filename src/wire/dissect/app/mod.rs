@@ -85,7 +85,10 @@ pub enum AppMessage {
         body_len: u64,
         /// Chunks of a chunked body (not counting the last, empty one).
         chunks: u32,
-        body_preview: String,
+        /// The body's first bytes (up to [`PREVIEW`]), serialised as text (invalid
+        /// UTF-8 replaced).
+        #[serde(serialize_with = "lossy_text")]
+        body_preview: Vec<u8>,
         upgrade_websocket: bool,
     },
     HttpResponse {
@@ -98,7 +101,10 @@ pub enum AppMessage {
         framing: BodyFraming,
         body_len: u64,
         chunks: u32,
-        body_preview: String,
+        /// The body's first bytes (up to [`PREVIEW`]), serialised as text (invalid
+        /// UTF-8 replaced).
+        #[serde(serialize_with = "lossy_text")]
+        body_preview: Vec<u8>,
         websocket_accept: Option<AcceptCheck>,
         /// After this response the connection speaks WebSocket.
         switches_to_websocket: bool,
@@ -318,19 +324,14 @@ pub struct AppDecoder {
     protocol: Box<dyn StreamDecoder>,
 }
 
-/// The start of a body or payload, as text (invalid UTF-8 replaced), for a glance.
-fn preview(b: &[u8]) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(PREVIEW)]).into_owned()
+/// Bytes as text for JSON: invalid UTF-8 replaced (views escape the bytes themselves).
+fn lossy_text<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(b))
 }
 
 /// Bytes as lowercase hex digits, two per byte, no separator.
 fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
+    crate::wire::text::hex(b, "")
 }
 
 impl AppDecoder {
