@@ -59,6 +59,7 @@ impl TryFrom<ServerArgs> for Plan {
                     protocols: a.protocol,
                     allowed_origins: (!a.origin.is_empty()).then_some(a.origin),
                     deflate: a.deflate.is_on(),
+                    ..ServerPolicy::default()
                 },
                 ..WsConfig::default()
             },
