@@ -131,9 +131,9 @@ fn frame_trace(at_us: u64, from: Role, header: &FrameHeader, payload: &[u8]) -> 
     );
     let payload_text = match header.opcode {
         OpCode::Close if payload.len() >= 2 => Some(format!(
-            "code {} {:?}",
+            "code {} {}",
             u16::from_be_bytes([payload[0], payload[1]]),
-            String::from_utf8_lossy(&preview[2.min(n)..])
+            crate::wire::text::quoted(&preview[2.min(n)..], usize::MAX)
         )),
         // A compressed payload (RSV1) is DEFLATE, not text, whatever its opcode.
         _ if header.rsv & RSV1 != 0 => None,

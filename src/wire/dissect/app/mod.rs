@@ -65,6 +65,7 @@ use crate::layers::Protocol;
 use crate::wire::application::http1::Headers;
 use crate::wire::application::websocket::{LengthEncoding, OpCode};
 use crate::wire::dissect::flow::{Direction, Piece, Transport};
+use crate::wire::text;
 use serde::Serialize;
 
 /// How much of a body or payload is kept as a preview in each event.
@@ -189,7 +190,7 @@ impl Inflated {
         match self {
             Self::Message { len, text, hex } => {
                 let shown = match (text, hex) {
-                    (Some(t), _) => format!(": {t:?}"),
+                    (Some(t), _) => format!(": {}", text::quoted(t.as_bytes(), usize::MAX)),
                     (None, Some(h)) => format!(": hex {h}"),
                     _ => String::new(),
                 };
@@ -331,7 +332,7 @@ fn lossy_text<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
 
 /// Bytes as lowercase hex digits, two per byte, no separator.
 fn hex(b: &[u8]) -> String {
-    crate::wire::text::hex(b, "")
+    text::hex(b, "")
 }
 
 impl AppDecoder {
