@@ -1,4 +1,5 @@
-//! Numbers and addresses as text, without `format!`.
+//! Numbers, addresses and bytes as text, without `format!`: netlab's one hex formatter
+//! and its one escaper for bytes a peer sent.
 //!
 //! The capture views write millions of numbers: a port, a sequence number, an address
 //! per field per packet. `to_string()` and `format!` go through the formatter's general
@@ -138,6 +139,107 @@ impl From<Text> for String {
     }
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Append `bytes` as lowercase hex pairs with `sep` between them: `48 65 6c` with `" "`,
+/// `48656c` with `""`, `00:1a:2b` with `":"`. netlab's one hex formatter.
+pub fn push_hex(s: &mut String, bytes: &[u8], sep: &str) {
+    s.reserve(bytes.len() * (2 + sep.len()));
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push_str(sep);
+        }
+        s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
+    }
+}
+
+/// `bytes` as lowercase hex pairs separated by `sep` (see [`push_hex`]).
+pub fn hex(bytes: &[u8], sep: &str) -> String {
+    let mut s = String::new();
+    push_hex(&mut s, bytes, sep);
+    s
+}
+
+/// Append `bytes` as text a terminal shows and never obeys. netlab's one escaper, for
+/// every payload a peer sent: printable ASCII stays as it is; line feed, carriage return,
+/// tab, backslash and double quote are written `\n` `\r` `\t` `\\` `\"`; every other
+/// byte (control characters, ESC, DEL, anything above 0x7e) is `\xNN`. The result is
+/// plain ASCII, so no byte a peer chose can move the cursor, change a title, reorder
+/// text or be read as part of a multi-byte sequence.
+pub fn push_escaped(s: &mut String, bytes: &[u8]) {
+    s.reserve(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            0x20..=0x7e => s.push(char::from(b)),
+            _ => {
+                s.push_str("\\x");
+                s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+                s.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
+            }
+        }
+    }
+}
+
+/// `bytes` escaped whole (see [`push_escaped`]).
+pub fn escape(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    push_escaped(&mut s, bytes);
+    s
+}
+
+/// Append the preview of a payload of `total_len` bytes of which `shown` are at hand:
+/// `shown` escaped, in double quotes when `quote`, then, when bytes were left out, an
+/// ellipsis that counts them: `"GET / HT"… (120 more bytes)`.
+pub fn push_preview(s: &mut String, shown: &[u8], total_len: u64, quote: bool) {
+    if quote {
+        s.push('"');
+    }
+    push_escaped(s, shown);
+    if quote {
+        s.push('"');
+    }
+    let left_out = total_len.saturating_sub(shown.len() as u64);
+    if left_out > 0 {
+        s.push_str("… (");
+        push_num(s, left_out);
+        s.push_str(if left_out == 1 {
+            " more byte)"
+        } else {
+            " more bytes)"
+        });
+    }
+}
+
+/// At most `max` bytes of `bytes`, escaped, with an ellipsis counting the rest.
+pub fn preview(bytes: &[u8], max: usize) -> String {
+    let mut s = String::new();
+    push_preview(
+        &mut s,
+        &bytes[..bytes.len().min(max)],
+        bytes.len() as u64,
+        false,
+    );
+    s
+}
+
+/// As [`preview`], in double quotes (the ellipsis after the closing quote).
+pub fn quoted(bytes: &[u8], max: usize) -> String {
+    let mut s = String::new();
+    push_preview(
+        &mut s,
+        &bytes[..bytes.len().min(max)],
+        bytes.len() as u64,
+        true,
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +279,57 @@ mod tests {
             .hex16(0x1c46)
             .into();
         assert_eq!(t, format!("{} ({} bytes) 0x{:04x}", 5, 20, 0x1c46));
+    }
+    #[test]
+    fn hex_pairs_with_any_separator() {
+        let b = [0x48, 0x65, 0x00, 0xff];
+        assert_eq!(hex(&b, " "), "48 65 00 ff");
+        assert_eq!(hex(&b, ""), "486500ff");
+        assert_eq!(hex(&b, ":"), "48:65:00:ff");
+        assert_eq!(hex(&[], " "), "");
+        let each: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        assert_eq!(hex(&b, ""), each);
+    }
+
+    #[test]
+    fn escaping_follows_one_rule_for_every_byte() {
+        for b in 0..=255u8 {
+            let e = escape(&[b]);
+            let want = match b {
+                b'\n' => "\\n".to_owned(),
+                b'\r' => "\\r".to_owned(),
+                b'\t' => "\\t".to_owned(),
+                b'\\' => "\\\\".to_owned(),
+                b'"' => "\\\"".to_owned(),
+                0x20..=0x7e => char::from(b).to_string(),
+                _ => format!("\\x{b:02x}"),
+            };
+            assert_eq!(e, want, "byte {b:#04x}");
+            assert!(
+                e.bytes().all(|c| (0x20..=0x7e).contains(&c)),
+                "byte {b:#04x}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_terminal_escape_is_shown_not_obeyed() {
+        // An OSC title change (ESC ] 0 ; … BEL), a one-byte CSI (0x9b) and a right-to-left
+        // override (U+202E, e2 80 ae in UTF-8).
+        let shown = escape(b"\x1b]0;pwned\x07hi \xc2\x9b2J x\xe2\x80\xaey");
+        assert_eq!(shown, "\\x1b]0;pwned\\x07hi \\xc2\\x9b2J x\\xe2\\x80\\xaey");
+        assert_eq!(escape("héllo".as_bytes()), "h\\xc3\\xa9llo");
+    }
+
+    #[test]
+    fn a_preview_counts_what_it_leaves_out() {
+        assert_eq!(preview(b"hi\n\x00", 10), "hi\\n\\x00");
+        assert_eq!(preview(b"abcdef", 3), "abc… (3 more bytes)");
+        assert_eq!(preview(b"abcd", 3), "abc… (1 more byte)");
+        assert_eq!(quoted(b"say \"hi\"", 20), "\"say \\\"hi\\\"\"");
+        assert_eq!(quoted(b"abcdef", 2), "\"ab\"… (4 more bytes)");
+        let mut s = String::new();
+        push_preview(&mut s, b"Hel", 5, true);
+        assert_eq!(s, "\"Hel\"… (2 more bytes)");
     }
 }

@@ -90,6 +90,14 @@ pub enum WsError {
     Timeout(&'static str),
     #[error("the peer closed the TCP connection during the handshake")]
     ClosedDuringHandshake,
+    /// The server's first bytes cannot start an HTTP response (`HTTP/`): whatever
+    /// listens there speaks another protocol.
+    #[error("the server answered {first_bytes}, which is not an HTTP response")]
+    NotHttp { first_bytes: String },
+    /// The client's first bytes are a TLS record (RFC 8446 §5.1), a ClientHello from a
+    /// `wss://` or `https://` client: netlab's server speaks plain ws://.
+    #[error("this looks like TLS (a record of type {content_type}, version 3.{minor}): netlab's server speaks plain ws://")]
+    Tls { content_type: u8, minor: u8 },
     #[error("{0}")]
     Head(#[from] http1::HeadError),
     #[error("handshake refused with {status}: {rule}")]
@@ -159,6 +167,8 @@ struct Opened {
     protocol: Option<String>,
     /// The permessage-deflate parameters agreed, if any.
     deflate: Option<deflate::Agreement>,
+    /// What a netlab server said it does with messages ([`ServeMode::HEADER`]).
+    server_mode: Option<String>,
     handshake_sent: usize,
     handshake_received: usize,
 }
@@ -168,6 +178,7 @@ struct Opened {
 struct Agreed {
     /// The subprotocol agreed in the handshake, if any.
     protocol: Option<String>,
+    server_mode: Option<String>,
     /// Bytes of the handshake heads written and read by this end.
     sent: usize,
     received: usize,
@@ -189,9 +200,9 @@ pub struct WsConnection<S = TcpStream> {
     cfg: WsConfig,
     started: Instant,
     trace: Vec<WsTrace>,
-    /// Messages that arrived after our close frame went out (RFC 6455 lets the peer's
-    /// data in flight still arrive); kept for the caller to show.
-    late: Vec<Message>,
+    /// Messages and pongs that arrived after our close frame went out (RFC 6455 lets the
+    /// peer's data in flight still arrive); kept for the caller to show.
+    late: Vec<Received>,
     agreed: Agreed,
     /// The idle timeout: one timer for the connection's life, moved only when it fires
     /// (re-arming a timer on every read cost a few percent of a busy server's time).
@@ -226,6 +237,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
             late: Vec::new(),
             agreed: Agreed {
                 protocol: opened.protocol,
+                server_mode: opened.server_mode,
                 sent: opened.handshake_sent,
                 received: opened.handshake_received,
             },
@@ -249,6 +261,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
         self.agreed.protocol.as_deref()
     }
 
+    /// The mode a netlab server announced in its 101 answer (`echo`, `broadcast`), if
+    /// the server is netlab's.
+    pub fn server_mode(&self) -> Option<&str> {
+        self.agreed.server_mode.as_deref()
+    }
+
     /// The permessage-deflate parameters agreed in the handshake, if any.
     pub fn deflate(&self) -> Option<&deflate::Agreement> {
         self.conn.deflate()
@@ -268,8 +286,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
         &self.conn
     }
 
-    /// Messages that arrived while our close handshake was finishing.
-    pub fn take_late_messages(&mut self) -> Vec<Message> {
+    /// Messages and pongs that arrived while our close handshake was finishing.
+    pub fn take_late(&mut self) -> Vec<Received> {
         std::mem::take(&mut self.late)
     }
 
@@ -416,7 +434,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
                 match self.recv().await {
                     Ok(Received::Close(c)) => theirs = Some(c),
                     Ok(Received::Eof) | Err(_) | Ok(Received::Violation(_)) => break,
-                    Ok(Received::Message(m)) if self.late.len() < 1024 => self.late.push(m),
+                    Ok(r @ (Received::Message(_) | Received::Pong(_)))
+                        if self.late.len() < 1024 =>
+                    {
+                        self.late.push(r)
+                    }
                     Ok(_) => {}
                 }
             }
@@ -506,6 +528,7 @@ mod tests {
             trace: Vec::new(),
             protocol: None,
             deflate: None,
+            server_mode: None,
             handshake_sent: 0,
             handshake_received: 0,
         };
