@@ -27,6 +27,8 @@
 //!   read with a limit on count and size.
 //! - [`query`]: the request target (`/engine.io/?EIO=4&transport=polling&sid=…`) and the
 //!   checks the server makes before serving it, with the reference server's error codes.
+//! - [`session`]: one server-side session as a state machine: requests and time in,
+//!   answers, packets to send and events out.
 //!
 //! Nothing here reads a socket or a clock: time comes in as a `Duration` on the
 //! caller's clock, so every test is deterministic. `net::engineio` runs sessions on
@@ -36,6 +38,7 @@ pub mod open;
 pub mod packet;
 pub mod payload;
 pub mod query;
+pub mod session;
 
 pub use open::OpenInfo;
 pub use packet::{Message, Packet, PacketError, PacketType};
@@ -44,3 +47,7 @@ pub use query::{check, Query, Refusal, RefusalCode, Route, Transport};
 
 /// The protocol revision this module speaks (`EIO=4` in every request).
 pub const PROTOCOL: u8 = 4;
+pub use session::{
+    CloseReason, Config, Event, GetAnswer, PostAnswer, SendError, Session, Time, Transmit,
+    UpgradeRefused,
+};
