@@ -331,6 +331,20 @@ impl Session {
         PostAnswer::Ok
     }
 
+    /// The POST announced a body larger than `max_payload` (its `Content-Length`); it
+    /// is not read. The reference server answers 413 and closes ("transport error").
+    pub fn post_too_large(&mut self) -> PostAnswer {
+        self.post_aborted();
+        PostAnswer::TooLarge
+    }
+
+    /// The POST could not be read to its end (the client left, or was too slow), or
+    /// was not text: "transport error".
+    pub fn post_aborted(&mut self) {
+        self.post_in_flight = false;
+        self.finish(CloseReason::TransportError);
+    }
+
     /// The POST's body has been read.
     pub fn post_body(&mut self, body: &[u8], now: Time) -> PostAnswer {
         self.post_in_flight = false;
