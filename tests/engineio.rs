@@ -255,6 +255,8 @@ async fn revision_3_is_refused_with_the_reference_servers_answer() {
         "GET /engine.io/?EIO=3&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
     )
     .await;
+    // engine.io 6.6 completes the WebSocket handshake first (101) and then writes this
+    // same 400 onto the upgraded connection; netlab refuses before the handshake.
     assert!(
         upgrade.starts_with("HTTP/1.1 400 Bad Request\r\n"),
         "{upgrade}"
@@ -272,4 +274,161 @@ async fn revision_3_is_refused_with_the_reference_servers_answer() {
         unknown.ends_with(r#"{"code":1,"message":"Session ID unknown"}"#),
         "{unknown}"
     );
+}
+
+/// The reference server (engine.io 6, node) on a free port; killed when dropped.
+struct ReferenceServer {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl ReferenceServer {
+    fn start(peers: &std::path::Path, opts: Value) -> ReferenceServer {
+        use std::io::BufRead;
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/engineio_support/server.js"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg(script)
+            .arg(opts.to_string())
+            .env("NETLAB_NODE_MODULES", peers)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("the reference server says its port");
+        let v: Value = serde_json::from_str(&line).expect("a JSON line");
+        ReferenceServer {
+            addr: format!("127.0.0.1:{}", v["port"]),
+            child,
+        }
+    }
+}
+
+impl Drop for ReferenceServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request on its own connection (`Connection: close`): the status and the body.
+async fn exchange(addr: &str, method: &str, target: &str, body: &[u8]) -> (u16, String) {
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+    )
+    .into_bytes();
+    if method == "POST" {
+        request.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    request.extend_from_slice(body);
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(&request).await.unwrap();
+    let mut got = Vec::new();
+    timeout(Duration::from_secs(5), s.read_to_end(&mut got))
+        .await
+        .expect("the server answered and closed")
+        .unwrap();
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    (
+        status,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        },
+    )
+}
+
+/// A chunked body (RFC 9112 §7.1) put back together.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || after.len() < size {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    body
+}
+
+/// The same requests to a server: each answer, with the session's id replaced by `SID`.
+async fn conversation(addr: &str) -> Vec<(u16, String)> {
+    const BASE: &str = "/engine.io/?EIO=4&transport=polling";
+    let mut answers = Vec::new();
+    let open = |answers: &mut Vec<(u16, String)>, (status, body): (u16, String)| {
+        let sid = body
+            .strip_prefix('0')
+            .and_then(|j| netlab::wire::application::engineio::OpenInfo::from_json(j).ok())
+            .map(|o| o.sid)
+            .unwrap_or_default();
+        answers.push((status, body.replace(&sid, "SID")));
+        format!("{BASE}&sid={sid}")
+    };
+    let session = open(&mut answers, exchange(addr, "GET", BASE, b"").await);
+    for (method, body) in [
+        ("POST", &b"4hello\x1ebAQID"[..]),
+        ("GET", b""),
+        ("POST", b"1"),
+        ("GET", b""),
+    ] {
+        answers.push(exchange(addr, method, &session, body).await);
+    }
+    // A body that cannot be read: "ok", then the session is gone.
+    let session = open(&mut answers, exchange(addr, "GET", BASE, b"").await);
+    answers.push(exchange(addr, "POST", &session, b"9zz").await);
+    answers.push(exchange(addr, "GET", &session, b"").await);
+    // A body over maxPayload (64 bytes here).
+    let session = open(&mut answers, exchange(addr, "GET", BASE, b"").await);
+    answers.push(exchange(addr, "POST", &session, &[b'4'; 65]).await);
+    for (method, target) in [
+        ("GET", "/engine.io/?EIO=3&transport=polling"),
+        ("GET", "/engine.io/?transport=polling"),
+        ("GET", "/engine.io/?EIO=4&transport=foo"),
+        ("POST", BASE),
+        ("PUT", BASE),
+        ("GET", "/engine.io/?EIO=4&transport=websocket"),
+        ("GET", "/engine.io/?EIO=4&transport=polling&sid=nope"),
+    ] {
+        answers.push(exchange(addr, method, target, b"").await);
+    }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_as_the_reference_server_does() {
+    let Some(peers) = common::node_peers(&["engine.io"]) else {
+        return;
+    };
+    let reference = ReferenceServer::start(
+        &peers,
+        json!({"pingInterval": 25000, "pingTimeout": 20000, "maxHttpBufferSize": 64}),
+    );
+    let session = Config {
+        max_payload: 64,
+        ..Config::default()
+    };
+    let (ours, _seen) = echo_server(session).await;
+    let want = conversation(&reference.addr).await;
+    let got = conversation(ours.trim_start_matches("http://")).await;
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "answer {i}: netlab {g:?}, engine.io {w:?}");
+    }
 }

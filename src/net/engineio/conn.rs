@@ -26,9 +26,10 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         if upgrade {
             return super::ws::serve(conn, peer, head, head_len, shared).await;
         }
+        let closes = head.headers.has_token("connection", "close");
         match serve_request(&mut conn, &head, &shared).await {
-            Ok(Next::KeepAlive) => {}
-            Ok(Next::Close) | Err(_) => {
+            Ok(Next::KeepAlive) if !closes => {}
+            Ok(_) | Err(_) => {
                 conn.shutdown().await;
                 return;
             }

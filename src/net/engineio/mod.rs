@@ -116,8 +116,12 @@ impl Shared {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// An open session by its sid. A closed one is unknown at once, though its timer
+    /// task takes it out of the table a moment later.
     fn find(&self, sid: &str) -> Option<Arc<Slot>> {
-        self.table().get(sid).cloned()
+        let slot = self.table().get(sid).cloned()?;
+        let open = slot.lock().closed().is_none();
+        open.then_some(slot)
     }
 
     /// The transport a session is on, for the request checks.

@@ -842,6 +842,56 @@ mod tests {
         );
     }
 
+    /// The Engine.IO packets of `tests/fixtures/socketio.pcap` (socket.io 4.8.1 and
+    /// socket.io-client in node, read with `netlab capture --follow`), the client's side
+    /// replayed: the open on polling, a POST of `40`, the upgrade (`2probe`, `5`), a
+    /// message, then the server's ping on the WebSocket after pingInterval (300 ms).
+    #[test]
+    fn replays_the_reference_client_from_the_socketio_capture() {
+        let config = Config {
+            ping_interval: ms(300),
+            ping_timeout: ms(2000),
+            max_payload: 1_000_000,
+            ..Config::default()
+        };
+        let mut s = Session::new("NN69nfAhjltKBvqdAAAA", config, Transport::Polling, ms(0));
+        let open = r#"0{"sid":"NN69nfAhjltKBvqdAAAA","upgrades":["websocket"],"pingInterval":300,"pingTimeout":2000,"maxPayload":1000000}"#;
+        assert_eq!(s.get(ms(1)), GetAnswer::Body(open.into()));
+        assert_eq!(s.post_begin(), PostAnswer::Ok);
+        assert_eq!(s.post_body(b"40", ms(5)), PostAnswer::Ok);
+        assert_eq!(events(&mut s), vec![Event::Message(text_frame("0"))]);
+        assert_eq!(s.get(ms(6)), GetAnswer::Wait);
+        s.send(text_frame(r#"0{"sid":"zhJk89u13y4YVZ9hAAAA"}"#), ms(7))
+            .unwrap();
+        assert_eq!(
+            s.take_poll_answer().as_deref(),
+            Some(r#"40{"sid":"zhJk89u13y4YVZ9hAAAA"}"#)
+        );
+        s.ws_attach(ms(8)).unwrap();
+        s.ws_frame(&text_frame("2probe"), ms(9));
+        assert_eq!(
+            transmits(&mut s),
+            vec![Transmit::Frame(text_frame("3probe"))]
+        );
+        s.ws_frame(&text_frame("5"), ms(10));
+        s.ws_frame(&text_frame(r#"420["hello","from the client"]"#), ms(11));
+        assert_eq!(
+            events(&mut s),
+            vec![
+                Event::Upgraded,
+                Event::Message(text_frame(r#"20["hello","from the client"]"#))
+            ]
+        );
+        s.send(text_frame(r#"30["hello received"]"#), ms(12))
+            .unwrap();
+        assert_eq!(
+            transmits(&mut s),
+            vec![Transmit::Frame(text_frame(r#"430["hello received"]"#))]
+        );
+        s.handle_timeout(ms(300));
+        assert_eq!(transmits(&mut s), vec![Transmit::Frame(text_frame("2"))]);
+    }
+
     #[test]
     fn a_get_during_the_probe_is_released_at_once() {
         let mut s = opened();
