@@ -14,6 +14,9 @@ use tokio::net::TcpStream;
 /// How long a keep-alive connection may sit idle between requests.
 const IDLE: Duration = Duration::from_secs(60);
 
+/// The most bytes kept from a client while its poll waits.
+const PIPELINED: usize = 16 * 1024;
+
 /// Serve requests on `stream` until the client closes it or a request ends it.
 pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let mut conn = HttpConn::new(stream, Arc::new(ByteCount::default()));
@@ -121,7 +124,9 @@ async fn wait_for_answer(conn: &mut HttpConn, slot: &Arc<Slot>) -> Option<String
         tokio::select! {
             body = &mut answer => return body,
             r = conn.read_more(IDLE, "waiting beside a poll") => {
-                if matches!(r, Ok(0) | Err(_)) {
+                // A client does not send behind a waiting poll; one that does (beyond a
+                // request head's worth) is treated as gone.
+                if matches!(r, Ok(0) | Err(_)) || conn.buf.len() > PIPELINED {
                     slot.with(|s| s.get_aborted());
                     return None;
                 }
