@@ -432,3 +432,43 @@ async fn answers_as_the_reference_server_does() {
         assert_eq!(g, w, "answer {i}: netlab {g:?}, engine.io {w:?}");
     }
 }
+
+#[tokio::test]
+async fn closing_or_dropping_a_socket_ends_its_session() {
+    let mut server = EngineServer::bind("127.0.0.1:0".parse().unwrap(), EngineConfig::default())
+        .await
+        .unwrap();
+    let addr = server.local_addr().to_string();
+    const BASE: &str = "/engine.io/?EIO=4&transport=polling";
+    for drop_it in [false, true] {
+        let (status, open) = exchange(&addr, "GET", BASE, b"").await;
+        assert_eq!(status, 200, "{open}");
+        let sid = netlab::wire::application::engineio::OpenInfo::from_json(&open[1..])
+            .unwrap()
+            .sid;
+        let mut socket = timeout(LIMIT, server.accept()).await.unwrap().unwrap();
+        assert_eq!(socket.sid(), sid);
+        let mut kept = None;
+        if drop_it {
+            drop(socket);
+        } else {
+            let bye = netlab::wire::application::engineio::Message::Text("bye".into());
+            socket.send(bye).unwrap();
+            socket.close();
+            // The session ends when the close packet has left, with the next poll.
+            assert_eq!(socket.close_reason(), None);
+            kept = Some(socket);
+        }
+        let session = format!("{BASE}&sid={sid}");
+        let want = if drop_it { "1" } else { "4bye\u{1e}1" };
+        let answer = exchange(&addr, "GET", &session, b"").await;
+        assert_eq!(answer, (200, want.to_owned()));
+        let (status, body) = exchange(&addr, "GET", &session, b"").await;
+        let unknown = r#"{"code":1,"message":"Session ID unknown"}"#;
+        assert_eq!((status, body.as_str()), (400, unknown));
+        if let Some(mut socket) = kept {
+            assert_eq!(timeout(LIMIT, socket.recv()).await.unwrap(), None);
+            assert_eq!(socket.close_reason(), Some(CloseReason::ForcedClose));
+        }
+    }
+}

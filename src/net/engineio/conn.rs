@@ -165,6 +165,7 @@ async fn post(
         respond(conn, 413, "text/html", b"").await?;
         return Ok(Next::Close);
     }
+    slot.wait_for_room().await;
     let body = conn.read_body(len, shared.config.request_timeout).await;
     let now = shared.now();
     let answer = match &body {

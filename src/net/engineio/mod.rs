@@ -157,10 +157,9 @@ impl Shared {
             shared: self.clone(),
             reason: None,
         };
-        if self.accepted.try_send(socket).is_err() {
-            // Nobody accepts sessions (or too many wait): refuse this one.
-            slot.with(|s| s.close(self.now()));
-        }
+        // When nobody accepts sessions (or too many wait), the socket is dropped here,
+        // which closes the session.
+        let _ = self.accepted.try_send(socket);
         Some(slot)
     }
 }
@@ -304,6 +303,28 @@ impl EngineSocket {
     pub fn close(&self) {
         let now = self.shared.now();
         self.slot.with(|s| s.close(now));
+    }
+}
+
+/// Dropping the socket ends the session ("forced close"), so a session nobody reads
+/// does not hold the client's messages forever.
+impl Drop for EngineSocket {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The most events a session holds for an application that has not taken them; beyond
+/// it, netlab stops reading that client's POSTs and WebSocket frames until it catches up.
+const MAX_PENDING_EVENTS: usize = 1024;
+
+impl Slot {
+    /// Wait (the backpressure) until the application has taken most of the events.
+    async fn wait_for_room(&self) {
+        self.wait_for(|s| {
+            (s.pending_events() < MAX_PENDING_EVENTS || s.closed().is_some()).then_some(())
+        })
+        .await
     }
 }
 

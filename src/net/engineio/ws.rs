@@ -113,6 +113,7 @@ async fn run(mut ws: Ws, slot: &Arc<Slot>, shared: &Arc<Shared>) {
             r = ws.recv() => {
                 let goes_on = match r {
                     Ok(Received::Message(m)) => {
+                        slot.wait_for_room().await;
                         let now = shared.now();
                         slot.with(|s| s.ws_frame(&from_ws(m), now));
                         true

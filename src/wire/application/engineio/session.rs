@@ -603,6 +603,12 @@ impl Session {
         }
     }
 
+    /// Events not yet taken by the application. A driver stops reading from the client
+    /// while this is high: the backpressure that bounds the queue.
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
