@@ -446,7 +446,7 @@ async fn closing_or_dropping_a_socket_ends_its_session() {
         let sid = netlab::wire::application::engineio::OpenInfo::from_json(&open[1..])
             .unwrap()
             .sid;
-        let mut socket = timeout(LIMIT, server.accept()).await.unwrap().unwrap();
+        let socket = timeout(LIMIT, server.accept()).await.unwrap().unwrap();
         assert_eq!(socket.sid(), sid);
         let mut kept = None;
         if drop_it {
