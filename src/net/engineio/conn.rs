@@ -4,7 +4,9 @@
 
 use super::{Shared, Slot};
 use crate::net::http::{ByteCount, HttpConn, HttpError};
-use crate::wire::application::engineio::{check, GetAnswer, PostAnswer, Query, Route, Transport};
+use crate::wire::application::engineio::{
+    check, GetAnswer, PostAnswer, Query, Refusal, RefusalCode, Route, Transport,
+};
 use crate::wire::application::http1::RequestHead;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,22 +61,25 @@ async fn serve_request(
     }
     let route = check(&head.method, false, &q, |sid| shared.transport_of(sid));
     match route {
-        Err(refusal) => {
-            let body = refusal.json_body();
-            respond(conn, refusal.status(), "application/json", body.as_bytes()).await?;
-            Ok(Next::KeepAlive)
-        }
+        Err(refusal) => refuse(conn, refusal).await,
         Ok(Route::Open { .. }) => match shared.open(Transport::Polling) {
             Some(slot) => poll(conn, &slot, shared).await,
             None => {
-                let body = br#"{"code":4,"message":"Forbidden"}"#;
-                respond(conn, 403, "application/json", body).await?;
-                Ok(Next::KeepAlive)
+                let full = Refusal {
+                    code: RefusalCode::Forbidden,
+                    rule: "the server holds as many sessions as it may",
+                };
+                refuse(conn, full).await
             }
         },
         Ok(Route::Session { sid, .. }) => {
             let Some(slot) = shared.find(&sid) else {
-                return Ok(Next::Close);
+                // It closed between the check and now.
+                let gone = Refusal {
+                    code: RefusalCode::UnknownSid,
+                    rule: "no open session has this sid",
+                };
+                return refuse(conn, gone).await;
             };
             match head.method.as_str() {
                 "GET" => poll(conn, &slot, shared).await,
@@ -124,9 +129,11 @@ async fn wait_for_answer(conn: &mut HttpConn, slot: &Arc<Slot>) -> Option<String
         tokio::select! {
             body = &mut answer => return body,
             r = conn.read_more(IDLE, "waiting beside a poll") => {
-                // A client does not send behind a waiting poll; one that does (beyond a
-                // request head's worth) is treated as gone.
-                if matches!(r, Ok(0) | Err(_)) || conn.buf.len() > PIPELINED {
+                // A quiet client is fine (the session's heartbeat answers the poll in
+                // time). A client does not send behind a waiting poll; one that does
+                // (beyond a request head's worth) is treated as gone.
+                let gone = !matches!(r, Ok(1..) | Err(HttpError::Timeout(_)));
+                if gone || conn.buf.len() > PIPELINED {
                     slot.with(|s| s.get_aborted());
                     return None;
                 }
@@ -180,6 +187,13 @@ async fn post(
         PostAnswer::Refused => respond(conn, 400, "text/html", b"").await?,
         PostAnswer::TooLarge => respond(conn, 413, "text/html", b"").await?,
     }
+    Ok(Next::KeepAlive)
+}
+
+/// Answer a refused request with its status and JSON body.
+async fn refuse(conn: &mut HttpConn, refusal: Refusal) -> Result<Next, HttpError> {
+    let body = refusal.json_body();
+    respond(conn, refusal.status(), "application/json", body.as_bytes()).await?;
     Ok(Next::KeepAlive)
 }
 
