@@ -368,7 +368,8 @@ fn dechunk(mut rest: &str) -> String {
     body
 }
 
-/// The same requests to a server: each answer, with the session's id replaced by `SID`.
+/// The same requests to a server: each answer, with the session's id replaced by `SID`
+/// (17 HTTP requests, 2 WebSocket upgrades).
 async fn conversation(addr: &str) -> Vec<(u16, String)> {
     const BASE: &str = "/engine.io/?EIO=4&transport=polling";
     let mut answers = Vec::new();
@@ -408,7 +409,36 @@ async fn conversation(addr: &str) -> Vec<(u16, String)> {
     ] {
         answers.push(exchange(addr, method, target, b"").await);
     }
+    // WebSocket upgrades refused before any handshake (Content-type: text/html).
+    for target in [
+        "/engine.io/?EIO=4&transport=websocket&sid=nope",
+        "/engine.io/?EIO=4&transport=carrier-pigeon",
+    ] {
+        answers.push(upgrade_exchange(addr, target).await);
+    }
     answers
+}
+
+/// A WebSocket upgrade request on its own connection: the status and the body.
+async fn upgrade_exchange(addr: &str, target: &str) -> (u16, String) {
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    timeout(Duration::from_secs(5), s.read_to_end(&mut got))
+        .await
+        .expect("the server answered and closed")
+        .unwrap();
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
