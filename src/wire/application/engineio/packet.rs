@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn encodes_as_the_reference_parser_does() {
-        // engine.io-parser 5 encodePacket, supportsBinary = false, captured with node.
+        // engine.io-parser 5.2.3 encodePacket(packet, supportsBinary = false), run in node 20.
         assert_eq!(Packet::binary([1, 2, 3, 4]).to_text(), "bAQIDBA==");
         assert_eq!(Packet::text("hello").to_text(), "4hello");
         assert_eq!(Packet::Pong("probe".into()).to_text(), "3probe");

@@ -115,7 +115,7 @@ mod tests {
     }
 
     #[test]
-    fn a_post_the_reference_client_sent() {
+    fn a_post_the_reference_server_accepted() {
         // A POST body the reference server (engine.io 6.6) accepted ("ok") and echoed back
         // byte for byte in its answer to the next GET, captured with node 20.
         let body = b"4hello\x1ebAQID";
