@@ -163,26 +163,63 @@ pub fn hex(bytes: &[u8], sep: &str) -> String {
 
 /// Append `bytes` as text a terminal shows and never obeys. netlab's one escaper, for
 /// every payload a peer sent: printable ASCII stays as it is; line feed, carriage return,
-/// tab, backslash and double quote are written `\n` `\r` `\t` `\\` `\"`; every other
-/// byte (control characters, ESC, DEL, anything above 0x7e) is `\xNN`. The result is
-/// plain ASCII, so no byte a peer chose can move the cursor, change a title, reorder
-/// text or be read as part of a multi-byte sequence.
+/// tab, backslash and double quote are written `\n` `\r` `\t` `\\` `\"`; other control
+/// bytes (ESC, DEL, …) and bytes that are not UTF-8 are `\xNN`. Text that is valid UTF-8
+/// is shown as the characters it encodes (`¡Hola`, `ünïcode`, as Wireshark shows them),
+/// except the characters that steer a terminal or hide text: the C1 controls
+/// (U+0080–U+009F), the bidirectional overrides and isolates, and the zero-width
+/// characters are written `\u{202e}`. So no byte a peer chose can move the cursor, change
+/// a title or reorder what is shown.
 pub fn push_escaped(s: &mut String, bytes: &[u8]) {
     s.reserve(bytes.len());
-    for &b in bytes {
-        match b {
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            0x20..=0x7e => s.push(char::from(b)),
-            _ => {
-                s.push_str("\\x");
-                s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
-                s.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
-            }
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_escaped_char(s, c);
         }
+        for &b in chunk.invalid() {
+            push_byte_escape(s, b);
+        }
+    }
+}
+
+/// One character of [`push_escaped`].
+fn push_escaped_char(s: &mut String, c: char) {
+    match c {
+        '\n' => s.push_str("\\n"),
+        '\r' => s.push_str("\\r"),
+        '\t' => s.push_str("\\t"),
+        '\\' => s.push_str("\\\\"),
+        '"' => s.push_str("\\\""),
+        ' '..='~' => s.push(c),
+        // ASCII controls and DEL: the byte.
+        '\0'..='\x7f' => push_byte_escape(s, c as u8),
+        // C1 controls, zero-width and joiner marks, bidirectional controls, the byte
+        // order mark: invisible or steering, so named by their code point.
+        '\u{80}'..='\u{9f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2069}'
+        | '\u{feff}' => {
+            s.push_str("\\u{");
+            push_hex_digits(s, u32::from(c));
+            s.push('}');
+        }
+        _ => s.push(c),
+    }
+}
+
+/// `\xNN`.
+fn push_byte_escape(s: &mut String, b: u8) {
+    s.push_str("\\x");
+    s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+    s.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
+}
+
+/// A number in lower-case hex, without leading zeros.
+fn push_hex_digits(s: &mut String, v: u32) {
+    let digits = (32 - v.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        s.push(char::from(HEX_DIGITS[((v >> (4 * i)) & 0xf) as usize]));
     }
 }
 
@@ -302,6 +339,7 @@ mod tests {
                 b'\\' => "\\\\".to_owned(),
                 b'"' => "\\\"".to_owned(),
                 0x20..=0x7e => char::from(b).to_string(),
+                // A lone byte above 0x7f is never UTF-8 on its own.
                 _ => format!("\\x{b:02x}"),
             };
             assert_eq!(e, want, "byte {b:#04x}");
@@ -314,11 +352,25 @@ mod tests {
 
     #[test]
     fn a_terminal_escape_is_shown_not_obeyed() {
-        // An OSC title change (ESC ] 0 ; … BEL), a one-byte CSI (0x9b) and a right-to-left
-        // override (U+202E, e2 80 ae in UTF-8).
-        let shown = escape(b"\x1b]0;pwned\x07hi \xc2\x9b2J x\xe2\x80\xaey");
-        assert_eq!(shown, "\\x1b]0;pwned\\x07hi \\xc2\\x9b2J x\\xe2\\x80\\xaey");
-        assert_eq!(escape("héllo".as_bytes()), "h\\xc3\\xa9llo");
+        // An OSC title change (ESC ] 0 ; … BEL), a C1 CSI (U+009B, c2 9b in UTF-8), a
+        // right-to-left override (U+202E, e2 80 ae) and a zero-width space (U+200B).
+        let shown = escape(b"\x1b]0;pwned\x07hi \xc2\x9b2J x\xe2\x80\xaey\xe2\x80\x8bz");
+        assert_eq!(
+            shown,
+            "\\x1b]0;pwned\\x07hi \\u{9b}2J x\\u{202e}y\\u{200b}z"
+        );
+        assert!(shown.bytes().all(|c| (0x20..=0x7e).contains(&c)));
+    }
+
+    #[test]
+    fn readable_text_in_any_language_stays_readable() {
+        assert_eq!(
+            escape("¡Hola, ünïcode ✓ 日本".as_bytes()),
+            "¡Hola, ünïcode ✓ 日本"
+        );
+        // Not UTF-8 (a Latin-1 é, a cut sequence): the bytes.
+        assert_eq!(escape(b"caf\xe9 \xe2\x9c"), "caf\\xe9 \\xe2\\x9c");
+        assert_eq!(escape("é\n".as_bytes()), "é\\n");
     }
 
     #[test]
