@@ -5,6 +5,8 @@
 //!   opening handshake and the connection's state machine.
 //! - [`dns`]: DNS messages, names with compression pointers, records (RFC 1035).
 //! - [`push`]: the bytes of polling, long polling and Server-Sent Events.
+//! - [`socketio`]: Socket.IO v5 packets and binary attachments, and a server's namespaces,
+//!   rooms, acknowledgements and recovery as a state machine.
 //! - [`framing`]: how an application finds its messages again in a TCP byte stream.
 //! - [`tls`]: the TLS record header, as much of TLS as a capture without keys shows
 //!   (RFC 8446 §5.1).
@@ -13,5 +15,6 @@ pub mod dns;
 pub mod framing;
 pub mod http1;
 pub mod push;
+pub mod socketio;
 pub mod tls;
 pub mod websocket;
