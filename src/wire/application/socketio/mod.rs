@@ -27,11 +27,10 @@
 //! - [`decoder`]: [`Decoder`], messages into packets: a binary packet waits for its
 //!   attachments, within [`Limits`].
 //! - [`server`]: [`Server`], the server's side of every session as a state machine:
-//!   Engine.IO-level inputs and time in, [`Action`]s out.
+//!   Engine.IO-level inputs and time in, [`Action`]s out; [`events`] holds what goes in
+//!   and out ([`Options`], [`Action`], [`AppEvent`], [`Flags`], [`DisconnectReason`]).
 //! - [`rooms`]: each namespace's rooms and the choice of receivers for a broadcast.
 //! - [`recovery`]: connection state recovery (off by default).
-//! - [`api`]: builders that read like the JavaScript emit cheatsheet
-//!   (`io.to("room1").emit(..)`) and produce the server's inputs.
 //!
 //! Nothing here reads a socket, a clock or a random number generator: socket ids, session
 //! ids and the current time are arguments, so every test is deterministic.
@@ -39,10 +38,12 @@
 pub mod data;
 pub mod decoder;
 pub mod packet;
+pub mod rooms;
 
 pub use data::{placeholder, Data};
 pub use decoder::{Decoder, Limits};
 pub use packet::{Kind, Packet, PacketType};
+pub use rooms::Target;
 
 /// One Engine.IO message: what Engine.IO carries for Socket.IO. A packet is one text
 /// message, followed by one binary message per attachment.
