@@ -37,13 +37,19 @@
 
 pub mod data;
 pub mod decoder;
+pub mod events;
 pub mod packet;
+pub mod recovery;
 pub mod rooms;
+pub mod server;
 
 pub use data::{placeholder, Data};
 pub use decoder::{Decoder, Limits};
+pub use events::{socket_id, Action, AppEvent, DisconnectReason, Emit, EmitError, Flags, Options};
 pub use packet::{Kind, Packet, PacketType};
+pub use recovery::RecoveryOptions;
 pub use rooms::Target;
+pub use server::Server;
 
 /// One Engine.IO message: what Engine.IO carries for Socket.IO. A packet is one text
 /// message, followed by one binary message per attachment.
