@@ -31,10 +31,13 @@
 //!   and out ([`Options`], [`Action`], [`AppEvent`], [`Flags`], [`DisconnectReason`]).
 //! - [`rooms`]: each namespace's rooms and the choice of receivers for a broadcast.
 //! - [`recovery`]: connection state recovery (off by default).
+//! - [`api`]: builders that read like the JavaScript emit cheatsheet
+//!   (`io.to("room1").emit(..)`) and produce the server's inputs.
 //!
 //! Nothing here reads a socket, a clock or a random number generator: socket ids, session
 //! ids and the current time are arguments, so every test is deterministic.
 
+pub mod api;
 pub mod data;
 pub mod decoder;
 pub mod events;

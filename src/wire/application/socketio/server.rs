@@ -94,6 +94,8 @@ pub struct Server {
     sessions: BTreeMap<String, Session>,
     actions: VecDeque<Action>,
     ids: Box<dyn FnMut() -> String + Send>,
+    /// The latest time any input carried (the builders of [`super::api`] emit at it).
+    now: Duration,
 }
 
 impl fmt::Debug for Server {
@@ -137,6 +139,7 @@ impl Server {
             sessions: BTreeMap::new(),
             actions: VecDeque::new(),
             ids,
+            now: Duration::ZERO,
         };
         server.add_namespace("/", false);
         server
@@ -185,6 +188,7 @@ impl Server {
 
     /// A new Engine.IO session: it has `connect_timeout` to join a namespace.
     pub fn open(&mut self, session: &str, now: Duration) {
+        self.tick(now);
         let state = Session {
             decoder: Decoder::new(self.options.limits),
             opened_at: now,
@@ -196,6 +200,7 @@ impl Server {
 
     /// A message Engine.IO received on `session`.
     pub fn message(&mut self, session: &str, message: EngineMessage, now: Duration) {
+        self.tick(now);
         let Some(state) = self.sessions.get_mut(session) else {
             return;
         };
@@ -215,6 +220,7 @@ impl Server {
 
     /// Engine.IO closed `session`: each of its sockets leaves with `reason`.
     pub fn closed(&mut self, session: &str, reason: DisconnectReason, now: Duration) {
+        self.tick(now);
         if let Some(state) = self.sessions.remove(session) {
             for (namespace, socket) in state.joined {
                 self.remove_socket(&namespace, &socket, reason, now);
@@ -224,6 +230,7 @@ impl Server {
 
     /// Close every session; their sockets leave with `server shutting down`.
     pub fn shutdown(&mut self, now: Duration) {
+        self.tick(now);
         let sessions: Vec<String> = self.sessions.keys().cloned().collect();
         for session in sessions {
             self.closed(&session, DisconnectReason::ServerShuttingDown, now);
@@ -253,6 +260,7 @@ impl Server {
 
     /// Act on every deadline that has passed at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
+        self.tick(now);
         let late: Vec<String> = self
             .sessions
             .iter()
@@ -582,7 +590,7 @@ impl Server {
         close: bool,
         now: Duration,
     ) -> Result<(), EmitError> {
-        let session = self.socket(namespace, socket)?.session.clone();
+        let session = self.socket_state(namespace, socket)?.session.clone();
         let sockets: Vec<(String, String)> = match (close, self.sessions.get(&session)) {
             (true, Some(state)) => state.joined.clone().into_iter().collect(),
             _ => vec![(namespace.to_owned(), socket.to_owned())],
@@ -626,6 +634,7 @@ impl Server {
         emit: Emit,
         now: Duration,
     ) -> Result<Option<u64>, EmitError> {
+        self.tick(now);
         if RESERVED_EVENTS.contains(&emit.name.as_str()) {
             return Err(EmitError::ReservedEventName(emit.name));
         }
@@ -701,7 +710,7 @@ impl Server {
 
     /// Put `socket` in `room`.
     pub fn join(&mut self, namespace: &str, socket: &str, room: &str) -> Result<(), EmitError> {
-        self.socket(namespace, socket)?;
+        self.socket_state(namespace, socket)?;
         if let Some(ns) = self.namespaces.get_mut(namespace) {
             ns.rooms.join(socket, room);
         }
@@ -710,7 +719,7 @@ impl Server {
 
     /// Take `socket` out of `room`.
     pub fn leave(&mut self, namespace: &str, socket: &str, room: &str) -> Result<(), EmitError> {
-        self.socket(namespace, socket)?;
+        self.socket_state(namespace, socket)?;
         if let Some(ns) = self.namespaces.get_mut(namespace) {
             ns.rooms.leave(socket, room);
         }
@@ -719,7 +728,17 @@ impl Server {
 
     // ---- helpers -------------------------------------------------------------------------
 
-    fn socket(&self, namespace: &str, socket: &str) -> Result<&SocketState, EmitError> {
+    /// Time only moves forward: the latest `now` any input carried.
+    fn tick(&mut self, now: Duration) {
+        self.now = self.now.max(now);
+    }
+
+    /// The latest time the server was given.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    fn socket_state(&self, namespace: &str, socket: &str) -> Result<&SocketState, EmitError> {
         self.namespaces
             .get(namespace)
             .and_then(|n| n.sockets.get(socket))
