@@ -222,6 +222,7 @@ fn debian_package(tool: &str) -> &str {
         "dig" => "bind9-dnsutils",
         "dnsmasq" => "dnsmasq-base",
         "timeout" => "coreutils",
+        "node" => "nodejs",
         other => other,
     }
 }
@@ -544,4 +545,25 @@ pub fn on_a_terminal_of_width(args: &str, cols: u16) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// The folder holding the real Socket.IO and Engine.IO npm packages (`socket.io`,
+/// `socket.io-client`, `socket.io-parser`, `engine.io`, ...): `NETLAB_NODE_MODULES`, or
+/// `/opt/netlab-peers/node_modules`. `None` (after a skip notice, or a failure under
+/// `CI=true`) when node or the folder is missing.
+pub fn node_modules(package: &str) -> Option<std::path::PathBuf> {
+    if !have_tool("node") {
+        return None;
+    }
+    let dir = std::env::var_os("NETLAB_NODE_MODULES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/opt/netlab-peers/node_modules".into());
+    if dir.join(package).is_dir() {
+        return Some(dir);
+    }
+    skip(&format!(
+        "the npm package `{package}` is not in {} (set NETLAB_NODE_MODULES to the node_modules folder holding it)",
+        dir.display()
+    ));
+    None
 }
