@@ -32,6 +32,9 @@ pub struct Options {
     pub limits: Limits,
     /// Connection state recovery; `None` (off) by default, as in the real server.
     pub recovery: Option<RecoveryOptions>,
+    /// netlab's bound on the acknowledgements a client may be owed per socket: past it,
+    /// the oldest unanswered one is forgotten (the application's answer to it is refused).
+    pub max_unanswered_acks: usize,
 }
 
 impl Default for Options {
@@ -40,6 +43,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(45),
             limits: Limits::default(),
             recovery: None,
+            max_unanswered_acks: 1024,
         }
     }
 }

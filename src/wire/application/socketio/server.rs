@@ -308,8 +308,12 @@ impl Server {
         match (packet.kind, joined) {
             (Kind::Connect(auth), None) if !pending => self.connect(session, &namespace, auth, now),
             (Kind::Event { name, args, ack }, Some(socket)) => {
+                let max = self.options.max_unanswered_acks;
                 if let (Some(id), Some(s)) = (ack, self.socket_mut(&namespace, &socket)) {
                     s.asked.insert(id);
+                    while s.asked.len() > max {
+                        s.asked.pop_first();
+                    }
                 }
                 self.app(AppEvent::Event {
                     namespace,
@@ -963,6 +967,26 @@ mod tests {
             s.ack("/", &id, 0, vec![]),
             Err(EmitError::AckNotAwaited { socket: id, id: 0 })
         );
+    }
+
+    #[test]
+    fn acks_owed_to_a_client_are_bounded() {
+        let mut s = server(Options {
+            max_unanswered_acks: 2,
+            ..Options::default()
+        });
+        let id = join(&mut s, "e1");
+        for ack in 1..=3 {
+            s.message("e1", text(&format!(r#"2{ack}["q"]"#)), T0);
+        }
+        out(&mut s);
+        let forgotten = EmitError::AckNotAwaited {
+            socket: id.clone(),
+            id: 1,
+        };
+        assert_eq!(s.ack("/", &id, 1, vec![]), Err(forgotten));
+        assert!(s.ack("/", &id, 2, vec![]).is_ok());
+        assert!(s.ack("/", &id, 3, vec![]).is_ok());
     }
 
     #[test]
