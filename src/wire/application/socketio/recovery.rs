@@ -118,7 +118,9 @@ impl Store {
 
     /// Give back the session `pid` and what it missed after `offset`. `None` when the
     /// session is unknown or expired, or the offset is no longer (or never was) kept: the
-    /// client then connects as a new socket. The session is given back once.
+    /// client then connects as a new socket. The session is given back once: the real
+    /// server keeps it until it expires, so a client there can recover the same session a
+    /// second time, even after leaving the namespace on purpose.
     pub fn restore(&mut self, pid: &str, offset: &str, now: Duration) -> Option<Restored> {
         self.expire(now);
         let index = self.events.iter().position(|e| e.offset == offset)?;
