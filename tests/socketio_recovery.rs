@@ -23,6 +23,7 @@ use std::time::Duration;
 
 /// `(client, step)`: a message to send, `close` (drop the connection), `open` (a new
 /// connection), or `0$auth`: a CONNECT with the pid and last offset this client saw.
+/// Played by `tests/socketio_support/steps.js`, which waits on the server, not on a clock.
 const STEPS: &[(usize, &str)] = &[
     (0, "0"),
     (1, "0"),
@@ -45,7 +46,6 @@ const STEPS: &[(usize, &str)] = &[
 const SCRIPT: &str = r#"
 const NM = process.env.NETLAB_NODE_MODULES;
 const { Server } = require(NM + "/socket.io");
-const { Socket } = require(NM + "/engine.io-client");
 const steps = JSON.parse(process.argv[1]);
 const io = new Server(0, { connectionStateRecovery: {} });
 const heard = [];
@@ -58,29 +58,13 @@ io.on("connection", (s) => {
   s.on("vol", (...a) => io.volatile.emit("news", ...a));
   s.on("ask", () => s.timeout(60000).emit("q", () => {}));
 });
-const port = io.httpServer.address().port;
-const logs = [[], []];
-const open = (i) => new Promise((ok) => {
-  const c = new Socket(`ws://127.0.0.1:${port}`, { transports: ["websocket"], path: "/socket.io/" });
-  c.on("message", (d) => logs[i].push(d));
-  c.on("close", () => logs[i].push("<closed>"));
-  c.on("open", () => ok(c));
-});
-const pid = (log) => log.map((l) => /"pid":"([^"]+)"/.exec(l)).filter(Boolean).map((m) => m[1]).pop();
-const offset = (log) => log.filter((l) => /^2\d*\[/.test(l)).map((l) => JSON.parse(l.replace(/^\d+/, "")).pop())
-  .filter((x) => typeof x === "string").pop();
-const settle = () => new Promise((ok) => setTimeout(ok, 150));
-(async () => {
-  const cs = [await open(0), await open(1)];
-  for (const [i, step] of steps) {
-    if (step === "close") cs[i].close();
-    else if (step === "open") { cs[i] = await open(i); logs[i].push("<open>"); }
-    else cs[i].send(step.replace("$auth", JSON.stringify({ pid: pid(logs[i]), offset: offset(logs[i]) })));
-    await settle();
-  }
+require(process.env.NETLAB_SIO_STEPS).play(io, steps, 2).then((logs) => {
   process.stdout.write(JSON.stringify({ logs, heard }));
   process.exit(0);
-})();
+}, (e) => {
+  console.error(e);
+  process.exit(1);
+});
 "#;
 
 fn text(m: &EngineMessage) -> String {
@@ -242,6 +226,13 @@ fn recovery_replays_what_the_real_server_replays() {
         .args(["20", "node", "-e", SCRIPT])
         .arg(serde_json::to_string(STEPS).unwrap())
         .env("NETLAB_NODE_MODULES", &modules)
+        .env(
+            "NETLAB_SIO_STEPS",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/socketio_support/steps.js"
+            ),
+        )
         .output()
         .expect("node runs");
     assert!(

@@ -5,7 +5,8 @@
 //! by hand here) send the same steps to the real server and, in memory, to
 //! `wire::application::socketio::Server`. What each client receives, in order, must be the
 //! same, socket ids aside (the real ones are random: each is renamed by its first
-//! appearance), and so must the disconnect reasons the application hears.
+//! appearance), and so must the disconnect reasons the application hears. The steps are
+//! played by `tests/socketio_support/steps.js`, which waits on the server, not on a clock.
 
 mod common;
 
@@ -42,7 +43,6 @@ const STEPS: &[(usize, &str)] = &[
 const SCRIPT: &str = r#"
 const NM = process.env.NETLAB_NODE_MODULES;
 const { Server } = require(NM + "/socket.io");
-const { Socket } = require(NM + "/engine.io-client");
 const steps = JSON.parse(process.argv[1]);
 const io = new Server(0, {});
 const reasons = [];
@@ -61,23 +61,12 @@ io.on("connection", (s) => {
   s.on("shout", (...a) => s.broadcast.emit("shout", ...a));
   s.on("bye", () => s.disconnect());
 });
-const port = io.httpServer.address().port;
-const logs = [[], [], []];
-const clients = [0, 1, 2].map((i) => {
-  const c = new Socket(`ws://127.0.0.1:${port}`, { transports: ["websocket"], path: "/socket.io/" });
-  c.on("message", (d) => logs[i].push(typeof d === "string" ? d : "bin:" + Buffer.from(d).toString("hex")));
-  c.on("close", () => logs[i].push("<closed>"));
-  return new Promise((ok) => c.on("open", () => ok(c)));
-});
-const settle = () => new Promise((ok) => setTimeout(ok, 150));
-Promise.all(clients).then(async (cs) => {
-  for (const [i, m] of steps) {
-    cs[i].send(m.startsWith("bin:") ? Buffer.from(m.slice(4), "hex") : m);
-    await settle();
-  }
-  await settle();
+require(process.env.NETLAB_SIO_STEPS).play(io, steps, 3).then((logs) => {
   process.stdout.write(JSON.stringify({ logs, reasons }));
   process.exit(0);
+}, (e) => {
+  console.error(e);
+  process.exit(1);
 });
 "#;
 
@@ -230,6 +219,13 @@ fn the_same_application_answers_the_same_bytes_as_the_real_server() {
         .args(["20", "node", "-e", SCRIPT])
         .arg(serde_json::to_string(&steps).unwrap())
         .env("NETLAB_NODE_MODULES", &modules)
+        .env(
+            "NETLAB_SIO_STEPS",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/socketio_support/steps.js"
+            ),
+        )
         .output()
         .expect("node runs");
     assert!(
