@@ -127,7 +127,7 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppEvent {
     /// A client asks to join a namespace with middleware: answer with
-    /// [`Server::accept`] or [`Server::refuse`].
+    /// [`Server::accept`](super::Server::accept) or [`Server::refuse`](super::Server::refuse).
     ConnectRequest {
         session: String,
         namespace: String,
@@ -141,7 +141,7 @@ pub enum AppEvent {
         /// Connection state recovery gave back this socket's id, rooms and missed events.
         recovered: bool,
     },
-    /// An event from a client; with `ack`, it waits for [`Server::ack`].
+    /// An event from a client; with `ack`, it waits for [`Server::ack`](super::Server::ack).
     Event {
         namespace: String,
         socket: String,

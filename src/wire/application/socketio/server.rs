@@ -16,7 +16,7 @@
 //! One Engine.IO session (a client's connection) may hold one socket per namespace. A
 //! socket has an id of its own (never the Engine.IO session id, which the real server keeps
 //! secret); ids come from the driver's random source (`Server::new`), formatted like the
-//! real server's with [`socket_id`].
+//! real server's with [`socket_id`](super::socket_id).
 //!
 //! What the real server (socket.io 4.8) does and this machine copies:
 //! - a CONNECT to a namespace that does not exist: `4/nsp,{"message":"Invalid namespace"}`;
