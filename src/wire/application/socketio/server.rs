@@ -186,9 +186,12 @@ impl Server {
 
     // ---- Engine.IO's inputs ------------------------------------------------------------
 
-    /// A new Engine.IO session: it has `connect_timeout` to join a namespace.
+    /// A new Engine.IO session: it has `connect_timeout` to join a namespace. Engine.IO
+    /// never reuses a session id; if a driver does, the old session ends first (its
+    /// sockets leave with `transport close`) so that no socket outlives its session.
     pub fn open(&mut self, session: &str, now: Duration) {
         self.tick(now);
+        self.closed(session, DisconnectReason::TransportClose, now);
         let state = Session {
             decoder: Decoder::new(self.options.limits),
             opened_at: now,
@@ -1207,6 +1210,22 @@ mod tests {
         s.handle_timeout(Duration::from_secs(45));
         assert_eq!(out(&mut s).closed, ["e1"]);
         assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_session_id_opened_again_ends_the_old_session() {
+        // Found by the socketio_server fuzz target: the old session's sockets stayed in
+        // their namespace with no session to reach them.
+        let mut s = server(Options::default());
+        let id = join(&mut s, "e1");
+        s.open("e1", T0);
+        let gone = AppEvent::Disconnected {
+            namespace: "/".into(),
+            socket: id,
+            reason: DisconnectReason::TransportClose,
+        };
+        assert_eq!(out(&mut s).app, [gone]);
+        assert!(s.sockets("/").is_empty());
     }
 
     #[test]
