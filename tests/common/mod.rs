@@ -222,6 +222,7 @@ fn debian_package(tool: &str) -> &str {
         "dig" => "bind9-dnsutils",
         "dnsmasq" => "dnsmasq-base",
         "timeout" => "coreutils",
+        "node" => "nodejs",
         other => other,
     }
 }
@@ -565,4 +566,9 @@ pub fn node_peers(packages: &[&str]) -> Option<std::path::PathBuf> {
         return None;
     }
     Some(dir)
+}
+
+/// [`node_peers`] for one package.
+pub fn node_modules(package: &str) -> Option<std::path::PathBuf> {
+    node_peers(&[package])
 }

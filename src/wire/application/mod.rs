@@ -7,6 +7,8 @@
 //!   payloads, the handshake query and a session as a state machine.
 //! - [`dns`]: DNS messages, names with compression pointers, records (RFC 1035).
 //! - [`push`]: the bytes of polling, long polling and Server-Sent Events.
+//! - [`socketio`]: Socket.IO v5 packets and binary attachments, and a server's namespaces,
+//!   rooms, acknowledgements and recovery as a state machine.
 //! - [`framing`]: how an application finds its messages again in a TCP byte stream.
 //! - [`tls`]: the TLS record header, as much of TLS as a capture without keys shows
 //!   (RFC 8446 §5.1).
@@ -16,5 +18,6 @@ pub mod engineio;
 pub mod framing;
 pub mod http1;
 pub mod push;
+pub mod socketio;
 pub mod tls;
 pub mod websocket;
