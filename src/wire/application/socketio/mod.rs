@@ -8,7 +8,8 @@
 //! | PDU | packet; each packet is one Engine.IO *message* (text), plus one binary message per attachment |
 //! | standard | the Socket.IO protocol, 5th revision (`socketio/socket.io-protocol`); `socket.io-parser` 4.x is the reference encoder |
 //!
-//! The text form of a packet (each part in brackets may be absent):
+//! The text form of a packet (each part in brackets may be absent; below, spaces only
+//! separate the parts, the wire has none: `51-14["foo",..]`):
 //!
 //! ```text
 //!  <type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]
@@ -35,7 +36,8 @@
 //!   (`io.to("room1").emit(..)`) and produce the server's inputs.
 //!
 //! Nothing here reads a socket, a clock or a random number generator: socket ids, session
-//! ids and the current time are arguments, so every test is deterministic.
+//! ids and the current time are arguments (time as a `Duration` since an origin the driver
+//! picks), so every test is deterministic.
 
 pub mod api;
 pub mod data;
