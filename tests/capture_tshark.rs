@@ -420,3 +420,65 @@ fn fragmented_datagrams_are_reassembled_as_tshark_does() {
     }
     assert!(complete >= 6, "only {complete} datagrams reassembled");
 }
+
+/// Capture times, to the digit the file kept: for every fixture, each packet's time in
+/// nanoseconds equals tshark's `frame.time_epoch`, and the one-line view's time of day
+/// has the digits tshark's time column shows (`-t ud`: 6 for a microsecond pcap, 9
+/// for `tcpdump --nano` and pcapng with `if_tsresol` 9).
+#[test]
+fn capture_times_keep_every_digit_the_file_holds() {
+    if !common::have_tool("tshark") {
+        return;
+    }
+    let mut nine = 0;
+    for path in fixtures() {
+        let out = Command::new("tshark")
+            .args(["-n", "-t", "ud", "-r"])
+            .arg(&path)
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "frame.time_epoch",
+                "-e",
+                "_ws.col.Time",
+            ])
+            .output()
+            .expect("tshark runs");
+        assert!(out.status.success(), "tshark failed on {}", path.display());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut src = FileSource::open(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let f = src.next_frame().unwrap().unwrap();
+            let (epoch, column) = line.split_once('\t').unwrap();
+            let (secs, frac) = epoch.split_once('.').unwrap();
+            let theirs = secs.parse::<u128>().unwrap() * 1_000_000_000
+                + format!("{frac:0<9}").parse::<u128>().unwrap();
+            let at = format!("{} packet {}", path.display(), n + 1);
+            assert_eq!(f.ts.as_nanos(), theirs, "{at}: time");
+            // "2026-12-07 16:05:01.102775562": the time of day after the date.
+            let time_of_day = column.split_once(' ').unwrap().1;
+            let mut head = String::new();
+            netlab::output::oneline::write_head(
+                &mut head,
+                1,
+                (f.ts.as_nanos() as u64, f.ts_digits),
+                0,
+                false,
+            );
+            let ours = head.split_whitespace().nth(1).unwrap();
+            assert_eq!(ours, time_of_day, "{at}: time of day");
+            nine += usize::from(f.ts_digits == 9);
+        }
+    }
+    assert!(nine >= 20, "only {nine} packets with nanosecond times");
+    // The JSON carries the same nanoseconds and the digit count.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/time-nsec.pcapng");
+    let v = common::netlab(&["capture", "--read", file.to_str().unwrap(), "--json"]).json();
+    let first = &v["packets"][0];
+    let mut src = FileSource::open(&file).unwrap();
+    let f = src.next_frame().unwrap().unwrap();
+    assert_eq!(first["ts_ns"].as_u64(), Some(f.ts.as_nanos() as u64));
+    assert_eq!(first["ts_us"].as_u64(), Some(f.ts.as_micros() as u64));
+    assert_eq!(first["ts_digits"], 9);
+}

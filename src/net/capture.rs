@@ -38,6 +38,10 @@ pub const SNAPLEN: usize = 262_144;
 pub struct Frame<'a> {
     /// Time since the Unix epoch, as the capture recorded it.
     pub ts: Duration,
+    /// How many digits after the second the capture's clock kept: 6 for microseconds
+    /// (pcap's classic files), 9 for nanoseconds (`tcpdump --nano`, pcapng's
+    /// `if_tsresol` 9). `ts` is exact to that many digits and says nothing below them.
+    pub ts_digits: u8,
     pub link: LinkType,
     pub data: &'a [u8],
     /// Length on the wire; more than `data.len()` when the snap length cut it.
@@ -48,6 +52,7 @@ pub struct Frame<'a> {
 #[derive(Debug, Clone)]
 pub struct OwnedFrame {
     pub ts: Duration,
+    pub ts_digits: u8,
     pub link: LinkType,
     pub data: Vec<u8>,
     pub orig_len: u32,
@@ -57,6 +62,7 @@ impl OwnedFrame {
     pub fn borrow(&self) -> Frame<'_> {
         Frame {
             ts: self.ts,
+            ts_digits: self.ts_digits,
             link: self.link,
             data: &self.data,
             orig_len: self.orig_len,
@@ -145,7 +151,17 @@ pub struct FileSource {
     scratch: Vec<u8>,
     /// pcap's single link type (pcapng: per interface).
     pub link: LinkType,
+    /// pcap's timestamp digits, 6 or 9 (pcapng: per interface).
+    ts_digits: u8,
     pub format: &'static str,
+}
+
+/// The digits after the second of a pcap file's timestamps.
+fn pcap_digits(r: TsResolution) -> u8 {
+    match r {
+        TsResolution::MicroSecond => 6,
+        TsResolution::NanoSecond => 9,
+    }
 }
 
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -182,11 +198,13 @@ impl FileSource {
                 offset: 0,
                 scratch: Vec::new(),
                 link: LinkType::Ethernet,
+                ts_digits: 6,
                 format: "pcapng",
             });
         }
         let r = PcapReader::new(stream).map_err(not_capture)?;
         let link = LinkType::from_linktype(u32::from(r.header().datalink));
+        let ts_digits = pcap_digits(r.header().ts_resolution);
         Ok(FileSource {
             path: path.into(),
             inner: Inner::PcapFile(Box::new(r)),
@@ -195,6 +213,7 @@ impl FileSource {
             offset: 24,
             scratch: Vec::new(),
             link,
+            ts_digits,
             format: "pcap",
         })
     }
@@ -211,6 +230,7 @@ impl FileSource {
             reason: describe(&e),
         })?;
         let link = LinkType::from_linktype(u32::from(r.header().datalink));
+        let ts_digits = pcap_digits(r.header().ts_resolution);
         Ok(FileSource {
             path,
             inner: Inner::Pcap(r),
@@ -219,6 +239,7 @@ impl FileSource {
             offset: 24,
             scratch: Vec::new(),
             link,
+            ts_digits,
             format: "pcap",
         })
     }
@@ -241,12 +262,12 @@ impl FileSource {
         let record = self.record + 1;
         match &mut self.inner {
             Inner::Pcap(r) => {
-                let link = self.link;
+                let link = (self.link, self.ts_digits);
                 let next = next_checked(r);
                 pcap_record(next, link, record, &mut self.record, &mut self.done)
             }
             Inner::PcapFile(r) => {
-                let link = self.link;
+                let link = (self.link, self.ts_digits);
                 let header = r.header();
                 let next = next_checked(r);
                 if let Some(Ok(p)) = &next {
@@ -345,9 +366,10 @@ fn checked<'a>(p: RawPcapPacket<'a>, h: &PcapHeader) -> Result<PcapPacket<'a>, P
     })
 }
 
+/// A pcap record as a frame; `(link, ts_digits)` are the file header's.
 fn pcap_record<'a>(
     next: Option<Result<PcapPacket<'a>, PcapError>>,
-    link: LinkType,
+    (link, ts_digits): (LinkType, u8),
     record: u64,
     count: &mut u64,
     done: &mut bool,
@@ -369,6 +391,7 @@ fn pcap_record<'a>(
             let (ts, orig_len) = (p.timestamp, p.orig_len);
             Some(Ok(Frame {
                 ts,
+                ts_digits,
                 link,
                 data: borrow_cow(p.data),
                 orig_len,
@@ -415,15 +438,19 @@ struct Interface {
     link: LinkType,
     /// Timestamp units per second (the if_tsresol option).
     units_per_second: u64,
+    /// Digits after the second that unit gives (at most 9: netlab keeps nanoseconds).
+    ts_digits: u8,
 }
 
 impl Interface {
     fn described_by(
         i: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
     ) -> Interface {
+        let (units_per_second, ts_digits) = ts_resolution(&i.options);
         Interface {
             link: LinkType::from_linktype(u32::from(i.linktype)),
-            units_per_second: units_per_second(&i.options),
+            units_per_second,
+            ts_digits,
         }
     }
 }
@@ -483,6 +510,7 @@ fn enhanced_packet<'s>(
     let Some(&Interface {
         link,
         units_per_second: units,
+        ts_digits,
     }) = ifaces.get(p.interface_id as usize)
     else {
         *at.done = true;
@@ -510,6 +538,7 @@ fn enhanced_packet<'s>(
     scratch.extend_from_slice(&p.data);
     Ok(Frame {
         ts,
+        ts_digits,
         link,
         data: scratch,
         orig_len,
@@ -525,10 +554,10 @@ fn simple_packet<'s>(
     scratch: &'s mut Vec<u8>,
     record: u64,
 ) -> Result<Frame<'s>, RecordProblem> {
-    let link = ifaces
+    let (link, ts_digits) = ifaces
         .first()
-        .map(|i| i.link)
-        .unwrap_or(LinkType::Unknown(u32::MAX));
+        .map(|i| (i.link, i.ts_digits))
+        .unwrap_or((LinkType::Unknown(u32::MAX), 6));
     if let LinkType::Unknown(t) = link {
         return Err(RecordProblem::UnsupportedLink {
             record,
@@ -540,6 +569,7 @@ fn simple_packet<'s>(
     scratch.extend_from_slice(&p.data);
     Ok(Frame {
         ts: Duration::ZERO,
+        ts_digits,
         link,
         data: scratch,
         orig_len,
@@ -596,25 +626,36 @@ fn describe(e: &PcapError) -> String {
     }
 }
 
-/// pcapng's if_tsresol option (RFC draft-ietf-opsawg-pcapng §4.2): units per second.
-fn units_per_second(
+/// pcapng's if_tsresol option (RFC draft-ietf-opsawg-pcapng §4.2): units per second, and
+/// the digits after the second they give. The high bit says the unit is a power of 2
+/// (2^-n s, which needs about n × log10(2) decimal digits) instead of 10 (10^-n s: n
+/// digits). netlab keeps nanoseconds, so a finer unit shows 9 digits.
+fn ts_resolution(
     opts: &[pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption<'_>],
-) -> u64 {
+) -> (u64, u8) {
     use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption as O;
     for o in opts {
         if let O::IfTsResol(v) = o {
-            let exp = u32::from(v & 0x7f);
-            return if v & 0x80 == 0 {
-                10u64.checked_pow(exp).unwrap_or(1_000_000)
+            let exp = v & 0x7f;
+            let (units, digits) = if v & 0x80 == 0 {
+                (10u64.checked_pow(u32::from(exp)), exp)
             } else {
-                2u64.checked_pow(exp).unwrap_or(1_000_000)
+                // 2^10 = 1024 units need 4 digits: ceil(n × 0.30103), in integers.
+                let digits = (u32::from(exp) * 30_103).div_ceil(100_000) as u8;
+                (2u64.checked_pow(u32::from(exp)), digits)
+            };
+            return match units {
+                Some(u) => (u, digits.min(9)),
+                None => (1_000_000, 6),
             };
         }
     }
-    1_000_000 // default: microseconds
+    (1_000_000, 6) // default: microseconds
 }
 
-/// Writes frames to a pcap file (microsecond timestamps, the most widely readable kind).
+/// Writes frames to a pcap file: microsecond timestamps (the most widely readable kind),
+/// or nanoseconds when the first frame's clock kept more than 6 digits, so a
+/// nanosecond capture written back loses nothing.
 pub struct PcapSink {
     path: PathBuf,
     writer: Option<PcapWriter<BufWriter<File>>>,
@@ -645,10 +686,15 @@ impl PcapSink {
                 path: self.path.clone(),
                 source,
             })?;
+            let ts_resolution = if f.ts_digits > 6 {
+                TsResolution::NanoSecond
+            } else {
+                TsResolution::MicroSecond
+            };
             let header = PcapHeader {
                 datalink: DataLink::from(f.link.to_linktype()),
                 snaplen: SNAPLEN as u32,
-                ts_resolution: TsResolution::MicroSecond,
+                ts_resolution,
                 ..PcapHeader::default()
             };
             self.writer = Some(PcapWriter::with_header(BufWriter::new(file), header).map_err(wr)?);
@@ -887,6 +933,28 @@ mod tests {
         let big = SNAPLEN as u32 + 1;
         let mut src = FileSource::from_bytes(pcap_with_snaplen(80, &[(big, big)])).unwrap();
         assert!(matches!(src.next_frame(), Some(Err(_))));
+    }
+
+    #[test]
+    fn a_nanosecond_capture_is_written_back_in_nanoseconds() {
+        let path = std::env::temp_dir().join(format!("netlab-ns-{}.pcap", std::process::id()));
+        let ts = Duration::new(1_796_659_501, 102_775_562);
+        let frame = |ts_digits| Frame {
+            ts,
+            ts_digits,
+            link: LinkType::Ethernet,
+            data: b"0123456789abcdef",
+            orig_len: 16,
+        };
+        for (digits, back) in [(9, ts), (6, Duration::new(1_796_659_501, 102_775_000))] {
+            let mut sink = PcapSink::create(&path).unwrap();
+            sink.write(&frame(digits)).unwrap();
+            sink.finish(LinkType::Ethernet).unwrap();
+            let mut src = FileSource::open(&path).unwrap();
+            let f = src.next_frame().unwrap().unwrap();
+            assert_eq!((f.ts, f.ts_digits), (back, digits));
+        }
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -180,6 +180,8 @@ impl<'o> Pipeline<'o> {
         let ev = PacketEvent {
             number,
             ts_us,
+            ts_ns: u64::try_from(f.ts.as_nanos()).unwrap_or(u64::MAX),
+            ts_digits: f.ts_digits,
             captured_len: f.data.len(),
             orig_len: f.orig_len,
             link: f.link,

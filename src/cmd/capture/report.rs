@@ -51,8 +51,16 @@ pub enum Decoded {
 #[derive(Debug, Serialize)]
 pub struct PacketEvent {
     pub number: u64,
-    /// Capture time, microseconds since the Unix epoch (UTC).
+    /// Capture time, microseconds since the Unix epoch (UTC), cut (not rounded) from
+    /// `ts_ns`.
     pub ts_us: u64,
+    /// Capture time, nanoseconds since the Unix epoch (UTC): exact to `ts_digits`
+    /// digits after the second.
+    pub ts_ns: u64,
+    /// How many digits after the second the capture's clock kept: 6 (microseconds) for
+    /// classic pcap files and live capture, 9 (nanoseconds) for `tcpdump --nano` files
+    /// and most pcapng files; pcapng's `if_tsresol` may say anything from 0 to 9.
+    pub ts_digits: u8,
     pub captured_len: usize,
     pub orig_len: u32,
     pub link: LinkType,
@@ -285,7 +293,7 @@ impl Render for PacketEvent {
         oneline::write_head(
             &mut line,
             self.number,
-            self.ts_us,
+            (self.ts_ns, self.ts_digits),
             self.orig_len,
             style.color,
         );

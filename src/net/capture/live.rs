@@ -136,6 +136,8 @@ impl HandOff {
                 .unwrap_or_default();
             let frame = OwnedFrame {
                 ts,
+                // The time netlab read the frame, written to pcap in microseconds.
+                ts_digits: 6,
                 link: LinkType::Ethernet,
                 orig_len: bytes.len() as u32,
                 data: bytes.to_vec(),
