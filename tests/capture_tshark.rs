@@ -482,3 +482,91 @@ fn capture_times_keep_every_digit_the_file_holds() {
     assert_eq!(first["ts_us"].as_u64(), Some(f.ts.as_micros() as u64));
     assert_eq!(first["ts_digits"], 9);
 }
+
+/// Wireshark's number for a link type (its `WTAP_ENCAP_*`, which `frame.encap_type`
+/// shows), for the link types the fixtures hold.
+fn wtap_encap(link: netlab::wire::dissect::LinkType) -> u32 {
+    use netlab::wire::dissect::LinkType as L;
+    match link {
+        L::Ethernet => 1,
+        L::Raw => 7,
+        L::Null => 15,
+        L::LinuxSll => 25,
+        L::LinuxSll2 => 210,
+        other => panic!("no Wireshark number known for {other}"),
+    }
+}
+
+/// The interface each packet was captured on: for every fixture, the link type of each
+/// packet (`frame.encap_type`), and for pcapng files the interface's id, name and
+/// description (`frame.interface_*`; tshark says "unknown" for an unnamed interface).
+/// The summary lists the file's interfaces with their packet counts.
+#[test]
+fn each_packet_names_the_interface_it_was_captured_on() {
+    if !common::have_tool("tshark") {
+        return;
+    }
+    let mut named = 0;
+    for path in fixtures() {
+        let out = Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&path)
+            .args(["-T", "fields", "-e", "frame.encap_type"])
+            .args(["-e", "frame.interface_id", "-e", "frame.interface_name"])
+            .args(["-e", "frame.interface_description"])
+            .output()
+            .expect("tshark runs");
+        assert!(out.status.success(), "tshark failed on {}", path.display());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut src = FileSource::open(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let f = src.next_frame().unwrap().unwrap();
+            let t: Vec<&str> = line.split('\t').collect();
+            let at = format!("{} packet {}", path.display(), n + 1);
+            assert_eq!(wtap_encap(f.link).to_string(), t[0], "{at}: link type");
+            let Some(i) = f.interface else {
+                assert!(!path.to_string_lossy().ends_with(".pcapng"), "{at}");
+                continue;
+            };
+            assert_eq!(i.link, f.link, "{at}");
+            assert_eq!(i.id.to_string(), t[1], "{at}: interface id");
+            assert_eq!(i.name.as_deref().unwrap_or("unknown"), t[2], "{at}: name");
+            assert_eq!(i.description.as_deref().unwrap_or(""), t[3], "{at}");
+            named += usize::from(i.name.is_some());
+        }
+    }
+    assert!(named >= 13, "only {named} packets on a named interface");
+    // JSON: per packet, and the summary's list.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/interfaces.pcapng");
+    let v = common::netlab(&["capture", "--read", file.to_str().unwrap(), "--json"]).json();
+    let on: Vec<String> = v["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["interface"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    let lo = on.iter().filter(|n| *n == "lo").count();
+    assert_eq!((on.len() - lo, lo), (11, 2), "{on:?}");
+    let listed: Vec<(String, u64)> = v["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().into(),
+                i["packets"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [("nltm0".into(), 11), ("lo".into(), 2)]);
+    let r = common::netlab(&["capture", "--read", file.to_str().unwrap(), "--layers"]);
+    assert!(
+        r.stdout
+            .contains("captured on interface 1 (lo), link type Ethernet (1)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r
+        .stdout
+        .contains("interface 0 nltm0: link type Ethernet (1), 11 packets"));
+}

@@ -21,6 +21,7 @@ use crate::wire::dissect::LinkType;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter, RawPcapPacket};
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::{DataLink, PcapError, TsResolution};
+use serde::Serialize;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -43,6 +44,8 @@ pub struct Frame<'a> {
     /// `if_tsresol` 9). `ts` is exact to that many digits and says nothing below them.
     pub ts_digits: u8,
     pub link: LinkType,
+    /// pcapng: the interface the packet was captured on.
+    pub interface: Option<&'a FileInterface>,
     pub data: &'a [u8],
     /// Length on the wire; more than `data.len()` when the snap length cut it.
     pub orig_len: u32,
@@ -64,6 +67,7 @@ impl OwnedFrame {
             ts: self.ts,
             ts_digits: self.ts_digits,
             link: self.link,
+            interface: None,
             data: &self.data,
             orig_len: self.orig_len,
         }
@@ -186,9 +190,9 @@ impl FileSource {
         };
         if magic == PCAPNG_MAGIC {
             let r = PcapNgReader::new(stream).map_err(not_capture)?;
-            let mut ifaces = Vec::new();
+            let mut ifaces = Interfaces::default();
             for i in r.interfaces() {
-                ifaces.push(Interface::described_by(i));
+                ifaces.describe(i);
             }
             return Ok(FileSource {
                 path: path.into(),
@@ -246,6 +250,14 @@ impl FileSource {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// pcapng: every interface described so far, with the packets read from each.
+    pub fn interfaces(&self) -> &[FileInterface] {
+        match &self.inner {
+            Inner::PcapNg(_, ifaces) => &ifaces.all,
+            _ => &[],
+        }
     }
 
     /// Records read so far (packet records; pcapng's other blocks are not counted).
@@ -393,6 +405,7 @@ fn pcap_record<'a>(
                 ts,
                 ts_digits,
                 link,
+                interface: None,
                 data: borrow_cow(p.data),
                 orig_len,
             }))
@@ -432,31 +445,76 @@ struct Progress<'a> {
     done: &'a mut bool,
 }
 
-/// One pcapng interface: what its packets' link layer is, and its timestamp unit.
-#[derive(Debug, Clone, Copy)]
-struct Interface {
-    link: LinkType,
+/// One interface of a pcapng file, from its Interface Description Block: the id its
+/// packets name it by (counted from 0 in each section), its name and description when
+/// the writer recorded them (`if_name`, `if_description`: dumpcap does, mergecap keeps
+/// them), its link type and its timestamp unit. A pcap file has no such block: its one
+/// link type is in the file header.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileInterface {
+    pub id: u32,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub link: LinkType,
+    /// Digits after the second its timestamps have (at most 9: netlab keeps nanoseconds).
+    pub ts_digits: u8,
+    /// Packets read from it so far.
+    pub packets: u64,
     /// Timestamp units per second (the if_tsresol option).
+    #[serde(skip)]
     units_per_second: u64,
-    /// Digits after the second that unit gives (at most 9: netlab keeps nanoseconds).
-    ts_digits: u8,
 }
 
-impl Interface {
+impl FileInterface {
     fn described_by(
+        id: usize,
         i: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
-    ) -> Interface {
+    ) -> FileInterface {
+        use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption as O;
         let (units_per_second, ts_digits) = ts_resolution(&i.options);
-        Interface {
+        let (mut name, mut description) = (None, None);
+        for o in &i.options {
+            match o {
+                O::IfName(n) => name = Some(n.to_string()),
+                O::IfDescription(d) => description = Some(d.to_string()),
+                _ => {}
+            }
+        }
+        FileInterface {
+            id: u32::try_from(id).unwrap_or(u32::MAX),
+            name,
+            description,
             link: LinkType::from_linktype(u32::from(i.linktype)),
-            units_per_second,
             ts_digits,
+            packets: 0,
+            units_per_second,
         }
     }
 }
 
-/// The pcapng interfaces described so far, indexed by the interface id packets name.
-type Interfaces = Vec<Interface>;
+/// The pcapng interfaces described so far, every section's, in file order; packets name
+/// one by its id in their own section, which starts at `section`.
+#[derive(Default)]
+struct Interfaces {
+    all: Vec<FileInterface>,
+    section: usize,
+}
+
+impl Interfaces {
+    fn describe(
+        &mut self,
+        i: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
+    ) {
+        let id = self.all.len() - self.section;
+        self.all.push(FileInterface::described_by(id, i));
+    }
+
+    /// This section's interface `id`.
+    fn get_mut(&mut self, id: u32) -> Option<&mut FileInterface> {
+        let at = self.section.checked_add(usize::try_from(id).ok()?)?;
+        self.all.get_mut(at)
+    }
+}
 
 /// Read pcapng blocks until a packet: section headers start a new interface list,
 /// interface descriptions add to it, and other blocks (statistics, name resolution) are
@@ -464,7 +522,7 @@ type Interfaces = Vec<Interface>;
 #[inline]
 fn pcapng_record<'s>(
     r: &mut PcapNgReader<io::Chain<Cursor<[u8; 4]>, File>>,
-    ifaces: &mut Interfaces,
+    ifaces: &'s mut Interfaces,
     scratch: &'s mut Vec<u8>,
     at: &mut Progress<'_>,
 ) -> Option<Result<Frame<'s>, RecordProblem>> {
@@ -482,15 +540,17 @@ fn pcapng_record<'s>(
             }
         };
         match block {
-            Block::SectionHeader(_) => ifaces.clear(),
-            Block::InterfaceDescription(i) => ifaces.push(Interface::described_by(&i)),
+            Block::SectionHeader(_) => ifaces.section = ifaces.all.len(),
+            Block::InterfaceDescription(i) => ifaces.describe(&i),
             Block::EnhancedPacket(p) => {
                 *at.count = at.record;
-                return Some(enhanced_packet(&p, ifaces, scratch, at));
+                let iface = ifaces.get_mut(p.interface_id);
+                return Some(enhanced_packet(&p, iface, scratch, at));
             }
             Block::SimplePacket(p) => {
                 *at.count = at.record;
-                return Some(simple_packet(&p, ifaces, scratch, at.record));
+                let iface = ifaces.get_mut(0);
+                return Some(simple_packet(&p, iface, scratch, at.record));
             }
             _ => {}
         }
@@ -502,17 +562,12 @@ fn pcapng_record<'s>(
 #[inline]
 fn enhanced_packet<'s>(
     p: &pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock<'_>,
-    ifaces: &Interfaces,
+    iface: Option<&'s mut FileInterface>,
     scratch: &'s mut Vec<u8>,
     at: &mut Progress<'_>,
 ) -> Result<Frame<'s>, RecordProblem> {
     let record = at.record;
-    let Some(&Interface {
-        link,
-        units_per_second: units,
-        ts_digits,
-    }) = ifaces.get(p.interface_id as usize)
-    else {
+    let Some(iface) = iface else {
         *at.done = true;
         return Err(RecordProblem::Corrupt {
             record,
@@ -522,55 +577,58 @@ fn enhanced_packet<'s>(
             ),
         });
     };
-    if let LinkType::Unknown(t) = link {
+    if let LinkType::Unknown(t) = iface.link {
         return Err(RecordProblem::UnsupportedLink {
             record,
             linktype: t,
         });
     }
+    iface.packets += 1;
     // pcap-file hands the raw timestamp over as nanoseconds; its real
     // unit is the interface's if_tsresol (microseconds by default).
     let raw = p.timestamp.as_nanos();
-    let nanos = raw.saturating_mul(1_000_000_000) / u128::from(units.max(1));
+    let nanos = raw.saturating_mul(1_000_000_000) / u128::from(iface.units_per_second.max(1));
     let ts = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
     let orig_len = p.original_len;
     scratch.clear();
     scratch.extend_from_slice(&p.data);
+    let iface: &'s FileInterface = iface;
     Ok(Frame {
         ts,
-        ts_digits,
-        link,
+        ts_digits: iface.ts_digits,
+        link: iface.link,
+        interface: Some(iface),
         data: scratch,
         orig_len,
     })
 }
 
-/// A Simple Packet Block: no interface id and no timestamp; it belongs to the first
-/// interface.
+/// A Simple Packet Block: no interface id and no timestamp; it belongs to the section's
+/// first interface.
 #[inline]
 fn simple_packet<'s>(
     p: &pcap_file::pcapng::blocks::simple_packet::SimplePacketBlock<'_>,
-    ifaces: &Interfaces,
+    iface: Option<&'s mut FileInterface>,
     scratch: &'s mut Vec<u8>,
     record: u64,
 ) -> Result<Frame<'s>, RecordProblem> {
-    let (link, ts_digits) = ifaces
-        .first()
-        .map(|i| (i.link, i.ts_digits))
-        .unwrap_or((LinkType::Unknown(u32::MAX), 6));
-    if let LinkType::Unknown(t) = link {
-        return Err(RecordProblem::UnsupportedLink {
-            record,
-            linktype: t,
-        });
-    }
+    let iface = match iface {
+        Some(i) if !matches!(i.link, LinkType::Unknown(_)) => i,
+        other => {
+            let linktype = other.map_or(u32::MAX, |i| i.link.to_linktype());
+            return Err(RecordProblem::UnsupportedLink { record, linktype });
+        }
+    };
+    iface.packets += 1;
     let orig_len = p.original_len;
     scratch.clear();
     scratch.extend_from_slice(&p.data);
+    let iface: &'s FileInterface = iface;
     Ok(Frame {
         ts: Duration::ZERO,
-        ts_digits,
-        link,
+        ts_digits: iface.ts_digits,
+        link: iface.link,
+        interface: Some(iface),
         data: scratch,
         orig_len,
     })
@@ -942,6 +1000,7 @@ mod tests {
         let frame = |ts_digits| Frame {
             ts,
             ts_digits,
+            interface: None,
             link: LinkType::Ethernet,
             data: b"0123456789abcdef",
             orig_len: 16,

@@ -394,6 +394,7 @@ fn read_frames(
             }
         }
     }
+    p.summary.interfaces = src.interfaces().to_vec();
     p.finish()?;
     match fatal {
         Some(e) => capture_failed(Err(e), format!("reading `{label}` stopped")),

@@ -3,7 +3,7 @@
 //! `--write`'s file, then handed to `--stats`, to `--follow`, or to the conversation
 //! table and out as a packet event.
 
-use super::report::{CaptureSummary, Decoded, LayerOut, PacketEvent, Reassembly};
+use super::report::{CaptureSummary, Decoded, LayerOut, PacketEvent, PacketInterface, Reassembly};
 use super::{applayers, follow, stats, Plan};
 use crate::error::HintExt;
 use crate::layers::Protocol;
@@ -78,6 +78,7 @@ impl<'o> Pipeline<'o> {
             checksums_not_verified: 0,
             tcp_notes: Default::default(),
             truncated_record: None,
+            interfaces: Vec::new(),
             written: plan.write.clone(),
             note: None,
             packets: Vec::new(),
@@ -185,6 +186,7 @@ impl<'o> Pipeline<'o> {
             captured_len: f.data.len(),
             orig_len: f.orig_len,
             link: f.link,
+            interface: f.interface.filter(|_| self.full).map(PacketInterface::of),
             network: network(&d),
             protocol: d.top().map(|l| l.protocol),
             src: ips.map(|(s, _)| oneline::endpoint(s, ports.map(|p| p.0))),

@@ -7,6 +7,7 @@
 use super::stats::NoteCounts;
 use super::View;
 use crate::layers::Protocol;
+use crate::net::capture::FileInterface;
 use crate::output::{hexdump, oneline, packet, Paint, Render, Style};
 use crate::wire::checksum::Checked;
 use crate::wire::dissect::app::{AppLayer, AppMessage};
@@ -64,6 +65,9 @@ pub struct PacketEvent {
     pub captured_len: usize,
     pub orig_len: u32,
     pub link: LinkType,
+    /// pcapng: the interface the packet was captured on (JSON and the detailed views).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<PacketInterface>,
     pub network: Option<Protocol>,
     pub protocol: Option<Protocol>,
     /// Source and destination (address:port), the one-line view's text: filled for JSON;
@@ -100,6 +104,26 @@ pub struct PacketEvent {
     /// Human output: application layers for the detailed views.
     #[serde(skip)]
     pub(super) app: Vec<AppLayer>,
+}
+
+/// The interface a packet was captured on, as a pcapng file names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PacketInterface {
+    /// The interface's number in the file (its section), as packets name it.
+    pub id: u32,
+    /// Its name (`if_name`), when the writer recorded one.
+    pub name: Option<String>,
+    pub link: LinkType,
+}
+
+impl PacketInterface {
+    pub fn of(i: &FileInterface) -> PacketInterface {
+        PacketInterface {
+            id: i.id,
+            name: i.name.clone(),
+            link: i.link,
+        }
+    }
 }
 
 /// What an IP fragment did to its datagram (`wire::internet::fragments`).
@@ -181,6 +205,9 @@ pub struct CaptureSummary {
     /// The conversation tracker's notes over the shown packets.
     pub tcp_notes: NoteCounts,
     pub truncated_record: Option<u64>,
+    /// pcapng: the interfaces the file describes, with the packets read from each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<FileInterface>,
     pub written: Option<PathBuf>,
     pub note: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -325,6 +352,9 @@ impl Render for PacketEvent {
             out.push('\n');
             if self.view.layers {
                 out.reserve(2048);
+                if let Some(i) = &self.interface {
+                    packet::write_interface(&mut out, i.id, i.name.as_deref(), i.link, style);
+                }
                 packet::write_layer_tree(&mut out, d, frame, &self.app, style);
                 if let Some(p) = self.pdu_continues {
                     packet::write_continues(&mut out, p, style);
@@ -356,6 +386,22 @@ impl Render for CaptureSummary {
         ));
         if let Some(f) = &self.filter {
             s.push_str(&format!(", filter `{f}`"));
+        }
+        for i in &self.interfaces {
+            let name = i
+                .name
+                .as_deref()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default();
+            let about = i
+                .description
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            s.push_str(&format!(
+                "\ninterface {}{name}{about}: link type {}, {} packets",
+                i.id, i.link, i.packets
+            ));
         }
         if let Some(n) = self.loopback_duplicates_removed {
             s.push_str(&format!("\nloopback: {n} duplicate copies removed (a packet socket on lo sees each packet leave and arrive; shown once, as tcpdump does)"));
