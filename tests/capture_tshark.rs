@@ -44,13 +44,18 @@ const FIELDS: &[&str] = &[
     "udp.length",
     "icmp.type",
     "icmp.code",
+    "icmp.mtu",
     "icmpv6.type",
     "icmpv6.code",
+    "icmpv6.mtu",
     "arp.opcode",
     "arp.src.hw_mac",
     "arp.src.proto_ipv4",
     "arp.dst.hw_mac",
     "arp.dst.proto_ipv4",
+    "arp.isgratuitous",
+    "arp.isprobe",
+    "arp.isannouncement",
 ];
 
 /// tshark's reading: one map per packet, field → comma-separated occurrences.
@@ -149,10 +154,16 @@ fn ours(d: &Dissection) -> BTreeMap<String, String> {
             LayerRepr::Icmpv4(r) => {
                 put("icmp.type", r.msg_type.to_string());
                 put("icmp.code", r.code.to_string());
+                if let Some(mtu) = r.next_hop_mtu {
+                    put("icmp.mtu", mtu.to_string());
+                }
             }
             LayerRepr::Icmpv6(r) => {
                 put("icmpv6.type", r.msg_type.to_string());
                 put("icmpv6.code", r.code.to_string());
+                if let Some(mtu) = r.mtu {
+                    put("icmpv6.mtu", mtu.to_string());
+                }
             }
             LayerRepr::Arp(r) => {
                 put("arp.opcode", u16::from(r.operation).to_string());
@@ -160,6 +171,18 @@ fn ours(d: &Dissection) -> BTreeMap<String, String> {
                 put("arp.src.proto_ipv4", r.sender_ip.to_string());
                 put("arp.dst.hw_mac", r.target_mac.to_string());
                 put("arp.dst.proto_ipv4", r.target_ip.to_string());
+                // tshark sets "is gratuitous" on announcements too (same sender and
+                // target address), and shows each flag only when it is true.
+                use netlab::wire::link::arp::Kind;
+                if matches!(r.kind, Kind::Gratuitous | Kind::Announcement) {
+                    put("arp.isgratuitous", "1".into());
+                }
+                if r.kind == Kind::Probe {
+                    put("arp.isprobe", "1".into());
+                }
+                if r.kind == Kind::Announcement {
+                    put("arp.isannouncement", "1".into());
+                }
             }
             _ => {}
         }

@@ -218,7 +218,7 @@ impl fmt::Display for Repr {
             write!(f, " target {t}")?;
         }
         if let Some(m) = self.mtu {
-            write!(f, " mtu {m}")?;
+            write!(f, " MTU {m}")?;
         }
         Ok(())
     }
