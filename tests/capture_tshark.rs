@@ -7,6 +7,7 @@ mod common;
 
 use netlab::net::capture::FileSource;
 use netlab::wire::dissect::{dissect, Dissection, LayerRepr};
+use netlab::wire::internet::{icmpv6, ipv6, mld, nd};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,6 +28,9 @@ const FIELDS: &[&str] = &[
     "ipv6.nxt",
     "ipv6.hlim",
     "ipv6.plen",
+    "ipv6.opt.type",
+    "ipv6.opt.length",
+    "ipv6.opt.router_alert",
     "tcp.srcport",
     "tcp.dstport",
     "tcp.seq_raw",
@@ -48,6 +52,31 @@ const FIELDS: &[&str] = &[
     "icmpv6.type",
     "icmpv6.code",
     "icmpv6.mtu",
+    "icmpv6.nd.ns.target_address",
+    "icmpv6.nd.na.target_address",
+    "icmpv6.nd.rd.target_address",
+    "icmpv6.nd.na.flag",
+    "icmpv6.nd.ra.cur_hop_limit",
+    "icmpv6.nd.ra.flag",
+    "icmpv6.nd.ra.router_lifetime",
+    "icmpv6.nd.ra.reachable_time",
+    "icmpv6.nd.ra.retrans_timer",
+    "icmpv6.opt.type",
+    "icmpv6.opt.length",
+    "icmpv6.opt.linkaddr",
+    "icmpv6.opt.nonce",
+    "icmpv6.opt.mtu",
+    "icmpv6.opt.prefix",
+    "icmpv6.opt.prefix.length",
+    "icmpv6.opt.prefix.flag",
+    "icmpv6.opt.prefix.valid_lifetime",
+    "icmpv6.opt.prefix.preferred_lifetime",
+    "icmpv6.mldr.nb_mcast_records",
+    "icmpv6.mldr.mar.record_type",
+    "icmpv6.mldr.mar.aux_data_len",
+    "icmpv6.mldr.mar.nb_sources",
+    "icmpv6.mldr.mar.multicast_address",
+    "icmpv6.mldr.mar.source_address",
     "arp.opcode",
     "arp.src.hw_mac",
     "arp.src.proto_ipv4",
@@ -100,7 +129,7 @@ fn tshark(path: &Path) -> Vec<BTreeMap<String, String>> {
 }
 
 /// netlab's reading of the same packet, in tshark's vocabulary.
-fn ours(d: &Dissection) -> BTreeMap<String, String> {
+fn ours(d: &Dissection, frame: &[u8]) -> BTreeMap<String, String> {
     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut put = |k: &str, v: String| m.entry(k.to_owned()).or_default().push(v);
     for l in &d.layers {
@@ -123,6 +152,25 @@ fn ours(d: &Dissection) -> BTreeMap<String, String> {
                 put("ipv6.nxt", u8::from(r.next_header).to_string());
                 put("ipv6.hlim", r.hop_limit.to_string());
                 put("ipv6.plen", r.payload_len.to_string());
+            }
+            LayerRepr::Ipv6Ext(r) if r.fragment.is_none() && r.routing.is_none() => {
+                // Hop-by-hop and destination options: each option's type, length
+                // (Pad1 has none) and Router Alert's value.
+                let header = &frame[l.header.clone()];
+                let mut options = Vec::new();
+                ipv6::walk_options(header, |o| {
+                    options.push((o.kind, o.len_byte(), o.router_alert()))
+                })
+                .unwrap();
+                for (kind, len, alert) in options {
+                    put("ipv6.opt.type", format!("0x{kind:02x}"));
+                    if let Some(len) = len {
+                        put("ipv6.opt.length", len.to_string());
+                    }
+                    if let Some(v) = alert {
+                        put("ipv6.opt.router_alert", v.to_string());
+                    }
+                }
             }
             LayerRepr::Tcp(r) => {
                 put("tcp.srcport", r.src_port.to_string());
@@ -164,6 +212,7 @@ fn ours(d: &Dissection) -> BTreeMap<String, String> {
                 if let Some(mtu) = r.mtu {
                     put("icmpv6.mtu", mtu.to_string());
                 }
+                icmpv6_nd_and_mld(r, &frame[l.header.clone()], &mut put);
             }
             LayerRepr::Arp(r) => {
                 put("arp.opcode", u16::from(r.operation).to_string());
@@ -190,6 +239,85 @@ fn ours(d: &Dissection) -> BTreeMap<String, String> {
     m.into_iter().map(|(k, v)| (k, v.join(","))).collect()
 }
 
+/// Neighbor discovery (its fixed part and options) and MLDv2 records, as tshark names
+/// them; `message` is the ICMPv6 layer's bytes.
+fn icmpv6_nd_and_mld(r: &icmpv6::Repr, message: &[u8], put: &mut impl FnMut(&str, String)) {
+    if let Some(t) = r.target {
+        let name = match r.msg_type {
+            135 => "icmpv6.nd.ns.target_address",
+            136 => "icmpv6.nd.na.target_address",
+            _ => "icmpv6.nd.rd.target_address",
+        };
+        put(name, t.to_string());
+    }
+    if let Some(f) = r.na_flags {
+        let word =
+            u32::from(f.router) << 31 | u32::from(f.solicited) << 30 | u32::from(f.override_) << 29;
+        put("icmpv6.nd.na.flag", format!("0x{word:08x}"));
+    }
+    if let Some(ra) = r.router_advert {
+        put("icmpv6.nd.ra.cur_hop_limit", ra.cur_hop_limit.to_string());
+        put("icmpv6.nd.ra.flag", format!("0x{:02x}", ra.flags));
+        put(
+            "icmpv6.nd.ra.router_lifetime",
+            ra.router_lifetime.to_string(),
+        );
+        put("icmpv6.nd.ra.reachable_time", ra.reachable_time.to_string());
+        put("icmpv6.nd.ra.retrans_timer", ra.retrans_timer.to_string());
+    }
+    if let Some(start) = nd::options_start(r.msg_type) {
+        let mut fields = Vec::new();
+        nd::walk_options(message, start, |o| {
+            fields.push(("icmpv6.opt.type", o.kind.to_string()));
+            fields.push(("icmpv6.opt.length", o.units.to_string()));
+            if let Some(m) = o.link_addr() {
+                fields.push(("icmpv6.opt.linkaddr", m.to_string()));
+            }
+            if let Some(n) = o.nonce() {
+                let hex: String = n.iter().map(|b| format!("{b:02x}")).collect();
+                fields.push(("icmpv6.opt.nonce", hex));
+            }
+            if let Some(m) = o.mtu() {
+                fields.push(("icmpv6.opt.mtu", m.to_string()));
+            }
+            if let Some(p) = o.prefix_info() {
+                fields.push(("icmpv6.opt.prefix.length", p.prefix_len.to_string()));
+                fields.push(("icmpv6.opt.prefix.flag", format!("0x{:02x}", p.flags)));
+                fields.push((
+                    "icmpv6.opt.prefix.valid_lifetime",
+                    p.valid_lifetime.to_string(),
+                ));
+                fields.push((
+                    "icmpv6.opt.prefix.preferred_lifetime",
+                    p.preferred_lifetime.to_string(),
+                ));
+                fields.push(("icmpv6.opt.prefix", p.prefix.to_string()));
+            }
+        })
+        .unwrap();
+        for (k, v) in fields {
+            put(k, v);
+        }
+    }
+    if let Some(n) = r.mld_records {
+        put("icmpv6.mldr.nb_mcast_records", n.to_string());
+        let mut fields = Vec::new();
+        mld::walk_records(message, |rec| {
+            fields.push(("icmpv6.mldr.mar.record_type", rec.record_type.to_string()));
+            fields.push(("icmpv6.mldr.mar.aux_data_len", rec.aux_words.to_string()));
+            fields.push(("icmpv6.mldr.mar.nb_sources", rec.source_count().to_string()));
+            fields.push(("icmpv6.mldr.mar.multicast_address", rec.group.to_string()));
+            for a in rec.sources() {
+                fields.push(("icmpv6.mldr.mar.source_address", a.to_string()));
+            }
+        })
+        .unwrap();
+        for (k, v) in fields {
+            put(k, v);
+        }
+    }
+}
+
 /// Decode `path` both ways; return the number of packets compared and every mismatch.
 fn compare(path: &Path) -> (usize, Vec<String>) {
     let theirs = tshark(path);
@@ -198,7 +326,7 @@ fn compare(path: &Path) -> (usize, Vec<String>) {
     let mut n = 0;
     while let Some(frame) = src.next_frame() {
         let Ok(f) = frame else { break };
-        let mine = ours(&dissect(f.link, f.data));
+        let mine = ours(&dissect(f.link, f.data), f.data);
         let Some(t) = theirs.get(n) else {
             mismatches.push(format!("packet {}: tshark has no such packet", n + 1));
             break;
@@ -251,9 +379,15 @@ fn every_fixture_agrees_with_tshark_field_by_field() {
     assert!(files.len() >= 10, "fixtures missing: {files:?}");
     let mut total = 0;
     let mut all = Vec::new();
+    // Every field tshark showed on some packet: each compared field must occur, or the
+    // comparison would pass for want of examples.
+    let mut shown = std::collections::BTreeSet::new();
     for f in &files {
         let (n, mut m) = compare(f);
         assert!(n > 0, "{} has no packets", f.display());
+        for packet in tshark(f) {
+            shown.extend(packet.into_keys());
+        }
         total += n;
         all.append(&mut m);
     }
@@ -263,6 +397,8 @@ fn every_fixture_agrees_with_tshark_field_by_field() {
         all.len(),
         all.join("\n")
     );
+    let missing: Vec<&&str> = FIELDS.iter().filter(|f| !shown.contains(**f)).collect();
+    assert!(missing.is_empty(), "no fixture shows {missing:?}");
     // Every protocol the issue lists appears somewhere in the fixtures.
     let mut seen = std::collections::BTreeSet::new();
     for f in &files {

@@ -173,9 +173,9 @@ impl Layer {
             LayerRepr::Arp(r) => r.fields(),
             LayerRepr::Ipv4(r) => r.fields(header),
             LayerRepr::Ipv6(r) => r.fields(),
-            LayerRepr::Ipv6Ext(r) => r.fields(),
+            LayerRepr::Ipv6Ext(r) => r.fields(header),
             LayerRepr::Icmpv4(r) => r.fields(),
-            LayerRepr::Icmpv6(r) => r.fields(),
+            LayerRepr::Icmpv6(r) => r.fields(header),
             LayerRepr::Tcp(r) => r.fields(header),
             LayerRepr::Udp(r) => r.fields(),
             LayerRepr::Dns(r) => r.fields(),
@@ -663,12 +663,14 @@ impl<'a> Walker<'a, '_> {
             ctx.complete && !self.quoted && ctx.v6.is_some(),
         );
         r.checksum_check = ctx.checked(r.checksum_check);
-        self.layer(
-            Protocol::Icmpv6,
-            at..at + icmpv6::HEADER_LEN,
-            LayerRepr::Icmpv6(r),
-        );
-        let data = at + icmpv6::HEADER_LEN;
+        // Neighbor discovery and MLDv2 reports are header to their last byte (options,
+        // records); other messages carry data after the body word.
+        let data = if icmpv6::is_whole_message(r.msg_type) {
+            ctx.end
+        } else {
+            at + icmpv6::HEADER_LEN
+        };
+        self.layer(Protocol::Icmpv6, at..data, LayerRepr::Icmpv6(r));
         self.rest(data, ctx.end);
         if icmpv6::is_error(r.msg_type) && !self.quoted && data < ctx.end {
             self.quoted = true;

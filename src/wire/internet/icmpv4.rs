@@ -279,7 +279,7 @@ mod tests {
     /// DF towards a link of MTU 1280): the first 8 bytes, checksum as sent.
     #[test]
     fn rfc1191_fragmentation_needed_carries_the_next_hop_mtu() {
-        let m = [0x03, 0x04, 0xa1, 0xa1, 0x00, 0x00, 0x05, 0x00];
+        let m = [0x03, 0x04, 0x9b, 0x59, 0x00, 0x00, 0x05, 0x00];
         let r = Repr::parse(&Message::new_checked(&m[..]).unwrap(), false);
         assert_eq!(r.next_hop_mtu, Some(1280));
         assert_eq!(
@@ -290,7 +290,7 @@ mod tests {
         let mtu = f.iter().find(|f| f.name == "next_hop_mtu").unwrap();
         assert_eq!((mtu.value.as_str(), mtu.span.clone()), ("1280", 6..8));
         // Port unreachable's same bytes are unused, not an MTU.
-        let m = [0x03, 0x03, 0xa1, 0xa1, 0x00, 0x00, 0x05, 0x00];
+        let m = [0x03, 0x03, 0x9b, 0x59, 0x00, 0x00, 0x05, 0x00];
         let r = Repr::parse(&Message::new_checked(&m[..]).unwrap(), false);
         assert_eq!(r.next_hop_mtu, None);
     }
