@@ -729,3 +729,61 @@ fn each_packet_names_the_interface_it_was_captured_on() {
         .stdout
         .contains("interface 0 nltm0: link type Ethernet (1), 11 packets"));
 }
+
+/// A record that keeps more bytes than it says the packet had on the wire (incl_len >
+/// orig_len, a writer's mistake): tshark decodes the bytes with the expert note "Frame
+/// length is less than captured length"; netlab decodes them too and notes it on that
+/// packet only. Made from `udp-exchange.pcap` with record 2's orig_len lowered by 10.
+#[test]
+fn a_record_longer_than_its_packet_is_decoded_with_a_note() {
+    if !common::have_tool("tshark") {
+        return;
+    }
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/udp-exchange.pcap");
+    let mut bytes = std::fs::read(fixture).unwrap();
+    let first_incl = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
+    let second = 24 + 16 + first_incl;
+    let incl = u32::from_le_bytes(bytes[second + 8..second + 12].try_into().unwrap());
+    bytes[second + 12..second + 16].copy_from_slice(&(incl - 10).to_le_bytes());
+    let path = std::env::temp_dir().join(format!("netlab-overclaim-{}.pcap", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&path)
+        .args(["-T", "fields", "-e", "frame.len", "-e", "frame.cap_len"])
+        .args(["-e", "_ws.expert.message", "-e", "udp.length"])
+        .output()
+        .expect("tshark runs");
+    assert!(out.status.success());
+    let theirs: Vec<Vec<String>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect();
+    let v = common::netlab(&["capture", "--read", path.to_str().unwrap(), "--json"]);
+    assert_eq!(v.code(), 0, "{}", v.stderr);
+    let v = v.json();
+    let packets = v["packets"].as_array().unwrap();
+    assert_eq!(packets.len(), theirs.len());
+    let mut noted = 0;
+    for (p, t) in packets.iter().zip(&theirs) {
+        assert_eq!(p["orig_len"].to_string(), t[0]);
+        assert_eq!(p["captured_len"].to_string(), t[1]);
+        let udp = p["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["protocol"] == "udp")
+            .unwrap();
+        assert_eq!(
+            udp["decoded"]["length"].to_string(),
+            t[3],
+            "decoded all the same"
+        );
+        let tshark_notes = t[2].contains("Frame length is less than captured length");
+        assert_eq!(p["record_note"].is_string(), tshark_notes, "{p}");
+        noted += usize::from(tshark_notes);
+    }
+    assert_eq!(noted, 1);
+    let _ = std::fs::remove_file(&path);
+}

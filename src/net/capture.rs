@@ -51,6 +51,15 @@ pub struct Frame<'a> {
     pub orig_len: u32,
 }
 
+impl Frame<'_> {
+    /// The record says the packet was shorter on the wire than the bytes it kept: the
+    /// file was written wrongly (a capture keeps at most what was on the wire). The
+    /// bytes are decoded anyway, as Wireshark decodes them.
+    pub fn claims_fewer_than_captured(&self) -> bool {
+        self.data.len() > self.orig_len as usize
+    }
+}
+
 /// An owned frame, for handing across threads.
 #[derive(Debug, Clone)]
 pub struct OwnedFrame {
@@ -341,9 +350,9 @@ fn borrow_cow(c: std::borrow::Cow<'_, [u8]>) -> &[u8] {
 /// as pcap-file's `next_packet`, which refuses a record whose original length exceeds the
 /// file's snapshot length. That is every cut packet of a capture taken with a snap
 /// length (`tcpdump -s 96`): the snapshot length bounds the bytes *kept*, not the
-/// packet. Refused: more bytes kept than the packet had, more kept than the larger of
-/// the file's snapshot length and 262,144 (libpcap's largest for any link type), and a
-/// timestamp fraction of a second or more.
+/// packet. Refused: more kept than the larger of the file's snapshot length and 262,144
+/// (libpcap's largest for any link type), and a timestamp fraction of a second or more.
+/// Read although wrong: more bytes kept than the packet had on the wire.
 fn next_checked<R: io::Read>(r: &mut PcapReader<R>) -> Option<Result<PcapPacket<'_>, PcapError>> {
     let h = r.header();
     r.next_raw_packet().map(|p| p.and_then(|p| checked(p, &h)))
@@ -368,9 +377,9 @@ fn checked<'a>(p: RawPcapPacket<'a>, h: &PcapHeader) -> Result<PcapPacket<'a>, P
     if p.incl_len > most_kept(h) {
         return Err(PcapError::InvalidField("PacketHeader incl_len > snap_len"));
     }
-    if p.incl_len > p.orig_len {
-        return Err(PcapError::InvalidField("PacketHeader incl_len > orig_len"));
-    }
+    // More bytes kept than the packet had (incl_len > orig_len) is a writer's mistake,
+    // but the bytes are there: they are read, as Wireshark reads them, and
+    // `Frame::claims_fewer_than_captured` lets the views say so.
     Ok(PcapPacket {
         timestamp: Duration::new(u64::from(p.ts_sec), nanos),
         orig_len: p.orig_len,
@@ -978,10 +987,13 @@ mod tests {
     }
 
     #[test]
-    fn records_claiming_impossible_lengths_are_refused() {
-        // More bytes kept than the packet had.
+    fn records_claiming_impossible_lengths_are_refused_or_noted() {
+        // More bytes kept than the packet had: read (Wireshark decodes it too, with an
+        // expert note), and the frame says so.
         let mut src = FileSource::from_bytes(pcap_with_snaplen(80, &[(60, 50)])).unwrap();
-        assert!(matches!(src.next_frame(), Some(Err(_))));
+        let f = src.next_frame().unwrap().unwrap();
+        assert_eq!((f.data.len(), f.orig_len), (60, 50));
+        assert!(f.claims_fewer_than_captured());
         assert!(src.next_frame().is_none());
         // More kept than the snapshot length, up to 262,144, is read, as Wireshark
         // reads it (some writers put 0 or a wrong number in the header) ...

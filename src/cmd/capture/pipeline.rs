@@ -199,6 +199,15 @@ impl<'o> Pipeline<'o> {
             layers: (self.full && json_fields).then(|| layers(&d, f.data, &app.layers)),
             payload: d.payload.clone(),
             stopped: d.stopped.clone(),
+            record_note: f.claims_fewer_than_captured().then(|| {
+                format!(
+                    "the record says {} bytes on the wire but holds {}: the file was written wrongly; \
+                     the {} bytes are decoded",
+                    f.orig_len,
+                    f.data.len(),
+                    f.data.len()
+                )
+            }),
             view: self.plan.view,
             frame: (human && self.plan.view.detailed()).then(|| f.data.to_vec()),
             dissection: human.then_some(d),

@@ -94,6 +94,10 @@ pub struct PacketEvent {
     pub reassembly: Option<Reassembly>,
     pub payload: Range<usize>,
     pub stopped: Option<Stopped>,
+    /// What is wrong with the file's record of this packet (it claims fewer bytes on
+    /// the wire than it keeps), when something is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_note: Option<String>,
     #[serde(skip)]
     pub(super) view: View,
     /// Human output: the dissection (and, for detailed views, the frame's bytes).
@@ -342,6 +346,11 @@ impl Render for PacketEvent {
         }
         if let Some(r) = &self.reassembly {
             r.push_label(&mut line);
+        }
+        if let Some(n) = &self.record_note {
+            line.push_str("  [");
+            line.push_str(n);
+            line.push(']');
         }
         if let (Some(d), Some(frame)) = (&self.dissection, &self.frame) {
             let mut out = if style.color {
