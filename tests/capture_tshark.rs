@@ -787,3 +787,51 @@ fn a_record_longer_than_its_packet_is_decoded_with_a_note() {
     assert_eq!(noted, 1);
     let _ = std::fs::remove_file(&path);
 }
+
+/// A file cut short in the middle of a record, pcap and pcapng: netlab shows every
+/// complete record, as many as tshark shows, says the file is truncated, and exits with
+/// 3 (tshark says "cut short in the middle of a packet"; it exits with 2 for the pcap).
+#[test]
+fn a_truncated_file_shows_every_complete_record_and_exits_with_3() {
+    if !common::have_tool("tshark") || !common::have_tool("editcap") {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let tmp = std::env::temp_dir().join(format!("netlab-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let ng = tmp.join("http.pcapng");
+    let st = Command::new("editcap")
+        .args(["-F", "pcapng"])
+        .arg(dir.join("http-ipv4.pcap"))
+        .arg(&ng)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(&ng).unwrap();
+    let cut_ng = tmp.join("http-truncated.pcapng");
+    std::fs::write(&cut_ng, &bytes[..bytes.len() - 30]).unwrap();
+    for file in [dir.join("http-ipv4-truncated.pcap"), cut_ng] {
+        let out = Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&file)
+            .args(["-T", "fields", "-e", "frame.number"])
+            .output()
+            .expect("tshark runs");
+        let theirs = String::from_utf8(out.stdout).unwrap().lines().count();
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(said.contains("cut short"), "{said}");
+        let r = common::netlab(&["--jsonl", "capture", "--read", file.to_str().unwrap()]);
+        assert_eq!(r.code(), 3, "{}: {}", file.display(), r.stderr);
+        let shown = r
+            .stdout
+            .lines()
+            .filter(|l| l.contains("\"number\""))
+            .count();
+        assert_eq!(shown, theirs, "{}", file.display());
+        assert!(r.stderr.contains("truncated"), "{}", r.stderr);
+        let summary: serde_json::Value =
+            serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(summary["truncated_record"], theirs + 1);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
