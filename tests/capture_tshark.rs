@@ -835,3 +835,104 @@ fn a_truncated_file_shows_every_complete_record_and_exits_with_3() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// A transport header cut short by the snap length, at every byte: netlab shows the
+/// fields whose bytes are all there, with their values, and names the first one
+/// missing. tshark shows fewer (it reads TCP's ports as one 4-byte piece and the rest
+/// only once 16 bytes are there): every field it shows, netlab shows with the same
+/// value, and nothing tshark shows is at or after netlab's first missing field. The first record of `http-ipv4.pcap` (a SYN, TCP header with
+/// options) and of `udp-exchange.pcap`, each kept to N bytes for every N inside the
+/// transport header.
+#[test]
+fn a_header_cut_short_shows_the_fields_present_as_tshark_does() {
+    if !common::have_tool("tshark") {
+        return;
+    }
+    use netlab::wire::dissect::partial::Partial;
+    let tcp: &[(&str, &str)] = &[
+        ("src_port", "tcp.srcport"),
+        ("dst_port", "tcp.dstport"),
+        ("seq", "tcp.seq_raw"),
+        ("ack", "tcp.ack_raw"),
+        ("data_offset", "tcp.hdr_len"),
+        ("flags", "tcp.flags"),
+        ("window", "tcp.window_size_value"),
+        ("checksum", "tcp.checksum"),
+        ("urgent", "tcp.urgent_pointer"),
+    ];
+    let udp: &[(&str, &str)] = &[
+        ("src_port", "udp.srcport"),
+        ("dst_port", "udp.dstport"),
+        ("length", "udp.length"),
+        ("checksum", "udp.checksum"),
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let tmp = std::env::temp_dir().join(format!("netlab-cut-hdr-{}.pcap", std::process::id()));
+    let mut compared = 0;
+    for (file, at, len, names) in [
+        ("http-ipv4.pcap", 34, 20, tcp),
+        ("udp-exchange.pcap", 34, 8, udp),
+    ] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        for keep in at + 1..at + len {
+            // The file header, then record 1 kept to `keep` bytes (its orig_len as it was).
+            let mut cut = bytes[..24 + 8].to_vec();
+            cut.extend_from_slice(&(keep as u32).to_le_bytes());
+            cut.extend_from_slice(&bytes[36..40]);
+            cut.extend_from_slice(&bytes[40..40 + keep]);
+            std::fs::write(&tmp, &cut).unwrap();
+            let mut cmd = Command::new("tshark");
+            cmd.args(["-n", "-r"]).arg(&tmp).args(["-T", "fields"]);
+            for (_, t) in names {
+                cmd.args(["-e", t]);
+            }
+            let out = cmd.output().expect("tshark runs");
+            let text = String::from_utf8(out.stdout).unwrap();
+            let theirs: Vec<&str> = text.trim_end_matches('\n').split('\t').collect();
+            let mut src = FileSource::open(&tmp).unwrap();
+            let f = src.next_frame().unwrap().unwrap();
+            let d = dissect(f.link, f.data);
+            let layer = d.layers.last().unwrap();
+            let LayerRepr::Partial(p) = &layer.repr else {
+                panic!("{file} cut to {keep}: no partial header: {:?}", d.layers)
+            };
+            let p: &Partial = p;
+            let fields = layer.fields(f.data);
+            for ((ours, name), value) in names.iter().zip(&theirs) {
+                let at = format!("{file} cut to {keep} bytes: {name}");
+                let mine = fields.iter().find(|x| x.name == *ours);
+                if value.is_empty() {
+                    continue;
+                }
+                assert!(
+                    mine.is_some(),
+                    "{at}: tshark shows {value:?}, netlab nothing"
+                );
+                // Whole-number fields: the same number.
+                if let (Some(m), Ok(n)) = (mine, value.parse::<u64>()) {
+                    let number = m.value.split(" = ").nth(1);
+                    if *ours != "data_offset" {
+                        assert_eq!(number, Some(n.to_string().as_str()), "{at}");
+                    }
+                }
+            }
+            let first_absent = names
+                .iter()
+                .position(|(o, _)| !fields.iter().any(|x| x.name == *o));
+            let first_absent = first_absent.expect("a cut header misses a field");
+            assert_eq!(
+                p.first_missing,
+                Some(names[first_absent].0),
+                "{file} {keep}"
+            );
+            assert!(
+                theirs[first_absent..].iter().all(|v| v.is_empty()),
+                "{file} cut to {keep}: tshark shows {theirs:?} past {:?}",
+                p.first_missing
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 19 + 7);
+    let _ = std::fs::remove_file(&tmp);
+}

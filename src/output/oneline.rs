@@ -159,6 +159,11 @@ pub fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>, note
                 let _ = write!(s, ", about {}", q.summary());
             }
         }
+        LayerRepr::Partial(p) => {
+            // The stop reason would say the same again.
+            p.push_line(s);
+            return;
+        }
         LayerRepr::Ipv4(ip) if ip.frag_offset != 0 => {
             // A later fragment: only IP's header is here; the transport header travelled
             // in the first fragment.
