@@ -154,8 +154,12 @@ pub fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>, note
         LayerRepr::Icmpv4(_) | LayerRepr::Icmpv6(_) => {
             let summary = top.summary();
             s.push_str(summary.split_once(' ').map(|x| x.1).unwrap_or(&summary));
-            // An error message: say which conversation it is about.
-            if let Some(q) = d.layers.iter().rev().find(|l| l.quoted) {
+            // An error message: say which conversation it is about (from the innermost
+            // quoted header that is whole: RFC 792 quotes only 8 bytes of a TCP header).
+            let whole = |l: &&crate::wire::dissect::Layer| {
+                l.quoted && !matches!(l.repr, LayerRepr::Partial(_))
+            };
+            if let Some(q) = d.layers.iter().rev().find(whole) {
                 let _ = write!(s, ", about {}", q.summary());
             }
         }
@@ -303,6 +307,23 @@ mod tests {
         assert_eq!(at(ns, 3), "16:05:01.102");
         assert_eq!(at(ns, 0), "16:05:01");
         assert_eq!(at(1_000_000_007, 9), "00:00:01.000000007");
+    }
+
+    #[test]
+    fn an_icmp_error_quoting_part_of_a_tcp_header_is_about_the_quoted_ip_packet() {
+        use crate::wire::dissect::{dissect, LinkType};
+        let mut p = crate::wire::dissect::tests::port_unreachable();
+        p[20 + 8 + 9] = 6; // the quoted packet's protocol: TCP, of which 8 bytes are quoted
+        let d = dissect(LinkType::Raw, &p);
+        assert!(matches!(
+            d.layers.last().unwrap().repr,
+            LayerRepr::Partial(_)
+        ));
+        let line = info(&d, None, &[]);
+        assert!(
+            line.contains(", about IPv4 127.0.0.1 → 127.0.0.1"),
+            "{line}"
+        );
     }
 
     #[test]
