@@ -103,6 +103,18 @@ fn send_traffic(udp_to: &UdpSocket, listener: &TcpListener) {
     drop(s);
 }
 
+/// The complete records in a pcap file that may still be being written.
+fn count(p: &std::path::Path) -> usize {
+    let Ok(mut src) = netlab::net::capture::FileSource::open(p) else {
+        return 0;
+    };
+    let mut n = 0;
+    while let Some(Ok(_)) = src.next_frame() {
+        n += 1;
+    }
+    n
+}
+
 #[test]
 fn loopback_packets_are_seen_once_and_counted_as_tcpdump_counts_them() {
     if !common::have_root("live capture on lo")
@@ -123,23 +135,50 @@ fn loopback_packets_are_seen_once_and_counted_as_tcpdump_counts_them() {
     let pcap = dir.join("tcpdump.pcap");
     let written = dir.join("netlab.pcap");
     let dump = start_tcpdump(&pcap, &filter);
+    // No time window to race: both capture until every packet of the known traffic has
+    // reached tcpdump's file and netlab's output (or 30 s pass), then both get SIGINT.
     let (nl, lines) = start_netlab(&[
         "capture",
         "--jsonl",
         "--duration",
-        "3",
+        "120",
         "--write",
         written.to_str().unwrap(),
         &filter,
     ]);
     send_traffic(&udp, &listener);
-    assert!(wait_with_limit(nl, Duration::from_secs(15)).success());
+    let mut events: Vec<serde_json::Value> = Vec::new();
+    let start = std::time::Instant::now();
+    // 5 datagrams, 3 handshake segments, "hello" and its ACK, two FINs and their ACKs.
+    const AT_LEAST: usize = 5 + 3 + 2 + 2;
+    while start.elapsed() < Duration::from_secs(30) {
+        events.extend(
+            lines
+                .try_iter()
+                .map(|l| serde_json::from_str::<serde_json::Value>(&l).unwrap()),
+        );
+        let seen = count(&pcap);
+        if seen >= AT_LEAST && events.len() >= seen {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     stop_with_sigint(dump);
-    let events: Vec<serde_json::Value> = lines
-        .try_iter()
-        .map(|l| serde_json::from_str(&l).unwrap())
-        .collect();
+    let status = stop_with_sigint(nl);
+    assert!(
+        status.success(),
+        "netlab stopped by Ctrl-C exits 0: {status:?}"
+    );
+    events.extend(
+        lines
+            .try_iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(&l).unwrap()),
+    );
     let (summary, packets) = events.split_last().unwrap();
+    assert!(
+        summary.get("captured_len").is_none(),
+        "a summary last: {summary}"
+    );
     // Each UDP datagram exactly once.
     let udp_payloads: Vec<u64> = packets
         .iter()
@@ -177,14 +216,6 @@ fn loopback_packets_are_seen_once_and_counted_as_tcpdump_counts_them() {
     );
     assert_eq!(summary["dropped"], 0);
     // Same count as tcpdump for the same traffic.
-    let count = |p: &std::path::Path| {
-        let mut src = netlab::net::capture::FileSource::open(p).unwrap();
-        let mut n = 0;
-        while let Some(Ok(_)) = src.next_frame() {
-            n += 1;
-        }
-        n
-    };
     assert_eq!(
         packets.len(),
         count(&pcap),
@@ -244,11 +275,11 @@ fn the_largest_datagram_is_captured_whole() {
 }
 
 /// Stop tcpdump the way a user does (SIGINT), so it flushes its file.
-fn stop_with_sigint(c: Child) {
+fn stop_with_sigint(c: Child) -> std::process::ExitStatus {
     let _ = Command::new("kill")
         .args(["-INT", &c.id().to_string()])
         .status();
-    wait_with_limit(c, Duration::from_secs(10));
+    wait_with_limit(c, Duration::from_secs(10))
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! `wire/` stays pure; `cmd/` composes the two.
 
 pub mod capture;
+pub mod engineio;
 pub mod host;
 pub mod http;
 pub mod netns;

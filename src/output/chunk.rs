@@ -4,11 +4,12 @@
 //! escape sequences move the cursor, recolour, or clear the screen. A server that copied
 //! a client's bytes to its terminal as they are would let any client do that, and with
 //! two clients the lines would interleave with nothing to tell them apart. So
-//! `netlab tcp listen` shows each piece it receives as lines tagged `[conn N]`, with
-//! control characters written as escapes (`\x1b`, `\r`, `\u{9b}`) and bytes that are not
-//! UTF-8 as `\xNN`. Line feeds end lines, and tabs stay tabs; everything else printable
-//! (any script, any emoji) is shown as it is. `--raw` skips all of this, for piping.
+//! `netlab tcp listen` shows each piece it receives as lines tagged `[conn N]`, escaped
+//! by netlab's one escaper (`wire::text::push_escaped`): printable ASCII as it is, `\r`
+//! `\t` `\\` `\"` as escapes, every other byte (ESC, DEL, UTF-8 beyond ASCII) as `\xNN`.
+//! Line feeds end lines. `--raw` skips all of this, for piping.
 
+use crate::wire::text;
 use std::fmt::Write as _;
 
 /// Turns received chunks into tagged, escaped lines. It remembers whose line is still open
@@ -43,7 +44,7 @@ impl ChunkTagger {
                 Some(b) => (b, true),
                 None => (line, false),
             };
-            s.push_str(&escape_for_terminal(body));
+            text::push_escaped(&mut s, body);
             if ended {
                 s.push('\n');
                 self.open = None;
@@ -66,55 +67,15 @@ impl ChunkTagger {
     }
 }
 
-/// `bytes` as text a terminal shows and does not obey: control characters (C0, DEL, C1),
-/// bidirectional overrides (which reorder what is shown) and bytes that are not UTF-8 are
-/// written as escapes; tabs are kept. Line feeds are escaped too: callers split lines first.
-pub fn escape_for_terminal(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\t' => s.push('\t'),
-                '\r' => s.push_str("\\r"),
-                '\n' => s.push_str("\\n"),
-                c if (c as u32) < 0x80 && c.is_control() => {
-                    let _ = write!(s, "\\x{:02x}", c as u32);
-                }
-                // C1 controls (0x9b is a one-character CSI on some terminals) and the
-                // bidirectional embeddings, overrides and isolates.
-                c if c.is_control()
-                    || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-                {
-                    let _ = write!(s, "\\u{{{:x}}}", c as u32);
-                }
-                c => s.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(s, "\\x{b:02x}");
-        }
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_title_escape_is_shown_not_obeyed() {
-        let shown = escape_for_terminal(b"\x1b]0;pwned\x07hi");
-        assert_eq!(shown, "\\x1b]0;pwned\\x07hi");
+        let shown = ChunkTagger::new().render(1, b"\x1b]0;pwned\x07hi\tt\xc3\xa9\n");
+        assert_eq!(shown, "[conn 1] \\x1b]0;pwned\\x07hi\\tté\n");
         assert!(!shown.contains('\x1b') && !shown.contains('\x07'));
-    }
-
-    #[test]
-    fn text_in_any_script_stays_and_broken_utf8_is_escaped() {
-        assert_eq!(escape_for_terminal("héllo\tδ 🦀".as_bytes()), "héllo\tδ 🦀");
-        assert_eq!(escape_for_terminal(b"a\xff\xc3b\r"), "a\\xff\\xc3b\\r");
-        assert_eq!(escape_for_terminal("\u{9b}2J".as_bytes()), "\\u{9b}2J");
-        assert_eq!(escape_for_terminal("x\u{202e}y".as_bytes()), "x\\u{202e}y");
-        assert_eq!(escape_for_terminal(b"\x7f"), "\\x7f");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use super::{Paint, Style};
 use crate::wire::dissect::app::{AppEvent, AppMessage};
 use crate::wire::dissect::flow::Direction;
+use crate::wire::text;
 use std::fmt::Write as _;
 
 fn paint_for(dir: Direction) -> Paint {
@@ -52,14 +53,14 @@ pub fn write_text(out: &mut String, dir: Direction, bytes: &[u8], style: &Style)
 /// Write `bytes` as a hexdump: stream offset, 16 bytes in hex, the same as text.
 pub fn write_hex(out: &mut String, dir: Direction, offset: u64, bytes: &[u8], style: &Style) {
     for (k, row) in bytes.chunks(16).enumerate() {
-        let mut hex = String::with_capacity(50);
-        for (j, b) in row.iter().enumerate() {
-            if j == 8 {
-                hex.push(' ');
-            }
-            let _ = write!(hex, "{b:02x} ");
+        // Two groups of eight, as hexdump -C writes them.
+        let (left, right) = row.split_at(row.len().min(8));
+        let mut hex = text::hex(left, " ");
+        if !right.is_empty() {
+            hex.push_str("  ");
+            text::push_hex(&mut hex, right, " ");
         }
-        let text: String = row
+        let ascii: String = row
             .iter()
             .map(|&b| {
                 if (0x20..=0x7e).contains(&b) {
@@ -69,7 +70,7 @@ pub fn write_hex(out: &mut String, dir: Direction, offset: u64, bytes: &[u8], st
                 }
             })
             .collect();
-        let line = format!("{:08x}  {hex:<49} {text}", offset + 16 * k as u64);
+        let line = format!("{:08x}  {hex:<49} {ascii}", offset + 16 * k as u64);
         let _ = writeln!(
             out,
             "{} {}",
@@ -236,10 +237,10 @@ fn write_websocket(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
             }
             match (payload_text, payload_hex, close_reason) {
                 (_, _, Some(r)) if !r.is_empty() => {
-                    let _ = write!(s, " reason {r:?}");
+                    let _ = write!(s, " reason {}", text::quoted(r.as_bytes(), usize::MAX));
                 }
                 (Some(t), _, None) => {
-                    let _ = write!(s, " {t:?}");
+                    let _ = write!(s, " {}", text::quoted(t.as_bytes(), usize::MAX));
                 }
                 (None, Some(h), None) if !h.is_empty() => {
                     let _ = write!(s, " hex {h}");
@@ -269,7 +270,7 @@ fn write_websocket(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
                 "{mark}   = one {opcode} message of {len} bytes from {frames} frames"
             );
             if let Some(t) = text {
-                let _ = write!(s, ": {t:?}");
+                let _ = write!(s, ": {}", text::quoted(t.as_bytes(), usize::MAX));
             }
             s.push('\n');
         }

@@ -2,11 +2,12 @@
 //! belongs to. The labels come from the same field ranges the decoders use
 //! (`wire::*::field`), so what is labelled is exactly what was parsed.
 
-use super::packet::{paint_layer, preview};
+use super::packet::paint_layer;
 use super::Style;
 use crate::layers::OsiLayer;
 use crate::wire::dissect::app::AppLayer;
 use crate::wire::dissect::Dissection;
+use crate::wire::text;
 use std::fmt::Write as _;
 use std::ops::Range;
 
@@ -119,9 +120,9 @@ fn gap(d: &Dissection, frame: &[u8], span: Range<usize>) -> Label {
             "data".to_owned(),
             Some(OsiLayer::Application),
             format!(
-                "{} bytes of payload \"{}\"",
+                "{} bytes of payload {}",
                 bytes.len(),
-                preview(bytes, 24)
+                text::quoted(bytes, 24)
             ),
         )
     } else {
@@ -148,8 +149,7 @@ pub fn render(d: &Dissection, frame: &[u8], app: &[AppLayer], style: &Style) -> 
     for l in labels(d, frame, app) {
         let bytes = &frame[l.span.clone()];
         for (i, chunk) in bytes.chunks(16).enumerate() {
-            let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-            let hex = format!("{:<47}", hex.join(" "));
+            let hex = format!("{:<47}", text::hex(chunk, " "));
             let off = l.span.start + i * 16;
             let label = if i == 0 {
                 format!("{:<10} {}", l.layer, l.text)

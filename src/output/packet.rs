@@ -7,7 +7,7 @@ use crate::layers::{OsiLayer, Protocol};
 use crate::wire::application::tls;
 use crate::wire::dissect::app::AppLayer;
 use crate::wire::dissect::{Dissection, Layer, LayerRepr, LinkType};
-use crate::wire::text::push_num;
+use crate::wire::text::{push_num, quoted};
 use std::fmt::Write as _;
 
 /// ANSI colour for an OSI layer, so the tree, the OSI view and the hexdump agree.
@@ -28,23 +28,6 @@ pub fn paint_layer(style: &Style, osi: OsiLayer, text: &str) -> String {
     } else {
         text.to_owned()
     }
-}
-
-/// A few printable bytes of application data, for a glance.
-pub fn preview(bytes: &[u8], max: usize) -> String {
-    let mut s = String::new();
-    for &b in bytes.iter().take(max) {
-        match b {
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push('.'),
-        }
-    }
-    if bytes.len() > max {
-        s.push('…');
-    }
-    s
 }
 
 /// Append `text` padded with spaces to `width` characters (cheaper than `{:<w}`, which
@@ -233,12 +216,12 @@ fn write_undecoded_payload(
         };
         let _ = writeln!(
             *s,
-            "  {} {} bytes of {what} [bytes {}..{}] \"{}\"",
+            "  {} {} bytes of {what} [bytes {}..{}] {}",
             placement(style, Protocol::Http1, "data"),
             payload.len(),
             d.payload.start,
             d.payload.end,
-            preview(payload, 48)
+            quoted(payload, 48)
         );
     }
 }
@@ -335,7 +318,7 @@ pub fn osi_rows(d: &Dissection, frame: &[u8], app: &[AppLayer]) -> Vec<OsiRow> {
                 ),
                 OsiLayer::Application => {
                     let port = d.ports().map(|(s, t)| format!(" (ports {s} → {t})")).unwrap_or_default();
-                    (format!("{} bytes of application data{port}: \"{}\"", payload.len(), preview(payload, 32)), payload.len().to_string())
+                    (format!("{} bytes of application data{port}: {}", payload.len(), quoted(payload, 32)), payload.len().to_string())
                 }
                 OsiLayer::Presentation if tls => ("TLS: encryption and encoding of the application's bytes".into(), "(in payload)".into()),
                 OsiLayer::Presentation => ("nothing on this packet (TLS would sit here if the data were encrypted)".into(), "0".into()),

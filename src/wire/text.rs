@@ -1,4 +1,5 @@
-//! Numbers and addresses as text, without `format!`.
+//! Numbers, addresses and bytes as text, without `format!`: netlab's one hex formatter
+//! and its one escaper for bytes a peer sent.
 //!
 //! The capture views write millions of numbers: a port, a sequence number, an address
 //! per field per packet. `to_string()` and `format!` go through the formatter's general
@@ -138,6 +139,144 @@ impl From<Text> for String {
     }
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Append `bytes` as lowercase hex pairs with `sep` between them: `48 65 6c` with `" "`,
+/// `48656c` with `""`, `00:1a:2b` with `":"`. netlab's one hex formatter.
+pub fn push_hex(s: &mut String, bytes: &[u8], sep: &str) {
+    s.reserve(bytes.len() * (2 + sep.len()));
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push_str(sep);
+        }
+        s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
+    }
+}
+
+/// `bytes` as lowercase hex pairs separated by `sep` (see [`push_hex`]).
+pub fn hex(bytes: &[u8], sep: &str) -> String {
+    let mut s = String::new();
+    push_hex(&mut s, bytes, sep);
+    s
+}
+
+/// Append `bytes` as text a terminal shows and never obeys. netlab's one escaper, for
+/// every payload a peer sent: printable ASCII stays as it is; line feed, carriage return,
+/// tab, backslash and double quote are written `\n` `\r` `\t` `\\` `\"`; other control
+/// bytes (ESC, DEL, …) and bytes that are not UTF-8 are `\xNN`. Text that is valid UTF-8
+/// is shown as the characters it encodes (`¡Hola`, `ünïcode`, as Wireshark shows them),
+/// except the characters that steer a terminal or hide text: the C1 controls
+/// (U+0080–U+009F), the bidirectional overrides and isolates, and the zero-width
+/// characters are written `\u{202e}`. So no byte a peer chose can move the cursor, change
+/// a title or reorder what is shown.
+pub fn push_escaped(s: &mut String, bytes: &[u8]) {
+    s.reserve(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_escaped_char(s, c);
+        }
+        for &b in chunk.invalid() {
+            push_byte_escape(s, b);
+        }
+    }
+}
+
+/// One character of [`push_escaped`].
+fn push_escaped_char(s: &mut String, c: char) {
+    match c {
+        '\n' => s.push_str("\\n"),
+        '\r' => s.push_str("\\r"),
+        '\t' => s.push_str("\\t"),
+        '\\' => s.push_str("\\\\"),
+        '"' => s.push_str("\\\""),
+        ' '..='~' => s.push(c),
+        // ASCII controls and DEL: the byte.
+        '\0'..='\x7f' => push_byte_escape(s, c as u8),
+        // C1 controls, zero-width and joiner marks, bidirectional controls, the byte
+        // order mark: invisible or steering, so named by their code point.
+        '\u{80}'..='\u{9f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2069}'
+        | '\u{feff}' => {
+            s.push_str("\\u{");
+            push_hex_digits(s, u32::from(c));
+            s.push('}');
+        }
+        _ => s.push(c),
+    }
+}
+
+/// `\xNN`.
+fn push_byte_escape(s: &mut String, b: u8) {
+    s.push_str("\\x");
+    s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+    s.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
+}
+
+/// A number in lower-case hex, without leading zeros.
+fn push_hex_digits(s: &mut String, v: u32) {
+    let digits = (32 - v.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        s.push(char::from(HEX_DIGITS[((v >> (4 * i)) & 0xf) as usize]));
+    }
+}
+
+/// `bytes` escaped whole (see [`push_escaped`]).
+pub fn escape(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    push_escaped(&mut s, bytes);
+    s
+}
+
+/// Append the preview of a payload of `total_len` bytes of which `shown` are at hand:
+/// `shown` escaped, in double quotes when `quote`, then, when bytes were left out, an
+/// ellipsis that counts them: `"GET / HT"… (120 more bytes)`.
+pub fn push_preview(s: &mut String, shown: &[u8], total_len: u64, quote: bool) {
+    if quote {
+        s.push('"');
+    }
+    push_escaped(s, shown);
+    if quote {
+        s.push('"');
+    }
+    let left_out = total_len.saturating_sub(shown.len() as u64);
+    if left_out > 0 {
+        s.push_str("… (");
+        push_num(s, left_out);
+        s.push_str(if left_out == 1 {
+            " more byte)"
+        } else {
+            " more bytes)"
+        });
+    }
+}
+
+/// At most `max` bytes of `bytes`, escaped, with an ellipsis counting the rest.
+pub fn preview(bytes: &[u8], max: usize) -> String {
+    let mut s = String::new();
+    push_preview(
+        &mut s,
+        &bytes[..bytes.len().min(max)],
+        bytes.len() as u64,
+        false,
+    );
+    s
+}
+
+/// As [`preview`], in double quotes (the ellipsis after the closing quote).
+pub fn quoted(bytes: &[u8], max: usize) -> String {
+    let mut s = String::new();
+    push_preview(
+        &mut s,
+        &bytes[..bytes.len().min(max)],
+        bytes.len() as u64,
+        true,
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +316,72 @@ mod tests {
             .hex16(0x1c46)
             .into();
         assert_eq!(t, format!("{} ({} bytes) 0x{:04x}", 5, 20, 0x1c46));
+    }
+    #[test]
+    fn hex_pairs_with_any_separator() {
+        let b = [0x48, 0x65, 0x00, 0xff];
+        assert_eq!(hex(&b, " "), "48 65 00 ff");
+        assert_eq!(hex(&b, ""), "486500ff");
+        assert_eq!(hex(&b, ":"), "48:65:00:ff");
+        assert_eq!(hex(&[], " "), "");
+        let each: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        assert_eq!(hex(&b, ""), each);
+    }
+
+    #[test]
+    fn escaping_follows_one_rule_for_every_byte() {
+        for b in 0..=255u8 {
+            let e = escape(&[b]);
+            let want = match b {
+                b'\n' => "\\n".to_owned(),
+                b'\r' => "\\r".to_owned(),
+                b'\t' => "\\t".to_owned(),
+                b'\\' => "\\\\".to_owned(),
+                b'"' => "\\\"".to_owned(),
+                0x20..=0x7e => char::from(b).to_string(),
+                // A lone byte above 0x7f is never UTF-8 on its own.
+                _ => format!("\\x{b:02x}"),
+            };
+            assert_eq!(e, want, "byte {b:#04x}");
+            assert!(
+                e.bytes().all(|c| (0x20..=0x7e).contains(&c)),
+                "byte {b:#04x}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_terminal_escape_is_shown_not_obeyed() {
+        // An OSC title change (ESC ] 0 ; … BEL), a C1 CSI (U+009B, c2 9b in UTF-8), a
+        // right-to-left override (U+202E, e2 80 ae) and a zero-width space (U+200B).
+        let shown = escape(b"\x1b]0;pwned\x07hi \xc2\x9b2J x\xe2\x80\xaey\xe2\x80\x8bz");
+        assert_eq!(
+            shown,
+            "\\x1b]0;pwned\\x07hi \\u{9b}2J x\\u{202e}y\\u{200b}z"
+        );
+        assert!(shown.bytes().all(|c| (0x20..=0x7e).contains(&c)));
+    }
+
+    #[test]
+    fn readable_text_in_any_language_stays_readable() {
+        assert_eq!(
+            escape("¡Hola, ünïcode ✓ 日本".as_bytes()),
+            "¡Hola, ünïcode ✓ 日本"
+        );
+        // Not UTF-8 (a Latin-1 é, a cut sequence): the bytes.
+        assert_eq!(escape(b"caf\xe9 \xe2\x9c"), "caf\\xe9 \\xe2\\x9c");
+        assert_eq!(escape("é\n".as_bytes()), "é\\n");
+    }
+
+    #[test]
+    fn a_preview_counts_what_it_leaves_out() {
+        assert_eq!(preview(b"hi\n\x00", 10), "hi\\n\\x00");
+        assert_eq!(preview(b"abcdef", 3), "abc… (3 more bytes)");
+        assert_eq!(preview(b"abcd", 3), "abc… (1 more byte)");
+        assert_eq!(quoted(b"say \"hi\"", 20), "\"say \\\"hi\\\"\"");
+        assert_eq!(quoted(b"abcdef", 2), "\"ab\"… (4 more bytes)");
+        let mut s = String::new();
+        push_preview(&mut s, b"Hel", 5, true);
+        assert_eq!(s, "\"Hel\"… (2 more bytes)");
     }
 }

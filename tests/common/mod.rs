@@ -545,3 +545,24 @@ pub fn on_a_terminal_of_width(args: &str, cols: u16) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// The folder of npm packages the tests' real peers come from (`NETLAB_NODE_MODULES`,
+/// by default `/opt/netlab-peers/node_modules`), when `node` is on PATH and every one
+/// of `packages` is in it. Otherwise the test skips as for a missing tool (fails under
+/// `CI=true`).
+pub fn node_peers(packages: &[&str]) -> Option<std::path::PathBuf> {
+    if !have_tool("node") {
+        return None;
+    }
+    let dir = std::env::var_os("NETLAB_NODE_MODULES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/opt/netlab-peers/node_modules".into());
+    if let Some(missing) = packages.iter().find(|p| !dir.join(p).is_dir()) {
+        skip(&format!(
+            "the npm package `{missing}` is not in {} (npm install --prefix DIR {missing}, then NETLAB_NODE_MODULES=DIR/node_modules)",
+            dir.display()
+        ));
+        return None;
+    }
+    Some(dir)
+}

@@ -98,11 +98,7 @@ pub struct Chunk {
 impl Serialize for Chunk {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
-        use std::fmt::Write as _;
-        let mut hex = String::with_capacity(self.data.len() * 2);
-        for x in &self.data {
-            let _ = write!(hex, "{x:02x}");
-        }
+        let hex = crate::wire::text::hex(&self.data, "");
         let mut st = s.serialize_struct("Chunk", 5)?;
         st.serialize_field("direction", &self.direction)?;
         st.serialize_field("offset", &self.offset)?;

@@ -511,12 +511,12 @@ impl DemoReport {
         ));
         if let Some(r) = tr.run.received.first() {
             s.push_str(&format!(
-                "sent {} B, received into a {} B buffer: {} B copied (\"{}\"), recvmsg returned \
+                "sent {} B, received into a {} B buffer: {} B copied ({}), recvmsg returned \
                  length {} with MSG_TRUNC {}.\n",
                 r.datagram_len,
                 tr.buffer,
                 r.copied,
-                super::preview(&r.first_bytes, 40),
+                crate::wire::text::quoted(&r.first_bytes, 40),
                 r.datagram_len,
                 if r.truncated {
                     style.paint(Paint::Warn, "set")

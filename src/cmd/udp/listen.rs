@@ -1,6 +1,6 @@
 //! `netlab udp listen`: one socket, every sender, each datagram shown as it arrives.
 
-use super::{millis_arg, preview, seconds_arg};
+use super::{millis_arg, seconds_arg, Preview};
 use crate::cli::udp::ListenArgs;
 use crate::cmd::reach;
 use crate::error::HintExt;
@@ -81,14 +81,14 @@ pub struct DatagramEvent {
     /// For probes that carry a message after the 20-byte header (`udp send MESSAGE`):
     /// its first characters, escaped as `raw` previews are. Absent for padding only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub message: Option<Preview>,
     pub echoed: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RawPayload {
     pub why_not_probe: String,
-    pub preview: String,
+    pub preview: Preview,
 }
 
 impl Render for DatagramEvent {
@@ -105,11 +105,11 @@ impl Render for DatagramEvent {
                 let text = self
                     .message
                     .as_ref()
-                    .map(|m| format!("  \"{m}\""))
+                    .map(|m| format!("  {}", m.quoted()))
                     .unwrap_or_default();
                 format!("seq {} (stream {:08x}){text}{tag}", p.seq, p.stream)
             }
-            (None, Some(r)) => format!("raw \"{}\"", r.preview),
+            (None, Some(r)) => format!("raw {}", r.preview.quoted()),
             (None, None) => String::new(),
         };
         format!(
@@ -323,7 +323,7 @@ impl Tally {
                 r.bytes += len as u64;
                 ev.raw = Some(RawPayload {
                     why_not_probe: e.to_string(),
-                    preview: preview(payload, 60),
+                    preview: Preview::of(payload, 60),
                 });
             }
         }
@@ -380,10 +380,10 @@ impl Tally {
 
 /// The message a probe carries after its header: `udp send` writes MESSAGE there and pads
 /// with zero bytes up to `--size`, so the padding is not part of it.
-fn probe_message(payload: &[u8]) -> Option<String> {
+fn probe_message(payload: &[u8]) -> Option<Preview> {
     let after = payload.get(probe::HEADER_LEN..)?;
     let end = after.iter().rposition(|&b| b != 0)? + 1;
-    Some(preview(&after[..end], 60))
+    Some(Preview::of(&after[..end], 60))
 }
 
 pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
@@ -516,7 +516,7 @@ mod tests {
             arrival: None,
             raw: Some(RawPayload {
                 why_not_probe: "x".into(),
-                preview: "hello".into(),
+                preview: Preview::of(b"hello", 60),
             }),
             echoed: false,
             ..ev.clone()
@@ -526,7 +526,7 @@ mod tests {
             .ends_with("127.0.0.1:40000 →    25 B  raw \"hello\""));
         // A probe with a message shows the message too (`udp send ADDR hello`).
         let with_text = DatagramEvent {
-            message: Some("hello".into()),
+            message: Some(Preview::of(b"hello", 60)),
             arrival: None,
             echoed: false,
             ..ev
@@ -541,7 +541,7 @@ mod tests {
         let mut d = vec![0u8; probe::HEADER_LEN];
         assert_eq!(probe_message(&d), None, "header only");
         d.extend_from_slice(b"hi\n\0\0\0");
-        assert_eq!(probe_message(&d).as_deref(), Some("hi\\n"));
+        assert_eq!(probe_message(&d).unwrap().to_string(), "hi\\n");
         assert_eq!(probe_message(b"short"), None);
     }
 

@@ -24,6 +24,7 @@ use crate::cli::udp::{UdpArgs, UdpCommand};
 use crate::error::usage;
 use crate::net::runtime::{runtime, Runtime};
 use crate::output::Output;
+use crate::wire::text;
 use std::time::Duration;
 
 /// Dispatch `netlab udp <subcommand>`.
@@ -89,25 +90,43 @@ pub(crate) fn percent_arg(flag: &str, p: f64) -> anyhow::Result<f64> {
     Ok(p / 100.0)
 }
 
-/// A short, printable view of a payload: text stays text, other bytes become `\xNN`.
-pub fn preview(bytes: &[u8], max_chars: usize) -> String {
-    let mut s = String::new();
-    for &b in bytes {
-        if s.chars().count() >= max_chars {
-            s.push('…');
-            break;
-        }
-        match b {
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(char::from(b)),
-            _ => s.push_str(&format!("\\x{b:02x}")),
+/// The first bytes of a payload, as netlab's escaper shows them: JSON has the escaped
+/// text with an ellipsis that counts the bytes left out (`hi\n… (3 more bytes)`), people
+/// see it in quotes (`"hi\n"… (3 more bytes)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    head: Vec<u8>,
+    len: usize,
+}
+
+impl Preview {
+    /// At most `max` bytes of `bytes`.
+    pub fn of(bytes: &[u8], max: usize) -> Preview {
+        Preview {
+            head: bytes[..bytes.len().min(max)].to_vec(),
+            len: bytes.len(),
         }
     }
-    s
+
+    pub fn quoted(&self) -> String {
+        let mut s = String::new();
+        text::push_preview(&mut s, &self.head, self.len as u64, true);
+        s
+    }
+}
+
+impl std::fmt::Display for Preview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        text::push_preview(&mut s, &self.head, self.len as u64, false);
+        f.write_str(&s)
+    }
+}
+
+impl serde::Serialize for Preview {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A stream id for this run: different per run so a listener tells runs apart. Not a
@@ -140,8 +159,14 @@ mod tests {
     }
 
     #[test]
-    fn preview_escapes() {
-        assert_eq!(preview(b"hi\n\x00", 10), "hi\\n\\x00");
-        assert_eq!(preview(b"abcdef", 3), "abc…");
+    fn a_preview_is_escaped_text_in_json_and_quoted_for_people() {
+        let p = Preview::of(b"hi\n\x1b[2Jmore", 6);
+        assert_eq!(p.to_string(), "hi\\n\\x1b[2… (5 more bytes)");
+        assert_eq!(p.quoted(), "\"hi\\n\\x1b[2\"… (5 more bytes)");
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            "hi\\n\\x1b[2… (5 more bytes)"
+        );
+        assert_eq!(Preview::of(b"ok", 60).quoted(), "\"ok\"");
     }
 }

@@ -1,6 +1,6 @@
 //! `netlab udp send`: datagrams out, replies (or silence) back, always within a time limit.
 
-use super::{new_stream_id, preview};
+use super::{new_stream_id, Preview};
 use crate::cli::udp::SendArgs;
 use crate::error::{usage, HintExt, Hinted};
 use crate::net::udp::{
@@ -139,14 +139,14 @@ pub struct ReplyEvent {
     /// If the reply echoes one of our probes: its sequence number and the round trip.
     pub seq: Option<u32>,
     pub rtt_ms: Option<f64>,
-    pub preview: String,
+    pub preview: Preview,
 }
 
 impl Render for ReplyEvent {
     fn render_human(&self, style: &Style) -> String {
         let what = match (self.seq, self.rtt_ms) {
             (Some(n), Some(rtt)) => format!("echo of seq {n}, round trip {rtt:.3} ms"),
-            _ => format!("\"{}\"", self.preview),
+            _ => self.preview.quoted(),
         };
         format!(
             "{:>10.3} ms  reply {:>4} B from {}  {}",
@@ -477,7 +477,7 @@ fn reply_event(payload: &[u8], from: SocketAddr, start: Instant, stream: u32) ->
         len: payload.len(),
         seq: echo.map(|p| p.seq),
         rtt_ms: echo.map(|p| now_us.saturating_sub(p.sent_us) as f64 / 1000.0),
-        preview: preview(payload, 60),
+        preview: Preview::of(payload, 60),
     }
 }
 

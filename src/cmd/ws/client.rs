@@ -3,9 +3,12 @@
 use super::render_trace;
 use crate::cli::ws::ClientArgs;
 use crate::error::{usage, HintExt};
-use crate::net::ws::{self, AfterReceipt, Received, WsConfig, WsConnection, WsTrace, WsUrl};
+use crate::net::ws::{
+    self, AfterReceipt, Received, ServeMode, WsConfig, WsConnection, WsTrace, WsUrl,
+};
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::application::websocket::{CloseCode, Message};
+use crate::wire::text;
 use serde::Serialize;
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
@@ -100,7 +103,9 @@ impl Render for ClientEvent {
             }
             ClientEvent::Trace(t) => render_trace(t, style),
             ClientEvent::Received { summary, .. } => format!("< {summary}"),
-            ClientEvent::Pong { payload } => format!("< pong {payload:?}"),
+            ClientEvent::Pong { payload } => {
+                format!("< pong {}", text::quoted(payload.as_bytes(), usize::MAX))
+            }
             ClientEvent::Note { text } => style.paint(Paint::Dim, text),
             ClientEvent::Closed {
                 initiated_by,
@@ -108,7 +113,8 @@ impl Render for ClientEvent {
                 reason,
             } => {
                 let code = code.map_or("no code".to_owned(), |c| CloseCode(c).to_string());
-                format!("closed: {code} {reason:?} (close started by: {initiated_by})")
+                let reason = text::quoted(reason.as_bytes(), usize::MAX);
+                format!("closed: {code} {reason} (close started by: {initiated_by})")
             }
         }
     }
@@ -192,14 +198,36 @@ pub fn parse_line(line: &str) -> Line {
     Line::Text(line.to_owned())
 }
 
-/// Print what arrived; answer pings and closes. Returns whether the connection is over.
-async fn on_receive(
-    conn: &mut WsConnection,
-    r: Received,
-    out: &mut Output,
-    report: &mut ClientReport,
-) -> anyhow::Result<bool> {
-    match &r {
+/// What to make of a failed opening handshake: no server, or a server of another kind.
+fn connect_hint(e: &ws::WsError, plan: &Plan) -> String {
+    use crate::wire::application::websocket::handshake::ResponseError;
+    let at = format!("{}:{}", plan.url.host, plan.url.port);
+    let ws_answer = "a WebSocket server answers the upgrade request with `101 Switching Protocols`";
+    match e {
+        ws::WsError::NotHttp { .. } => format!(
+            "something listens at {at}, but it is not a WebSocket server (not even HTTP): {ws_answer}"
+        ),
+        ws::WsError::BadResponse(ResponseError::NotSwitching { .. }) => format!(
+            "an HTTP server listens at {at}, but it is not a WebSocket server, or not at `{}`: {ws_answer}",
+            plan.url.resource
+        ),
+        ws::WsError::ClosedDuringHandshake => format!(
+            "something at {at} accepted the connection and closed it without an answer: it is not a WebSocket server"
+        ),
+        ws::WsError::Timeout("waiting for the handshake") => format!(
+            "something at {at} accepted the connection but sent no answer within {} ms: it is probably not a WebSocket server ({ws_answer} at once)",
+            plan.timeout.as_millis()
+        ),
+        ws::WsError::BadResponse(_) => {
+            "the server answered 101 but broke the rule above; `--trace` shows its answer".into()
+        }
+        _ => "is a server running there? try `netlab ws server` in another terminal".into(),
+    }
+}
+
+/// Print a message or a pong.
+fn show(r: &Received, out: &mut Output, report: &mut ClientReport) -> anyhow::Result<()> {
+    match r {
         Received::Message(m) => {
             report.received.push(super::describe(m));
             out.event(&ClientEvent::Received {
@@ -214,6 +242,19 @@ async fn on_receive(
         })?,
         _ => {}
     }
+    Ok(())
+}
+
+/// Print what arrived; answer pings and closes. Returns whether the connection is over.
+async fn on_receive(
+    conn: &mut WsConnection,
+    r: Received,
+    out: &mut Output,
+    report: &mut ClientReport,
+) -> anyhow::Result<bool> {
+    // The frames that carried `r` come first, then what they amount to.
+    trace(conn, out)?;
+    show(&r, out, report)?;
     let flow = conn.respond(&r).await;
     trace(conn, out)?;
     let over = match (&r, flow) {
@@ -258,15 +299,10 @@ async fn close(
 ) -> anyhow::Result<()> {
     let theirs = conn.close(CloseCode(code), reason).await;
     trace(conn, out)?;
-    // Echoes still in flight when we closed (input piped in arrives faster than replies).
-    for m in conn.take_late_messages() {
-        report.received.push(super::describe(&m));
-        out.event(&ClientEvent::Received {
-            summary: super::describe(&m),
-            kind: m.kind,
-            len: m.payload.len(),
-            text: m.as_text().map(str::to_owned),
-        })?;
+    // Echoes and pongs still in flight when we closed (input piped in arrives faster
+    // than replies).
+    for r in conn.take_late() {
+        show(&r, out, report)?;
     }
     report.close_code = Some(code);
     let (code, reason) = match theirs {
@@ -281,6 +317,53 @@ async fn close(
     Ok(())
 }
 
+/// `--send`: each text in turn, waiting for the echo of each (answering pings meanwhile),
+/// except from a server that announced it broadcasts: it sends nothing back to the
+/// sender. Returns whether the connection is still open.
+async fn send_each(
+    plan: &Plan,
+    conn: &mut WsConnection,
+    out: &mut Output,
+    report: &mut ClientReport,
+    stop: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<bool> {
+    let broadcast = conn.server_mode() == Some(ServeMode::Broadcast.name());
+    if broadcast {
+        out.event(&ClientEvent::Note {
+            text: "the server broadcasts: it passes each message to its other clients and sends \
+                   nothing back to the sender, so no reply is awaited"
+                .into(),
+        })?;
+    }
+    for text in &plan.send {
+        conn.send(&Message::text(text.clone()))
+            .await
+            .failed("could not send")?;
+        report.sent += 1;
+        trace(conn, out)?;
+        if broadcast {
+            continue;
+        }
+        loop {
+            let r = tokio::select! {
+                r = conn.recv() => r.failed("waiting for a reply")?,
+                _ = &mut *stop => {
+                    interrupted(conn, out, report).await?;
+                    return Ok(false);
+                }
+            };
+            let is_message = matches!(r, Received::Message(_));
+            if on_receive(conn, r, out, report).await? {
+                return Ok(false);
+            }
+            if is_message {
+                break;
+            }
+        }
+    }
+    Ok(true)
+}
+
 pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     let cfg = WsConfig {
         trace: plan.trace,
@@ -293,10 +376,21 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
         offer_deflate: plan.deflate,
         ..WsConfig::default()
     };
-    let mut conn = ws::connect(&plan.url, cfg, &plan.protocols).await.hinted(
-        format!("could not open a WebSocket to {}", plan.url),
-        "is a server running there? try `netlab ws server` in another terminal",
-    )?;
+    // Installed before connecting, so a Ctrl-C from then on is seen (and closes properly).
+    let stop = crate::net::tcp::interrupt().failed("could not watch for Ctrl-C")?;
+    tokio::pin!(stop);
+    let mut conn = match ws::connect(&plan.url, cfg, &plan.protocols).await {
+        Ok(c) => c,
+        Err(e) => {
+            // The heads exchanged so far (with --trace) show what the server answered.
+            for t in e.trace {
+                out.event(&ClientEvent::Trace(t))?;
+            }
+            let hint = connect_hint(&e.error, &plan);
+            return Err(e.error)
+                .hinted(format!("could not open a WebSocket to {}", plan.url), hint);
+        }
+    };
     let mut report = ClientReport {
         url: plan.url.to_string(),
         ..ClientReport::default()
@@ -309,57 +403,69 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     })?;
 
     if !plan.send.is_empty() {
-        for text in &plan.send {
-            conn.send(&Message::text(text.clone()))
-                .await
-                .failed("could not send")?;
-            report.sent += 1;
-            trace(&mut conn, out)?;
-            // Wait for one message back (an echo server's reply), answering pings meanwhile.
-            loop {
-                let r = conn.recv().await.failed("waiting for a reply")?;
-                let is_message = matches!(r, Received::Message(_));
-                if on_receive(&mut conn, r, out, &mut report).await? {
-                    out.report(&report)?;
-                    return Ok(());
-                }
-                if is_message {
-                    break;
-                }
-            }
+        if send_each(&plan, &mut conn, out, &mut report, &mut stop).await? {
+            close(&mut conn, 1000, "done", out, &mut report).await?;
         }
-        close(&mut conn, 1000, "done", out, &mut report).await?;
-        out.report(&report)?;
-        return Ok(());
+    } else {
+        interactive(&mut conn, out, &mut report, &mut stop).await?;
     }
+    out.report(&report)?;
+    Ok(())
+}
 
+/// Ctrl-C: leave as a server does when it stops, with 1001 (going away, RFC 6455
+/// §7.4.1), and wait (bounded) for the server's close.
+async fn interrupted(
+    conn: &mut WsConnection,
+    out: &mut Output,
+    report: &mut ClientReport,
+) -> anyhow::Result<()> {
+    out.event(&ClientEvent::Note {
+        text: "interrupted: closing with 1001 (going away)".into(),
+    })?;
+    close(
+        conn,
+        CloseCode::GOING_AWAY.0,
+        "client interrupted",
+        out,
+        report,
+    )
+    .await
+}
+
+/// Lines typed (or piped) in, sent as they come; what arrives is printed meanwhile.
+async fn interactive(
+    conn: &mut WsConnection,
+    out: &mut Output,
+    report: &mut ClientReport,
+    stop: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<()> {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {
+            _ = &mut *stop => return interrupted(conn, out, report).await,
             line = lines.next_line() => {
                 let line = match line {
                     Ok(Some(l)) => l,
-                    _ => { close(&mut conn, 1000, "bye", out, &mut report).await?; break; }
+                    _ => return close(conn, 1000, "bye", out, report).await,
                 };
                 let sent = match parse_line(&line) {
                     Line::Text(t) => conn.send(&Message::text(t)).await,
                     Line::Binary(b) => conn.send(&Message::binary(b)).await,
                     Line::Ping(p) => conn.ping(p.as_bytes()).await,
-                    Line::Close(code, reason) => { close(&mut conn, code, &reason, out, &mut report).await?; break; }
+                    Line::Close(code, reason) => return close(conn, code, &reason, out, report).await,
                     Line::Bad(e) => { out.event(&ClientEvent::Note { text: e })?; continue; }
                 };
                 sent.failed("could not send")?;
                 report.sent += 1;
-                trace(&mut conn, out)?;
+                trace(conn, out)?;
             }
             r = conn.recv() => {
                 let r = r.failed("reading from the server")?;
-                if on_receive(&mut conn, r, out, &mut report).await? { break; }
+                if on_receive(conn, r, out, report).await? { return Ok(()); }
             }
         }
     }
-    out.report(&report)?;
-    Ok(())
 }
 
 #[cfg(test)]

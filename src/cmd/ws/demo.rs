@@ -6,6 +6,7 @@ use crate::net::ws::{self, Received, ServeMode, ServeOptions, WsConfig, WsTrace,
 use crate::output::Style;
 use crate::output::{Format, Output, Paint, Render, Step, Timeline};
 use crate::wire::application::websocket::{CloseCode, Message, Role};
+use crate::wire::text;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -291,7 +292,7 @@ async fn exchange(conn: &mut ws::WsConnection) -> anyhow::Result<Vec<String>> {
         .failed("sending a ping")?;
     match tokio::time::timeout(Duration::from_secs(5), conn.recv()).await {
         Ok(Ok(Received::Pong(p))) => {
-            replies.push(format!("ping: pong {:?}", String::from_utf8_lossy(&p)))
+            replies.push(format!("ping: pong {}", text::quoted(&p, usize::MAX)))
         }
         other => replies.push(format!("ping: unexpected {other:?}")),
     }

@@ -17,11 +17,12 @@ pub mod server;
 
 use crate::cli::ws::{HandshakeArgs, WsArgs, WsCommand};
 use crate::net::runtime::{runtime, Runtime};
-use crate::net::ws::trace::{hex, DeflateTrace};
+use crate::net::ws::trace::DeflateTrace;
 use crate::net::ws::{FrameTrace, WsTrace};
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::application::websocket::handshake::{accept_steps, AcceptSteps};
 use crate::wire::application::websocket::{Message, MessageKind, Role};
+use crate::wire::text;
 use serde::Serialize;
 
 /// Run one `netlab ws` subcommand.
@@ -169,18 +170,14 @@ pub fn describe(m: &Message) -> String {
 pub fn summarize(kind: MessageKind, head: &[u8], len: usize) -> String {
     match kind {
         MessageKind::Text => {
-            let t = std::str::from_utf8(head).unwrap_or("");
-            let clipped: String = t.chars().take(60).collect();
-            if clipped.len() < len {
-                format!("text {:?}… ({} B)", clipped, len)
-            } else {
-                format!("text {:?}", t)
-            }
+            let mut s = String::from("text ");
+            text::push_preview(&mut s, &head[..head.len().min(60)], len as u64, true);
+            s
         }
         MessageKind::Binary => {
             let n = head.len().min(16);
             let more = if len > n { " …" } else { "" };
-            format!("binary {} B [{}{more}]", len, hex(&head[..n]))
+            format!("binary {} B [{}{more}]", len, text::hex(&head[..n], " "))
         }
     }
 }
@@ -271,10 +268,10 @@ fn render_frame(f: &FrameTrace, style: &Style) -> String {
         } else {
             s.push_str(&format!("              payload  {}{more}", f.payload_hex));
         }
-        if let Some(text) = &f.payload_text {
+        if let Some(t) = &f.payload_text {
             s.push_str(&format!(
                 "  {}",
-                style.paint(Paint::Dim, format!("{text:?}"))
+                style.paint(Paint::Dim, text::quoted(t.as_bytes(), usize::MAX))
             ));
         }
         s.push('\n');

@@ -8,6 +8,7 @@ use crate::net::ws::{self, ServeMode, ServeOptions, ServerEvent, WsConfig};
 use crate::output::{Output, Paint, Render, Style};
 use crate::wire::application::websocket::handshake::ServerPolicy;
 use crate::wire::application::websocket::MessageKind;
+use crate::wire::text;
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -58,6 +59,7 @@ impl TryFrom<ServerArgs> for Plan {
                     protocols: a.protocol,
                     allowed_origins: (!a.origin.is_empty()).then_some(a.origin),
                     deflate: a.deflate.is_on(),
+                    ..ServerPolicy::default()
                 },
                 ..WsConfig::default()
             },
@@ -138,7 +140,8 @@ impl Render for ServerEvent {
                     None => s.push_str(" without a close code"),
                 }
                 if !reason.is_empty() {
-                    s.push_str(&format!(" {reason:?}"));
+                    s.push(' ');
+                    s.push_str(&text::quoted(reason.as_bytes(), usize::MAX));
                 }
                 s.push_str(&format!(" (close started by: {initiated_by})"));
                 if let Some(e) = error {

@@ -10,10 +10,12 @@
 //! before it did.
 
 use super::trace::{head_trace, WsTrace};
-use super::{Opened, WsConfig, WsConnection, WsError};
+use super::{Opened, ServeMode, WsConfig, WsConnection, WsError};
 use crate::wire::application::http1::{self, Scan, DEFAULT_HEAD_LIMIT};
+use crate::wire::application::tls;
 use crate::wire::application::websocket::handshake;
 use crate::wire::application::websocket::Role;
+use crate::wire::text;
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -48,6 +50,13 @@ impl FromStr for WsUrl {
             Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
             None => (rest, "/".to_owned()),
         };
+        // RFC 6455 §3: `ws-URI = "ws:" "//" host [ ":" port ] path [ "?" query ]`, with
+        // no userinfo; a browser refuses such a URL too.
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            return Err(format!(
+                "'{s}' carries a user name or password ('{userinfo}@'): a ws:// URL has none (RFC 6455 §3)"
+            ));
+        }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let (h, p) = v6.split_once(']').ok_or("an IPv6 host needs a closing ]")?;
             (h.to_owned(), p.strip_prefix(':').unwrap_or(""))
@@ -127,15 +136,20 @@ impl From<std::io::Error> for HandshakeError {
 }
 
 /// Read an HTTP head from `stream` (bounded in size and time). Returns the bytes read:
-/// the head and whatever came after it.
+/// the head and whatever came after it. `early` looks at the bytes after each read and
+/// may end the wait at once, when they cannot be the head expected.
 async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     limit: Duration,
+    early: fn(&[u8]) -> Option<WsError>,
 ) -> Result<Vec<u8>, WsError> {
     let mut buf = Vec::with_capacity(1024);
     let read = async {
         loop {
             let n = stream.read_buf(&mut buf).await?;
+            if let Some(e) = early(&buf) {
+                return Err(e);
+            }
             if n == 0 {
                 return Err(WsError::ClosedDuringHandshake);
             }
@@ -149,6 +163,28 @@ async fn read_head<S: AsyncRead + Unpin>(
         Err(_) => return Err(WsError::Timeout("waiting for the handshake")),
     }
     Ok(buf)
+}
+
+/// A server's early look: a TLS record where a request should be (its first three
+/// bytes are enough to tell, `tls::looks_like_record`).
+fn tls_instead_of_http(buf: &[u8]) -> Option<WsError> {
+    match buf {
+        [content_type, 3, minor, ..] if tls::looks_like_record(buf) => Some(WsError::Tls {
+            content_type: *content_type,
+            minor: *minor,
+        }),
+        _ => None,
+    }
+}
+
+/// A client's early look: every HTTP/1.x response starts with `HTTP/` (RFC 9112 §4);
+/// bytes that cannot are another protocol's (a banner, a greeting), shown escaped.
+fn not_an_http_response(buf: &[u8]) -> Option<WsError> {
+    const START: &[u8] = b"HTTP/";
+    let n = buf.len().min(START.len());
+    (buf[..n] != START[..n]).then(|| WsError::NotHttp {
+        first_bytes: text::quoted(buf, 64),
+    })
 }
 
 /// The server's side of the handshake on an accepted TCP stream.
@@ -171,7 +207,7 @@ pub async fn accept_stream<S: AsyncRead + AsyncWrite + Unpin>(
     cfg: WsConfig,
 ) -> Result<WsConnection<S>, HandshakeError> {
     let started = Instant::now();
-    let buf = read_head(&mut stream, cfg.handshake_timeout).await?;
+    let buf = read_head(&mut stream, cfg.handshake_timeout, tls_instead_of_http).await?;
     let (head, head_len) = match http1::parse_request(&buf, DEFAULT_HEAD_LIMIT) {
         Ok(Scan::Complete { value, head_len }) => (value, head_len),
         Ok(Scan::NeedMore) => return Err(WsError::ClosedDuringHandshake.into()),
@@ -253,6 +289,7 @@ pub async fn accept_request<S: AsyncRead + AsyncWrite + Unpin>(
         trace,
         protocol: None,
         deflate: verdict.ok().and_then(|a| a.deflate),
+        server_mode: None,
         handshake_sent: response.len(),
         handshake_received: head_len,
     };
@@ -320,7 +357,7 @@ pub async fn handshake_client<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Err(e)) => return Err(failed(e.into(), trace)),
         Err(_) => return Err(failed(WsError::Timeout("sending the handshake"), trace)),
     }
-    let buf = match read_head(&mut stream, limit).await {
+    let buf = match read_head(&mut stream, limit, not_an_http_response).await {
         Ok(b) => b,
         Err(e) => return Err(failed(e, trace)),
     };
@@ -350,6 +387,10 @@ pub async fn handshake_client<S: AsyncRead + AsyncWrite + Unpin>(
         trace,
         protocol: agreed.protocol,
         deflate: agreed.deflate,
+        server_mode: head
+            .headers
+            .get(&ServeMode::HEADER.to_ascii_lowercase())
+            .map(str::to_owned),
         handshake_sent: request.len(),
         handshake_received: head_len,
     };
@@ -374,5 +415,44 @@ mod tests {
         assert!("wss://x".parse::<WsUrl>().unwrap_err().contains("TLS"));
         assert!("http://x".parse::<WsUrl>().is_err());
         assert!("ws://:80".parse::<WsUrl>().is_err());
+        // RFC 6455 §3: no userinfo, with or without a password.
+        for with_user in ["ws://user:pw@127.0.0.1:9003/", "ws://user@host/x"] {
+            let e = with_user.parse::<WsUrl>().unwrap_err();
+            assert!(e.contains("RFC 6455 §3"), "{e}");
+        }
+        // An @ after the authority belongs to the resource.
+        let u: WsUrl = "ws://h/a@b".parse().unwrap();
+        assert_eq!((u.host.as_str(), u.resource.as_str()), ("h", "/a@b"));
+    }
+
+    #[test]
+    fn a_response_that_cannot_be_http_is_seen_in_its_first_bytes() {
+        let ok = b"HTTP/1.1 101 Switching Protocols\r\n";
+        for n in 0..=ok.len() {
+            assert!(not_an_http_response(&ok[..n]).is_none(), "prefix {n}");
+        }
+        let e = not_an_http_response(b"220 mail.example ESMTP\r\n").unwrap();
+        assert_eq!(
+            e.to_string(),
+            r#"the server answered "220 mail.example ESMTP\r\n", which is not an HTTP response"#
+        );
+        // A TLS server's alert to a request it cannot read (RFC 8446 §6: type 21).
+        assert!(not_an_http_response(&[21, 3, 3, 0, 2, 2, 70]).is_some());
+    }
+
+    #[test]
+    fn a_tls_record_where_a_request_should_be_is_named() {
+        // The record header of a ClientHello (RFC 8446 §5.1: handshake 22, version 3.1).
+        let hello = [22u8, 3, 1, 2, 0, 1, 0, 1, 0xfc, 3, 3];
+        assert!(
+            tls_instead_of_http(&hello[..2]).is_none(),
+            "two bytes cannot tell"
+        );
+        let e = tls_instead_of_http(&hello).unwrap();
+        assert!(e.to_string().contains("looks like TLS"), "{e}");
+        for n in 0..20 {
+            let get = b"GET / HTTP/1.1\r\nHost: x\r\n";
+            assert!(tls_instead_of_http(&get[..n]).is_none());
+        }
     }
 }

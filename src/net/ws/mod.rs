@@ -39,10 +39,11 @@ use crate::wire::application::websocket::{
     deflate, CloseCode, Compress, Connection, Message, Role,
 };
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{sleep_until, timeout, Sleep};
 
 /// Limits and switches shared by both ends.
 #[derive(Debug, Clone)]
@@ -89,6 +90,14 @@ pub enum WsError {
     Timeout(&'static str),
     #[error("the peer closed the TCP connection during the handshake")]
     ClosedDuringHandshake,
+    /// The server's first bytes cannot start an HTTP response (`HTTP/`): whatever
+    /// listens there speaks another protocol.
+    #[error("the server answered {first_bytes}, which is not an HTTP response")]
+    NotHttp { first_bytes: String },
+    /// The client's first bytes are a TLS record (RFC 8446 §5.1), a ClientHello from a
+    /// `wss://` or `https://` client: netlab's server speaks plain ws://.
+    #[error("this looks like TLS (a record of type {content_type}, version 3.{minor}): netlab's server speaks plain ws://")]
+    Tls { content_type: u8, minor: u8 },
     #[error("{0}")]
     Head(#[from] http1::HeadError),
     #[error("handshake refused with {status}: {rule}")]
@@ -158,6 +167,8 @@ struct Opened {
     protocol: Option<String>,
     /// The permessage-deflate parameters agreed, if any.
     deflate: Option<deflate::Agreement>,
+    /// What a netlab server said it does with messages ([`ServeMode::HEADER`]).
+    server_mode: Option<String>,
     handshake_sent: usize,
     handshake_received: usize,
 }
@@ -167,6 +178,7 @@ struct Opened {
 struct Agreed {
     /// The subprotocol agreed in the handshake, if any.
     protocol: Option<String>,
+    server_mode: Option<String>,
     /// Bytes of the handshake heads written and read by this end.
     sent: usize,
     received: usize,
@@ -188,10 +200,15 @@ pub struct WsConnection<S = TcpStream> {
     cfg: WsConfig,
     started: Instant,
     trace: Vec<WsTrace>,
-    /// Messages that arrived after our close frame went out (RFC 6455 lets the peer's
-    /// data in flight still arrive); kept for the caller to show.
-    late: Vec<Message>,
+    /// Messages and pongs that arrived after our close frame went out (RFC 6455 lets the
+    /// peer's data in flight still arrive); kept for the caller to show.
+    late: Vec<Received>,
     agreed: Agreed,
+    /// The idle timeout: one timer for the connection's life, moved only when it fires
+    /// (re-arming a timer on every read cost a few percent of a busy server's time).
+    idle: Option<Pin<Box<Sleep>>>,
+    /// When bytes last arrived: the connection is idle `idle_timeout` after it.
+    last_read: Instant,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
@@ -220,9 +237,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
             late: Vec::new(),
             agreed: Agreed {
                 protocol: opened.protocol,
+                server_mode: opened.server_mode,
                 sent: opened.handshake_sent,
                 received: opened.handshake_received,
             },
+            idle: None,
+            last_read: Instant::now(),
         }
     }
 
@@ -239,6 +259,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
     /// The subprotocol agreed in the handshake (`Sec-WebSocket-Protocol`), if any.
     pub fn protocol(&self) -> Option<&str> {
         self.agreed.protocol.as_deref()
+    }
+
+    /// The mode a netlab server announced in its 101 answer (`echo`, `broadcast`), if
+    /// the server is netlab's.
+    pub fn server_mode(&self) -> Option<&str> {
+        self.agreed.server_mode.as_deref()
     }
 
     /// The permessage-deflate parameters agreed in the handshake, if any.
@@ -260,8 +286,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
         &self.conn
     }
 
-    /// Messages that arrived while our close handshake was finishing.
-    pub fn take_late_messages(&mut self) -> Vec<Message> {
+    /// Messages and pongs that arrived while our close handshake was finishing.
+    pub fn take_late(&mut self) -> Vec<Received> {
         std::mem::take(&mut self.late)
     }
 
@@ -298,10 +324,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
                 continue;
             }
             let limit = self.cfg.idle_timeout;
-            let n = match timeout(limit, self.stream.read_buf(self.conn.read_buffer())).await {
-                Ok(r) => r?,
-                Err(_) => return Err(WsError::Timeout("waiting for the peer to send")),
+            let idle = self
+                .idle
+                .get_or_insert_with(|| Box::pin(sleep_until((self.last_read + limit).into())));
+            let n = tokio::select! {
+                biased;
+                r = self.stream.read_buf(self.conn.read_buffer()) => r?,
+                () = idle.as_mut() => {
+                    // The timer was set for an earlier read: move it, unless silent since.
+                    let due = self.last_read + limit;
+                    if Instant::now() >= due {
+                        return Err(WsError::Timeout("waiting for the peer to send"));
+                    }
+                    idle.as_mut().reset(due.into());
+                    continue;
+                }
             };
+            self.last_read = Instant::now();
             if n == 0 {
                 self.conn.receive_eof();
             }
@@ -395,7 +434,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
                 match self.recv().await {
                     Ok(Received::Close(c)) => theirs = Some(c),
                     Ok(Received::Eof) | Err(_) | Ok(Received::Violation(_)) => break,
-                    Ok(Received::Message(m)) if self.late.len() < 1024 => self.late.push(m),
+                    Ok(r @ (Received::Message(_) | Received::Pong(_)))
+                        if self.late.len() < 1024 =>
+                    {
+                        self.late.push(r)
+                    }
                     Ok(_) => {}
                 }
             }
@@ -485,6 +528,7 @@ mod tests {
             trace: Vec::new(),
             protocol: None,
             deflate: None,
+            server_mode: None,
             handshake_sent: 0,
             handshake_received: 0,
         };
@@ -522,6 +566,41 @@ mod tests {
         };
         assert_eq!(got, Received::Message(Message::text(text)));
         assert!(cancelled > 0, "the test never cancelled a recv");
+    }
+
+    /// The idle timeout counts from the last bytes that arrived, not from the first wait:
+    /// a peer that keeps talking is never timed out, a silent one is, once.
+    #[tokio::test]
+    async fn the_idle_timeout_counts_from_the_last_bytes() {
+        let (mut server, mut peer) = server_on_pipe(1 << 16);
+        server.cfg.idle_timeout = Duration::from_millis(300);
+        let ping = client_bytes(|c| c.ping(b"still here").unwrap());
+        let talker = tokio::spawn(async move {
+            // Every 100 ms for 1 s: never 300 ms of silence, although 1 s > 300 ms.
+            for _ in 0..10 {
+                peer.write_all(&ping).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            peer
+        });
+        let start = Instant::now();
+        let mut pings = 0;
+        let err = loop {
+            match server.recv().await {
+                Ok(Received::Ping(_)) => pings += 1,
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(pings, 10);
+        assert!(matches!(err, WsError::Timeout(_)), "{err}");
+        // Timed out after the last ping (at 0.9 s) plus the limit, not at the first 0.3 s.
+        assert!(
+            start.elapsed() >= Duration::from_millis(1100),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(talker);
     }
 
     #[tokio::test]

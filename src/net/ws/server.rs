@@ -24,6 +24,20 @@ pub enum ServeMode {
     Broadcast,
 }
 
+impl ServeMode {
+    /// The header field in the server's 101 answer that names its mode, so a client knows
+    /// whether to wait for an echo (a broadcast server sends nothing back to the sender).
+    /// netlab's own field, not part of RFC 6455.
+    pub const HEADER: &'static str = "Netlab-Mode";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ServeMode::Echo => "echo",
+            ServeMode::Broadcast => "broadcast",
+        }
+    }
+}
+
 /// Who sent the first close frame of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,10 +158,12 @@ type Hub = broadcast::Sender<Broadcast>;
 /// 1001 (going away) and wait, bounded, for them to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    opts: ServeOptions,
+    mut opts: ServeOptions,
     events: mpsc::Sender<ServerEvent>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let announce = (ServeMode::HEADER.to_owned(), opts.mode.name().to_owned());
+    opts.cfg.policy.extra_headers.push(announce);
     let (hub, _) = broadcast::channel::<Broadcast>(1024);
     let mut tasks = tokio::task::JoinSet::new();
     let mut next_id = 0u64;
@@ -232,10 +248,15 @@ impl Session {
         mut inbox: broadcast::Receiver<Broadcast>,
     ) -> ServerEvent {
         let broadcast = self.opts.mode == ServeMode::Broadcast;
+        // One wait for the stop signal for the whole session, not one per message (each
+        // new wait registers with the channel and unregisters when dropped).
+        let stop = stopped(&mut shutdown);
+        tokio::pin!(stop);
         loop {
             let received = tokio::select! {
+                biased;
+                _ = &mut stop => return self.shut_down().await,
                 r = self.conn.recv() => r,
-                _ = stopped(&mut shutdown) => return self.shut_down().await,
                 m = inbox.recv(), if broadcast => {
                     if let Err(e) = self.forward(m).await {
                         return closed_by_error(self.id, e);

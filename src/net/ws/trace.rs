@@ -8,6 +8,7 @@ use crate::wire::application::websocket::connection::{FrameSeen, RSV1};
 use crate::wire::application::websocket::handshake::{self, Check};
 use crate::wire::application::websocket::{apply_mask, FrameHeader, OpCode, Role};
 use crate::wire::application::websocket::{DeflateNote, Uncompressed};
+use crate::wire::text::hex;
 use serde::Serialize;
 
 /// A header line in a trace, with what it is for.
@@ -106,18 +107,6 @@ impl From<DeflateNote> for DeflateTrace {
 /// How many payload bytes a frame trace shows.
 pub const PREVIEW: usize = 32;
 
-/// Bytes as hex pairs separated by spaces: `48 65 6c`.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 /// The trace of a frame the connection recorded.
 pub(crate) fn seen_trace(at_us: u64, seen: &FrameSeen) -> WsTrace {
     let mut f = frame_trace(at_us, seen.from, &seen.header, &seen.preview);
@@ -142,9 +131,9 @@ fn frame_trace(at_us: u64, from: Role, header: &FrameHeader, payload: &[u8]) -> 
     );
     let payload_text = match header.opcode {
         OpCode::Close if payload.len() >= 2 => Some(format!(
-            "code {} {:?}",
+            "code {} {}",
             u16::from_be_bytes([payload[0], payload[1]]),
-            String::from_utf8_lossy(&preview[2.min(n)..])
+            crate::wire::text::quoted(&preview[2.min(n)..], usize::MAX)
         )),
         // A compressed payload (RSV1) is DEFLATE, not text, whatever its opcode.
         _ if header.rsv & RSV1 != 0 => None,
@@ -158,12 +147,12 @@ fn frame_trace(at_us: u64, from: Role, header: &FrameHeader, payload: &[u8]) -> 
         rsv: header.rsv,
         opcode: header.opcode,
         masked: header.mask.is_some(),
-        mask_key: header.mask.map(|k| hex(&k).replace(' ', "")),
+        mask_key: header.mask.map(|k| hex(&k, "")),
         payload_len: header.payload_len,
         length_encoding: header.length_encoding.describe(),
-        header_hex: hex(&head),
-        wire_hex: hex(&wire),
-        payload_hex: hex(preview),
+        header_hex: hex(&head, " "),
+        wire_hex: hex(&wire, " "),
+        payload_hex: hex(preview, " "),
         payload_text,
         truncated: header.payload_len > PREVIEW as u64,
         deflate: None,

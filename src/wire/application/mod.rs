@@ -3,6 +3,8 @@
 //! - [`http1`]: HTTP/1.x message heads, read with a size limit (RFC 9112).
 //! - [`websocket`]: RFC 6455, sans-I/O: frames, masking, close codes, messages, the
 //!   opening handshake and the connection's state machine.
+//! - [`engineio`]: Engine.IO 4, the transport under Socket.IO: packets, long-polling
+//!   payloads, the handshake query and a session as a state machine.
 //! - [`dns`]: DNS messages, names with compression pointers, records (RFC 1035).
 //! - [`push`]: the bytes of polling, long polling and Server-Sent Events.
 //! - [`framing`]: how an application finds its messages again in a TCP byte stream.
@@ -10,6 +12,7 @@
 //!   (RFC 8446 §5.1).
 
 pub mod dns;
+pub mod engineio;
 pub mod framing;
 pub mod http1;
 pub mod push;

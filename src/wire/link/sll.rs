@@ -228,10 +228,7 @@ impl Repr {
         if a.is_empty() {
             return "(none)".into();
         }
-        a.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
+        crate::wire::text::hex(a, ":")
     }
 
     pub fn fields(&self) -> Vec<Field> {

@@ -56,7 +56,7 @@ pub fn accept_steps(key: &str) -> AcceptSteps {
         key: key.to_owned(),
         key_decoded_len: b64().decode(key).ok().map(|b| b.len()),
         guid: GUID,
-        sha1_hex: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        sha1_hex: crate::wire::text::hex(&digest, ""),
         accept: b64().encode(digest),
         concatenated,
     }
@@ -78,6 +78,9 @@ pub struct ServerPolicy {
     pub allowed_origins: Option<Vec<String>>,
     /// Accept permessage-deflate (RFC 7692) when the client offers it.
     pub deflate: bool,
+    /// More header fields for the 101 answer, as (name, value): §4.2.2 item 5 lets a
+    /// server send "additional header fields" (netlab's says what it does with messages).
+    pub extra_headers: Vec<(String, String)>,
 }
 
 /// One rule of §4.2.1 and how the request fared, for the trace.
@@ -100,6 +103,8 @@ pub struct Accepted {
     /// was acceptable (RFC 7692 §5).
     pub deflate: Option<deflate::Agreement>,
     pub checks: Vec<Check>,
+    /// The policy's additional header fields, written after the required ones.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 /// A request the server refused, and why.
@@ -148,6 +153,9 @@ impl Accepted {
                 "Sec-WebSocket-Extensions: {}\r\n",
                 a.response_value()
             ));
+        }
+        for (name, value) in &self.extra_headers {
+            s.push_str(&format!("{name}: {value}\r\n"));
         }
         s.push_str("\r\n");
         s.into_bytes()
@@ -203,6 +211,7 @@ pub fn validate_request(head: &RequestHead, policy: &ServerPolicy) -> Result<Acc
         offered_extensions: list(h, "sec-websocket-extensions"),
         deflate,
         checks,
+        extra_headers: policy.extra_headers.clone(),
     })
 }
 
@@ -487,6 +496,9 @@ pub fn explain_header(name: &str) -> &'static str {
         "user-agent" => "the client software",
         "content-length" => "the size of the body that follows the head",
         "content-type" => "the kind of body",
+        "netlab-mode" => {
+            "netlab's server says what it does with messages (echo, broadcast); not RFC 6455"
+        }
         _ => "not part of the WebSocket handshake",
     }
 }
@@ -521,6 +533,7 @@ mod tests {
             protocols: vec!["chat".into()],
             allowed_origins: Some(vec!["http://example.com".into()]),
             deflate: false,
+            ..ServerPolicy::default()
         };
         let a = validate_request(&req(RFC_REQUEST), &policy).unwrap();
         assert_eq!(a.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
@@ -529,6 +542,20 @@ mod tests {
         assert!(resp.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
         assert!(resp.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
         assert!(!resp.contains("Extensions"));
+    }
+
+    #[test]
+    fn extra_header_fields_go_after_the_required_ones() {
+        let policy = ServerPolicy {
+            extra_headers: vec![("Netlab-Mode".into(), "broadcast".into())],
+            ..ServerPolicy::default()
+        };
+        let a = validate_request(&req(RFC_REQUEST), &policy).unwrap();
+        let resp = String::from_utf8(a.response_bytes()).unwrap();
+        assert!(
+            resp.ends_with("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nNetlab-Mode: broadcast\r\n\r\n"),
+            "{resp}"
+        );
     }
 
     #[test]
@@ -616,6 +643,7 @@ mod tests {
             protocols: vec![],
             allowed_origins: Some(vec!["http://good.example".into()]),
             deflate: false,
+            ..ServerPolicy::default()
         };
         assert_eq!(
             validate_request(&req(RFC_REQUEST), &policy)

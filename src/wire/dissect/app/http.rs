@@ -21,7 +21,7 @@
 //! §4.2.2). Any other answer refuses the upgrade and the client goes on with HTTP.
 
 use super::websocket::FrameReader;
-use super::{preview, AppEvent, AppMessage, Registration, Step, Stream, StreamDecoder, PREVIEW};
+use super::{AppEvent, AppMessage, Registration, Step, Stream, StreamDecoder, PREVIEW};
 use crate::layers::Protocol;
 use crate::wire::application::http1::{self, Headers, RequestHead, ResponseHead, Scan};
 use crate::wire::application::websocket::handshake::accept_key;
@@ -210,9 +210,8 @@ fn add_body(ev: &mut AppEvent, data: &[u8]) {
     } = &mut ev.message
     {
         *body_len += data.len() as u64;
-        if body_preview.len() < PREVIEW {
-            body_preview.push_str(&preview(&data[..data.len().min(PREVIEW)]));
-        }
+        let room = PREVIEW.saturating_sub(body_preview.len());
+        body_preview.extend_from_slice(&data[..data.len().min(room)]);
     }
 }
 
@@ -330,7 +329,7 @@ impl Http {
                 framing,
                 body_len: 0,
                 chunks: 0,
-                body_preview: String::new(),
+                body_preview: Vec::new(),
                 upgrade_websocket: upgrade,
             },
         };
@@ -394,7 +393,7 @@ impl Http {
                 framing,
                 body_len: 0,
                 chunks: 0,
-                body_preview: String::new(),
+                body_preview: Vec::new(),
                 websocket_accept,
                 switches_to_websocket: switches,
             },
@@ -625,7 +624,10 @@ mod tests {
                     body_preview,
                     ..
                 } => {
-                    format!("{answers:?} {status} {body_len} {chunks} {framing:?} {body_preview}")
+                    format!(
+                        "{answers:?} {status} {body_len} {chunks} {framing:?} {}",
+                        String::from_utf8_lossy(body_preview)
+                    )
                 }
                 other => format!("{other:?}"),
             })

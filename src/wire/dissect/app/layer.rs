@@ -23,7 +23,7 @@ use crate::layers::Protocol;
 use crate::wire::application::http1::Headers;
 use crate::wire::application::websocket::{CloseCode, LengthEncoding, OpCode};
 use crate::wire::dissect::flow::Transport;
-use crate::wire::Field;
+use crate::wire::{text, Field};
 use serde::Serialize;
 use std::ops::Range;
 
@@ -89,24 +89,13 @@ impl Spans {
     }
 }
 
-/// Text in quotes, cut after `max` characters, line ends shown as `\n` and `\r`, other
-/// control characters as `.`.
-fn quoted(s: &str, max: usize) -> String {
-    let mut out = String::from("\"");
-    for (k, c) in s.chars().enumerate() {
-        if k == max {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push('.'),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// The first `max` bytes of `t` in quotes, escaped by netlab's one escaper, with an
+/// ellipsis counting the bytes left out (`not_kept` more were never kept).
+fn quoted(t: &[u8], max: usize, not_kept: u64) -> String {
+    let mut s = String::new();
+    let total = t.len() as u64 + not_kept;
+    text::push_preview(&mut s, &t[..t.len().min(max)], total, true);
+    s
 }
 
 impl AppEvent {
@@ -502,8 +491,8 @@ fn frame_payload_fields(m: &AppMessage, at: FrameOffsets, spans: Spans, f: &mut 
             "{payload_len} bytes compressed (permessage-deflate): {}{more}",
             payload_hex.as_deref().unwrap_or("")
         ),
-        (Some(t), _) if *opcode == OpCode::Close => format!("{}{more}", quoted(t, 200)),
-        (Some(t), _) => format!("text{unmasked}: {}{more}", quoted(t, 200)),
+        (Some(t), _) if *opcode == OpCode::Close => quoted(t.as_bytes(), 200, *not_shown),
+        (Some(t), _) => format!("text{unmasked}: {}", quoted(t.as_bytes(), 200, *not_shown)),
         (None, Some(h)) if h.len() > 128 => {
             format!("hex{unmasked}: {}… ({payload_len} bytes)", &h[..128])
         }
@@ -547,7 +536,7 @@ fn frame_payload_fields(m: &AppMessage, at: FrameOffsets, spans: Spans, f: &mut 
     if let Some(r) = close_reason {
         f.push(Field::new(
             "close reason",
-            quoted(r, 123),
+            quoted(r.as_bytes(), 123, 0),
             spans.of(data_at + 2, data_at + payload_len),
             "UTF-8 text for people (§5.5.1)",
         ));
@@ -572,6 +561,7 @@ fn frame_summary(m: &AppMessage) -> String {
         payload_len,
         compressed,
         payload_text,
+        not_shown,
         close_code,
         ..
     } = m
@@ -593,7 +583,7 @@ fn frame_summary(m: &AppMessage) -> String {
         sum.push_str(&format!(", close {c}"));
     }
     if let (Some(t), false) = (payload_text, *compressed || *opcode == OpCode::Close) {
-        sum.push_str(&format!(": {}", quoted(t, 40)));
+        sum.push_str(&format!(": {}", quoted(t.as_bytes(), 40, *not_shown)));
     }
     sum
 }
@@ -618,7 +608,7 @@ fn websocket_message(m: &AppMessage, f: &mut Vec<Field>) -> Option<Heading> {
     if let Some(t) = text {
         f.push(Field::new(
             "text",
-            quoted(t, 400),
+            quoted(t.as_bytes(), 400, len.saturating_sub(t.len() as u64)),
             0..0,
             "the whole message",
         ));
@@ -704,7 +694,7 @@ fn push_headers(f: &mut Vec<Field>, h: &Headers, lines: &[Range<usize>]) {
     }
 }
 
-fn push_body(f: &mut Vec<Field>, framing: BodyFraming, len: u64, chunks: u32, preview: &str) {
+fn push_body(f: &mut Vec<Field>, framing: BodyFraming, len: u64, chunks: u32, preview: &[u8]) {
     let how = match framing {
         BodyFraming::None => return,
         BodyFraming::ContentLength => "Content-Length".to_string(),
@@ -714,7 +704,8 @@ fn push_body(f: &mut Vec<Field>, framing: BodyFraming, len: u64, chunks: u32, pr
     let glance = if preview.is_empty() {
         String::new()
     } else {
-        format!(": {}", quoted(preview, 60))
+        let kept = preview.len().min(60);
+        format!(": {}", quoted(&preview[..kept], 60, len - kept as u64))
     };
     f.push(Field::new(
         "body",

@@ -65,6 +65,7 @@ use crate::layers::Protocol;
 use crate::wire::application::http1::Headers;
 use crate::wire::application::websocket::{LengthEncoding, OpCode};
 use crate::wire::dissect::flow::{Direction, Piece, Transport};
+use crate::wire::text;
 use serde::Serialize;
 
 /// How much of a body or payload is kept as a preview in each event.
@@ -85,7 +86,10 @@ pub enum AppMessage {
         body_len: u64,
         /// Chunks of a chunked body (not counting the last, empty one).
         chunks: u32,
-        body_preview: String,
+        /// The body's first bytes (up to [`PREVIEW`]), serialised as text (invalid
+        /// UTF-8 replaced).
+        #[serde(serialize_with = "lossy_text")]
+        body_preview: Vec<u8>,
         upgrade_websocket: bool,
     },
     HttpResponse {
@@ -98,7 +102,10 @@ pub enum AppMessage {
         framing: BodyFraming,
         body_len: u64,
         chunks: u32,
-        body_preview: String,
+        /// The body's first bytes (up to [`PREVIEW`]), serialised as text (invalid
+        /// UTF-8 replaced).
+        #[serde(serialize_with = "lossy_text")]
+        body_preview: Vec<u8>,
         websocket_accept: Option<AcceptCheck>,
         /// After this response the connection speaks WebSocket.
         switches_to_websocket: bool,
@@ -183,7 +190,7 @@ impl Inflated {
         match self {
             Self::Message { len, text, hex } => {
                 let shown = match (text, hex) {
-                    (Some(t), _) => format!(": {t:?}"),
+                    (Some(t), _) => format!(": {}", text::quoted(t.as_bytes(), usize::MAX)),
                     (None, Some(h)) => format!(": hex {h}"),
                     _ => String::new(),
                 };
@@ -318,19 +325,14 @@ pub struct AppDecoder {
     protocol: Box<dyn StreamDecoder>,
 }
 
-/// The start of a body or payload, as text (invalid UTF-8 replaced), for a glance.
-fn preview(b: &[u8]) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(PREVIEW)]).into_owned()
+/// Bytes as text for JSON: invalid UTF-8 replaced (views escape the bytes themselves).
+fn lossy_text<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(b))
 }
 
 /// Bytes as lowercase hex digits, two per byte, no separator.
 fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
+    text::hex(b, "")
 }
 
 impl AppDecoder {

@@ -1,0 +1,223 @@
+//! One TCP connection to the Engine.IO server: HTTP requests one after another
+//! (keep-alive), each checked with `engineio::check` and served from its session; a
+//! request with `Upgrade: websocket` hands the connection to [`super::ws`].
+
+use super::{Shared, Slot};
+use crate::net::http::{ByteCount, HttpConn, HttpError};
+use crate::wire::application::engineio::{
+    check, GetAnswer, PostAnswer, Query, Refusal, RefusalCode, Route, Transport,
+};
+use crate::wire::application::http1::RequestHead;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// How long a keep-alive connection may sit idle between requests.
+const IDLE: Duration = Duration::from_secs(60);
+
+/// The most bytes kept from a client while its poll waits.
+const PIPELINED: usize = 16 * 1024;
+
+/// Serve requests on `stream` until the client closes it or a request ends it.
+pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let mut conn = HttpConn::new(stream, Arc::new(ByteCount::default()));
+    loop {
+        let (head, head_len) = match conn.read_request_head(IDLE).await {
+            Ok(Some(h)) => h,
+            Ok(None) | Err(_) => return,
+        };
+        let upgrade = head.headers.has_token("upgrade", "websocket");
+        if upgrade {
+            return super::ws::serve(conn, peer, head, head_len, shared).await;
+        }
+        let closes = head.headers.has_token("connection", "close");
+        match serve_request(&mut conn, &head, &shared).await {
+            Ok(Next::KeepAlive) if !closes => {}
+            Ok(_) | Err(_) => {
+                conn.shutdown().await;
+                return;
+            }
+        }
+    }
+}
+
+/// Whether the connection can carry another request.
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// Answer one HTTP request (not an upgrade).
+async fn serve_request(
+    conn: &mut HttpConn,
+    head: &RequestHead,
+    shared: &Arc<Shared>,
+) -> Result<Next, HttpError> {
+    let q = Query::parse(&head.target);
+    if !q.path.starts_with(&shared.config.path) {
+        respond(conn, 404, "text/plain", b"Not Found").await?;
+        return Ok(Next::KeepAlive);
+    }
+    let route = check(&head.method, false, &q, |sid| shared.transport_of(sid));
+    match route {
+        Err(refusal) => refuse(conn, refusal).await,
+        Ok(Route::Open { .. }) => match shared.open(Transport::Polling) {
+            Some(slot) => poll(conn, &slot, shared).await,
+            None => {
+                let full = Refusal {
+                    code: RefusalCode::Forbidden,
+                    rule: "the server holds as many sessions as it may",
+                };
+                refuse(conn, full).await
+            }
+        },
+        Ok(Route::Session { sid, .. }) => {
+            let Some(slot) = shared.find(&sid) else {
+                // It closed between the check and now.
+                let gone = Refusal {
+                    code: RefusalCode::UnknownSid,
+                    rule: "no open session has this sid",
+                };
+                return refuse(conn, gone).await;
+            };
+            match head.method.as_str() {
+                "GET" => poll(conn, &slot, shared).await,
+                "POST" => post(conn, head, &slot, shared).await,
+                _ => {
+                    respond(conn, 500, "text/plain", b"").await?;
+                    Ok(Next::KeepAlive)
+                }
+            }
+        }
+    }
+}
+
+/// A polling GET: answered at once, or when the session has something to send. The
+/// connection is watched meanwhile: a client that leaves ends the session.
+async fn poll(
+    conn: &mut HttpConn,
+    slot: &Arc<Slot>,
+    shared: &Arc<Shared>,
+) -> Result<Next, HttpError> {
+    let now = shared.now();
+    let body = match slot.with(|s| s.get(now)) {
+        GetAnswer::Body(b) => b,
+        GetAnswer::Refused => {
+            respond(conn, 400, "text/html", b"").await?;
+            return Ok(Next::KeepAlive);
+        }
+        GetAnswer::Wait => match wait_for_answer(conn, slot).await {
+            Some(body) => body,
+            None => return Ok(Next::Close),
+        },
+    };
+    respond(conn, 200, "text/plain; charset=UTF-8", body.as_bytes()).await?;
+    Ok(Next::KeepAlive)
+}
+
+/// Wait for the answer to a waiting GET while watching its connection: a client that
+/// leaves ends the session ("transport error"). `None` when there will be no answer.
+async fn wait_for_answer(conn: &mut HttpConn, slot: &Arc<Slot>) -> Option<String> {
+    let answer = slot.wait_for(|s| match s.take_poll_answer() {
+        Some(body) => Some(Some(body)),
+        None if !s.get_waiting() => Some(None),
+        None => None,
+    });
+    tokio::pin!(answer);
+    loop {
+        tokio::select! {
+            body = &mut answer => return body,
+            r = conn.read_more(IDLE, "waiting beside a poll") => {
+                // A quiet client is fine (the session's heartbeat answers the poll in
+                // time). A client does not send behind a waiting poll; one that does
+                // (beyond a request head's worth) is treated as gone.
+                let gone = !matches!(r, Ok(1..) | Err(HttpError::Timeout(_)));
+                if gone || conn.buf.len() > PIPELINED {
+                    slot.with(|s| s.get_aborted());
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// A POST: its body (bounded by maxPayload) into the session.
+async fn post(
+    conn: &mut HttpConn,
+    head: &RequestHead,
+    slot: &Arc<Slot>,
+    shared: &Arc<Shared>,
+) -> Result<Next, HttpError> {
+    let len = head
+        .headers
+        .get("content-length")
+        .and_then(|v| v.parse::<usize>().ok());
+    let Some(len) = len else {
+        respond(conn, 411, "text/plain", b"").await?;
+        return Ok(Next::Close);
+    };
+    if head.headers.get("content-type") == Some("application/octet-stream") {
+        // Revision 4 sends binary as base64 text; the reference server refuses this.
+        slot.with(|s| s.post_aborted());
+        respond(conn, 400, "text/html", b"").await?;
+        return Ok(Next::Close);
+    }
+    if slot.with(|s| s.post_begin()) == PostAnswer::Refused {
+        respond(conn, 400, "text/html", b"").await?;
+        return Ok(Next::Close);
+    }
+    if len > shared.config.session.max_payload {
+        slot.with(|s| s.post_too_large());
+        respond(conn, 413, "text/html", b"").await?;
+        return Ok(Next::Close);
+    }
+    slot.wait_for_room().await;
+    let body = conn.read_body(len, shared.config.request_timeout).await;
+    let now = shared.now();
+    let answer = match &body {
+        Ok(b) => slot.with(|s| s.post_body(b, now)),
+        Err(_) => {
+            slot.with(|s| s.post_aborted());
+            return Ok(Next::Close);
+        }
+    };
+    match answer {
+        PostAnswer::Ok => respond(conn, 200, "text/html", b"ok").await?,
+        PostAnswer::Refused => respond(conn, 400, "text/html", b"").await?,
+        PostAnswer::TooLarge => respond(conn, 413, "text/html", b"").await?,
+    }
+    Ok(Next::KeepAlive)
+}
+
+/// Answer a refused request with its status and JSON body.
+async fn refuse(conn: &mut HttpConn, refusal: Refusal) -> Result<Next, HttpError> {
+    let body = refusal.json_body();
+    respond(conn, refusal.status(), "application/json", body.as_bytes()).await?;
+    Ok(Next::KeepAlive)
+}
+
+/// Write a whole response with `Content-Length`.
+async fn respond(
+    conn: &mut HttpConn,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(), HttpError> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        411 => "Length Required",
+        413 => "Payload Too Large",
+        _ => "Internal Server Error",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\ncache-control: no-store\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    conn.write_all(&out).await
+}

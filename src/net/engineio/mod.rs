@@ -1,0 +1,347 @@
+//! An Engine.IO 4 server on real sockets: `wire::application::engineio::Session` (where
+//! every protocol decision is made) driven by netlab's HTTP connection (`net::http`), its
+//! WebSocket connection (`net::ws`) and tokio's timers.
+//!
+//! The API the layers above use:
+//!
+//! ```text
+//! let mut server = EngineServer::bind("127.0.0.1:0".parse()?, EngineConfig::default()).await?;
+//! while let Some(socket) = server.accept().await {      // one EngineSocket per session
+//!     tokio::spawn(async move {
+//!         while let Some(m) = socket.recv().await {      // Message::Text or Message::Binary
+//!             let _ = socket.send(m);                    // queued; the transport takes it
+//!         }
+//!         // socket.close_reason(): "transport close", "ping timeout", …
+//!     });
+//! }
+//! ```
+//!
+//! - [`EngineServer`]: binds, accepts TCP connections and serves each one (`conn`):
+//!   polling GETs and POSTs, and WebSockets, opened directly or as an upgrade (`ws`).
+//!   A new session is handed out by [`EngineServer::accept`].
+//! - [`EngineSocket`]: one session for the application: [`EngineSocket::recv`],
+//!   [`EngineSocket::next_event`] (also says when the session moved to its WebSocket),
+//!   [`EngineSocket::send`], [`EngineSocket::close`].
+//! - [`echo`]: the echo server of the Engine.IO test suite: every message comes back.
+//!
+//! Each session has one timer task that sleeps until the session's `poll_timeout` and
+//! removes the session from the table when it closes. Everything that changes a session
+//! wakes whoever waits on it (a polling GET, the WebSocket, the timer, the application).
+
+mod conn;
+mod ws;
+
+use crate::wire::application::engineio::{
+    CloseReason, Config, Event, Message, SendError, Session, Transport,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Notify};
+
+/// The server's settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The session parameters (ping interval and timeout, maxPayload, …).
+    pub session: Config,
+    /// The path requests must start with.
+    pub path: String,
+    /// How long a client may take to send a request head or a POST body.
+    pub request_timeout: Duration,
+    /// The most sessions open at once; a handshake beyond it is refused (403).
+    pub max_sessions: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            session: Config::default(),
+            path: "/engine.io/".to_owned(),
+            request_timeout: Duration::from_secs(10),
+            max_sessions: 10_000,
+        }
+    }
+}
+
+/// One session shared by the tasks that serve it.
+struct Slot {
+    session: Mutex<Session>,
+    changed: Notify,
+}
+
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, Session> {
+        // A panic while holding the lock leaves a session we can still read.
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run `f` on the session, then wake everyone waiting on it.
+    fn with<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let r = f(&mut self.lock());
+        self.changed.notify_waiters();
+        r
+    }
+
+    /// Wait until `f` returns `Some`, re-checking after every change.
+    async fn wait_for<R>(&self, mut f: impl FnMut(&mut Session) -> Option<R>) -> R {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(r) = f(&mut self.lock()) {
+                return r;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What every connection task shares: the sessions, the clock, the settings.
+struct Shared {
+    config: EngineConfig,
+    sessions: Mutex<HashMap<String, Arc<Slot>>>,
+    /// The zero of the sessions' clock.
+    started: Instant,
+    accepted: mpsc::Sender<EngineSocket>,
+}
+
+impl Shared {
+    fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn table(&self) -> MutexGuard<'_, HashMap<String, Arc<Slot>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An open session by its sid. A closed one is unknown at once, though its timer
+    /// task takes it out of the table a moment later.
+    fn find(&self, sid: &str) -> Option<Arc<Slot>> {
+        let slot = self.table().get(sid).cloned()?;
+        let open = slot.lock().closed().is_none();
+        open.then_some(slot)
+    }
+
+    /// The transport a session is on, for the request checks.
+    fn transport_of(&self, sid: &str) -> Option<Transport> {
+        self.find(sid).map(|slot| slot.lock().transport())
+    }
+
+    /// Open a session: register it, start its timer, hand it to the application.
+    /// `None` when the table is full or the OS has no randomness for a sid.
+    fn open(self: &Arc<Self>, transport: Transport) -> Option<Arc<Slot>> {
+        let sid = new_sid()?;
+        let session = Session::new(
+            sid.clone(),
+            self.config.session.clone(),
+            transport,
+            self.now(),
+        );
+        let slot = Arc::new(Slot {
+            session: Mutex::new(session),
+            changed: Notify::new(),
+        });
+        {
+            let mut table = self.table();
+            if table.len() >= self.config.max_sessions {
+                return None;
+            }
+            table.insert(sid.clone(), slot.clone());
+        }
+        tokio::spawn(run_timer(self.clone(), slot.clone()));
+        let socket = EngineSocket {
+            sid,
+            slot: slot.clone(),
+            shared: self.clone(),
+            reason: None,
+        };
+        // When nobody accepts sessions (or too many wait), the socket is dropped here,
+        // which closes the session.
+        let _ = self.accepted.try_send(socket);
+        Some(slot)
+    }
+}
+
+/// A session id as the reference server makes them: 15 random bytes in URL-safe base64
+/// (20 characters).
+fn new_sid() -> Option<String> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 15];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A session's timer: sleep until it needs time, feed it the time; when it has closed,
+/// take it out of the table (a later request with its sid is "Session ID unknown").
+async fn run_timer(shared: Arc<Shared>, slot: Arc<Slot>) {
+    loop {
+        let notified = slot.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let due = slot.lock().poll_timeout();
+        let Some(due) = due else { break };
+        let wake = tokio::time::Instant::from_std(shared.started + due);
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {
+                slot.with(|s| s.handle_timeout(shared.now()));
+            }
+            _ = &mut notified => {}
+        }
+    }
+    let sid = slot.lock().sid().to_owned();
+    shared.table().remove(&sid);
+}
+
+/// An Engine.IO server listening on a TCP port.
+pub struct EngineServer {
+    local: SocketAddr,
+    accepted: mpsc::Receiver<EngineSocket>,
+    listener_task: tokio::task::JoinHandle<()>,
+}
+
+impl EngineServer {
+    /// Listen on `addr` and serve in the background; sessions wait in [`accept`].
+    ///
+    /// [`accept`]: EngineServer::accept
+    pub async fn bind(addr: SocketAddr, config: EngineConfig) -> std::io::Result<EngineServer> {
+        let listener = crate::net::ws::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let (tx, accepted) = mpsc::channel(1024);
+        let shared = Arc::new(Shared {
+            config,
+            sessions: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+            accepted: tx,
+        });
+        let listener_task = tokio::spawn(listen(listener, shared));
+        Ok(EngineServer {
+            local,
+            accepted,
+            listener_task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The next new session.
+    pub async fn accept(&mut self) -> Option<EngineSocket> {
+        self.accepted.recv().await
+    }
+}
+
+impl Drop for EngineServer {
+    fn drop(&mut self) {
+        self.listener_task.abort();
+    }
+}
+
+async fn listen(listener: TcpListener, shared: Arc<Shared>) {
+    while let Ok((stream, peer)) = listener.accept().await {
+        tokio::spawn(conn::serve(stream, peer, shared.clone()));
+    }
+}
+
+/// One session, for the application.
+pub struct EngineSocket {
+    sid: String,
+    slot: Arc<Slot>,
+    shared: Arc<Shared>,
+    reason: Option<CloseReason>,
+}
+
+impl EngineSocket {
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// The transport the session is on now.
+    pub fn transport(&self) -> Transport {
+        self.slot.lock().transport()
+    }
+
+    /// The next event: a message, the upgrade to WebSocket, the end of the session.
+    /// `None` after the end has been handed out.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        if self.reason.is_some() {
+            return None;
+        }
+        let event = self.slot.wait_for(|s| s.poll_event()).await;
+        if let Event::Closed(reason) = event {
+            self.reason = Some(reason);
+        }
+        Some(event)
+    }
+
+    /// The next message; `None` once the session has ended (see [`close_reason`]).
+    ///
+    /// [`close_reason`]: EngineSocket::close_reason
+    pub async fn recv(&mut self) -> Option<Message> {
+        loop {
+            match self.next_event().await? {
+                Event::Message(m) => return Some(m),
+                Event::Upgraded | Event::Closed(_) => {}
+            }
+        }
+    }
+
+    /// Why the session ended, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.reason.or_else(|| self.slot.lock().closed())
+    }
+
+    /// Queue a message for the client.
+    pub fn send(&self, m: Message) -> Result<(), SendError> {
+        let now = self.shared.now();
+        self.slot.with(|s| s.send(m, now))
+    }
+
+    /// End the session from the server's side ("forced close").
+    pub fn close(&self) {
+        let now = self.shared.now();
+        self.slot.with(|s| s.close(now));
+    }
+}
+
+/// Dropping the socket ends the session ("forced close"), so a session nobody reads
+/// does not hold the client's messages forever.
+impl Drop for EngineSocket {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The most events a session holds for an application that has not taken them; beyond
+/// it, netlab stops reading that client's POSTs and WebSocket frames until it catches up.
+const MAX_PENDING_EVENTS: usize = 1024;
+
+impl Slot {
+    /// Wait (the backpressure) until the application has taken most of the events.
+    async fn wait_for_room(&self) {
+        self.wait_for(|s| {
+            (s.pending_events() < MAX_PENDING_EVENTS || s.closed().is_some()).then_some(())
+        })
+        .await
+    }
+}
+
+/// The Engine.IO test suite's echo server: every message goes back to its sender, on
+/// whichever transport the session is on. Runs until the server is dropped.
+pub async fn echo(mut server: EngineServer) {
+    while let Some(socket) = server.accept().await {
+        tokio::spawn(echo_session(socket));
+    }
+}
+
+/// Echo one session's messages until it ends; returns why it ended.
+pub async fn echo_session(mut socket: EngineSocket) -> Option<CloseReason> {
+    while let Some(m) = socket.recv().await {
+        if socket.send(m).is_err() {
+            break;
+        }
+    }
+    socket.close_reason()
+}
