@@ -3,7 +3,8 @@
 //! Library code returns errors that name the defect (`wire::Error::Truncated`,
 //! `io::ErrorKind::ConnectionRefused`). The layer that knows what netlab was doing wraps
 //! them in a [`Hinted`] context: a one-line message, an optional hint, and whether the
-//! mistake was in the command line (exit code 2) or in the world (exit code 1).
+//! mistake was in the command line (exit code 2), in the world (exit code 1), or the
+//! command did all it could with input that was cut short (exit code 3).
 //! `output::report_fatal` prints `error: …` and `hint: …` from it.
 
 use std::fmt;
@@ -15,6 +16,10 @@ pub enum ErrorKind {
     Usage,
     /// The command ran and failed: exit code 1.
     Failure,
+    /// The command ran to the end of its input, but the input was cut short (a capture
+    /// file ending in the middle of a record): everything complete was shown. Exit
+    /// code 3, so that a script can tell it from success and from failure.
+    Incomplete,
 }
 
 /// A message for people, with what to do about it.
@@ -39,6 +44,14 @@ impl Hinted {
             message: message.into(),
             hint: None,
             kind: ErrorKind::Failure,
+        }
+    }
+
+    pub fn incomplete(message: impl Into<String>) -> Hinted {
+        Hinted {
+            message: message.into(),
+            hint: None,
+            kind: ErrorKind::Incomplete,
         }
     }
 

@@ -258,9 +258,14 @@ fn every_supported_file_kind_reads() {
 }
 
 #[test]
-fn truncated_last_record_is_reported_not_fatal() {
+fn truncated_last_record_is_reported_after_every_complete_one_with_exit_code_3() {
     let r = netlab(&["capture", "--read", &fixture("http-ipv4-truncated.pcap")]);
-    assert_eq!(r.code(), 0, "{}", r.stderr);
+    assert_eq!(r.code(), 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is truncated") && r.stderr.contains("record 12"),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stdout.contains("11 packets shown") && r.stdout.contains("record 12 is truncated"),
         "{}",

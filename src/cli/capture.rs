@@ -34,6 +34,11 @@ use std::path::PathBuf;
 ///
 /// The captures the labs and docs read are built into netlab: `--examples` lists them
 /// (tcp-handshake, udp-exchange, http-keepalive, ws-demo, socketio, dns, …).
+///
+/// Exit status: 0 when the whole file was read; 3 when it ends in the middle of a record
+/// (a capture cut short: every complete record is shown, then the summary and an error
+/// name the cut record); 1 for other failures (a damaged record, a missing file);
+/// 2 for a mistake on the command line.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct CaptureArgs {

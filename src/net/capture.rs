@@ -21,6 +21,7 @@ use crate::wire::dissect::LinkType;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter, RawPcapPacket};
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::{DataLink, PcapError, TsResolution};
+use serde::Serialize;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -38,16 +39,32 @@ pub const SNAPLEN: usize = 262_144;
 pub struct Frame<'a> {
     /// Time since the Unix epoch, as the capture recorded it.
     pub ts: Duration,
+    /// How many digits after the second the capture's clock kept: 6 for microseconds
+    /// (pcap's classic files), 9 for nanoseconds (`tcpdump --nano`, pcapng's
+    /// `if_tsresol` 9). `ts` is exact to that many digits and says nothing below them.
+    pub ts_digits: u8,
     pub link: LinkType,
+    /// pcapng: the interface the packet was captured on.
+    pub interface: Option<&'a FileInterface>,
     pub data: &'a [u8],
     /// Length on the wire; more than `data.len()` when the snap length cut it.
     pub orig_len: u32,
+}
+
+impl Frame<'_> {
+    /// The record says the packet was shorter on the wire than the bytes it kept: the
+    /// file was written wrongly (a capture keeps at most what was on the wire). The
+    /// bytes are decoded anyway, as Wireshark decodes them.
+    pub fn claims_fewer_than_captured(&self) -> bool {
+        self.data.len() > self.orig_len as usize
+    }
 }
 
 /// An owned frame, for handing across threads.
 #[derive(Debug, Clone)]
 pub struct OwnedFrame {
     pub ts: Duration,
+    pub ts_digits: u8,
     pub link: LinkType,
     pub data: Vec<u8>,
     pub orig_len: u32,
@@ -57,7 +74,9 @@ impl OwnedFrame {
     pub fn borrow(&self) -> Frame<'_> {
         Frame {
             ts: self.ts,
+            ts_digits: self.ts_digits,
             link: self.link,
+            interface: None,
             data: &self.data,
             orig_len: self.orig_len,
         }
@@ -145,7 +164,17 @@ pub struct FileSource {
     scratch: Vec<u8>,
     /// pcap's single link type (pcapng: per interface).
     pub link: LinkType,
+    /// pcap's timestamp digits, 6 or 9 (pcapng: per interface).
+    ts_digits: u8,
     pub format: &'static str,
+}
+
+/// The digits after the second of a pcap file's timestamps.
+fn pcap_digits(r: TsResolution) -> u8 {
+    match r {
+        TsResolution::MicroSecond => 6,
+        TsResolution::NanoSecond => 9,
+    }
 }
 
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -170,9 +199,9 @@ impl FileSource {
         };
         if magic == PCAPNG_MAGIC {
             let r = PcapNgReader::new(stream).map_err(not_capture)?;
-            let mut ifaces = Vec::new();
+            let mut ifaces = Interfaces::default();
             for i in r.interfaces() {
-                ifaces.push(Interface::described_by(i));
+                ifaces.describe(i);
             }
             return Ok(FileSource {
                 path: path.into(),
@@ -182,11 +211,13 @@ impl FileSource {
                 offset: 0,
                 scratch: Vec::new(),
                 link: LinkType::Ethernet,
+                ts_digits: 6,
                 format: "pcapng",
             });
         }
         let r = PcapReader::new(stream).map_err(not_capture)?;
         let link = LinkType::from_linktype(u32::from(r.header().datalink));
+        let ts_digits = pcap_digits(r.header().ts_resolution);
         Ok(FileSource {
             path: path.into(),
             inner: Inner::PcapFile(Box::new(r)),
@@ -195,6 +226,7 @@ impl FileSource {
             offset: 24,
             scratch: Vec::new(),
             link,
+            ts_digits,
             format: "pcap",
         })
     }
@@ -211,6 +243,7 @@ impl FileSource {
             reason: describe(&e),
         })?;
         let link = LinkType::from_linktype(u32::from(r.header().datalink));
+        let ts_digits = pcap_digits(r.header().ts_resolution);
         Ok(FileSource {
             path,
             inner: Inner::Pcap(r),
@@ -219,12 +252,21 @@ impl FileSource {
             offset: 24,
             scratch: Vec::new(),
             link,
+            ts_digits,
             format: "pcap",
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// pcapng: every interface described so far, with the packets read from each.
+    pub fn interfaces(&self) -> &[FileInterface] {
+        match &self.inner {
+            Inner::PcapNg(_, ifaces) => &ifaces.all,
+            _ => &[],
+        }
     }
 
     /// Records read so far (packet records; pcapng's other blocks are not counted).
@@ -241,12 +283,12 @@ impl FileSource {
         let record = self.record + 1;
         match &mut self.inner {
             Inner::Pcap(r) => {
-                let link = self.link;
+                let link = (self.link, self.ts_digits);
                 let next = next_checked(r);
                 pcap_record(next, link, record, &mut self.record, &mut self.done)
             }
             Inner::PcapFile(r) => {
-                let link = self.link;
+                let link = (self.link, self.ts_digits);
                 let header = r.header();
                 let next = next_checked(r);
                 if let Some(Ok(p)) = &next {
@@ -308,9 +350,9 @@ fn borrow_cow(c: std::borrow::Cow<'_, [u8]>) -> &[u8] {
 /// as pcap-file's `next_packet`, which refuses a record whose original length exceeds the
 /// file's snapshot length. That is every cut packet of a capture taken with a snap
 /// length (`tcpdump -s 96`): the snapshot length bounds the bytes *kept*, not the
-/// packet. Refused: more bytes kept than the packet had, more kept than the larger of
-/// the file's snapshot length and 262,144 (libpcap's largest for any link type), and a
-/// timestamp fraction of a second or more.
+/// packet. Refused: more kept than the larger of the file's snapshot length and 262,144
+/// (libpcap's largest for any link type), and a timestamp fraction of a second or more.
+/// Read although wrong: more bytes kept than the packet had on the wire.
 fn next_checked<R: io::Read>(r: &mut PcapReader<R>) -> Option<Result<PcapPacket<'_>, PcapError>> {
     let h = r.header();
     r.next_raw_packet().map(|p| p.and_then(|p| checked(p, &h)))
@@ -335,9 +377,9 @@ fn checked<'a>(p: RawPcapPacket<'a>, h: &PcapHeader) -> Result<PcapPacket<'a>, P
     if p.incl_len > most_kept(h) {
         return Err(PcapError::InvalidField("PacketHeader incl_len > snap_len"));
     }
-    if p.incl_len > p.orig_len {
-        return Err(PcapError::InvalidField("PacketHeader incl_len > orig_len"));
-    }
+    // More bytes kept than the packet had (incl_len > orig_len) is a writer's mistake,
+    // but the bytes are there: they are read, as Wireshark reads them, and
+    // `Frame::claims_fewer_than_captured` lets the views say so.
     Ok(PcapPacket {
         timestamp: Duration::new(u64::from(p.ts_sec), nanos),
         orig_len: p.orig_len,
@@ -345,9 +387,10 @@ fn checked<'a>(p: RawPcapPacket<'a>, h: &PcapHeader) -> Result<PcapPacket<'a>, P
     })
 }
 
+/// A pcap record as a frame; `(link, ts_digits)` are the file header's.
 fn pcap_record<'a>(
     next: Option<Result<PcapPacket<'a>, PcapError>>,
-    link: LinkType,
+    (link, ts_digits): (LinkType, u8),
     record: u64,
     count: &mut u64,
     done: &mut bool,
@@ -369,7 +412,9 @@ fn pcap_record<'a>(
             let (ts, orig_len) = (p.timestamp, p.orig_len);
             Some(Ok(Frame {
                 ts,
+                ts_digits,
                 link,
+                interface: None,
                 data: borrow_cow(p.data),
                 orig_len,
             }))
@@ -409,27 +454,76 @@ struct Progress<'a> {
     done: &'a mut bool,
 }
 
-/// One pcapng interface: what its packets' link layer is, and its timestamp unit.
-#[derive(Debug, Clone, Copy)]
-struct Interface {
-    link: LinkType,
+/// One interface of a pcapng file, from its Interface Description Block: the id its
+/// packets name it by (counted from 0 in each section), its name and description when
+/// the writer recorded them (`if_name`, `if_description`: dumpcap does, mergecap keeps
+/// them), its link type and its timestamp unit. A pcap file has no such block: its one
+/// link type is in the file header.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileInterface {
+    pub id: u32,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub link: LinkType,
+    /// Digits after the second its timestamps have (at most 9: netlab keeps nanoseconds).
+    pub ts_digits: u8,
+    /// Packets read from it so far.
+    pub packets: u64,
     /// Timestamp units per second (the if_tsresol option).
+    #[serde(skip)]
     units_per_second: u64,
 }
 
-impl Interface {
+impl FileInterface {
     fn described_by(
+        id: usize,
         i: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
-    ) -> Interface {
-        Interface {
+    ) -> FileInterface {
+        use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption as O;
+        let (units_per_second, ts_digits) = ts_resolution(&i.options);
+        let (mut name, mut description) = (None, None);
+        for o in &i.options {
+            match o {
+                O::IfName(n) => name = Some(n.to_string()),
+                O::IfDescription(d) => description = Some(d.to_string()),
+                _ => {}
+            }
+        }
+        FileInterface {
+            id: u32::try_from(id).unwrap_or(u32::MAX),
+            name,
+            description,
             link: LinkType::from_linktype(u32::from(i.linktype)),
-            units_per_second: units_per_second(&i.options),
+            ts_digits,
+            packets: 0,
+            units_per_second,
         }
     }
 }
 
-/// The pcapng interfaces described so far, indexed by the interface id packets name.
-type Interfaces = Vec<Interface>;
+/// The pcapng interfaces described so far, every section's, in file order; packets name
+/// one by its id in their own section, which starts at `section`.
+#[derive(Default)]
+struct Interfaces {
+    all: Vec<FileInterface>,
+    section: usize,
+}
+
+impl Interfaces {
+    fn describe(
+        &mut self,
+        i: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
+    ) {
+        let id = self.all.len() - self.section;
+        self.all.push(FileInterface::described_by(id, i));
+    }
+
+    /// This section's interface `id`.
+    fn get_mut(&mut self, id: u32) -> Option<&mut FileInterface> {
+        let at = self.section.checked_add(usize::try_from(id).ok()?)?;
+        self.all.get_mut(at)
+    }
+}
 
 /// Read pcapng blocks until a packet: section headers start a new interface list,
 /// interface descriptions add to it, and other blocks (statistics, name resolution) are
@@ -437,7 +531,7 @@ type Interfaces = Vec<Interface>;
 #[inline]
 fn pcapng_record<'s>(
     r: &mut PcapNgReader<io::Chain<Cursor<[u8; 4]>, File>>,
-    ifaces: &mut Interfaces,
+    ifaces: &'s mut Interfaces,
     scratch: &'s mut Vec<u8>,
     at: &mut Progress<'_>,
 ) -> Option<Result<Frame<'s>, RecordProblem>> {
@@ -455,15 +549,17 @@ fn pcapng_record<'s>(
             }
         };
         match block {
-            Block::SectionHeader(_) => ifaces.clear(),
-            Block::InterfaceDescription(i) => ifaces.push(Interface::described_by(&i)),
+            Block::SectionHeader(_) => ifaces.section = ifaces.all.len(),
+            Block::InterfaceDescription(i) => ifaces.describe(&i),
             Block::EnhancedPacket(p) => {
                 *at.count = at.record;
-                return Some(enhanced_packet(&p, ifaces, scratch, at));
+                let iface = ifaces.get_mut(p.interface_id);
+                return Some(enhanced_packet(&p, iface, scratch, at));
             }
             Block::SimplePacket(p) => {
                 *at.count = at.record;
-                return Some(simple_packet(&p, ifaces, scratch, at.record));
+                let iface = ifaces.get_mut(0);
+                return Some(simple_packet(&p, iface, scratch, at.record));
             }
             _ => {}
         }
@@ -475,16 +571,12 @@ fn pcapng_record<'s>(
 #[inline]
 fn enhanced_packet<'s>(
     p: &pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock<'_>,
-    ifaces: &Interfaces,
+    iface: Option<&'s mut FileInterface>,
     scratch: &'s mut Vec<u8>,
     at: &mut Progress<'_>,
 ) -> Result<Frame<'s>, RecordProblem> {
     let record = at.record;
-    let Some(&Interface {
-        link,
-        units_per_second: units,
-    }) = ifaces.get(p.interface_id as usize)
-    else {
+    let Some(iface) = iface else {
         *at.done = true;
         return Err(RecordProblem::Corrupt {
             record,
@@ -494,53 +586,58 @@ fn enhanced_packet<'s>(
             ),
         });
     };
-    if let LinkType::Unknown(t) = link {
+    if let LinkType::Unknown(t) = iface.link {
         return Err(RecordProblem::UnsupportedLink {
             record,
             linktype: t,
         });
     }
+    iface.packets += 1;
     // pcap-file hands the raw timestamp over as nanoseconds; its real
     // unit is the interface's if_tsresol (microseconds by default).
     let raw = p.timestamp.as_nanos();
-    let nanos = raw.saturating_mul(1_000_000_000) / u128::from(units.max(1));
+    let nanos = raw.saturating_mul(1_000_000_000) / u128::from(iface.units_per_second.max(1));
     let ts = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
     let orig_len = p.original_len;
     scratch.clear();
     scratch.extend_from_slice(&p.data);
+    let iface: &'s FileInterface = iface;
     Ok(Frame {
         ts,
-        link,
+        ts_digits: iface.ts_digits,
+        link: iface.link,
+        interface: Some(iface),
         data: scratch,
         orig_len,
     })
 }
 
-/// A Simple Packet Block: no interface id and no timestamp; it belongs to the first
-/// interface.
+/// A Simple Packet Block: no interface id and no timestamp; it belongs to the section's
+/// first interface.
 #[inline]
 fn simple_packet<'s>(
     p: &pcap_file::pcapng::blocks::simple_packet::SimplePacketBlock<'_>,
-    ifaces: &Interfaces,
+    iface: Option<&'s mut FileInterface>,
     scratch: &'s mut Vec<u8>,
     record: u64,
 ) -> Result<Frame<'s>, RecordProblem> {
-    let link = ifaces
-        .first()
-        .map(|i| i.link)
-        .unwrap_or(LinkType::Unknown(u32::MAX));
-    if let LinkType::Unknown(t) = link {
-        return Err(RecordProblem::UnsupportedLink {
-            record,
-            linktype: t,
-        });
-    }
+    let iface = match iface {
+        Some(i) if !matches!(i.link, LinkType::Unknown(_)) => i,
+        other => {
+            let linktype = other.map_or(u32::MAX, |i| i.link.to_linktype());
+            return Err(RecordProblem::UnsupportedLink { record, linktype });
+        }
+    };
+    iface.packets += 1;
     let orig_len = p.original_len;
     scratch.clear();
     scratch.extend_from_slice(&p.data);
+    let iface: &'s FileInterface = iface;
     Ok(Frame {
         ts: Duration::ZERO,
-        link,
+        ts_digits: iface.ts_digits,
+        link: iface.link,
+        interface: Some(iface),
         data: scratch,
         orig_len,
     })
@@ -596,25 +693,36 @@ fn describe(e: &PcapError) -> String {
     }
 }
 
-/// pcapng's if_tsresol option (RFC draft-ietf-opsawg-pcapng §4.2): units per second.
-fn units_per_second(
+/// pcapng's if_tsresol option (RFC draft-ietf-opsawg-pcapng §4.2): units per second, and
+/// the digits after the second they give. The high bit says the unit is a power of 2
+/// (2^-n s, which needs about n × log10(2) decimal digits) instead of 10 (10^-n s: n
+/// digits). netlab keeps nanoseconds, so a finer unit shows 9 digits.
+fn ts_resolution(
     opts: &[pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption<'_>],
-) -> u64 {
+) -> (u64, u8) {
     use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption as O;
     for o in opts {
         if let O::IfTsResol(v) = o {
-            let exp = u32::from(v & 0x7f);
-            return if v & 0x80 == 0 {
-                10u64.checked_pow(exp).unwrap_or(1_000_000)
+            let exp = v & 0x7f;
+            let (units, digits) = if v & 0x80 == 0 {
+                (10u64.checked_pow(u32::from(exp)), exp)
             } else {
-                2u64.checked_pow(exp).unwrap_or(1_000_000)
+                // 2^10 = 1024 units need 4 digits: ceil(n × 0.30103), in integers.
+                let digits = (u32::from(exp) * 30_103).div_ceil(100_000) as u8;
+                (2u64.checked_pow(u32::from(exp)), digits)
+            };
+            return match units {
+                Some(u) => (u, digits.min(9)),
+                None => (1_000_000, 6),
             };
         }
     }
-    1_000_000 // default: microseconds
+    (1_000_000, 6) // default: microseconds
 }
 
-/// Writes frames to a pcap file (microsecond timestamps, the most widely readable kind).
+/// Writes frames to a pcap file: microsecond timestamps (the most widely readable kind),
+/// or nanoseconds when the first frame's clock kept more than 6 digits, so a
+/// nanosecond capture written back loses nothing.
 pub struct PcapSink {
     path: PathBuf,
     writer: Option<PcapWriter<BufWriter<File>>>,
@@ -645,10 +753,15 @@ impl PcapSink {
                 path: self.path.clone(),
                 source,
             })?;
+            let ts_resolution = if f.ts_digits > 6 {
+                TsResolution::NanoSecond
+            } else {
+                TsResolution::MicroSecond
+            };
             let header = PcapHeader {
                 datalink: DataLink::from(f.link.to_linktype()),
                 snaplen: SNAPLEN as u32,
-                ts_resolution: TsResolution::MicroSecond,
+                ts_resolution,
                 ..PcapHeader::default()
             };
             self.writer = Some(PcapWriter::with_header(BufWriter::new(file), header).map_err(wr)?);
@@ -874,10 +987,13 @@ mod tests {
     }
 
     #[test]
-    fn records_claiming_impossible_lengths_are_refused() {
-        // More bytes kept than the packet had.
+    fn records_claiming_impossible_lengths_are_refused_or_noted() {
+        // More bytes kept than the packet had: read (Wireshark decodes it too, with an
+        // expert note), and the frame says so.
         let mut src = FileSource::from_bytes(pcap_with_snaplen(80, &[(60, 50)])).unwrap();
-        assert!(matches!(src.next_frame(), Some(Err(_))));
+        let f = src.next_frame().unwrap().unwrap();
+        assert_eq!((f.data.len(), f.orig_len), (60, 50));
+        assert!(f.claims_fewer_than_captured());
         assert!(src.next_frame().is_none());
         // More kept than the snapshot length, up to 262,144, is read, as Wireshark
         // reads it (some writers put 0 or a wrong number in the header) ...
@@ -887,6 +1003,29 @@ mod tests {
         let big = SNAPLEN as u32 + 1;
         let mut src = FileSource::from_bytes(pcap_with_snaplen(80, &[(big, big)])).unwrap();
         assert!(matches!(src.next_frame(), Some(Err(_))));
+    }
+
+    #[test]
+    fn a_nanosecond_capture_is_written_back_in_nanoseconds() {
+        let path = std::env::temp_dir().join(format!("netlab-ns-{}.pcap", std::process::id()));
+        let ts = Duration::new(1_796_659_501, 102_775_562);
+        let frame = |ts_digits| Frame {
+            ts,
+            ts_digits,
+            interface: None,
+            link: LinkType::Ethernet,
+            data: b"0123456789abcdef",
+            orig_len: 16,
+        };
+        for (digits, back) in [(9, ts), (6, Duration::new(1_796_659_501, 102_775_000))] {
+            let mut sink = PcapSink::create(&path).unwrap();
+            sink.write(&frame(digits)).unwrap();
+            sink.finish(LinkType::Ethernet).unwrap();
+            let mut src = FileSource::open(&path).unwrap();
+            let f = src.next_frame().unwrap().unwrap();
+            assert_eq!((f.ts, f.ts_digits), (back, digits));
+        }
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -323,6 +323,7 @@ pub fn describe_fatal(err: &anyhow::Error) -> Option<FatalReport> {
         .or_else(|| io_kind.and_then(io_hint).map(str::to_owned));
     let exit_code = match hinted.map(|h| h.kind) {
         Some(ErrorKind::Usage) => 2,
+        Some(ErrorKind::Incomplete) => 3,
         _ => 1,
     };
     Some(FatalReport {
@@ -474,6 +475,9 @@ mod tests {
 
         let r = describe_fatal(&usage("bad port", "use 1-65535")).unwrap();
         assert_eq!((r.exit_code, r.hint.as_deref()), (2, Some("use 1-65535")));
+
+        let cut = anyhow::Error::new(crate::error::Hinted::incomplete("x.pcap is truncated"));
+        assert_eq!(describe_fatal(&cut).unwrap().exit_code, 3);
     }
 
     #[test]

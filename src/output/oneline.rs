@@ -38,15 +38,17 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 /// Append the start of the line: packet number, time of day and length on the wire
-/// (`"   4 09:15:02.118734    66 B  "`). The number and time are dimmed when colour is
-/// on: the facts to read come after them.
-pub fn write_head(s: &mut String, number: u64, ts_us: u64, orig_len: u32, color: bool) {
+/// (`"   4 09:15:02.118734    66 B  "`). The time has as many digits after the second
+/// as the capture kept (`ts` is nanoseconds since the epoch and that digit count:
+/// 6 for microseconds, 9 for nanoseconds). The number and time are dimmed when colour
+/// is on: the facts to read come after them.
+pub fn write_head(s: &mut String, number: u64, ts: (u64, u8), orig_len: u32, color: bool) {
     if color {
         s.push_str("\x1b[2m");
     }
     push_num_width(s, number, 4, false);
     s.push(' ');
-    push_time_of_day(s, ts_us);
+    push_time_of_day(s, ts.0, ts.1);
     if color {
         s.push_str("\x1b[0m");
     }
@@ -90,19 +92,22 @@ pub fn write_texts(s: &mut String, src: Option<&str>, dst: Option<&str>, info: O
     s.push_str(info.unwrap_or(""));
 }
 
-/// HH:MM:SS.uuuuuu in UTC.
-fn push_time_of_day(s: &mut String, ts_us: u64) {
-    let secs = ts_us / 1_000_000;
-    let us = ts_us % 1_000_000;
+/// HH:MM:SS.fff… in UTC, with `digits` digits after the second (cut, not rounded, as
+/// tcpdump and Wireshark show them; none and no point for 0).
+fn push_time_of_day(s: &mut String, ts_ns: u64, digits: u8) {
+    let secs = ts_ns / 1_000_000_000;
+    let ns = ts_ns % 1_000_000_000;
     push_pair(s, (secs / 3600) % 24);
     s.push(':');
     push_pair(s, (secs / 60) % 60);
     s.push(':');
     push_pair(s, secs % 60);
-    s.push('.');
-    push_pair(s, us / 10_000);
-    push_pair(s, us / 100 % 100);
-    push_pair(s, us % 100);
+    let digits = u32::from(digits.min(9));
+    if digits > 0 {
+        s.push('.');
+        // The first `digits` digits of the nine: ns / 10^(9 - digits), zero-padded.
+        push_num_width(s, ns / 10u64.pow(9 - digits), digits as usize, true);
+    }
 }
 
 /// `address:port` (`[address]:port` for IPv6), or the address alone without a port.
@@ -149,10 +154,19 @@ pub fn write_info(s: &mut String, d: &Dissection, ann: Option<&Annotation>, note
         LayerRepr::Icmpv4(_) | LayerRepr::Icmpv6(_) => {
             let summary = top.summary();
             s.push_str(summary.split_once(' ').map(|x| x.1).unwrap_or(&summary));
-            // An error message: say which conversation it is about.
-            if let Some(q) = d.layers.iter().rev().find(|l| l.quoted) {
+            // An error message: say which conversation it is about (from the innermost
+            // quoted header that is whole: RFC 792 quotes only 8 bytes of a TCP header).
+            let whole = |l: &&crate::wire::dissect::Layer| {
+                l.quoted && !matches!(l.repr, LayerRepr::Partial(_))
+            };
+            if let Some(q) = d.layers.iter().rev().find(whole) {
                 let _ = write!(s, ", about {}", q.summary());
             }
+        }
+        LayerRepr::Partial(p) => {
+            // The stop reason would say the same again.
+            p.push_line(s);
+            return;
         }
         LayerRepr::Ipv4(ip) if ip.frag_offset != 0 => {
             // A later fragment: only IP's header is here; the transport header travelled
@@ -265,7 +279,7 @@ mod tests {
 
     fn time_of_day(ts_us: u64) -> String {
         let mut s = String::with_capacity(15);
-        push_time_of_day(&mut s, ts_us);
+        push_time_of_day(&mut s, ts_us * 1000, 6);
         s
     }
 
@@ -277,6 +291,39 @@ mod tests {
         );
         assert_eq!(time_of_day(86_399_999_999), "23:59:59.999999");
         assert_eq!(time_of_day(10_203_040), "00:00:10.203040");
+    }
+
+    #[test]
+    fn time_of_day_shows_the_digits_the_capture_kept() {
+        let at = |ns: u64, digits: u8| {
+            let mut s = String::new();
+            push_time_of_day(&mut s, ns, digits);
+            s
+        };
+        // 16:05:01.102775562, from tests/fixtures/time-nsec.pcap's first record.
+        let ns = 1_796_659_501_102_775_562;
+        assert_eq!(at(ns, 9), "16:05:01.102775562");
+        assert_eq!(at(ns, 6), "16:05:01.102775");
+        assert_eq!(at(ns, 3), "16:05:01.102");
+        assert_eq!(at(ns, 0), "16:05:01");
+        assert_eq!(at(1_000_000_007, 9), "00:00:01.000000007");
+    }
+
+    #[test]
+    fn an_icmp_error_quoting_part_of_a_tcp_header_is_about_the_quoted_ip_packet() {
+        use crate::wire::dissect::{dissect, LinkType};
+        let mut p = crate::wire::dissect::tests::port_unreachable();
+        p[20 + 8 + 9] = 6; // the quoted packet's protocol: TCP, of which 8 bytes are quoted
+        let d = dissect(LinkType::Raw, &p);
+        assert!(matches!(
+            d.layers.last().unwrap().repr,
+            LayerRepr::Partial(_)
+        ));
+        let line = info(&d, None, &[]);
+        assert!(
+            line.contains(", about IPv4 127.0.0.1 → 127.0.0.1"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::Style;
 use crate::layers::{OsiLayer, Protocol};
 use crate::wire::application::tls;
 use crate::wire::dissect::app::AppLayer;
-use crate::wire::dissect::{Dissection, Layer, LayerRepr};
+use crate::wire::dissect::{Dissection, Layer, LayerRepr, LinkType};
 use crate::wire::text::{push_num, quoted};
 use std::fmt::Write as _;
 
@@ -111,6 +111,19 @@ pub fn write_layer_tree(
     }
     write_undecoded_payload(s, d, frame, app, style);
     write_leftovers(s, d, style);
+}
+
+/// `--layers` on a pcapng packet: the interface it was captured on, before its headers
+/// (Wireshark's "on interface NAME, id N").
+pub fn write_interface(s: &mut String, id: u32, name: Option<&str>, link: LinkType, style: &Style) {
+    let mut line = String::with_capacity(64);
+    let _ = write!(line, "  captured on interface {id}");
+    if let Some(n) = name {
+        let _ = write!(line, " ({n})");
+    }
+    let _ = write!(line, ", link type {link}");
+    s.push_str(&style.paint(super::Paint::Dim, line));
+    s.push('\n');
 }
 
 /// One field line under a layer: "      name               value".

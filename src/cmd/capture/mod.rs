@@ -394,11 +394,29 @@ fn read_frames(
             }
         }
     }
-    p.finish()?;
+    p.summary.interfaces = src.interfaces().to_vec();
+    let summary = p.finish()?;
+    if let Some(record) = summary.truncated_record {
+        return Err(truncated(label, record).into());
+    }
     match fatal {
         Some(e) => capture_failed(Err(e), format!("reading `{label}` stopped")),
         None => Ok(()),
     }
+}
+
+/// A file that ends in the middle of record `record`: every complete record was shown,
+/// and the exit code (3) tells a script the file was not whole.
+fn truncated(label: &str, record: u64) -> Hinted {
+    Hinted::incomplete(format!(
+        "`{label}` is truncated: it ends in the middle of record {record}; the {} complete \
+         records before it were read",
+        record - 1
+    ))
+    .with_hint(
+        "the capture was cut short (a disk full, a copy interrupted, tcpdump killed while \
+         writing); netlab exits with code 3 for a file like this",
+    )
 }
 
 #[cfg(not(feature = "capture"))]

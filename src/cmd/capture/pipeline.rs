@@ -3,7 +3,7 @@
 //! `--write`'s file, then handed to `--stats`, to `--follow`, or to the conversation
 //! table and out as a packet event.
 
-use super::report::{CaptureSummary, Decoded, LayerOut, PacketEvent, Reassembly};
+use super::report::{CaptureSummary, Decoded, LayerOut, PacketEvent, PacketInterface, Reassembly};
 use super::{applayers, follow, stats, Plan};
 use crate::error::HintExt;
 use crate::layers::Protocol;
@@ -78,6 +78,7 @@ impl<'o> Pipeline<'o> {
             checksums_not_verified: 0,
             tcp_notes: Default::default(),
             truncated_record: None,
+            interfaces: Vec::new(),
             written: plan.write.clone(),
             note: None,
             packets: Vec::new(),
@@ -180,9 +181,12 @@ impl<'o> Pipeline<'o> {
         let ev = PacketEvent {
             number,
             ts_us,
+            ts_ns: u64::try_from(f.ts.as_nanos()).unwrap_or(u64::MAX),
+            ts_digits: f.ts_digits,
             captured_len: f.data.len(),
             orig_len: f.orig_len,
             link: f.link,
+            interface: f.interface.filter(|_| self.full).map(PacketInterface::of),
             network: network(&d),
             protocol: d.top().map(|l| l.protocol),
             src: ips.map(|(s, _)| oneline::endpoint(s, ports.map(|p| p.0))),
@@ -195,6 +199,15 @@ impl<'o> Pipeline<'o> {
             layers: (self.full && json_fields).then(|| layers(&d, f.data, &app.layers)),
             payload: d.payload.clone(),
             stopped: d.stopped.clone(),
+            record_note: f.claims_fewer_than_captured().then(|| {
+                format!(
+                    "the record says {} bytes on the wire but holds {}: the file was written wrongly; \
+                     the {} bytes are decoded",
+                    f.orig_len,
+                    f.data.len(),
+                    f.data.len()
+                )
+            }),
             view: self.plan.view,
             frame: (human && self.plan.view.detailed()).then(|| f.data.to_vec()),
             dissection: human.then_some(d),

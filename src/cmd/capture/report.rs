@@ -7,6 +7,7 @@
 use super::stats::NoteCounts;
 use super::View;
 use crate::layers::Protocol;
+use crate::net::capture::FileInterface;
 use crate::output::{hexdump, oneline, packet, Paint, Render, Style};
 use crate::wire::checksum::Checked;
 use crate::wire::dissect::app::{AppLayer, AppMessage};
@@ -51,11 +52,22 @@ pub enum Decoded {
 #[derive(Debug, Serialize)]
 pub struct PacketEvent {
     pub number: u64,
-    /// Capture time, microseconds since the Unix epoch (UTC).
+    /// Capture time, microseconds since the Unix epoch (UTC), cut (not rounded) from
+    /// `ts_ns`.
     pub ts_us: u64,
+    /// Capture time, nanoseconds since the Unix epoch (UTC): exact to `ts_digits`
+    /// digits after the second.
+    pub ts_ns: u64,
+    /// How many digits after the second the capture's clock kept: 6 (microseconds) for
+    /// classic pcap files and live capture, 9 (nanoseconds) for `tcpdump --nano` files
+    /// and most pcapng files; pcapng's `if_tsresol` may say anything from 0 to 9.
+    pub ts_digits: u8,
     pub captured_len: usize,
     pub orig_len: u32,
     pub link: LinkType,
+    /// pcapng: the interface the packet was captured on (JSON and the detailed views).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<PacketInterface>,
     pub network: Option<Protocol>,
     pub protocol: Option<Protocol>,
     /// Source and destination (address:port), the one-line view's text: filled for JSON;
@@ -82,6 +94,10 @@ pub struct PacketEvent {
     pub reassembly: Option<Reassembly>,
     pub payload: Range<usize>,
     pub stopped: Option<Stopped>,
+    /// What is wrong with the file's record of this packet (it claims fewer bytes on
+    /// the wire than it keeps), when something is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_note: Option<String>,
     #[serde(skip)]
     pub(super) view: View,
     /// Human output: the dissection (and, for detailed views, the frame's bytes).
@@ -92,6 +108,26 @@ pub struct PacketEvent {
     /// Human output: application layers for the detailed views.
     #[serde(skip)]
     pub(super) app: Vec<AppLayer>,
+}
+
+/// The interface a packet was captured on, as a pcapng file names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PacketInterface {
+    /// The interface's number in the file (its section), as packets name it.
+    pub id: u32,
+    /// Its name (`if_name`), when the writer recorded one.
+    pub name: Option<String>,
+    pub link: LinkType,
+}
+
+impl PacketInterface {
+    pub fn of(i: &FileInterface) -> PacketInterface {
+        PacketInterface {
+            id: i.id,
+            name: i.name.clone(),
+            link: i.link,
+        }
+    }
 }
 
 /// What an IP fragment did to its datagram (`wire::internet::fragments`).
@@ -173,6 +209,9 @@ pub struct CaptureSummary {
     /// The conversation tracker's notes over the shown packets.
     pub tcp_notes: NoteCounts,
     pub truncated_record: Option<u64>,
+    /// pcapng: the interfaces the file describes, with the packets read from each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<FileInterface>,
     pub written: Option<PathBuf>,
     pub note: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -285,7 +324,7 @@ impl Render for PacketEvent {
         oneline::write_head(
             &mut line,
             self.number,
-            self.ts_us,
+            (self.ts_ns, self.ts_digits),
             self.orig_len,
             style.color,
         );
@@ -308,6 +347,11 @@ impl Render for PacketEvent {
         if let Some(r) = &self.reassembly {
             r.push_label(&mut line);
         }
+        if let Some(n) = &self.record_note {
+            line.push_str("  [");
+            line.push_str(n);
+            line.push(']');
+        }
         if let (Some(d), Some(frame)) = (&self.dissection, &self.frame) {
             let mut out = if style.color {
                 style.paint(Paint::Bold, &line)
@@ -317,6 +361,9 @@ impl Render for PacketEvent {
             out.push('\n');
             if self.view.layers {
                 out.reserve(2048);
+                if let Some(i) = &self.interface {
+                    packet::write_interface(&mut out, i.id, i.name.as_deref(), i.link, style);
+                }
                 packet::write_layer_tree(&mut out, d, frame, &self.app, style);
                 if let Some(p) = self.pdu_continues {
                     packet::write_continues(&mut out, p, style);
@@ -348,6 +395,22 @@ impl Render for CaptureSummary {
         ));
         if let Some(f) = &self.filter {
             s.push_str(&format!(", filter `{f}`"));
+        }
+        for i in &self.interfaces {
+            let name = i
+                .name
+                .as_deref()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default();
+            let about = i
+                .description
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            s.push_str(&format!(
+                "\ninterface {}{name}{about}: link type {}, {} packets",
+                i.id, i.link, i.packets
+            ));
         }
         if let Some(n) = self.loopback_duplicates_removed {
             s.push_str(&format!("\nloopback: {n} duplicate copies removed (a packet socket on lo sees each packet leave and arrive; shown once, as tcpdump does)"));

@@ -131,11 +131,15 @@ impl HandOff {
                 st.duplicates.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let ts = SystemTime::now()
+            // The time netlab read the frame, kept to the microsecond (the digits the
+            // frame says it has, and what --write stores).
+            let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default();
+            let ts = Duration::new(now.as_secs(), now.subsec_micros() * 1000);
             let frame = OwnedFrame {
                 ts,
+                ts_digits: 6,
                 link: LinkType::Ethernet,
                 orig_len: bytes.len() as u32,
                 data: bytes.to_vec(),

@@ -18,6 +18,7 @@ pub mod app;
 pub mod filter;
 pub mod flow;
 mod fragment;
+pub mod partial;
 pub use fragment::{reassembled, FragmentAt};
 
 use crate::layers::Protocol;
@@ -116,6 +117,8 @@ pub enum LayerRepr {
     Tcp(tcp::Repr),
     Udp(udp::Repr),
     Dns(Box<dns::Repr>),
+    /// A header the capture holds only part of: the fields present, the first missing.
+    Partial(partial::Partial),
 }
 
 /// One decoded header.
@@ -159,6 +162,7 @@ impl Layer {
             LayerRepr::Tcp(r) => r.to_string(),
             LayerRepr::Udp(r) => r.to_string(),
             LayerRepr::Dns(r) => r.to_string(),
+            LayerRepr::Partial(r) => format!("{} header {}", self.protocol.name(), r.brief()),
         }
     }
 
@@ -173,12 +177,13 @@ impl Layer {
             LayerRepr::Arp(r) => r.fields(),
             LayerRepr::Ipv4(r) => r.fields(header),
             LayerRepr::Ipv6(r) => r.fields(),
-            LayerRepr::Ipv6Ext(r) => r.fields(),
+            LayerRepr::Ipv6Ext(r) => r.fields(header),
             LayerRepr::Icmpv4(r) => r.fields(),
-            LayerRepr::Icmpv6(r) => r.fields(),
+            LayerRepr::Icmpv6(r) => r.fields(header),
             LayerRepr::Tcp(r) => r.fields(header),
             LayerRepr::Udp(r) => r.fields(),
             LayerRepr::Dns(r) => r.fields(),
+            LayerRepr::Partial(r) => r.fields(header),
         };
         for f in &mut v {
             f.span = f.span.start + self.header.start..f.span.end + self.header.start;
@@ -354,10 +359,38 @@ impl<'a> Walker<'a, '_> {
         self.d.stop(format!("{prefix}{what}: {e}"), Some(e));
     }
 
+    /// `protocol`'s header at `at` could not be decoded. When it was cut short, the
+    /// fields that are there still make a layer ([`partial`]) and the reason names the
+    /// first field missing.
+    fn cut(&mut self, at: usize, end: usize, protocol: Protocol, what: &str, e: Error) {
+        let (&Error::Truncated { needed, got, .. }, Some(table)) = (&e, partial::table(protocol))
+        else {
+            return self.fail(at, end, what, e);
+        };
+        if got == 0 {
+            return self.fail(at, end, what, e);
+        }
+        let p = partial::Partial::new(table, got, needed);
+        let prefix = if self.quoted { "quoted packet: " } else { "" };
+        let reason = format!("{prefix}{what} {}", p.describe());
+        let stop_at = (at + got).min(end);
+        self.layer(protocol, at..stop_at, LayerRepr::Partial(p));
+        self.rest(stop_at, end);
+        self.d.stop(reason, Some(e));
+    }
+
     fn ethernet(&mut self, at: usize) {
         let f = match ethernet::Frame::new_checked(&self.frame[at..]) {
             Ok(f) => f,
-            Err(e) => return self.fail(at, self.frame.len(), "Ethernet header", e),
+            Err(e) => {
+                return self.cut(
+                    at,
+                    self.frame.len(),
+                    Protocol::Ethernet,
+                    "Ethernet header",
+                    e,
+                )
+            }
         };
         let r = ethernet::Repr::parse(&f);
         self.layer(
@@ -445,7 +478,7 @@ impl<'a> Walker<'a, '_> {
         let end = self.frame.len();
         let p = match arp::Packet::new_checked(&self.frame[at..]) {
             Ok(p) => p,
-            Err(e) => return self.fail(at, end, "ARP packet", e),
+            Err(e) => return self.cut(at, end, Protocol::Arp, "ARP packet", e),
         };
         self.layer(
             Protocol::Arp,
@@ -461,7 +494,7 @@ impl<'a> Walker<'a, '_> {
         let buf = &self.frame[at..end];
         let p = match ipv4::Packet::new_header_checked(buf) {
             Ok(p) => p,
-            Err(e) => return self.fail(at, end, "IPv4 header", e),
+            Err(e) => return self.cut(at, end, Protocol::Ipv4, "IPv4 header", e),
         };
         let r = ipv4::Repr::parse(&p);
         let hl = r.header_len;
@@ -499,7 +532,7 @@ impl<'a> Walker<'a, '_> {
         let buf = &self.frame[at..end];
         let p = match ipv6::Packet::new_header_checked(buf) {
             Ok(p) => p,
-            Err(e) => return self.fail(at, end, "IPv6 header", e),
+            Err(e) => return self.cut(at, end, Protocol::Ipv6, "IPv6 header", e),
         };
         let r = ipv6::Repr::parse(&p);
         self.layer(
@@ -594,7 +627,7 @@ impl<'a> Walker<'a, '_> {
     fn tcp(&mut self, at: usize, buf: &'a [u8], ctx: IpCtx) {
         let s = match tcp::Segment::new_checked(buf) {
             Ok(s) => s,
-            Err(e) => return self.fail(at, ctx.end, "TCP header", e),
+            Err(e) => return self.cut(at, ctx.end, Protocol::Tcp, "TCP header", e),
         };
         let complete = ctx.complete && !self.quoted;
         let wire_len = ctx.claimed_end.saturating_sub(at);
@@ -608,7 +641,7 @@ impl<'a> Walker<'a, '_> {
     fn udp(&mut self, at: usize, buf: &'a [u8], ctx: IpCtx) {
         let d = match udp::Datagram::new_header_checked(buf) {
             Ok(d) => d,
-            Err(e) => return self.fail(at, ctx.end, "UDP header", e),
+            Err(e) => return self.cut(at, ctx.end, Protocol::Udp, "UDP header", e),
         };
         let mut r = udp::Repr::parse(&d, ctx.pseudo);
         if !ctx.complete && r.checksum_check != crate::wire::checksum::Checked::NotComputed {
@@ -627,7 +660,7 @@ impl<'a> Walker<'a, '_> {
     fn icmpv4(&mut self, at: usize, buf: &'a [u8], ctx: IpCtx) {
         let m = match icmpv4::Message::new_checked(buf) {
             Ok(m) => m,
-            Err(e) => return self.fail(at, ctx.end, "ICMP header", e),
+            Err(e) => return self.cut(at, ctx.end, Protocol::Icmpv4, "ICMP header", e),
         };
         let mut r = icmpv4::Repr::parse(&m, ctx.complete && !self.quoted);
         r.checksum_check = ctx.checked(r.checksum_check);
@@ -650,7 +683,7 @@ impl<'a> Walker<'a, '_> {
     fn icmpv6(&mut self, at: usize, buf: &'a [u8], ctx: IpCtx) {
         let m = match icmpv6::Message::new_checked(buf) {
             Ok(m) => m,
-            Err(e) => return self.fail(at, ctx.end, "ICMPv6 header", e),
+            Err(e) => return self.cut(at, ctx.end, Protocol::Icmpv6, "ICMPv6 header", e),
         };
         let (src, dst) = ctx.v6.unwrap_or((
             core::net::Ipv6Addr::UNSPECIFIED,
@@ -663,12 +696,14 @@ impl<'a> Walker<'a, '_> {
             ctx.complete && !self.quoted && ctx.v6.is_some(),
         );
         r.checksum_check = ctx.checked(r.checksum_check);
-        self.layer(
-            Protocol::Icmpv6,
-            at..at + icmpv6::HEADER_LEN,
-            LayerRepr::Icmpv6(r),
-        );
-        let data = at + icmpv6::HEADER_LEN;
+        // Neighbor discovery and MLDv2 reports are header to their last byte (options,
+        // records); other messages carry data after the body word.
+        let data = if icmpv6::is_whole_message(r.msg_type) {
+            ctx.end
+        } else {
+            at + icmpv6::HEADER_LEN
+        };
+        self.layer(Protocol::Icmpv6, at..data, LayerRepr::Icmpv6(r));
         self.rest(data, ctx.end);
         if icmpv6::is_error(r.msg_type) && !self.quoted && data < ctx.end {
             self.quoted = true;
@@ -786,9 +821,26 @@ pub(crate) mod tests {
             panic!("UDP expected")
         };
         assert_eq!(u.checksum_check, Checked::Unverifiable);
+        // 6 of UDP's 8 bytes: the ports and the length are there, the checksum is not.
         let d = dissect(LinkType::Ethernet, &LO_FRAME_UDP_HI[..40]);
-        assert_eq!(d.layers.len(), 2);
-        assert!(d.stopped.as_ref().unwrap().reason.contains("UDP"));
+        assert_eq!(d.layers.len(), 3);
+        let LayerRepr::Partial(p) = &d.layers[2].repr else {
+            panic!("a partial UDP header expected")
+        };
+        assert_eq!(p.fields_present, ["src_port", "dst_port", "length"]);
+        assert_eq!(p.first_missing, Some("checksum"));
+        let reason = &d.stopped.as_ref().unwrap().reason;
+        assert!(
+            reason.starts_with("UDP header cut short: 6 of 8 bytes")
+                && reason.ends_with("the first field missing is checksum"),
+            "{reason}"
+        );
+        let f = d.layers[2].fields(&LO_FRAME_UDP_HI[..40]);
+        assert_eq!(
+            (f[0].value.as_str(), f[0].span.clone()),
+            ("0x9c40 = 40000", 34..36)
+        );
+        assert_eq!(d.payload, 40..40);
     }
 
     #[test]

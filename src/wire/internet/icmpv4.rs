@@ -15,6 +15,12 @@
 //! +---------------------------------------------------------------+
 //! ```
 //!
+//! "Fragmentation needed and DF set" (type 3, code 4) is how path MTU discovery works
+//! (RFC 1191): a router that cannot forward a packet marked "don't fragment" drops it and
+//! answers with this error, writing the **next-hop MTU** (the largest packet the next
+//! link carries) in the last 2 bytes of the header, which RFC 792 left unused. The
+//! sender then sends smaller packets.
+//!
 //! An error message *quotes* the packet that caused it, so the sender can tell which of
 //! its conversations failed: the quoted UDP or TCP ports identify the socket. netlab
 //! decodes that quoted header too and marks it as quoted.
@@ -33,14 +39,17 @@ pub mod field {
     pub const REST: Range<usize> = 4..8;
     pub const IDENT: Range<usize> = 4..6;
     pub const SEQ: Range<usize> = 6..8;
+    /// Fragmentation needed (RFC 1191 §4): 2 unused bytes, then the next-hop MTU.
+    pub const UNUSED: Range<usize> = 4..6;
+    pub const NEXT_HOP_MTU: Range<usize> = 6..8;
 }
 
 pub const HEADER_LEN: usize = field::REST.end;
 
 /// Every field the views show: type, code and checksum, then the last 4 bytes of the
-/// header either as an echo's identifier and sequence number or, for other types, as
-/// one field.
-pub const FIELDS: [FieldSpec; 6] = [
+/// header as an echo's identifier and sequence number, as "fragmentation needed"'s
+/// unused half and next-hop MTU, or, for other types, as one field.
+pub const FIELDS: [FieldSpec; 8] = [
     FieldSpec::new(
         "type",
         field::TYPE,
@@ -67,7 +76,16 @@ pub const FIELDS: [FieldSpec; 6] = [
         field::REST,
         "echo: identifier and sequence number; errors: unused or MTU/pointer",
     ),
+    FieldSpec::new("unused", field::UNUSED, "zero"),
+    FieldSpec::new(
+        "next_hop_mtu",
+        field::NEXT_HOP_MTU,
+        "the largest packet the next link carries (RFC 1191): send smaller ones",
+    ),
 ];
+
+/// Destination unreachable's code 4: the packet needed fragmenting and said "don't".
+pub const FRAGMENTATION_NEEDED: (u8, u8) = (3, 4);
 
 /// Name a type/code pair.
 pub fn describe(ty: u8, code: u8) -> (&'static str, Option<&'static str>) {
@@ -137,6 +155,10 @@ impl<T: AsRef<[u8]>> Message<T> {
     pub fn seq(&self) -> u16 {
         be16(self.b(), field::SEQ)
     }
+    /// "Fragmentation needed": the next-hop MTU (0 from routers older than RFC 1191).
+    pub fn next_hop_mtu(&self) -> u16 {
+        be16(self.b(), field::NEXT_HOP_MTU)
+    }
     pub fn data(&self) -> &[u8] {
         &self.b()[HEADER_LEN..]
     }
@@ -157,6 +179,8 @@ pub struct Repr {
     pub checksum_check: Checked,
     /// Echo request/reply: identifier and sequence number.
     pub echo: Option<(u16, u16)>,
+    /// Fragmentation needed: the next-hop MTU (RFC 1191).
+    pub next_hop_mtu: Option<u16>,
     pub data_len: usize,
 }
 
@@ -169,12 +193,14 @@ impl Repr {
             checksum: m.checksum(),
             checksum_check: m.verify_checksum(complete),
             echo: matches!(ty, 0 | 8 | 13 | 14).then(|| (m.ident(), m.seq())),
+            next_hop_mtu: ((ty, m.code()) == FRAGMENTATION_NEEDED).then(|| m.next_hop_mtu()),
             data_len: m.data().len(),
         }
     }
     pub fn fields(&self) -> Vec<Field> {
         let (name, detail) = describe(self.msg_type, self.code);
-        let [ty, code, checksum, identifier, sequence, rest_of_header] = &FIELDS;
+        let [ty, code, checksum, identifier, sequence, rest_of_header, unused, next_hop_mtu] =
+            &FIELDS;
         let mut v = vec![
             ty.with(format!("{} ({name})", self.msg_type)),
             code.with(format!(
@@ -191,6 +217,9 @@ impl Repr {
         if let Some((id, seq)) = self.echo {
             v.push(identifier.with(id.to_string()));
             v.push(sequence.with(seq.to_string()));
+        } else if let Some(mtu) = self.next_hop_mtu {
+            v.push(unused.with("-".into()));
+            v.push(next_hop_mtu.with(mtu.to_string()));
         } else {
             v.push(rest_of_header.with("-".into()));
         }
@@ -207,6 +236,9 @@ impl fmt::Display for Repr {
         }
         if let Some((id, seq)) = self.echo {
             write!(f, " id {id} seq {seq}")?;
+        }
+        if let Some(mtu) = self.next_hop_mtu {
+            write!(f, " next-hop MTU {mtu}")?;
         }
         Ok(())
     }
@@ -241,6 +273,26 @@ mod tests {
             ("destination unreachable", Some("port unreachable"))
         );
         assert!(is_error(3) && !is_error(8));
+    }
+
+    /// The router's answer in `tests/fixtures/pmtu-netns.pcap` (a 1400-byte datagram with
+    /// DF towards a link of MTU 1280): the first 8 bytes, checksum as sent.
+    #[test]
+    fn rfc1191_fragmentation_needed_carries_the_next_hop_mtu() {
+        let m = [0x03, 0x04, 0x9b, 0x59, 0x00, 0x00, 0x05, 0x00];
+        let r = Repr::parse(&Message::new_checked(&m[..]).unwrap(), false);
+        assert_eq!(r.next_hop_mtu, Some(1280));
+        assert_eq!(
+            r.to_string(),
+            "ICMP destination unreachable (fragmentation needed and DF set) next-hop MTU 1280"
+        );
+        let f = r.fields();
+        let mtu = f.iter().find(|f| f.name == "next_hop_mtu").unwrap();
+        assert_eq!((mtu.value.as_str(), mtu.span.clone()), ("1280", 6..8));
+        // Port unreachable's same bytes are unused, not an MTU.
+        let m = [0x03, 0x03, 0x9b, 0x59, 0x00, 0x00, 0x05, 0x00];
+        let r = Repr::parse(&Message::new_checked(&m[..]).unwrap(), false);
+        assert_eq!(r.next_hop_mtu, None);
     }
 
     #[test]

@@ -16,6 +16,8 @@
 
 use crate::layers::Protocol;
 use crate::wire::checksum::{self, Checked};
+use crate::wire::internet::{mld, nd};
+use crate::wire::link::ethernet::Mac;
 use crate::wire::{be16, be32, need_len, Field, FieldSpec, Result};
 use core::net::Ipv6Addr;
 use serde::Serialize;
@@ -90,6 +92,13 @@ pub fn is_error(ty: u8) -> bool {
     ty < 128
 }
 
+/// Messages whose every byte is theirs: neighbor discovery (its options) and MLDv2
+/// reports (their records). The views decode them whole; other messages end their
+/// header after the body word (echo data, a quoted packet).
+pub fn is_whole_message(ty: u8) -> bool {
+    nd::options_start(ty).is_some() || ty == mld::REPORT_V2
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Message<T: AsRef<[u8]>> {
     buffer: T,
@@ -146,6 +155,14 @@ pub struct Repr {
     pub mtu: Option<u32>,
     /// Neighbor discovery target address.
     pub target: Option<Ipv6Addr>,
+    /// Router advertisement: its fixed part.
+    pub router_advert: Option<nd::RouterAdvert>,
+    /// Neighbor advertisement: router, solicited, override.
+    pub na_flags: Option<nd::NaFlags>,
+    /// Neighbor discovery: the first link-layer address option's MAC.
+    pub link_addr: Option<Mac>,
+    /// MLDv2 report: how many records it says it holds.
+    pub mld_records: Option<u16>,
     pub data_len: usize,
 }
 
@@ -170,10 +187,20 @@ impl Repr {
             } else {
                 None
             },
+            router_advert: (ty == 134)
+                .then(|| nd::RouterAdvert::parse(m.b()))
+                .flatten(),
+            na_flags: (ty == 136).then(|| nd::NaFlags::from_word(w)),
+            link_addr: nd::options_start(ty).and_then(|at| nd::first_link_addr(m.b(), at)),
+            mld_records: (ty == mld::REPORT_V2)
+                .then(|| mld::record_count(m.b()))
+                .flatten(),
             data_len: m.data().len(),
         }
     }
-    pub fn fields(&self) -> Vec<Field> {
+    /// Field list for views; `message` is the message's bytes as the layer holds them
+    /// (all of a neighbor discovery message or MLDv2 report, for its options or records).
+    pub fn fields(&self, message: &[u8]) -> Vec<Field> {
         let (name, detail) = describe(self.msg_type, self.code);
         let [ty, code, checksum, identifier, sequence, mtu, body, target] = &FIELDS;
         let mut v = vec![
@@ -194,11 +221,33 @@ impl Repr {
             v.push(sequence.with(seq.to_string()));
         } else if let Some(m) = self.mtu {
             v.push(mtu.with(m.to_string()));
+        } else if let Some(ra) = self.router_advert {
+            v.extend(ra.fields());
+        } else if let Some(f) = self.na_flags {
+            v.push(Field::new(
+                "flags",
+                f.describe(),
+                nd::field::NA_FLAGS,
+                "R: sent by a router, S: answers a solicitation, O: replace the cached address",
+            ));
+        } else if self.mld_records.is_some() {
+            v.push(Field::new(
+                "reserved",
+                "-".into(),
+                mld::field::RESERVED,
+                "zero",
+            ));
         } else {
             v.push(body.with("-".into()));
         }
         if let Some(t) = self.target {
             v.push(target.with(t.to_string()));
+        }
+        if let Some(start) = nd::options_start(self.msg_type) {
+            nd::option_fields(message, start, &mut v);
+        }
+        if self.mld_records.is_some() {
+            mld::fields(message, &mut v);
         }
         v
     }
@@ -217,8 +266,26 @@ impl fmt::Display for Repr {
         if let Some(t) = self.target {
             write!(f, " target {t}")?;
         }
+        if let Some(flags) = self.na_flags {
+            write!(f, " ({})", flags.describe())?;
+        }
+        match (self.link_addr, self.msg_type) {
+            (Some(mac), 136 | 137) => write!(f, " is at {mac}")?,
+            (Some(mac), _) => write!(f, " from {mac}")?,
+            (None, _) => {}
+        }
+        if let Some(ra) = self.router_advert {
+            write!(
+                f,
+                ", hop limit {}, router lifetime {} s",
+                ra.cur_hop_limit, ra.router_lifetime
+            )?;
+        }
+        if let Some(n) = self.mld_records {
+            write!(f, ", {n} record{}", if n == 1 { "" } else { "s" })?;
+        }
         if let Some(m) = self.mtu {
-            write!(f, " mtu {m}")?;
+            write!(f, " MTU {m}")?;
         }
         Ok(())
     }

@@ -27,6 +27,14 @@
 //! fragment header (44), always 8 bytes:
 //! | next header | reserved | fragment offset (13 bits) | res | M | identification (32) |
 //! ```
+//!
+//! Hop-by-hop and destination options headers carry *options* (RFC 8200 §4.2), each a
+//! type, a length and that many bytes of data, except Pad1, a single zero byte. Padding
+//! (Pad1, PadN) fills the header to a multiple of 8 bytes. The two highest bits of the
+//! type say what a node that does not know the option must do (skip it, or drop the
+//! packet, with or without an ICMPv6 error), and the third whether the data may change
+//! on the way. The best known is Router Alert (RFC 2711): "routers, look inside this
+//! packet", which every MLD message carries so that routers see it.
 
 use crate::layers::Protocol;
 use crate::wire::internet::ipv4::IpProtocol;
@@ -70,6 +78,152 @@ pub mod ext_field {
 
 /// Every extension header is a multiple of 8 bytes, and at least 8.
 pub const EXT_UNIT: usize = 8;
+
+/// Option types of hop-by-hop and destination options headers (IANA's "Destination
+/// Options and Hop-by-Hop Options" registry).
+pub mod option {
+    /// One byte of padding, with no length byte.
+    pub const PAD1: u8 = 0x00;
+    /// Two or more bytes of padding.
+    pub const PADN: u8 = 0x01;
+    /// RFC 2473 §5.1: how many more times the packet may be tunnelled.
+    pub const TUNNEL_ENCAP_LIMIT: u8 = 0x04;
+    /// RFC 2711: routers should look at this packet (value 0: MLD, 1: RSVP).
+    pub const ROUTER_ALERT: u8 = 0x05;
+    /// RFC 2675: a payload over 65,535 bytes (hop-by-hop only).
+    pub const JUMBO: u8 = 0xc2;
+    /// RFC 6275 §6.3: Mobile IPv6's home address (destination options).
+    pub const HOME_ADDRESS: u8 = 0xc9;
+}
+
+/// One option of a hop-by-hop or destination options header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Option<'a> {
+    pub kind: u8,
+    /// Where the option starts, from the extension header's first byte.
+    pub offset: usize,
+    /// The data after the type and length bytes (Pad1: none).
+    pub data: &'a [u8],
+}
+
+impl Ipv6Option<'_> {
+    /// The option's length byte (Pad1 has none).
+    pub fn len_byte(&self) -> Option<u8> {
+        (self.kind != option::PAD1).then_some(self.data.len() as u8) // at most 255 by construction
+    }
+
+    /// The bytes the option takes in the header.
+    pub fn span(&self) -> std::ops::Range<usize> {
+        let head = if self.kind == option::PAD1 { 1 } else { 2 };
+        self.offset..self.offset + head + self.data.len()
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            option::PAD1 => "Pad1",
+            option::PADN => "PadN",
+            option::TUNNEL_ENCAP_LIMIT => "tunnel encapsulation limit",
+            option::ROUTER_ALERT => "Router Alert",
+            option::JUMBO => "Jumbo Payload",
+            option::HOME_ADDRESS => "home address",
+            // RFC 4727 §4.1: reserved for experiments.
+            0x1e | 0x3e | 0x5e | 0x7e | 0x9e | 0xbe | 0xde | 0xfe => "experimental",
+            _ => "unknown option",
+        }
+    }
+
+    /// Router Alert's value: 0 MLD, 1 RSVP, 2 Active Networks (RFC 2711 §2.1).
+    pub fn router_alert(&self) -> Option<u16> {
+        match (self.kind, self.data) {
+            (option::ROUTER_ALERT, &[a, b]) => Some(u16::from_be_bytes([a, b])),
+            _ => None,
+        }
+    }
+
+    /// What a node that does not know this option does (RFC 8200 §4.2: the type's two
+    /// highest bits).
+    pub fn if_unknown(&self) -> &'static str {
+        match self.kind >> 6 {
+            0 => "skip it",
+            1 => "drop the packet",
+            2 => "drop the packet and send ICMPv6 parameter problem",
+            _ => "drop the packet and send ICMPv6 parameter problem unless multicast",
+        }
+    }
+
+    /// The value as the layer view shows it.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} (type 0x{:02x}", self.name(), self.kind);
+        if let Some(l) = self.len_byte() {
+            s.push_str(&format!(", {l} bytes"));
+        }
+        s.push(')');
+        match (self.router_alert(), self.kind) {
+            (Some(v), _) => {
+                let what = match v {
+                    0 => " (MLD)",
+                    1 => " (RSVP)",
+                    2 => " (Active Networks)",
+                    _ => "",
+                };
+                s.push_str(&format!(": {v}{what}"));
+            }
+            (None, option::PAD1 | option::PADN) => {}
+            (None, option::JUMBO) if self.data.len() == 4 => {
+                let len =
+                    u32::from_be_bytes([self.data[0], self.data[1], self.data[2], self.data[3]]);
+                s.push_str(&format!(": payload length {len}"));
+            }
+            (None, option::TUNNEL_ENCAP_LIMIT) if self.data.len() == 1 => {
+                s.push_str(&format!(": {}", self.data[0]));
+            }
+            (None, _) => {
+                s.push_str(&format!("; if unknown: {}", self.if_unknown()));
+            }
+        }
+        s
+    }
+}
+
+/// Walk the options of a hop-by-hop or destination options header (`header` is the
+/// whole extension header, its first two bytes included). Each step consumes at least
+/// one byte, so the walk ends; an option that runs past the header is an error, after
+/// the options before it were handed to `each`.
+pub fn walk_options<'a>(header: &'a [u8], mut each: impl FnMut(Ipv6Option<'a>)) -> Result<()> {
+    let mut at = ext_field::OPTIONS_START;
+    while at < header.len() {
+        let kind = header[at];
+        if kind == option::PAD1 {
+            each(Ipv6Option {
+                kind,
+                offset: at,
+                data: &[],
+            });
+            at += 1;
+            continue;
+        }
+        let Some(&len) = header.get(at + 1) else {
+            return Err(Error::Malformed {
+                protocol: Protocol::Ipv6,
+                reason: "an option's length byte is past the end of its header",
+            });
+        };
+        let end = at + 2 + usize::from(len);
+        let Some(data) = header.get(at + 2..end) else {
+            return Err(Error::Malformed {
+                protocol: Protocol::Ipv6,
+                reason: "an option runs past the end of its header",
+            });
+        };
+        each(Ipv6Option {
+            kind,
+            offset: at,
+            data,
+        });
+        at = end;
+    }
+    Ok(())
+}
 
 /// Every field of the fixed header the views show, in their order: name, bytes, meaning.
 /// Version, traffic class and flow label share the first 4 bytes (4, 8 and 20 bits).
@@ -311,7 +465,9 @@ impl ExtRepr {
         })
     }
 
-    pub fn fields(&self) -> Vec<Field> {
+    /// Field list for the views; `header` is the extension header's bytes (for its
+    /// options).
+    pub fn fields(&self, header: &[u8]) -> Vec<Field> {
         let mut v = vec![Field::new(
             "next_header",
             self.next_header.to_string(),
@@ -372,12 +528,22 @@ impl ExtRepr {
                     ext_field::HDR_EXT_LEN,
                     "length in 8-byte units, not counting the first 8",
                 ));
-                v.push(Field::new(
-                    "options",
-                    format!("{} bytes", self.len - ext_field::OPTIONS_START),
-                    ext_field::OPTIONS_START..self.len,
-                    "type-length-value options (padding included)",
-                ));
+                let walked = walk_options(header, |o| {
+                    v.push(Field::new(
+                        "option",
+                        o.describe(),
+                        o.span(),
+                        "type, length and data of one option (RFC 8200 §4.2)",
+                    ))
+                });
+                if let Err(e) = walked {
+                    v.push(Field::new(
+                        "options",
+                        format!("malformed: {e}"),
+                        ext_field::OPTIONS_START..self.len,
+                        "type-length-value options (padding included)",
+                    ));
+                }
             }
         }
         v
@@ -450,6 +616,35 @@ mod tests {
             })
         );
         assert_eq!(frag.next_header, IpProtocol::Udp);
+    }
+
+    /// The hop-by-hop header of an MLDv2 report from `tests/fixtures/ipv6-nd-mld-netns.pcap`
+    /// (Router Alert for MLD, then PadN of 0 bytes), and the one python3 sent through
+    /// IPV6_HOPOPTS (Router Alert, then two Pad1): the options and their bytes.
+    #[test]
+    fn hop_by_hop_options_are_walked() {
+        let mld = [0x3a, 0x00, 0x05, 0x02, 0x00, 0x00, 0x01, 0x00];
+        let mut seen = Vec::new();
+        walk_options(&mld, |o| seen.push((o.name(), o.span(), o.router_alert()))).unwrap();
+        assert_eq!(
+            seen,
+            [("Router Alert", 2..6, Some(0)), ("PadN", 6..8, None)]
+        );
+        let pad1 = [0x11, 0x00, 0x05, 0x02, 0x00, 0x00, 0x00, 0x00];
+        let mut kinds = Vec::new();
+        walk_options(&pad1, |o| kinds.push((o.kind, o.len_byte()))).unwrap();
+        assert_eq!(kinds, [(5, Some(2)), (0, None), (0, None)]);
+        let e = ExtRepr::parse(IpProtocol::HopByHop, &mld).unwrap();
+        let f = e.fields(&mld);
+        let ra = f.iter().find(|f| f.name == "option").unwrap();
+        assert_eq!(ra.value, "Router Alert (type 0x05, 2 bytes): 0 (MLD)");
+        // An option longer than its header is named, not read past the end.
+        let bad = [0x3a, 0x00, 0x1e, 0x09, 0x00, 0x00, 0x00, 0x00];
+        assert!(walk_options(&bad, |_| {}).is_err());
+        assert!(e
+            .fields(&bad)
+            .iter()
+            .any(|f| f.value.starts_with("malformed")));
     }
 
     #[test]

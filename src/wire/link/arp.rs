@@ -14,6 +14,14 @@
 //! A request is broadcast with the target MAC unknown (zero); the owner of the target IP
 //! answers with a unicast reply. Nothing on loopback needs ARP: you see it between two
 //! network namespaces joined by a veth pair, or on a real LAN.
+//!
+//! The same packet also *announces* and *checks* addresses ([`Kind`]): a **gratuitous
+//! ARP** names its sender's own address as the target (nobody is asked anything; every
+//! host that hears it updates its cache), and RFC 5227's address conflict detection
+//! sends an **ARP probe** ("is 10.0.0.7 taken?", from sender address 0.0.0.0 so that no
+//! cache learns an address not yet owned) and then an **ARP announcement** (a request
+//! whose sender and target address are the new address). Wireshark names them by the
+//! same rules, which netlab follows.
 
 use crate::layers::Protocol;
 use crate::wire::link::ethernet::Mac;
@@ -169,27 +177,78 @@ pub struct Repr {
     pub sender_ip: Ipv4Addr,
     pub target_mac: Mac,
     pub target_ip: Ipv4Addr,
+    /// What the packet is for, from its addresses.
+    pub kind: Kind,
+}
+
+/// What an ARP packet is for, read from its addresses as Wireshark reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A question ("who has ...?") or its answer.
+    Ordinary,
+    /// Sender and target protocol address are the same: the sender tells everyone its
+    /// own MAC and IP address (a request or a reply; RFC 5227 §3 calls it "broadcast ARP
+    /// announcement" in general).
+    Gratuitous,
+    /// RFC 5227 §2.1.1: a request with sender address 0.0.0.0 and target MAC zero, asking
+    /// whether anyone already uses the target address.
+    Probe,
+    /// RFC 5227 §2.3: a gratuitous request with target MAC zero, claiming the address
+    /// after the probes found no one using it.
+    Announcement,
+}
+
+impl Kind {
+    /// Classify by the addresses. Wireshark's order: same sender and target address
+    /// first (an announcement when it is a request with an unknown target MAC), then
+    /// the probe.
+    pub fn of(op: Operation, spa: Ipv4Addr, tha: Mac, tpa: Ipv4Addr) -> Kind {
+        let unknown_target = tha == Mac([0; 6]);
+        match op {
+            Operation::Request if spa == tpa && unknown_target => Kind::Announcement,
+            Operation::Request | Operation::Reply if spa == tpa => Kind::Gratuitous,
+            Operation::Request if spa.is_unspecified() && unknown_target => Kind::Probe,
+            _ => Kind::Ordinary,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ordinary => "ordinary",
+            Kind::Gratuitous => "gratuitous ARP",
+            Kind::Probe => "ARP probe",
+            Kind::Announcement => "ARP announcement",
+        }
+    }
 }
 
 impl Repr {
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Repr {
+        let (operation, sender_ip, target_mac, target_ip) =
+            (p.oper(), p.sender_ip(), p.target_mac(), p.target_ip());
         Repr {
             htype: p.htype(),
             ptype: p.ptype(),
-            operation: p.oper(),
+            operation,
             sender_mac: p.sender_mac(),
-            sender_ip: p.sender_ip(),
-            target_mac: p.target_mac(),
-            target_ip: p.target_ip(),
+            sender_ip,
+            target_mac,
+            target_ip,
+            kind: Kind::of(operation, sender_ip, target_mac, target_ip),
         }
     }
 
     pub fn fields(&self) -> Vec<Field> {
-        let op = match self.operation {
+        let mut op = match self.operation {
             Operation::Request => "1 (request)".to_owned(),
             Operation::Reply => "2 (reply)".to_owned(),
             Operation::Unknown(o) => format!("{o} (unknown)"),
         };
+        if self.kind != Kind::Ordinary {
+            op.push_str(": ");
+            op.push_str(self.kind.name());
+        }
         let [htype, ptype, hlen, plen, oper, sender_mac, sender_ip, target_mac, target_ip] =
             &FIELDS;
         vec![
@@ -208,6 +267,16 @@ impl Repr {
 
 impl fmt::Display for Repr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (request, target) = (self.operation == Operation::Request, self.target_ip);
+        match self.kind {
+            Kind::Gratuitous if request => {
+                return write!(f, "gratuitous ARP for {target} (request)")
+            }
+            Kind::Gratuitous => return write!(f, "gratuitous ARP for {target} (reply)"),
+            Kind::Probe => return write!(f, "ARP who has {target}? (ARP probe)"),
+            Kind::Announcement => return write!(f, "ARP announcement for {target}"),
+            Kind::Ordinary => {}
+        }
         match self.operation {
             Operation::Request => {
                 write!(f, "ARP who has {}? tell {}", self.target_ip, self.sender_ip)
@@ -239,6 +308,39 @@ mod tests {
         assert_eq!(r.target_ip, Ipv4Addr::new(10, 200, 0, 2));
         assert_eq!(r.to_string(), "ARP who has 10.200.0.2? tell 10.200.0.1");
         assert_eq!(r.fields().len(), FIELDS.len());
+    }
+
+    /// The four kinds RFC 5227 and Wireshark name, from the addresses of
+    /// `tests/fixtures/arp-kinds-netns.pcap` (which `capture_tshark` checks against
+    /// tshark's `arp.isgratuitous`, `arp.isprobe` and `arp.isannouncement`), plus the
+    /// corner cases tshark was asked about: a probe whose target MAC is the broadcast
+    /// address is an ordinary request, and a probe for 0.0.0.0 counts as an announcement.
+    #[test]
+    fn gratuitous_probe_and_announcement() {
+        use Operation::{Reply, Request};
+        let (zero, bcast) = (Mac([0; 6]), Mac([0xff; 6]));
+        let (none, own, new) = (
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::new(10, 196, 1, 1),
+            Ipv4Addr::new(10, 196, 1, 7),
+        );
+        for (op, spa, tha, tpa, kind) in [
+            (Request, own, zero, new, Kind::Ordinary),
+            (Reply, new, zero, own, Kind::Ordinary),
+            (Request, none, zero, new, Kind::Probe),
+            (Request, none, bcast, new, Kind::Ordinary),
+            (Request, new, zero, new, Kind::Announcement),
+            (Request, own, bcast, own, Kind::Gratuitous),
+            (Reply, own, bcast, own, Kind::Gratuitous),
+            (Reply, new, zero, new, Kind::Gratuitous),
+            (Request, none, zero, none, Kind::Announcement),
+        ] {
+            assert_eq!(
+                Kind::of(op, spa, tha, tpa),
+                kind,
+                "{op:?} {spa} {tha} {tpa}"
+            );
+        }
     }
 
     #[test]
