@@ -12,13 +12,13 @@
 //! the two servers (random, or from a clock): each is renamed by its first appearance.
 
 mod common;
+mod socketio_support;
 
 use netlab::wire::application::socketio::{
     Action, AppEvent, Data, DisconnectReason, EngineMessage, Options, RecoveryOptions, Server,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 /// `(client, step)`: a message to send, `close` (drop the connection), `open` (a new
@@ -219,28 +219,9 @@ fn renamed(logs: Vec<Vec<String>>) -> Vec<Vec<String>> {
 
 #[test]
 fn recovery_replays_what_the_real_server_replays() {
-    let Some(modules) = common::node_modules("socket.io") else {
+    let Some(real) = socketio_support::run_real_server(SCRIPT, STEPS) else {
         return;
     };
-    let out = Command::new("timeout")
-        .args(["20", "node", "-e", SCRIPT])
-        .arg(serde_json::to_string(STEPS).unwrap())
-        .env("NETLAB_NODE_MODULES", &modules)
-        .env(
-            "NETLAB_SIO_STEPS",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/socketio_support/steps.js"
-            ),
-        )
-        .output()
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let real: Value = serde_json::from_slice(&out.stdout).expect("node wrote JSON");
     let real_logs: Vec<Vec<String>> = serde_json::from_value(real["logs"].clone()).unwrap();
     let real_heard: Vec<String> = serde_json::from_value(real["heard"].clone()).unwrap();
     assert!(

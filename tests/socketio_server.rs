@@ -9,6 +9,7 @@
 //! played by `tests/socketio_support/steps.js`, which waits on the server, not on a clock.
 
 mod common;
+mod socketio_support;
 
 use netlab::wire::application::socketio::{
     Action, AppEvent, Data, EngineMessage, Options, Server, Target,
@@ -16,7 +17,6 @@ use netlab::wire::application::socketio::{
 use netlab::wire::application::socketio::{Emit, Flags};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 /// The steps: which client (0, 1, 2) sends which message (text, or `bin:` and hex).
@@ -211,29 +211,9 @@ fn without_ids(logs: Vec<Vec<String>>) -> Vec<Vec<String>> {
 
 #[test]
 fn the_same_application_answers_the_same_bytes_as_the_real_server() {
-    let Some(modules) = common::node_modules("socket.io") else {
+    let Some(real) = socketio_support::run_real_server(SCRIPT, STEPS) else {
         return;
     };
-    let steps: Vec<(usize, &str)> = STEPS.to_vec();
-    let out = Command::new("timeout")
-        .args(["20", "node", "-e", SCRIPT])
-        .arg(serde_json::to_string(&steps).unwrap())
-        .env("NETLAB_NODE_MODULES", &modules)
-        .env(
-            "NETLAB_SIO_STEPS",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/socketio_support/steps.js"
-            ),
-        )
-        .output()
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let real: Value = serde_json::from_slice(&out.stdout).expect("node wrote JSON");
     let real_logs: Vec<Vec<String>> = serde_json::from_value(real["logs"].clone()).unwrap();
     let mut real_reasons: Vec<String> = serde_json::from_value(real["reasons"].clone()).unwrap();
     let (logs, mut reasons) = netlab_run();
