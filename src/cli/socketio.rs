@@ -1,0 +1,68 @@
+//! `netlab socketio ...`: arguments only (the lab is in `cmd/socketio/`).
+
+use clap::{Args, Subcommand, ValueEnum};
+
+/// Socket.IO (protocol 5) on top of Engine.IO: namespaces, events, acknowledgements,
+/// binary attachments and rooms, with the packets shown as they travel.
+#[derive(Debug, Args)]
+pub struct SocketioArgs {
+    #[command(subcommand)]
+    pub command: SocketioCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SocketioCommand {
+    Server(ServerArgs),
+}
+
+/// What the server does with the events it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppKind {
+    /// Every event goes back to its sender under the same name with the same arguments
+    /// (binary included); an event that asks for an acknowledgement is acknowledged with
+    /// its arguments instead.
+    Echo,
+    /// A chat: `nick NAME`, `join ROOM`, `leave ROOM`, `message TEXT` (to your rooms, or
+    /// to everyone when you are in none), `private SOCKET-ID TEXT`, `typing` (volatile).
+    Chat,
+}
+
+/// Run a Socket.IO server that real Socket.IO clients (socket.io-client 4, a browser)
+/// connect to, over HTTP long-polling, WebSocket, or polling then the upgrade.
+///
+/// It prints `listening on http://HOST:PORT/socket.io/` and then one line per Engine.IO
+/// session (opened, upgraded, closed), per socket joining or leaving a namespace (with
+/// the reason, in the real server's words) and per event. With `--trace` you also see
+/// every Socket.IO packet in both directions as it travels in Engine.IO messages:
+/// `0{"sid":..}` the CONNECT answer, `42["chat","hi"]` an EVENT, `431["ok"]` an ACK,
+/// `451-["file",{"_placeholder":true,"num":0}]` then the binary attachment.
+///
+/// Only the main namespace `/` exists: a client that asks for another one is refused
+/// with CONNECT_ERROR `{"message":"Invalid namespace"}`. Ctrl-C (or SIGTERM) closes
+/// every session (`server shutting down`) and stops.
+///
+/// Examples:
+///
+///   netlab socketio server --port 3000
+///   netlab socketio server --port 3000 --trace
+///   netlab socketio server --app chat
+///   netlab socketio server --port 0 --jsonl      (the first line says which port)
+///
+/// From Node: `io("http://127.0.0.1:3000").emit("hello", "world", (answer) => ...)`.
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ServerArgs {
+    /// Address to listen on. 127.0.0.1 keeps the server on this machine.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 lets the kernel choose (the URL printed says which).
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// The application behind the server.
+    #[arg(long, value_enum, default_value_t = AppKind::Echo)]
+    pub app: AppKind,
+    /// Show every Socket.IO packet in both directions.
+    #[arg(long)]
+    pub trace: bool,
+}
