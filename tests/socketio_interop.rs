@@ -1,0 +1,288 @@
+//! `netlab socketio server --app echo` against the reference client (socket.io-client 4,
+//! run by node): long-polling only, WebSocket only, polling then the upgrade; events
+//! echoed, acknowledgements, binary attachments, a namespace that does not exist, and the
+//! reasons each side gives when a socket leaves. Every server binds 127.0.0.1 on a port
+//! the kernel chooses (its first JSON line says which); every wait is bounded.
+
+mod common;
+
+use common::Background;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A netlab echo server and its URL (`http://127.0.0.1:PORT`).
+fn echo_server() -> (Background, String) {
+    let args: Vec<String> = ["socketio", "server", "--port", "0", "--app", "echo"]
+        .map(String::from)
+        .to_vec();
+    let (server, first) = Background::start(&args);
+    assert_eq!(first["event"], "listening", "{first}");
+    assert_eq!(first["path"], "/socket.io/", "{first}");
+    let url = first["url"].as_str().expect("a URL").to_owned();
+    let base = url.trim_end_matches("/socket.io/").to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{url}");
+    (server, base)
+}
+
+/// Run the reference client with `plan`; its JSON lines.
+fn client(peers: &Path, url: &str, plan: Value) -> Vec<Value> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/socketio_support/client.js"
+    );
+    let mut child = std::process::Command::new("node")
+        .arg(script)
+        .arg(url)
+        .arg(plan.to_string())
+        .env("NETLAB_NODE_MODULES", peers)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let start = Instant::now();
+    while child.try_wait().expect("node is waited for").is_none() {
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("the client did not end within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("node's output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+fn named<'a>(lines: &'a [Value], name: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["event"] == name).collect()
+}
+
+/// The one line named `name`.
+fn one<'a>(lines: &'a [Value], name: &str) -> &'a Value {
+    let found = named(lines, name);
+    assert_eq!(found.len(), 1, "one {name:?} in {lines:#?}");
+    found[0]
+}
+
+/// Wait until the server has logged a line with this `event` (and `reason`, if given).
+fn server_logs(server: &mut Background, event: &str, reason: Option<&str>) -> bool {
+    server.wait_for(
+        |l| l["event"] == event && reason.is_none_or(|r| l["reason"] == r),
+        LIMIT,
+    )
+}
+
+/// Every byte value, as the plan writes a Buffer.
+fn all_bytes() -> Value {
+    json!({"$bin": (0..=255).collect::<Vec<u8>>()})
+}
+
+/// An event with text, numbers, nesting and unicode, echoed under its own name.
+fn echo_once(transports: Value, upgrade: bool, after_upgrade: bool) -> (Vec<Value>, Vec<Value>) {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return (Vec::new(), Vec::new());
+    };
+    let (mut server, url) = echo_server();
+    let args = json!(["world ✓", 42, {"nested": [true, null, 1.5]}]);
+    let plan = json!({
+        "transports": transports, "upgrade": upgrade, "emitAfterUpgrade": after_upgrade,
+        "emit": [{"name": "hello", "args": args}], "expect": 1,
+    });
+    let lines = client(&peers, &url, plan);
+    let echoed = one(&lines, "event");
+    assert_eq!(echoed["name"], "hello");
+    assert_eq!(echoed["args"], args);
+    assert!(server_logs(&mut server, "session_close", None));
+    let log = server.stop();
+    // The socket id the client was given is the one the server logged.
+    let id = one(&lines, "connect")["id"].clone();
+    assert_eq!(one(&log, "connect")["socket"], id, "{log:#?}");
+    let event = one(&log, "event");
+    assert_eq!((&event["name"], &event["args"]), (&json!("hello"), &args));
+    (lines, log)
+}
+
+#[test]
+fn polling_only_echoes_an_event() {
+    let (lines, log) = echo_once(json!(["polling"]), false, false);
+    if lines.is_empty() {
+        return;
+    }
+    assert_eq!(one(&lines, "connect")["transport"], "polling");
+    assert_eq!(one(&log, "session_open")["transport"], "polling");
+    assert!(named(&log, "upgrade").is_empty(), "{log:#?}");
+}
+
+#[test]
+fn websocket_only_echoes_an_event() {
+    let (lines, log) = echo_once(json!(["websocket"]), false, false);
+    if lines.is_empty() {
+        return;
+    }
+    assert_eq!(one(&lines, "connect")["transport"], "websocket");
+    assert_eq!(one(&log, "session_open")["transport"], "websocket");
+    assert!(named(&log, "upgrade").is_empty(), "{log:#?}");
+}
+
+#[test]
+fn polling_then_upgrade_echoes_on_the_websocket() {
+    let (lines, log) = echo_once(json!(["polling", "websocket"]), true, true);
+    if lines.is_empty() {
+        return;
+    }
+    assert_eq!(one(&lines, "upgrade")["transport"], "websocket");
+    assert_eq!(one(&log, "session_open")["transport"], "polling");
+    one(&log, "upgrade");
+    // The event went after the upgrade, so the server saw the upgrade first.
+    let at = |name: &str| log.iter().position(|l| l["event"] == name);
+    assert!(at("upgrade") < at("event"), "{log:#?}");
+}
+
+#[test]
+fn an_event_with_ack_is_acknowledged_with_its_arguments() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (mut server, url) = echo_server();
+    let plan = json!({
+        "transports": ["websocket"],
+        "emit": [{"name": "question", "args": ["a", 1], "ack": true},
+                 {"name": "second", "args": [{"b": [2]}], "ack": true}],
+        "expect": 2,
+    });
+    let lines = client(&peers, &url, plan);
+    let acks = named(&lines, "ack");
+    assert_eq!(acks.len(), 2, "{lines:#?}");
+    assert_eq!(
+        *acks[0],
+        json!({"event": "ack", "name": "question", "args": ["a", 1]})
+    );
+    assert_eq!(
+        *acks[1],
+        json!({"event": "ack", "name": "second", "args": [{"b": [2]}]})
+    );
+    // Acknowledged instead of echoed.
+    assert!(named(&lines, "event").is_empty(), "{lines:#?}");
+    assert!(server_logs(&mut server, "session_close", None));
+    let log = server.stop();
+    let asked: Vec<&Value> = named(&log, "event").iter().map(|e| &e["ack"]).collect();
+    assert_eq!(asked, [&json!(0), &json!(1)], "{log:#?}");
+}
+
+/// Buffers anywhere in the arguments come back intact, as event and as ack, on `transports`.
+fn binary_round_trip(transports: Value) {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (_server, url) = echo_server();
+    let args = json!([all_bytes(), {"inner": [{"$bin": [1, 2, 3]}, "x"]}, {"$bin": []}]);
+    let plan = json!({
+        "transports": transports, "upgrade": false,
+        "emit": [{"name": "file", "args": args}, {"name": "file", "args": args, "ack": true}],
+        "expect": 2,
+    });
+    let lines = client(&peers, &url, plan);
+    assert_eq!(one(&lines, "event")["args"], args, "{lines:#?}");
+    assert_eq!(one(&lines, "ack")["args"], args, "{lines:#?}");
+}
+
+#[test]
+fn binary_attachments_are_echoed_intact_over_polling() {
+    binary_round_trip(json!(["polling"]));
+}
+
+#[test]
+fn binary_attachments_are_echoed_intact_over_websocket() {
+    binary_round_trip(json!(["websocket"]));
+}
+
+#[test]
+fn a_namespace_that_does_not_exist_is_refused() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (mut server, url) = echo_server();
+    let plan = json!({"transports": ["websocket"], "namespace": "/admin"});
+    let lines = client(&peers, &url, plan);
+    let refused = one(&lines, "connect_error");
+    assert_eq!(refused["message"], "Invalid namespace", "{lines:#?}");
+    assert_eq!(refused["data"], Value::Null);
+    assert!(named(&lines, "connect").is_empty(), "{lines:#?}");
+    assert!(server_logs(&mut server, "session_close", None));
+    let log = server.stop();
+    assert!(named(&log, "connect").is_empty(), "{log:#?}");
+}
+
+/// The reason the client and the server give when the client ends as `end` says.
+fn reasons(end: &str) -> Option<(String, String)> {
+    let peers = common::node_peers(&["socket.io-client"])?;
+    let (mut server, url) = echo_server();
+    let plan = json!({"transports": ["websocket"], "expect": 0, "end": end});
+    let lines = client(&peers, &url, plan);
+    let client_said = one(&lines, "disconnect")["reason"].as_str()?.to_owned();
+    assert!(server_logs(&mut server, "disconnect", None));
+    let log = server.stop();
+    let server_said = one(&log, "disconnect")["reason"].as_str()?.to_owned();
+    Some((client_said, server_said))
+}
+
+#[test]
+fn a_client_that_disconnects_its_socket() {
+    let Some((client, server)) = reasons("disconnect") else {
+        return;
+    };
+    assert_eq!(client, "io client disconnect");
+    assert_eq!(server, "client namespace disconnect");
+}
+
+#[test]
+fn a_client_that_closes_its_connection() {
+    let Some((client, server)) = reasons("close") else {
+        return;
+    };
+    // socket.io-client's own words for a connection its application closed.
+    assert_eq!(client, "forced close");
+    assert_eq!(server, "transport close");
+}
+
+#[test]
+fn a_server_that_shuts_down() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    for transports in [json!(["websocket"]), json!(["polling"])] {
+        let (mut server, url) = echo_server();
+        let plan = json!({"transports": transports, "upgrade": false, "expect": 0, "end": "wait"});
+        let (tx, rx) = std::sync::mpsc::channel();
+        let run = {
+            let (peers, url) = (peers.clone(), url.clone());
+            std::thread::spawn(move || {
+                let lines = client(&peers, &url, plan);
+                let _ = tx.send(());
+                lines
+            })
+        };
+        assert!(server_logs(&mut server, "connect", None), "{transports}");
+        server.terminate();
+        assert!(rx.recv_timeout(LIMIT).is_ok(), "the client ended");
+        let lines = run.join().expect("the client thread");
+        assert_eq!(
+            one(&lines, "disconnect")["reason"],
+            "transport close",
+            "{transports}"
+        );
+        let log = server.stop();
+        assert_eq!(one(&log, "shutting_down")["signal"], "SIGTERM");
+        assert_eq!(one(&log, "disconnect")["reason"], "server shutting down");
+    }
+}
