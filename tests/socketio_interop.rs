@@ -286,3 +286,73 @@ fn a_server_that_shuts_down() {
         assert_eq!(one(&log, "disconnect")["reason"], "server shutting down");
     }
 }
+
+#[test]
+fn the_chat_app_with_two_real_clients() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let args: Vec<String> = ["socketio", "server", "--port", "0", "--app", "chat"]
+        .map(String::from)
+        .to_vec();
+    let (_server, first) = Background::start(&args);
+    assert_eq!(first["app"], "chat", "{first}");
+    let url = first["url"].as_str().expect("a URL");
+    let url = url.trim_end_matches("/socket.io/");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/socketio_support/chat.js"
+    );
+    let mut child = std::process::Command::new("node")
+        .args([script, url])
+        .env("NETLAB_NODE_MODULES", &peers)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let start = Instant::now();
+    while child.try_wait().expect("node is waited for").is_none() {
+        assert!(start.elapsed() < LIMIT, "the chat did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("node's output");
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(output.status.success(), "{lines:#?}");
+    let ids = lines.iter().find(|l| l["client"] == "ids").expect("ids");
+    let (a, b) = (ids["a"].clone(), ids["b"].clone());
+    let got = |client: &str, event: &str| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["client"] == client && l["event"] == event)
+            .map(|l| l["args"].clone())
+            .collect()
+    };
+    let answer = |client: &str, ack: &str| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["client"] == client && l["ack"] == ack)
+            .map(|l| l["args"][0].clone())
+            .collect()
+    };
+    assert_eq!(got("a", "welcome")[0][0]["id"], a);
+    assert_eq!(answer("a", "nick"), [json!({"ok": true})]);
+    // To the room, not back to the sender.
+    let hi = json!([{"from": a, "nick": "ann", "text": "hi all"}]);
+    assert_eq!(got("b", "message"), [hi]);
+    assert!(got("a", "message").is_empty(), "{lines:#?}");
+    let psst = json!([{"from": b, "nick": null, "text": "psst"}]);
+    assert_eq!(got("a", "private"), [psst]);
+    assert_eq!(
+        answer("a", "private"),
+        [json!({"error": "no socket \"nobody\" here"})]
+    );
+    assert_eq!(got("b", "typing"), [json!([{"from": a, "nick": "ann"}])]);
+    assert!(got("a", "typing").is_empty(), "{lines:#?}");
+    assert_eq!(
+        answer("a", "dance"),
+        [json!({"error": "unknown command \"dance\""})]
+    );
+    assert_eq!(got("a", "left"), [json!([{"id": b, "nick": null}])]);
+}

@@ -228,3 +228,42 @@ impl Render for Line {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn binary_arguments_are_shown_as_their_length_and_bytes() {
+        let data = Data::Array(vec![
+            Data::Json(json!("x")),
+            Data::Object(vec![("file".into(), Data::Binary(vec![1, 2, 0xff]))]),
+            Data::Binary((0..40).collect()),
+        ]);
+        let long = format!(
+            "<40 bytes: {} …>",
+            (0..32u8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        assert_eq!(
+            shown(&data),
+            json!(["x", {"file": "<3 bytes: 01 02 ff>"}, long])
+        );
+    }
+
+    #[test]
+    fn a_traced_packet_says_its_direction_in_json() {
+        let line = Line::packet(
+            "abc",
+            Direction::In,
+            &EngineMessage::Text("2[\"a\"]".into()),
+        );
+        assert_eq!(
+            serde_json::to_value(&line).unwrap(),
+            json!({"event": "packet", "session": "abc", "direction": "in", "text": "2[\"a\"]"})
+        );
+    }
+}

@@ -335,3 +335,43 @@ fn hand_over(socket: &EngineSocket, out: Outbound) {
 pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<EngineServer> {
     EngineServer::bind(addr, engine_config()).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    #[test]
+    fn socket_ids_look_like_the_real_servers_and_differ() {
+        // The CONNECT answer a real socket.io 4.8 server sent: `0{"sid":"wZX3oN0bSVIhsaknAAAI"}`.
+        let real = "wZX3oN0bSVIhsaknAAAI";
+        let mut io = machine(Options::default());
+        io.open("s1", Duration::ZERO);
+        io.message("s1", EngineMessage::Text("0".into()), Duration::ZERO);
+        io.open("s2", Duration::ZERO);
+        io.message("s2", EngineMessage::Text("0".into()), Duration::ZERO);
+        let ids = io.sockets("/");
+        assert_eq!(ids.len(), 2);
+        for id in &ids {
+            assert_eq!(id.len(), real.len(), "{id}");
+            let bytes = base64::engine::general_purpose::URL_SAFE
+                .decode(id)
+                .expect("URL-safe base64");
+            assert_eq!(bytes.len(), 15);
+        }
+        assert_ne!(ids[0][..16], ids[1][..16], "random parts differ");
+    }
+
+    #[test]
+    fn engineio_close_reasons_keep_their_words() {
+        for reason in [
+            CloseReason::TransportClose,
+            CloseReason::TransportError,
+            CloseReason::PingTimeout,
+            CloseReason::ForcedClose,
+            CloseReason::ParseError,
+        ] {
+            assert_eq!(disconnect_reason(reason).as_str(), reason.as_str());
+        }
+    }
+}
