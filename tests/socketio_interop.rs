@@ -356,3 +356,146 @@ fn the_chat_app_with_two_real_clients() {
     );
     assert_eq!(got("a", "left"), [json!([{"id": b, "nick": null}])]);
 }
+
+/// The reference server (socket.io 4.8) on a free port, killed when dropped.
+struct NodeServer {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<Value>,
+    port: u16,
+}
+
+impl NodeServer {
+    fn start(peers: &Path) -> NodeServer {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/socketio_support/server.js"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg(script)
+            .env("NETLAB_NODE_MODULES", peers)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let v: Value = serde_json::from_str(&line).expect("a JSON line");
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines.recv_timeout(LIMIT).expect("the node server listens");
+        let port = first["port"].as_u64().expect("a port") as u16;
+        NodeServer { child, lines, port }
+    }
+
+    /// Lines until one `pred` accepts (bounded); all of them.
+    fn until(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        while let Ok(v) = self.lines.recv_timeout(LIMIT) {
+            let hit = pred(&v);
+            seen.push(v);
+            if hit {
+                return seen;
+            }
+        }
+        panic!("the node server never printed the line awaited: {seen:#?}");
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `netlab socketio client` with `input` typed; its JSON lines.
+fn netlab_client(url: &str, extra: &[&str], input: &str) -> Vec<Value> {
+    let mut args = vec!["--jsonl", "socketio", "client", url];
+    args.extend_from_slice(extra);
+    let run = common::netlab_with_stdin(&args, input, LIMIT);
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout, run.stderr);
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+const TYPED: &str = "emit hello \"a b\" 42\nack question {\"x\":[1,2]} word\n";
+
+/// What the client must have seen from an echo server (netlab's or Node's).
+fn assert_client_saw_the_echo(lines: &[Value]) {
+    let sent: Vec<&Value> = named(lines, "sent").iter().map(|l| &l["ack"]).collect();
+    assert_eq!(sent, [&Value::Null, &json!(0)], "{lines:#?}");
+    let echoed: Vec<&Value> = named(lines, "event")
+        .into_iter()
+        .filter(|l| l["name"] == "hello")
+        .collect();
+    assert_eq!(echoed.len(), 1, "{lines:#?}");
+    assert_eq!(echoed[0]["args"], json!(["a b", 42]));
+    let ack = one(lines, "ack");
+    assert_eq!(ack["id"], 0);
+    assert_eq!(ack["args"], json!([{"x": [1, 2]}, "word"]));
+    assert_eq!(one(lines, "disconnected")["reason"], "io client disconnect");
+}
+
+#[test]
+fn the_client_against_the_reference_server() {
+    let Some(peers) = common::node_peers(&["socket.io"]) else {
+        return;
+    };
+    let server = NodeServer::start(&peers);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let lines = netlab_client(&url, &[], TYPED);
+    assert_client_saw_the_echo(&lines);
+    let id = one(&lines, "connected")["socket"].clone();
+    let welcome = named(&lines, "event")
+        .into_iter()
+        .find(|l| l["name"] == "welcome")
+        .expect("welcome");
+    assert_eq!(welcome["args"], json!([{"id": id}]));
+    let seen = server.until(|l| l.get("disconnect").is_some());
+    assert_eq!(seen[0], json!({"connect": id}), "{seen:#?}");
+    assert!(seen.contains(&json!({"event": "hello", "args": ["a b", 42]})));
+    assert!(seen.contains(&json!({"event": "question", "args": [{"x": [1, 2]}, "word"]})));
+    assert_eq!(
+        seen.last(),
+        Some(&json!({"disconnect": "client namespace disconnect"}))
+    );
+}
+
+#[test]
+fn the_client_is_refused_a_namespace_the_reference_server_lacks() {
+    let Some(peers) = common::node_peers(&["socket.io"]) else {
+        return;
+    };
+    let server = NodeServer::start(&peers);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let lines = netlab_client(&url, &["--namespace", "/admin"], "");
+    let refused = one(&lines, "connect_error");
+    assert_eq!(refused["payload"], json!({"message": "Invalid namespace"}));
+}
+
+#[test]
+fn the_client_against_netlabs_own_server() {
+    let (_server, url) = echo_server();
+    let lines = netlab_client(&url, &["--trace"], TYPED);
+    assert_client_saw_the_echo(&lines);
+    // The trace shows the CONNECT answer carrying the socket's id.
+    let id = one(&lines, "connected")["socket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = format!("0{{\"sid\":\"{id}\"}}");
+    assert!(
+        named(&lines, "packet").iter().any(|p| p["text"] == answer),
+        "{lines:#?}"
+    );
+}

@@ -13,6 +13,7 @@ pub struct SocketioArgs {
 #[derive(Debug, Subcommand)]
 pub enum SocketioCommand {
     Server(ServerArgs),
+    Client(ClientArgs),
 }
 
 /// What the server does with the events it receives.
@@ -62,6 +63,36 @@ pub struct ServerArgs {
     /// The application behind the server.
     #[arg(long, value_enum, default_value_t = AppKind::Echo)]
     pub app: AppKind,
+    /// Show every Socket.IO packet in both directions.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+/// Connect to a Socket.IO server (netlab's or Node's) over WebSocket, join a namespace,
+/// and emit the events you type; what the server emits is printed as it comes.
+///
+/// Type one command per line:
+///
+///   emit EVENT [ARG…]     an event; each ARG is JSON (42, "a b", {"x":[1]}) or a word
+///   ack EVENT [ARG…]      the same, asking the server to acknowledge it
+///   disconnect            leave the namespace and close (so does the end of input)
+///
+/// At the end of input, answers still awaited get up to 2 seconds to arrive. An event
+/// from the server that asks for an acknowledgement is acknowledged with no arguments.
+///
+/// Examples:
+///
+///   netlab socketio client http://127.0.0.1:3000
+///   netlab socketio client http://127.0.0.1:3000 --namespace /admin --trace
+///   echo 'ack hello "world"' | netlab socketio client http://127.0.0.1:3000 --jsonl
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ClientArgs {
+    /// The server: http://HOST:PORT or ws://HOST:PORT (the path is always /socket.io/).
+    pub url: String,
+    /// The namespace to join.
+    #[arg(long, default_value = "/")]
+    pub namespace: String,
     /// Show every Socket.IO packet in both directions.
     #[arg(long)]
     pub trace: bool,

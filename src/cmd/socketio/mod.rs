@@ -2,12 +2,14 @@
 //!
 //! - `server`: a Socket.IO server (echo or chat) that prints every session, socket and
 //!   event, and with `--trace` every packet.
+//! - `client`: joins a namespace over WebSocket and emits what is typed.
 //!
 //! The protocol is `wire::application::socketio` (no I/O); `net::socketio` joins it to
 //! the Engine.IO server. This module turns arguments into a plan, holds the applications
 //! ([`apps`]) and hands what happens to `output` as [`Line`]s.
 
 pub mod apps;
+pub mod client;
 pub mod server;
 
 use crate::cli::socketio::{AppKind, SocketioArgs, SocketioCommand};
@@ -26,6 +28,14 @@ pub fn run(args: SocketioArgs, out: &mut Output) -> anyhow::Result<()> {
             let plan = server::Plan::try_from(a)?;
             let rt = runtime(Runtime::MultiThread)?;
             let r = rt.block_on(server::run(plan, out));
+            rt.shutdown_background();
+            r
+        }
+        SocketioCommand::Client(a) => {
+            let plan = client::Plan::try_from(a)?;
+            let rt = runtime(Runtime::CurrentThread)?;
+            let r = rt.block_on(client::run(plan, out));
+            // A pending read of the terminal must not keep the process alive.
             rt.shutdown_background();
             r
         }

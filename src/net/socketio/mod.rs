@@ -26,6 +26,8 @@
 //! Socket ids come from the operating system's random source, in the real server's format
 //! ([`socket_id`]: 12 random bytes and a sequence number, 20 characters).
 
+pub mod client;
+
 use crate::net::engineio::{EngineConfig, EngineServer, EngineSocket};
 use crate::wire::application::engineio::{CloseReason, Event, Message, SendError, Transport};
 use crate::wire::application::socketio::{
