@@ -35,9 +35,10 @@ pub enum AppKind {
 /// It prints `listening on http://HOST:PORT/socket.io/` and then one line per Engine.IO
 /// session (opened, upgraded, closed), per socket joining or leaving a namespace (with
 /// the reason, in the real server's words) and per event. With `--trace` you also see
-/// every Socket.IO packet in both directions as it travels in Engine.IO messages:
-/// `0{"sid":..}` the CONNECT answer, `42["chat","hi"]` an EVENT, `431["ok"]` an ACK,
-/// `451-["file",{"_placeholder":true,"num":0}]` then the binary attachment.
+/// every Socket.IO packet in both directions, as Engine.IO carries it (on the wire each
+/// text packet follows Engine.IO's message type `4`): `0{"sid":..}` the CONNECT answer,
+/// `2["chat","hi"]` an EVENT, `31["ok"]` an ACK to the event that asked with id 1,
+/// `51-["file",{"_placeholder":true,"num":0}]` and then its binary attachment.
 ///
 /// Only the main namespace `/` exists: a client that asks for another one is refused
 /// with CONNECT_ERROR `{"message":"Invalid namespace"}`. Ctrl-C (or SIGTERM) closes
