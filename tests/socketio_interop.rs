@@ -15,9 +15,14 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 /// A netlab echo server and its URL (`http://127.0.0.1:PORT`).
 fn echo_server() -> (Background, String) {
-    let args: Vec<String> = ["socketio", "server", "--port", "0", "--app", "echo"]
+    echo_server_with(&[])
+}
+
+fn echo_server_with(extra: &[&str]) -> (Background, String) {
+    let mut args: Vec<String> = ["socketio", "server", "--port", "0", "--app", "echo"]
         .map(String::from)
         .to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
     let (server, first) = Background::start(&args);
     assert_eq!(first["event"], "listening", "{first}");
     assert_eq!(first["path"], "/socket.io/", "{first}");
@@ -497,5 +502,28 @@ fn the_client_against_netlabs_own_server() {
     assert!(
         named(&lines, "packet").iter().any(|p| p["text"] == answer),
         "{lines:#?}"
+    );
+}
+
+#[test]
+fn a_client_that_stops_answering_pings() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (mut server, url) =
+        echo_server_with(&["--ping-interval-ms", "200", "--ping-timeout-ms", "300"]);
+    let plan = json!({"transports": ["websocket"], "answerPings": false, "end": "wait"});
+    let lines = client(&peers, &url, plan);
+    assert_eq!(
+        one(&lines, "disconnect")["reason"],
+        "transport close",
+        "{lines:#?}"
+    );
+    assert!(server_logs(&mut server, "disconnect", Some("ping timeout")));
+    let log = server.stop();
+    assert_eq!(
+        one(&log, "session_close")["reason"],
+        "ping timeout",
+        "{log:#?}"
     );
 }

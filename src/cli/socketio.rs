@@ -67,6 +67,13 @@ pub struct ServerArgs {
     /// Show every Socket.IO packet in both directions.
     #[arg(long)]
     pub trace: bool,
+    /// How often Engine.IO pings each client (the real server's default: 25 s).
+    #[arg(long, default_value_t = 25_000, value_name = "MS")]
+    pub ping_interval_ms: u64,
+    /// How long a client may take to answer a ping before its session ends with
+    /// `ping timeout` (the real server's default: 20 s).
+    #[arg(long, default_value_t = 20_000, value_name = "MS")]
+    pub ping_timeout_ms: u64,
 }
 
 /// Connect to a Socket.IO server (netlab's or Node's) over WebSocket, join a namespace,

@@ -9,7 +9,8 @@
 //   {"event":"disconnect","reason":"…"}
 // A Buffer is written {"$bin":[1,2,3]}, both in the plan's arguments and in the output.
 // Plan: {"transports":["polling"], "upgrade":true, "namespace":"/", "emit":[{"name":"x",
-//        "args":[…], "ack":true}], "expect":2, "end":"disconnect"|"close"|"wait"}
+//        "args":[…], "ack":true}], "expect":2, "end":"disconnect"|"close"|"wait",
+//        "answerPings":false}
 // Once `expect` events and acks have come back it ends as `end` says: disconnect the
 // socket, close the whole connection, or wait for the server to end it. Gives up after 10 s.
 const NM = process.env.NETLAB_NODE_MODULES || "/opt/netlab-peers/node_modules";
@@ -65,6 +66,11 @@ const maybeEmit = () => {
   if (plan.expect === 0) end();
 };
 socket.io.on("open", () => {
+  if (plan.answerPings === false) {
+    const engine = socket.io.engine;
+    const send = engine._sendPacket.bind(engine);
+    engine._sendPacket = (type, ...rest) => (type === "pong" ? undefined : send(type, ...rest));
+  }
   socket.io.engine.on("upgrade", (t) => {
     out({ event: "upgrade", transport: t.name });
     upgraded = true;

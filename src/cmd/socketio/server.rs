@@ -5,10 +5,12 @@ use super::{shown, Line};
 use crate::cli::socketio::{AppKind, ServerArgs};
 use crate::cmd::ws::server::Term;
 use crate::error::{usage, HintExt};
+use crate::net::engineio::EngineConfig;
 use crate::net::socketio::{self, App, Direction, SessionEvent};
 use crate::output::Output;
 use crate::wire::application::socketio::{AppEvent, EngineMessage, Options, Server};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// A validated server plan.
@@ -17,6 +19,7 @@ pub struct Plan {
     pub addr: SocketAddr,
     pub app: AppKind,
     pub trace: bool,
+    pub engine: EngineConfig,
 }
 
 impl TryFrom<ServerArgs> for Plan {
@@ -28,10 +31,20 @@ impl TryFrom<ServerArgs> for Plan {
                 "use 127.0.0.1 (this machine only), ::1, or 0.0.0.0 to accept other machines",
             )
         })?;
+        if a.ping_interval_ms == 0 || a.ping_timeout_ms == 0 {
+            return Err(usage(
+                "the ping interval and timeout must be positive",
+                "leave them at their defaults (25000 and 20000 ms)",
+            ));
+        }
+        let mut engine = socketio::engine_config();
+        engine.session.ping_interval = Duration::from_millis(a.ping_interval_ms);
+        engine.session.ping_timeout = Duration::from_millis(a.ping_timeout_ms);
         Ok(Plan {
             addr: SocketAddr::new(ip, a.port),
             app: a.app,
             trace: a.trace,
+            engine,
         })
     }
 }
@@ -143,7 +156,7 @@ fn line_of(event: &AppEvent) -> Option<Line> {
 
 /// Serve until Ctrl-C or SIGTERM.
 pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
-    let engine = socketio::bind(plan.addr).await.hinted(
+    let engine = socketio::bind(plan.addr, plan.engine).await.hinted(
         format!("could not listen on {}", plan.addr),
         "pick another --port, or --port 0 to let the kernel choose",
     )?;

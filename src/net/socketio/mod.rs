@@ -333,9 +333,12 @@ fn hand_over(socket: &EngineSocket, out: Outbound) {
     }
 }
 
-/// Bind an Engine.IO server for Socket.IO on `addr`.
-pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<EngineServer> {
-    EngineServer::bind(addr, engine_config()).await
+/// Bind an Engine.IO server for Socket.IO on `addr` (see [`engine_config`]).
+pub async fn bind(
+    addr: std::net::SocketAddr,
+    config: EngineConfig,
+) -> std::io::Result<EngineServer> {
+    EngineServer::bind(addr, config).await
 }
 
 #[cfg(test)]
