@@ -40,6 +40,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Tcp(_) => "tcp",
         Command::Udp(_) => "udp",
         Command::Ws(_) => "ws",
+        Command::Socketio(_) => "socketio",
         Command::Capture(_) => "capture",
         Command::Compare(_) => "compare",
         Command::Explain(_) => "explain",

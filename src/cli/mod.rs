@@ -8,6 +8,7 @@ pub mod capture;
 pub mod compare;
 pub mod explain;
 pub mod lab;
+pub mod socketio;
 pub mod tcp;
 pub mod tour;
 pub mod ws;
@@ -61,6 +62,9 @@ pub enum Command {
     Udp(udp::UdpArgs),
     /// WebSocket by hand (RFC 6455): handshake, frames, masking; server, client, demo.
     Ws(ws::WsArgs),
+    /// Socket.IO on Engine.IO: a server real Socket.IO clients connect to (echo or chat),
+    /// showing sessions, namespaces, events, acknowledgements and packets.
+    Socketio(socketio::SocketioArgs),
     // `about` rather than a doc comment: a doc comment here would replace CaptureArgs'
     // long help (`capture --help`).
     #[command(

@@ -8,6 +8,7 @@ pub mod explain;
 pub mod lab;
 pub mod osi;
 pub mod reach;
+pub mod socketio;
 pub mod tcp;
 pub mod tour;
 pub mod udp;
@@ -28,6 +29,7 @@ pub fn dispatch(command: Command, out: &mut Output) -> anyhow::Result<()> {
         Command::Tcp(args) => tcp::run(args, out),
         Command::Udp(args) => udp::run(args, out),
         Command::Ws(args) => ws::run(args, out),
+        Command::Socketio(args) => socketio::run(args, out),
         Command::Capture(args) => capture::run(args.try_into()?, out),
         Command::Compare(args) => compare::run(args, out),
         Command::Explain(args) => explain::run(args.try_into()?, out),

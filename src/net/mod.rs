@@ -8,6 +8,7 @@ pub mod http;
 pub mod netns;
 pub mod push;
 pub mod runtime;
+pub mod socketio;
 pub mod tcp;
 pub mod tcp_loss;
 pub mod udp;

@@ -402,6 +402,13 @@ impl Background {
         false
     }
 
+    /// Ask it to stop as a service manager does (SIGTERM), so that it shuts down cleanly.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
     /// Stop it and return every JSON line it printed after the first.
     pub fn stop(mut self) -> Vec<serde_json::Value> {
         let _ = self.child.kill();

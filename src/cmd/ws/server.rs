@@ -290,13 +290,13 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
 }
 
 /// SIGTERM (what `kill` and service managers send) on Unix; nothing elsewhere.
-struct Term {
+pub struct Term {
     #[cfg(unix)]
     signal: tokio::signal::unix::Signal,
 }
 
 impl Term {
-    fn new() -> anyhow::Result<Term> {
+    pub fn new() -> anyhow::Result<Term> {
         Ok(Term {
             #[cfg(unix)]
             signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -304,7 +304,7 @@ impl Term {
         })
     }
 
-    async fn recv(&mut self) {
+    pub async fn recv(&mut self) {
         #[cfg(unix)]
         self.signal.recv().await;
         #[cfg(not(unix))]

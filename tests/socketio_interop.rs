@@ -1,0 +1,529 @@
+//! `netlab socketio server --app echo` against the reference client (socket.io-client 4,
+//! run by node): long-polling only, WebSocket only, polling then the upgrade; events
+//! echoed, acknowledgements, binary attachments, a namespace that does not exist, and the
+//! reasons each side gives when a socket leaves. Every server binds 127.0.0.1 on a port
+//! the kernel chooses (its first JSON line says which); every wait is bounded.
+
+mod common;
+
+use common::Background;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A netlab echo server and its URL (`http://127.0.0.1:PORT`).
+fn echo_server() -> (Background, String) {
+    echo_server_with(&[])
+}
+
+fn echo_server_with(extra: &[&str]) -> (Background, String) {
+    let mut args: Vec<String> = ["socketio", "server", "--port", "0", "--app", "echo"]
+        .map(String::from)
+        .to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let (server, first) = Background::start(&args);
+    assert_eq!(first["event"], "listening", "{first}");
+    assert_eq!(first["path"], "/socket.io/", "{first}");
+    let url = first["url"].as_str().expect("a URL").to_owned();
+    let base = url.trim_end_matches("/socket.io/").to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{url}");
+    (server, base)
+}
+
+/// Run the reference client with `plan`; its JSON lines.
+fn client(peers: &Path, url: &str, plan: Value) -> Vec<Value> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/socketio_support/client.js"
+    );
+    let mut child = std::process::Command::new("node")
+        .arg(script)
+        .arg(url)
+        .arg(plan.to_string())
+        .env("NETLAB_NODE_MODULES", peers)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let start = Instant::now();
+    while child.try_wait().expect("node is waited for").is_none() {
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("the client did not end within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("node's output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+fn named<'a>(lines: &'a [Value], name: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["event"] == name).collect()
+}
+
+/// The one line named `name`.
+fn one<'a>(lines: &'a [Value], name: &str) -> &'a Value {
+    let found = named(lines, name);
+    assert_eq!(found.len(), 1, "one {name:?} in {lines:#?}");
+    found[0]
+}
+
+/// Wait until the server has logged a line with this `event` (and `reason`, if given).
+fn server_logs(server: &mut Background, event: &str, reason: Option<&str>) -> bool {
+    server.wait_for(
+        |l| l["event"] == event && reason.is_none_or(|r| l["reason"] == r),
+        LIMIT,
+    )
+}
+
+/// Every byte value, as the plan writes a Buffer.
+fn all_bytes() -> Value {
+    json!({"$bin": (0..=255).collect::<Vec<u8>>()})
+}
+
+/// An event with text, numbers, nesting and unicode, echoed under its own name.
+fn echo_once(transports: Value, upgrade: bool, after_upgrade: bool) -> (Vec<Value>, Vec<Value>) {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return (Vec::new(), Vec::new());
+    };
+    let (mut server, url) = echo_server();
+    let args = json!(["world ✓", 42, {"nested": [true, null, 1.5]}]);
+    let plan = json!({
+        "transports": transports, "upgrade": upgrade, "emitAfterUpgrade": after_upgrade,
+        "emit": [{"name": "hello", "args": args}], "expect": 1,
+    });
+    let lines = client(&peers, &url, plan);
+    let echoed = one(&lines, "event");
+    assert_eq!(echoed["name"], "hello");
+    assert_eq!(echoed["args"], args);
+    assert!(server_logs(&mut server, "session_close", None));
+    let log = server.stop();
+    // The socket id the client was given is the one the server logged.
+    let id = one(&lines, "connect")["id"].clone();
+    assert_eq!(one(&log, "connect")["socket"], id, "{log:#?}");
+    let event = one(&log, "event");
+    assert_eq!((&event["name"], &event["args"]), (&json!("hello"), &args));
+    (lines, log)
+}
+
+#[test]
+fn polling_only_echoes_an_event() {
+    let (lines, log) = echo_once(json!(["polling"]), false, false);
+    if lines.is_empty() {
+        return;
+    }
+    assert_eq!(one(&lines, "connect")["transport"], "polling");
+    assert_eq!(one(&log, "session_open")["transport"], "polling");
+    assert!(named(&log, "upgrade").is_empty(), "{log:#?}");
+}
+
+#[test]
+fn websocket_only_echoes_an_event() {
+    let (lines, log) = echo_once(json!(["websocket"]), false, false);
+    if lines.is_empty() {
+        return;
+    }
+    assert_eq!(one(&lines, "connect")["transport"], "websocket");
+    assert_eq!(one(&log, "session_open")["transport"], "websocket");
+    assert!(named(&log, "upgrade").is_empty(), "{log:#?}");
+}
+
+#[test]
+fn polling_then_upgrade_echoes_on_the_websocket() {
+    let (lines, log) = echo_once(json!(["polling", "websocket"]), true, true);
+    if lines.is_empty() {
+        return;
+    }
+    assert_eq!(one(&lines, "upgrade")["transport"], "websocket");
+    assert_eq!(one(&log, "session_open")["transport"], "polling");
+    one(&log, "upgrade");
+    // The event went after the upgrade, so the server saw the upgrade first.
+    let at = |name: &str| log.iter().position(|l| l["event"] == name);
+    assert!(at("upgrade") < at("event"), "{log:#?}");
+}
+
+#[test]
+fn an_event_with_ack_is_acknowledged_with_its_arguments() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (mut server, url) = echo_server();
+    let plan = json!({
+        "transports": ["websocket"],
+        "emit": [{"name": "question", "args": ["a", 1], "ack": true},
+                 {"name": "second", "args": [{"b": [2]}], "ack": true}],
+        "expect": 2,
+    });
+    let lines = client(&peers, &url, plan);
+    let acks = named(&lines, "ack");
+    assert_eq!(acks.len(), 2, "{lines:#?}");
+    assert_eq!(
+        *acks[0],
+        json!({"event": "ack", "name": "question", "args": ["a", 1]})
+    );
+    assert_eq!(
+        *acks[1],
+        json!({"event": "ack", "name": "second", "args": [{"b": [2]}]})
+    );
+    // Acknowledged instead of echoed.
+    assert!(named(&lines, "event").is_empty(), "{lines:#?}");
+    assert!(server_logs(&mut server, "session_close", None));
+    let log = server.stop();
+    let asked: Vec<&Value> = named(&log, "event").iter().map(|e| &e["ack"]).collect();
+    assert_eq!(asked, [&json!(0), &json!(1)], "{log:#?}");
+}
+
+/// Buffers anywhere in the arguments come back intact, as event and as ack, on `transports`.
+fn binary_round_trip(transports: Value) {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (_server, url) = echo_server();
+    let args = json!([all_bytes(), {"inner": [{"$bin": [1, 2, 3]}, "x"]}, {"$bin": []}]);
+    let plan = json!({
+        "transports": transports, "upgrade": false,
+        "emit": [{"name": "file", "args": args}, {"name": "file", "args": args, "ack": true}],
+        "expect": 2,
+    });
+    let lines = client(&peers, &url, plan);
+    assert_eq!(one(&lines, "event")["args"], args, "{lines:#?}");
+    assert_eq!(one(&lines, "ack")["args"], args, "{lines:#?}");
+}
+
+#[test]
+fn binary_attachments_are_echoed_intact_over_polling() {
+    binary_round_trip(json!(["polling"]));
+}
+
+#[test]
+fn binary_attachments_are_echoed_intact_over_websocket() {
+    binary_round_trip(json!(["websocket"]));
+}
+
+#[test]
+fn a_namespace_that_does_not_exist_is_refused() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (mut server, url) = echo_server();
+    let plan = json!({"transports": ["websocket"], "namespace": "/admin"});
+    let lines = client(&peers, &url, plan);
+    let refused = one(&lines, "connect_error");
+    assert_eq!(refused["message"], "Invalid namespace", "{lines:#?}");
+    assert_eq!(refused["data"], Value::Null);
+    assert!(named(&lines, "connect").is_empty(), "{lines:#?}");
+    assert!(server_logs(&mut server, "session_close", None));
+    let log = server.stop();
+    assert!(named(&log, "connect").is_empty(), "{log:#?}");
+}
+
+/// The reason the client and the server give when the client ends as `end` says.
+fn reasons(end: &str) -> Option<(String, String)> {
+    let peers = common::node_peers(&["socket.io-client"])?;
+    let (mut server, url) = echo_server();
+    let plan = json!({"transports": ["websocket"], "expect": 0, "end": end});
+    let lines = client(&peers, &url, plan);
+    let client_said = one(&lines, "disconnect")["reason"].as_str()?.to_owned();
+    assert!(server_logs(&mut server, "disconnect", None));
+    let log = server.stop();
+    let server_said = one(&log, "disconnect")["reason"].as_str()?.to_owned();
+    Some((client_said, server_said))
+}
+
+#[test]
+fn a_client_that_disconnects_its_socket() {
+    let Some((client, server)) = reasons("disconnect") else {
+        return;
+    };
+    assert_eq!(client, "io client disconnect");
+    assert_eq!(server, "client namespace disconnect");
+}
+
+#[test]
+fn a_client_that_closes_its_connection() {
+    let Some((client, server)) = reasons("close") else {
+        return;
+    };
+    // socket.io-client's own words for a connection its application closed.
+    assert_eq!(client, "forced close");
+    assert_eq!(server, "transport close");
+}
+
+#[test]
+fn a_server_that_shuts_down() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    for transports in [json!(["websocket"]), json!(["polling"])] {
+        let (mut server, url) = echo_server();
+        let plan = json!({"transports": transports, "upgrade": false, "expect": 0, "end": "wait"});
+        let (tx, rx) = std::sync::mpsc::channel();
+        let run = {
+            let (peers, url) = (peers.clone(), url.clone());
+            std::thread::spawn(move || {
+                let lines = client(&peers, &url, plan);
+                let _ = tx.send(());
+                lines
+            })
+        };
+        assert!(server_logs(&mut server, "connect", None), "{transports}");
+        server.terminate();
+        assert!(rx.recv_timeout(LIMIT).is_ok(), "the client ended");
+        let lines = run.join().expect("the client thread");
+        assert_eq!(
+            one(&lines, "disconnect")["reason"],
+            "transport close",
+            "{transports}"
+        );
+        let log = server.stop();
+        assert_eq!(one(&log, "shutting_down")["signal"], "SIGTERM");
+        assert_eq!(one(&log, "disconnect")["reason"], "server shutting down");
+    }
+}
+
+#[test]
+fn the_chat_app_with_two_real_clients() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let args: Vec<String> = ["socketio", "server", "--port", "0", "--app", "chat"]
+        .map(String::from)
+        .to_vec();
+    let (_server, first) = Background::start(&args);
+    assert_eq!(first["app"], "chat", "{first}");
+    let url = first["url"].as_str().expect("a URL");
+    let url = url.trim_end_matches("/socket.io/");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/socketio_support/chat.js"
+    );
+    let mut child = std::process::Command::new("node")
+        .args([script, url])
+        .env("NETLAB_NODE_MODULES", &peers)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let start = Instant::now();
+    while child.try_wait().expect("node is waited for").is_none() {
+        assert!(start.elapsed() < LIMIT, "the chat did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("node's output");
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(output.status.success(), "{lines:#?}");
+    let ids = lines.iter().find(|l| l["client"] == "ids").expect("ids");
+    let (a, b) = (ids["a"].clone(), ids["b"].clone());
+    let got = |client: &str, event: &str| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["client"] == client && l["event"] == event)
+            .map(|l| l["args"].clone())
+            .collect()
+    };
+    let answer = |client: &str, ack: &str| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["client"] == client && l["ack"] == ack)
+            .map(|l| l["args"][0].clone())
+            .collect()
+    };
+    assert_eq!(got("a", "welcome")[0][0]["id"], a);
+    assert_eq!(answer("a", "nick"), [json!({"ok": true})]);
+    // To the room, not back to the sender.
+    let hi = json!([{"from": a, "nick": "ann", "text": "hi all"}]);
+    assert_eq!(got("b", "message"), [hi]);
+    assert!(got("a", "message").is_empty(), "{lines:#?}");
+    let psst = json!([{"from": b, "nick": null, "text": "psst"}]);
+    assert_eq!(got("a", "private"), [psst]);
+    assert_eq!(
+        answer("a", "private"),
+        [json!({"error": "no socket \"nobody\" here"})]
+    );
+    assert_eq!(got("b", "typing"), [json!([{"from": a, "nick": "ann"}])]);
+    assert!(got("a", "typing").is_empty(), "{lines:#?}");
+    assert_eq!(
+        answer("a", "dance"),
+        [json!({"error": "unknown command \"dance\""})]
+    );
+    assert_eq!(got("a", "left"), [json!([{"id": b, "nick": null}])]);
+}
+
+/// The reference server (socket.io 4.8) on a free port, killed when dropped.
+struct NodeServer {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<Value>,
+    port: u16,
+}
+
+impl NodeServer {
+    fn start(peers: &Path) -> NodeServer {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/socketio_support/server.js"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg(script)
+            .env("NETLAB_NODE_MODULES", peers)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let v: Value = serde_json::from_str(&line).expect("a JSON line");
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines.recv_timeout(LIMIT).expect("the node server listens");
+        let port = first["port"].as_u64().expect("a port") as u16;
+        NodeServer { child, lines, port }
+    }
+
+    /// Lines until one `pred` accepts (bounded); all of them.
+    fn until(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        while let Ok(v) = self.lines.recv_timeout(LIMIT) {
+            let hit = pred(&v);
+            seen.push(v);
+            if hit {
+                return seen;
+            }
+        }
+        panic!("the node server never printed the line awaited: {seen:#?}");
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `netlab socketio client` with `input` typed; its JSON lines.
+fn netlab_client(url: &str, extra: &[&str], input: &str) -> Vec<Value> {
+    let mut args = vec!["--jsonl", "socketio", "client", url];
+    args.extend_from_slice(extra);
+    let run = common::netlab_with_stdin(&args, input, LIMIT);
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout, run.stderr);
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+const TYPED: &str = "emit hello \"a b\" 42\nack question {\"x\":[1,2]} word\n";
+
+/// What the client must have seen from an echo server (netlab's or Node's).
+fn assert_client_saw_the_echo(lines: &[Value]) {
+    let sent: Vec<&Value> = named(lines, "sent").iter().map(|l| &l["ack"]).collect();
+    assert_eq!(sent, [&Value::Null, &json!(0)], "{lines:#?}");
+    let echoed: Vec<&Value> = named(lines, "event")
+        .into_iter()
+        .filter(|l| l["name"] == "hello")
+        .collect();
+    assert_eq!(echoed.len(), 1, "{lines:#?}");
+    assert_eq!(echoed[0]["args"], json!(["a b", 42]));
+    let ack = one(lines, "ack");
+    assert_eq!(ack["id"], 0);
+    assert_eq!(ack["args"], json!([{"x": [1, 2]}, "word"]));
+    assert_eq!(one(lines, "disconnected")["reason"], "io client disconnect");
+}
+
+#[test]
+fn the_client_against_the_reference_server() {
+    let Some(peers) = common::node_peers(&["socket.io"]) else {
+        return;
+    };
+    let server = NodeServer::start(&peers);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let lines = netlab_client(&url, &[], TYPED);
+    assert_client_saw_the_echo(&lines);
+    let id = one(&lines, "connected")["socket"].clone();
+    let welcome = named(&lines, "event")
+        .into_iter()
+        .find(|l| l["name"] == "welcome")
+        .expect("welcome");
+    assert_eq!(welcome["args"], json!([{"id": id}]));
+    let seen = server.until(|l| l.get("disconnect").is_some());
+    assert_eq!(seen[0], json!({"connect": id}), "{seen:#?}");
+    assert!(seen.contains(&json!({"event": "hello", "args": ["a b", 42]})));
+    assert!(seen.contains(&json!({"event": "question", "args": [{"x": [1, 2]}, "word"]})));
+    assert_eq!(
+        seen.last(),
+        Some(&json!({"disconnect": "client namespace disconnect"}))
+    );
+}
+
+#[test]
+fn the_client_is_refused_a_namespace_the_reference_server_lacks() {
+    let Some(peers) = common::node_peers(&["socket.io"]) else {
+        return;
+    };
+    let server = NodeServer::start(&peers);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let lines = netlab_client(&url, &["--namespace", "/admin"], "");
+    let refused = one(&lines, "connect_error");
+    assert_eq!(refused["payload"], json!({"message": "Invalid namespace"}));
+}
+
+#[test]
+fn the_client_against_netlabs_own_server() {
+    let (_server, url) = echo_server();
+    let lines = netlab_client(&url, &["--trace"], TYPED);
+    assert_client_saw_the_echo(&lines);
+    // The trace shows the CONNECT answer carrying the socket's id.
+    let id = one(&lines, "connected")["socket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = format!("0{{\"sid\":\"{id}\"}}");
+    assert!(
+        named(&lines, "packet").iter().any(|p| p["text"] == answer),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn a_client_that_stops_answering_pings() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (mut server, url) =
+        echo_server_with(&["--ping-interval-ms", "200", "--ping-timeout-ms", "300"]);
+    let plan = json!({"transports": ["websocket"], "answerPings": false, "end": "wait"});
+    let lines = client(&peers, &url, plan);
+    assert_eq!(
+        one(&lines, "disconnect")["reason"],
+        "transport close",
+        "{lines:#?}"
+    );
+    assert!(server_logs(&mut server, "disconnect", Some("ping timeout")));
+    let log = server.stop();
+    assert_eq!(
+        one(&log, "session_close")["reason"],
+        "ping timeout",
+        "{log:#?}"
+    );
+}
