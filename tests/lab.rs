@@ -68,6 +68,7 @@ fn the_metadata_names_guides_that_exist_and_commands_that_parse() {
                 .chain(&step.fallback)
                 .chain(&step.elsewhere);
             for c in all {
+                let c = netlab::labs::netlab_part(c);
                 let words = netlab::labs::split_command(&c.replace("{seed}", "7")).unwrap();
                 if let Err(e) = netlab::cli::Cli::try_parse_from(&words) {
                     panic!("lab {}: `{c}` does not parse:\n{e}", lab.id);
@@ -339,6 +340,68 @@ fn every_lab_runs_with_the_answers_its_own_run_measured() {
         checked >= 20 + with_tshark,
         "only {checked} measured answers checked independently"
     );
+}
+
+/// What the kernel does with `command` (a step expected to fail), found with std's own
+/// sockets: the error kind that netlab's error message must be about.
+fn kernel_says(command: &str, hold: Option<u16>) -> std::io::ErrorKind {
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let port = |w: &str| -> u16 { w.rsplit_once(':').unwrap().1.parse().unwrap() };
+    match (words[1], words[2]) {
+        ("tcp", "connect") => TcpStream::connect(words[3]).unwrap_err().kind(),
+        ("tcp", "listen") => {
+            let p = hold.expect("a listen that fails holds its port");
+            let _held = TcpListener::bind(("127.0.0.1", p));
+            TcpListener::bind(("127.0.0.1", p)).unwrap_err().kind()
+        }
+        ("udp", "send") => {
+            // A connected UDP socket receives the ICMP port unreachable as ECONNREFUSED.
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.connect(("127.0.0.1", port(words[3]))).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            s.send(b"probe").unwrap();
+            s.recv(&mut [0; 64]).unwrap_err().kind()
+        }
+        _ => panic!("no independent check for `{command}`"),
+    }
+}
+
+#[test]
+fn a_step_expected_to_fail_fails_the_way_its_guide_says() {
+    use std::io::ErrorKind;
+    let labs = labs();
+    let mut checked = 0;
+    for lab in &labs.labs {
+        let failing: Vec<usize> = (0..lab.steps.len())
+            .filter(|&i| lab.steps[i].expect_error.is_some())
+            .collect();
+        if failing.is_empty() {
+            continue;
+        }
+        let s = autopilot(lab.id, &[]);
+        for i in failing {
+            let step = &lab.steps[i];
+            let rec = &s["steps"][i];
+            let want = step.expect_error.as_deref().unwrap();
+            let failed = rec["failed"].as_str().unwrap_or_else(|| panic!("{rec}"));
+            assert!(
+                failed.to_lowercase().contains(&want.to_lowercase()),
+                "lab {}: {failed}",
+                lab.id
+            );
+            let command = step.command.as_deref().unwrap();
+            let kind = kernel_says(command, step.hold_port);
+            let words = match kind {
+                ErrorKind::ConnectionRefused => "refused",
+                ErrorKind::AddrInUse => "in use",
+                other => panic!("lab {}: `{command}`: the kernel said {other:?}", lab.id),
+            };
+            assert!(want.contains(words), "lab {}: {want} vs {kind:?}", lab.id);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "{checked} failing steps");
 }
 
 #[test]

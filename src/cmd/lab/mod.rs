@@ -10,12 +10,13 @@
 //! sockets they leave behind (`elsewhere.rs`).
 
 mod elsewhere;
+mod expected;
 pub mod session;
 
 use crate::cli::lab::{LabArgs, LabCommand};
 use crate::cli::Cli;
 use crate::error::{usage, Hinted};
-use crate::labs::{split_command, Lab, Labs, SEED};
+use crate::labs::{netlab_part, split_command, Lab, Labs, SEED};
 use crate::output::wrap::fill_on_terminal;
 use crate::output::{Output, Paint, Render, Style};
 use clap::Parser;
@@ -49,7 +50,8 @@ pub fn load() -> anyhow::Result<Labs> {
                 .command
                 .iter()
                 .chain(step.fallback.iter())
-                .chain(step.elsewhere.iter());
+                .map(String::as_str)
+                .chain(step.elsewhere.iter().map(|c| netlab_part(c)));
             for c in commands {
                 argv(c, 1).map_err(|e| {
                     Hinted::failure(format!(
