@@ -137,6 +137,8 @@ pub enum Take {
     Port,
     FirstWord,
     WordCount,
+    /// A count of microseconds, given in milliseconds (as the tables print it).
+    Millis,
 }
 
 /// How answers are compared.
@@ -311,7 +313,11 @@ impl Step {
             if q.kind == Kind::Text && q.tolerance != 0.0 {
                 return Err(err(format!("{at}: a text answer has no tolerance")));
             }
-            if q.kind == Kind::Text && matches!(q.take, Take::Count | Take::Port | Take::WordCount)
+            if q.kind == Kind::Text
+                && matches!(
+                    q.take,
+                    Take::Count | Take::Port | Take::WordCount | Take::Millis
+                )
             {
                 return Err(err(format!(
                     "{at}: `take = {:?}` gives a number; say `kind = \"number\"`",
@@ -470,6 +476,10 @@ impl Question {
                 .split_whitespace()
                 .count()
                 .to_string(),
+            Take::Millis => {
+                let us = v.as_u64().ok_or_else(|| bad("a count of microseconds"))?;
+                format!("{:.3}", us as f64 / 1000.0)
+            }
         };
         if self.kind == Kind::Number && number(&s).is_none() {
             return Err(bad("a number"));
@@ -607,13 +617,14 @@ mod tests {
     #[test]
     fn measures_each_kind_of_answer() {
         let doc = json!({"report": {"reads": [1, 2, 3], "client": "127.0.0.1:5555",
-            "hex": "81 a0 0b", "n": 8, "key": "AbC="}, "events": []});
+            "hex": "81 a0 0b", "n": 8, "key": "AbC=", "us": 30258}, "events": []});
         let m = |p, t, k| q(p, t, k, 0.0).measure(&doc).unwrap();
         assert_eq!(m("/report/reads", Take::Count, Kind::Number), "3");
         assert_eq!(m("/report/client", Take::Port, Kind::Number), "5555");
         assert_eq!(m("/report/hex", Take::FirstWord, Kind::Text), "81");
         assert_eq!(m("/report/hex", Take::WordCount, Kind::Number), "3");
         assert_eq!(m("/report/n", Take::Value, Kind::Number), "8");
+        assert_eq!(m("/report/us", Take::Millis, Kind::Number), "30.258");
         assert_eq!(m("/report/key", Take::Value, Kind::Text), "AbC=");
         assert!(q("/report/nothing", Take::Value, Kind::Number, 0.0)
             .measure(&doc)

@@ -424,8 +424,9 @@ fn failed(error: &str, hint: Option<&str>, exit_code: u8, style: &Style) -> Stri
 fn reading(guide: &str, questions: &[u32], style: &Style) -> String {
     let n: Vec<String> = questions.iter().map(u32::to_string).collect();
     let text = format!(
-        "questions {} of {guide} are not checked by this run: some are answered by \
-         reasoning, some from the guide's other commands. Answer them from the guide (its \
+        "questions {} of {guide} are not checked by this run: the guide marks each, as a \
+         question to answer in words or as one that something this run cannot see answers \
+         (your other terminals, a browser, root). Answer them from the guide (its \
          instructors' section has the answers).",
         n.join(", ")
     );
