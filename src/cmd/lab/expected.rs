@@ -105,6 +105,68 @@ fn contains(message: &str, want: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labs::Labs;
+    use crate::output::{Format, Style};
+
+    /// A session of lab 1 (`run` takes the command and the words as arguments).
+    fn plan() -> Plan {
+        Plan {
+            lab: Labs::builtin().unwrap().get(1).unwrap().clone(),
+            mode: super::super::session::Mode::Autopilot,
+            instructor: false,
+            offline: false,
+            seed: None,
+            narrate_to_stderr: false,
+        }
+    }
+
+    fn quiet() -> Output {
+        Output::new(
+            Format::Human,
+            Style::plain(),
+            Box::new(std::io::sink()),
+            Box::new(std::io::sink()),
+        )
+    }
+
+    #[test]
+    fn a_failure_with_the_expected_words_is_the_lesson() {
+        // Nothing listens on port 9 of 127.0.0.1 here, as on any machine that runs no
+        // discard service; the kernel refuses the connection.
+        let p = plan();
+        let (doc, _, source, _) = run(
+            &p,
+            &mut quiet(),
+            "netlab tcp connect 127.0.0.1:9",
+            "connection refused",
+            None,
+        )
+        .unwrap();
+        assert_eq!(source, Source::Live);
+        assert_eq!(doc["error"]["exit_code"], 1);
+        assert!(doc["error"]["hint"].as_str().unwrap().contains("RST"));
+    }
+
+    #[test]
+    fn a_success_or_another_failure_stops_the_lab() {
+        let p = plan();
+        let e = run(&p, &mut quiet(), "netlab ws handshake", "refused", None).unwrap_err();
+        assert!(e.to_string().contains("but it succeeded"), "{e}");
+        let p = plan();
+        let e = run(
+            &p,
+            &mut quiet(),
+            "netlab tcp connect 127.0.0.1:9",
+            "already in use",
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("it failed with exit code 1: connection refused"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn the_expected_words_are_matched_without_case() {
