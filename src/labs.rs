@@ -353,6 +353,17 @@ impl Step {
                 "{at}: an empty `expect_error` matches any error"
             )));
         }
+        if self.expect_error.is_some()
+            && self
+                .command
+                .as_deref()
+                .is_some_and(|c| c.contains("--own-namespace"))
+        {
+            return Err(err(format!(
+                "{at}: a command expected to fail runs in netlab's own process, not in a \
+                 namespace of its own"
+            )));
+        }
         if self.hold_port == Some(0) {
             return Err(err(format!("{at}: `hold_port = 0` holds no port")));
         }
@@ -774,6 +785,11 @@ explain = "e"
             (
                 "command = \"netlab tcp demo\"",
                 "command = \"netlab tcp demo | head\"",
+            ),
+            (
+                "command = \"netlab tcp demo\"",
+                "command = \"netlab capture --own-namespace -- netlab tcp demo\"\n\
+                 expect_error = \"x\"",
             ),
         ];
         for (from, to) in slips {
