@@ -87,9 +87,19 @@ pub struct Step {
     /// capture is not possible.
     #[serde(default)]
     pub fallback: Option<String>,
-    /// Commands the student runs in other terminals (the lab waits for Enter).
+    /// Commands the student runs in other terminals (the lab waits for Enter). These run
+    /// in the student's shell, so one may take its input from a pipe
+    /// (`echo hi | netlab ...`); [`netlab_part`] is its netlab command.
     #[serde(default)]
     pub elsewhere: Vec<String>,
+    /// The step's command is expected to fail: with exit code 1 and an error message
+    /// that contains this text (a refused connection, a port in use, a closed port).
+    #[serde(default)]
+    pub expect_error: Option<String>,
+    /// A TCP port on 127.0.0.1 that netlab holds with a listener of its own while the
+    /// command runs, standing for "another program already listens there".
+    #[serde(default)]
+    pub hold_port: Option<u16>,
     #[serde(default, rename = "question")]
     pub questions: Vec<Question>,
 }
@@ -127,6 +137,8 @@ pub enum Take {
     Port,
     FirstWord,
     WordCount,
+    /// A count of microseconds, given in milliseconds (as the tables print it).
+    Millis,
 }
 
 /// How answers are compared.
@@ -249,7 +261,8 @@ impl Step {
             .command
             .iter()
             .chain(self.fallback.iter())
-            .chain(self.elsewhere.iter());
+            .map(String::as_str)
+            .chain(self.elsewhere.iter().map(|c| netlab_part(c)));
         for c in commands {
             let words = split_command(c).map_err(|e| err(format!("{at}: `{c}`: {e}")))?;
             if words.first().map(String::as_str) != Some("netlab") {
@@ -274,6 +287,7 @@ impl Step {
                 return Err(err(format!("{at}: a fallback without a command")));
             }
         }
+        self.validate_expected(at)?;
         if !self.questions.is_empty() && self.command.is_none() {
             return Err(err(format!(
                 "{at}: questions need a command whose report answers them"
@@ -299,7 +313,11 @@ impl Step {
             if q.kind == Kind::Text && q.tolerance != 0.0 {
                 return Err(err(format!("{at}: a text answer has no tolerance")));
             }
-            if q.kind == Kind::Text && matches!(q.take, Take::Count | Take::Port | Take::WordCount)
+            if q.kind == Kind::Text
+                && matches!(
+                    q.take,
+                    Take::Count | Take::Port | Take::WordCount | Take::Millis
+                )
             {
                 return Err(err(format!(
                     "{at}: `take = {:?}` gives a number; say `kind = \"number\"`",
@@ -309,18 +327,60 @@ impl Step {
         }
         Ok(())
     }
+    /// `expect_error` and `hold_port`: about a command, and meaning something.
+    fn validate_expected(&self, at: &str) -> Result<(), LabsError> {
+        if (self.expect_error.is_some() || self.hold_port.is_some()) && self.command.is_none() {
+            return Err(err(format!(
+                "{at}: `expect_error` and `hold_port` are about the step's `command`"
+            )));
+        }
+        if self.hold_port.is_some() && self.expect_error.is_none() {
+            return Err(err(format!(
+                "{at}: `hold_port` is for a command expected to fail: add `expect_error`"
+            )));
+        }
+        if self.expect_error.is_some() && self.fallback.is_some() {
+            return Err(err(format!(
+                "{at}: a command expected to fail has no fallback"
+            )));
+        }
+        if self
+            .expect_error
+            .as_deref()
+            .is_some_and(|e| e.trim().is_empty())
+        {
+            return Err(err(format!(
+                "{at}: an empty `expect_error` matches any error"
+            )));
+        }
+        if self.expect_error.is_some()
+            && self
+                .command
+                .as_deref()
+                .is_some_and(|c| c.contains("--own-namespace"))
+        {
+            return Err(err(format!(
+                "{at}: a command expected to fail runs in netlab's own process, not in a \
+                 namespace of its own"
+            )));
+        }
+        if self.hold_port == Some(0) {
+            return Err(err(format!("{at}: `hold_port = 0` holds no port")));
+        }
+        Ok(())
+    }
 }
 
 fn check_pointer(at: &str, p: &str) -> Result<(), LabsError> {
     if p == "/report"
-        || ["/report/", "/events/", "/packets/"]
+        || ["/report/", "/events/", "/packets/", "/error/"]
             .iter()
             .any(|s| p.starts_with(s))
     {
         Ok(())
     } else {
         Err(err(format!(
-            "{at}: `{p}` should be a JSON pointer starting /report/, /events/ or /packets/"
+            "{at}: `{p}` should be a JSON pointer starting /report/, /events/, /packets/ or /error/"
         )))
     }
 }
@@ -427,6 +487,10 @@ impl Question {
                 .split_whitespace()
                 .count()
                 .to_string(),
+            Take::Millis => {
+                let us = v.as_u64().ok_or_else(|| bad("a count of microseconds"))?;
+                format!("{:.3}", us as f64 / 1000.0)
+            }
         };
         if self.kind == Kind::Number && number(&s).is_none() {
             return Err(bad("a number"));
@@ -482,6 +546,15 @@ fn normal_text(s: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The netlab command of an other-terminal command line: what follows the last `| ` when
+/// that is a netlab command (`echo hi | netlab tcp connect ...`), else the whole line.
+pub fn netlab_part(line: &str) -> &str {
+    match line.rsplit_once("| ") {
+        Some((_, cmd)) if cmd.trim_start().starts_with("netlab ") => cmd.trim_start(),
+        _ => line,
+    }
 }
 
 /// Split a command line into words as a POSIX shell would for simple lines: spaces
@@ -555,13 +628,14 @@ mod tests {
     #[test]
     fn measures_each_kind_of_answer() {
         let doc = json!({"report": {"reads": [1, 2, 3], "client": "127.0.0.1:5555",
-            "hex": "81 a0 0b", "n": 8, "key": "AbC="}, "events": []});
+            "hex": "81 a0 0b", "n": 8, "key": "AbC=", "us": 30258}, "events": []});
         let m = |p, t, k| q(p, t, k, 0.0).measure(&doc).unwrap();
         assert_eq!(m("/report/reads", Take::Count, Kind::Number), "3");
         assert_eq!(m("/report/client", Take::Port, Kind::Number), "5555");
         assert_eq!(m("/report/hex", Take::FirstWord, Kind::Text), "81");
         assert_eq!(m("/report/hex", Take::WordCount, Kind::Number), "3");
         assert_eq!(m("/report/n", Take::Value, Kind::Number), "8");
+        assert_eq!(m("/report/us", Take::Millis, Kind::Number), "30.258");
         assert_eq!(m("/report/key", Take::Value, Kind::Text), "AbC=");
         assert!(q("/report/nothing", Take::Value, Kind::Number, 0.0)
             .measure(&doc)
@@ -650,8 +724,27 @@ explain = "e"
 "#;
 
     #[test]
+    fn an_other_terminal_command_may_read_a_pipe() {
+        assert_eq!(
+            netlab_part("echo \"a | b\" | netlab tcp connect 127.0.0.1:9000"),
+            "netlab tcp connect 127.0.0.1:9000"
+        );
+        assert_eq!(netlab_part("netlab tcp demo"), "netlab tcp demo");
+        assert_eq!(
+            netlab_part("netlab tcp demo | head"),
+            "netlab tcp demo | head"
+        );
+    }
+
+    #[test]
     fn a_slip_in_the_file_is_an_error() {
         assert!(Labs::parse(ONE).is_ok());
+        let failing = ONE.replacen(
+            "command = \"netlab tcp demo\"",
+            "command = \"netlab tcp demo\"\nexpect_error = \"refused\"\nhold_port = 9000",
+            1,
+        );
+        assert!(Labs::parse(&failing).is_ok());
         let slips = [
             ("id = 1", "id = 2"),
             ("guide = \"labs/01-t.md\"", "guide = \"labs/t.md\""),
@@ -677,6 +770,27 @@ explain = "e"
             ),
             ("goal = \"g\"", "goal = \"g\"\nprerequisites = [1]"),
             ("goal = \"g\"", "goal = \"g\"\nneeds_capture = true"),
+            (
+                "command = \"netlab tcp demo\"",
+                "command = \"netlab tcp demo\"\nhold_port = 9000",
+            ),
+            (
+                "command = \"netlab tcp demo\"",
+                "command = \"netlab tcp demo\"\nexpect_error = \" \"",
+            ),
+            (
+                "command = \"netlab tcp demo\"",
+                "command = \"netlab tcp demo\"\nexpect_error = \"x\"\nhold_port = 0",
+            ),
+            (
+                "command = \"netlab tcp demo\"",
+                "command = \"netlab tcp demo | head\"",
+            ),
+            (
+                "command = \"netlab tcp demo\"",
+                "command = \"netlab capture --own-namespace -- netlab tcp demo\"\n\
+                 expect_error = \"x\"",
+            ),
         ];
         for (from, to) in slips {
             let text = ONE.replacen(from, to, 1);

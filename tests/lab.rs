@@ -68,6 +68,7 @@ fn the_metadata_names_guides_that_exist_and_commands_that_parse() {
                 .chain(&step.fallback)
                 .chain(&step.elsewhere);
             for c in all {
+                let c = netlab::labs::netlab_part(c);
                 let words = netlab::labs::split_command(&c.replace("{seed}", "7")).unwrap();
                 if let Err(e) = netlab::cli::Cli::try_parse_from(&words) {
                     panic!("lab {}: `{c}` does not parse:\n{e}", lab.id);
@@ -250,7 +251,88 @@ fn measured_agrees(lab: u32, q: &Value) -> bool {
         // Loopback has no hardware: Linux writes zero Ethernet addresses.
         (3, "/packets/0/layers/0/fields/1/value") => assert_eq!(m, "00:00:00:00:00:00", "{q}"),
         // IANA protocol number 6 is TCP.
-        (3, "/packets/0/layers/1/fields/9/value") => assert_eq!(n(), 6, "{q}"),
+        (3, "/packets/0/layers/1/fields/9/value") if ask.contains("SYN") => {
+            assert_eq!(n(), 6, "{q}")
+        }
+        // RFC 791 and RFC 768: a 16-bit total length, minus 20 bytes of IPv4 header and 8
+        // of UDP header; the larger datagram is the one quoted first.
+        (2, "/report/size_limit/run/received/0/datagram_len") => {
+            assert_eq!(n(), 65_535 - 20 - 8, "{q}");
+            assert_eq!(n(), quoted[1], "{q}");
+        }
+        // The errno the kernel gave: the C library's text for it is "Message too long".
+        (2, "/report/size_limit/run/sent/1/errno") => {
+            let e = std::io::Error::from_raw_os_error(n() as i32).to_string();
+            assert!(e.starts_with("Message too long"), "{e}: {q}");
+        }
+        // `netlab udp send` without --count sends one datagram; the failure came after.
+        (2, "/report/sent") => assert_eq!(n(), 1, "{q}"),
+        // An ISN is a 32-bit number (RFC 9293 §3.4.1).
+        (3, "/packets/0/layers/2/decoded/seq") => assert!(n() < 1 << 32, "{q}"),
+        // TCP numbers bytes: 13 bytes from seq 1 are acknowledged with the next, 14.
+        (3, "/packets/4/tcp/rel_ack") => assert_eq!(n(), quoted[1] + quoted[2], "{q}"),
+        // The client's 13 bytes were 1..=13: its FIN takes the next number.
+        (3, "/packets/7/tcp/rel_seq") => assert_eq!(n(), 1 + 13, "{q}"),
+        // A FIN uses one sequence number (RFC 9293 §3.4).
+        (3, "/packets/8/tcp/rel_ack") => assert_eq!(n(), quoted[0] + 1, "{q}"),
+        // RFC 768: the UDP length is the IPv4 total length minus its 20-byte header.
+        (3, "/packets/0/layers/2/decoded/length") => {
+            let total: u64 = word_after(ask, "total length is ").parse().unwrap();
+            assert_eq!(n(), total - 20, "{q}")
+        }
+        // IANA protocol number 17 is UDP.
+        (3, "/packets/0/layers/1/fields/9/value") if ask.contains("UDP") => {
+            assert_eq!(n(), 17, "{q}")
+        }
+        // The checksum, summed here from the shipped file's own bytes (RFC 768, RFC 1071).
+        (3, "/packets/0/layers/2/decoded/checksum_check/status") => {
+            let ok = first_udp_checksum_verifies("labs/captures/udp-exchange.pcap");
+            assert_eq!(m, if ok { "correct" } else { "incorrect" }, "{q}");
+        }
+        // The shipped keep-alive capture, as tshark dissects the same file.
+        (5, "/report/conversations") => {
+            match tshark_count_in(KEEPALIVE, "tcp.flags.syn == 1 && tcp.flags.ack == 0") {
+                Some(syns) => assert_eq!(n(), syns, "{q}"),
+                None => return false,
+            }
+        }
+        (5, "/report/conversations/0/packets_b_to_a") => {
+            let port = word_after(ask, "the server at port ");
+            match tshark_count_in(KEEPALIVE, &format!("tcp.srcport == {port}")) {
+                Some(sent) => assert_eq!(n(), sent, "{q}"),
+                None => return false,
+            }
+        }
+        (5, "/report/application/4/message/number") => {
+            match tshark_count_in(KEEPALIVE, "http.request") {
+                Some(requests) => assert_eq!(n(), requests, "{q}"),
+                None => return false,
+            }
+        }
+        // RFC 6455 §4.2.2: a server that accepts the handshake answers 101.
+        (5, "/report/application/1/message/status") => assert_eq!(n(), 101, "{q}"),
+        (5, "/report/application/1/message/websocket_accept/expected") => {
+            let key = word_after(ask, "Sec-WebSocket-Key was ");
+            assert_eq!(
+                m,
+                netlab::wire::application::websocket::handshake::accept_key(key),
+                "{q}"
+            );
+        }
+        // §5.2: the second byte's low 7 bits, from the bytes the question quotes.
+        (5, "/report/application/2/message/payload_len") => {
+            let second = u64::from_str_radix(word_after(ask, "bytes are 81 "), 16).unwrap();
+            assert_eq!(n(), second & 0x7f, "{q}");
+        }
+        // An event waits at most one poll interval (50 ms by default) and a new
+        // connection's handshake: the median is above 0 and well below two intervals.
+        (6, "/report/columns/0/latency/p50_us") => {
+            let ms: f64 = m.parse().unwrap();
+            assert!(ms > 0.0 && ms < 100.0, "{q}");
+        }
+        // Every client gets every event, each over a connection of its own.
+        (6, "/report/columns/4/delivered") => assert_eq!(n(), quoted[0] * quoted[1], "{q}"),
+        (6, "/report/columns/4/connections") => assert_eq!(n(), quoted[0], "{q}"),
         // The shipped repaired stream: tshark's own expert flags on the same file.
         (5, "/report/notes/retransmissions") => match tshark_count("tcp.analysis.retransmission") {
             Some(flagged) => assert_eq!(n(), flagged, "{q}"),
@@ -280,6 +362,29 @@ fn measured_agrees(lab: u32, q: &Value) -> bool {
         }
         // §5.2: 2 bytes, 0/2/8 of extended length, 4 of masking key.
         (4, "/report/trace/2/header_hex") => assert!([6, 8, 14].contains(&n()), "{q}"),
+        // §4.1: the key is base64 of 16 bytes; 4 characters carry 3 bytes, `=` pads.
+        (4, "/report/key_decoded_len") => {
+            let key = word_after(ask, "The key ");
+            assert_eq!(
+                n() as usize,
+                key.len() / 4 * 3 - key.matches('=').count(),
+                "{q}"
+            );
+            assert_eq!(n(), 16, "{q}");
+        }
+        // §4.2.2, for the key the question quotes.
+        (4, "/report/accept") => {
+            let key = word_after(ask, "belongs to the key ");
+            assert_eq!(
+                m,
+                netlab::wire::application::websocket::handshake::accept_key(key),
+                "{q}"
+            );
+        }
+        // §5.1: a server MUST NOT mask the frames it sends.
+        (4, "/report/trace/3/masked") => assert_eq!(m, "false", "{q}"),
+        // §5.4: the frames after a fragmented message's first carry opcode 0.
+        (4, "/report/trace/7/opcode") => assert_eq!(m, "continuation", "{q}"),
         // §7.4.1: 1000 is a normal closure; the demo ends normally.
         (4, "/report/close_code") => assert_eq!(n(), 1000, "{q}"),
         _ => return false,
@@ -287,14 +392,49 @@ fn measured_agrees(lab: u32, q: &Value) -> bool {
     true
 }
 
+/// Whether the UDP checksum of the first packet of a classic pcap file of Ethernet frames
+/// (IPv4, no options) verifies: the one's-complement sum of the pseudo-header (addresses,
+/// protocol 17, UDP length) and the whole datagram, checksum included, is 0xffff.
+fn first_udp_checksum_verifies(path: &str) -> bool {
+    let file = std::fs::read(path).unwrap();
+    let frame = &file[24 + 16..];
+    let be16 = |b: &[u8], at: usize| u32::from(u16::from_be_bytes([b[at], b[at + 1]]));
+    let ip = &frame[14..];
+    assert_eq!(
+        (ip[0], ip[9]),
+        (0x45, 17),
+        "{path}: IPv4 without options, UDP"
+    );
+    let udp = &ip[20..];
+    let len = be16(udp, 4) as usize;
+    let mut sum: u32 = (12..20).step_by(2).map(|i| be16(ip, i)).sum::<u32>() + 17 + len as u32;
+    let mut words = udp[..len].chunks(2);
+    for w in &mut words {
+        sum += u32::from(w[0]) << 8 | u32::from(*w.get(1).unwrap_or(&0));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
+}
+
 /// How many packets of the shipped `ws-demo-reordered` capture tshark flags with `filter`
 /// (lab 5's second step reads that capture); `None` when tshark is missing (a skip).
 fn tshark_count(filter: &str) -> Option<u64> {
+    tshark_count_in("tests/fixtures/ws-demo-reordered.pcap", filter)
+}
+
+/// The shipped capture lab 5's keep-alive steps read.
+const KEEPALIVE: &str = "tests/fixtures/http-keepalive.pcap";
+
+/// How many packets of `file` tshark shows with the display filter `filter`; `None`
+/// when tshark is missing (a skip).
+fn tshark_count_in(file: &str, filter: &str) -> Option<u64> {
     if !common::have_tool("tshark") {
         return None;
     }
     let out = std::process::Command::new("tshark")
-        .args(["-r", "tests/fixtures/ws-demo-reordered.pcap", "-Y", filter])
+        .args(["-r", file, "-Y", filter])
         .output()
         .unwrap();
     assert!(out.status.success(), "tshark -Y {filter}: {out:?}");
@@ -333,12 +473,79 @@ fn every_lab_runs_with_the_answers_its_own_run_measured() {
                 .all(|st| st["note"].as_str().unwrap().contains("--offline")));
         }
     }
-    // Lab 5's two repaired-stream answers are checked only where tshark is installed.
-    let with_tshark = if common::on_path("tshark") { 2 } else { 0 };
+    // Lab 5's five answers about shipped files are checked only where tshark is installed.
+    let with_tshark = if common::on_path("tshark") { 5 } else { 0 };
     assert!(
-        checked >= 20 + with_tshark,
+        checked >= 40 + with_tshark,
         "only {checked} measured answers checked independently"
     );
+}
+
+/// What the kernel does with `command` (a step expected to fail), found with std's own
+/// sockets: the error kind that netlab's error message must be about.
+fn kernel_says(command: &str, hold: Option<u16>) -> std::io::ErrorKind {
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let port = |w: &str| -> u16 { w.rsplit_once(':').unwrap().1.parse().unwrap() };
+    match (words[1], words[2]) {
+        ("tcp", "connect") => TcpStream::connect(words[3]).unwrap_err().kind(),
+        ("tcp", "listen") => {
+            let p = hold.expect("a listen that fails holds its port");
+            let _held = TcpListener::bind(("127.0.0.1", p));
+            TcpListener::bind(("127.0.0.1", p)).unwrap_err().kind()
+        }
+        ("udp", "send") => {
+            // A connected UDP socket receives the ICMP port unreachable as ECONNREFUSED.
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.connect(("127.0.0.1", port(words[3]))).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            s.send(b"probe").unwrap();
+            s.recv(&mut [0; 64]).unwrap_err().kind()
+        }
+        _ => panic!("no independent check for `{command}`"),
+    }
+}
+
+#[test]
+fn a_step_expected_to_fail_fails_the_way_its_guide_says() {
+    use std::io::ErrorKind;
+    let labs = labs();
+    let mut checked = 0;
+    for lab in &labs.labs {
+        let failing: Vec<usize> = (0..lab.steps.len())
+            .filter(|&i| lab.steps[i].expect_error.is_some())
+            .collect();
+        if failing.is_empty() {
+            continue;
+        }
+        let s = autopilot(lab.id, &[]);
+        for i in failing {
+            let step = &lab.steps[i];
+            let rec = &s["steps"][i];
+            let want = step.expect_error.as_deref().unwrap();
+            let failed = rec["failed"].as_str().unwrap_or_else(|| panic!("{rec}"));
+            assert!(
+                failed.to_lowercase().contains(&want.to_lowercase()),
+                "lab {}: {failed}",
+                lab.id
+            );
+            let command = step.command.as_deref().unwrap();
+            let kind = kernel_says(command, step.hold_port);
+            let words = match kind {
+                // Over UDP, ECONNREFUSED is the other kernel's ICMP port unreachable.
+                ErrorKind::ConnectionRefused => ["refused", "port unreachable"],
+                ErrorKind::AddrInUse => ["in use", "in use"],
+                other => panic!("lab {}: `{command}`: the kernel said {other:?}", lab.id),
+            };
+            assert!(
+                words.iter().any(|w| want.contains(w)),
+                "lab {}: {want} vs {kind:?}",
+                lab.id
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "{checked} failing steps");
 }
 
 #[test]
@@ -346,7 +553,14 @@ fn answers_differ_from_run_to_run() {
     // Lab 4's accept key comes from a random Sec-WebSocket-Key; lab 2's drops from the seed.
     let a = autopilot(4, &[]);
     let b = autopilot(4, &[]);
-    assert_ne!(questions(&a)[0]["measured"], questions(&b)[0]["measured"]);
+    let accept = |s: &Value| {
+        questions(s)
+            .into_iter()
+            .find(|q| q["pointer"] == "/report/trace/1/headers/2/value")
+            .unwrap()["measured"]
+            .clone()
+    };
+    assert_ne!(accept(&a), accept(&b));
     let dropped = |seed: &str| {
         let s = autopilot(2, &["--seed", seed]);
         assert_eq!(s["seed"].as_u64().unwrap().to_string(), seed);
@@ -354,7 +568,11 @@ fn answers_differ_from_run_to_run() {
             .as_str()
             .unwrap()
             .ends_with(&format!("--seed {seed}")));
-        questions(&s)[2]["measured"].clone()
+        questions(&s)
+            .into_iter()
+            .find(|q| q["pointer"] == "/report/loss/relay_dropped")
+            .unwrap()["measured"]
+            .clone()
     };
     // Same seed, same drops; the seeds below are known to drop different numbers.
     assert_eq!(dropped("3"), dropped("3"));
@@ -426,22 +644,47 @@ fn typed_answers_are_checked_against_the_run() {
         "--stats",
     ])
     .json();
+    let keepalive = |extra: &[&str]| {
+        let mut args = vec!["--json", "capture", "--example", "http-keepalive"];
+        args.extend_from_slice(extra);
+        netlab(&args).json()
+    };
+    let stats = keepalive(&["--stats"]);
+    let http = keepalive(&["--follow", "1"]);
+    let ws_follow = netlab(&["--json", "capture", "--example", "ws-demo", "--follow", "1"]).json();
+    let requests = http["application"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["message"]["kind"] == "http_request")
+        .count();
     let c = &ws["conversations"][0];
-    let answers = format!(
-        "{}\n{}\n{}\n{}\n",
-        c["packets_a_to_b"],
-        c["bytes_b_to_a"],
-        re["notes"]["retransmissions"],
-        re["notes"]["previous_segment_not_captured"]
-    );
+    let handshake = &ws_follow["application"][1]["message"];
+    let answers = [
+        c["packets_a_to_b"].to_string(),
+        c["bytes_b_to_a"].to_string(),
+        stats["conversations"].as_array().unwrap().len().to_string(),
+        stats["conversations"][0]["packets_b_to_a"].to_string(),
+        requests.to_string(),
+        handshake["status"].to_string(),
+        handshake["websocket_accept"]["expected"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        ws_follow["application"][2]["message"]["payload_len"].to_string(),
+        re["notes"]["retransmissions"].to_string(),
+        re["notes"]["previous_segment_not_captured"].to_string(),
+    ];
+    let all = answers.len();
+    let answers = answers.join("\n") + "\n";
     let s = netlab_stdin(
         &["--json", "lab", "run", "5", "--offline"],
         &answers,
         Duration::from_secs(60),
     )
     .json();
-    assert_eq!(s["correct"], 4, "{s}");
-    assert_eq!(s["correct_first_try"], 4);
+    assert_eq!(s["correct"], all, "{s}");
+    assert_eq!(s["correct_first_try"], all);
     // One wrong, then right: the hint, and the second attempt counts.
     let answers = format!("0\n{}\n", answers);
     let s = netlab_stdin(
@@ -455,7 +698,7 @@ fn typed_answers_are_checked_against_the_run() {
     assert_eq!(q["hint_shown"], true);
     assert_eq!(q["explanation_shown"], false);
     assert_eq!(q["attempts"].as_array().unwrap().len(), 2);
-    assert_eq!(s["correct_first_try"], 3);
+    assert_eq!(s["correct_first_try"], all - 1);
     // Text answers: case and a 0x do not matter, and the hint says what was not a number.
     let r = netlab_stdin(
         &["lab", "run", "5", "--offline"],
@@ -468,7 +711,7 @@ fn typed_answers_are_checked_against_the_run() {
 #[test]
 fn end_of_input_stops_cleanly() {
     let r = netlab_stdin(
-        &["--json", "lab", "run", "4"],
+        &["--json", "lab", "run", "1"],
         "a prediction\n",
         Duration::from_secs(60),
     );
@@ -498,7 +741,14 @@ fn instructor_mode_shows_the_measured_answers() {
         .stdout
         .matches("(instructor: the answer from this run is ")
         .count();
-    assert_eq!(n, 4, "{}", r.stdout);
+    let asked: usize = labs()
+        .get(4)
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| s.questions.len())
+        .sum();
+    assert_eq!(n, asked, "{}", r.stdout);
 }
 
 #[test]
@@ -591,8 +841,12 @@ fn a_capture_lab_falls_back_to_the_shipped_capture_when_it_cannot_capture() {
     // The shipped capture's own numbers: its SYN-ACK acknowledges the SYN's seq + 1.
     let q = questions(&s);
     assert_eq!(s["correct"], s["questions"]);
-    let ack: u64 = q[0]["measured"].as_str().unwrap().parse().unwrap();
-    let seq: u64 = q[0]["ask"]
+    let q = q
+        .iter()
+        .find(|q| q["pointer"] == "/packets/1/layers/2/decoded/ack")
+        .unwrap();
+    let ack: u64 = q["measured"].as_str().unwrap().parse().unwrap();
+    let seq: u64 = q["ask"]
         .as_str()
         .unwrap()
         .split("seq ")
@@ -666,14 +920,17 @@ fn lab_show_and_explain_fit_a_100_column_terminal() {
     }
 }
 
-/// The guide's questions, by number: `N. …` list items and `**QN.**` paragraphs outside
-/// code blocks and outside the `<details>` that hold the answers.
-fn guide_questions(text: &str) -> Vec<u32> {
+/// The guide's questions, by number, with their text: `N. …` list items and `**QN.**`
+/// paragraphs outside code blocks and outside the `<details>` that hold the answers (a
+/// question's text runs to the next blank line or the next question).
+fn guide_questions(text: &str) -> Vec<(u32, String)> {
     let (mut code, mut answers) = (false, false);
-    let mut numbers = Vec::new();
+    let mut found: Vec<(u32, String)> = Vec::new();
+    let mut open = false;
     for line in text.lines() {
         if line.starts_with("```") {
             code = !code;
+            open = false;
             continue;
         }
         if code {
@@ -681,6 +938,7 @@ fn guide_questions(text: &str) -> Vec<u32> {
         }
         if line.contains("<details") {
             answers = true;
+            open = false;
         }
         if line.contains("</details>") {
             answers = false;
@@ -694,18 +952,32 @@ fn guide_questions(text: &str) -> Vec<u32> {
             None => line.split_once(". ").map(|(n, _)| n),
         };
         if let Some(Ok(n)) = n.map(str::parse::<u32>) {
-            numbers.push(n);
+            found.push((n, line.to_owned()));
+            open = true;
+        } else if line.trim().is_empty() {
+            open = false;
+        } else if open {
+            let last = found.last_mut().unwrap();
+            last.1.push(' ');
+            last.1.push_str(line.trim());
         }
     }
-    numbers
+    found
 }
+
+/// How a guide marks a question that `netlab lab run` does not check: one to answer in
+/// words, or one that something the guided run cannot see answers (root, a browser,
+/// other terminals), which the mark names.
+const IN_WORDS: &str = "*(A question to answer in words.)*";
+const NOT_CHECKED: &str = "*(Not checked by `netlab lab run`: ";
 
 #[test]
 fn the_guides_and_labs_toml_have_not_drifted_apart() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for lab in &labs().labs {
         let text = std::fs::read_to_string(root.join(&lab.guide)).unwrap();
-        let asked = guide_questions(&text);
+        let texts = guide_questions(&text);
+        let asked: Vec<u32> = texts.iter().map(|(n, _)| *n).collect();
         let expected: Vec<u32> = (1..=asked.len() as u32).collect();
         assert_eq!(
             asked, expected,
@@ -731,6 +1003,22 @@ fn the_guides_and_labs_toml_have_not_drifted_apart() {
                     "neither checked nor reading"
                 },
                 lab.guide
+            );
+        }
+        // The guide says which questions the guided run leaves to the student, and why.
+        for (n, q) in &texts {
+            let marked = q.contains(IN_WORDS) || q.contains(NOT_CHECKED);
+            assert_eq!(
+                marked,
+                lab.reading.contains(n),
+                "lab {}: guide question {n} {} (`{IN_WORDS}` or `{NOT_CHECKED}…)*` marks \
+                 exactly the questions in `reading`): {q}",
+                lab.id,
+                if marked {
+                    "is marked but checked by a step"
+                } else {
+                    "is in `reading` but not marked"
+                }
             );
         }
         for n in checked.iter().chain(&lab.reading) {

@@ -111,6 +111,18 @@ pub fn sockets_on_port(port: u16) -> Vec<TcpState> {
     states
 }
 
+/// A TCP listener on 127.0.0.1:`port`, held by this process to stand for "another program
+/// already listens there" (a lab step that shows the error a second listener gets).
+/// `Ok(None)` when the port is already taken: another program holds it, which shows the
+/// same thing.
+pub fn hold_tcp_port(port: u16) -> std::io::Result<Option<std::net::TcpListener>> {
+    match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+        Ok(l) => Ok(Some(l)),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The IPv4 addresses in `/proc/net/fib_trie` text: each `|-- ADDR` leaf followed by a
 /// `/32 host LOCAL` line (the kernel delivers packets to ADDR to this machine). Each
 /// address once, in order of first appearance.

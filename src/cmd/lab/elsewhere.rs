@@ -6,14 +6,27 @@
 //! TIME-WAIT for a minute (2×MSL, RFC 9293 §3.6.1), so the check works after the student
 //! has already stopped the programs, as the steps ask.
 
+use crate::labs::netlab_part;
 use crate::net::host::{sockets_on_port, TcpState};
 
 /// The TCP port a step's other-terminal commands use: the `--port N` of `netlab tcp
-/// listen`, or the port of `netlab tcp connect HOST:N`. `None` when they use no TCP port
-/// netlab could look for.
+/// listen`, the port of `netlab tcp connect HOST:N`, or the port of a WebSocket URL
+/// (`netlab ws client ws://HOST:N/`; WebSocket runs over TCP). `None` when they use no
+/// TCP port netlab could look for.
 pub fn tcp_port(commands: &[String]) -> Option<u16> {
     for c in commands {
-        let words: Vec<&str> = c.split_whitespace().collect();
+        let words: Vec<&str> = netlab_part(c).split_whitespace().collect();
+        if words.get(1) == Some(&"ws") {
+            let url = words.iter().find_map(|w| w.strip_prefix("ws://"));
+            let port = url
+                .and_then(|u| u.split('/').next())
+                .and_then(|a| a.rsplit_once(':'))
+                .and_then(|(_, p)| p.parse().ok());
+            if port.is_some() {
+                return port;
+            }
+            continue;
+        }
         if words.get(1) != Some(&"tcp") {
             continue;
         }
@@ -73,6 +86,19 @@ mod tests {
         assert_eq!(tcp_port(&v(&["netlab tcp connect [::1]:8123"])), Some(8123));
         assert_eq!(tcp_port(&v(&["netlab udp listen --port 9001"])), None);
         assert_eq!(tcp_port(&v(&["netlab ws server"])), None);
+        assert_eq!(
+            tcp_port(&v(&[
+                "netlab ws server --broadcast",
+                "netlab ws client ws://127.0.0.1:9001/"
+            ])),
+            Some(9001)
+        );
+        assert_eq!(
+            tcp_port(&v(&[
+                "echo \"hi there\" | netlab tcp connect 127.0.0.1:9000"
+            ])),
+            Some(9000)
+        );
     }
 
     #[test]

@@ -10,12 +10,13 @@
 //! sockets they leave behind (`elsewhere.rs`).
 
 mod elsewhere;
+mod expected;
 pub mod session;
 
 use crate::cli::lab::{LabArgs, LabCommand};
 use crate::cli::Cli;
 use crate::error::{usage, Hinted};
-use crate::labs::{split_command, Lab, Labs, SEED};
+use crate::labs::{netlab_part, split_command, Lab, Labs, SEED};
 use crate::output::wrap::fill_on_terminal;
 use crate::output::{Output, Paint, Render, Style};
 use clap::Parser;
@@ -49,7 +50,8 @@ pub fn load() -> anyhow::Result<Labs> {
                 .command
                 .iter()
                 .chain(step.fallback.iter())
-                .chain(step.elsewhere.iter());
+                .map(String::as_str)
+                .chain(step.elsewhere.iter().map(|c| netlab_part(c)));
             for c in commands {
                 argv(c, 1).map_err(|e| {
                     Hinted::failure(format!(
@@ -179,6 +181,8 @@ pub struct ShownStep {
     pub command: Option<String>,
     pub fallback: Option<String>,
     pub elsewhere: Vec<String>,
+    /// For a command expected to fail: the words its error must contain.
+    pub expect_error: Option<String>,
     /// The questions, with the parts a run fills in shown as `…`.
     pub questions: Vec<String>,
 }
@@ -228,6 +232,7 @@ impl ShowReport {
                     command: s.command.as_deref().map(|c| c.replace(SEED, "N")),
                     fallback: s.fallback.clone(),
                     elsewhere: s.elsewhere.clone(),
+                    expect_error: s.expect_error.clone(),
                     questions: s.questions.iter().map(|q| outline(&q.ask)).collect(),
                 })
                 .collect(),
@@ -273,6 +278,11 @@ impl Render for ShowReport {
             }
             if let Some(c) = &st.command {
                 s.push_str(&format!("  runs: $ {c}\n"));
+            }
+            if let Some(e) = &st.expect_error {
+                s.push_str(&format!(
+                    "  expected to fail, with an error about \"{e}\"\n"
+                ));
             }
             if let Some(c) = &st.fallback {
                 s.push_str(&format!("  without capture privilege: $ {c}\n"));

@@ -8,7 +8,7 @@
 //! the measured value. Answers are lines on stdin (a terminal or a pipe); `--autopilot`
 //! answers with the measured values instead.
 
-use super::{argv, elsewhere, pick};
+use super::{argv, elsewhere, expected, pick};
 use crate::cli::lab::LabRunArgs;
 use crate::error::{usage, Hinted};
 use crate::labs::{fill, Lab, Labs, Question, Verdict};
@@ -138,6 +138,9 @@ pub struct StepRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elsewhere_seen: Option<String>,
     pub prediction: Option<String>,
+    /// For a step whose command is expected to fail: its error message, as printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
     pub questions: Vec<QuestionRecord>,
 }
 
@@ -225,6 +228,13 @@ pub enum Say {
     Notice {
         text: String,
     },
+    /// A step's command failed, as the step expected: its error as the command line
+    /// prints it.
+    Failed {
+        error: String,
+        hint: Option<String>,
+        exit_code: u8,
+    },
     Ask {
         question: usize,
         text: String,
@@ -297,6 +307,11 @@ impl Render for Say {
             ),
             Say::Run { command } => style.paint(Paint::Dim, format!("$ {command}")),
             Say::Notice { text } => fill_labelled("note:", Paint::Warn, text, style),
+            Say::Failed {
+                error,
+                hint,
+                exit_code,
+            } => failed(error, hint.as_deref(), *exit_code, style),
             Say::Ask { question, text } => {
                 fill_labelled(&format!("Q{question}."), Paint::Bold, text, style)
             }
@@ -392,12 +407,26 @@ fn check_elsewhere(
     Ok(Ok(String::new()))
 }
 
+/// An expected failure, as the command line prints it, and that it was expected.
+fn failed(error: &str, hint: Option<&str>, exit_code: u8, style: &Style) -> String {
+    let mut s = fill_labelled("error:", Paint::Bad, error, style);
+    if let Some(h) = hint {
+        s.push('\n');
+        s.push_str(&fill_labelled("hint:", Paint::Dim, h, style));
+    }
+    s.push_str(&format!(
+        "\n(exit code {exit_code}: the command failed, as this step expects)"
+    ));
+    s
+}
+
 /// The closing line that names the guide's questions this run did not check.
 fn reading(guide: &str, questions: &[u32], style: &Style) -> String {
     let n: Vec<String> = questions.iter().map(u32::to_string).collect();
     let text = format!(
-        "questions {} of {guide} are not checked by this run: some are answered by \
-         reasoning, some from the guide's other commands. Answer them from the guide (its \
+        "questions {} of {guide} are not checked by this run: the guide marks each, as a \
+         question to answer in words or as one that something this run cannot see answers \
+         (your other terminals, a browser, root). Answer them from the guide (its \
          instructors' section has the answers).",
         n.join(", ")
     );
@@ -533,6 +562,7 @@ fn steps(
             elsewhere: step.elsewhere.clone(),
             elsewhere_seen: None,
             prediction: None,
+            failed: None,
             questions: Vec::new(),
         });
         if !step.elsewhere.is_empty() {
@@ -560,12 +590,16 @@ fn steps(
                 }
             }
         }
-        let (doc, shown, source, note) = run_step(plan, out, command, step.fallback.as_deref())?;
+        let (doc, shown, source, note) = match &step.expect_error {
+            Some(want) => expected::run(plan, out, command, want, step.hold_port)?,
+            None => run_step(plan, out, command, step.fallback.as_deref())?,
+        };
         {
             let rec = &mut session.steps[i];
             rec.command = Some(shown);
             rec.source = source;
             rec.note = note;
+            rec.failed = doc["error"]["message"].as_str().map(str::to_owned);
         }
         if let Err(ended) = ask_questions(plan, out, input, session, i, &step.questions, &doc)? {
             return Ok(Err(ended));
@@ -754,6 +788,18 @@ fn in_process(plan: &Plan, out: &Output, command: &str) -> anyhow::Result<Value>
     if words.iter().any(|w| w == "--own-namespace") {
         return in_child(plan, out, &words);
     }
+    let (doc, outcome) = recorded(plan, out, cli);
+    outcome.map(|()| doc)
+}
+
+/// Run a parsed command in this process; what it recorded (as [`document`]) whether it
+/// succeeded or not, and how it ended. A command that fails may have reported first
+/// (`udp send` reports its datagrams, then fails on the ICMP error).
+pub(super) fn recorded(
+    plan: &Plan,
+    out: &Output,
+    cli: crate::cli::Cli,
+) -> (Value, anyhow::Result<()>) {
     let stdout: Box<dyn io::Write + Send> = if plan.narrate_to_stderr {
         Box::new(io::stderr())
     } else {
@@ -762,12 +808,13 @@ fn in_process(plan: &Plan, out: &Output, command: &str) -> anyhow::Result<Value>
     let stderr: Box<dyn io::Write + Send> = Box::new(io::stderr());
     let mut inner = Output::new(Format::Human, out.style().clone(), stdout, stderr);
     inner.record();
-    crate::cmd::dispatch(cli.command, &mut inner)?;
+    let outcome = crate::cmd::dispatch(cli.command, &mut inner);
     let rec = inner.take_recorded().unwrap_or_default();
-    Ok(document(
+    let doc = document(
         rec.reports.last().cloned().unwrap_or(Value::Null),
         rec.events,
-    ))
+    );
+    (doc, outcome)
 }
 
 /// Run a capture in a namespace of its own as a child netlab: the capture happens in a
