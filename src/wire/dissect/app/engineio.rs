@@ -349,7 +349,7 @@ impl EngineIoReader {
                 p.sid = str_of(&v, "sid");
                 p.pid = str_of(&v, "pid");
                 p.offset = str_of(&v, "offset");
-                if dir == Direction::BToA && p.pid.is_some() {
+                if p.pid.is_some() {
                     self.recovery = true;
                 }
                 p.payload = Some(v);
