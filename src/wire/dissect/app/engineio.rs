@@ -648,3 +648,244 @@ impl SioPacket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{PacketType, SioType, Transport, Value};
+    use crate::wire::application::websocket::handshake::{accept_key, client_request};
+    use crate::wire::application::websocket::{Frame, OpCode};
+    use crate::wire::dissect::app::testing::decode;
+    use crate::wire::dissect::app::*;
+
+    /// A WebSocket upgrade to `target`, then the frames (client frames masked).
+    fn over_websocket(target: &str, frames: &[(Direction, OpCode, &[u8])]) -> Vec<AppEvent> {
+        let (key, req) = client_request("h", target, [7; 16], &[], None);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            accept_key(&key)
+        );
+        let mut parts = vec![(Direction::AToB, req), (Direction::BToA, resp.into_bytes())];
+        for (dir, op, payload) in frames {
+            let mask = (*dir == Direction::AToB).then_some([1, 2, 3, 4]);
+            let mut b = Vec::new();
+            Frame::encode(true, *op, payload, mask, &mut b);
+            parts.push((*dir, b));
+        }
+        decode(&parts, 0)
+    }
+
+    fn carried(events: &[AppEvent]) -> Vec<EngineIo> {
+        events
+            .iter()
+            .filter_map(|e| match e.message.carried() {
+                Some(Carried::EngineIo(x)) => Some(x.clone()),
+                None => None,
+            })
+            .collect()
+    }
+
+    fn sio(e: &EngineIo) -> &SioPacket {
+        match e.packets[0].socketio.as_ref() {
+            Some(SocketIo::Packet(p)) => p,
+            other => panic!("not a Socket.IO packet: {other:?}"),
+        }
+    }
+
+    /// The frames of tests/fixtures/socketio.pcap's WebSocket connection (socket.io 4.8.1
+    /// and socket.io-client, Node.js), in their order.
+    #[test]
+    fn the_fixtures_websocket_frames_are_read_as_engineio_and_socketio() {
+        use Direction::{AToB as C, BToA as S};
+        let t = OpCode::Text;
+        let frames: [(Direction, OpCode, &[u8]); 9] = [
+            (C, t, b"2probe"),
+            (S, t, b"3probe"),
+            (C, t, b"5"),
+            (C, t, br#"420["hello","from the client"]"#),
+            (S, t, br#"430["hello received"]"#),
+            (S, t, br#"420["news","from the server"]"#),
+            (S, t, b"2"),
+            (C, t, b"3"),
+            (C, t, b"41"),
+        ];
+        let target = "/socket.io/?EIO=4&transport=websocket&sid=NN69nfAhjltKBvqdAAAA";
+        let got = carried(&over_websocket(target, &frames));
+        assert_eq!(got.len(), 9);
+        let p = &got[0].packets[0];
+        assert_eq!(
+            (p.packet_type, p.purpose),
+            (PacketType::Ping, Some("upgrade probe"))
+        );
+        assert_eq!(got[1].packets[0].packet_type, PacketType::Pong);
+        assert_eq!(got[2].packets[0].packet_type, PacketType::Upgrade);
+        let hello = sio(&got[3]);
+        assert_eq!(hello.packet_type, SioType::Event);
+        assert_eq!(hello.event.as_deref(), Some("hello"));
+        assert_eq!(hello.args, Some(vec![Value::from("from the client")]));
+        assert_eq!(hello.ack_id, Some(0));
+        let ack = sio(&got[4]);
+        assert_eq!((ack.packet_type, ack.ack_id), (SioType::Ack, Some(0)));
+        assert_eq!(ack.args, Some(vec![Value::from("hello received")]));
+        assert_eq!(got[6].packets[0].purpose, Some("heartbeat"));
+        assert_eq!(got[7].packets[0].purpose, Some("heartbeat"));
+        assert_eq!(sio(&got[8]).packet_type, SioType::Disconnect);
+        assert_eq!(
+            got[3].describe(),
+            r#"Engine.IO: 4 message: Socket.IO EVENT / "hello" ["from the client"] (ack asked, id 0)"#
+        );
+    }
+
+    #[test]
+    fn a_websocket_whose_upgrade_did_not_ask_for_engineio_is_left_as_it_is() {
+        let frames: [(Direction, OpCode, &[u8]); 1] =
+            [(Direction::BToA, OpCode::Text, br#"42["tick",3]"#)];
+        assert!(carried(&over_websocket("/chat", &frames)).is_empty());
+        assert!(carried(&over_websocket(
+            "/socket.io/?EIO=3&transport=websocket",
+            &frames
+        ))
+        .is_empty());
+    }
+
+    /// Attachments, as socket.io-parser 4 encodes an emit with two buffers on "/admin"
+    /// asking for ack 7 (Engine.IO puts its `4` before it): the text packet, then one
+    /// binary message per placeholder.
+    #[test]
+    fn a_binary_event_names_its_attachments() {
+        let text = br#"452-/admin,7["up",{"_placeholder":true,"num":0},{"x":{"_placeholder":true,"num":1}}]"#;
+        let frames: [(Direction, OpCode, &[u8]); 4] = [
+            (Direction::AToB, OpCode::Text, text),
+            (Direction::AToB, OpCode::Binary, &[1, 2, 3]),
+            (Direction::AToB, OpCode::Binary, &[4]),
+            (Direction::AToB, OpCode::Binary, &[5]),
+        ];
+        let got = carried(&over_websocket(
+            "/socket.io/?EIO=4&transport=websocket",
+            &frames,
+        ));
+        let p = sio(&got[0]);
+        assert_eq!(p.packet_type, SioType::BinaryEvent);
+        assert_eq!(
+            (p.namespace.as_str(), p.ack_id, p.attachments),
+            ("/admin", Some(7), Some(2))
+        );
+        assert_eq!(p.event.as_deref(), Some("up"));
+        assert_eq!(
+            got[1].packets[0].socketio,
+            Some(SocketIo::Attachment {
+                number: 1,
+                of: 2,
+                len: 3
+            })
+        );
+        assert_eq!(
+            got[2].packets[0].socketio,
+            Some(SocketIo::Attachment {
+                number: 2,
+                of: 2,
+                len: 1
+            })
+        );
+        assert_eq!(
+            got[3].packets[0].socketio,
+            Some(SocketIo::StrayBinary { len: 1 })
+        );
+    }
+
+    /// Long-polling: the open packet answering the first GET, the client's POST of `40`
+    /// (its `ok` answer is no payload), and a body of three packets as engine.io-parser 5
+    /// encodes it (a Socket.IO event, binary 01 02 03 as base64, a ping).
+    #[test]
+    fn polling_bodies_are_payloads() {
+        let open = r#"0{"sid":"NN69nfAhjltKBvqdAAAA","upgrades":["websocket"],"pingInterval":300,"pingTimeout":2000,"maxPayload":1000000}"#;
+        let get = "GET /socket.io/?EIO=4&transport=polling&t=j0jjxjnq HTTP/1.1\r\nHost: h\r\n\r\n";
+        let post = "POST /socket.io/?EIO=4&transport=polling&sid=NN69 HTTP/1.1\r\nContent-Length: 2\r\n\r\n40";
+        let three = "42[\"a\"]\u{1e}bAQID\u{1e}2";
+        let resp = |body: &str| {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let parts = vec![
+            (Direction::AToB, get.as_bytes().to_vec()),
+            (Direction::BToA, resp(open).into_bytes()),
+            (Direction::AToB, post.as_bytes().to_vec()),
+            (Direction::BToA, resp("ok").into_bytes()),
+            (Direction::AToB, get.as_bytes().to_vec()),
+            (Direction::BToA, resp(three).into_bytes()),
+        ];
+        let got = carried(&decode(&parts, 5));
+        assert_eq!(got.len(), 3, "{got:?}");
+        let o = got[0].packets[0].open.as_ref().expect("the open packet");
+        assert_eq!(
+            (o.sid.as_str(), o.ping_interval),
+            ("NN69nfAhjltKBvqdAAAA", 300)
+        );
+        assert_eq!(sio(&got[1]).packet_type, SioType::Connect);
+        let p = &got[2].packets;
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[1].binary_len, Some(3));
+        assert_eq!((p[1].at, p[1].len), (8, 5));
+        assert_eq!(p[2].packet_type, PacketType::Ping);
+        assert!(got.iter().all(|e| e.transport == Transport::Polling));
+    }
+
+    /// tests/fixtures/socketio-recovered.pcap: with recovery on, the server's CONNECT
+    /// answer carries a pid and each event it sends ends with its offset.
+    #[test]
+    fn recovery_shows_pid_and_offsets() {
+        let frames: [(Direction, OpCode, &[u8]); 3] = [
+            (
+                Direction::AToB,
+                OpCode::Text,
+                br#"40{"pid":"1R46kXFfwFt_bEWfAAAB","offset":"Q82CYs3"}"#,
+            ),
+            (Direction::BToA, OpCode::Text, br#"42["tick",2,"Q82CYs7"]"#),
+            (
+                Direction::BToA,
+                OpCode::Text,
+                br#"40{"sid":"1sOFvL_bNxjGw771AAAA","pid":"1R46kXFfwFt_bEWfAAAB"}"#,
+            ),
+        ];
+        let got = carried(&over_websocket(
+            "/socket.io/?EIO=4&transport=websocket",
+            &frames,
+        ));
+        assert_eq!(sio(&got[0]).offset.as_deref(), Some("Q82CYs3"));
+        let tick = sio(&got[1]);
+        assert_eq!(tick.offset.as_deref(), Some("Q82CYs7"));
+        assert_eq!(tick.args, Some(vec![Value::from(2)]));
+        assert_eq!(sio(&got[2]).pid.as_deref(), Some("1R46kXFfwFt_bEWfAAAB"));
+    }
+
+    #[test]
+    fn broken_packets_are_described_not_fatal() {
+        let frames: [(Direction, OpCode, &[u8]); 4] = [
+            (Direction::BToA, OpCode::Text, b""),
+            (Direction::BToA, OpCode::Text, b"9"),
+            (Direction::BToA, OpCode::Text, b"42[\"tick\""),
+            (Direction::BToA, OpCode::Text, b"42[\"disconnect\"]"),
+        ];
+        let got = carried(&over_websocket(
+            "/socket.io/?EIO=4&transport=websocket",
+            &frames,
+        ));
+        assert!(got[0].packets[0].problem.is_some());
+        assert!(got[1].packets[0]
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("unknown packet type"));
+        assert!(sio(&got[2])
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("not JSON"));
+        assert!(sio(&got[3])
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("reserved"));
+    }
+}
