@@ -677,10 +677,7 @@ mod tests {
     fn carried(events: &[AppEvent]) -> Vec<EngineIo> {
         events
             .iter()
-            .filter_map(|e| match e.message.carried() {
-                Some(Carried::EngineIo(x)) => Some(x.clone()),
-                None => None,
-            })
+            .filter_map(|e| e.message.carried().map(|Carried::EngineIo(x)| x.clone()))
             .collect()
     }
 
