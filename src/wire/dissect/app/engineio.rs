@@ -143,8 +143,9 @@ pub(super) struct EngineIoReader {
     socketio: bool,
     /// Per direction: a binary packet's attachments still to come.
     awaiting: [Option<Awaiting>; 2],
-    /// The server's CONNECT answer carried a `pid`: connection state recovery is on, and
-    /// the last argument of each event the server sends is its offset.
+    /// A CONNECT carried a `pid` (the server's answer, or a returning client's):
+    /// connection state recovery is on, and the last argument of each event the server
+    /// sends is its offset.
     recovery: bool,
 }
 
@@ -479,8 +480,33 @@ impl SioPacket {
         if let Some(a) = &self.args {
             s.push_str(&format!(" {}", json_short(&Value::Array(a.clone()), 80)));
         }
-        if let Some(v) = &self.payload {
-            s.push_str(&format!(" {}", json_short(v, 80)));
+        // A CONNECT's known fields by name (in a fixed order: serde_json's object does
+        // not keep the wire's), the rest of a payload as JSON.
+        let named = [
+            ("sid", &self.sid),
+            ("pid", &self.pid),
+            ("offset", &self.offset),
+        ];
+        for (name, v) in named
+            .iter()
+            .filter(|_| self.packet_type == SioType::Connect)
+        {
+            if let Some(v) = v {
+                s.push_str(&format!(" {name} {v}"));
+            }
+        }
+        let rest = match &self.payload {
+            Some(Value::Object(o)) if self.packet_type == SioType::Connect => {
+                let mut o = o.clone();
+                for (name, _) in named {
+                    o.remove(name);
+                }
+                (!o.is_empty()).then_some(Value::Object(o))
+            }
+            other => other.clone(),
+        };
+        if let Some(v) = rest {
+            s.push_str(&format!(" {}", json_short(&v, 80)));
         }
         if let Some(id) = self.ack_id {
             let what = if self.event.is_some() {
