@@ -48,6 +48,10 @@
 //!   `wire::application::dns`.
 //! - `layer.rs`: the layer-tree view of a decoded unit (its fields and where their bytes
 //!   are in a frame), one function per protocol.
+//! - `carried.rs`: the payload step: what WebSocket messages and HTTP bodies carry, on
+//!   connections whose request target asked for it (Engine.IO: `EIO=4`).
+//! - `engineio.rs`: Engine.IO packets and long-polling payloads, and the Socket.IO
+//!   packets inside them.
 //!
 //! A new protocol carried on TCP is one new file with a type implementing
 //! `StreamDecoder` and its `Registration`, plus one line in `PROTOCOLS`; the units it
