@@ -194,3 +194,26 @@ fn a_capture_without_engineio_has_no_engineio_counts() {
     assert_eq!(r.code(), 0, "{}", r.stderr);
     assert!(r.json().get("engineio").is_none());
 }
+
+#[test]
+fn the_one_line_view_names_what_engineio_carried_and_only_there() {
+    let r = netlab(&["capture", "--example", "socketio"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let line = |n: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("no packet {n}:\n{}", r.stdout))
+            .to_owned()
+    };
+    assert!(line("6").ends_with("← Engine.IO payload of 1 packet: 0 open sid NN69nfAhjltKBvqdAAAA upgrades [websocket] pingInterval 300 ms pingTimeout 2000 ms maxPayload 1000000"));
+    assert!(line("41").ends_with(
+        r#"← Engine.IO: 4 message: Socket.IO EVENT / "hello" ["from the client"] (ack asked, id 0)"#
+    ));
+    assert!(line("48").ends_with("← Engine.IO: 2 ping (heartbeat)"));
+    // The POST's answer `ok` is no payload; a bare TCP ACK carries nothing.
+    assert!(!line("24").contains("Engine.IO"));
+    assert!(!line("5").contains("Engine.IO"));
+    let plain = netlab(&["capture", "--example", "ws-demo"]);
+    assert!(!plain.stdout.contains("Engine.IO"));
+}

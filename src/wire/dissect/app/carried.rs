@@ -39,6 +39,25 @@ impl Carried {
     }
 }
 
+/// Do a connection's first client bytes hold a request line whose target a carried
+/// protocol claims (`GET /socket.io/?EIO=4&… HTTP/1.1`)? The one-line view decodes only
+/// such connections. The line must be whole in `first` (a request line of at most 2 KiB).
+pub fn first_request_is_carried(first: &[u8]) -> bool {
+    let head = &first[..first.len().min(2048)];
+    let Some(eol) = head.windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    let Ok(line) = std::str::from_utf8(&head[..eol]) else {
+        return false;
+    };
+    let mut parts = line.split(' ');
+    let (Some(_method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    version.starts_with("HTTP/1.") && CARRIED.iter().any(|r| (r.claims)(target))
+}
+
 /// A carried protocol: which requests start it on a connection, and its reader.
 struct Registration {
     /// Does a request with this target ask for it?
@@ -144,5 +163,25 @@ impl Payloads {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_request_is_carried;
+
+    #[test]
+    fn the_first_request_line_decides() {
+        let yes = b"GET /socket.io/?EIO=4&transport=polling&t=j0jjxjnq HTTP/1.1\r\nHost: h\r\n";
+        assert!(first_request_is_carried(yes));
+        assert!(!first_request_is_carried(
+            b"GET /socket.io/?EIO=3 HTTP/1.1\r\n"
+        ));
+        assert!(!first_request_is_carried(b"GET /chat HTTP/1.1\r\n"));
+        assert!(
+            !first_request_is_carried(b"GET /socket.io/?EIO=4"),
+            "line not whole"
+        );
+        assert!(!first_request_is_carried(b"\x16\x03\x01\x02\x00\r\n"));
     }
 }
