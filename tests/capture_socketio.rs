@@ -12,8 +12,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-const FIXTURES: [&str; 3] = [
+const FIXTURES: [&str; 4] = [
     "socketio.pcap",
+    "socketio-polling.pcap",
     "socketio-missed.pcap",
     "socketio-recovered.pcap",
 ];
@@ -59,6 +60,9 @@ fn describe_netlab(p: &Value) -> String {
     let Some(s) = p.get("socketio") else {
         return digit.to_string();
     };
+    if s["kind"] == "attachment" {
+        return format!("4 attachment of {} bytes", s["len"]);
+    }
     let mut array: Vec<Value> = Vec::new();
     if let Some(e) = s.get("event") {
         array.push(e.clone());
@@ -94,6 +98,12 @@ fn describe_text(body: &str) -> Vec<String> {
     body.split('\u{1e}')
         .map(|p| {
             let digit = &p[..1];
+            // A binary message in long-polling: `b` and base64 (4 characters per 3 bytes);
+            // in these captures always an attachment.
+            if let Some(b64) = p.strip_prefix('b') {
+                let pad = b64.bytes().rev().take_while(|&c| c == b'=').count();
+                return format!("4 attachment of {} bytes", b64.len() / 4 * 3 - pad);
+            }
             if digit != "4" {
                 return digit.to_string();
             }
@@ -168,6 +178,11 @@ fn stats_count_the_events_the_node_scripts_emit() {
     assert_eq!(
         events("socketio.pcap"),
         serde_json::json!({"hello": 1, "news": 1})
+    );
+    // polling: the client emits "hello" and "upload", the server "news" twice and "file".
+    assert_eq!(
+        events("socketio-polling.pcap"),
+        serde_json::json!({"file": 1, "hello": 1, "news": 2, "upload": 1})
     );
     // missed: tick 1 and tick 3 reach the client; tick 2 went out while it was away.
     assert_eq!(
