@@ -232,3 +232,36 @@ fn the_one_line_view_names_what_engineio_carried_and_only_there() {
     let plain = netlab(&["capture", "--example", "ws-demo"]);
     assert!(!plain.stdout.contains("Engine.IO"));
 }
+
+/// `--layers`/`--hex` place the fields on the bytes: in packet 41 (a masked client frame,
+/// 66 bytes of headers, 2 of WebSocket header and a 4-byte key), the Engine.IO type is the
+/// payload's first byte and the Socket.IO packet the other 29.
+#[test]
+fn the_layer_fields_sit_on_the_payloads_bytes() {
+    let r = netlab(&["capture", "--example", "socketio", "--layers", "--json"]);
+    let j = r.json();
+    let p = j["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["number"] == 41)
+        .expect("packet 41")
+        .clone();
+    let fields: Vec<&Value> = p["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["fields"].as_array().into_iter().flatten())
+        .collect();
+    let span = |name: &str| {
+        let f = fields.iter().find(|f| f["name"] == name).unwrap();
+        (
+            f["span"]["start"].as_u64().unwrap(),
+            f["span"]["end"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(span("Engine.IO packet"), (72, 73));
+    assert_eq!(span("Socket.IO packet"), (73, 102));
+    let event = fields.iter().find(|f| f["name"] == "event").unwrap();
+    assert_eq!(event["value"], "hello");
+}

@@ -542,10 +542,16 @@ impl EngineIo {
     /// parts inside a message.
     pub(super) fn push_fields(&self, span: SpanOf<'_>, f: &mut Vec<Field>) {
         for p in &self.packets {
+            // The type character (`4`, or `b` before base64) is the Engine.IO byte; what
+            // follows is its data. A binary WebSocket message has no type byte at all.
+            let head = match p.binary_len {
+                Some(n) if n == p.len => p.len,
+                _ => p.len.min(1),
+            };
             f.push(Field::new(
                 "Engine.IO packet",
                 p.describe_engineio(),
-                span(p.at, p.at + p.len.max(1)),
+                span(p.at, p.at + head),
                 "type digit: 0 open, 1 close, 2 ping, 3 pong, 4 message, 5 upgrade, 6 noop (Engine.IO v4)",
             ));
             if let Some(o) = &p.open {
@@ -564,7 +570,7 @@ impl EngineIo {
                 Some(other) => f.push(Field::new(
                     "Socket.IO",
                     other.describe(),
-                    span(p.at, p.at + p.len),
+                    span(if head == p.len { p.at } else { p.at + head }, p.at + p.len),
                     "a binary packet's attachments follow it as binary messages, one each",
                 )),
                 None => {}
