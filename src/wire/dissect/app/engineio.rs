@@ -683,7 +683,7 @@ impl SioPacket {
 
 #[cfg(test)]
 mod tests {
-    use super::{PacketType, SioType, Transport, Value};
+    use super::{EngineIoReader, PacketType, SioType, Transport, Value};
     use crate::wire::application::websocket::handshake::{accept_key, client_request};
     use crate::wire::application::websocket::{Frame, OpCode};
     use crate::wire::dissect::app::testing::decode;
@@ -916,5 +916,39 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("reserved"));
+    }
+
+    #[test]
+    fn arbitrary_messages_and_bodies_never_panic() {
+        // A deterministic generator: the same "random" bytes on every run, drawn mostly
+        // from the characters the formats use, so the parsers get deep.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"0123456789b-/,[]{}\"_:placeholdernum\x1etruefalse\xff\xc3";
+        let mut reader = EngineIoReader::new("/socket.io/?EIO=4");
+        for _ in 0..3000 {
+            let n = (next() % 40) as usize;
+            let bytes: Vec<u8> = (0..n)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let dir = if next() % 2 == 0 {
+                Direction::AToB
+            } else {
+                Direction::BToA
+            };
+            for e in [
+                reader.websocket(dir, next() % 5 == 0, &bytes),
+                reader.polling(dir, &bytes),
+            ] {
+                let mut f = Vec::new();
+                e.push_fields(&|a, b| a..b, &mut f);
+                assert!(!e.describe().is_empty());
+            }
+        }
     }
 }
