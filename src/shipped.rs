@@ -105,6 +105,11 @@ pub static EXAMPLES: &[Example] = &[
         "socket.io 4.8.1: long-polling, the upgrade to WebSocket, emits with acks"
     ),
     example!(
+        "socketio-polling",
+        "tests/fixtures",
+        "socket.io on long-polling only: batched events, binary attachments as base64"
+    ),
+    example!(
         "socketio-missed",
         "tests/fixtures",
         "a Socket.IO client away while the server broadcasts: tick 2 missed"

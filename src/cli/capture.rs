@@ -15,8 +15,9 @@ use std::path::PathBuf;
 /// every header as a tree with its OSI layer, TCP/IP layer and unit of data (frame,
 /// packet, segment, datagram), then the HTTP/1.x messages and WebSocket frames that
 /// completed in the packet (decoded from the reassembled stream, with the packets they
-/// came in); `--osi` lays one packet down all seven OSI layers; `--hex` labels every
-/// byte with its layer and field.
+/// came in), and inside them the Engine.IO and Socket.IO packets of a connection whose
+/// request asked for Engine.IO (`EIO=4`); `--osi` lays one packet down all seven OSI
+/// layers; `--hex` labels every byte with its layer and field.
 ///
 /// Live capture needs the CAP_NET_RAW capability (root, or `setcap`); without it, use
 /// `--read FILE`, `--example NAME` or `--own-namespace -- COMMAND`. On Linux `lo` every packet is seen

@@ -5,7 +5,7 @@
 //! messages, WebSocket frames and messages, DNS messages.
 
 use super::{Paint, Style};
-use crate::wire::dissect::app::{AppEvent, AppMessage};
+use crate::wire::dissect::app::{AppEvent, AppMessage, Carried};
 use crate::wire::dissect::flow::Direction;
 use crate::wire::text;
 use std::fmt::Write as _;
@@ -109,6 +109,37 @@ pub fn write_app(s: &mut String, ev: &AppEvent, style: &Style) {
         }
         AppMessage::Dns { .. } => write_dns(s, &mark, &ev.message, style),
     }
+    if let Some(c) = ev.message.carried() {
+        write_carried(s, c);
+    }
+}
+
+/// What a message carries (Engine.IO and the Socket.IO inside): a line per packet.
+fn write_carried(s: &mut String, c: &Carried) {
+    match c {
+        Carried::EngineIo(e) if e.packets.len() == 1 && e.problem.is_none() => {
+            let _ = writeln!(
+                s,
+                "    Engine.IO over {}: {}",
+                e.transport.name(),
+                e.packets[0].describe()
+            );
+        }
+        Carried::EngineIo(e) => {
+            let n = e.packets.len();
+            let _ = writeln!(
+                s,
+                "    Engine.IO payload ({}), {n} packets:",
+                e.transport.name()
+            );
+            for p in &e.packets {
+                let _ = writeln!(s, "      {}", p.describe());
+            }
+            if let Some(pr) = &e.problem {
+                let _ = writeln!(s, "      {pr}");
+            }
+        }
+    }
 }
 
 /// An HTTP request or response head (RFC 9112 §3, §4), its body's framing (§6), and
@@ -197,7 +228,6 @@ fn write_websocket(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
             rsv3,
             opcode,
             opcode_bits,
-            masked: _,
             mask_key,
             payload_len,
             length_encoding,
@@ -209,6 +239,7 @@ fn write_websocket(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
             close_reason,
             problem,
             inflated,
+            ..
         } => {
             let opcode = opcode.name();
             let b = |x: bool| u8::from(x);
@@ -263,6 +294,7 @@ fn write_websocket(s: &mut String, mark: &str, m: &AppMessage, style: &Style) {
             frames,
             len,
             text,
+            ..
         } => {
             let opcode = opcode.name();
             let _ = write!(

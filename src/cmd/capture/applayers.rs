@@ -7,7 +7,9 @@
 //! that carries the start or middle of a unfinished unit says so.
 
 use crate::layers::Protocol;
-use crate::wire::dissect::app::{AppDecoder, AppEvent, AppLayer, FrameMap};
+use crate::wire::dissect::app::{
+    first_request_is_carried, AppDecoder, AppEvent, AppLayer, FrameMap,
+};
 use crate::wire::dissect::flow::{Direction, Piece, Update};
 use crate::wire::dissect::Dissection;
 use std::collections::{HashMap, VecDeque};
@@ -22,6 +24,8 @@ const MAX_RANGES: usize = 65_536;
 #[derive(Debug, Default)]
 struct Conv {
     app: Option<AppDecoder>,
+    /// Not decoded (only Engine.IO is, and its first request did not ask for it).
+    skip: bool,
     /// Per direction: (stream offset after the bytes, packet that brought them).
     ranges: [VecDeque<(u64, u64)>; 2],
 }
@@ -37,6 +41,9 @@ pub struct PacketApp {
 /// The per-conversation application decoders of one capture.
 #[derive(Debug, Default)]
 pub struct AppLayers {
+    /// Decode only conversations whose first request asks for a carried protocol
+    /// (Engine.IO), for the one-line view.
+    carried_only: bool,
     convs: HashMap<u32, Conv>,
     events: Vec<(u32, AppEvent)>,
     touched: Vec<(u32, Direction)>,
@@ -44,6 +51,15 @@ pub struct AppLayers {
 }
 
 impl AppLayers {
+    /// Decoders for the one-line view: only conversations whose first request line has
+    /// a target asking for Engine.IO (`EIO=4`); every other is looked at once and left.
+    pub fn carried_only() -> AppLayers {
+        AppLayers {
+            carried_only: true,
+            ..AppLayers::default()
+        }
+    }
+
     /// A new packet (numbered as shown) is about to be fed.
     pub fn start(&mut self, number: u64) {
         self.number = number;
@@ -58,6 +74,16 @@ impl AppLayers {
             return;
         }
         let c = self.convs.entry(id).or_default();
+        if self.carried_only && c.app.is_none() {
+            let first = match p {
+                Piece::Data { offset: 0, bytes } if dir == Direction::AToB => bytes,
+                _ => &[][..],
+            };
+            if c.skip || !first_request_is_carried(first) {
+                c.skip = true;
+                return;
+            }
+        }
         let app = c
             .app
             .get_or_insert_with(|| AppDecoder::for_ports(APP_BUFFER, ports.0, ports.1));
@@ -102,6 +128,7 @@ impl AppLayers {
                         id,
                         Conv {
                             app: None,
+                            skip: c.skip,
                             ranges: c.ranges,
                         },
                     );

@@ -87,7 +87,13 @@ impl<'o> Pipeline<'o> {
             out,
             plan,
             flows: FlowTable::streaming(Limits::default()),
-            apps: full.then(applayers::AppLayers::default),
+            // The one-line view decodes only Engine.IO conversations, to name what they
+            // carry; the other views decode every conversation.
+            apps: Some(if full {
+                applayers::AppLayers::default()
+            } else {
+                applayers::AppLayers::carried_only()
+            }),
             sink,
             summary,
             json_all,

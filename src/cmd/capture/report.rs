@@ -347,6 +347,14 @@ impl Render for PacketEvent {
         if let Some(r) = &self.reassembly {
             r.push_label(&mut line);
         }
+        if self.frame.is_none() {
+            // The one-line view names what Engine.IO carried in the messages that
+            // completed in this packet.
+            for c in self.app.iter().filter_map(|l| l.message.carried()) {
+                line.push_str("  ← ");
+                line.push_str(&c.describe());
+            }
+        }
         if let Some(n) = &self.record_note {
             line.push_str("  [");
             line.push_str(n);

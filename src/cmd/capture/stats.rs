@@ -5,7 +5,7 @@
 
 use crate::layers::Protocol;
 use crate::output::{Paint, Render, Style};
-use crate::wire::dissect::app::{AppDecoder, AppEvent, AppMessage};
+use crate::wire::dissect::app::{AppDecoder, AppEvent, AppMessage, Carried, SocketIo};
 use crate::wire::dissect::flow::{Conversation, FlowTable, Limits, Note, Piece, Transport};
 use crate::wire::dissect::Dissection;
 use serde::Serialize;
@@ -86,6 +86,69 @@ impl NoteCounts {
     }
 }
 
+/// What Engine.IO carried over the capture, counted.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EngineIoCounts {
+    /// Engine.IO packets by type ("message", "ping", …).
+    pub packets: BTreeMap<String, u64>,
+    /// Heartbeats: pings and pongs that are not upgrade probes.
+    pub heartbeats: u64,
+    /// Socket.IO packets by type ("EVENT", "ACK", …).
+    pub socketio_packets: BTreeMap<String, u64>,
+    /// Socket.IO events by name (EVENT and BINARY_EVENT).
+    pub socketio_events: BTreeMap<String, u64>,
+}
+
+impl EngineIoCounts {
+    /// Count what one message or body carried.
+    fn add(&mut self, c: &Carried) {
+        let Carried::EngineIo(e) = c;
+        for p in &e.packets {
+            let name = format!("{:?}", p.packet_type).to_lowercase();
+            *self.packets.entry(name).or_default() += 1;
+            if p.purpose == Some("heartbeat") {
+                self.heartbeats += 1;
+            }
+            if let Some(SocketIo::Packet(sp)) = &p.socketio {
+                *self
+                    .socketio_packets
+                    .entry(sp.packet_type.to_string())
+                    .or_default() += 1;
+                if let Some(ev) = &sp.event {
+                    *self.socketio_events.entry(ev.clone()).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// `Engine.IO packets: message 8, ping 2, …` and the Socket.IO lines.
+    fn write(&self, s: &mut String) {
+        let list = |m: &BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        s.push_str(&format!(
+            "\n\nEngine.IO packets: {} ({} heartbeats)",
+            list(&self.packets),
+            self.heartbeats
+        ));
+        if !self.socketio_packets.is_empty() {
+            s.push_str(&format!(
+                "\nSocket.IO packets: {}",
+                list(&self.socketio_packets)
+            ));
+        }
+        if !self.socketio_events.is_empty() {
+            s.push_str(&format!(
+                "\nSocket.IO events by name: {}",
+                list(&self.socketio_events)
+            ));
+        }
+    }
+}
+
 /// What `--stats` reports.
 #[derive(Debug, Serialize)]
 pub struct StatsReport {
@@ -98,6 +161,10 @@ pub struct StatsReport {
     pub untracked_packets: u64,
     /// The bounds on reassembly (`max_buffered`: `--max-stream-buffer`).
     pub limits: Limits,
+    /// Engine.IO packets by type and Socket.IO events by name, on connections whose
+    /// requests asked for Engine.IO (absent when there were none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engineio: Option<EngineIoCounts>,
 }
 
 /// Bytes one direction's application decoder may hold while a message is incomplete
@@ -116,6 +183,7 @@ pub struct Stats {
     packets: u64,
     bytes: u64,
     notes: NoteCounts,
+    engineio: Option<EngineIoCounts>,
 }
 
 impl Stats {
@@ -205,6 +273,9 @@ impl Stats {
     fn app_rows(&mut self, orig_len: u32) {
         let (mut http, mut ws, mut dns) = (0u64, 0u64, 0u64);
         for e in self.events.drain(..) {
+            if let Some(c) = e.message.carried() {
+                self.engineio.get_or_insert_with(Default::default).add(c);
+            }
             match e.message {
                 AppMessage::HttpRequest { .. } | AppMessage::HttpResponse { .. } => http += 1,
                 AppMessage::WebSocketFrame { .. } => ws += 1,
@@ -269,6 +340,7 @@ impl Stats {
             notes: self.notes,
             untracked_packets: self.table.untracked_packets,
             limits,
+            engineio: self.engineio,
         }
     }
 }
@@ -283,6 +355,9 @@ impl Render for StatsReport {
         self.write_hierarchy(&mut s, style);
         s.push_str("\n\n");
         self.write_conversations(&mut s, style);
+        if let Some(e) = &self.engineio {
+            e.write(&mut s);
+        }
         let n = &self.notes;
         s.push_str(&format!(
             "\n\nTCP notes: {} retransmissions, {} out of order, {} overlaps, {} gaps ({} bytes never captured), {} resets,\n  {} duplicate ACKs, {} zero windows, {} window updates, {} keep-alives",

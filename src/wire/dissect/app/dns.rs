@@ -62,6 +62,7 @@ pub(super) fn event(dir: Direction, offset: u64, transport: Transport, msg: &[u8
         offset,
         end: offset + prefix_len(transport) + msg.len() as u64,
         message,
+        payload: None,
     }
 }
 

@@ -213,7 +213,19 @@ fn add_body(ev: &mut AppEvent, data: &[u8]) {
         let room = PREVIEW.saturating_sub(body_preview.len());
         body_preview.extend_from_slice(&data[..data.len().min(room)]);
     }
+    // The whole body, for the payload step, up to Engine.IO's default maxPayload.
+    if let Some(kept) = &mut ev.payload {
+        if kept.len() + data.len() > BODY_KEPT {
+            ev.payload = None;
+        } else {
+            kept.extend_from_slice(data);
+        }
+    }
 }
+
+/// The longest body kept whole for the payload step (what the body carries): the
+/// reference Engine.IO server's default `maxHttpBufferSize`.
+const BODY_KEPT: usize = 1_000_000;
 
 /// One step through a chunked body (RFC 9112 §7.1); `None` when more bytes are needed.
 fn chunked(state: ChunkState, buf: &[u8], ev: &mut AppEvent) -> Result<Option<Advance>, String> {
@@ -331,7 +343,9 @@ impl Http {
                 chunks: 0,
                 body_preview: Vec::new(),
                 upgrade_websocket: upgrade,
+                carried: None,
             },
+            payload: Some(Vec::new()),
         };
         self.after_head(Direction::AToB, ev, body, upgrade, end, out);
     }
@@ -396,7 +410,9 @@ impl Http {
                 body_preview: Vec::new(),
                 websocket_accept,
                 switches_to_websocket: switches,
+                carried: None,
             },
+            payload: Some(Vec::new()),
         };
         if switches {
             self.switch_to_websocket(ev, deflate, streams, out);

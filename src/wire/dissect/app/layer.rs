@@ -18,7 +18,7 @@
 //!   own fields, moved to where the message starts.
 
 use super::dns::prefix_len;
-use super::{AcceptCheck, AppEvent, AppMessage, BodyFraming};
+use super::{AcceptCheck, AppEvent, AppMessage, BodyFraming, Carried};
 use crate::layers::Protocol;
 use crate::wire::application::http1::Headers;
 use crate::wire::application::websocket::{CloseCode, LengthEncoding, OpCode};
@@ -115,16 +115,53 @@ impl AppEvent {
             AppMessage::Dns { .. } => dns(self, spans, f),
             AppMessage::Note { .. } => None,
         }?;
+        let mut summary = heading.summary;
+        if let Some(c) = self.message.carried() {
+            // What the payload carries: its fields after the carrier's own.
+            let start = carried_start(self);
+            let span = |a: usize, b: usize| match start {
+                Some(s) => spans.of(s + a as u64, s + b as u64),
+                None => 0..0,
+            };
+            match c {
+                Carried::EngineIo(e) => e.push_fields(&span, f),
+            }
+            summary = format!("{summary} · {}", c.describe());
+        }
         Some(AppLayer {
             protocol: heading.protocol,
             name: heading.name,
             pdu: heading.pdu,
-            summary: heading.summary,
+            summary,
             fields,
             here,
             reassembled_from: None,
             message: self.message.clone(),
         })
+    }
+}
+
+/// Stream offset of the first byte of what a message carries: a frame's payload, a
+/// body of known length (a chunked body's bytes are not contiguous; a fragmented
+/// message's are spread over frames: no spans for those).
+fn carried_start(ev: &AppEvent) -> Option<u64> {
+    match &ev.message {
+        AppMessage::WebSocketFrame {
+            length_encoding,
+            masked,
+            ..
+        } => Some(FrameOffsets::new(ev.offset, *length_encoding, *masked).data),
+        AppMessage::HttpRequest {
+            framing: BodyFraming::ContentLength,
+            body_len,
+            ..
+        }
+        | AppMessage::HttpResponse {
+            framing: BodyFraming::ContentLength,
+            body_len,
+            ..
+        } => ev.end.checked_sub(*body_len),
+        _ => None,
     }
 }
 
@@ -223,6 +260,7 @@ fn http_response(
         websocket_accept,
         switches_to_websocket,
         answers,
+        ..
     } = m
     else {
         return None;
@@ -595,6 +633,7 @@ fn websocket_message(m: &AppMessage, f: &mut Vec<Field>) -> Option<Heading> {
         frames,
         len,
         text,
+        ..
     } = m
     else {
         return None;

@@ -48,15 +48,24 @@
 //!   `wire::application::dns`.
 //! - `layer.rs`: the layer-tree view of a decoded unit (its fields and where their bytes
 //!   are in a frame), one function per protocol.
+//! - `carried.rs`: the payload step: what WebSocket messages and HTTP bodies carry, on
+//!   connections whose request target asked for it (Engine.IO: `EIO=4`).
+//! - `engineio.rs`: Engine.IO packets and long-polling payloads, and the Socket.IO
+//!   packets inside them.
 //!
 //! A new protocol carried on TCP is one new file with a type implementing
 //! `StreamDecoder` and its `Registration`, plus one line in `PROTOCOLS`; the units it
 //! finds are new `AppMessage` variants, shown by a new function in `layer.rs`.
 
+mod carried;
 mod dns;
+mod engineio;
 mod http;
 mod layer;
 mod websocket;
+
+pub use carried::{first_request_is_carried, Carried};
+pub use engineio::{EioPacket, EngineIo, SioPacket, SocketIo};
 
 pub use http::{AcceptCheck, BodyFraming};
 pub use layer::{AppLayer, FrameMap};
@@ -91,6 +100,9 @@ pub enum AppMessage {
         #[serde(serialize_with = "lossy_text")]
         body_preview: Vec<u8>,
         upgrade_websocket: bool,
+        /// What the body carries (Engine.IO), when the request asked for it.
+        #[serde(flatten)]
+        carried: Option<Carried>,
     },
     HttpResponse {
         /// The request this answers (responses come back in request order).
@@ -109,6 +121,9 @@ pub enum AppMessage {
         websocket_accept: Option<AcceptCheck>,
         /// After this response the connection speaks WebSocket.
         switches_to_websocket: bool,
+        /// What the body carries (Engine.IO), when the request asked for it.
+        #[serde(flatten)]
+        carried: Option<Carried>,
     },
     WebSocketFrame {
         fin: bool,
@@ -141,6 +156,10 @@ pub enum AppMessage {
         /// could not be (RFC 7692 §7.2.2). Absent otherwise.
         #[serde(skip_serializing_if = "Option::is_none")]
         inflated: Option<Inflated>,
+        /// What a whole message in one frame carries (Engine.IO), on a connection whose
+        /// upgrade request asked for it.
+        #[serde(flatten)]
+        carried: Option<Carried>,
     },
     /// A fragmented message, complete: its frames' payloads joined.
     WebSocketMessage {
@@ -149,6 +168,10 @@ pub enum AppMessage {
         frames: u32,
         len: u64,
         text: Option<String>,
+        /// What the message carries (Engine.IO), on a connection whose upgrade request
+        /// asked for it.
+        #[serde(flatten)]
+        carried: Option<Carried>,
     },
     /// A DNS message: over TCP after its two-byte length (RFC 1035 §4.2.2, RFC 7766
     /// §8), over UDP one per datagram.
@@ -162,6 +185,19 @@ pub enum AppMessage {
     },
     /// Why decoding of this direction stopped, or something else worth saying.
     Note { text: String },
+}
+
+impl AppMessage {
+    /// What this message's payload or body carries, when a carried protocol read it.
+    pub fn carried(&self) -> Option<&Carried> {
+        match self {
+            AppMessage::HttpRequest { carried, .. }
+            | AppMessage::HttpResponse { carried, .. }
+            | AppMessage::WebSocketFrame { carried, .. }
+            | AppMessage::WebSocketMessage { carried, .. } => carried.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// A compressed WebSocket message as the capture decoder inflated it (RFC 7692 §7.2.2),
@@ -222,6 +258,10 @@ pub struct AppEvent {
     #[serde(skip)]
     pub end: u64,
     pub message: AppMessage,
+    /// The whole payload of a WebSocket message or the whole body of an HTTP message,
+    /// kept for the payload step (`carried.rs`) and dropped once it has run.
+    #[serde(skip)]
+    payload: Option<Vec<u8>>,
 }
 
 impl AppEvent {
@@ -232,6 +272,7 @@ impl AppEvent {
             offset: at,
             end: at,
             message: AppMessage::Note { text },
+            payload: None,
         }
     }
 }
@@ -323,6 +364,8 @@ pub struct AppDecoder {
     streams: [Stream; 2],
     max_buffer: usize,
     protocol: Box<dyn StreamDecoder>,
+    /// The payload step: what WebSocket messages and HTTP bodies carry.
+    payloads: carried::Payloads,
 }
 
 /// Bytes as text for JSON: invalid UTF-8 replaced (views escape the bytes themselves).
@@ -358,6 +401,7 @@ impl AppDecoder {
             streams: Default::default(),
             max_buffer,
             protocol: (r.start)(max_buffer),
+            payloads: carried::Payloads::default(),
         }
     }
 
@@ -397,7 +441,9 @@ impl AppDecoder {
                     s.at = offset + n as u64;
                 }
                 s.buf.extend_from_slice(bytes);
+                let first = out.len();
                 self.protocol.run(dir, &mut self.streams, out);
+                self.payloads.apply(&mut out[first..]);
                 let s = &mut self.streams[dir as usize];
                 if s.buf.len() > self.max_buffer {
                     let text = format!(
@@ -414,7 +460,9 @@ impl AppDecoder {
     /// The capture ended: report bodies that were still open (a body read until the
     /// server closes ends here).
     pub fn finish(&mut self, out: &mut Vec<AppEvent>) {
+        let first = out.len();
         self.protocol.finish(&self.streams, out);
+        self.payloads.apply(&mut out[first..]);
     }
 
     /// Is this direction holding the start of a unit not yet complete? Which protocol.

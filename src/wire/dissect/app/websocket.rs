@@ -231,18 +231,31 @@ impl FrameReader {
                 *inflated = result;
             }
         }
+        // A message in one frame, whole and not compressed: its payload goes to the
+        // payload step (what it carries). Like a continuation-less data frame in
+        // `assemble`, it ends any fragmented message in progress.
+        let data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
+        let whole = h.fin && data && !too_big && !compressed;
+        let (kept, message) = if whole {
+            self.fragments = None;
+            (Some(payload), None)
+        } else {
+            (None, self.assemble(&h, payload, compressed))
+        };
         out.push(AppEvent {
             direction: dir,
             offset: at,
             end: at + total,
             message: frame,
+            payload: kept,
         });
-        if let Some(message) = self.assemble(&h, payload, compressed) {
+        if let Some((message, payload)) = message {
             out.push(AppEvent {
                 direction: dir,
                 offset: at,
                 end: at + total,
                 message,
+                payload,
             });
         }
         Step::Progress
@@ -303,18 +316,20 @@ impl FrameReader {
             close_reason,
             problem,
             inflated: None,
+            carried: None,
         }
     }
 
     /// Fragmented messages: a data frame without FIN starts one, continuations add,
-    /// FIN ends it, and then the whole message is returned. Control frames may come in
-    /// between (§5.4) and do not interrupt.
+    /// FIN ends it, and then the whole message is returned, with its payload when all of
+    /// it was kept and it is not compressed. Control frames may come in between (§5.4)
+    /// and do not interrupt.
     fn assemble(
         &mut self,
         h: &FrameHeader,
         payload: Vec<u8>,
         compressed: bool,
-    ) -> Option<AppMessage> {
+    ) -> Option<(AppMessage, Option<Vec<u8>>)> {
         if h.opcode.is_control() {
             return None;
         }
@@ -332,12 +347,15 @@ impl FrameReader {
                 let text = (m.opcode == OpCode::Text && !m.compressed).then(|| {
                     String::from_utf8_lossy(&m.kept[..m.kept.len().min(4 * PREVIEW)]).into_owned()
                 });
-                Some(AppMessage::WebSocketMessage {
+                let message = AppMessage::WebSocketMessage {
                     opcode: m.opcode,
                     frames: m.frames,
                     len: m.len,
                     text,
-                })
+                    carried: None,
+                };
+                let whole = m.kept.len() as u64 == m.len && !m.compressed;
+                Some((message, whole.then_some(m.kept)))
             }
             (op, false, _) if op != OpCode::Continuation => {
                 self.fragments = Some(Fragmented {

@@ -1,0 +1,187 @@
+//! The payload step: protocols carried *inside* WebSocket messages and HTTP bodies
+//! (Engine.IO, and Socket.IO within it).
+//!
+//! The bytes alone do not say what a WebSocket message or an HTTP body holds: `2` could
+//! be anything. The request does. A client asks for Engine.IO by its request target
+//! (`/socket.io/?EIO=4&transport=polling` for long-polling,
+//! `/socket.io/?EIO=4&transport=websocket` for the upgrade), so this step watches each
+//! HTTP request of a connection and reads:
+//!
+//! - the body of a claimed POST (a payload the client sends);
+//! - the body of a `200` answering a claimed GET (a payload the server sends) — the
+//!   `ok` answering a POST and the JSON of a refusal are no payloads;
+//! - every WebSocket message after a `101` that answered a claimed upgrade.
+//!
+//! Connections whose requests nobody claims are never read twice: the step costs a
+//! look at each request target. A further carried protocol is one more entry in
+//! `CARRIED` and a reader of its own; its findings are one more [`Carried`] variant.
+
+use super::engineio::{self, EngineIo, EngineIoReader};
+use super::{AppEvent, AppMessage};
+use crate::wire::dissect::flow::Direction;
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// What a carried protocol found in one WebSocket message or HTTP body. In JSON, an
+/// object named after the protocol on the message that carried it (`"engineio": {…}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Carried {
+    #[serde(rename = "engineio")]
+    EngineIo(EngineIo),
+}
+
+impl Carried {
+    /// One line on it, for the layer tree's summary and the follow view.
+    pub fn describe(&self) -> String {
+        match self {
+            Carried::EngineIo(e) => e.describe(),
+        }
+    }
+}
+
+/// Do a connection's first client bytes hold a request line whose target a carried
+/// protocol claims (`GET /socket.io/?EIO=4&… HTTP/1.1`)? The one-line view decodes only
+/// such connections. The line must be whole in `first` (a request line of at most 2 KiB).
+pub fn first_request_is_carried(first: &[u8]) -> bool {
+    let head = &first[..first.len().min(2048)];
+    let Some(eol) = head.windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    let Ok(line) = std::str::from_utf8(&head[..eol]) else {
+        return false;
+    };
+    let mut parts = line.split(' ');
+    let (Some(_method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    version.starts_with("HTTP/1.") && CARRIED.iter().any(|r| (r.claims)(target))
+}
+
+/// A carried protocol: which requests start it on a connection, and its reader.
+struct Registration {
+    /// Does a request with this target ask for it?
+    claims: fn(target: &str) -> bool,
+    start: fn(target: &str) -> Reader,
+}
+
+/// The carried protocols, tried in order on each request target.
+const CARRIED: &[Registration] = &[Registration {
+    claims: engineio::claims,
+    start: |t| Reader::EngineIo(EngineIoReader::new(t)),
+}];
+
+/// A carried protocol's reader for one connection.
+#[derive(Debug)]
+enum Reader {
+    EngineIo(EngineIoReader),
+}
+
+impl Reader {
+    fn websocket(&mut self, dir: Direction, binary: bool, bytes: &[u8]) -> Carried {
+        match self {
+            Reader::EngineIo(r) => Carried::EngineIo(r.websocket(dir, binary, bytes)),
+        }
+    }
+
+    fn body(&mut self, dir: Direction, bytes: &[u8]) -> Carried {
+        match self {
+            Reader::EngineIo(r) => Carried::EngineIo(r.polling(dir, bytes)),
+        }
+    }
+}
+
+/// Claimed requests remembered while their answers are awaited.
+const MAX_CLAIMED: usize = 64;
+
+/// The payload step of one connection.
+#[derive(Debug, Default)]
+pub(super) struct Payloads {
+    reader: Option<Reader>,
+    /// Claimed requests awaiting an answer: number and method.
+    claimed: VecDeque<(u32, String)>,
+    /// The connection switched to WebSocket after a claimed upgrade.
+    websocket: bool,
+}
+
+impl Payloads {
+    /// Read what these events carry, and drop the bytes they kept for it.
+    pub(super) fn apply(&mut self, events: &mut [AppEvent]) {
+        for ev in events {
+            let bytes = ev.payload.take();
+            let dir = ev.direction;
+            match &mut ev.message {
+                AppMessage::HttpRequest {
+                    number,
+                    method,
+                    target,
+                    carried,
+                    ..
+                } => {
+                    let Some(reg) = CARRIED.iter().find(|r| (r.claims)(target)) else {
+                        continue;
+                    };
+                    let reader = self.reader.get_or_insert_with(|| (reg.start)(target));
+                    if self.claimed.len() == MAX_CLAIMED {
+                        self.claimed.pop_front();
+                    }
+                    self.claimed.push_back((*number, method.clone()));
+                    if let (Some(b), "POST") = (&bytes, method.as_str()) {
+                        *carried = (!b.is_empty()).then(|| reader.body(dir, b));
+                    }
+                }
+                AppMessage::HttpResponse {
+                    answers,
+                    status,
+                    switches_to_websocket,
+                    carried,
+                    ..
+                } => {
+                    let Some(i) = self.claimed.iter().position(|(n, _)| Some(*n) == *answers)
+                    else {
+                        continue;
+                    };
+                    let (_, method) = self.claimed.remove(i).unwrap_or_default();
+                    self.websocket |= *switches_to_websocket;
+                    if let (Some(r), "GET", 200, Some(b)) =
+                        (&mut self.reader, method.as_str(), *status, &bytes)
+                    {
+                        *carried = (!b.is_empty()).then(|| r.body(dir, b));
+                    }
+                }
+                AppMessage::WebSocketFrame {
+                    opcode, carried, ..
+                }
+                | AppMessage::WebSocketMessage {
+                    opcode, carried, ..
+                } if self.websocket => {
+                    let binary = *opcode == crate::wire::application::websocket::OpCode::Binary;
+                    if let (Some(r), Some(b)) = (&mut self.reader, &bytes) {
+                        *carried = Some(r.websocket(dir, binary, b));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_request_is_carried;
+
+    #[test]
+    fn the_first_request_line_decides() {
+        let yes = b"GET /socket.io/?EIO=4&transport=polling&t=j0jjxjnq HTTP/1.1\r\nHost: h\r\n";
+        assert!(first_request_is_carried(yes));
+        assert!(!first_request_is_carried(
+            b"GET /socket.io/?EIO=3 HTTP/1.1\r\n"
+        ));
+        assert!(!first_request_is_carried(b"GET /chat HTTP/1.1\r\n"));
+        assert!(
+            !first_request_is_carried(b"GET /socket.io/?EIO=4"),
+            "line not whole"
+        );
+        assert!(!first_request_is_carried(b"\x16\x03\x01\x02\x00\r\n"));
+    }
+}
