@@ -16,25 +16,28 @@ use serde::Serialize;
 /// with a zero byte on the right (RFC 1071 §4.1). The result is folded to 16 bits, so
 /// callers can add a few such sums without overflow.
 ///
-/// RFC 1071 §2 lists two tricks that give the same sum with less work, used here:
-/// (B) deferred carries: add into a wider accumulator and fold the carries in once at
-/// the end, and (C) parallel summation: add 32-bit words, because a carry out of bit 31
-/// is worth 2^32, which is 1 modulo 2^16 - 1, just like a carry out of bit 15. A 64-bit
-/// accumulator cannot overflow: it holds the sum of 2^32 words, 16 GiB of data.
+/// RFC 1071 §2 lists three tricks that give the same sum with less work, all used here:
+/// (A) byte order independence: words read in the machine's own byte order sum to the
+/// byte-swapped sum, so one swap at the end replaces one per word; (B) deferred carries:
+/// add into a wider accumulator and fold the carries in once at the end; (C) parallel
+/// summation: add 32-bit words, because a carry out of bit 31 is worth 2^32, which is 1
+/// modulo 2^16 - 1, just like a carry out of bit 15. A 64-bit accumulator cannot
+/// overflow: it holds the sum of 2^32 words, 16 GiB of data.
 pub fn sum(data: &[u8]) -> u32 {
     let mut acc: u64 = 0;
     let mut words = data.chunks_exact(4);
     for w in &mut words {
-        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+        acc += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
     }
     let rest = words.remainder(); // 0 to 3 bytes, padded on the right
     let mut last = [0u8; 4];
     last[..rest.len()].copy_from_slice(rest);
-    acc += u64::from(u32::from_be_bytes(last));
+    acc += u64::from(u32::from_ne_bytes(last));
     // 64 → 32 → 16 bits, each carry added back in at the bottom.
     acc = (acc & 0xffff_ffff) + (acc >> 32);
     acc = (acc & 0xffff_ffff) + (acc >> 32);
-    u32::from(fold(acc as u32)) // at most 32 bits after the two folds above
+    let native = fold(acc as u32); // at most 32 bits after the two folds above
+    u32::from(u16::from_be(native)) // the sum in network byte order
 }
 
 /// Fold the carries back in until the sum fits 16 bits.
