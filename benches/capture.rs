@@ -5,8 +5,10 @@
 //! NETLAB_BENCH_PACKETS=200000 cargo bench --bench capture   # a smaller file
 //! ```
 //!
-//! 1. Generates a pcap of loopback traffic (default 1,000,000 packets: TCP conversations
-//!    with handshakes, data, ACKs and teardowns, and UDP datagrams) in `target/`.
+//! 1. Generates a pcap of a realistic mix on loopback (default 1,000,000 packets, in
+//!    `target/capture-bench/mix-N.pcap`): bulk TCP transfers in MSS-sized segments with
+//!    their ACKs, WebSocket echo sessions with small frames, UDP datagrams of 32 and 1200
+//!    bytes. `NETLAB_BENCH_GENERATE_ONLY=1` stops after writing it (for profiling).
 //! 2. One-line decoding: `netlab capture --read F` vs `TZ=UTC tcpdump -nn -r F`.
 //! 3. Layer trees: `netlab capture --read F --layers` vs `tshark -V -r F`.
 //! 4. Memory: netlab's peak RSS on the whole file and on a quarter of it (streaming keeps
@@ -47,7 +49,7 @@ fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, data: &[u8], ts: u
     t.extend_from_slice(&dport.to_be_bytes());
     t.extend_from_slice(&seq.to_be_bytes());
     t.extend_from_slice(&ack.to_be_bytes());
-    t.extend_from_slice(&[0x80, flags, 0x02, 0x00, 0, 0, 0, 0]); // 32-byte header, window 512
+    t.extend_from_slice(&[0x80, flags, 0xff, 0xff, 0, 0, 0, 0]); // 32-byte header, window 65535
     t.extend_from_slice(&[1, 1, 8, 10]);
     t.extend_from_slice(&ts.to_be_bytes());
     t.extend_from_slice(&ts.wrapping_sub(3).to_be_bytes());
@@ -55,8 +57,144 @@ fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, data: &[u8], ts: u
     t
 }
 
-/// Loopback-like traffic: TCP conversations of 50 packets (handshake, requests and ACKs,
-/// FIN from each side, last ACK) with a UDP datagram in place of every 10th segment.
+/// One side of a TCP conversation: its ports and the next sequence number it sends.
+struct Side {
+    port: u16,
+    next: u32,
+}
+
+/// A TCP conversation between 127.0.0.1 and itself, written segment by segment with
+/// sequence and acknowledgement numbers that follow the bytes sent (SYN and FIN count one).
+struct Conv {
+    client: Side,
+    server: Side,
+    ts: u32,
+}
+
+impl Conv {
+    fn new(n: u32, server_port: u16) -> Conv {
+        Conv {
+            client: Side {
+                port: 32768 + (n % 28000) as u16,
+                next: n.wrapping_mul(2654435761),
+            },
+            server: Side {
+                port: server_port,
+                next: n.wrapping_mul(40503).wrapping_add(7),
+            },
+            ts: n,
+        }
+    }
+
+    /// One segment from the client (`from_client`) or the server, as an Ethernet frame.
+    fn segment(&mut self, from_client: bool, flags: u8, data: &[u8], id: u16) -> Vec<u8> {
+        let (me, peer) = if from_client {
+            (&mut self.client, &self.server)
+        } else {
+            (&mut self.server, &self.client)
+        };
+        let ack = if flags & 0x10 != 0 { peer.next } else { 0 };
+        self.ts = self.ts.wrapping_add(1);
+        let seg = tcp(me.port, peer.port, me.next, ack, flags, data, self.ts);
+        let len = data.len() as u32 + u32::from(flags & 0x03 != 0); // SYN or FIN
+        me.next = me.next.wrapping_add(len);
+        ipv4([127, 0, 0, 1], [127, 0, 0, 1], 6, id, &seg)
+    }
+
+    fn open(&mut self, out: &mut Vec<Vec<u8>>, id: u16) {
+        out.push(self.segment(true, 0x02, &[], id));
+        out.push(self.segment(false, 0x12, &[], id));
+        out.push(self.segment(true, 0x10, &[], id));
+    }
+
+    fn close(&mut self, out: &mut Vec<Vec<u8>>, id: u16) {
+        out.push(self.segment(true, 0x11, &[], id));
+        out.push(self.segment(false, 0x11, &[], id));
+        out.push(self.segment(true, 0x10, &[], id));
+    }
+}
+
+fn udp(sport: u16, dport: u16, len: usize, id: u16) -> Vec<u8> {
+    let mut u = vec![0u8; 8 + len];
+    u[0..2].copy_from_slice(&sport.to_be_bytes());
+    u[2..4].copy_from_slice(&dport.to_be_bytes());
+    u[4..6].copy_from_slice(&((8 + len) as u16).to_be_bytes());
+    for (i, b) in u[8..].iter_mut().enumerate() {
+        *b = b'a' + (i % 26) as u8;
+    }
+    ipv4([127, 0, 0, 1], [127, 0, 0, 1], 17, id, &u)
+}
+
+/// A WebSocket frame with a short text payload, masked when the client sends it.
+fn ws_frame(text: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut f = vec![
+        0x81,
+        text.len() as u8 | if mask.is_some() { 0x80 } else { 0 },
+    ];
+    let start = f.len() + if mask.is_some() { 4 } else { 0 };
+    if let Some(m) = mask {
+        f.extend_from_slice(&m);
+    }
+    f.extend_from_slice(text);
+    if let Some(m) = mask {
+        netlab::wire::application::websocket::mask::apply_mask(&mut f[start..], m, 0);
+    }
+    f
+}
+
+/// One round of the mix: a bulk transfer (MSS-sized segments from the server, an ACK for
+/// every second one), a WebSocket echo session (upgrade, then small text frames both
+/// ways, each acknowledged), and UDP datagrams of two sizes, interleaved the way
+/// concurrent connections interleave on a wire. About 150 packets.
+fn round(n: u32, out: &mut Vec<Vec<u8>>) {
+    use netlab::wire::application::websocket::handshake::accept_key;
+    let id = (n & 0xffff) as u16;
+    let mss = [0x5au8; 1448];
+    let mut bulk = Conv::new(n * 2, 5001);
+    let mut ws = Conv::new(n * 2 + 1, 8080);
+    bulk.open(out, id);
+    ws.open(out, id);
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    let request = format!(
+        "GET /echo HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        accept_key(key)
+    );
+    out.push(ws.segment(true, 0x18, request.as_bytes(), id));
+    out.push(ws.segment(false, 0x18, response.as_bytes(), id));
+    for k in 0..24u32 {
+        // Two MSS-sized segments and their ACK.
+        out.push(bulk.segment(false, 0x10, &mss, id));
+        out.push(bulk.segment(false, 0x18, &mss, id));
+        out.push(bulk.segment(true, 0x10, &[], id));
+        // A small message and its echo, with the ACK of the echo.
+        let text = format!("message {k} of round {n}");
+        let m = (n ^ k).to_be_bytes();
+        out.push(ws.segment(true, 0x18, &ws_frame(text.as_bytes(), Some(m)), id));
+        out.push(ws.segment(false, 0x18, &ws_frame(text.as_bytes(), None), id));
+        out.push(ws.segment(true, 0x10, &[], id));
+        if k % 4 == 0 {
+            out.push(udp(50000 + (n % 1000) as u16, 9000, 32, id));
+        } else if k % 4 == 2 {
+            out.push(udp(50000 + (n % 1000) as u16, 9001, 1200, id));
+        }
+    }
+    out.push(ws.segment(
+        true,
+        0x18,
+        &[0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2],
+        id,
+    ));
+    out.push(ws.segment(false, 0x18, &[0x88, 0x02, 0x03, 0xe8], id));
+    bulk.close(out, id);
+    ws.close(out, id);
+}
+
+/// The bench's capture: rounds of [`round`] until `packets` frames, one every 7 µs.
 fn generate(path: &Path, packets: u64) {
     let file = BufWriter::new(File::create(path).unwrap());
     let header = PcapHeader {
@@ -64,68 +202,20 @@ fn generate(path: &Path, packets: u64) {
         ..PcapHeader::default()
     };
     let mut w = PcapWriter::with_header(file, header).unwrap();
-    let lo = [127, 0, 0, 1];
-    let body = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     let mut i = 0u64;
-    let mut conv = 0u32;
-    while i < packets {
-        let (c, s) = (40000 + (conv % 20000) as u16, 8000u16);
-        let (isn_c, isn_s) = (
-            conv.wrapping_mul(2654435761),
-            conv.wrapping_mul(40503).wrapping_add(7),
-        );
-        for k in 0..50u32 {
+    let mut frames = Vec::new();
+    for n in 0u32.. {
+        frames.clear();
+        round(n, &mut frames);
+        for frame in &frames {
             if i >= packets {
-                break;
+                return;
             }
             let ts = Duration::from_micros(1_700_000_000_000_000 + i * 7);
-            let frame = if k % 10 == 9 && k != 49 {
-                let mut u = vec![0u8; 8];
-                u[0..2].copy_from_slice(&(50000 + (k as u16)).to_be_bytes());
-                u[2..4].copy_from_slice(&9000u16.to_be_bytes());
-                u[4..6].copy_from_slice(&(8 + 12u16).to_be_bytes());
-                u.extend_from_slice(b"hello, world");
-                ipv4(lo, lo, 17, 0, &u)
-            } else {
-                let (from_client, flags, data): (bool, u8, &[u8]) = match k {
-                    0 => (true, 0x02, &[]),
-                    1 => (false, 0x12, &[]),
-                    2 => (true, 0x10, &[]),
-                    47 => (true, 0x11, &[]),
-                    48 => (false, 0x11, &[]),
-                    49 => (true, 0x10, &[]),
-                    _ if k % 2 == 1 => (true, 0x18, &body[..]),
-                    _ => (false, 0x10, &[]),
-                };
-                // Sequence numbers as a real stack writes them: each side's next byte
-                // follows its last (the client's requests went out in the odd slots
-                // before this one; SYN and FIN take one number each), so the stream has
-                // no holes and the ACKs acknowledge what was sent.
-                let sent = (3..k).filter(|j| j % 2 == 1 && j % 10 != 9).count() as u32;
-                let step = sent * body.len() as u32;
-                let (sp, dp, seq, ack) = if from_client {
-                    let seq = match k {
-                        0 => isn_c,
-                        49 => isn_c.wrapping_add(2 + step),
-                        _ => isn_c.wrapping_add(1 + step),
-                    };
-                    (c, s, seq, isn_s.wrapping_add(if k == 49 { 2 } else { 1 }))
-                } else {
-                    (
-                        s,
-                        c,
-                        isn_s.wrapping_add(if k == 1 { 0 } else { 1 }),
-                        isn_c.wrapping_add(1 + step + u32::from(k == 48)),
-                    )
-                };
-                let seg = tcp(sp, dp, seq, if k == 0 { 0 } else { ack }, flags, data, k);
-                ipv4(lo, lo, 6, (i & 0xffff) as u16, &seg)
-            };
-            w.write_packet(&PcapPacket::new(ts, frame.len() as u32, &frame))
+            w.write_packet(&PcapPacket::new(ts, frame.len() as u32, frame))
                 .unwrap();
             i += 1;
         }
-        conv += 1;
     }
 }
 
@@ -181,13 +271,17 @@ fn main() {
         .unwrap_or(1_000_000);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/capture-bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let full = dir.join(format!("lo-{n}.pcap"));
-    let quarter = dir.join(format!("lo-{}.pcap", n / 4));
+    let full = dir.join(format!("mix-{n}.pcap"));
+    let quarter = dir.join(format!("mix-{}.pcap", n / 4));
     if !full.exists() {
         generate(&full, n);
     }
     if !quarter.exists() {
         generate(&quarter, n / 4);
+    }
+    if std::env::var_os("NETLAB_BENCH_GENERATE_ONLY").is_some() {
+        println!("wrote {} and {}", full.display(), quarter.display());
+        return;
     }
     let f = full.display();
     println!(
@@ -200,7 +294,13 @@ fn main() {
         &format!("TZ=UTC tcpdump -nn -r {f}"),
         5,
     );
-    println!("one-line: netlab {ours:.2} s, tcpdump -nn {theirs:.2} s: netlab is {:.1}x faster (target >= 2x)", theirs / ours);
+    let pps = |t: f64| n as f64 / t / 1000.0;
+    println!(
+        "one-line: netlab {ours:.2} s ({:.0}k packets/s), tcpdump -nn {theirs:.2} s ({:.0}k/s): netlab is {:.2}x faster (target >= 2x)",
+        pps(ours),
+        pps(theirs),
+        theirs / ours
+    );
     let mut missed = Vec::new();
     if theirs / ours < 2.0 {
         missed.push("one-line view under 2x tcpdump -nn");
@@ -211,7 +311,12 @@ fn main() {
         &format!("tshark -n -V -r {f}"),
         2,
     );
-    println!("layers: netlab --layers {ours_l:.2} s, tshark -V {theirs_l:.2} s: netlab is {:.1}x faster (target >= 10x)", theirs_l / ours_l);
+    println!(
+        "layers: netlab --layers {ours_l:.2} s ({:.0}k packets/s), tshark -V {theirs_l:.2} s ({:.0}k/s): netlab is {:.2}x faster (target >= 10x)",
+        pps(ours_l),
+        pps(theirs_l),
+        theirs_l / ours_l
+    );
     if theirs_l / ours_l < 10.0 {
         missed.push("--layers under 10x tshark -V");
     }

@@ -52,6 +52,12 @@ pub enum ColorWhen {
 pub trait Render: Serialize {
     /// The human form. May span several lines; a trailing newline is optional.
     fn render_human(&self, style: &Style) -> String;
+
+    /// The human form appended to `out`. Streams of many small events (a capture's
+    /// packets) implement it so that one buffer serves every event.
+    fn render_human_into(&self, style: &Style, out: &mut String) {
+        out.push_str(&self.render_human(style));
+    }
 }
 
 /// Narrower than this, a terminal's reported width is not believed (see `Output::stdio`).
@@ -74,6 +80,8 @@ pub struct Output {
     /// `netlab lab run`: a JSON copy of every report and event printed, so the lab can
     /// check answers against the very run the student watched.
     recorded: Option<Recorded>,
+    /// The text of the event being printed, kept between events for its capacity.
+    line: String,
 }
 
 /// What an [`Output`] printed, as JSON values (see [`Output::record`]).
@@ -140,6 +148,7 @@ impl Output {
             progress_drawn: false,
             flush_each_event: true,
             recorded: None,
+            line: String::new(),
         }
     }
 
@@ -216,13 +225,16 @@ impl Output {
         }
         match self.format {
             Format::Human => {
-                let text = e.render_human(&self.style);
+                let mut text = std::mem::take(&mut self.line);
+                text.clear();
+                e.render_human_into(&self.style, &mut text);
                 let w = if self.narrate_to_stderr {
                     &mut self.stderr
                 } else {
                     &mut self.stdout
                 };
                 write_text(w, &text)?;
+                self.line = text;
                 if self.flush_each_event {
                     w.flush()?;
                 }

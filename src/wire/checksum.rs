@@ -12,22 +12,32 @@
 use super::text::push_hex16;
 use serde::Serialize;
 
-/// Add `data` to a running 32-bit sum as 16-bit big-endian words. An odd last byte is
-/// padded with a zero byte on the right (RFC 1071 §4.1).
+/// Add `data` to a running sum as 16-bit big-endian words. An odd last byte is padded
+/// with a zero byte on the right (RFC 1071 §4.1). The result is folded to 16 bits, so
+/// callers can add a few such sums without overflow.
+///
+/// RFC 1071 §2 lists three tricks that give the same sum with less work, all used here:
+/// (A) byte order independence: words read in the machine's own byte order sum to the
+/// byte-swapped sum, so one swap at the end replaces one per word; (B) deferred carries:
+/// add into a wider accumulator and fold the carries in once at the end; (C) parallel
+/// summation: add 32-bit words, because a carry out of bit 31 is worth 2^32, which is 1
+/// modulo 2^16 - 1, just like a carry out of bit 15. A 64-bit accumulator cannot
+/// overflow: it holds the sum of 2^32 words, 16 GiB of data.
 pub fn sum(data: &[u8]) -> u32 {
-    let mut acc: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for w in &mut chunks {
-        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([w[0], w[1]])));
-        // Fold early so a long buffer cannot overflow 32 bits.
-        if acc > 0xffff_0000 {
-            acc = (acc & 0xffff) + (acc >> 16);
-        }
+    let mut acc: u64 = 0;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [last] = chunks.remainder() {
-        acc = acc.wrapping_add(u32::from(*last) << 8);
-    }
-    acc
+    let rest = words.remainder(); // 0 to 3 bytes, padded on the right
+    let mut last = [0u8; 4];
+    last[..rest.len()].copy_from_slice(rest);
+    acc += u64::from(u32::from_ne_bytes(last));
+    // 64 → 32 → 16 bits, each carry added back in at the bottom.
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    let native = fold(acc as u32); // at most 32 bits after the two folds above
+    u32::from(u16::from_be(native)) // the sum in network byte order
 }
 
 /// Fold the carries back in until the sum fits 16 bits.
@@ -146,6 +156,24 @@ mod tests {
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(fold(sum(&data)), 0xddf2);
         assert_eq!(checksum(&data), !0xddf2);
+    }
+
+    /// The 32-bit words and deferred carries of `sum` give what RFC 1071 §4.1's loop over
+    /// 16-bit words gives, at every length (odd, even, not a multiple of 4) and with
+    /// carries in every position (bytes near 0xff).
+    #[test]
+    fn wide_words_sum_like_16_bit_words() {
+        let data: Vec<u8> = (0..300u32).map(|i| (0xff - (i * 7) % 5) as u8).collect();
+        for len in 0..data.len() {
+            let bytes = &data[..len];
+            let mut acc: u32 = 0;
+            for pair in bytes.chunks(2) {
+                let word = u32::from(pair[0]) << 8 | u32::from(*pair.get(1).unwrap_or(&0));
+                acc += word;
+                acc = (acc & 0xffff) + (acc >> 16);
+            }
+            assert_eq!(fold(sum(bytes)), fold(acc), "length {len}");
+        }
     }
 
     #[test]

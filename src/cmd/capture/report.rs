@@ -320,9 +320,15 @@ impl Render for ExampleList {
 
 impl Render for PacketEvent {
     fn render_human(&self, style: &Style) -> String {
-        let mut line = String::with_capacity(160);
+        let mut out = String::with_capacity(160);
+        self.render_human_into(style, &mut out);
+        out
+    }
+
+    fn render_human_into(&self, style: &Style, out: &mut String) {
+        let start = out.len();
         oneline::write_head(
-            &mut line,
+            out,
             self.number,
             (self.ts_ns, self.ts_digits),
             self.orig_len,
@@ -330,7 +336,7 @@ impl Render for PacketEvent {
         );
         match &self.dissection {
             Some(d) => oneline::write_packet(
-                &mut line,
+                out,
                 d,
                 self.network,
                 self.protocol,
@@ -338,14 +344,14 @@ impl Render for PacketEvent {
                 &self.notes,
             ),
             None => oneline::write_texts(
-                &mut line,
+                out,
                 self.src.as_deref(),
                 self.dst.as_deref(),
                 self.info.as_deref(),
             ),
         }
         if let Some(r) = &self.reassembly {
-            r.push_label(&mut line);
+            r.push_label(out);
         }
         if self.frame.is_none() {
             // The one-line view names what Engine.IO carried in the messages that
@@ -356,25 +362,25 @@ impl Render for PacketEvent {
             }
         }
         if let Some(n) = &self.record_note {
-            line.push_str("  [");
-            line.push_str(n);
-            line.push(']');
+            out.push_str("  [");
+            out.push_str(n);
+            out.push(']');
         }
         if let (Some(d), Some(frame)) = (&self.dissection, &self.frame) {
-            let mut out = if style.color {
-                style.paint(Paint::Bold, &line)
-            } else {
-                line
-            };
+            if style.color {
+                let bold = style.paint(Paint::Bold, &out[start..]);
+                out.truncate(start);
+                out.push_str(&bold);
+            }
             out.push('\n');
             if self.view.layers {
                 out.reserve(2048);
                 if let Some(i) = &self.interface {
-                    packet::write_interface(&mut out, i.id, i.name.as_deref(), i.link, style);
+                    packet::write_interface(out, i.id, i.name.as_deref(), i.link, style);
                 }
-                packet::write_layer_tree(&mut out, d, frame, &self.app, style);
+                packet::write_layer_tree(out, d, frame, &self.app, style);
                 if let Some(p) = self.pdu_continues {
-                    packet::write_continues(&mut out, p, style);
+                    packet::write_continues(out, p, style);
                 }
             }
             if self.view.osi {
@@ -383,9 +389,7 @@ impl Render for PacketEvent {
             if self.view.hex {
                 out.push_str(&hexdump::render(d, frame, &self.app, style));
             }
-            return out;
         }
-        line
     }
 }
 
