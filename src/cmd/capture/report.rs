@@ -357,8 +357,8 @@ impl Render for PacketEvent {
             // The one-line view names what Engine.IO carried in the messages that
             // completed in this packet.
             for c in self.app.iter().filter_map(|l| l.message.carried()) {
-                line.push_str("  ← ");
-                line.push_str(&c.describe());
+                out.push_str("  ← ");
+                out.push_str(&c.describe());
             }
         }
         if let Some(n) = &self.record_note {
