@@ -81,7 +81,7 @@ pub struct ServerArgs {
 ///
 /// Type one command per line:
 ///
-///   emit EVENT [ARG…]     an event; each ARG is JSON (42, "a b", {"x":[1]}) or a word
+///   emit EVENT [ARG…]     an event; each ARG is JSON (42, "a b", {"x":1}) or a word
 ///   ack EVENT [ARG…]      the same, asking the server to acknowledge it
 ///   disconnect            leave the namespace and close (so does the end of input)
 ///
