@@ -37,3 +37,14 @@ pub fn dispatch(command: Command, out: &mut Output) -> anyhow::Result<()> {
         Command::Lab(args) => lab::run(args, out),
     }
 }
+
+/// The address a server binds, from its `--host`: an IP address, never a name (a server
+/// listens on one of this machine's addresses).
+pub fn host_ip(host: &str) -> anyhow::Result<std::net::IpAddr> {
+    host.parse().map_err(|_| {
+        crate::error::usage(
+            format!("'{host}' is not an IP address"),
+            "use 127.0.0.1 (this machine only), ::1, or 0.0.0.0 to accept other machines",
+        )
+    })
+}

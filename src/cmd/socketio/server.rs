@@ -9,7 +9,7 @@ use crate::net::engineio::EngineConfig;
 use crate::net::socketio::{self, App, Direction, SessionEvent};
 use crate::output::Output;
 use crate::wire::application::socketio::{AppEvent, EngineMessage, Options, Server};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -25,12 +25,7 @@ pub struct Plan {
 impl TryFrom<ServerArgs> for Plan {
     type Error = anyhow::Error;
     fn try_from(a: ServerArgs) -> anyhow::Result<Plan> {
-        let ip: IpAddr = a.host.parse().map_err(|_| {
-            usage(
-                format!("'{}' is not an IP address", a.host),
-                "use 127.0.0.1 (this machine only), ::1, or 0.0.0.0 to accept other machines",
-            )
-        })?;
+        let ip = crate::cmd::host_ip(&a.host)?;
         if a.ping_interval_ms == 0 || a.ping_timeout_ms == 0 {
             return Err(usage(
                 "the ping interval and timeout must be positive",

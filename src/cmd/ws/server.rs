@@ -10,7 +10,7 @@ use crate::wire::application::websocket::handshake::ServerPolicy;
 use crate::wire::application::websocket::MessageKind;
 use crate::wire::text;
 use serde::Serialize;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A validated server plan.
@@ -25,12 +25,7 @@ pub struct Plan {
 impl TryFrom<ServerArgs> for Plan {
     type Error = anyhow::Error;
     fn try_from(a: ServerArgs) -> anyhow::Result<Plan> {
-        let ip: IpAddr = a.host.parse().map_err(|_| {
-            usage(
-                format!("'{}' is not an IP address", a.host),
-                "use 127.0.0.1 (this machine only), ::1, or 0.0.0.0 to accept other machines",
-            )
-        })?;
+        let ip = crate::cmd::host_ip(&a.host)?;
         if a.max_message == 0 {
             return Err(usage(
                 "--max-message must be at least 1 byte",
