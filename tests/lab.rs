@@ -180,9 +180,11 @@ fn word_after<'a>(text: &'a str, before: &str) -> &'a str {
 /// Check a question's measured answer against what can be known without the lab
 /// engine: the protocol's own rules applied to the values the question quotes. A lab
 /// engine that took the wrong value (a wrong pointer, a `take` misapplied) is caught
-/// here, where typing the measured value back could only agree with itself. Returns
-/// whether a check applied; panics when the answer disagrees.
-fn measured_agrees(lab: u32, q: &Value) -> bool {
+/// here, where typing the measured value back could only agree with itself. `report` is
+/// the step's whole report (the session carries it), for checks that relate the answer
+/// to other counts in it. Returns whether a check applied; panics when the answer
+/// disagrees.
+fn measured_agrees(lab: u32, q: &Value, report: &Value) -> bool {
     let ask = q["ask"].as_str().unwrap();
     let m = q["measured"].as_str().unwrap();
     let n = || -> u64 {
@@ -265,6 +267,23 @@ fn measured_agrees(lab: u32, q: &Value) -> bool {
             let e = std::io::Error::from_raw_os_error(n() as i32).to_string();
             assert!(e.starts_with("Message too long"), "{e}: {q}");
         }
+        // On loopback a datagram is lost only where the kernel drops it, at the receiver's
+        // full buffer, and the kernel counts those drops per socket (/proc/net/udp): a
+        // receiver that miscounted would report losses the kernel never saw.
+        (2, "/report/lost") => {
+            let count = |k: &str| {
+                report[k]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{k}: {report}"))
+            };
+            let (sent, received, dup) = (count("sent"), count("received"), count("duplicates"));
+            if cfg!(target_os = "linux") {
+                let drops = count("socket_drops");
+                assert!(n() <= drops, "{q}: the kernel dropped {drops}: {report}");
+                assert!(received - dup + drops >= sent, "{q}: {report}");
+            }
+            assert!(n() <= sent, "{q}");
+        }
         // `netlab udp send` without --count sends one datagram; the failure came after.
         (2, "/report/sent") => assert_eq!(n(), 1, "{q}"),
         // An ISN is a 32-bit number (RFC 9293 §3.4.1).
@@ -309,6 +328,22 @@ fn measured_agrees(lab: u32, q: &Value) -> bool {
                 None => return false,
             }
         }
+        // Every packet of the live capture belongs to the one conversation, one way or
+        // the other.
+        (5, "/report/conversations/0/packets_a_to_b") => {
+            let conv = &report["conversations"][0];
+            let total = report["hierarchy"][0]["packets"].as_u64().unwrap();
+            let b_to_a = conv["packets_b_to_a"].as_u64().unwrap();
+            assert_eq!(n() + b_to_a, total, "{q}");
+            // Each side: its SYN (or SYN-ACK), its HTTP head, a frame and its FIN.
+            assert!(n() >= 4 && b_to_a >= 4, "{q}: {conv}");
+        }
+        // The server's bytes of `netlab ws demo` are the same every run (only the client's
+        // Host header changes): its 101 response and its frames, as the demo's own trace
+        // (a separate run) shows them.
+        (5, "/report/conversations/0/bytes_b_to_a") => {
+            assert_eq!(n(), ws_demo_server_bytes(), "{q}");
+        }
         // RFC 6455 §4.2.2: a server that accepts the handshake answers 101.
         (5, "/report/application/1/message/status") => assert_eq!(n(), 101, "{q}"),
         (5, "/report/application/1/message/websocket_accept/expected") => {
@@ -329,6 +364,42 @@ fn measured_agrees(lab: u32, q: &Value) -> bool {
         (6, "/report/columns/0/latency/p50_us") => {
             let ms: f64 = m.parse().unwrap();
             assert!(ms > 0.0 && ms < 100.0, "{q}");
+        }
+        // Short polling opens a connection per request, and the server counted what it
+        // accepted (the capture's own agreement is tests/compare_capture.rs's).
+        (6, "/report/columns/0/connections") => {
+            let col = &report["columns"][0];
+            assert_eq!(col["transport"], "short_poll", "{report}");
+            assert_eq!(Some(n()), col["requests"].as_u64(), "{q}: {col}");
+            assert_eq!(Some(n()), col["accepted"].as_u64(), "{q}: {col}");
+        }
+        // A long poll is answered when events exist: at most one request per event, plus
+        // the last one still waiting; each request's head is counted in the bytes.
+        (6, "/report/columns/2/requests") => {
+            let col = &report["columns"][2];
+            assert_eq!(col["transport"], "long_poll", "{report}");
+            let events = col["expected"].as_u64().unwrap();
+            assert!((1..=events + 1).contains(&n()), "{q}: {col}");
+            assert_eq!(col["connections"].as_u64(), Some(1), "{col}");
+            let heads = col["bytes"]["http_heads"].as_u64().unwrap();
+            assert!(
+                heads >= n() * "GET / HTTP/1.1\r\n\r\n".len() as u64,
+                "{col}"
+            );
+        }
+        // Bytes at the socket API: payload + HTTP heads + framing, both ways; the server
+        // counted its own and agrees.
+        (6, "/report/columns/4/bytes/total") => {
+            let col = &report["columns"][4];
+            assert_eq!(col["transport"], "web_socket", "{report}");
+            let b = |k: &str| col["bytes"][k].as_u64().unwrap();
+            assert_eq!(n(), b("up") + b("down"), "{q}: {col}");
+            assert_eq!(
+                n(),
+                b("payload") + b("http_heads") + b("framing"),
+                "{q}: {col}"
+            );
+            assert_eq!(col["bytes"]["server_agrees"], true, "{col}");
         }
         // Every client gets every event, each over a connection of its own.
         (6, "/report/columns/4/delivered") => assert_eq!(n(), quoted[0] * quoted[1], "{q}"),
@@ -392,6 +463,30 @@ fn measured_agrees(lab: u32, q: &Value) -> bool {
     true
 }
 
+/// How many bytes the server of `netlab ws demo` writes, from the demo's own trace: the
+/// response head (status line, headers, blank line) and each frame's header and payload.
+fn ws_demo_server_bytes() -> u64 {
+    let r = common::netlab(&["--json", "ws", "demo"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let mut bytes = 0;
+    for t in r.json()["trace"].as_array().unwrap() {
+        if t["from"] != "server" {
+            continue;
+        }
+        if t["trace"] == "handshake" {
+            bytes += t["start_line"].as_str().unwrap().len() + 2 + 2;
+            for h in t["headers"].as_array().unwrap() {
+                let (name, value) = (h["name"].as_str().unwrap(), h["value"].as_str().unwrap());
+                bytes += name.len() + 2 + value.len() + 2;
+            }
+        } else {
+            let header = t["header_hex"].as_str().unwrap().split_whitespace().count();
+            bytes += header + t["payload_len"].as_u64().unwrap() as usize;
+        }
+    }
+    bytes as u64
+}
+
 /// Whether the UDP checksum of the first packet of a classic pcap file of Ethernet frames
 /// (IPv4, no options) verifies: the one's-complement sum of the pseudo-header (addresses,
 /// protocol 17, UDP length) and the whole datagram, checksum included, is 0xffff.
@@ -446,8 +541,11 @@ fn every_lab_runs_with_the_answers_its_own_run_measured() {
     let mut checked = 0;
     for lab in &labs().labs {
         let s = autopilot(lab.id, &[]);
-        for q in questions(&s) {
-            checked += usize::from(measured_agrees(lab.id, &q));
+        for step in s["steps"].as_array().unwrap() {
+            for q in step["questions"].as_array().unwrap() {
+                let report = &step["report"]["report"];
+                checked += usize::from(measured_agrees(lab.id, q, report));
+            }
         }
         for step in s["steps"].as_array().unwrap() {
             let src = step["source"].as_str().unwrap();
@@ -476,7 +574,7 @@ fn every_lab_runs_with_the_answers_its_own_run_measured() {
     // Lab 5's five answers about shipped files are checked only where tshark is installed.
     let with_tshark = if common::on_path("tshark") { 5 } else { 0 };
     assert!(
-        checked >= 40 + with_tshark,
+        checked >= 46 + with_tshark,
         "only {checked} measured answers checked independently"
     );
 }

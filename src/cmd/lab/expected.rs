@@ -10,7 +10,8 @@
 //! TCP port while the command runs, standing for the other program the guide describes.
 
 use super::argv;
-use super::session::{recorded, Plan, Say, Source};
+use super::command::recorded;
+use super::session::{Plan, Say, Source};
 use crate::error::Hinted;
 use crate::net::host::hold_tcp_port;
 use crate::output::{describe_fatal, Output};

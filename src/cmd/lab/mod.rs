@@ -9,6 +9,7 @@
 //! runs.) A step whose commands run in other terminals is checked after Enter by the
 //! sockets they leave behind (`elsewhere.rs`).
 
+mod command;
 mod elsewhere;
 mod expected;
 pub mod session;
