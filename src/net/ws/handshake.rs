@@ -10,7 +10,7 @@
 //! before it did.
 
 use super::trace::{head_trace, WsTrace};
-use super::{Opened, ServeMode, WsConfig, WsConnection, WsError};
+use super::{Opened, ReadReady, ServeMode, WsConfig, WsConnection, WsError};
 use crate::wire::application::http1::{self, Scan, DEFAULT_HEAD_LIMIT};
 use crate::wire::application::tls;
 use crate::wire::application::websocket::handshake;
@@ -201,7 +201,7 @@ fn tcp_ready(stream: &TcpStream) -> std::io::Result<SocketAddr> {
 }
 
 /// The server's side of the handshake on any byte stream whose far end is `peer`.
-pub async fn accept_stream<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn accept_stream<S: AsyncRead + AsyncWrite + ReadReady + Unpin>(
     mut stream: S,
     peer: SocketAddr,
     cfg: WsConfig,
@@ -228,7 +228,7 @@ pub async fn accept_stream<S: AsyncRead + AsyncWrite + Unpin>(
 /// The server's side of the handshake once the request head (`head_len` bytes on the
 /// wire) has been read from `stream`, for a server that reads heads itself and routes
 /// some of them to WebSocket; `leftover` holds the bytes read after the head.
-pub async fn accept_request<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn accept_request<S: AsyncRead + AsyncWrite + ReadReady + Unpin>(
     mut stream: S,
     peer: SocketAddr,
     head: &http1::RequestHead,
@@ -321,7 +321,7 @@ pub async fn connect(
 
 /// The client's side of the handshake (§4.1) on a stream already connected to `peer`,
 /// asking for `resource` on `host` (the `Host` header's value).
-pub async fn handshake_client<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn handshake_client<S: AsyncRead + AsyncWrite + ReadReady + Unpin>(
     mut stream: S,
     peer: SocketAddr,
     host: &str,

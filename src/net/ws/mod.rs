@@ -38,8 +38,10 @@ use crate::wire::application::websocket::handshake::{self as wire_handshake, Ser
 use crate::wire::application::websocket::{
     deflate, CloseCode, Compress, Connection, Message, Role,
 };
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -188,6 +190,25 @@ struct Agreed {
 /// the frame header in one vectored write, rather than copied into the output buffer.
 const ZERO_COPY_FROM: usize = 4096;
 
+/// A byte stream that can tell whether a read would find bytes now, without taking them
+/// (so a connection can wait for its peer without holding a read buffer).
+pub trait ReadReady {
+    /// Ready when the next read will not wait (or the stream ended or failed).
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>>;
+}
+
+impl ReadReady for TcpStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        TcpStream::poll_read_ready(self, cx)
+    }
+}
+
+impl<S: ReadReady> ReadReady for crate::net::http::Counted<S> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_ref().poll_read_ready(cx)
+    }
+}
+
 /// One WebSocket connection after a successful handshake, on a TCP stream or on any
 /// byte stream that wraps one (the comparison lab uses `net::http::Counted<TcpStream>`
 /// to count every byte at the socket API).
@@ -211,7 +232,7 @@ pub struct WsConnection<S = TcpStream> {
     last_read: Instant,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
+impl<S: AsyncRead + AsyncWrite + ReadReady + Unpin> WsConnection<S> {
     /// After the handshake. The caller has set TCP_NODELAY on a TCP socket (small
     /// messages go out at once rather than waiting for Nagle's algorithm).
     fn open(stream: S, cfg: WsConfig, opened: Opened) -> WsConnection<S> {
@@ -327,9 +348,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConnection<S> {
             let idle = self
                 .idle
                 .get_or_insert_with(|| Box::pin(sleep_until((self.last_read + limit).into())));
+            // Between frames with nothing to read yet, give the buffers back and take a
+            // read buffer only once bytes arrive: a waiting connection holds none.
+            let (stream, conn) = (&mut self.stream, &mut self.conn);
+            let wait = conn.input_is_empty()
+                && poll_fn(|cx| Poll::Ready(stream.poll_read_ready(cx).is_pending())).await;
+            if wait {
+                conn.shed_buffers();
+            }
+            let read = async {
+                if wait {
+                    poll_fn(|cx| stream.poll_read_ready(cx)).await?;
+                }
+                stream.read_buf(conn.read_buffer()).await
+            };
             let n = tokio::select! {
                 biased;
-                r = self.stream.read_buf(self.conn.read_buffer()) => r?,
+                r = read => r?,
                 () = idle.as_mut() => {
                     // The timer was set for an earlier read: move it, unless silent since.
                     let due = self.last_read + limit;
@@ -516,6 +551,14 @@ async fn write_all_vectored<S: AsyncWrite + Unpin>(
 mod tests {
     use super::*;
     use tokio::io::DuplexStream;
+
+    /// An in-memory pipe cannot say whether a read would wait: always "try the read",
+    /// so a connection on it keeps its buffers as it waits.
+    impl ReadReady for DuplexStream {
+        fn poll_read_ready(&self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
 
     /// A server connection on one end of an in-memory pipe of `capacity` bytes.
     fn server_on_pipe(capacity: usize) -> (WsConnection<DuplexStream>, DuplexStream) {

@@ -63,6 +63,7 @@
 //!   path as without the extension: no copy, no allocation.
 
 use super::assemble::{Incoming, Message, MessageAssembler, MessageKind, Utf8Validator};
+use super::buffers::{EarlyUtf8, Input, Output};
 use super::close::CloseFrame;
 use super::deflate::{
     Agreement, Compress, DeflateNote, InflateError, PerMessageDeflate, Uncompressed,
@@ -179,42 +180,6 @@ struct Inflating {
     /// Compressed bytes received so far.
     wire: usize,
     utf8: Utf8Validator,
-}
-
-/// The bytes read from the peer and how far they have been parsed.
-#[derive(Debug, Default)]
-struct Input {
-    buf: Vec<u8>,
-    /// Bytes before `pos` have been parsed.
-    pos: usize,
-    /// Bytes (from `pos`) the frame being read needs in all, once its header is known.
-    need: usize,
-    /// The UTF-8 check of a text frame whose payload is still arriving.
-    early: Option<EarlyUtf8>,
-    /// The peer's stream ended.
-    eof: bool,
-}
-
-/// An incremental UTF-8 check of a text frame whose payload is still arriving.
-#[derive(Debug)]
-struct EarlyUtf8 {
-    /// Where the frame starts in the read buffer; a new frame resets the check.
-    frame_at: usize,
-    checked: usize,
-    validator: Utf8Validator,
-}
-
-/// The bytes to write to the peer; those before `pos` are written.
-#[derive(Debug, Default)]
-struct Output {
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl Output {
-    fn pending(&self) -> usize {
-        self.buf.len() - self.pos
-    }
 }
 
 /// One WebSocket connection after the opening handshake: the role, the message
@@ -341,46 +306,36 @@ impl Connection {
     // ------------------------------------------------------------- receiving --------
 
     /// The buffer to append received bytes to (a read can fill it in place). Only append:
-    /// what is already in it has not all been parsed. Room is made for the rest of the
-    /// frame being read, at least 16 KiB and at most 4 MiB at a time (a frame's claimed
-    /// length is not trusted).
+    /// what is already in it has not all been parsed. See [`Input::room_for_read`].
     pub fn read_buffer(&mut self) -> &mut Vec<u8> {
-        self.compact_input();
-        let input = &mut self.input;
-        let buffered = input.buf.len() - input.pos;
-        let want = input
-            .need
-            .saturating_sub(buffered)
-            .clamp(16 * 1024, 4 << 20);
-        if input.buf.capacity() - input.buf.len() < want {
-            input.buf.reserve(want);
-        }
-        &mut input.buf
+        self.input.room_for_read()
+    }
+
+    /// Whether every byte received so far has been parsed (the peer is between frames).
+    pub fn input_is_empty(&self) -> bool {
+        self.input.is_empty()
+    }
+
+    /// Give back the read, output and compression buffers while waiting for the peer,
+    /// when nothing in them is pending: a connection that waits then holds no buffer,
+    /// and the next read or send allocates one again. Idle connections are most of a
+    /// busy server's connections, so this is most of its memory.
+    pub fn shed_buffers(&mut self) {
+        self.input.shed();
+        self.output.shed();
+        self.scratch = Vec::new();
     }
 
     /// Take bytes received from the peer (a copy; [`read_buffer`](Self::read_buffer)
     /// avoids it).
     pub fn receive(&mut self, bytes: &[u8]) {
-        self.compact_input();
+        self.input.compact();
         self.input.buf.extend_from_slice(bytes);
     }
 
     /// The peer's byte stream ended (a read returned 0).
     pub fn receive_eof(&mut self) {
         self.input.eof = true;
-    }
-
-    /// Drop the parsed bytes when all are parsed, or when they are many (so the buffer
-    /// does not grow without end under a stream of small frames).
-    fn compact_input(&mut self) {
-        let input = &mut self.input;
-        if input.pos > 0 && (input.pos == input.buf.len() || input.pos > 64 * 1024) {
-            input.buf.drain(..input.pos);
-            if let Some(e) = input.early.as_mut() {
-                e.frame_at = e.frame_at.saturating_sub(input.pos);
-            }
-            input.pos = 0;
-        }
     }
 
     /// The next thing the received bytes amount to, or `None` when more bytes are needed
@@ -665,12 +620,7 @@ impl Connection {
 
     /// `n` bytes of [`output`](Self::output) were written.
     pub fn consume_output(&mut self, n: usize) {
-        let out = &mut self.output;
-        out.pos = (out.pos + n).min(out.buf.len());
-        if out.pos == out.buf.len() {
-            out.buf.clear();
-            out.pos = 0;
-        }
+        self.output.consume(n);
     }
 
     /// Is anything waiting to be written?
@@ -960,6 +910,37 @@ mod tests {
         };
         assert_eq!(f.header.opcode, OpCode::Close);
         CloseFrame::parse(&f.payload).unwrap().code.map(|c| c.0)
+    }
+
+    #[test]
+    fn a_waiting_connection_sheds_its_buffers_and_reads_on() {
+        let (mut c, mut s) = (client(), server());
+        c.send(&Message::text("Hello")).unwrap();
+        pump(&mut c, &mut s);
+        assert!(!s.input_is_empty());
+        s.send(&Message::text("queued")).unwrap();
+        assert_eq!(events(&mut s).len(), 1);
+        assert!(s.input_is_empty());
+        // The reply is still to be written: the output buffer is kept.
+        s.shed_buffers();
+        assert_eq!(s.input.buf.capacity(), 0);
+        assert!(s.has_output());
+        pump(&mut s, &mut c);
+        s.shed_buffers();
+        assert_eq!(s.output.buf.capacity(), 0);
+        // Half a frame received: nothing is shed, and the rest completes it.
+        c.send(&Message::text("Hello")).unwrap();
+        let bytes = c.output().to_vec();
+        c.consume_output(bytes.len());
+        s.receive(&bytes[..4]);
+        assert!(events(&mut s).is_empty());
+        s.shed_buffers();
+        s.receive(&bytes[4..]);
+        let got = events(&mut s);
+        assert!(
+            matches!(&got[..], [Event::Message(m)] if m.payload == b"Hello"),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -46,6 +46,7 @@
 //! decoder uses the codec to explain frames it sees.
 
 pub mod assemble;
+mod buffers;
 pub mod close;
 pub mod connection;
 pub mod deflate;
