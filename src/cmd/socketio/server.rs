@@ -172,7 +172,11 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     let stop = async move {
         let _ = stop_rx.await;
     };
-    let io = socketio::machine(Options::default());
+    let mut io = socketio::machine(Options::default());
+    match plan.app {
+        AppKind::Echo => io.add_namespace(apps::CUSTOM, false),
+        AppKind::Chat => io.add_namespace(apps::NEWS, false),
+    }
     let mut server = tokio::spawn(socketio::serve(engine, io, lab, stop));
     let mut sigterm = Term::new()?;
     let mut stop_tx = Some(stop_tx);
