@@ -42,13 +42,18 @@ pub enum AppKind {
 /// `2["chat","hi"]` an EVENT, `31["ok"]` an ACK to the event that asked with id 1,
 /// `51-["file",{"_placeholder":true,"num":0}]` and then its binary attachment.
 ///
+/// The chat (the default) also serves its page at `/`: open http://127.0.0.1:3000/ in two
+/// browser tabs and chat. The page and the Socket.IO client script it loads from
+/// `/socket.io/socket.io.js` (as the real server serves its own) are netlab's, small and
+/// commented: view the page's source to read how a client speaks Engine.IO and Socket.IO.
+///
 /// Namespaces: the chat has `/` and `/news`, the echo `/` and `/custom`; a client that
 /// asks for another one is refused with CONNECT_ERROR `{"message":"Invalid namespace"}`.
 /// Ctrl-C (or SIGTERM) closes every session (`server shutting down`) and stops.
 ///
 /// Examples:
 ///
-///   netlab socketio server --port 3000
+///   netlab socketio server --port 3000           (then open http://127.0.0.1:3000/)
 ///   netlab socketio server --port 3000 --trace
 ///   netlab socketio server --app echo
 ///   netlab socketio server --port 0 --jsonl      (the first line says which port)

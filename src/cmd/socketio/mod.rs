@@ -11,6 +11,7 @@
 pub mod apps;
 pub mod client;
 pub mod server;
+pub mod web;
 
 use crate::cli::socketio::{AppKind, SocketioArgs, SocketioCommand};
 use crate::net::runtime::{runtime, Runtime};
@@ -51,6 +52,9 @@ pub enum Line {
         url: String,
         path: &'static str,
         app: AppKind,
+        /// The chat page's address, when the application has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        page: Option<String>,
     },
     /// An Engine.IO session opened (a client connected).
     SessionOpen {
@@ -155,13 +159,16 @@ fn short(id: &str) -> &str {
 impl Render for Line {
     fn render_human(&self, style: &Style) -> String {
         match self {
-            Line::Listening { url, app, .. } => {
+            Line::Listening { url, app, page, .. } => {
                 let what = match app {
                     AppKind::Echo => "echo: every event goes back to its sender",
                     AppKind::Chat => "chat: nicknames, rooms, private messages",
                 };
+                let page = page.as_ref().map_or(String::new(), |p| {
+                    format!("; the chat page: {}", style.paint(Paint::Bold, p))
+                });
                 format!(
-                    "listening on {} ({what}); Ctrl-C closes every session and stops",
+                    "listening on {} ({what}){page}; Ctrl-C closes every session and stops",
                     style.paint(Paint::Bold, url)
                 )
             }

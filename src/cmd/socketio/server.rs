@@ -35,6 +35,7 @@ impl TryFrom<ServerArgs> for Plan {
         let mut engine = socketio::engine_config();
         engine.session.ping_interval = Duration::from_millis(a.ping_interval_ms);
         engine.session.ping_timeout = Duration::from_millis(a.ping_timeout_ms);
+        engine.pages = super::web::pages(a.app);
         Ok(Plan {
             addr: SocketAddr::new(ip, a.port),
             app: a.app,
@@ -151,14 +152,17 @@ fn line_of(event: &AppEvent) -> Option<Line> {
 
 /// Serve until Ctrl-C or SIGTERM.
 pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
+    let has_page = plan.engine.pages.contains(&super::web::CHAT_PAGE);
     let engine = socketio::bind(plan.addr, plan.engine).await.hinted(
         format!("could not listen on {}", plan.addr),
         "pick another --port, or --port 0 to let the kernel choose",
     )?;
+    let local = engine.local_addr();
     out.event(&Line::Listening {
-        url: format!("http://{}{}", engine.local_addr(), socketio::PATH),
+        url: format!("http://{local}{}", socketio::PATH),
         path: socketio::PATH,
         app: plan.app,
+        page: has_page.then(|| format!("http://{local}/")),
     })?;
     let (tx, mut rx) = mpsc::channel(LINES);
     let lab = Lab {
