@@ -29,6 +29,12 @@ pub enum AppKind {
     /// (binary included); an event that asks for an acknowledgement is acknowledged with
     /// its arguments instead. Namespaces `/` and `/custom`.
     Echo,
+    /// The servers the Engine.IO and Socket.IO protocol test suites expect, on one port:
+    /// a raw Engine.IO echo at `/engine.io/` and, at `/socket.io/`, namespaces `/` and
+    /// `/custom` where each socket gets `auth` (its CONNECT payload), `message` comes
+    /// back as `message-back` and `message-with-ack` is acknowledged with its arguments;
+    /// pings every 300 ms, 200 ms to answer.
+    Conformance,
 }
 
 /// Run a Socket.IO server that real Socket.IO clients (socket.io-client 4, a browser)
@@ -56,6 +62,7 @@ pub enum AppKind {
 ///   netlab socketio server --port 3000           (then open http://127.0.0.1:3000/)
 ///   netlab socketio server --port 3000 --trace
 ///   netlab socketio server --app echo
+///   netlab socketio server --app conformance     (for a protocol test suite)
 ///   netlab socketio server --port 0 --jsonl      (the first line says which port)
 ///
 /// From Node: `io("http://127.0.0.1:3000").emit("chat message", "hi", (answer) => ...)`.
@@ -74,13 +81,14 @@ pub struct ServerArgs {
     /// Show every Socket.IO packet in both directions.
     #[arg(long)]
     pub trace: bool,
-    /// How often Engine.IO pings each client (the real server's default: 25 s).
-    #[arg(long, default_value_t = 25_000, value_name = "MS")]
-    pub ping_interval_ms: u64,
+    /// How often Engine.IO pings each client [default: 25000, the real server's; 300
+    /// with --app conformance].
+    #[arg(long, value_name = "MS")]
+    pub ping_interval_ms: Option<u64>,
     /// How long a client may take to answer a ping before its session ends with
-    /// `ping timeout` (the real server's default: 20 s).
-    #[arg(long, default_value_t = 20_000, value_name = "MS")]
-    pub ping_timeout_ms: u64,
+    /// `ping timeout` [default: 20000, the real server's; 200 with --app conformance].
+    #[arg(long, value_name = "MS")]
+    pub ping_timeout_ms: Option<u64>,
 }
 
 /// Connect to a Socket.IO server (netlab's or Node's) over WebSocket, join a namespace,

@@ -55,6 +55,9 @@ pub enum Line {
         /// The chat page's address, when the application has one.
         #[serde(skip_serializing_if = "Option::is_none")]
         page: Option<String>,
+        /// The raw Engine.IO echo server's address (the conformance app).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        engineio_echo: Option<String>,
     },
     /// An Engine.IO session opened (a client connected).
     SessionOpen {
@@ -156,22 +159,41 @@ fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
+/// The first line: where to connect, what runs there, and the chat page or the raw
+/// Engine.IO echo when there is one.
+fn listening(
+    style: &Style,
+    url: &str,
+    app: AppKind,
+    page: Option<&str>,
+    echo: Option<&str>,
+) -> String {
+    let what = match app {
+        AppKind::Echo => "echo: every event goes back to its sender",
+        AppKind::Chat => "chat: nicknames, rooms, private messages",
+        AppKind::Conformance => "conformance: the protocol test suites' server",
+    };
+    let extra = match (page, echo) {
+        (Some(p), _) => format!("; the chat page: {}", style.paint(Paint::Bold, p)),
+        (None, Some(e)) => format!("; raw Engine.IO echo: {}", style.paint(Paint::Bold, e)),
+        (None, None) => String::new(),
+    };
+    format!(
+        "listening on {} ({what}){extra}; Ctrl-C closes every session and stops",
+        style.paint(Paint::Bold, url)
+    )
+}
+
 impl Render for Line {
     fn render_human(&self, style: &Style) -> String {
         match self {
-            Line::Listening { url, app, page, .. } => {
-                let what = match app {
-                    AppKind::Echo => "echo: every event goes back to its sender",
-                    AppKind::Chat => "chat: nicknames, rooms, private messages",
-                };
-                let page = page.as_ref().map_or(String::new(), |p| {
-                    format!("; the chat page: {}", style.paint(Paint::Bold, p))
-                });
-                format!(
-                    "listening on {} ({what}){page}; Ctrl-C closes every session and stops",
-                    style.paint(Paint::Bold, url)
-                )
-            }
+            Line::Listening {
+                url,
+                app,
+                page,
+                engineio_echo,
+                ..
+            } => listening(style, url, *app, page.as_deref(), engineio_echo.as_deref()),
             Line::SessionOpen { session, transport } => format!(
                 "session {} {} over {transport}",
                 short(session),
