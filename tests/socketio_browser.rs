@@ -7,6 +7,7 @@
 //!   namespace; each tab starts on long-polling and upgrades to WebSocket.
 //! - The official client (socket.io-client's `dist/socket.io.js` from npm) in a page of
 //!   the server's origin against the echo app: connect, emit with an ack, receive.
+//! - netlab's own client script on polling alone and on WebSocket alone.
 //!
 //! Every server binds 127.0.0.1 on a port the kernel chooses; every wait is bounded.
 
@@ -227,4 +228,31 @@ fn the_official_client_script_in_a_page_connects_emits_with_ack_and_receives() {
         "the server logged {}",
         r["id"]
     );
+}
+
+/// netlab's own client script, on each transport alone (the chat page uses polling then
+/// the upgrade): an ack, an event back, a second namespace over the same connection, and
+/// CONNECT_ERROR for a namespace the echo app does not have.
+#[test]
+fn netlabs_client_script_on_polling_alone_and_websocket_alone() {
+    let Some(program) = common::chromium() else {
+        return;
+    };
+    let Some(peers) = common::node_peers(&["ws"]) else {
+        return;
+    };
+    let (_server, url) = server("echo");
+    let browser = Browser::start(program);
+    let lines = drive(&peers, &browser, "netlab", &url);
+    let results: Vec<&Value> = lines.iter().filter_map(|l| l.get("netlab")).collect();
+    assert_eq!(results.len(), 2, "{lines:#?}");
+    for (r, transport) in results.into_iter().zip(["polling", "websocket"]) {
+        assert!(r["timedOut"].is_null(), "{r}");
+        assert_eq!(r["transport"], transport, "{r}");
+        assert_eq!(r["ack"], json!(["wörld ✓", {"n": 1}]), "{r}");
+        assert_eq!(r["received"], json!([[1, 2, 3]]), "{r}");
+        assert_eq!(r["custom"], json!([7]), "{r}");
+        assert_eq!(r["refused"], "Invalid namespace", "{r}");
+        assert_eq!(r["sameConnection"], true, "{r}");
+    }
 }

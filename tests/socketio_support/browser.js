@@ -3,6 +3,7 @@
 //
 //   node browser.js DEVTOOLS-PORT chat     http://127.0.0.1:PORT/
 //   node browser.js DEVTOOLS-PORT official http://127.0.0.1:PORT/
+//   node browser.js DEVTOOLS-PORT netlab   http://127.0.0.1:PORT/
 //
 // chat: two tabs of netlab's chat page, used through their forms and buttons as a person
 // would (names, a room, a message to the room, one to everyone); prints what each page
@@ -126,6 +127,47 @@ async function official() {
   out({ official: result });
 }
 
+// netlab's own client script (/socket.io/socket.io.js) in a page of the server's origin
+// against the echo app, on each transport alone: connect, emit with an ack, an event
+// back, a binary-free namespace `/custom`, and a namespace that does not exist.
+async function netlabClient() {
+  const page = await openPage(url + "netlab-client");
+  await until(page, `document.readyState === "complete"`, "the page loads");
+  await evaluate(page, `new Promise((ok, no) => {
+    const s = document.createElement("script");
+    s.src = "/socket.io/socket.io.js";
+    s.onload = ok;
+    s.onerror = () => no(new Error("no script"));
+    document.head.append(s);
+  })`);
+  for (const transports of [["polling"], ["websocket"]]) {
+    const result = await evaluate(page, `new Promise((done) => {
+      const r = { transports: ${JSON.stringify(transports)} };
+      setTimeout(() => done(Object.assign(r, { timedOut: true })), 8000);
+      const socket = io({ transports: r.transports });
+      const custom = io("/custom", { transports: r.transports });
+      const nope = io("/nope", { transports: r.transports });
+      socket.on("connect", () => {
+        r.id = socket.id;
+        r.transport = socket.io.engine.transport;
+        socket.emit("hello", "wörld ✓", { n: 1 }, (...answer) => { r.ack = answer; finish(); });
+        socket.emit("again", [1, 2, 3]);
+      });
+      socket.on("again", (...args) => { r.received = args; finish(); });
+      custom.on("connect", () => custom.emit("x", 7, (...a) => { r.custom = a; finish(); }));
+      nope.on("connect_error", (e) => { r.refused = e.message; finish(); });
+      function finish() {
+        if (r.ack && r.received && r.custom && r.refused) {
+          r.sameConnection = socket.io === custom.io;
+          socket.disconnect(); custom.disconnect(); nope.disconnect();
+          done(r);
+        }
+      }
+    })`);
+    out({ netlab: result });
+  }
+}
+
 (async () => {
   const info = await (await fetch(`http://127.0.0.1:${devtools}/json/version`)).json();
   cdp = new WebSocket(info.webSocketDebuggerUrl, { perMessageDeflate: false });
@@ -142,6 +184,7 @@ async function official() {
     cdp.on("error", no);
   });
   if (mode === "chat") await chat();
+  else if (mode === "netlab") await netlabClient();
   else await official();
   out({ done: true });
   process.exit(0);
