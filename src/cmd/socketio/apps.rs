@@ -228,3 +228,127 @@ fn text(value: Option<&Value>, what: &str) -> Result<String, String> {
 fn news(io: &mut Server, text: &str) {
     let _ = io.of(NEWS).emit("news", vec![json!(text).into()]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::application::socketio::{Action, EngineMessage, Options};
+    use std::time::Duration;
+
+    /// A machine with the chat's namespaces and ids `s0`, `s1`, …
+    fn machine() -> Server {
+        let mut n = 0;
+        let ids = move || {
+            n += 1;
+            format!("s{}", n - 1)
+        };
+        let mut io = Server::new(Options::default(), Box::new(ids));
+        io.add_namespace(NEWS, false);
+        io
+    }
+
+    /// Feed `text` from `session`, let the chat answer; the sends, in order, as
+    /// (session, text, volatile).
+    fn step(
+        io: &mut Server,
+        chat: &mut Chat,
+        session: &str,
+        text: &str,
+    ) -> Vec<(String, String, bool)> {
+        io.message(session, EngineMessage::Text(text.into()), Duration::ZERO);
+        let mut sent = Vec::new();
+        while let Some(action) = io.poll_action() {
+            match action {
+                Action::Send {
+                    session,
+                    messages,
+                    volatile,
+                    ..
+                } => {
+                    for m in messages.iter() {
+                        if let EngineMessage::Text(t) = m {
+                            sent.push((session.clone(), t.clone(), volatile));
+                        }
+                    }
+                }
+                Action::App(e) => chat.event(io, &e),
+                Action::Close { .. } => {}
+            }
+        }
+        sent
+    }
+
+    fn two_in_the_chat() -> (Server, Chat) {
+        let (mut io, mut chat) = (machine(), Chat::default());
+        for session in ["a", "b"] {
+            io.open(session, Duration::ZERO);
+            step(&mut io, &mut chat, session, "0");
+        }
+        (io, chat)
+    }
+
+    #[test]
+    fn a_message_is_acknowledged_after_its_broadcast() {
+        let (mut io, mut chat) = two_in_the_chat();
+        let sent = step(&mut io, &mut chat, "a", r#"27["chat message","hi"]"#);
+        assert_eq!(
+            sent,
+            [
+                (
+                    "b".into(),
+                    r#"2["chat message",{"from":"s0","nick":null,"text":"hi"}]"#.into(),
+                    false
+                ),
+                ("a".into(), r#"37[{"ok":true}]"#.into(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn typing_is_volatile_and_errors_are_acknowledged() {
+        let (mut io, mut chat) = two_in_the_chat();
+        let sent = step(&mut io, &mut chat, "a", r#"2["typing"]"#);
+        assert_eq!(
+            sent,
+            [(
+                "b".into(),
+                r#"2["typing",{"from":"s0","nick":null}]"#.into(),
+                true
+            )]
+        );
+        let sent = step(
+            &mut io,
+            &mut chat,
+            "a",
+            r#"21["private",{"to":"s9","text":"x"}]"#,
+        );
+        assert_eq!(
+            sent,
+            [(
+                "a".into(),
+                r#"31[{"error":"no other socket \"s9\" here"}]"#.into(),
+                false
+            )]
+        );
+        let sent = step(&mut io, &mut chat, "b", r#"22["nick",""]"#);
+        let refused = r#"32[{"error":"a nickname must be a string of 1 to 500 characters"}]"#;
+        assert_eq!(sent, [("b".into(), refused.into(), false)]);
+    }
+
+    #[test]
+    fn a_room_message_reaches_the_room_but_not_the_sender_nor_the_others() {
+        let (mut io, mut chat) = two_in_the_chat();
+        io.open("c", Duration::ZERO);
+        step(&mut io, &mut chat, "c", "0");
+        step(&mut io, &mut chat, "a", r#"2["join","r"]"#);
+        step(&mut io, &mut chat, "b", r#"2["join","r"]"#);
+        let sent = step(
+            &mut io,
+            &mut chat,
+            "a",
+            r#"2["chat message",{"room":"r","text":"yo"}]"#,
+        );
+        let to_room = r#"2["chat message",{"from":"s0","nick":null,"room":"r","text":"yo"}]"#;
+        assert_eq!(sent, [("b".into(), to_room.into(), false)]);
+    }
+}
