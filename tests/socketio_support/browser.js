@@ -129,7 +129,7 @@ async function official() {
 
 // netlab's own client script (/socket.io/socket.io.js) in a page of the server's origin
 // against the echo app, on each transport alone: connect, emit with an ack, an event
-// back, a binary-free namespace `/custom`, and a namespace that does not exist.
+// back, the namespace /custom over the same connection, and one that does not exist.
 async function netlabClient() {
   const page = await openPage(url + "netlab-client");
   await until(page, `document.readyState === "complete"`, "the page loads");
