@@ -506,3 +506,51 @@ async fn closing_or_dropping_a_socket_ends_its_session() {
         }
     }
 }
+
+/// One port, two Engine.IO paths with their own sessions and settings, and a page: each
+/// request goes where its path says; a path no one serves gets 404.
+#[tokio::test]
+async fn pages_and_two_engineio_paths_share_one_port() {
+    use netlab::net::engineio::Page;
+    let page = Page {
+        path: "/",
+        content_type: "text/html; charset=utf-8",
+        body: "<p>hello</p>",
+    };
+    let a = EngineConfig {
+        pages: vec![page],
+        ..EngineConfig::default()
+    };
+    let mut b = EngineConfig {
+        path: "/socket.io/".to_owned(),
+        ..EngineConfig::default()
+    };
+    b.session.ping_interval = Duration::from_millis(1234);
+    let servers = EngineServer::bind_all("127.0.0.1:0".parse().unwrap(), vec![a, b])
+        .await
+        .unwrap();
+    let addr = servers[0].local_addr().to_string();
+    assert_eq!(servers[1].local_addr().to_string(), addr);
+    let get =
+        |target: &str| format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let home = raw(&addr, &get("/?x=1")).await;
+    assert!(home.starts_with("HTTP/1.1 200 OK\r\n"), "{home}");
+    assert!(
+        home.contains("\r\nContent-Type: text/html; charset=utf-8\r\n"),
+        "{home}"
+    );
+    assert!(home.ends_with("\r\n\r\n<p>hello</p>"), "{home}");
+    let posted = raw(
+        &addr,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    assert!(posted.starts_with("HTTP/1.1 405 "), "{posted}");
+    let open = |path: &str| get(&format!("{path}?EIO=4&transport=polling"));
+    let engine = raw(&addr, &open("/engine.io/")).await;
+    assert!(engine.contains("\"pingInterval\":25000"), "{engine}");
+    let socketio = raw(&addr, &open("/socket.io/")).await;
+    assert!(socketio.contains("\"pingInterval\":1234"), "{socketio}");
+    let elsewhere = raw(&addr, &open("/other/")).await;
+    assert!(elsewhere.starts_with("HTTP/1.1 404 "), "{elsewhere}");
+}

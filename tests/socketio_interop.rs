@@ -341,25 +341,44 @@ fn the_chat_app_with_two_real_clients() {
             .map(|l| l["args"][0].clone())
             .collect()
     };
-    assert_eq!(got("a", "welcome")[0][0]["id"], a);
+    let welcome = &got("a", "welcome")[0][0];
+    assert_eq!(welcome["id"], a);
+    assert_eq!(welcome["events"][3], "chat message", "{welcome}");
     assert_eq!(answer("a", "nick"), [json!({"ok": true})]);
-    // To the room, not back to the sender.
+    assert_eq!(got("b", "nick"), [json!([{"id": a, "nick": "ann"}])]);
+    // /news is another namespace on b's connection: it hears the chat's posts.
+    let news = got("news", "news");
+    assert_eq!(news[0], json!(["this is /news: the chat posts here"]));
+    assert!(
+        news.contains(&json!([format!(
+            "{} is now called ann",
+            a.as_str().unwrap()
+        )])),
+        "{news:?}"
+    );
+    assert!(news.contains(&json!(["ann joined r"])), "{news:?}");
+    // To everyone but the sender, then to the room but the sender; each acknowledged.
     let hi = json!([{"from": a, "nick": "ann", "text": "hi all"}]);
-    assert_eq!(got("b", "message"), [hi]);
-    assert!(got("a", "message").is_empty(), "{lines:#?}");
+    let room = json!([{"from": a, "nick": "ann", "text": "hi room", "room": "r"}]);
+    assert_eq!(got("b", "chat message"), [hi, room]);
+    assert!(got("a", "chat message").is_empty(), "{lines:#?}");
+    assert_eq!(answer("a", "chat message"), vec![json!({"ok": true}); 2]);
     let psst = json!([{"from": b, "nick": null, "text": "psst"}]);
     assert_eq!(got("a", "private"), [psst]);
     assert_eq!(
         answer("a", "private"),
-        [json!({"error": "no socket \"nobody\" here"})]
+        [json!({"error": "no other socket \"nobody\" here"})]
     );
     assert_eq!(got("b", "typing"), [json!([{"from": a, "nick": "ann"}])]);
     assert!(got("a", "typing").is_empty(), "{lines:#?}");
     assert_eq!(
         answer("a", "dance"),
-        [json!({"error": "unknown command \"dance\""})]
+        [json!({"error": "the chat has no event \"dance\""})]
     );
-    assert_eq!(got("a", "left"), [json!([{"id": b, "nick": null}])]);
+    let left = json!([{"id": a, "nick": "ann", "room": "r"}]);
+    assert_eq!(got("b", "left"), got("a", "left"));
+    assert_eq!(got("a", "left"), [left]);
+    assert_eq!(got("a", "gone"), [json!([{"id": b, "nick": null}])]);
 }
 
 /// The reference server (socket.io 4.8) on a free port, killed when dropped.

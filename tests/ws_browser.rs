@@ -10,19 +10,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ws_support::Server;
 
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-}
-
 /// Load the test page in headless Chromium against `server`; `check` runs while it
 /// is open and its result is returned once the browser is gone.
 fn with_browser<T>(browser: &str, server: &Server, check: impl FnOnce() -> T) -> T {
@@ -64,8 +51,7 @@ fn with_browser<T>(browser: &str, server: &Server, check: impl FnOnce() -> T) ->
 
 #[test]
 fn chromium_websocket_echoes_utf8_binary_and_one_mebibyte() {
-    let Some(browser) = chromium() else {
-        common::skip("no chromium on PATH (Debian: apt-get install chromium)");
+    let Some(browser) = common::chromium() else {
         return;
     };
     let server = Server::start(&["--echo"]);
@@ -91,8 +77,7 @@ fn chromium_websocket_echoes_utf8_binary_and_one_mebibyte() {
 /// at a small fraction of its size, and still comes back byte for byte.
 #[test]
 fn chromium_sends_one_mebibyte_compressed() {
-    let Some(browser) = chromium() else {
-        common::skip("no chromium on PATH (Debian: apt-get install chromium)");
+    let Some(browser) = common::chromium() else {
         return;
     };
     let server = Server::start(&["--echo", "--trace", "--deflate", "on"]);

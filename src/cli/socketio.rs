@@ -20,13 +20,21 @@ pub enum SocketioCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AppKind {
+    /// The course's chat, spoken by the page at `/`: the events `nick`, `join`, `leave`,
+    /// `chat message` (to everyone, or `{room, text}` to a room), `private` (`{to, text}`,
+    /// to a socket id) and `typing` (sent on volatile); each acknowledged once done.
+    /// A second namespace, `/news`, gets a line whenever someone picks a name or joins a room.
+    Chat,
     /// Every event goes back to its sender under the same name with the same arguments
     /// (binary included); an event that asks for an acknowledgement is acknowledged with
-    /// its arguments instead.
+    /// its arguments instead. Namespaces `/` and `/custom`.
     Echo,
-    /// A chat: `nick NAME`, `join ROOM`, `leave ROOM`, `message TEXT` (to your rooms, or
-    /// to everyone when you are in none), `private SOCKET-ID TEXT`, `typing` (volatile).
-    Chat,
+    /// The servers the Engine.IO and Socket.IO protocol test suites expect, on one port:
+    /// a raw Engine.IO echo at `/engine.io/` and, at `/socket.io/`, namespaces `/` and
+    /// `/custom` where each socket gets `auth` (its CONNECT payload), `message` comes
+    /// back as `message-back` and `message-with-ack` is acknowledged with its arguments;
+    /// pings every 300 ms, 200 ms to answer.
+    Conformance,
 }
 
 /// Run a Socket.IO server that real Socket.IO clients (socket.io-client 4, a browser)
@@ -40,18 +48,24 @@ pub enum AppKind {
 /// `2["chat","hi"]` an EVENT, `31["ok"]` an ACK to the event that asked with id 1,
 /// `51-["file",{"_placeholder":true,"num":0}]` and then its binary attachment.
 ///
-/// Only the main namespace `/` exists: a client that asks for another one is refused
-/// with CONNECT_ERROR `{"message":"Invalid namespace"}`. Ctrl-C (or SIGTERM) closes
-/// every session (`server shutting down`) and stops.
+/// The chat (the default) also serves its page at `/`: open http://127.0.0.1:3000/ in two
+/// browser tabs and chat. The page and the Socket.IO client script it loads from
+/// `/socket.io/socket.io.js` (as the real server serves its own) are netlab's, small and
+/// commented: view the page's source to read how a client speaks Engine.IO and Socket.IO.
+///
+/// Namespaces: the chat has `/` and `/news`, the echo `/` and `/custom`; a client that
+/// asks for another one is refused with CONNECT_ERROR `{"message":"Invalid namespace"}`.
+/// Ctrl-C (or SIGTERM) closes every session (`server shutting down`) and stops.
 ///
 /// Examples:
 ///
-///   netlab socketio server --port 3000
+///   netlab socketio server --port 3000           (then open http://127.0.0.1:3000/)
 ///   netlab socketio server --port 3000 --trace
-///   netlab socketio server --app chat
+///   netlab socketio server --app echo
+///   netlab socketio server --app conformance     (for a protocol test suite)
 ///   netlab socketio server --port 0 --jsonl      (the first line says which port)
 ///
-/// From Node: `io("http://127.0.0.1:3000").emit("hello", "world", (answer) => ...)`.
+/// From Node: `io("http://127.0.0.1:3000").emit("chat message", "hi", (answer) => ...)`.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ServerArgs {
@@ -62,18 +76,19 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 3000)]
     pub port: u16,
     /// The application behind the server.
-    #[arg(long, value_enum, default_value_t = AppKind::Echo)]
+    #[arg(long, value_enum, default_value_t = AppKind::Chat)]
     pub app: AppKind,
     /// Show every Socket.IO packet in both directions.
     #[arg(long)]
     pub trace: bool,
-    /// How often Engine.IO pings each client (the real server's default: 25 s).
-    #[arg(long, default_value_t = 25_000, value_name = "MS")]
-    pub ping_interval_ms: u64,
+    /// How often Engine.IO pings each client [default: 25000, the real server's; 300
+    /// with --app conformance].
+    #[arg(long, value_name = "MS")]
+    pub ping_interval_ms: Option<u64>,
     /// How long a client may take to answer a ping before its session ends with
-    /// `ping timeout` (the real server's default: 20 s).
-    #[arg(long, default_value_t = 20_000, value_name = "MS")]
-    pub ping_timeout_ms: u64,
+    /// `ping timeout` [default: 20000, the real server's; 200 with --app conformance].
+    #[arg(long, value_name = "MS")]
+    pub ping_timeout_ms: Option<u64>,
 }
 
 /// Connect to a Socket.IO server (netlab's or Node's) over WebSocket, join a namespace,

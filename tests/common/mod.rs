@@ -579,3 +579,15 @@ pub fn node_peers(packages: &[&str]) -> Option<std::path::PathBuf> {
 pub fn node_modules(package: &str) -> Option<std::path::PathBuf> {
     node_peers(&[package])
 }
+
+/// The headless browser the browser tests drive: the first of Chromium's usual names on
+/// PATH. Without one the test skips as for a missing tool (fails under `CI=true`).
+pub fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| on_path(c));
+    if found.is_none() {
+        skip("no chromium on PATH (Debian: apt-get install chromium)");
+    }
+    found
+}

@@ -11,6 +11,7 @@
 pub mod apps;
 pub mod client;
 pub mod server;
+pub mod web;
 
 use crate::cli::socketio::{AppKind, SocketioArgs, SocketioCommand};
 use crate::net::runtime::{runtime, Runtime};
@@ -51,6 +52,12 @@ pub enum Line {
         url: String,
         path: &'static str,
         app: AppKind,
+        /// The chat page's address, when the application has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        page: Option<String>,
+        /// The raw Engine.IO echo server's address (the conformance app).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        engineio_echo: Option<String>,
     },
     /// An Engine.IO session opened (a client connected).
     SessionOpen {
@@ -152,19 +159,41 @@ fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
+/// The first line: where to connect, what runs there, and the chat page or the raw
+/// Engine.IO echo when there is one.
+fn listening(
+    style: &Style,
+    url: &str,
+    app: AppKind,
+    page: Option<&str>,
+    echo: Option<&str>,
+) -> String {
+    let what = match app {
+        AppKind::Echo => "echo: every event goes back to its sender",
+        AppKind::Chat => "chat: nicknames, rooms, private messages",
+        AppKind::Conformance => "conformance: the protocol test suites' server",
+    };
+    let extra = match (page, echo) {
+        (Some(p), _) => format!("; the chat page: {}", style.paint(Paint::Bold, p)),
+        (None, Some(e)) => format!("; raw Engine.IO echo: {}", style.paint(Paint::Bold, e)),
+        (None, None) => String::new(),
+    };
+    format!(
+        "listening on {} ({what}){extra}; Ctrl-C closes every session and stops",
+        style.paint(Paint::Bold, url)
+    )
+}
+
 impl Render for Line {
     fn render_human(&self, style: &Style) -> String {
         match self {
-            Line::Listening { url, app, .. } => {
-                let what = match app {
-                    AppKind::Echo => "echo: every event goes back to its sender",
-                    AppKind::Chat => "chat: nicknames, rooms, private messages",
-                };
-                format!(
-                    "listening on {} ({what}); Ctrl-C closes every session and stops",
-                    style.paint(Paint::Bold, url)
-                )
-            }
+            Line::Listening {
+                url,
+                app,
+                page,
+                engineio_echo,
+                ..
+            } => listening(style, url, *app, page.as_deref(), engineio_echo.as_deref()),
             Line::SessionOpen { session, transport } => format!(
                 "session {} {} over {transport}",
                 short(session),

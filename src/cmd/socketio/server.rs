@@ -5,10 +5,11 @@ use super::{shown, Line};
 use crate::cli::socketio::{AppKind, ServerArgs};
 use crate::cmd::ws::server::Term;
 use crate::error::{usage, HintExt};
-use crate::net::engineio::EngineConfig;
+use crate::net::engineio::{self, EngineConfig, EngineServer};
 use crate::net::socketio::{self, App, Direction, SessionEvent};
 use crate::output::Output;
 use crate::wire::application::socketio::{AppEvent, EngineMessage, Options, Server};
+use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -26,15 +27,23 @@ impl TryFrom<ServerArgs> for Plan {
     type Error = anyhow::Error;
     fn try_from(a: ServerArgs) -> anyhow::Result<Plan> {
         let ip = crate::cmd::host_ip(&a.host)?;
-        if a.ping_interval_ms == 0 || a.ping_timeout_ms == 0 {
+        // The test suites expect pings every 300 ms and 200 ms to answer.
+        let (interval, timeout) = match a.app {
+            AppKind::Conformance => (300, 200),
+            AppKind::Chat | AppKind::Echo => (25_000, 20_000),
+        };
+        let interval = a.ping_interval_ms.unwrap_or(interval);
+        let timeout = a.ping_timeout_ms.unwrap_or(timeout);
+        if interval == 0 || timeout == 0 {
             return Err(usage(
                 "the ping interval and timeout must be positive",
                 "leave them at their defaults (25000 and 20000 ms)",
             ));
         }
         let mut engine = socketio::engine_config();
-        engine.session.ping_interval = Duration::from_millis(a.ping_interval_ms);
-        engine.session.ping_timeout = Duration::from_millis(a.ping_timeout_ms);
+        engine.session.ping_interval = Duration::from_millis(interval);
+        engine.session.ping_timeout = Duration::from_millis(timeout);
+        engine.pages = super::web::pages(a.app);
         Ok(Plan {
             addr: SocketAddr::new(ip, a.port),
             app: a.app,
@@ -81,6 +90,7 @@ impl App for Lab {
         match self.app {
             AppKind::Echo => apps::echo(io, &event),
             AppKind::Chat => self.chat.event(io, &event),
+            AppKind::Conformance => apps::conformance(io, &event),
         }
     }
 
@@ -149,16 +159,42 @@ fn line_of(event: &AppEvent) -> Option<Line> {
     })
 }
 
-/// Serve until Ctrl-C or SIGTERM.
-pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
-    let engine = socketio::bind(plan.addr, plan.engine).await.hinted(
+/// Listen for Socket.IO; with the conformance app, also start the raw Engine.IO echo
+/// server of the Engine.IO test suite on the same port (path `/engine.io/`, the same
+/// heartbeat) and return its URL.
+async fn bind(plan: &Plan) -> anyhow::Result<(EngineServer, Option<String>)> {
+    let mut configs = vec![plan.engine.clone()];
+    if plan.app == AppKind::Conformance {
+        configs.push(EngineConfig {
+            session: plan.engine.session.clone(),
+            ..EngineConfig::default()
+        });
+    }
+    let mut servers = EngineServer::bind_all(plan.addr, configs).await.hinted(
         format!("could not listen on {}", plan.addr),
         "pick another --port, or --port 0 to let the kernel choose",
     )?;
+    let echo = (servers.len() > 1).then(|| servers.pop()).flatten();
+    let echo = echo.map(|e| {
+        let url = format!("http://{}{}", e.local_addr(), EngineConfig::default().path);
+        tokio::spawn(engineio::echo(e));
+        url
+    });
+    let socketio = servers.pop().context("no server was bound")?;
+    Ok((socketio, echo))
+}
+
+/// Serve until Ctrl-C or SIGTERM.
+pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
+    let has_page = plan.engine.pages.contains(&super::web::CHAT_PAGE);
+    let (engine, echo) = bind(&plan).await?;
+    let local = engine.local_addr();
     out.event(&Line::Listening {
-        url: format!("http://{}{}", engine.local_addr(), socketio::PATH),
+        url: format!("http://{local}{}", socketio::PATH),
         path: socketio::PATH,
         app: plan.app,
+        page: has_page.then(|| format!("http://{local}/")),
+        engineio_echo: echo,
     })?;
     let (tx, mut rx) = mpsc::channel(LINES);
     let lab = Lab {
@@ -172,7 +208,11 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     let stop = async move {
         let _ = stop_rx.await;
     };
-    let io = socketio::machine(Options::default());
+    let mut io = socketio::machine(Options::default());
+    match plan.app {
+        AppKind::Echo | AppKind::Conformance => io.add_namespace(apps::CUSTOM, false),
+        AppKind::Chat => io.add_namespace(apps::NEWS, false),
+    }
     let mut server = tokio::spawn(socketio::serve(engine, io, lab, stop));
     let mut sigterm = Term::new()?;
     let mut stop_tx = Some(stop_tx);

@@ -2,7 +2,7 @@
 //! (keep-alive), each checked with `engineio::check` and served from its session; a
 //! request with `Upgrade: websocket` hands the connection to [`super::ws`].
 
-use super::{Shared, Slot};
+use super::{Page, Shared, Slot};
 use crate::net::http::{ByteCount, HttpConn, HttpError};
 use crate::wire::application::engineio::{
     check, GetAnswer, PostAnswer, Query, Refusal, RefusalCode, Route, Transport,
@@ -19,20 +19,39 @@ const IDLE: Duration = Duration::from_secs(60);
 /// The most bytes kept from a client while its poll waits.
 const PIPELINED: usize = 16 * 1024;
 
-/// Serve requests on `stream` until the client closes it or a request ends it.
-pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+/// Serve requests on `stream` until the client closes it or a request ends it. Each
+/// request goes to a page or to the Engine.IO endpoint its path names (see
+/// [`super::EngineServer::bind_all`]).
+pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, endpoints: Arc<[Arc<Shared>]>) {
     let mut conn = HttpConn::new(stream, Arc::new(ByteCount::default()));
     loop {
         let (head, head_len) = match conn.read_request_head(IDLE).await {
             Ok(Some(h)) => h,
             Ok(None) | Err(_) => return,
         };
+        let path = Query::parse(&head.target).path;
+        let page = endpoints
+            .iter()
+            .flat_map(|e| &e.config.pages)
+            .find(|p| p.path == path);
+        let Some(shared) = endpoints
+            .iter()
+            .find(|e| path.starts_with(&e.config.path))
+            .or(endpoints.first())
+            .cloned()
+        else {
+            return;
+        };
         let upgrade = head.headers.has_token("upgrade", "websocket");
         if upgrade {
             return super::ws::serve(conn, peer, head, head_len, shared).await;
         }
         let closes = head.headers.has_token("connection", "close");
-        match serve_request(&mut conn, &head, &shared).await {
+        let served = match page {
+            Some(page) => serve_page(&mut conn, &head, page).await,
+            None => serve_request(&mut conn, &head, &shared).await,
+        };
+        match served {
             Ok(Next::KeepAlive) if !closes => {}
             Ok(_) | Err(_) => {
                 conn.shutdown().await;
@@ -190,6 +209,19 @@ async fn post(
     Ok(Next::KeepAlive)
 }
 
+/// A GET for a page: its bytes, as they are; any other method is refused (405).
+async fn serve_page(
+    conn: &mut HttpConn,
+    head: &RequestHead,
+    page: &Page,
+) -> Result<Next, HttpError> {
+    match head.method.as_str() {
+        "GET" => respond(conn, 200, page.content_type, page.body.as_bytes()).await?,
+        _ => respond(conn, 405, "text/plain", b"Method Not Allowed").await?,
+    }
+    Ok(Next::KeepAlive)
+}
+
 /// Answer a refused request with its status and JSON body.
 async fn refuse(conn: &mut HttpConn, refusal: Refusal) -> Result<Next, HttpError> {
     let body = refusal.json_body();
@@ -209,6 +241,7 @@ async fn respond(
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         411 => "Length Required",
         413 => "Payload Too Large",
         _ => "Internal Server Error",

@@ -23,6 +23,9 @@
 //!   [`EngineSocket::next_event`] (also says when the session moved to its WebSocket),
 //!   [`EngineSocket::send`], [`EngineSocket::close`].
 //! - [`echo`]: the echo server of the Engine.IO test suite: every message comes back.
+//! - Beside Engine.IO, a server hands out fixed [`Page`]s (a chat page, a client script),
+//!   and [`EngineServer::bind_all`] serves several Engine.IO paths on one port, each with
+//!   its own sessions and settings (`/engine.io/` and `/socket.io/`).
 //!
 //! Each session has one timer task that sleeps until the session's `poll_timeout` and
 //! removes the session from the table when it closes. Everything that changes a session
@@ -52,6 +55,17 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// The most sessions open at once; a handshake beyond it is refused (403).
     pub max_sessions: usize,
+    /// Files served as they are, looked up before the Engine.IO path.
+    pub pages: Vec<Page>,
+}
+
+/// A file the server answers a GET for at exactly `path` (the query is ignored), with its
+/// `Content-Type`: how the real Socket.IO server serves `/socket.io/socket.io.js`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub path: &'static str,
+    pub content_type: &'static str,
+    pub body: &'static str,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +75,7 @@ impl Default for EngineConfig {
             path: "/engine.io/".to_owned(),
             request_timeout: Duration::from_secs(10),
             max_sessions: 10_000,
+            pages: Vec::new(),
         }
     }
 }
@@ -198,7 +213,17 @@ async fn run_timer(shared: Arc<Shared>, slot: Arc<Slot>) {
 pub struct EngineServer {
     local: SocketAddr,
     accepted: mpsc::Receiver<EngineSocket>,
-    listener_task: tokio::task::JoinHandle<()>,
+    /// Held, not read: when the last server of a port goes, the port stops listening.
+    _listening: Arc<Listening>,
+}
+
+/// The task accepting TCP connections; it stops when the last server sharing it goes.
+struct Listening(tokio::task::JoinHandle<()>);
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl EngineServer {
@@ -206,21 +231,45 @@ impl EngineServer {
     ///
     /// [`accept`]: EngineServer::accept
     pub async fn bind(addr: SocketAddr, config: EngineConfig) -> std::io::Result<EngineServer> {
+        let mut servers = EngineServer::bind_all(addr, vec![config]).await?;
+        servers
+            .pop()
+            .ok_or_else(|| std::io::Error::other("no server"))
+    }
+
+    /// Listen on `addr` for several Engine.IO paths at once, one server each (in the
+    /// order of `configs`). A request goes to the first whose `path` starts its path;
+    /// one that matches none (and no page) is answered as the first would answer it.
+    pub async fn bind_all(
+        addr: SocketAddr,
+        configs: Vec<EngineConfig>,
+    ) -> std::io::Result<Vec<EngineServer>> {
         let listener = crate::net::ws::bind(addr).await?;
         let local = listener.local_addr()?;
-        let (tx, accepted) = mpsc::channel(1024);
-        let shared = Arc::new(Shared {
-            config,
-            sessions: Mutex::new(HashMap::new()),
-            started: Instant::now(),
-            accepted: tx,
-        });
-        let listener_task = tokio::spawn(listen(listener, shared));
-        Ok(EngineServer {
-            local,
-            accepted,
-            listener_task,
-        })
+        let mut servers = Vec::new();
+        let mut endpoints = Vec::new();
+        for config in configs {
+            let (tx, accepted) = mpsc::channel(1024);
+            endpoints.push(Arc::new(Shared {
+                config,
+                sessions: Mutex::new(HashMap::new()),
+                started: Instant::now(),
+                accepted: tx,
+            }));
+            servers.push((local, accepted));
+        }
+        if endpoints.is_empty() {
+            return Ok(Vec::new());
+        }
+        let listening = Arc::new(Listening(tokio::spawn(listen(listener, endpoints.into()))));
+        Ok(servers
+            .into_iter()
+            .map(|(local, accepted)| EngineServer {
+                local,
+                accepted,
+                _listening: listening.clone(),
+            })
+            .collect())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -233,15 +282,9 @@ impl EngineServer {
     }
 }
 
-impl Drop for EngineServer {
-    fn drop(&mut self) {
-        self.listener_task.abort();
-    }
-}
-
-async fn listen(listener: TcpListener, shared: Arc<Shared>) {
+async fn listen(listener: TcpListener, endpoints: Arc<[Arc<Shared>]>) {
     while let Ok((stream, peer)) = listener.accept().await {
-        tokio::spawn(conn::serve(stream, peer, shared.clone()));
+        tokio::spawn(conn::serve(stream, peer, endpoints.clone()));
     }
 }
 

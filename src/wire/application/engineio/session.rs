@@ -469,7 +469,15 @@ impl Session {
             // In revision 4 the server pings and the client answers, never the reverse.
             Packet::Ping(_) => self.finish(CloseReason::TransportError),
             Packet::Message(m) => self.events.push_back(Event::Message(m)),
-            Packet::Close => self.finish(CloseReason::TransportClose),
+            Packet::Close => {
+                // The client leaves: a GET it left waiting gets a noop, not a close
+                // packet (the reference server's polling `onClose`; the Engine.IO test
+                // suite's "forcefully closes the session" expects `6`).
+                if self.get_waiting && self.poll_answer.is_none() {
+                    self.answer_get(Packet::Noop.to_text());
+                }
+                self.finish(CloseReason::TransportClose)
+            }
             Packet::Open(_) | Packet::Upgrade | Packet::Noop => {}
         }
     }
@@ -751,6 +759,19 @@ mod tests {
         let mut s = opened();
         s.post_begin();
         s.post_body(b"1", ms(1));
+        assert_eq!(
+            events(&mut s),
+            vec![Event::Closed(CloseReason::TransportClose)]
+        );
+    }
+
+    #[test]
+    fn a_close_packet_releases_the_waiting_get_with_a_noop() {
+        let mut s = opened();
+        assert_eq!(s.get(ms(1)), GetAnswer::Wait);
+        s.post_begin();
+        s.post_body(b"1", ms(2));
+        assert_eq!(s.take_poll_answer().as_deref(), Some("6"));
         assert_eq!(
             events(&mut s),
             vec![Event::Closed(CloseReason::TransportClose)]
