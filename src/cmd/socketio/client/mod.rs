@@ -386,6 +386,7 @@ fn connect_error(e: ClientError, plan: &Plan) -> anyhow::Error {
 fn answers(what: &Awaited, heard: &Heard) -> bool {
     match (what, heard) {
         (Awaited::Connected, Heard::Connected { .. }) => true,
+        (Awaited::Upgraded, Heard::Upgraded) => true,
         (Awaited::Disconnected, Heard::Closed { .. } | Heard::Disconnected) => true,
         (Awaited::Event(n), Heard::Event { name, .. }) => n == name,
         _ => false,

@@ -36,6 +36,8 @@ pub enum Awaited {
     Connected,
     /// The connection ended.
     Disconnected,
+    /// The session moved onto its WebSocket.
+    Upgraded,
     /// An event of this name arrived.
     Event(String),
 }
@@ -44,7 +46,7 @@ pub enum Awaited {
 pub const WAIT_LIMIT: Duration = Duration::from_secs(30);
 
 pub const USAGE: &str = "type emit EVENT [ARG…] [--ack], volatile EVENT [ARG…], namespace /NAME, \
-disconnect, reconnect, wait connected|disconnected|EVENT [SECONDS], sleep MS or quit";
+disconnect, reconnect, wait connected|disconnected|upgraded|EVENT [SECONDS], sleep MS or quit";
 
 /// Read one typed line. Arguments are JSON values (42, "a b", {"x":1}); a word that
 /// does not start like JSON is a string; `hex:0102ff` is binary (an attachment).
@@ -100,8 +102,13 @@ fn wait(rest: &str) -> Command {
     let what = match words.next() {
         Some("connected") => Awaited::Connected,
         Some("disconnected") => Awaited::Disconnected,
+        Some("upgraded") => Awaited::Upgraded,
         Some(name) => Awaited::Event(name.to_owned()),
-        None => return Command::Bad("wait needs what: wait connected|disconnected|EVENT".into()),
+        None => {
+            return Command::Bad(
+                "wait needs what: wait connected|disconnected|upgraded|EVENT".into(),
+            )
+        }
     };
     let limit = match words.next().map(str::parse::<u64>) {
         None => WAIT_LIMIT,

@@ -13,12 +13,13 @@ mod polling;
 mod websocket;
 
 use super::ClientError;
-use crate::net::http::{ByteCount, HttpConn, HttpError};
+use crate::net::http::{ByteCount, HttpConn, HttpError, Response};
 use crate::net::ws::{self, Received, WsConfig, WsConnection, WsUrl};
 use crate::wire::application::engineio::client::{ping_deadline, target, CloseReason};
 use crate::wire::application::engineio::{
     decode_payload, encode_payload, Message, OpenInfo, Packet, PayloadLimits, Transport,
 };
+use crate::wire::application::http1::parse_chunked;
 use crate::wire::application::socketio::EngineMessage;
 use crate::wire::application::websocket::{CloseCode, Message as WsMessage, MessageKind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -267,7 +268,12 @@ impl Session {
             Some(self.next_t()),
         );
         conn.write_all(&self.request("GET", &target, "")).await?;
-        let r = conn.read_response(self.cfg.ws.handshake_timeout).await?;
+        let r = read_response(
+            &mut conn,
+            self.cfg.ws.handshake_timeout,
+            self.cfg.limits.max_bytes,
+        )
+        .await?;
         if r.head.status != 200 {
             return Err(ClientError::Refused {
                 status: r.head.status,
@@ -315,6 +321,53 @@ impl Session {
             _ => Err(ClientError::NoOpen),
         }
     }
+}
+
+/// A whole response, its body framed by `Content-Length` or chunked (how node frames
+/// the reference server's error answers), at most `max` bytes.
+async fn read_response(
+    conn: &mut HttpConn,
+    limit: Duration,
+    max: usize,
+) -> Result<Response, HttpError> {
+    let (head, head_len) = conn.read_response_head(limit).await?;
+    let chunked = head
+        .headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let body = if chunked {
+        loop {
+            match parse_chunked(&conn.buf, max) {
+                Ok(Some((body, used))) => {
+                    conn.consume(used);
+                    break body;
+                }
+                Ok(None) if conn.buf.len() <= max.saturating_mul(2) => {
+                    if conn.read_more(limit, "waiting for a chunked body").await? == 0 {
+                        return Err(HttpError::Closed("in the middle of a chunked body"));
+                    }
+                }
+                Ok(None) => return Err(HttpError::Malformed("a chunked body too large".into())),
+                Err(e) => return Err(HttpError::Malformed(e.to_string())),
+            }
+        }
+    } else {
+        let len = match head.headers.get("content-length") {
+            Some(v) => v
+                .parse::<usize>()
+                .map_err(|_| HttpError::Malformed(format!("Content-Length {v:?}")))?,
+            None => 0,
+        };
+        if len > max {
+            return Err(HttpError::Malformed(format!("a body of {len} bytes")));
+        }
+        conn.read_body(len, limit).await?
+    };
+    Ok(Response {
+        head,
+        head_len,
+        body,
+    })
 }
 
 fn frame_carrier(kind: MessageKind, len: usize) -> String {

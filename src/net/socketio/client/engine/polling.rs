@@ -54,22 +54,23 @@ impl Session {
                     Some(EngineCmd::Send(ms)) if probed.is_some() => held.extend(ms),
                     Some(EngineCmd::Send(ms)) => {
                         let mut packets: Vec<Packet> = ms.into_iter().map(packet_of).collect();
-                        // What else is queued goes in the same body.
-                        while packets.len() < 256 {
+                        // What else is queued goes in the same body. A close goes in a
+                        // POST of its own once this one is answered, as engine.io-client
+                        // waits for its buffer to drain: the reference server handles the
+                        // close before the Socket.IO packets of the same body.
+                        let mut closing = false;
+                        while packets.len() < 256 && !closing {
                             match cmds.try_recv() {
                                 Ok(EngineCmd::Send(more)) => packets.extend(more.into_iter().map(packet_of)),
-                                Ok(EngineCmd::Close) => {
-                                    packets.push(Packet::Close);
-                                    break;
-                                }
+                                Ok(EngineCmd::Close) => closing = true,
                                 Err(_) => break,
                             }
                         }
-                        let closing = packets.last() == Some(&Packet::Close);
                         if let Err(e) = self.post(&mut post, &info.sid, &packets).await {
                             break (CloseReason::TransportError, Some(e.to_string()));
                         }
                         if closing {
+                            let _ = self.post(&mut post, &info.sid, &[Packet::Close]).await;
                             break (CloseReason::ClientDisconnect, None);
                         }
                     }
@@ -159,7 +160,7 @@ impl Session {
             if c.write_all(&request).await.is_err() {
                 continue;
             }
-            match c.read_response(limit).await {
+            match read_response(&mut c, limit, self.cfg.limits.max_bytes).await {
                 Ok(r) => {
                     *conn = Some(c);
                     answer = Some(r);
@@ -289,7 +290,7 @@ async fn poll_loop(mut ctx: PollerCtx, out: mpsc::Sender<Poll>) {
     }
 }
 
-async fn get(ctx: &mut PollerCtx, request: &[u8]) -> Result<crate::net::http::Response, HttpError> {
+async fn get(ctx: &mut PollerCtx, request: &[u8]) -> Result<Response, HttpError> {
     ctx.conn.write_all(request).await?;
-    ctx.conn.read_response(ctx.limit).await
+    read_response(&mut ctx.conn, ctx.limit, ctx.cfg.limits.max_bytes).await
 }
