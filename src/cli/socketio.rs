@@ -107,7 +107,7 @@ pub enum ClientTransport {
 ///   disconnect               leave the namespace and close the connection
 ///   reconnect                connect again, in a new session
 ///   wait connected|disconnected|upgraded|EVENT [SECONDS]
-///                            read no more commands until that happens (at most 30 s)
+///                            read no more commands until that is so (at most 30 s)
 ///   sleep MS                 read no more commands for MS milliseconds
 ///   quit                     leave and end (so does the end of input)
 ///

@@ -317,6 +317,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
                 let deadline = tokio::time::Instant::now();
                 match command {
                     Command::Quit => break,
+                    Command::Wait(what, _) if holds(&what, &client) => {}
                     Command::Wait(what, limit) => {
                         input.waiting = Some((what, deadline + limit));
                         timer.as_mut().reset(deadline + limit);
@@ -351,7 +352,13 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
                     break;
                 }
                 if let Some((what, _)) = input.waiting.take() {
-                    out.event(&ClientLine::Note { text: format!("waited in vain for {what:?}") })?;
+                    let what = match what {
+                        Awaited::Connected => "the socket to join its namespace".to_owned(),
+                        Awaited::Disconnected => "the connection to end".to_owned(),
+                        Awaited::Upgraded => "the upgrade to websocket".to_owned(),
+                        Awaited::Event(name) => format!("an event {name:?}"),
+                    };
+                    out.event(&ClientLine::Note { text: format!("waited in vain for {what}") })?;
                 }
                 input.sleeping_until = None;
                 timer.as_mut().reset(far());
@@ -380,6 +387,16 @@ fn connect_error(e: ClientError, plan: &Plan) -> anyhow::Error {
         _ => "is a Socket.IO server listening there? (netlab socketio server --port 3000)".into(),
     };
     Err::<(), _>(e).hinted(message, hint).unwrap_err()
+}
+
+/// Is what a `wait` asks for already the case (the connection's state, not an event)?
+fn holds(what: &Awaited, client: &SioClient) -> bool {
+    match what {
+        Awaited::Connected => client.is_connected(),
+        Awaited::Disconnected => !client.is_connected(),
+        Awaited::Upgraded => client.transport() == "websocket",
+        Awaited::Event(_) => false,
+    }
 }
 
 /// Does this answer a `wait`?
