@@ -352,13 +352,8 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
                     break;
                 }
                 if let Some((what, _)) = input.waiting.take() {
-                    let what = match what {
-                        Awaited::Connected => "the socket to join its namespace".to_owned(),
-                        Awaited::Disconnected => "the connection to end".to_owned(),
-                        Awaited::Upgraded => "the upgrade to websocket".to_owned(),
-                        Awaited::Event(name) => format!("an event {name:?}"),
-                    };
-                    out.event(&ClientLine::Note { text: format!("waited in vain for {what}") })?;
+                    let text = format!("waited in vain for {}", describe(&what));
+                    out.event(&ClientLine::Note { text })?;
                 }
                 input.sleeping_until = None;
                 timer.as_mut().reset(far());
@@ -387,6 +382,16 @@ fn connect_error(e: ClientError, plan: &Plan) -> anyhow::Error {
         _ => "is a Socket.IO server listening there? (netlab socketio server --port 3000)".into(),
     };
     Err::<(), _>(e).hinted(message, hint).unwrap_err()
+}
+
+/// What a `wait` waited for, in words.
+fn describe(what: &Awaited) -> String {
+    match what {
+        Awaited::Connected => "the socket to join its namespace".to_owned(),
+        Awaited::Disconnected => "the connection to end".to_owned(),
+        Awaited::Upgraded => "the upgrade to websocket".to_owned(),
+        Awaited::Event(name) => format!("an event {name:?}"),
+    }
 }
 
 /// Is what a `wait` asks for already the case (the connection's state, not an event)?
