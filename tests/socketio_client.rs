@@ -475,3 +475,38 @@ fn errors_say_what_went_wrong_with_their_exit_codes() {
     assert!(notes[0]["text"].as_str().unwrap().contains("not JSON"));
     assert_eq!(heard(&lines, "y"), [json!([1])]);
 }
+
+#[test]
+fn reconnection_gives_up_after_its_attempts() {
+    let Some(peers) = peers() else {
+        return;
+    };
+    let server = NodeServer::start(&peers, json!({}));
+    let mut extra = QUICK.to_vec();
+    extra.extend(["--reconnection-attempts", "2", "--transport", "websocket"]);
+    // The server ends: every attempt is refused.
+    let lines = client(
+        &server.url(),
+        &extra,
+        "emit exit\nwait disconnected 10\nsleep 2500\n",
+    );
+    let steps: Vec<(&Value, &Value)> = lines
+        .iter()
+        .filter(|l| {
+            ["reconnecting", "reconnect_failed", "gave_up"].contains(&l["event"].as_str().unwrap())
+        })
+        .map(|l| (&l["event"], l.get("attempt").or(l.get("attempts")).unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (&json!("reconnecting"), &json!(1)),
+            (&json!("reconnect_failed"), &json!(1)),
+            (&json!("reconnecting"), &json!(2)),
+            (&json!("reconnect_failed"), &json!(2)),
+            (&json!("gave_up"), &json!(2)),
+        ],
+        "{lines:#?}"
+    );
+    assert_eq!(named(&lines, "connected").len(), 1);
+}

@@ -116,8 +116,9 @@ pub enum ClientTransport {
 /// With `--trace` every packet is shown at each layer: the Socket.IO packet, the
 /// Engine.IO packet, and the HTTP request or WebSocket frame that carried it.
 ///
-/// Exit status: 0 when it ran; 1 when the server cannot be reached, refuses the
-/// handshake (an HTTP error such as 400) or refuses the namespace; 2 for bad arguments.
+/// Exit status: 0 when it ran (a namespace that refuses the socket is printed as
+/// `refused:`); 1 when the server cannot be reached or refuses the handshake (an HTTP
+/// error such as 400); 2 for bad arguments.
 ///
 /// Examples:
 ///

@@ -29,7 +29,6 @@ pub use engine::TransportChoice;
 use engine::{Carried, Engine, EngineConfig, EngineEvent};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
-use std::time::Duration;
 
 /// What can go wrong, each a rule the server or the connection broke.
 #[derive(Debug, thiserror::Error)]
@@ -167,8 +166,6 @@ pub struct SioClient {
     buffer: VecDeque<Packet>,
     /// When the next reconnection attempt starts.
     reconnect_at: Option<tokio::time::Instant>,
-    /// Whether the engine running is an attempt to connect again.
-    reconnecting: bool,
     queue: VecDeque<Heard>,
 }
 
@@ -226,7 +223,6 @@ impl SioClient {
             recovered: false,
             buffer: VecDeque::new(),
             reconnect_at: None,
-            reconnecting: false,
             queue: VecDeque::new(),
             options,
         };
@@ -380,7 +376,6 @@ impl SioClient {
     pub async fn reconnect(&mut self) -> Result<(), ClientError> {
         self.disconnect().await?;
         self.options.backoff.reset();
-        self.reconnecting = true;
         self.start_engine();
         Ok(())
     }
@@ -404,10 +399,11 @@ impl SioClient {
     async fn send(&mut self, packet: Packet) -> Result<(), ClientError> {
         let messages = packet.encode();
         for m in &messages {
-            self.wire.push(Wire {
+            let w = Wire {
                 outgoing: true,
                 message: m.clone(),
-            });
+            };
+            keep(&mut self.wire, w);
         }
         match &self.engine {
             Some(engine) if engine.send(messages).await => Ok(()),
@@ -432,7 +428,6 @@ impl SioClient {
                 };
                 tokio::time::sleep_until(at).await;
                 self.reconnect_at = None;
-                self.reconnecting = true;
                 self.start_engine();
                 continue;
             };
@@ -440,7 +435,7 @@ impl SioClient {
                 return Ok(self.closed(CloseReason::TransportError));
             };
             match event {
-                EngineEvent::Trace(c) => self.carried.push(c),
+                EngineEvent::Trace(c) => keep(&mut self.carried, c),
                 EngineEvent::Open { info, transport } => {
                     let session = info.sid.clone();
                     self.opened(info, transport).await;
@@ -456,10 +451,11 @@ impl SioClient {
                 }
                 EngineEvent::Closed { reason, .. } => return Ok(self.closed(reason)),
                 EngineEvent::Message(m) => {
-                    self.wire.push(Wire {
+                    let w = Wire {
                         outgoing: false,
                         message: m.clone(),
-                    });
+                    };
+                    keep(&mut self.wire, w);
                     let packet = match self.decoder.push(m) {
                         Ok(Some(p)) => p,
                         Ok(None) => continue,
@@ -496,7 +492,6 @@ impl SioClient {
                 self.pid = pid;
                 self.sid = Some(sid.clone());
                 self.connected = true;
-                self.reconnecting = false;
                 self.options.backoff.reset();
                 while let Some(mut p) = self.buffer.pop_front() {
                     p.namespace = self.namespace.clone();
@@ -572,6 +567,17 @@ impl SioClient {
     }
 }
 
+/// The most trace entries kept for a caller that does not take them.
+const TRACE_KEPT: usize = 10_000;
+
+/// Keep a trace entry; past [`TRACE_KEPT`], the older half goes.
+fn keep<T>(list: &mut Vec<T>, item: T) {
+    if list.len() >= TRACE_KEPT {
+        list.drain(..TRACE_KEPT / 2);
+    }
+    list.push(item);
+}
+
 /// A number in [0, 1) from the system's randomness (0.5 when there is none).
 fn random_unit() -> f64 {
     let mut bytes = [0u8; 8];
@@ -588,6 +594,3 @@ impl Drop for SioClient {
         }
     }
 }
-
-/// How long the end of input waits, at most, for a session to close.
-pub const CLOSE_LIMIT: Duration = Duration::from_secs(5);
