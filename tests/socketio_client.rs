@@ -510,3 +510,48 @@ fn reconnection_gives_up_after_its_attempts() {
     );
     assert_eq!(named(&lines, "connected").len(), 1);
 }
+
+/// The library's WebSocket-only `connect` (what `netlab socketio demo` builds on): the
+/// namespace answers, an emit with ack is answered, the session closes on `disconnect`.
+#[test]
+fn the_library_client_connects_emits_and_leaves() {
+    use netlab::net::socketio::client::{Heard, SioClient};
+    use netlab::wire::application::socketio::Data;
+    let (_server, url) = netlab_server();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let run = async {
+            let cfg = netlab::net::ws::WsConfig::default();
+            let mut c = SioClient::connect("127.0.0.1", port, "/", None, cfg)
+                .await
+                .unwrap();
+            assert!(matches!(c.next().await.unwrap(), Heard::Connected { .. }));
+            assert_eq!(c.transport(), "websocket");
+            let id = c.emit("q", vec![Data::from(json!(5))], true).await.unwrap();
+            assert_eq!(id, Some(0));
+            let heard = c.next().await.unwrap();
+            assert_eq!(
+                heard,
+                Heard::Ack {
+                    id: 0,
+                    args: vec![Data::from(json!(5))]
+                }
+            );
+            // The CONNECT, the event and its answer, as Socket.IO text.
+            let texts: Vec<String> = c
+                .take_wire()
+                .into_iter()
+                .map(|w| format!("{}{:?}", if w.outgoing { "> " } else { "< " }, w.message))
+                .collect();
+            assert_eq!(texts.len(), 4, "{texts:?}");
+            c.disconnect().await.unwrap();
+        };
+        tokio::time::timeout(LIMIT, run)
+            .await
+            .expect("the client hung");
+    });
+}
