@@ -462,7 +462,16 @@ async fn typed(
                 })?;
             }
         }
-        Command::Reconnect => client.reconnect().await.failed("could not reconnect")?,
+        Command::Reconnect => {
+            let was = client.is_connected();
+            client.reconnect().await.failed("could not reconnect")?;
+            awaited.clear();
+            if was {
+                out.event(&ClientLine::Disconnected {
+                    reason: "io client disconnect".to_owned(),
+                })?;
+            }
+        }
         Command::Namespace(ns) => {
             if let Err(e) = client.switch_namespace(&ns).await {
                 out.event(&ClientLine::Note {
