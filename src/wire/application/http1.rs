@@ -195,6 +195,64 @@ pub fn parse_response(buf: &[u8], limit: usize) -> Result<Scan<ResponseHead>, He
     })
 }
 
+/// Why a chunked body (RFC 9112 §7.1) could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkedError {
+    #[error("a chunk size that is not a hexadecimal number (RFC 9112 §7.1): {0:?}")]
+    BadSize(String),
+    #[error("a chunked body larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("chunk data not followed by CRLF (RFC 9112 §7.1)")]
+    NoCrlf,
+}
+
+/// Read a body in the chunked transfer coding (RFC 9112 §7.1) from the start of `buf`:
+/// `Some((body, bytes used))` once the last chunk and the trailer section are there,
+/// `None` while more bytes are needed. Chunk extensions and trailer fields are skipped.
+///
+/// ```text
+///   5\r\nhello\r\n  0\r\n  \r\n     →  "hello"
+/// ```
+pub fn parse_chunked(buf: &[u8], limit: usize) -> Result<Option<(Vec<u8>, usize)>, ChunkedError> {
+    let line_at = |at: usize| buf[at..].windows(2).position(|w| w == b"\r\n");
+    let mut body = Vec::new();
+    let mut at = 0;
+    loop {
+        let Some(eol) = line_at(at) else {
+            return Ok(None);
+        };
+        let line = &buf[at..at + eol];
+        let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
+        let size_text = String::from_utf8_lossy(size_text).trim().to_owned();
+        let size = usize::from_str_radix(&size_text, 16)
+            .map_err(|_| ChunkedError::BadSize(size_text.clone()))?;
+        at += eol + 2;
+        if size == 0 {
+            // The trailer section: field lines up to an empty line.
+            loop {
+                let Some(eol) = line_at(at) else {
+                    return Ok(None);
+                };
+                at += eol + 2;
+                if eol == 0 {
+                    return Ok(Some((body, at)));
+                }
+            }
+        }
+        if size > limit.saturating_sub(body.len()) {
+            return Err(ChunkedError::TooLarge { limit });
+        }
+        let Some(data) = buf.get(at..at + size + 2) else {
+            return Ok(None);
+        };
+        if &data[size..] != b"\r\n" {
+            return Err(ChunkedError::NoCrlf);
+        }
+        body.extend_from_slice(&data[..size]);
+        at += size + 2;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +312,30 @@ mod tests {
         assert_eq!(value.status, 101);
         assert_eq!(value.reason, "Switching Protocols");
         assert_eq!(value.headers.get("upgrade"), Some("websocket"));
+    }
+
+    #[test]
+    fn rfc9112_7_1_chunked_body() {
+        // What node 20 sent for engine.io's 400 (its JSON in one chunk).
+        let wire = b"28\r\n{\"code\":0,\"message\":\"Transport unknown\"}\r\n0\r\n\r\nNEXT";
+        let (body, used) = parse_chunked(wire, 1000).unwrap().unwrap();
+        assert_eq!(body, br#"{"code":0,"message":"Transport unknown"}"#);
+        assert_eq!(&wire[used..], b"NEXT");
+        // Extensions and trailers are skipped; two chunks join.
+        let wire = b"3;x=y\r\nabc\r\n1\r\nd\r\n0\r\nT: v\r\n\r\n";
+        assert_eq!(parse_chunked(wire, 1000).unwrap().unwrap().0, b"abcd");
+        for n in 0..wire.len() {
+            assert_eq!(parse_chunked(&wire[..n], 1000), Ok(None), "prefix of {n}");
+        }
+        assert!(matches!(
+            parse_chunked(b"zz\r\n", 10),
+            Err(ChunkedError::BadSize(_))
+        ));
+        assert_eq!(
+            parse_chunked(b"b\r\n", 10),
+            Err(ChunkedError::TooLarge { limit: 10 })
+        );
+        assert_eq!(parse_chunked(b"1\r\nab\r\n", 10), Err(ChunkedError::NoCrlf));
+        assert!(parse_chunked(b"ffffffffffffffffffff\r\n", 10).is_err());
     }
 }

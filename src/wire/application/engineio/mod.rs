@@ -27,6 +27,8 @@
 //!   read with a limit on count and size.
 //! - [`query`]: the request target (`/engine.io/?EIO=4&transport=polling&sid=…`) and the
 //!   checks the server makes before serving it, with the reference server's error codes.
+//! - [`client`]: the client's side: its request targets, the ping deadline, the
+//!   back-off between reconnection attempts and the reasons a client gives for an end.
 //! - [`session`]: one server-side session as a state machine: requests and time in,
 //!   answers, packets to send and events out.
 //!
@@ -34,6 +36,7 @@
 //! caller's clock, so every test is deterministic. `net::engineio` runs sessions on
 //! netlab's HTTP and WebSocket connections.
 
+pub mod client;
 pub mod open;
 pub mod packet;
 pub mod payload;
