@@ -27,6 +27,10 @@ pub enum AppKind {
     /// A chat: `nick NAME`, `join ROOM`, `leave ROOM`, `message TEXT` (to your rooms, or
     /// to everyone when you are in none), `private SOCKET-ID TEXT`, `typing` (volatile).
     Chat,
+    /// For load generators (`benches/sio-bench`): echo, plus `join ROOM`, `broadcast ARGS…`
+    /// (to everyone but the sender) and `room ROOM ARGS…` (to everyone in ROOM), each
+    /// acknowledged with its arguments when asked. Use it with `--quiet`.
+    Bench,
 }
 
 /// Run a Socket.IO server that real Socket.IO clients (socket.io-client 4, a browser)
@@ -50,6 +54,7 @@ pub enum AppKind {
 ///   netlab socketio server --port 3000 --trace
 ///   netlab socketio server --app chat
 ///   netlab socketio server --port 0 --jsonl      (the first line says which port)
+///   netlab socketio server --app bench --quiet   (under a load generator)
 ///
 /// From Node: `io("http://127.0.0.1:3000").emit("hello", "world", (answer) => ...)`.
 #[derive(Debug, Args)]
@@ -67,6 +72,9 @@ pub struct ServerArgs {
     /// Show every Socket.IO packet in both directions.
     #[arg(long)]
     pub trace: bool,
+    /// Report sessions and sockets only, not every event (for load tests).
+    #[arg(long, conflicts_with = "trace")]
+    pub quiet: bool,
     /// How often Engine.IO pings each client (the real server's default: 25 s).
     #[arg(long, default_value_t = 25_000, value_name = "MS")]
     pub ping_interval_ms: u64,

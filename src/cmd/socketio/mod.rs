@@ -159,6 +159,7 @@ impl Render for Line {
                 let what = match app {
                     AppKind::Echo => "echo: every event goes back to its sender",
                     AppKind::Chat => "chat: nicknames, rooms, private messages",
+                    AppKind::Bench => "bench: echo, join, broadcast, room",
                 };
                 format!(
                     "listening on {} ({what}); Ctrl-C closes every session and stops",

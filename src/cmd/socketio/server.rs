@@ -19,6 +19,8 @@ pub struct Plan {
     pub addr: SocketAddr,
     pub app: AppKind,
     pub trace: bool,
+    /// No line per event (sessions and sockets still get theirs).
+    pub quiet: bool,
     pub engine: EngineConfig,
 }
 
@@ -39,6 +41,7 @@ impl TryFrom<ServerArgs> for Plan {
             addr: SocketAddr::new(ip, a.port),
             app: a.app,
             trace: a.trace,
+            quiet: a.quiet,
             engine,
         })
     }
@@ -53,6 +56,7 @@ struct Lab {
     app: AppKind,
     chat: Chat,
     trace: bool,
+    quiet: bool,
     lines: mpsc::Sender<Line>,
     skipped: u64,
 }
@@ -75,12 +79,14 @@ impl Lab {
 
 impl App for Lab {
     fn event(&mut self, io: &mut Server, event: AppEvent) {
-        if let Some(line) = line_of(&event) {
+        let shown = !(self.quiet && matches!(event, AppEvent::Event { .. }));
+        if let Some(line) = line_of(&event).filter(|_| shown) {
             self.log(line);
         }
         match self.app {
             AppKind::Echo => apps::echo(io, &event),
             AppKind::Chat => self.chat.event(io, &event),
+            AppKind::Bench => apps::bench(io, &event),
         }
     }
 
@@ -165,6 +171,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
         app: plan.app,
         chat: Chat::default(),
         trace: plan.trace,
+        quiet: plan.quiet,
         lines: tx.clone(),
         skipped: 0,
     };
