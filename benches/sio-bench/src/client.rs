@@ -258,7 +258,8 @@ impl Polling {
             p.sid = sid.to_owned();
             p.post(b"40").await?;
             p.get().await?;
-            if !p.body.starts_with(b"40") {
+            // socketioxide pings at once over polling: `2<0x1e>40{..}`.
+            if !p.packets().any(|m| m.starts_with(b"40")) {
                 return Err(broken("the namespace / was not joined"));
             }
             Ok(p)

@@ -281,6 +281,17 @@ fn report(plan: &Plan, rows: &[Row], memory: Option<&[Memory]>) -> bool {
             .sum();
         if met == Some(false) || strays > 0 {
             missed = true;
+            let ratio = me
+                .and_then(ratio_to_base)
+                .map_or("no figure".into(), |r| format!("×{r:.2}"));
+            let strayed = match strays {
+                0 => String::new(),
+                n => format!(", {n} deliveries outside the room"),
+            };
+            eprintln!(
+                "MISSED the target: {}: netlab {ratio} of socketioxide (≥ ×1.00 wanted){strayed}",
+                row.scenario.name()
+            );
         }
         let mut cells = vec![row.scenario.name(), row.scenario.unit().to_owned()];
         let mut servers = serde_json::Map::new();
@@ -365,6 +376,10 @@ fn memory_report(
     let met = mine.map(|k| best_peer.is_finite() && k <= best_peer);
     if met == Some(false) {
         *missed = true;
+        eprintln!(
+            "MISSED the target: memory: netlab {:.1} KB per connection, the best peer {best_peer:.1} KB",
+            mine.unwrap_or(f64::NAN)
+        );
     }
     let mut cells = vec![
         format!("memory-{}", plan.connections),
