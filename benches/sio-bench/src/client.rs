@@ -257,12 +257,15 @@ impl Polling {
                 .ok_or_else(|| broken(format!("no sid in the open packet {open:?}")))?;
             p.sid = sid.to_owned();
             p.post(b"40").await?;
-            p.get().await?;
-            // socketioxide pings at once over polling: `2<0x1e>40{..}`.
-            if !p.packets().any(|m| m.starts_with(b"40")) {
-                return Err(broken("the namespace / was not joined"));
+            // The answer may follow other packets (socketioxide pings at once over
+            // polling: `2<0x1e>40{..}`) or come with a later GET.
+            for _ in 0..10 {
+                p.get().await?;
+                if p.packets().any(|m| m.starts_with(b"40")) {
+                    return Ok(p);
+                }
             }
-            Ok(p)
+            Err(broken("the namespace / was not joined"))
         })
         .await
     }

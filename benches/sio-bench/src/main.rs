@@ -271,7 +271,9 @@ fn report(plan: &Plan, rows: &[Row], memory: Option<&[Memory]>) -> bool {
                 _ => None,
             }
         };
-        let met = me.map(|m| ratio_to_base(m).is_some_and(|r| r >= 1.0));
+        let met = me
+            .and(base)
+            .map(|_| me.and_then(ratio_to_base).is_some_and(|r| r >= 1.0));
         let strays: usize = row
             .rounds
             .iter()
@@ -350,8 +352,8 @@ fn report(plan: &Plan, rows: &[Row], memory: Option<&[Memory]>) -> bool {
     } else {
         print_table(plan, &table);
         println!();
-        let verdict = match (me, missed) {
-            (None, _) => "not checked (netlab did not run)",
+        let verdict = match (me.and(base), missed) {
+            (None, _) => "not checked (netlab and socketioxide did not both run)",
             (Some(_), true) => "MISSED",
             (Some(_), false) => "met",
         };
@@ -373,7 +375,9 @@ fn memory_report(
         .filter_map(per)
         .fold(f64::INFINITY, f64::min);
     let mine = mem.iter().find(|m| m.name == "netlab").and_then(per);
-    let met = mine.map(|k| best_peer.is_finite() && k <= best_peer);
+    let met = mine
+        .filter(|_| best_peer.is_finite())
+        .map(|k| k <= best_peer);
     if met == Some(false) {
         *missed = true;
         eprintln!(

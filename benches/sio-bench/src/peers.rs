@@ -25,7 +25,19 @@ pub struct Server {
 }
 
 impl Drop for Server {
+    /// SIGINT first, so a wrapper (`perf record`) writes its data and stops its child;
+    /// SIGKILL after 3 s.
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill only sends a signal to our own child.
+            unsafe { libc::kill(pid, libc::SIGINT) };
+            for _ in 0..300 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
