@@ -338,9 +338,9 @@ async fn fan_out(
     while Instant::now() < deadline {
         if let Some(oldest) = seq.checked_sub(k.in_flight) {
             while got[oldest as usize % SLOTS].load(Ordering::Acquire) < n {
-                timeout(STEP, wave_done.notified())
-                    .await
-                    .map_err(|_| lost("a broadcast's last delivery"))?;
+                if timeout(STEP, wave_done.notified()).await.is_err() {
+                    return Err(stalled(&mut set));
+                }
             }
         }
         got[seq as usize % SLOTS].store(0, Ordering::Release);
@@ -355,6 +355,16 @@ async fn fan_out(
         sample.strays += ws.unread_count(&prefix[..prefix.len() - 1])?;
     }
     Ok(sample)
+}
+
+/// Why deliveries stopped: a receiver's own error when one has ended with one.
+fn stalled(set: &mut JoinSet<io::Result<Vec<u32>>>) -> io::Error {
+    while let Some(r) = set.try_join_next() {
+        if let Ok(Err(e)) = r {
+            return io::Error::new(e.kind(), format!("a receiver stopped: {e}"));
+        }
+    }
+    lost("a broadcast's last delivery")
 }
 
 async fn polling(server: &Server, n: usize, k: Knobs) -> io::Result<Sample> {
