@@ -79,8 +79,9 @@ impl Lab {
 
 impl App for Lab {
     fn event(&mut self, io: &mut Server, event: AppEvent) {
+        // Under --quiet an event's line is not even built (its arguments are copied).
         let shown = !(self.quiet && matches!(event, AppEvent::Event { .. }));
-        if let Some(line) = line_of(&event).filter(|_| shown) {
+        if let Some(line) = shown.then(|| line_of(&event)).flatten() {
             self.log(line);
         }
         match self.app {
