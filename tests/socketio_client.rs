@@ -431,8 +431,13 @@ fn the_basics_against_netlabs_own_server() {
         assert_eq!(heard(&lines, "file"), [json!(["<2 bytes: 01 02>"])]);
         let ack = named(&lines, "ack");
         assert_eq!((&ack[0]["id"], &ack[0]["args"]), (&json!(0), &json!([1])));
-        let expected = transport.unwrap_or("polling");
-        assert_eq!(named(&lines, "connected")[0]["transport"], expected);
+        // With the upgrade, the CONNECT answer may come before or after it (a loaded
+        // machine has seen both): the namespace is joined on whichever carried it.
+        let on = named(&lines, "connected")[0]["transport"].clone();
+        match transport {
+            Some(t) => assert_eq!(on, t, "{lines:#?}"),
+            None => assert!(on == "polling" || on == "websocket", "{lines:#?}"),
+        }
         if transport.is_none() {
             assert_eq!(named(&lines, "upgraded").len(), 1, "{lines:#?}");
         }

@@ -35,6 +35,10 @@ pub enum AppKind {
     /// back as `message-back` and `message-with-ack` is acknowledged with its arguments;
     /// pings every 300 ms, 200 ms to answer.
     Conformance,
+    /// For load generators (`benches/sio-bench`): echo, plus `join ROOM`, `broadcast ARGS…`
+    /// (to everyone but the sender) and `room ROOM ARGS…` (to everyone in ROOM), each
+    /// acknowledged with its arguments when asked. Use it with `--quiet`.
+    Bench,
 }
 
 /// Run a Socket.IO server that real Socket.IO clients (socket.io-client 4, a browser)
@@ -64,6 +68,7 @@ pub enum AppKind {
 ///   netlab socketio server --app echo
 ///   netlab socketio server --app conformance     (for a protocol test suite)
 ///   netlab socketio server --port 0 --jsonl      (the first line says which port)
+///   netlab socketio server --app bench --quiet   (under a load generator)
 ///
 /// From Node: `io("http://127.0.0.1:3000").emit("chat message", "hi", (answer) => ...)`.
 #[derive(Debug, Args)]
@@ -81,6 +86,9 @@ pub struct ServerArgs {
     /// Show every Socket.IO packet in both directions.
     #[arg(long)]
     pub trace: bool,
+    /// Report sessions and sockets only, not every event (for load tests).
+    #[arg(long, conflicts_with = "trace")]
+    pub quiet: bool,
     /// How often Engine.IO pings each client [default: 25000, the real server's; 300
     /// with --app conformance].
     #[arg(long, value_name = "MS")]

@@ -69,6 +69,44 @@ pub fn conformance(io: &mut Server, event: &AppEvent) {
     };
 }
 
+/// Bench: echo plus the few events a load generator needs to measure fan-out. The same
+/// app runs on every server `benches/sio-bench` compares (Node socket.io, socketioxide).
+///
+/// | the client emits | the server does |
+/// |---|---|
+/// | `join ROOM` | puts the sender in ROOM |
+/// | `broadcast ARGS…` | everyone in the namespace but the sender gets `broadcast ARGS…` |
+/// | `room ROOM ARGS…` | everyone in ROOM gets `room ROOM ARGS…` |
+/// | anything else | as `echo` |
+///
+/// An event that asks for an acknowledgement is acknowledged with its arguments.
+pub fn bench(io: &mut Server, event: &AppEvent) {
+    let AppEvent::Event {
+        namespace,
+        socket,
+        name,
+        args,
+        ack,
+    } = event
+    else {
+        return;
+    };
+    let room = || args.first().and_then(Data::as_json).and_then(Value::as_str);
+    // As in `echo`, a socket that left in between simply gets nothing.
+    let _ = match (name.as_str(), room()) {
+        ("join", Some(room)) => io.socket(namespace, socket).join(room),
+        ("broadcast", _) => io
+            .socket(namespace, socket)
+            .broadcast()
+            .emit(name, args.clone()),
+        ("room", Some(room)) => io.of(namespace).to(room).emit(name, args.clone()),
+        _ => return echo(io, event),
+    };
+    if let Some(id) = ack {
+        let _ = io.ack(namespace, socket, *id, args.clone());
+    }
+}
+
 /// The longest nickname, room name or message the chat accepts, in characters.
 const MAX_TEXT: usize = 500;
 
@@ -350,5 +388,79 @@ mod tests {
         );
         let to_room = r#"2["chat message",{"from":"s0","nick":null,"room":"r","text":"yo"}]"#;
         assert_eq!(sent, [("b".into(), to_room.into(), false)]);
+    }
+}
+
+#[cfg(test)]
+mod bench_tests {
+    use super::*;
+    use crate::wire::application::socketio::{Action, EngineMessage, Options};
+    use std::time::Duration;
+
+    const T0: Duration = Duration::ZERO;
+
+    /// Runs the server's actions through `bench` until none are left; returns what each
+    /// session was sent, as `session: text` lines.
+    fn settle(io: &mut Server) -> Vec<String> {
+        let mut sent = Vec::new();
+        for _ in 0..100 {
+            let actions = io.drain_actions();
+            if actions.is_empty() {
+                break;
+            }
+            for action in actions {
+                match action {
+                    Action::Send {
+                        session, messages, ..
+                    } => {
+                        for m in messages.iter() {
+                            if let EngineMessage::Text(t) = m {
+                                sent.push(format!("{session}: {t}"));
+                            }
+                        }
+                    }
+                    Action::App(event) => bench(io, &event),
+                    Action::Close { .. } => {}
+                }
+            }
+        }
+        sent
+    }
+
+    fn say(io: &mut Server, session: &str, text: &str) -> Vec<String> {
+        io.message(session, EngineMessage::Text(text.to_owned()), T0);
+        settle(io)
+    }
+
+    /// Three connected sockets `id1`..`id3` on sessions `a`..`c`.
+    fn three() -> Server {
+        let mut n = 0;
+        let ids = Box::new(move || {
+            n += 1;
+            format!("id{n}")
+        });
+        let mut io = Server::new(Options::default(), ids);
+        for s in ["a", "b", "c"] {
+            io.open(s, T0);
+            say(&mut io, s, "0");
+        }
+        io
+    }
+
+    #[test]
+    fn bench_acks_echoes_joins_and_fans_out() {
+        let mut io = three();
+        assert_eq!(say(&mut io, "a", r#"27["echo","x"]"#), [r#"a: 37["x"]"#]);
+        assert_eq!(say(&mut io, "a", r#"2["echo",1]"#), [r#"a: 2["echo",1]"#]);
+        assert_eq!(say(&mut io, "a", r#"28["join","r"]"#), [r#"a: 38["r"]"#]);
+        assert_eq!(say(&mut io, "b", r#"29["join","r"]"#), [r#"b: 39["r"]"#]);
+        let mut to_all = say(&mut io, "a", r#"2["broadcast",5]"#);
+        to_all.sort();
+        assert_eq!(to_all, [r#"b: 2["broadcast",5]"#, r#"c: 2["broadcast",5]"#]);
+        let mut to_room = say(&mut io, "c", r#"2["room","r",6]"#);
+        to_room.sort();
+        assert_eq!(to_room, [r#"a: 2["room","r",6]"#, r#"b: 2["room","r",6]"#]);
+        // A room nobody joined reaches nobody.
+        assert!(say(&mut io, "c", r#"2["room","empty",7]"#).is_empty());
     }
 }

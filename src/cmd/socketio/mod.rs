@@ -172,6 +172,7 @@ fn listening(
         AppKind::Echo => "echo: every event goes back to its sender",
         AppKind::Chat => "chat: nicknames, rooms, private messages",
         AppKind::Conformance => "conformance: the protocol test suites' server",
+        AppKind::Bench => "bench: echo, join, broadcast, room",
     };
     let extra = match (page, echo) {
         (Some(p), _) => format!("; the chat page: {}", style.paint(Paint::Bold, p)),

@@ -20,6 +20,8 @@ pub struct Plan {
     pub addr: SocketAddr,
     pub app: AppKind,
     pub trace: bool,
+    /// No line per event (sessions and sockets still get theirs).
+    pub quiet: bool,
     pub engine: EngineConfig,
 }
 
@@ -30,7 +32,7 @@ impl TryFrom<ServerArgs> for Plan {
         // The test suites expect pings every 300 ms and 200 ms to answer.
         let (interval, timeout) = match a.app {
             AppKind::Conformance => (300, 200),
-            AppKind::Chat | AppKind::Echo => (25_000, 20_000),
+            AppKind::Chat | AppKind::Echo | AppKind::Bench => (25_000, 20_000),
         };
         let interval = a.ping_interval_ms.unwrap_or(interval);
         let timeout = a.ping_timeout_ms.unwrap_or(timeout);
@@ -48,6 +50,7 @@ impl TryFrom<ServerArgs> for Plan {
             addr: SocketAddr::new(ip, a.port),
             app: a.app,
             trace: a.trace,
+            quiet: a.quiet,
             engine,
         })
     }
@@ -62,6 +65,7 @@ struct Lab {
     app: AppKind,
     chat: Chat,
     trace: bool,
+    quiet: bool,
     lines: mpsc::Sender<Line>,
     skipped: u64,
 }
@@ -84,13 +88,16 @@ impl Lab {
 
 impl App for Lab {
     fn event(&mut self, io: &mut Server, event: AppEvent) {
-        if let Some(line) = line_of(&event) {
+        // Under --quiet an event's line is not even built (its arguments are copied).
+        let shown = !(self.quiet && matches!(event, AppEvent::Event { .. }));
+        if let Some(line) = shown.then(|| line_of(&event)).flatten() {
             self.log(line);
         }
         match self.app {
             AppKind::Echo => apps::echo(io, &event),
             AppKind::Chat => self.chat.event(io, &event),
             AppKind::Conformance => apps::conformance(io, &event),
+            AppKind::Bench => apps::bench(io, &event),
         }
     }
 
@@ -201,6 +208,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
         app: plan.app,
         chat: Chat::default(),
         trace: plan.trace,
+        quiet: plan.quiet,
         lines: tx.clone(),
         skipped: 0,
     };
@@ -212,6 +220,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     match plan.app {
         AppKind::Echo | AppKind::Conformance => io.add_namespace(apps::CUSTOM, false),
         AppKind::Chat => io.add_namespace(apps::NEWS, false),
+        AppKind::Bench => {}
     }
     let mut server = tokio::spawn(socketio::serve(engine, io, lab, stop));
     let mut sigterm = Term::new()?;
