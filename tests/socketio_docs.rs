@@ -1,4 +1,4 @@
-//! Every command that `docs/socketio.md` shows must work:
+//! Every command that `docs/socketio.md` and `labs/07-socketio-events.md` show must work:
 //! netlab commands parse and run (a client against a live netlab server on a port the
 //! kernel picks, substituted for the guide's 3000; the server itself runs until Ctrl-C and
 //! is started here in the background instead).
@@ -8,7 +8,7 @@ mod common;
 use clap::Parser;
 use common::{console_commands, netlab, netlab_argv, Background};
 
-const FILES: [&str; 1] = ["docs/socketio.md"];
+const FILES: [&str; 2] = ["docs/socketio.md", "labs/07-socketio-events.md"];
 
 #[test]
 fn every_netlab_command_in_the_guides_parses_and_runs() {

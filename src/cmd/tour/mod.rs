@@ -204,7 +204,7 @@ pub struct NextStep {
 }
 
 /// The lab guides, in order (tests/tour.rs checks this list against `labs/`).
-pub const LABS: [NextStep; 6] = [
+pub const LABS: [NextStep; 7] = [
     NextStep {
         path: "labs/01-tcp-streams.md",
         topic: "TCP streams: connections, byte streams, framing, socket options",
@@ -228,6 +228,10 @@ pub const LABS: [NextStep; 6] = [
     NextStep {
         path: "labs/06-http-vs-websocket.md",
         topic: "HTTP versus WebSocket, measured",
+    },
+    NextStep {
+        path: "labs/07-socketio-events.md",
+        topic: "Socket.IO events by hand: emit, ack, rooms, the cheatsheet",
     },
 ];
 

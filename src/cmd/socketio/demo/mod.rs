@@ -430,7 +430,7 @@ async fn volatile(addr: SocketAddr, mut up: polling::Upgraded) -> anyhow::Result
         if dropped { "dropped" } else { "delivered" }
     )];
     let step = Step {
-        title: "A volatile event, dropped",
+        title: "A volatile event to a client that cannot take it now",
         why: "`socket.volatile.emit` is for events that are worthless late (a position, \
               \"typing…\"): the server drops one when the transport cannot take it now, \
               instead of queueing it. A polling client with no GET waiting cannot be written \
