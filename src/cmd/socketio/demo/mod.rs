@@ -19,7 +19,7 @@ pub mod app;
 pub mod cheatsheet;
 pub mod polling;
 pub mod recovery;
-mod render;
+pub mod render;
 
 use crate::error::HintExt;
 use crate::net::socketio::client::{Heard, SioClient};

@@ -33,7 +33,7 @@ impl Render for DemoReport {
     }
 }
 
-fn render_step(n: usize, step: &Step, style: &Style) -> String {
+pub fn render_step(n: usize, step: &Step, style: &Style) -> String {
     let mut s = format!(
         "\n{}\n{}\n",
         style.paint(Paint::Bold, format!("{n}. {}", step.title)),
@@ -64,7 +64,7 @@ fn render_step(n: usize, step: &Step, style: &Style) -> String {
     s
 }
 
-fn render_cheatsheet(n: usize, c: &Cheatsheet, style: &Style) -> String {
+pub fn render_cheatsheet(n: usize, c: &Cheatsheet, style: &Style) -> String {
     let mut s = format!(
         "\n{}\n{}\n",
         style.paint(
