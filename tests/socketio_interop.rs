@@ -5,6 +5,8 @@
 //! the kernel chooses (its first JSON line says which); every wait is bounded.
 
 mod common;
+#[path = "socketio_support/raw.rs"]
+mod raw;
 
 use common::Background;
 use serde_json::{json, Value};
@@ -526,4 +528,124 @@ fn a_client_that_stops_answering_pings() {
         "ping timeout",
         "{log:#?}"
     );
+}
+
+/// The application of the volatile comparison, on the reference server: `go` from a
+/// socket is answered `volatile.emit("v", 1)`, `emit("n", 2)`, `volatile.emit("v", 3)`,
+/// then `done` goes to the observer (the socket whose CONNECT said `{"observer":true}`).
+const VOLATILE_SCRIPT: &str = r#"
+const { Server } = require(process.env.NETLAB_NODE_MODULES + "/socket.io");
+const io = new Server(0, { serveClient: false });
+let observer = null;
+io.on("connection", (s) => {
+  if (s.handshake.auth.observer) observer = s;
+  s.on("go", () => {
+    s.volatile.emit("v", 1);
+    s.emit("n", 2);
+    s.volatile.emit("v", 3);
+    if (observer) observer.emit("done");
+  });
+});
+io.httpServer.on("listening", () => console.log(JSON.stringify({ port: io.httpServer.address().port })));
+setTimeout(() => process.exit(0), 15000);
+"#;
+
+/// The same application on netlab's server.
+struct VolatileApp {
+    observer: Option<String>,
+}
+
+impl netlab::net::socketio::App for VolatileApp {
+    fn event(
+        &mut self,
+        io: &mut netlab::wire::application::socketio::Server,
+        event: netlab::wire::application::socketio::AppEvent,
+    ) {
+        use netlab::wire::application::socketio::AppEvent;
+        match event {
+            AppEvent::Connected { socket, auth, .. }
+                if auth.as_ref().and_then(|a| a.get("observer")) == Some(&json!(true)) =>
+            {
+                self.observer = Some(socket);
+            }
+            AppEvent::Event { socket, name, .. } if name == "go" => {
+                let one = |n: i32| vec![json!(n).into()];
+                io.socket("/", &socket)
+                    .volatile()
+                    .emit("v", one(1))
+                    .unwrap();
+                io.socket("/", &socket).emit("n", one(2)).unwrap();
+                io.socket("/", &socket)
+                    .volatile()
+                    .emit("v", one(3))
+                    .unwrap();
+                if let Some(o) = &self.observer {
+                    io.socket("/", o).emit("done", vec![]).unwrap();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Play the volatile steps against a server at `addr` with raw polling clients; what the
+/// client that asked (`go`) received on its next poll. Every step waits on the server:
+/// the observer's `done` arrives only after the server has handled `go`.
+fn volatile_steps(addr: std::net::SocketAddr) -> String {
+    use raw::Polling;
+    let client = Polling::open(addr, "/socket.io/");
+    assert!(client.connect("").starts_with("40{"));
+    let observer = Polling::open(addr, "/socket.io/");
+    assert!(observer.connect(r#"{"observer":true}"#).starts_with("40{"));
+    // The client is between polls (no GET waits) when the server emits.
+    assert_eq!(client.post(r#"42["go"]"#).text(), "ok");
+    assert_eq!(observer.get().text(), r#"42["done"]"#);
+    client.get().text()
+}
+
+#[test]
+fn a_volatile_event_is_dropped_when_no_poll_waits_as_the_reference_server_does() {
+    let Some(peers) = common::node_peers(&["socket.io"]) else {
+        return;
+    };
+    // The reference server.
+    let mut node = std::process::Command::new("node")
+        .args(["-e", VOLATILE_SCRIPT])
+        .env("NETLAB_NODE_MODULES", &peers)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(node.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let port = serde_json::from_str::<Value>(&first).expect("the port")["port"]
+        .as_u64()
+        .unwrap();
+    let real = volatile_steps(format!("127.0.0.1:{port}").parse().unwrap());
+    let _ = node.kill();
+    let _ = node.wait();
+    // netlab's server, in this process.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let engine = rt
+        .block_on(netlab::net::socketio::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            netlab::net::socketio::engine_config(),
+        ))
+        .unwrap();
+    let addr = engine.local_addr();
+    let io = netlab::net::socketio::machine(Default::default());
+    let app = VolatileApp { observer: None };
+    let server = rt.spawn(netlab::net::socketio::serve(engine, io, app, async {
+        let _ = stopped.await;
+    }));
+    let ours = volatile_steps(addr);
+    let _ = stop.send(());
+    let _ = rt.block_on(async { tokio::time::timeout(LIMIT, server).await });
+    // The reference server dropped both volatile events and kept the other.
+    assert_eq!(real, r#"42["n",2]"#);
+    assert_eq!(ours, real);
 }

@@ -295,8 +295,49 @@ impl EngineSocket {
 
     /// Queue a message for the client.
     pub fn send(&self, m: Message) -> Result<(), SendError> {
+        self.sender().send(m)
+    }
+
+    /// Queue a volatile message: dropped ([`SendError::NotWritable`]) unless the
+    /// transport can take it now (a polling GET waits, the WebSocket is not writing).
+    pub fn send_volatile(&self, m: Message) -> Result<(), SendError> {
+        self.sender().send_volatile(m)
+    }
+
+    /// End the session from the server's side ("forced close").
+    pub fn close(&self) {
+        self.sender().close()
+    }
+
+    /// A handle that sends on this session from another task (the socket itself stays
+    /// with whoever reads its events).
+    pub fn sender(&self) -> EngineSender {
+        EngineSender {
+            slot: self.slot.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The sending side of a session, for a task other than the one that reads it. Dropping
+/// it changes nothing; the session ends when its [`EngineSocket`] is dropped or closed.
+#[derive(Clone)]
+pub struct EngineSender {
+    slot: Arc<Slot>,
+    shared: Arc<Shared>,
+}
+
+impl EngineSender {
+    /// Queue a message for the client.
+    pub fn send(&self, m: Message) -> Result<(), SendError> {
         let now = self.shared.now();
         self.slot.with(|s| s.send(m, now))
+    }
+
+    /// Queue a volatile message: see [`EngineSocket::send_volatile`].
+    pub fn send_volatile(&self, m: Message) -> Result<(), SendError> {
+        let now = self.shared.now();
+        self.slot.with(|s| s.send_volatile(m, now))
     }
 
     /// End the session from the server's side ("forced close").

@@ -172,6 +172,11 @@ pub enum SendError {
     Closed,
     #[error("{max} packets are already waiting for the client to take them")]
     BufferFull { max: usize },
+    /// A volatile message finds the transport busy: no polling GET waits for it, or the
+    /// WebSocket is still writing what it was given. It is dropped, as the reference
+    /// server drops it (`if (volatile && !transport.writable)`).
+    #[error("the transport cannot take a message now (a volatile one is dropped)")]
+    NotWritable,
 }
 
 /// Where an upgrade to WebSocket stands.
@@ -215,6 +220,9 @@ pub struct Session {
     buffer: VecDeque<Packet>,
     poll_answer: Option<String>,
     transmits: VecDeque<Transmit>,
+    /// The driver took a frame and has not yet come back for the next one: the
+    /// WebSocket is still writing it.
+    ws_writing: bool,
     events: VecDeque<Event>,
     /// A close was asked for and waits (until this time) for a GET to carry it.
     closing: Option<Time>,
@@ -235,6 +243,7 @@ impl Session {
             buffer: VecDeque::new(),
             poll_answer: None,
             transmits: VecDeque::new(),
+            ws_writing: false,
             events: VecDeque::new(),
             closing: None,
             closed: None,
@@ -489,6 +498,32 @@ impl Session {
         Ok(())
     }
 
+    /// Queue a volatile message: only when the transport can take it now
+    /// ([`Session::writable`]); otherwise it is dropped ([`SendError::NotWritable`]).
+    pub fn send_volatile(&mut self, m: Message, now: Time) -> Result<(), SendError> {
+        if self.closed.is_some() || self.closing.is_some() {
+            return Err(SendError::Closed);
+        }
+        if !self.writable() {
+            return Err(SendError::NotWritable);
+        }
+        self.send(m, now)
+    }
+
+    /// Can the transport take a packet now? On long-polling: a GET is waiting and not
+    /// yet answered. On the WebSocket: nothing is queued for it and the driver is not
+    /// still writing a frame (a client that stops reading fills the TCP send buffer, and
+    /// the write waits). The reference server's `transport.writable`.
+    pub fn writable(&self) -> bool {
+        if self.closed.is_some() || self.closing.is_some() {
+            return false;
+        }
+        match self.transport {
+            Transport::Polling => self.get_waiting && self.poll_answer.is_none(),
+            Transport::WebSocket => self.transmits.is_empty() && !self.ws_writing,
+        }
+    }
+
     /// Close the session from the server's side ("forced close"). Packets already
     /// queued go out first; on long-polling the close packet rides the next GET, after
     /// them in the same body (the reference server spends one more poll: `6␞1`).
@@ -614,9 +649,12 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// The next thing to write on the WebSocket.
+    /// The next thing to write on the WebSocket. The driver writes it to the end before
+    /// it asks again; until then the WebSocket is busy ([`Session::writable`]).
     pub fn take_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let next = self.transmits.pop_front();
+        self.ws_writing = next.is_some();
+        next
     }
 }
 
@@ -997,5 +1035,56 @@ mod tests {
             events(&mut s),
             vec![Event::Closed(CloseReason::TransportError)]
         );
+    }
+
+    #[test]
+    fn a_volatile_message_is_dropped_when_no_get_waits() {
+        // The reference server (socket.io 4.8) with a client that is between polls:
+        // `volatile.emit("v", 1); emit("n", 2); volatile.emit("v", 3)`, then a GET,
+        // answered `42["n",2]`; with a GET waiting, that GET gets `42["v",1]` and the next
+        // `42["n",2]`: the first message ends the poll, so the third finds it busy.
+        let mut s = opened();
+        let (v1, n2, v3) = (text_frame("v1"), text_frame("n2"), text_frame("v3"));
+        assert!(!s.writable());
+        assert_eq!(
+            s.send_volatile(v1.clone(), ms(1)),
+            Err(SendError::NotWritable)
+        );
+        s.send(n2.clone(), ms(1)).unwrap();
+        assert_eq!(
+            s.send_volatile(v3.clone(), ms(1)),
+            Err(SendError::NotWritable)
+        );
+        assert_eq!(s.get(ms(2)), GetAnswer::Body("4n2".into()));
+        assert_eq!(s.get(ms(3)), GetAnswer::Wait);
+        assert!(s.writable());
+        s.send_volatile(v1, ms(4)).unwrap();
+        s.send(n2, ms(4)).unwrap();
+        assert_eq!(s.send_volatile(v3, ms(4)), Err(SendError::NotWritable));
+        assert_eq!(s.take_poll_answer().as_deref(), Some("4v1"));
+        assert_eq!(s.get(ms(5)), GetAnswer::Body("4n2".into()));
+    }
+
+    #[test]
+    fn a_volatile_message_is_dropped_while_the_websocket_writes() {
+        // The same three emits on a WebSocket: the reference server sent `42["v",1]` and
+        // `42["n",2]`; the third came while the first was still being written.
+        let mut s = Session::new("w", config(), Transport::WebSocket, ms(0));
+        assert!(!s.writable(), "the open packet is queued");
+        transmits(&mut s);
+        assert!(s.writable());
+        s.send_volatile(text_frame("v1"), ms(1)).unwrap();
+        s.send(text_frame("n2"), ms(1)).unwrap();
+        assert!(!s.writable());
+        assert_eq!(s.take_transmit(), Some(Transmit::Frame(text_frame("4v1"))));
+        assert_eq!(
+            s.send_volatile(text_frame("v3"), ms(1)),
+            Err(SendError::NotWritable)
+        );
+        assert_eq!(transmits(&mut s), vec![Transmit::Frame(text_frame("4n2"))]);
+        // Every frame written: the next volatile message goes.
+        assert!(s.writable());
+        s.send_volatile(text_frame("v4"), ms(2)).unwrap();
+        assert_eq!(transmits(&mut s), vec![Transmit::Frame(text_frame("4v4"))]);
     }
 }
