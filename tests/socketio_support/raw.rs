@@ -166,3 +166,103 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// One WebSocket frame as it came off the wire.
+#[derive(Debug, Clone)]
+pub struct RawFrame {
+    pub fin: bool,
+    /// RSV1: with permessage-deflate, the message is compressed (RFC 7692 §6).
+    pub rsv1: bool,
+    pub opcode: u8,
+    pub payload: Vec<u8>,
+}
+
+/// A WebSocket client that reads frames as bytes, to see their header bits.
+pub struct RawWs {
+    pub stream: TcpStream,
+    /// The server's 101 head.
+    pub head: String,
+}
+
+impl RawWs {
+    /// Open `target` on `addr`, offering permessage-deflate when `deflate`.
+    pub fn connect(addr: SocketAddr, target: &str, deflate: bool) -> std::io::Result<RawWs> {
+        let mut stream = TcpStream::connect_timeout(&addr, REQUEST_LIMIT)?;
+        stream.set_read_timeout(Some(REQUEST_LIMIT))?;
+        stream.set_write_timeout(Some(REQUEST_LIMIT))?;
+        let offer = if deflate {
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        } else {
+            ""
+        };
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
+        );
+        stream.write_all(request.as_bytes())?;
+        // Read the head byte by byte, so no frame byte is taken with it.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte)?;
+            head.push(byte[0]);
+            if head.len() > 16 * 1024 {
+                return Err(std::io::Error::other("a head over 16 KiB"));
+            }
+        }
+        Ok(RawWs {
+            stream,
+            head: String::from_utf8_lossy(&head).into_owned(),
+        })
+    }
+
+    /// Send a text message in one masked frame.
+    pub fn send_text(&mut self, text: &str) -> std::io::Result<()> {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        let mut frame = vec![0x81];
+        let len = text.len();
+        match len {
+            0..=125 => frame.push(0x80 | len as u8),
+            126..=65535 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&key);
+        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        self.stream.write_all(&frame)
+    }
+
+    /// Read one frame (a server's frames are not masked), its payload at most `max` bytes.
+    pub fn read_frame(&mut self, max: usize) -> std::io::Result<RawFrame> {
+        let mut h = [0u8; 2];
+        self.stream.read_exact(&mut h)?;
+        let len = match h[1] & 0x7f {
+            126 => {
+                let mut b = [0u8; 2];
+                self.stream.read_exact(&mut b)?;
+                u16::from_be_bytes(b) as u64
+            }
+            127 => {
+                let mut b = [0u8; 8];
+                self.stream.read_exact(&mut b)?;
+                u64::from_be_bytes(b)
+            }
+            n => n as u64,
+        };
+        if len > max as u64 {
+            return Err(std::io::Error::other(format!("a frame of {len} bytes")));
+        }
+        let mut payload = vec![0u8; len as usize];
+        self.stream.read_exact(&mut payload)?;
+        Ok(RawFrame {
+            fin: h[0] & 0x80 != 0,
+            rsv1: h[0] & 0x40 != 0,
+            opcode: h[0] & 0x0f,
+            payload,
+        })
+    }
+}

@@ -32,7 +32,7 @@ mod conn;
 mod ws;
 
 use crate::wire::application::engineio::{
-    CloseReason, Config, Event, Message, SendError, Session, Transport,
+    CloseReason, Config, Event, Message, SendError, SendOptions, Session, Transport,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -52,6 +52,13 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// The most sessions open at once; a handshake beyond it is refused (403).
     pub max_sessions: usize,
+    /// Accept permessage-deflate (RFC 7692) on the WebSocket when the client offers it.
+    /// Off by default, as in the reference server (`perMessageDeflate: false`).
+    pub per_message_deflate: bool,
+    /// Compress a polling answer of 1 KiB or more with gzip or deflate when the client
+    /// accepts it (`Accept-Encoding`) and a message in it allows it. On by default, as
+    /// in the reference server (`httpCompression`).
+    pub http_compression: bool,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +68,8 @@ impl Default for EngineConfig {
             path: "/engine.io/".to_owned(),
             request_timeout: Duration::from_secs(10),
             max_sessions: 10_000,
+            per_message_deflate: false,
+            http_compression: true,
         }
     }
 }
@@ -338,6 +347,12 @@ impl EngineSender {
     pub fn send_volatile(&self, m: Message) -> Result<(), SendError> {
         let now = self.shared.now();
         self.slot.with(|s| s.send_volatile(m, now))
+    }
+
+    /// Queue a message, volatile or not, compressible or not.
+    pub fn send_with(&self, m: Message, opts: SendOptions) -> Result<(), SendError> {
+        let now = self.shared.now();
+        self.slot.with(|s| s.send_with(m, opts, now))
     }
 
     /// End the session from the server's side ("forced close").

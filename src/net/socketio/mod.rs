@@ -30,7 +30,9 @@
 pub mod client;
 
 use crate::net::engineio::{EngineConfig, EngineSender, EngineServer, EngineSocket};
-use crate::wire::application::engineio::{CloseReason, Event, Message, SendError, Transport};
+use crate::wire::application::engineio::{
+    CloseReason, Event, Message, SendError, SendOptions, Transport,
+};
 use crate::wire::application::socketio::{
     socket_id, Action, AppEvent, DisconnectReason, EngineMessage, Options, Server,
 };
@@ -238,7 +240,7 @@ fn carry_out(io: &mut Server, app: &mut impl App, sessions: &mut HashMap<String,
                 session,
                 messages,
                 volatile,
-                compress: _,
+                compress,
             } => {
                 let Some(sender) = sessions.get(&session) else {
                     continue;
@@ -246,7 +248,7 @@ fn carry_out(io: &mut Server, app: &mut impl App, sessions: &mut HashMap<String,
                 messages
                     .iter()
                     .for_each(|m| app.trace(&session, Direction::Out, m));
-                if hand_over(sender, &messages, volatile) == HandOver::Closed {
+                if hand_over(sender, &messages, volatile, compress) == HandOver::Closed {
                     sessions.remove(&session);
                 }
             }
@@ -276,19 +278,25 @@ enum HandOver {
 /// its attachments follow its first message. When the session's buffer is full, a
 /// volatile batch is dropped and anything else closes the session: losing a message
 /// silently would be worse, and so would a packet cut from its attachments, which would
-/// derail the client's decoder.
-fn hand_over(sender: &EngineSender, messages: &[EngineMessage], volatile: bool) -> HandOver {
+/// derail the client's decoder. `compress: false` (the application's `compress(false)`)
+/// sends every message of the batch uncompressed.
+fn hand_over(
+    sender: &EngineSender,
+    messages: &[EngineMessage],
+    volatile: bool,
+    compress: bool,
+) -> HandOver {
     for (i, m) in messages.iter().enumerate() {
         let m = match m {
             EngineMessage::Text(t) => Message::Text(t.clone()),
             EngineMessage::Binary(b) => Message::Binary(b.clone()),
         };
         let first_volatile = volatile && i == 0;
-        let sent = if first_volatile {
-            sender.send_volatile(m)
-        } else {
-            sender.send(m)
+        let opts = SendOptions {
+            volatile: first_volatile,
+            compress,
         };
+        let sent = sender.send_with(m, opts);
         match sent {
             Ok(()) => {}
             Err(SendError::NotWritable) => return HandOver::Dropped,

@@ -125,7 +125,11 @@ pub enum Event {
 /// What the driver writes on the session's WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
+    /// A frame, compressed if permessage-deflate is on and it is worth it (1 KiB or more).
     Frame(Message),
+    /// A frame never compressed: the application asked (Socket.IO's `compress(false)`;
+    /// RFC 7692 §6 lets a sender send any message uncompressed).
+    FrameUncompressed(Message),
     /// End the WebSocket (the session closed, or an upgrade failed).
     CloseWebSocket,
 }
@@ -162,6 +166,43 @@ pub enum UpgradeRefused {
     AlreadyUpgrading,
     #[error("the session is already on a WebSocket")]
     AlreadyUpgraded,
+}
+
+/// How to send one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Drop it unless the transport can take it now ([`Session::writable`]).
+    pub volatile: bool,
+    /// It may be compressed: permessage-deflate on the WebSocket, HTTP compression of
+    /// the polling answer that carries it (the reference server's `compress` option).
+    pub compress: bool,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions {
+            volatile: false,
+            compress: true,
+        }
+    }
+}
+
+/// A packet waiting for a transport, and whether it may be compressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Queued {
+    packet: Packet,
+    compress: bool,
+}
+
+impl Queued {
+    /// A packet of the session's own (open, ping, close): compressible, as the reference
+    /// server's `sendPacket` makes them.
+    fn control(packet: Packet) -> Queued {
+        Queued {
+            packet,
+            compress: true,
+        }
+    }
 }
 
 /// Why a message could not be queued.
@@ -217,8 +258,10 @@ pub struct Session {
     /// A POST's body is being read.
     post_in_flight: bool,
     /// Packets for the client, oldest first.
-    buffer: VecDeque<Packet>,
+    buffer: VecDeque<Queued>,
     poll_answer: Option<String>,
+    /// The last body built for a GET may be compressed (a packet in it allowed it).
+    answer_compress: bool,
     transmits: VecDeque<Transmit>,
     /// The driver took a frame and has not yet come back for the next one: the
     /// WebSocket is still writing it.
@@ -242,6 +285,7 @@ impl Session {
             post_in_flight: false,
             buffer: VecDeque::new(),
             poll_answer: None,
+            answer_compress: false,
             transmits: VecDeque::new(),
             ws_writing: false,
             events: VecDeque::new(),
@@ -249,7 +293,7 @@ impl Session {
             closed: None,
         };
         let open = s.open_info().to_json();
-        s.buffer.push_back(Packet::Open(open));
+        s.buffer.push_back(Queued::control(Packet::Open(open)));
         s.flush(now);
         s
     }
@@ -311,6 +355,12 @@ impl Session {
     /// The body for the waiting GET, once there is one.
     pub fn take_poll_answer(&mut self) -> Option<String> {
         self.poll_answer.take()
+    }
+
+    /// May the last body built for a GET be compressed (HTTP compression, when the client
+    /// accepts it and the body is large enough)? True when a packet in it allowed it.
+    pub fn answer_compress(&self) -> bool {
+        self.answer_compress
     }
 
     /// Is a GET waiting (and not yet answered)?
@@ -451,6 +501,7 @@ impl Session {
     }
 
     fn answer_get(&mut self, body: String) {
+        self.answer_compress = false;
         self.poll_answer = Some(body);
         self.get_waiting = false;
     }
@@ -485,29 +536,38 @@ impl Session {
 
     /// Queue a message for the client.
     pub fn send(&mut self, m: Message, now: Time) -> Result<(), SendError> {
-        if self.closed.is_some() || self.closing.is_some() {
-            return Err(SendError::Closed);
-        }
-        if self.buffer.len() >= self.config.max_buffered {
-            return Err(SendError::BufferFull {
-                max: self.config.max_buffered,
-            });
-        }
-        self.buffer.push_back(Packet::Message(m));
-        self.flush(now);
-        Ok(())
+        self.send_with(m, SendOptions::default(), now)
     }
 
     /// Queue a volatile message: only when the transport can take it now
     /// ([`Session::writable`]); otherwise it is dropped ([`SendError::NotWritable`]).
     pub fn send_volatile(&mut self, m: Message, now: Time) -> Result<(), SendError> {
+        let volatile = SendOptions {
+            volatile: true,
+            ..SendOptions::default()
+        };
+        self.send_with(m, volatile, now)
+    }
+
+    /// Queue a message for the client, volatile or not, compressible or not.
+    pub fn send_with(&mut self, m: Message, opts: SendOptions, now: Time) -> Result<(), SendError> {
         if self.closed.is_some() || self.closing.is_some() {
             return Err(SendError::Closed);
         }
-        if !self.writable() {
+        if opts.volatile && !self.writable() {
             return Err(SendError::NotWritable);
         }
-        self.send(m, now)
+        if self.buffer.len() + self.transmits.len() >= self.config.max_buffered {
+            return Err(SendError::BufferFull {
+                max: self.config.max_buffered,
+            });
+        }
+        self.buffer.push_back(Queued {
+            packet: Packet::Message(m),
+            compress: opts.compress,
+        });
+        self.flush(now);
+        Ok(())
     }
 
     /// Can the transport take a packet now? On long-polling: a GET is waiting and not
@@ -537,7 +597,7 @@ impl Session {
                 self.finish(CloseReason::ForcedClose);
             }
             Transport::Polling => {
-                self.buffer.push_back(Packet::Close);
+                self.buffer.push_back(Queued::control(Packet::Close));
                 self.closing = Some(now + self.config.close_timeout);
                 self.flush(now);
             }
@@ -551,15 +611,21 @@ impl Session {
         }
         match self.transport {
             Transport::WebSocket => {
-                for p in self.buffer.drain(..) {
-                    self.transmits.push_back(Transmit::Frame(p.to_frame()));
+                for q in self.buffer.drain(..) {
+                    let frame = q.packet.to_frame();
+                    self.transmits.push_back(match q.compress {
+                        true => Transmit::Frame(frame),
+                        false => Transmit::FrameUncompressed(frame),
+                    });
                 }
             }
             Transport::Polling if self.get_waiting && self.poll_answer.is_none() => {
-                let body = encode_payload(&self.buffer);
-                let closes = self.buffer.iter().any(|p| *p == Packet::Close);
+                let body = encode_payload(self.buffer.iter().map(|q| &q.packet));
+                let closes = self.buffer.iter().any(|q| q.packet == Packet::Close);
+                let compress = self.buffer.iter().any(|q| q.compress);
                 self.buffer.clear();
                 self.answer_get(body);
+                self.answer_compress = compress;
                 if closes {
                     self.finish(CloseReason::ForcedClose);
                 }
@@ -631,7 +697,8 @@ impl Session {
                     deadline: now + self.config.ping_timeout,
                     refreshed: false,
                 };
-                self.buffer.push_back(Packet::Ping(String::new()));
+                self.buffer
+                    .push_back(Queued::control(Packet::Ping(String::new())));
                 self.flush(now);
             }
             _ => {}
@@ -1086,5 +1153,49 @@ mod tests {
         assert!(s.writable());
         s.send_volatile(text_frame("v4"), ms(2)).unwrap();
         assert_eq!(transmits(&mut s), vec![Transmit::Frame(text_frame("4v4"))]);
+    }
+
+    #[test]
+    fn compress_false_reaches_the_transport() {
+        let plain = SendOptions {
+            compress: false,
+            ..SendOptions::default()
+        };
+        // WebSocket: a frame the driver must not compress.
+        let mut w = Session::new("w", config(), Transport::WebSocket, ms(0));
+        transmits(&mut w);
+        w.send_with(text_frame("a"), plain, ms(1)).unwrap();
+        w.send(text_frame("b"), ms(1)).unwrap();
+        assert_eq!(
+            transmits(&mut w),
+            vec![
+                Transmit::FrameUncompressed(text_frame("4a")),
+                Transmit::Frame(text_frame("4b"))
+            ]
+        );
+        // Polling: a body may be compressed when any packet in it allows it (the
+        // reference server's `packets.some(p => p.options.compress)`).
+        let mut s = opened();
+        s.send_with(text_frame("a"), plain, ms(1)).unwrap();
+        assert_eq!(s.get(ms(2)), GetAnswer::Body("4a".into()));
+        assert!(!s.answer_compress());
+        s.send_with(text_frame("a"), plain, ms(3)).unwrap();
+        s.send(text_frame("b"), ms(3)).unwrap();
+        assert_eq!(s.get(ms(4)), GetAnswer::Body("4a\u{1e}4b".into()));
+        assert!(s.answer_compress());
+    }
+
+    #[test]
+    fn the_buffer_bound_counts_frames_the_websocket_has_not_taken() {
+        // A client that stops reading: frames pile up for the driver, within the bound.
+        let mut w = Session::new("w", config(), Transport::WebSocket, ms(0));
+        transmits(&mut w);
+        for _ in 0..4 {
+            w.send(text_frame("x"), ms(1)).unwrap();
+        }
+        assert_eq!(
+            w.send(text_frame("x"), ms(1)),
+            Err(SendError::BufferFull { max: 4 })
+        );
     }
 }
