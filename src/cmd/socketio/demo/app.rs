@@ -221,10 +221,11 @@ impl App for DemoApp {
             AppEvent::Disconnected {
                 namespace, socket, ..
             } => {
-                // Volatile, so connection state recovery keeps no copy of it.
+                // To everyone but the socket that left: recovery will not replay this
+                // notice to it when it comes back.
                 let _ = io
                     .of(&namespace)
-                    .volatile()
+                    .except(&socket)
                     .emit("gone", vec![json!(socket).into()]);
             }
             _ => {}
