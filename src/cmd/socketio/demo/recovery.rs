@@ -21,6 +21,7 @@ pub const PING_TIMEOUT: Duration = Duration::from_millis(300);
 /// What the heartbeat step measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Heartbeat {
+    /// What the open packet announced.
     pub ping_interval_ms: u64,
     pub ping_timeout_ms: u64,
     /// From the open packet to the first ping, and from the pong to the second ping.
@@ -109,16 +110,17 @@ pub async fn heartbeat(port: u16, seen: &SeenLog) -> anyhow::Result<(Step, Heart
         since = Instant::now();
     }
     let closed_after_ms = closed_after_ms.unwrap_or_default();
-    let sid = wire
+    // The open packet: the session's id and the heartbeat it announced.
+    let open = wire
         .first()
         .and_then(|w| w.text.strip_prefix('0'))
         .and_then(|j| serde_json::from_str::<Value>(j).ok())
-        .and_then(|v| v["sid"].as_str().map(str::to_owned))
         .unwrap_or_default();
-    let reason = closed_reason(seen, &sid).await;
+    let sid = open["sid"].as_str().unwrap_or_default();
+    let reason = closed_reason(seen, sid).await;
     let facts = Heartbeat {
-        ping_interval_ms: ms(PING_INTERVAL),
-        ping_timeout_ms: ms(PING_TIMEOUT),
+        ping_interval_ms: open["pingInterval"].as_u64().unwrap_or_default(),
+        ping_timeout_ms: open["pingTimeout"].as_u64().unwrap_or_default(),
         pings_after_ms,
         closed_after_ms,
         reason,
