@@ -458,6 +458,16 @@ fn measured_agrees(lab: u32, q: &Value, report: &Value) -> bool {
         (4, "/report/trace/7/opcode") => assert_eq!(m, "continuation", "{q}"),
         // §7.4.1: 1000 is a normal closure; the demo ends normally.
         (4, "/report/close_code") => assert_eq!(n(), 1000, "{q}"),
+        // Engine.IO 4: the waiting GET is released with a noop during the upgrade.
+        (7, "/report/session/released_get/0") => assert_eq!(m, "6", "{q}"),
+        // An ACK repeats the event's ack id; the demo's `add` answers with the sum.
+        (7, "/report/session/ack_answer") => assert_eq!(m, "431[5]", "{q}"),
+        // socket.to(room) leaves out the sender; a socket's own room holds only it.
+        (7, "/report/cheatsheet/rows/8/received_by") => assert_eq!(n(), 0, "{q}"),
+        // The heartbeat's words, as the npm server gives them.
+        (7, "/report/heartbeat/reason") => assert_eq!(m, "ping timeout", "{q}"),
+        // Volatile: dropped when the transport cannot take it (no GET waiting).
+        (7, "/report/volatile/dropped") => assert_eq!(m, "true", "{q}"),
         _ => return false,
     }
     true

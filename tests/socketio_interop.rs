@@ -5,6 +5,8 @@
 //! the kernel chooses (its first JSON line says which); every wait is bounded.
 
 mod common;
+#[path = "socketio_support/raw.rs"]
+mod raw;
 
 use common::Background;
 use serde_json::{json, Value};
@@ -545,4 +547,317 @@ fn a_client_that_stops_answering_pings() {
         "ping timeout",
         "{log:#?}"
     );
+}
+
+/// The application of the volatile comparison, on the reference server: `go` from a
+/// socket is answered `volatile.emit("v", 1)`, `emit("n", 2)`, `volatile.emit("v", 3)`,
+/// then `done` goes to the observer (the socket whose CONNECT said `{"observer":true}`).
+const VOLATILE_SCRIPT: &str = r#"
+const { Server } = require(process.env.NETLAB_NODE_MODULES + "/socket.io");
+const io = new Server(0, { serveClient: false });
+let observer = null;
+io.on("connection", (s) => {
+  if (s.handshake.auth.observer) observer = s;
+  s.on("go", () => {
+    s.volatile.emit("v", 1);
+    s.emit("n", 2);
+    s.volatile.emit("v", 3);
+    if (observer) observer.emit("done");
+  });
+});
+io.httpServer.on("listening", () => console.log(JSON.stringify({ port: io.httpServer.address().port })));
+setTimeout(() => process.exit(0), 15000);
+"#;
+
+/// The same application on netlab's server.
+struct VolatileApp {
+    observer: Option<String>,
+}
+
+impl netlab::net::socketio::App for VolatileApp {
+    fn event(
+        &mut self,
+        io: &mut netlab::wire::application::socketio::Server,
+        event: netlab::wire::application::socketio::AppEvent,
+    ) {
+        use netlab::wire::application::socketio::AppEvent;
+        match event {
+            AppEvent::Connected { socket, auth, .. }
+                if auth.as_ref().and_then(|a| a.get("observer")) == Some(&json!(true)) =>
+            {
+                self.observer = Some(socket);
+            }
+            AppEvent::Event { socket, name, .. } if name == "go" => {
+                let one = |n: i32| vec![json!(n).into()];
+                io.socket("/", &socket)
+                    .volatile()
+                    .emit("v", one(1))
+                    .unwrap();
+                io.socket("/", &socket).emit("n", one(2)).unwrap();
+                io.socket("/", &socket)
+                    .volatile()
+                    .emit("v", one(3))
+                    .unwrap();
+                if let Some(o) = &self.observer {
+                    io.socket("/", o).emit("done", vec![]).unwrap();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Play the volatile steps against a server at `addr` with raw polling clients; what the
+/// client that asked (`go`) received on its next poll. Every step waits on the server:
+/// the observer's `done` arrives only after the server has handled `go`.
+fn volatile_steps(addr: std::net::SocketAddr) -> String {
+    use raw::Polling;
+    let client = Polling::open(addr, "/socket.io/");
+    assert!(client.connect("").starts_with("40{"));
+    let observer = Polling::open(addr, "/socket.io/");
+    assert!(observer.connect(r#"{"observer":true}"#).starts_with("40{"));
+    // The client is between polls (no GET waits) when the server emits.
+    assert_eq!(client.post(r#"42["go"]"#).text(), "ok");
+    assert_eq!(observer.get().text(), r#"42["done"]"#);
+    client.get().text()
+}
+
+/// A reference server started with `node -e SCRIPT` (which prints `{"port":N}` first)
+/// and its address; killed when dropped.
+struct ScriptServer {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl ScriptServer {
+    fn start(peers: &Path, script: &str) -> ScriptServer {
+        let mut child = std::process::Command::new("timeout")
+            .args(["30", "node", "-e", script])
+            .env("NETLAB_NODE_MODULES", peers)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let mut first = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut first,
+        )
+        .unwrap();
+        let port = serde_json::from_str::<Value>(&first).expect("the port")["port"]
+            .as_u64()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        ScriptServer { child, addr }
+    }
+}
+
+impl Drop for ScriptServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// netlab's Socket.IO server with `app`, in this process on its own runtime.
+struct InProcess {
+    rt: tokio::runtime::Runtime,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+    addr: std::net::SocketAddr,
+}
+
+impl InProcess {
+    fn start(
+        app: impl netlab::net::socketio::App,
+        config: netlab::net::engineio::EngineConfig,
+    ) -> InProcess {
+        use netlab::net::socketio;
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let engine = rt
+            .block_on(socketio::bind("127.0.0.1:0".parse().unwrap(), config))
+            .unwrap();
+        let addr = engine.local_addr();
+        let io = socketio::machine(Default::default());
+        let task = rt.spawn(socketio::serve(engine, io, app, async {
+            let _ = stopped.await;
+        }));
+        InProcess {
+            rt,
+            stop,
+            task,
+            addr,
+        }
+    }
+
+    /// Shut the server down and wait (bounded) for it to end.
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let task = self.task;
+        let _ = self
+            .rt
+            .block_on(async { tokio::time::timeout(LIMIT, task).await });
+    }
+}
+
+#[test]
+fn a_volatile_event_is_dropped_when_no_poll_waits_as_the_reference_server_does() {
+    let Some(peers) = common::node_peers(&["socket.io"]) else {
+        return;
+    };
+    let node = ScriptServer::start(&peers, VOLATILE_SCRIPT);
+    let real = volatile_steps(node.addr);
+    drop(node);
+    let app = VolatileApp { observer: None };
+    let server = InProcess::start(app, netlab::net::socketio::engine_config());
+    let ours = volatile_steps(server.addr);
+    server.stop();
+    // The reference server dropped both volatile events and kept the other.
+    assert_eq!(real, r#"42["n",2]"#);
+    assert_eq!(ours, real);
+}
+
+/// The application of the compression comparison, on the reference server with
+/// permessage-deflate accepted: `big` is answered with a 2,000-character string, `plain`
+/// with the same under `compress(false)`.
+const COMPRESS_SCRIPT: &str = r#"
+const { Server } = require(process.env.NETLAB_NODE_MODULES + "/socket.io");
+const io = new Server(0, { serveClient: false, perMessageDeflate: { threshold: 1024 } });
+const big = "x".repeat(2000);
+io.on("connection", (s) => {
+  s.on("big", () => s.emit("big", big));
+  s.on("plain", () => s.compress(false).emit("plain", big));
+});
+io.httpServer.on("listening", () => console.log(JSON.stringify({ port: io.httpServer.address().port })));
+setTimeout(() => process.exit(0), 15000);
+"#;
+
+/// The same application on netlab's server.
+struct CompressApp;
+
+impl netlab::net::socketio::App for CompressApp {
+    fn event(
+        &mut self,
+        io: &mut netlab::wire::application::socketio::Server,
+        event: netlab::wire::application::socketio::AppEvent,
+    ) {
+        use netlab::wire::application::socketio::AppEvent;
+        if let AppEvent::Event { socket, name, .. } = event {
+            let big = vec![json!("x".repeat(2000)).into()];
+            let s = io.socket("/", &socket);
+            let _ = match name.as_str() {
+                "big" => s.emit("big", big),
+                "plain" => s.compress(false).emit("plain", big),
+                _ => Ok(()),
+            };
+        }
+    }
+}
+
+/// What one event's answer looked like on each transport.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    /// Long-polling, with `Accept-Encoding: gzip, deflate`: the `Content-Encoding`.
+    polling_encoding: Option<String>,
+    /// The answer, decoded.
+    polling_body: String,
+    /// WebSocket with permessage-deflate: RSV1 of the frame.
+    rsv1: bool,
+}
+
+/// Ask for `event` on both transports of a server at `addr`.
+fn compress_steps(addr: std::net::SocketAddr, event: &str) -> Seen {
+    use raw::{Polling, RawWs};
+    let client = Polling::open(addr, "/socket.io/");
+    assert!(client.connect("").starts_with("40{"));
+    assert_eq!(client.post(&format!(r#"42["{event}"]"#)).text(), "ok");
+    let target = client.target();
+    let r = raw::request(
+        addr,
+        "GET",
+        &target,
+        &["Accept-Encoding: gzip, deflate"],
+        b"",
+    )
+    .expect("a poll");
+    let polling_encoding = r.header("content-encoding");
+    let body = match polling_encoding.as_deref() {
+        Some("gzip") => {
+            assert_eq!(&r.body[..3], &[0x1f, 0x8b, 8], "a gzip member");
+            miniz_oxide::inflate::decompress_to_vec(&r.body[10..r.body.len() - 8]).unwrap()
+        }
+        Some(other) => panic!("Content-Encoding: {other}"),
+        None => r.body.clone(),
+    };
+    let mut ws = RawWs::connect(addr, "/socket.io/?EIO=4&transport=websocket", true).unwrap();
+    assert!(ws.head.starts_with("HTTP/1.1 101"), "{}", ws.head);
+    assert!(
+        ws.head.to_ascii_lowercase().contains("permessage-deflate"),
+        "{}",
+        ws.head
+    );
+    // The open packet, then the CONNECT answer (compressed or not: not looked at).
+    ws.read_frame(1 << 16).unwrap();
+    ws.send_text("40").unwrap();
+    ws.read_frame(1 << 16).unwrap();
+    ws.send_text(&format!(r#"42["{event}"]"#)).unwrap();
+    let frame = ws.read_frame(1 << 16).unwrap();
+    assert!(frame.fin && frame.opcode == 1, "{frame:?}");
+    if !frame.rsv1 {
+        assert_eq!(frame.payload, body, "the same text on both transports");
+    } else {
+        assert!(frame.payload.len() < 200, "{} bytes", frame.payload.len());
+    }
+    Seen {
+        polling_encoding,
+        polling_body: String::from_utf8(body)
+            .unwrap()
+            .replace(&"x".repeat(2000), "x×2000"),
+        rsv1: frame.rsv1,
+    }
+}
+
+#[test]
+fn compress_false_sends_a_large_message_uncompressed() {
+    let Some(peers) = common::node_peers(&["socket.io"]) else {
+        return;
+    };
+    let node = ScriptServer::start(&peers, COMPRESS_SCRIPT);
+    let real = [
+        compress_steps(node.addr, "big"),
+        compress_steps(node.addr, "plain"),
+    ];
+    drop(node);
+    let config = netlab::net::engineio::EngineConfig {
+        per_message_deflate: true,
+        ..netlab::net::socketio::engine_config()
+    };
+    let server = InProcess::start(CompressApp, config);
+    let ours = [
+        compress_steps(server.addr, "big"),
+        compress_steps(server.addr, "plain"),
+    ];
+    server.stop();
+    let x = "x×2000";
+    let want = [
+        Seen {
+            polling_encoding: Some("gzip".into()),
+            polling_body: format!(r#"42["big","{x}"]"#),
+            rsv1: true,
+        },
+        Seen {
+            polling_encoding: None,
+            polling_body: format!(r#"42["plain","{x}"]"#),
+            rsv1: false,
+        },
+    ];
+    assert_eq!(ours, want);
+    // On long-polling the reference server does the same. On the WebSocket, engine.io
+    // 6.6 does not pass `compress` down to ws, which (with context takeover) compresses
+    // every message, `compress(false)` and the open packet included: RFC 7692 §6 lets
+    // netlab send the message uncompressed, as the option asks.
+    for (real, want) in real.iter().zip(&want) {
+        let polling = |s: &Seen| (s.polling_encoding.clone(), s.polling_body.clone());
+        assert_eq!(polling(real), polling(want));
+    }
 }

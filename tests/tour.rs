@@ -36,7 +36,7 @@ fn quick_tour_succeeds_and_prints_every_chapter() {
     let r = tour(&["--quick"]);
     assert_eq!(r.code(), 0, "stderr:\n{}\nstdout:\n{}", r.stderr, r.stdout);
     for c in Chapter::ALL {
-        let heading = format!("Chapter {} of 5: {}", c.number(), c.title());
+        let heading = format!("Chapter {} of 6: {}", c.number(), c.title());
         assert!(
             r.stdout.contains(&heading),
             "missing `{heading}`:\n{}",
@@ -44,8 +44,8 @@ fn quick_tour_succeeds_and_prints_every_chapter() {
         );
     }
     // Each chapter ends with its takeaway, and the tour with where to go next.
-    assert_eq!(r.stdout.matches("\n⇒ ").count(), 5, "{}", r.stdout);
-    assert!(r.stdout.contains("5 of 5 chapters ran"), "{}", r.stdout);
+    assert_eq!(r.stdout.matches("\n⇒ ").count(), 6, "{}", r.stdout);
+    assert!(r.stdout.contains("6 of 6 chapters ran"), "{}", r.stdout);
     assert!(r.stdout.contains("netlab explain --list"), "{}", r.stdout);
     assert!(!r.stdout.contains("failed: see above"), "{}", r.stdout);
 }
@@ -56,13 +56,42 @@ fn json_holds_every_chapters_report_and_the_numbers_agree() {
     assert_eq!(r.code(), 0, "{}", r.stderr);
     let doc = r.json();
     let chapters = doc["chapters"].as_array().unwrap();
-    assert_eq!(chapters.len(), 5);
+    assert_eq!(chapters.len(), 6);
     for c in chapters {
         assert_eq!(c["ok"], true, "{c}");
         assert!(c["error"].is_null(), "{c}");
         assert!(c["report"].is_object(), "{c}");
     }
     assert_eq!(doc["failed"].as_array().unwrap().len(), 0);
+
+    // 6. Socket.IO: the takeaway quotes the cheatsheet's rows and the upgrade's noop.
+    let sio = chapter(&doc, "socket_io");
+    let rows = sio["report"]["demo"]["cheatsheet"]["rows"]
+        .as_array()
+        .unwrap();
+    let reached = |code: &str| {
+        rows.iter()
+            .find(|r| r["code"].as_str().unwrap().starts_with(code))
+            .map(|r| r["received_by"].as_array().unwrap().len())
+            .unwrap()
+    };
+    let t = sio["takeaway"].as_str().unwrap();
+    assert!(
+        t.contains(&format!(
+            "io.emit reached {}, socket.broadcast.emit {}",
+            reached("io.emit"),
+            reached("socket.broadcast.emit")
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "socket.to(socket.id) {}:",
+            reached("socket.to(socket.id)")
+        )),
+        "{t}"
+    );
+    assert_eq!(sio["report"]["demo"]["session"]["released_get"][0], "6");
 
     // 1. The byte stream: every byte arrived; never more reads than bytes, and the small
     // writes, read after the last one, came in no more reads than there were writes.
@@ -303,7 +332,7 @@ fn pace_with_stdin_not_a_terminal_goes_straight_on() {
     let text = reader.join().unwrap();
     assert!(status.success(), "{text}");
     assert!(text.contains("stdin is not a terminal"), "{text}");
-    assert!(text.contains("Chapter 4 of 5"), "{text}");
+    assert!(text.contains("Chapter 4 of 6"), "{text}");
 }
 
 #[test]
@@ -313,8 +342,8 @@ fn pace_on_a_terminal_at_end_of_input_goes_on() {
     }
     let text = on_a_terminal("tour --pace --chapter 3 --chapter 4", true);
     // It asked, got end of input, and went on.
-    assert!(text.contains("Enter: chapter 4 of 5"), "{text}");
-    assert!(text.contains("Chapter 4 of 5"), "{text}");
+    assert!(text.contains("Enter: chapter 4 of 6"), "{text}");
+    assert!(text.contains("Chapter 4 of 6"), "{text}");
     assert!(text.contains("chapters ran"), "{text}");
 }
 
@@ -324,7 +353,7 @@ fn no_color_gives_no_escape_codes_even_on_a_terminal() {
         return;
     }
     let plain = on_a_terminal("tour --chapter 3", true);
-    assert!(plain.contains("Chapter 3 of 5"), "{plain}");
+    assert!(plain.contains("Chapter 3 of 6"), "{plain}");
     assert!(
         !plain.contains('\x1b'),
         "escape codes with NO_COLOR:\n{plain:?}"
@@ -345,7 +374,7 @@ fn list_and_bad_input() {
         assert!(r.stdout.contains(c.title()), "{}", r.stdout);
     }
     for bad in [
-        &["--chapter", "6"][..],
+        &["--chapter", "7"][..],
         &["--chapter", "x"],
         &["--quick", "--pace"],
         &["--list", "--quick"],

@@ -14,7 +14,27 @@ pub struct SocketioArgs {
 pub enum SocketioCommand {
     Server(ServerArgs),
     Client(ClientArgs),
+    Demo(DemoArgs),
 }
+
+/// Watch Socket.IO work, step by step, on this machine's loopback: netlab servers and
+/// clients in one process, every packet shown.
+///
+/// A client written out by hand opens a session over HTTP long-polling (raw GET and POST
+/// requests), joins a namespace, emits, asks for an acknowledgement, upgrades to
+/// WebSocket (`2probe`, `3probe`, `5`) and joins a second namespace on the same
+/// connection. Then six clients in different rooms and namespaces receive the emit
+/// cheatsheet line by line, and a table shows who got each line. Last: a volatile event
+/// dropped, a client that stops answering heartbeats, and a missed event recovered with
+/// connection state recovery.
+///
+/// Examples:
+///
+///   netlab socketio demo
+///   netlab socketio demo --json      (everything measured, for scripts)
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct DemoArgs {}
 
 /// What the server does with the events it receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]

@@ -11,7 +11,8 @@ use crate::net::host::{sockets_on_port, TcpState};
 
 /// The TCP port a step's other-terminal commands use: the `--port N` of `netlab tcp
 /// listen`, the port of `netlab tcp connect HOST:N`, or the port of a WebSocket URL
-/// (`netlab ws client ws://HOST:N/`; WebSocket runs over TCP). `None` when they use no
+/// (`netlab ws client ws://HOST:N/`; WebSocket runs over TCP), or of a Socket.IO server or
+/// client (`--port N`, `http://HOST:N`). `None` when they use no
 /// TCP port netlab could look for.
 pub fn tcp_port(commands: &[String]) -> Option<u16> {
     for c in commands {
@@ -27,7 +28,20 @@ pub fn tcp_port(commands: &[String]) -> Option<u16> {
             }
             continue;
         }
-        if words.get(1) != Some(&"tcp") {
+        if words.get(1) == Some(&"socketio") {
+            // `socketio server --port N`, or `socketio client http://HOST:N`.
+            let url = words.iter().find_map(|w| {
+                w.strip_prefix("http://")
+                    .or_else(|| w.strip_prefix("ws://"))
+            });
+            let port = url
+                .and_then(|u| u.split('/').next())
+                .and_then(|a| a.rsplit_once(':'))
+                .and_then(|(_, p)| p.parse().ok());
+            if port.is_some() {
+                return port;
+            }
+        } else if words.get(1) != Some(&"tcp") {
             continue;
         }
         if let Some(i) = words.iter().position(|w| *w == "--port") {
@@ -99,6 +113,17 @@ mod tests {
             ])),
             Some(9000)
         );
+        assert_eq!(
+            tcp_port(&v(&["netlab socketio server --port 3000 --trace"])),
+            Some(3000)
+        );
+        assert_eq!(
+            tcp_port(&v(&[
+                "netlab socketio client http://127.0.0.1:3001 --trace"
+            ])),
+            Some(3001)
+        );
+        assert_eq!(tcp_port(&v(&["netlab socketio demo"])), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod apps;
 pub mod client;
+pub mod demo;
 pub mod server;
 pub mod web;
 
@@ -29,6 +30,12 @@ pub fn run(args: SocketioArgs, out: &mut Output) -> anyhow::Result<()> {
             let plan = server::Plan::try_from(a)?;
             let rt = runtime(Runtime::MultiThread)?;
             let r = rt.block_on(server::run(plan, out));
+            rt.shutdown_background();
+            r
+        }
+        SocketioCommand::Demo(_) => {
+            let rt = runtime(Runtime::MultiThread)?;
+            let r = rt.block_on(demo::run(out));
             rt.shutdown_background();
             r
         }

@@ -1,9 +1,10 @@
-//! The tour's five chapters: each runs a lab's demo through its `cmd::*` function and
+//! The tour's six chapters: each runs a lab's demo through its `cmd::*` function and
 //! reads one line of meaning out of the report it returns.
 
 use super::packet::{self, PacketReport};
 use super::Chapter;
 use crate::cmd::compare::{self, CompareReport};
+use crate::cmd::socketio::demo::DemoReport as SioReport;
 use crate::cmd::tcp::{self, DemoReport as TcpReport};
 use crate::cmd::udp::demo::{self as udp_demo, DemoReport as UdpReport, StreamComparison};
 use crate::cmd::udp::tcp_loss::{NotShown, Outcome};
@@ -30,6 +31,7 @@ pub enum ChapterData {
     Layers(Box<PacketReport>),
     WebSocket(Box<WsChapter>),
     Compare(CompareReport),
+    SocketIo(Box<SioChapter>),
 }
 
 impl Render for ChapterData {
@@ -40,6 +42,7 @@ impl Render for ChapterData {
             ChapterData::Layers(r) => r.render_human(style),
             ChapterData::WebSocket(r) => r.render_human(style),
             ChapterData::Compare(r) => r.render_human(style),
+            ChapterData::SocketIo(r) => r.render_human(style),
         }
     }
 }
@@ -72,6 +75,68 @@ pub fn run(c: Chapter, quick: bool) -> anyhow::Result<(ChapterData, String)> {
             let t = compare_takeaway(&r)?;
             Ok((ChapterData::Compare(r), t))
         }
+        Chapter::SocketIo => {
+            let r = sio_chapter()?;
+            let t = r.takeaway();
+            Ok((ChapterData::SocketIo(Box::new(r)), t))
+        }
+    }
+}
+
+/// Chapter 6: `netlab socketio demo`, shown in part (the upgrade and the cheatsheet); the
+/// JSON keeps the whole report.
+#[derive(Debug, Serialize)]
+pub struct SioChapter {
+    pub demo: SioReport,
+}
+
+fn sio_chapter() -> anyhow::Result<SioChapter> {
+    let rt = runtime(Runtime::MultiThread)?;
+    let demo = rt.block_on(crate::cmd::socketio::demo::demo());
+    rt.shutdown_background();
+    let demo = demo.context("the Socket.IO demo (`netlab socketio demo`)")?;
+    Ok(SioChapter { demo })
+}
+
+impl SioChapter {
+    /// The upgrade's step, if the demo had one.
+    fn upgrade(&self) -> Option<&crate::cmd::socketio::demo::Step> {
+        self.demo.steps.iter().find(|s| s.title.contains("upgrade"))
+    }
+
+    /// One line from the run: how the session started, and what the cheatsheet showed.
+    pub fn takeaway(&self) -> String {
+        let rows = &self.demo.cheatsheet.rows;
+        let clients = self.demo.cheatsheet.members.len();
+        let reached = |code: &str| {
+            rows.iter()
+                .find(|r| r.code.starts_with(code))
+                .map_or(0, |r| r.received_by.len())
+        };
+        format!(
+            "The session opened over HTTP long-polling and moved to WebSocket once its probe \
+             came back (the waiting GET got `{}`). Of {clients} clients, io.emit reached {}, \
+             socket.broadcast.emit {}, io.to(\"room1\") {} and socket.to(socket.id) {}: \
+             rooms and namespaces are the server's choice of receivers, one copy per \
+             connection.",
+            self.demo.session.released_get.join(" "),
+            reached("io.emit"),
+            reached("socket.broadcast.emit"),
+            reached("io.to(\"room1\")"),
+            reached("socket.to(socket.id)")
+        )
+    }
+}
+
+impl Render for SioChapter {
+    fn render_human(&self, style: &Style) -> String {
+        use crate::cmd::socketio::demo::render::{render_cheatsheet, render_step};
+        let mut s = String::new();
+        if let Some(step) = self.upgrade() {
+            s.push_str(&render_step(1, step, style));
+        }
+        s.push_str(&render_cheatsheet(2, &self.demo.cheatsheet, style));
+        s
     }
 }
 

@@ -6,7 +6,7 @@
 //! one line that ties the numbers just measured back to the idea. Nothing is scripted:
 //! every number in a takeaway is read from the chapter's report.
 //!
-//! - [`chapters`]: the five chapter runners and their takeaways.
+//! - [`chapters`]: the six chapter runners and their takeaways.
 //! - [`packet`]: chapter 3's packet, captured live when netlab may, or read from a
 //!   capture shipped inside the binary.
 //!
@@ -24,7 +24,7 @@ use serde::Serialize;
 use std::io::{BufRead, IsTerminal};
 use std::time::Instant;
 
-/// The five chapters, in the order of the course.
+/// The six chapters, in the order of the course.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Chapter {
@@ -33,18 +33,20 @@ pub enum Chapter {
     Layers,
     WebSocket,
     Compare,
+    SocketIo,
 }
 
 impl Chapter {
-    pub const ALL: [Chapter; 5] = [
+    pub const ALL: [Chapter; 6] = [
         Chapter::Tcp,
         Chapter::Udp,
         Chapter::Layers,
         Chapter::WebSocket,
         Chapter::Compare,
+        Chapter::SocketIo,
     ];
 
-    /// 1 to 5.
+    /// 1 to 6.
     pub fn number(self) -> u8 {
         match self {
             Chapter::Tcp => 1,
@@ -52,6 +54,7 @@ impl Chapter {
             Chapter::Layers => 3,
             Chapter::WebSocket => 4,
             Chapter::Compare => 5,
+            Chapter::SocketIo => 6,
         }
     }
 
@@ -66,6 +69,7 @@ impl Chapter {
             Chapter::Layers => "One packet, layer by layer: OSI and TCP/IP",
             Chapter::WebSocket => "WebSocket: the handshake and the frames",
             Chapter::Compare => "HTTP polling versus WebSocket push, measured",
+            Chapter::SocketIo => "Socket.IO: events, rooms and the emit cheatsheet",
         }
     }
 
@@ -110,6 +114,14 @@ impl Chapter {
                  empty, and at the bytes each event cost beyond its payload (counted at the \
                  sockets; where netlab may capture, the packets on the wire are counted too)."
             }
+            Chapter::SocketIo => {
+                "Socket.IO sends named events over Engine.IO, which starts as HTTP long-polling \
+                 and moves to a WebSocket. First the upgrade as it happens: the probe `2probe`, \
+                 its answer `3probe`, the noop `6` that releases the waiting GET, and `5`. Then \
+                 six clients, in different rooms and one in another namespace, receive the \
+                 course's emit cheatsheet line by line: read who got each line, and look for \
+                 the line that reaches nobody."
+            }
         }
     }
 
@@ -128,6 +140,7 @@ impl Chapter {
             ],
             Chapter::WebSocket => &["handshake", "WebSocket", "masking", "frame"],
             Chapter::Compare => &["polling", "long polling", "WebSocket", "HTTP/1.x"],
+            Chapter::SocketIo => &["Socket.IO", "Engine.IO", "event", "room", "namespace"],
         }
     }
 
@@ -139,6 +152,7 @@ impl Chapter {
             Chapter::Layers => "netlab capture --example tcp-handshake --osi",
             Chapter::WebSocket => "netlab ws demo",
             Chapter::Compare => "netlab compare --explain",
+            Chapter::SocketIo => "netlab socketio demo",
         }
     }
 }
@@ -155,7 +169,7 @@ pub struct Plan {
 
 impl From<&TourArgs> for Plan {
     fn from(a: &TourArgs) -> Plan {
-        // clap keeps --chapter within 1..=5; duplicates run once, in course order.
+        // clap keeps --chapter within 1..=6; duplicates run once, in course order.
         let chapters = Chapter::ALL
             .into_iter()
             .filter(|c| a.chapter.is_empty() || a.chapter.contains(&c.number()))
@@ -204,7 +218,7 @@ pub struct NextStep {
 }
 
 /// The lab guides, in order (tests/tour.rs checks this list against `labs/`).
-pub const LABS: [NextStep; 6] = [
+pub const LABS: [NextStep; 7] = [
     NextStep {
         path: "labs/01-tcp-streams.md",
         topic: "TCP streams: connections, byte streams, framing, socket options",
@@ -228,6 +242,10 @@ pub const LABS: [NextStep; 6] = [
     NextStep {
         path: "labs/06-http-vs-websocket.md",
         topic: "HTTP versus WebSocket, measured",
+    },
+    NextStep {
+        path: "labs/07-socketio-events.md",
+        topic: "Socket.IO events by hand: emit, ack, rooms, the cheatsheet",
     },
 ];
 
@@ -439,8 +457,9 @@ impl Pacer {
             return Ok(());
         }
         out.prompt(&format!(
-            "── Enter: chapter {} of 5, {} (Ctrl-D: no more pauses) ",
+            "── Enter: chapter {} of {}, {} (Ctrl-D: no more pauses) ",
             next.number(),
+            Chapter::ALL.len(),
             next.title()
         ))?;
         let mut line = String::new();
@@ -496,7 +515,12 @@ impl Render for ChapterReport {
             "\n{}\n\n",
             style.paint(
                 Paint::Bold,
-                format!("{rule} Chapter {} of 5: {} {rule}", self.number, self.title)
+                format!(
+                    "{rule} Chapter {} of {}: {} {rule}",
+                    self.number,
+                    Chapter::ALL.len(),
+                    self.title
+                )
             )
         );
         s.push_str(&wrap(self.look_for, width));
@@ -689,7 +713,7 @@ mod tests {
         let f = describe_fatal(&e).unwrap();
         assert_eq!(f.exit_code, 1);
         assert!(
-            f.message.contains("1 of 5 chapters failed (chapter 2)"),
+            f.message.contains("1 of 6 chapters failed (chapter 2)"),
             "{}",
             f.message
         );
@@ -706,13 +730,13 @@ mod tests {
         pacer.pause(&mut out, Chapter::Layers, &mut input).unwrap();
         assert!(!pacer.enabled, "at EOF the tour stops pausing");
         let prompts = e.text();
-        assert!(prompts.contains("chapter 2 of 5"), "{prompts}");
-        assert!(prompts.contains("chapter 3 of 5"), "{prompts}");
+        assert!(prompts.contains("chapter 2 of 6"), "{prompts}");
+        assert!(prompts.contains("chapter 3 of 6"), "{prompts}");
         // Once off, no more prompts and no reads.
         pacer
             .pause(&mut out, Chapter::WebSocket, &mut input)
             .unwrap();
-        assert!(!e.text().contains("chapter 4 of 5"));
+        assert!(!e.text().contains("chapter 4 of 6"));
         // Not a terminal: never waits.
         assert!(!Pacer::new(true, false).enabled);
     }

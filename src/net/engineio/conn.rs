@@ -4,6 +4,7 @@
 
 use super::{Page, Shared, Slot};
 use crate::net::http::{ByteCount, HttpConn, HttpError};
+use crate::wire::application::engineio::compression::{self, Coding};
 use crate::wire::application::engineio::{
     check, GetAnswer, PostAnswer, Query, Refusal, RefusalCode, Route, Transport,
 };
@@ -82,7 +83,7 @@ async fn serve_request(
     match route {
         Err(refusal) => refuse(conn, refusal).await,
         Ok(Route::Open { .. }) => match shared.open(Transport::Polling) {
-            Some(slot) => poll(conn, &slot, shared).await,
+            Some(slot) => poll(conn, head, &slot, shared).await,
             None => {
                 let full = Refusal {
                     code: RefusalCode::Forbidden,
@@ -101,7 +102,7 @@ async fn serve_request(
                 return refuse(conn, gone).await;
             };
             match head.method.as_str() {
-                "GET" => poll(conn, &slot, shared).await,
+                "GET" => poll(conn, head, &slot, shared).await,
                 "POST" => post(conn, head, &slot, shared).await,
                 _ => {
                     respond(conn, 500, "text/plain", b"").await?;
@@ -113,33 +114,52 @@ async fn serve_request(
 }
 
 /// A polling GET: answered at once, or when the session has something to send. The
-/// connection is watched meanwhile: a client that leaves ends the session.
+/// connection is watched meanwhile: a client that leaves ends the session. The answer is
+/// compressed as the reference server's `httpCompression` does (see
+/// `engineio::compression`).
 async fn poll(
     conn: &mut HttpConn,
+    head: &RequestHead,
     slot: &Arc<Slot>,
     shared: &Arc<Shared>,
 ) -> Result<Next, HttpError> {
     let now = shared.now();
-    let body = match slot.with(|s| s.get(now)) {
-        GetAnswer::Body(b) => b,
-        GetAnswer::Refused => {
+    let (body, compress) = match slot.with(|s| (s.get(now), s.answer_compress())) {
+        (GetAnswer::Body(b), compress) => (b, compress),
+        (GetAnswer::Refused, _) => {
             respond(conn, 400, "text/html", b"").await?;
             return Ok(Next::KeepAlive);
         }
-        GetAnswer::Wait => match wait_for_answer(conn, slot).await {
-            Some(body) => body,
+        (GetAnswer::Wait, _) => match wait_for_answer(conn, slot).await {
+            Some(answer) => answer,
             None => return Ok(Next::Close),
         },
     };
-    respond(conn, 200, "text/plain; charset=UTF-8", body.as_bytes()).await?;
+    let coding = head
+        .headers
+        .get("accept-encoding")
+        .and_then(compression::choose)
+        .filter(|_| compress && shared.config.http_compression)
+        .filter(|_| compression::worth_it(body.len()));
+    match coding {
+        Some(coding) => {
+            let encoded = compression::encode(coding, body.as_bytes());
+            respond_with(conn, 200, TEXT, Some(coding), &encoded).await?
+        }
+        None => respond(conn, 200, TEXT, body.as_bytes()).await?,
+    }
     Ok(Next::KeepAlive)
 }
 
+/// The content type of a polling answer.
+const TEXT: &str = "text/plain; charset=UTF-8";
+
 /// Wait for the answer to a waiting GET while watching its connection: a client that
-/// leaves ends the session ("transport error"). `None` when there will be no answer.
-async fn wait_for_answer(conn: &mut HttpConn, slot: &Arc<Slot>) -> Option<String> {
+/// leaves ends the session ("transport error"). `None` when there will be no answer;
+/// with the body, whether it may be compressed.
+async fn wait_for_answer(conn: &mut HttpConn, slot: &Arc<Slot>) -> Option<(String, bool)> {
     let answer = slot.wait_for(|s| match s.take_poll_answer() {
-        Some(body) => Some(Some(body)),
+        Some(body) => Some(Some((body, s.answer_compress()))),
         None if !s.get_waiting() => Some(None),
         None => None,
     });
@@ -236,6 +256,17 @@ async fn respond(
     content_type: &str,
     body: &[u8],
 ) -> Result<(), HttpError> {
+    respond_with(conn, status, content_type, None, body).await
+}
+
+/// Write a whole response with `Content-Length`, its body in `coding` if given.
+async fn respond_with(
+    conn: &mut HttpConn,
+    status: u16,
+    content_type: &str,
+    coding: Option<Coding>,
+    body: &[u8],
+) -> Result<(), HttpError> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -246,8 +277,12 @@ async fn respond(
         413 => "Payload Too Large",
         _ => "Internal Server Error",
     };
+    let encoding = match coding {
+        Some(c) => format!("Content-Encoding: {}\r\n", c.as_str()),
+        None => String::new(),
+    };
     let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\ncache-control: no-store\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n{encoding}Content-Length: {}\r\ncache-control: no-store\r\n\r\n",
         body.len()
     )
     .into_bytes();

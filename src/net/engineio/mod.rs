@@ -35,7 +35,7 @@ mod conn;
 mod ws;
 
 use crate::wire::application::engineio::{
-    CloseReason, Config, Event, Message, SendError, Session, Transport,
+    CloseReason, Config, Event, Message, SendError, SendOptions, Session, Transport,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -55,6 +55,13 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// The most sessions open at once; a handshake beyond it is refused (403).
     pub max_sessions: usize,
+    /// Accept permessage-deflate (RFC 7692) on the WebSocket when the client offers it.
+    /// Off by default, as in the reference server (`perMessageDeflate: false`).
+    pub per_message_deflate: bool,
+    /// Compress a polling answer of 1 KiB or more with gzip or deflate when the client
+    /// accepts it (`Accept-Encoding`) and a message in it allows it. On by default, as
+    /// in the reference server (`httpCompression`).
+    pub http_compression: bool,
     /// Files served as they are, looked up before the Engine.IO path.
     pub pages: Vec<Page>,
 }
@@ -76,6 +83,8 @@ impl Default for EngineConfig {
             request_timeout: Duration::from_secs(10),
             max_sessions: 10_000,
             pages: Vec::new(),
+            per_message_deflate: false,
+            http_compression: true,
         }
     }
 }
@@ -338,8 +347,55 @@ impl EngineSocket {
 
     /// Queue a message for the client.
     pub fn send(&self, m: Message) -> Result<(), SendError> {
+        self.sender().send(m)
+    }
+
+    /// Queue a volatile message: dropped ([`SendError::NotWritable`]) unless the
+    /// transport can take it now (a polling GET waits, the WebSocket is not writing).
+    pub fn send_volatile(&self, m: Message) -> Result<(), SendError> {
+        self.sender().send_volatile(m)
+    }
+
+    /// End the session from the server's side ("forced close").
+    pub fn close(&self) {
+        self.sender().close()
+    }
+
+    /// A handle that sends on this session from another task (the socket itself stays
+    /// with whoever reads its events).
+    pub fn sender(&self) -> EngineSender {
+        EngineSender {
+            slot: self.slot.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The sending side of a session, for a task other than the one that reads it. Dropping
+/// it changes nothing; the session ends when its [`EngineSocket`] is dropped or closed.
+#[derive(Clone)]
+pub struct EngineSender {
+    slot: Arc<Slot>,
+    shared: Arc<Shared>,
+}
+
+impl EngineSender {
+    /// Queue a message for the client.
+    pub fn send(&self, m: Message) -> Result<(), SendError> {
         let now = self.shared.now();
         self.slot.with(|s| s.send(m, now))
+    }
+
+    /// Queue a volatile message: see [`EngineSocket::send_volatile`].
+    pub fn send_volatile(&self, m: Message) -> Result<(), SendError> {
+        let now = self.shared.now();
+        self.slot.with(|s| s.send_volatile(m, now))
+    }
+
+    /// Queue a message, volatile or not, compressible or not.
+    pub fn send_with(&self, m: Message, opts: SendOptions) -> Result<(), SendError> {
+        let now = self.shared.now();
+        self.slot.with(|s| s.send_with(m, opts, now))
     }
 
     /// End the session from the server's side ("forced close").

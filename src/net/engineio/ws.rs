@@ -7,7 +7,9 @@ use crate::net::http::{Counted, HttpConn};
 use crate::net::ws::{accept_request, AfterReceipt, Received, WsConfig, WsConnection};
 use crate::wire::application::engineio::{check, Message, Refusal, Route, Transmit, Transport};
 use crate::wire::application::http1::RequestHead;
-use crate::wire::application::websocket::{self as websocket, CloseCode, MessageKind};
+use crate::wire::application::websocket::{
+    self as websocket, handshake::ServerPolicy, CloseCode, Compress, MessageKind,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,6 +53,10 @@ pub(super) async fn serve(
         handshake_timeout: shared.config.request_timeout,
         // The session's heartbeat notices a silent client; this only bounds a stuck one.
         idle_timeout: shared.config.session.ping_interval * 4 + Duration::from_secs(60),
+        policy: ServerPolicy {
+            deflate: shared.config.per_message_deflate,
+            ..ServerPolicy::default()
+        },
         ..WsConfig::default()
     };
     let (stream, leftover) = conn.into_parts();
@@ -96,8 +102,15 @@ async fn run(mut ws: Ws, slot: &Arc<Slot>, shared: &Arc<Shared>) {
         loop {
             let next = slot.lock().take_transmit();
             match next {
-                Some(Transmit::Frame(m)) => {
-                    if ws.send(&to_ws(m)).await.is_err() {
+                Some(t @ (Transmit::Frame(_) | Transmit::FrameUncompressed(_))) => {
+                    let sent = match t {
+                        Transmit::FrameUncompressed(m) => {
+                            ws.send_with(&to_ws(m), Compress::Never).await
+                        }
+                        Transmit::Frame(m) => ws.send(&to_ws(m)).await,
+                        Transmit::CloseWebSocket => Ok(()),
+                    };
+                    if sent.is_err() {
                         slot.with(|s| s.ws_closed());
                         return;
                     }

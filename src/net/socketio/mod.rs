@@ -5,8 +5,8 @@
 //! ```text
 //!   EngineServer ──accept──► one task per session ── open · message · upgraded · closed ──┐
 //!        ▲                        (owns its EngineSocket)                                 ▼
-//!        │                              ▲                                   the machine task
-//!        │                              └──── Send(messages) / channel dropped = close ───┤
+//!        │                                                                  the machine task
+//!        │◄──────────── send · send_volatile · close (an EngineSender per session) ───────┤
 //!        │                                                                  owns `Server`,
 //!   client (polling, WebSocket)                                             runs its timer,
 //!                                                                           calls the `App`
@@ -15,11 +15,12 @@
 //! - One task owns the [`Server`] machine: nothing else touches it, so there are no locks.
 //!   It feeds the machine what the sessions report, runs its timer
 //!   (`poll_timeout`/`handle_timeout`, time as the `Duration` since [`serve`] started) and
-//!   carries out its [`Action`]s: a `Send` goes to the session's task, a `Close` drops the
-//!   channel to that task (which then closes the Engine.IO session once the messages
-//!   already queued are handed over), an `App` event goes to the [`App`].
-//! - One task per Engine.IO session owns its [`EngineSocket`]: it forwards the session's
-//!   events to the machine task and hands the machine's messages to the session.
+//!   carries out its [`Action`]s at once: a `Send` is queued on the Engine.IO session (a
+//!   volatile one only if the transport can take it now, as the real server decides
+//!   while the application's emit runs), a `Close` closes the session once what is
+//!   queued has gone, an `App` event goes to the [`App`].
+//! - One task per Engine.IO session owns its [`EngineSocket`] and forwards its events to
+//!   the machine task.
 //! - The [`App`] gets every [`AppEvent`] with `&mut Server`, so it answers with the
 //!   builders of `socketio::api` (`io.socket(ns, id).emit(..)`, `io.to(room).emit(..)`).
 //!
@@ -28,14 +29,15 @@
 
 pub mod client;
 
-use crate::net::engineio::{EngineConfig, EngineServer, EngineSocket};
-use crate::wire::application::engineio::{CloseReason, Event, Message, SendError, Transport};
+use crate::net::engineio::{EngineConfig, EngineSender, EngineServer, EngineSocket};
+use crate::wire::application::engineio::{
+    CloseReason, Event, Message, SendError, SendOptions, Transport,
+};
 use crate::wire::application::socketio::{
     socket_id, Action, AppEvent, DisconnectReason, EngineMessage, Options, Server,
 };
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -44,10 +46,6 @@ use tokio::time::Instant;
 /// The path the real Socket.IO server and client use (Engine.IO's own default is
 /// `/engine.io/`).
 pub const PATH: &str = "/socket.io/";
-
-/// How many batches of messages may wait for one session's task; past it, a volatile
-/// event is dropped and anything else closes the session (its client cannot keep up).
-const SESSION_QUEUE: usize = 256;
 
 /// How many reports from sessions may wait for the machine task (backpressure: a
 /// session's task waits, and so stops reading its client).
@@ -126,17 +124,11 @@ enum Input {
     Opened {
         session: String,
         transport: Transport,
-        to_session: mpsc::Sender<Outbound>,
+        sender: EngineSender,
     },
     Message(String, Message),
     Upgraded(String),
     Closed(String, CloseReason),
-}
-
-/// Messages for one session.
-struct Outbound {
-    messages: Arc<[EngineMessage]>,
-    volatile: bool,
 }
 
 /// Serve Socket.IO on `engine` with the machine `io` and the application `app` until
@@ -149,7 +141,7 @@ pub async fn serve(
 ) {
     let started = Instant::now();
     let (input_tx, mut input) = mpsc::channel(INPUT_QUEUE);
-    let mut sessions: HashMap<String, mpsc::Sender<Outbound>> = HashMap::new();
+    let mut sessions: HashMap<String, EngineSender> = HashMap::new();
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -180,7 +172,8 @@ pub async fn serve(
         while tasks.try_join_next().is_some() {}
         carry_out(&mut io, &mut app, &mut sessions);
     }
-    // Dropping the channels closes every session once its queued messages are handed over.
+    // Every session still open closes once its queued messages have gone.
+    sessions.values().for_each(EngineSender::close);
     drop(sessions);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}
@@ -196,7 +189,7 @@ pub async fn serve(
 fn take_input(
     io: &mut Server,
     app: &mut impl App,
-    sessions: &mut HashMap<String, mpsc::Sender<Outbound>>,
+    sessions: &mut HashMap<String, EngineSender>,
     report: Input,
     now: Duration,
 ) {
@@ -204,9 +197,9 @@ fn take_input(
         Input::Opened {
             session,
             transport,
-            to_session,
+            sender,
         } => {
-            sessions.insert(session.clone(), to_session);
+            sessions.insert(session.clone(), sender);
             io.open(&session, now);
             app.session(SessionEvent::Opened { session, transport });
         }
@@ -240,95 +233,105 @@ pub fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
 
 /// Do everything the machine asks. Each action comes from an input already taken, so the
 /// loop ends, unless the application answers every event with another one forever.
-fn carry_out(
-    io: &mut Server,
-    app: &mut impl App,
-    sessions: &mut HashMap<String, mpsc::Sender<Outbound>>,
-) {
+fn carry_out(io: &mut Server, app: &mut impl App, sessions: &mut HashMap<String, EngineSender>) {
     while let Some(action) = io.poll_action() {
         match action {
             Action::Send {
                 session,
                 messages,
                 volatile,
-                compress: _,
+                compress,
             } => {
-                let Some(to_session) = sessions.get(&session) else {
+                let Some(sender) = sessions.get(&session) else {
                     continue;
                 };
                 messages
                     .iter()
                     .for_each(|m| app.trace(&session, Direction::Out, m));
-                let full = to_session
-                    .try_send(Outbound { messages, volatile })
-                    .is_err();
-                if full && !volatile {
-                    // The client does not keep up: losing a message silently would be
-                    // worse than closing.
+                if hand_over(sender, &messages, volatile, compress) == HandOver::Closed {
                     sessions.remove(&session);
                 }
             }
             Action::Close { session } => {
-                sessions.remove(&session);
+                if let Some(sender) = sessions.remove(&session) {
+                    sender.close();
+                }
             }
             Action::App(event) => app.event(io, event),
         }
     }
 }
 
-/// One session's task: report its events to the machine task, hand the machine's
-/// messages to it, close it when the machine drops its channel.
-async fn run_session(mut socket: EngineSocket, input: mpsc::Sender<Input>) {
-    let session = socket.sid().to_owned();
-    let (to_session, mut outbound) = mpsc::channel(SESSION_QUEUE);
-    let opened = Input::Opened {
-        session: session.clone(),
-        transport: socket.transport(),
-        to_session,
-    };
-    if input.send(opened).await.is_err() {
-        return;
-    }
-    let mut machine_open = true;
-    loop {
-        tokio::select! {
-            event = socket.next_event() => {
-                let report = match event {
-                    Some(Event::Message(m)) => Input::Message(session.clone(), m),
-                    Some(Event::Upgraded) => Input::Upgraded(session.clone()),
-                    Some(Event::Closed(reason)) => Input::Closed(session.clone(), reason),
-                    None => break,
-                };
-                let last = matches!(report, Input::Closed(..));
-                if input.send(report).await.is_err() || last {
-                    break;
-                }
-            }
-            out = outbound.recv(), if machine_open => match out {
-                Some(out) => hand_over(&socket, out),
-                None => {
-                    machine_open = false;
-                    socket.close();
-                }
-            },
-        }
-    }
+/// What became of a batch handed to a session.
+#[derive(Debug, PartialEq, Eq)]
+enum HandOver {
+    Queued,
+    /// A volatile batch the transport could not take now (or with the buffer full).
+    Dropped,
+    /// The session is closed, or was closed because its client does not keep up.
+    Closed,
 }
 
-/// Queue a batch on the Engine.IO session. When its buffer is full, a volatile batch is
-/// dropped and anything else closes the session (so does a batch cut after its first
-/// message: a packet without its attachments would derail the client's decoder).
-fn hand_over(socket: &EngineSocket, out: Outbound) {
-    for (i, m) in out.messages.iter().enumerate() {
+/// Queue a batch (a packet and its attachments) on the Engine.IO session. A volatile
+/// batch goes only if the transport can take it now (a polling GET waits, the WebSocket
+/// is not busy writing), as the real server's `if (volatile && !transport.writable)`;
+/// its attachments follow its first message. When the session's buffer is full, a
+/// volatile batch is dropped and anything else closes the session: losing a message
+/// silently would be worse, and so would a packet cut from its attachments, which would
+/// derail the client's decoder. `compress: false` (the application's `compress(false)`)
+/// sends every message of the batch uncompressed.
+fn hand_over(
+    sender: &EngineSender,
+    messages: &[EngineMessage],
+    volatile: bool,
+    compress: bool,
+) -> HandOver {
+    for (i, m) in messages.iter().enumerate() {
         let m = match m {
             EngineMessage::Text(t) => Message::Text(t.clone()),
             EngineMessage::Binary(b) => Message::Binary(b.clone()),
         };
-        match socket.send(m) {
+        let first_volatile = volatile && i == 0;
+        let opts = SendOptions {
+            volatile: first_volatile,
+            compress,
+        };
+        let sent = sender.send_with(m, opts);
+        match sent {
             Ok(()) => {}
-            Err(SendError::BufferFull { .. }) if out.volatile && i == 0 => return,
-            Err(SendError::BufferFull { .. }) => return socket.close(),
-            Err(SendError::Closed) => return,
+            Err(SendError::NotWritable) => return HandOver::Dropped,
+            Err(SendError::BufferFull { .. }) if first_volatile => return HandOver::Dropped,
+            Err(SendError::BufferFull { .. }) => {
+                sender.close();
+                return HandOver::Closed;
+            }
+            Err(SendError::Closed) => return HandOver::Closed,
+        }
+    }
+    HandOver::Queued
+}
+
+/// One session's task: report its events to the machine task until the session ends
+/// (or the machine task is gone, which drops the socket and so closes the session).
+async fn run_session(mut socket: EngineSocket, input: mpsc::Sender<Input>) {
+    let session = socket.sid().to_owned();
+    let opened = Input::Opened {
+        session: session.clone(),
+        transport: socket.transport(),
+        sender: socket.sender(),
+    };
+    if input.send(opened).await.is_err() {
+        return;
+    }
+    while let Some(event) = socket.next_event().await {
+        let report = match event {
+            Event::Message(m) => Input::Message(session.clone(), m),
+            Event::Upgraded => Input::Upgraded(session.clone()),
+            Event::Closed(reason) => Input::Closed(session.clone(), reason),
+        };
+        let last = matches!(report, Input::Closed(..));
+        if input.send(report).await.is_err() || last {
+            break;
         }
     }
 }

@@ -31,12 +31,15 @@
 //!   back-off between reconnection attempts and the reasons a client gives for an end.
 //! - [`session`]: one server-side session as a state machine: requests and time in,
 //!   answers, packets to send and events out.
+//! - [`compression`]: HTTP compression of long-polling answers (gzip, deflate), as the
+//!   reference server does it, with the choice Socket.IO's `compress(false)` undoes.
 //!
 //! Nothing here reads a socket or a clock: time comes in as a `Duration` on the
 //! caller's clock, so every test is deterministic. `net::engineio` runs sessions on
 //! netlab's HTTP and WebSocket connections.
 
 pub mod client;
+pub mod compression;
 pub mod open;
 pub mod packet;
 pub mod payload;
@@ -51,6 +54,6 @@ pub use query::{check, Query, Refusal, RefusalCode, Route, Transport};
 /// The protocol revision this module speaks (`EIO=4` in every request).
 pub const PROTOCOL: u8 = 4;
 pub use session::{
-    CloseReason, Config, Event, GetAnswer, PostAnswer, SendError, Session, Time, Transmit,
-    UpgradeRefused,
+    CloseReason, Config, Event, GetAnswer, PostAnswer, SendError, SendOptions, Session, Time,
+    Transmit, UpgradeRefused,
 };

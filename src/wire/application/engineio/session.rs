@@ -125,7 +125,11 @@ pub enum Event {
 /// What the driver writes on the session's WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
+    /// A frame, compressed if permessage-deflate is on and it is worth it (1 KiB or more).
     Frame(Message),
+    /// A frame never compressed: the application asked (Socket.IO's `compress(false)`;
+    /// RFC 7692 §6 lets a sender send any message uncompressed).
+    FrameUncompressed(Message),
     /// End the WebSocket (the session closed, or an upgrade failed).
     CloseWebSocket,
 }
@@ -164,6 +168,43 @@ pub enum UpgradeRefused {
     AlreadyUpgraded,
 }
 
+/// How to send one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Drop it unless the transport can take it now ([`Session::writable`]).
+    pub volatile: bool,
+    /// It may be compressed: permessage-deflate on the WebSocket, HTTP compression of
+    /// the polling answer that carries it (the reference server's `compress` option).
+    pub compress: bool,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions {
+            volatile: false,
+            compress: true,
+        }
+    }
+}
+
+/// A packet waiting for a transport, and whether it may be compressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Queued {
+    packet: Packet,
+    compress: bool,
+}
+
+impl Queued {
+    /// A packet of the session's own (open, ping, close): compressible, as the reference
+    /// server's `sendPacket` makes them.
+    fn control(packet: Packet) -> Queued {
+        Queued {
+            packet,
+            compress: true,
+        }
+    }
+}
+
 /// Why a message could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(rename_all = "snake_case")]
@@ -172,6 +213,11 @@ pub enum SendError {
     Closed,
     #[error("{max} packets are already waiting for the client to take them")]
     BufferFull { max: usize },
+    /// A volatile message finds the transport busy: no polling GET waits for it, or the
+    /// WebSocket is still writing what it was given. It is dropped, as the reference
+    /// server drops it (`if (volatile && !transport.writable)`).
+    #[error("the transport cannot take a message now (a volatile one is dropped)")]
+    NotWritable,
 }
 
 /// Where an upgrade to WebSocket stands.
@@ -212,9 +258,14 @@ pub struct Session {
     /// A POST's body is being read.
     post_in_flight: bool,
     /// Packets for the client, oldest first.
-    buffer: VecDeque<Packet>,
+    buffer: VecDeque<Queued>,
     poll_answer: Option<String>,
+    /// The last body built for a GET may be compressed (a packet in it allowed it).
+    answer_compress: bool,
     transmits: VecDeque<Transmit>,
+    /// The driver took a frame and has not yet come back for the next one: the
+    /// WebSocket is still writing it.
+    ws_writing: bool,
     events: VecDeque<Event>,
     /// A close was asked for and waits (until this time) for a GET to carry it.
     closing: Option<Time>,
@@ -234,13 +285,15 @@ impl Session {
             post_in_flight: false,
             buffer: VecDeque::new(),
             poll_answer: None,
+            answer_compress: false,
             transmits: VecDeque::new(),
+            ws_writing: false,
             events: VecDeque::new(),
             closing: None,
             closed: None,
         };
         let open = s.open_info().to_json();
-        s.buffer.push_back(Packet::Open(open));
+        s.buffer.push_back(Queued::control(Packet::Open(open)));
         s.flush(now);
         s
     }
@@ -302,6 +355,12 @@ impl Session {
     /// The body for the waiting GET, once there is one.
     pub fn take_poll_answer(&mut self) -> Option<String> {
         self.poll_answer.take()
+    }
+
+    /// May the last body built for a GET be compressed (HTTP compression, when the client
+    /// accepts it and the body is large enough)? True when a packet in it allowed it.
+    pub fn answer_compress(&self) -> bool {
+        self.answer_compress
     }
 
     /// Is a GET waiting (and not yet answered)?
@@ -442,6 +501,7 @@ impl Session {
     }
 
     fn answer_get(&mut self, body: String) {
+        self.answer_compress = false;
         self.poll_answer = Some(body);
         self.get_waiting = false;
     }
@@ -484,17 +544,52 @@ impl Session {
 
     /// Queue a message for the client.
     pub fn send(&mut self, m: Message, now: Time) -> Result<(), SendError> {
+        self.send_with(m, SendOptions::default(), now)
+    }
+
+    /// Queue a volatile message: only when the transport can take it now
+    /// ([`Session::writable`]); otherwise it is dropped ([`SendError::NotWritable`]).
+    pub fn send_volatile(&mut self, m: Message, now: Time) -> Result<(), SendError> {
+        let volatile = SendOptions {
+            volatile: true,
+            ..SendOptions::default()
+        };
+        self.send_with(m, volatile, now)
+    }
+
+    /// Queue a message for the client, volatile or not, compressible or not.
+    pub fn send_with(&mut self, m: Message, opts: SendOptions, now: Time) -> Result<(), SendError> {
         if self.closed.is_some() || self.closing.is_some() {
             return Err(SendError::Closed);
         }
-        if self.buffer.len() >= self.config.max_buffered {
+        if opts.volatile && !self.writable() {
+            return Err(SendError::NotWritable);
+        }
+        if self.buffer.len() + self.transmits.len() >= self.config.max_buffered {
             return Err(SendError::BufferFull {
                 max: self.config.max_buffered,
             });
         }
-        self.buffer.push_back(Packet::Message(m));
+        self.buffer.push_back(Queued {
+            packet: Packet::Message(m),
+            compress: opts.compress,
+        });
         self.flush(now);
         Ok(())
+    }
+
+    /// Can the transport take a packet now? On long-polling: a GET is waiting and not
+    /// yet answered. On the WebSocket: nothing is queued for it and the driver is not
+    /// still writing a frame (a client that stops reading fills the TCP send buffer, and
+    /// the write waits). The reference server's `transport.writable`.
+    pub fn writable(&self) -> bool {
+        if self.closed.is_some() || self.closing.is_some() {
+            return false;
+        }
+        match self.transport {
+            Transport::Polling => self.get_waiting && self.poll_answer.is_none(),
+            Transport::WebSocket => self.transmits.is_empty() && !self.ws_writing,
+        }
     }
 
     /// Close the session from the server's side ("forced close"). Packets already
@@ -510,7 +605,7 @@ impl Session {
                 self.finish(CloseReason::ForcedClose);
             }
             Transport::Polling => {
-                self.buffer.push_back(Packet::Close);
+                self.buffer.push_back(Queued::control(Packet::Close));
                 self.closing = Some(now + self.config.close_timeout);
                 self.flush(now);
             }
@@ -524,15 +619,21 @@ impl Session {
         }
         match self.transport {
             Transport::WebSocket => {
-                for p in self.buffer.drain(..) {
-                    self.transmits.push_back(Transmit::Frame(p.to_frame()));
+                for q in self.buffer.drain(..) {
+                    let frame = q.packet.to_frame();
+                    self.transmits.push_back(match q.compress {
+                        true => Transmit::Frame(frame),
+                        false => Transmit::FrameUncompressed(frame),
+                    });
                 }
             }
             Transport::Polling if self.get_waiting && self.poll_answer.is_none() => {
-                let body = encode_payload(&self.buffer);
-                let closes = self.buffer.iter().any(|p| *p == Packet::Close);
+                let body = encode_payload(self.buffer.iter().map(|q| &q.packet));
+                let closes = self.buffer.iter().any(|q| q.packet == Packet::Close);
+                let compress = self.buffer.iter().any(|q| q.compress);
                 self.buffer.clear();
                 self.answer_get(body);
+                self.answer_compress = compress;
                 if closes {
                     self.finish(CloseReason::ForcedClose);
                 }
@@ -604,7 +705,8 @@ impl Session {
                     deadline: now + self.config.ping_timeout,
                     refreshed: false,
                 };
-                self.buffer.push_back(Packet::Ping(String::new()));
+                self.buffer
+                    .push_back(Queued::control(Packet::Ping(String::new())));
                 self.flush(now);
             }
             _ => {}
@@ -622,9 +724,12 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// The next thing to write on the WebSocket.
+    /// The next thing to write on the WebSocket. The driver writes it to the end before
+    /// it asks again; until then the WebSocket is busy ([`Session::writable`]).
     pub fn take_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let next = self.transmits.pop_front();
+        self.ws_writing = next.is_some();
+        next
     }
 }
 
@@ -1017,6 +1122,101 @@ mod tests {
         assert_eq!(
             events(&mut s),
             vec![Event::Closed(CloseReason::TransportError)]
+        );
+    }
+
+    #[test]
+    fn a_volatile_message_is_dropped_when_no_get_waits() {
+        // The reference server (socket.io 4.8) with a client that is between polls:
+        // `volatile.emit("v", 1); emit("n", 2); volatile.emit("v", 3)`, then a GET,
+        // answered `42["n",2]`; with a GET waiting, that GET gets `42["v",1]` and the next
+        // `42["n",2]`: the first message ends the poll, so the third finds it busy.
+        let mut s = opened();
+        let (v1, n2, v3) = (text_frame("v1"), text_frame("n2"), text_frame("v3"));
+        assert!(!s.writable());
+        assert_eq!(
+            s.send_volatile(v1.clone(), ms(1)),
+            Err(SendError::NotWritable)
+        );
+        s.send(n2.clone(), ms(1)).unwrap();
+        assert_eq!(
+            s.send_volatile(v3.clone(), ms(1)),
+            Err(SendError::NotWritable)
+        );
+        assert_eq!(s.get(ms(2)), GetAnswer::Body("4n2".into()));
+        assert_eq!(s.get(ms(3)), GetAnswer::Wait);
+        assert!(s.writable());
+        s.send_volatile(v1, ms(4)).unwrap();
+        s.send(n2, ms(4)).unwrap();
+        assert_eq!(s.send_volatile(v3, ms(4)), Err(SendError::NotWritable));
+        assert_eq!(s.take_poll_answer().as_deref(), Some("4v1"));
+        assert_eq!(s.get(ms(5)), GetAnswer::Body("4n2".into()));
+    }
+
+    #[test]
+    fn a_volatile_message_is_dropped_while_the_websocket_writes() {
+        // The same three emits on a WebSocket: the reference server sent `42["v",1]` and
+        // `42["n",2]`; the third came while the first was still being written.
+        let mut s = Session::new("w", config(), Transport::WebSocket, ms(0));
+        assert!(!s.writable(), "the open packet is queued");
+        transmits(&mut s);
+        assert!(s.writable());
+        s.send_volatile(text_frame("v1"), ms(1)).unwrap();
+        s.send(text_frame("n2"), ms(1)).unwrap();
+        assert!(!s.writable());
+        assert_eq!(s.take_transmit(), Some(Transmit::Frame(text_frame("4v1"))));
+        assert_eq!(
+            s.send_volatile(text_frame("v3"), ms(1)),
+            Err(SendError::NotWritable)
+        );
+        assert_eq!(transmits(&mut s), vec![Transmit::Frame(text_frame("4n2"))]);
+        // Every frame written: the next volatile message goes.
+        assert!(s.writable());
+        s.send_volatile(text_frame("v4"), ms(2)).unwrap();
+        assert_eq!(transmits(&mut s), vec![Transmit::Frame(text_frame("4v4"))]);
+    }
+
+    #[test]
+    fn compress_false_reaches_the_transport() {
+        let plain = SendOptions {
+            compress: false,
+            ..SendOptions::default()
+        };
+        // WebSocket: a frame the driver must not compress.
+        let mut w = Session::new("w", config(), Transport::WebSocket, ms(0));
+        transmits(&mut w);
+        w.send_with(text_frame("a"), plain, ms(1)).unwrap();
+        w.send(text_frame("b"), ms(1)).unwrap();
+        assert_eq!(
+            transmits(&mut w),
+            vec![
+                Transmit::FrameUncompressed(text_frame("4a")),
+                Transmit::Frame(text_frame("4b"))
+            ]
+        );
+        // Polling: a body may be compressed when any packet in it allows it (the
+        // reference server's `packets.some(p => p.options.compress)`).
+        let mut s = opened();
+        s.send_with(text_frame("a"), plain, ms(1)).unwrap();
+        assert_eq!(s.get(ms(2)), GetAnswer::Body("4a".into()));
+        assert!(!s.answer_compress());
+        s.send_with(text_frame("a"), plain, ms(3)).unwrap();
+        s.send(text_frame("b"), ms(3)).unwrap();
+        assert_eq!(s.get(ms(4)), GetAnswer::Body("4a\u{1e}4b".into()));
+        assert!(s.answer_compress());
+    }
+
+    #[test]
+    fn the_buffer_bound_counts_frames_the_websocket_has_not_taken() {
+        // A client that stops reading: frames pile up for the driver, within the bound.
+        let mut w = Session::new("w", config(), Transport::WebSocket, ms(0));
+        transmits(&mut w);
+        for _ in 0..4 {
+            w.send(text_frame("x"), ms(1)).unwrap();
+        }
+        assert_eq!(
+            w.send(text_frame("x"), ms(1)),
+            Err(SendError::BufferFull { max: 4 })
         );
     }
 }
