@@ -113,9 +113,12 @@ async function official() {
     setTimeout(() => done(Object.assign(r, { timedOut: true })), 8000);
     const socket = io(${JSON.stringify(url)}, { reconnection: false });
     socket.io.engine.on("upgrade", (t) => { r.upgraded = t.name; finish(); });
+    // The transport the Engine.IO session opened on (the CONNECT answer may come before
+    // or after the upgrade).
+    socket.io.on("open", () => { r.first = socket.io.engine.transport.name; });
+    if (socket.io.engine.readyState === "open") r.first = socket.io.engine.transport.name;
     socket.on("connect", () => {
       r.id = socket.id;
-      r.first = socket.io.engine.transport.name;
       socket.emit("hello", "wörld ✓", { n: 1 }, (...answer) => { r.ack = answer; finish(); });
       socket.emit("again", [1, 2, 3]);
     });
