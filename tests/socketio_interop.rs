@@ -603,94 +603,16 @@ fn volatile_steps(addr: std::net::SocketAddr) -> String {
     client.get().text()
 }
 
-/// A reference server started with `node -e SCRIPT` (which prints `{"port":N}` first)
-/// and its address; killed when dropped.
-struct ScriptServer {
-    child: std::process::Child,
-    addr: std::net::SocketAddr,
-}
-
-impl ScriptServer {
-    fn start(peers: &Path, script: &str) -> ScriptServer {
-        let mut child = std::process::Command::new("timeout")
-            .args(["30", "node", "-e", script])
-            .env("NETLAB_NODE_MODULES", peers)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("node runs");
-        let mut first = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut first,
-        )
-        .unwrap();
-        let port = serde_json::from_str::<Value>(&first).expect("the port")["port"]
-            .as_u64()
-            .unwrap();
-        let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        ScriptServer { child, addr }
-    }
-}
-
-impl Drop for ScriptServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// netlab's Socket.IO server with `app`, in this process on its own runtime.
-struct InProcess {
-    rt: tokio::runtime::Runtime,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-    addr: std::net::SocketAddr,
-}
-
-impl InProcess {
-    fn start(
-        app: impl netlab::net::socketio::App,
-        config: netlab::net::engineio::EngineConfig,
-    ) -> InProcess {
-        use netlab::net::socketio;
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let engine = rt
-            .block_on(socketio::bind("127.0.0.1:0".parse().unwrap(), config))
-            .unwrap();
-        let addr = engine.local_addr();
-        let io = socketio::machine(Default::default());
-        let task = rt.spawn(socketio::serve(engine, io, app, async {
-            let _ = stopped.await;
-        }));
-        InProcess {
-            rt,
-            stop,
-            task,
-            addr,
-        }
-    }
-
-    /// Shut the server down and wait (bounded) for it to end.
-    fn stop(self) {
-        let _ = self.stop.send(());
-        let task = self.task;
-        let _ = self
-            .rt
-            .block_on(async { tokio::time::timeout(LIMIT, task).await });
-    }
-}
-
 #[test]
 fn a_volatile_event_is_dropped_when_no_poll_waits_as_the_reference_server_does() {
     let Some(peers) = common::node_peers(&["socket.io"]) else {
         return;
     };
-    let node = ScriptServer::start(&peers, VOLATILE_SCRIPT);
+    let node = raw::ScriptServer::start(&peers, VOLATILE_SCRIPT);
     let real = volatile_steps(node.addr);
     drop(node);
     let app = VolatileApp { observer: None };
-    let server = InProcess::start(app, netlab::net::socketio::engine_config());
+    let server = raw::InProcess::start(app, netlab::net::socketio::engine_config());
     let ours = volatile_steps(server.addr);
     server.stop();
     // The reference server dropped both volatile events and kept the other.
@@ -803,7 +725,7 @@ fn compress_false_sends_a_large_message_uncompressed() {
     let Some(peers) = common::node_peers(&["socket.io"]) else {
         return;
     };
-    let node = ScriptServer::start(&peers, COMPRESS_SCRIPT);
+    let node = raw::ScriptServer::start(&peers, COMPRESS_SCRIPT);
     let real = [
         compress_steps(node.addr, "big"),
         compress_steps(node.addr, "plain"),
@@ -813,7 +735,7 @@ fn compress_false_sends_a_large_message_uncompressed() {
         per_message_deflate: true,
         ..netlab::net::socketio::engine_config()
     };
-    let server = InProcess::start(CompressApp, config);
+    let server = raw::InProcess::start(CompressApp, config);
     let ours = [
         compress_steps(server.addr, "big"),
         compress_steps(server.addr, "plain"),

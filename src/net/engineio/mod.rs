@@ -139,8 +139,13 @@ impl Shared {
     }
 
     /// Open a session: register it, start its timer, hand it to the application.
-    /// `None` when the table is full or the OS has no randomness for a sid.
+    /// `None` when the table is full, the application has too many sessions still to
+    /// accept, or the OS has no randomness for a sid.
     fn open(self: &Arc<Self>, transport: Transport) -> Option<Arc<Slot>> {
+        // A place in the queue of sessions the application has yet to accept, before the
+        // session exists: when the application falls that far behind, the handshake is
+        // refused rather than answered for a session closed at once.
+        let place = self.accepted.try_reserve().ok()?;
         let sid = new_sid()?;
         let session = Session::new(
             sid.clone(),
@@ -166,9 +171,7 @@ impl Shared {
             shared: self.clone(),
             reason: None,
         };
-        // When nobody accepts sessions (or too many wait), the socket is dropped here,
-        // which closes the session.
-        let _ = self.accepted.try_send(socket);
+        place.send(socket);
         Some(slot)
     }
 }
