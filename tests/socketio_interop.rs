@@ -764,3 +764,96 @@ fn compress_false_sends_a_large_message_uncompressed() {
         assert_eq!(polling(real), polling(want));
     }
 }
+
+/// An application that disconnects a socket on request (`kick`: the socket leaves its
+/// namespace; `kick-all`: the whole session closes) and reports every disconnect reason.
+struct ReasonApp(std::sync::mpsc::Sender<String>);
+
+impl netlab::net::socketio::App for ReasonApp {
+    fn event(
+        &mut self,
+        io: &mut netlab::wire::application::socketio::Server,
+        event: netlab::wire::application::socketio::AppEvent,
+    ) {
+        use netlab::wire::application::socketio::AppEvent;
+        match event {
+            AppEvent::Event {
+                namespace,
+                socket,
+                name,
+                ..
+            } => {
+                let close = match name.as_str() {
+                    "kick" => false,
+                    "kick-all" => true,
+                    _ => return,
+                };
+                io.socket(&namespace, &socket).disconnect(close).unwrap();
+            }
+            AppEvent::Disconnected { reason, .. } => {
+                let _ = self.0.send(reason.as_str().to_owned());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The reasons the server gives that need the server's application or a client breaking
+/// a rule (the others, `transport close`, `ping timeout`, `client namespace disconnect`
+/// and `server shutting down`, are seen on `netlab socketio server --jsonl` above):
+/// the reference client asking to be kicked, and raw clients that break the rules.
+/// socket.io 4.8 gives the same reasons for these steps (`tests/socketio_hostile.rs`
+/// compares the second poll and the attachments; `disconnect(true)` there also means
+/// "server namespace disconnect"). `forced server close` is a reason neither server
+/// reaches from outside: socket.io's `client.close()` gives it to the sockets still
+/// connected, and every path to it has disconnected them first.
+#[test]
+fn every_other_disconnect_reason_the_server_reports() {
+    use raw::Polling;
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (tx, reasons) = std::sync::mpsc::channel();
+    let server = raw::InProcess::start(ReasonApp(tx), netlab::net::socketio::engine_config());
+    let url = format!("http://{}", server.addr);
+    let next = || reasons.recv_timeout(LIMIT).expect("a disconnect");
+    let mut seen = Vec::new();
+    for kick in ["kick", "kick-all"] {
+        let plan = json!({"transports": ["websocket"], "emit": [{"name": kick}], "end": "wait"});
+        let lines = client(&peers, &url, plan);
+        assert_eq!(one(&lines, "disconnect")["reason"], "io server disconnect");
+        seen.push(next());
+    }
+    // An Engine.IO payload that cannot be read.
+    let c = Polling::open(server.addr, "/socket.io/");
+    c.connect("");
+    assert_eq!(c.post("9zz").text(), "ok");
+    seen.push(next());
+    // A second poll while one waits.
+    let c = Polling::open(server.addr, "/socket.io/");
+    c.connect("");
+    let first = {
+        let c = c.clone();
+        std::thread::spawn(move || c.get())
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.get().status, 400);
+    assert_eq!(first.join().unwrap().text(), "1");
+    seen.push(next());
+    // A Socket.IO packet that breaks a rule: the server closes the session.
+    let c = Polling::open(server.addr, "/socket.io/");
+    c.connect("");
+    c.post(r#"451000000000-["x",{"_placeholder":true,"num":0}]"#);
+    seen.push(next());
+    server.stop();
+    assert_eq!(
+        seen,
+        [
+            "server namespace disconnect",
+            "server namespace disconnect",
+            "parse error",
+            "transport error",
+            "forced close"
+        ]
+    );
+}
