@@ -857,3 +857,28 @@ fn every_other_disconnect_reason_the_server_reports() {
         ]
     );
 }
+
+/// At shutdown the server waits for its connections to write their last bytes (the
+/// close packet that answers a waiting poll), not for a fixed time, and does not wait
+/// for a connection idle between requests.
+#[test]
+fn a_shutdown_answers_the_waiting_poll_and_waits_for_nothing_else() {
+    let (tx, _reasons) = std::sync::mpsc::channel();
+    let server = raw::InProcess::start(ReasonApp(tx), netlab::net::socketio::engine_config());
+    let client = raw::Polling::open(server.addr, "/socket.io/");
+    assert!(client.connect("").starts_with("40{"));
+    let poll = {
+        let c = client.clone();
+        std::thread::spawn(move || c.get())
+    };
+    // A client connected and silent, as a keep-alive connection between requests is.
+    let idle = std::net::TcpStream::connect(server.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    server.stop();
+    let took = start.elapsed();
+    let answer = poll.join().unwrap();
+    assert_eq!((answer.status, answer.text()), (200, "1".to_owned()));
+    assert!(took < Duration::from_secs(3), "the shutdown took {took:?}");
+    drop(idle);
+}

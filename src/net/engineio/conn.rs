@@ -24,7 +24,12 @@ const PIPELINED: usize = 16 * 1024;
 pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let mut conn = HttpConn::new(stream, Arc::new(ByteCount::default()));
     loop {
-        let (head, head_len) = match conn.read_request_head(IDLE).await {
+        let read = tokio::select! {
+            read = conn.read_request_head(IDLE) => read,
+            // The server is shutting down: no more requests on this connection.
+            () = shared.stopping() => return conn.shutdown().await,
+        };
+        let (head, head_len) = match read {
             Ok(Some(h)) => h,
             Ok(None) | Err(_) => return,
         };

@@ -114,9 +114,39 @@ struct Shared {
     /// The zero of the sessions' clock.
     started: Instant,
     accepted: mpsc::Sender<EngineSocket>,
+    /// The connection tasks still running, for a shutdown to wait on.
+    connections: Connections,
+}
+
+/// Counts the connection tasks, so that a shutdown can wait for them to finish their
+/// last writes; tells idle ones to stop waiting for another request.
+#[derive(Default)]
+struct Connections {
+    live: std::sync::atomic::AtomicUsize,
+    /// A connection ended (the count may have reached zero).
+    ended: Notify,
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// One connection task's place in [`Connections`], given back when dropped.
+struct Live(Arc<Shared>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let c = &self.0.connections;
+        c.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        c.ended.notify_waiters();
+    }
 }
 
 impl Shared {
+    /// Resolves once the server is shutting down: a connection waiting for its next
+    /// request gives up.
+    async fn stopping(&self) {
+        let mut rx = self.connections.stopping.subscribe();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+
     fn now(&self) -> Duration {
         self.started.elapsed()
     }
@@ -211,6 +241,7 @@ pub struct EngineServer {
     local: SocketAddr,
     accepted: mpsc::Receiver<EngineSocket>,
     listener_task: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl EngineServer {
@@ -226,12 +257,14 @@ impl EngineServer {
             sessions: Mutex::new(HashMap::new()),
             started: Instant::now(),
             accepted: tx,
+            connections: Connections::default(),
         });
-        let listener_task = tokio::spawn(listen(listener, shared));
+        let listener_task = tokio::spawn(listen(listener, shared.clone()));
         Ok(EngineServer {
             local,
             accepted,
             listener_task,
+            shared,
         })
     }
 
@@ -243,6 +276,28 @@ impl EngineServer {
     pub async fn accept(&mut self) -> Option<EngineSocket> {
         self.accepted.recv().await
     }
+
+    /// Stop listening, tell connections waiting for their next request to end, and wait
+    /// (at most `limit`) for every connection task to finish: the answer to a waiting
+    /// poll, a WebSocket's last frames and close. Close the sessions first, so that
+    /// their last packets are on their way.
+    pub async fn shut_down(&mut self, limit: Duration) {
+        self.listener_task.abort();
+        self.shared.connections.stopping.send_replace(true);
+        let c = &self.shared.connections;
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let ended = c.ended.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
+                if c.live.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        })
+        .await;
+    }
 }
 
 impl Drop for EngineServer {
@@ -253,7 +308,15 @@ impl Drop for EngineServer {
 
 async fn listen(listener: TcpListener, shared: Arc<Shared>) {
     while let Ok((stream, peer)) = listener.accept().await {
-        tokio::spawn(conn::serve(stream, peer, shared.clone()));
+        shared
+            .connections
+            .live
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let live = Live(shared.clone());
+        tokio::spawn(async move {
+            conn::serve(stream, peer, live.0.clone()).await;
+            drop(live);
+        });
     }
 }
 
