@@ -622,94 +622,16 @@ fn volatile_steps(addr: std::net::SocketAddr) -> String {
     client.get().text()
 }
 
-/// A reference server started with `node -e SCRIPT` (which prints `{"port":N}` first)
-/// and its address; killed when dropped.
-struct ScriptServer {
-    child: std::process::Child,
-    addr: std::net::SocketAddr,
-}
-
-impl ScriptServer {
-    fn start(peers: &Path, script: &str) -> ScriptServer {
-        let mut child = std::process::Command::new("timeout")
-            .args(["30", "node", "-e", script])
-            .env("NETLAB_NODE_MODULES", peers)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("node runs");
-        let mut first = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut first,
-        )
-        .unwrap();
-        let port = serde_json::from_str::<Value>(&first).expect("the port")["port"]
-            .as_u64()
-            .unwrap();
-        let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        ScriptServer { child, addr }
-    }
-}
-
-impl Drop for ScriptServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// netlab's Socket.IO server with `app`, in this process on its own runtime.
-struct InProcess {
-    rt: tokio::runtime::Runtime,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-    addr: std::net::SocketAddr,
-}
-
-impl InProcess {
-    fn start(
-        app: impl netlab::net::socketio::App,
-        config: netlab::net::engineio::EngineConfig,
-    ) -> InProcess {
-        use netlab::net::socketio;
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let engine = rt
-            .block_on(socketio::bind("127.0.0.1:0".parse().unwrap(), config))
-            .unwrap();
-        let addr = engine.local_addr();
-        let io = socketio::machine(Default::default());
-        let task = rt.spawn(socketio::serve(engine, io, app, async {
-            let _ = stopped.await;
-        }));
-        InProcess {
-            rt,
-            stop,
-            task,
-            addr,
-        }
-    }
-
-    /// Shut the server down and wait (bounded) for it to end.
-    fn stop(self) {
-        let _ = self.stop.send(());
-        let task = self.task;
-        let _ = self
-            .rt
-            .block_on(async { tokio::time::timeout(LIMIT, task).await });
-    }
-}
-
 #[test]
 fn a_volatile_event_is_dropped_when_no_poll_waits_as_the_reference_server_does() {
     let Some(peers) = common::node_peers(&["socket.io"]) else {
         return;
     };
-    let node = ScriptServer::start(&peers, VOLATILE_SCRIPT);
+    let node = raw::ScriptServer::start(&peers, VOLATILE_SCRIPT);
     let real = volatile_steps(node.addr);
     drop(node);
     let app = VolatileApp { observer: None };
-    let server = InProcess::start(app, netlab::net::socketio::engine_config());
+    let server = raw::InProcess::start(app, netlab::net::socketio::engine_config());
     let ours = volatile_steps(server.addr);
     server.stop();
     // The reference server dropped both volatile events and kept the other.
@@ -822,7 +744,7 @@ fn compress_false_sends_a_large_message_uncompressed() {
     let Some(peers) = common::node_peers(&["socket.io"]) else {
         return;
     };
-    let node = ScriptServer::start(&peers, COMPRESS_SCRIPT);
+    let node = raw::ScriptServer::start(&peers, COMPRESS_SCRIPT);
     let real = [
         compress_steps(node.addr, "big"),
         compress_steps(node.addr, "plain"),
@@ -832,7 +754,7 @@ fn compress_false_sends_a_large_message_uncompressed() {
         per_message_deflate: true,
         ..netlab::net::socketio::engine_config()
     };
-    let server = InProcess::start(CompressApp, config);
+    let server = raw::InProcess::start(CompressApp, config);
     let ours = [
         compress_steps(server.addr, "big"),
         compress_steps(server.addr, "plain"),
@@ -860,4 +782,122 @@ fn compress_false_sends_a_large_message_uncompressed() {
         let polling = |s: &Seen| (s.polling_encoding.clone(), s.polling_body.clone());
         assert_eq!(polling(real), polling(want));
     }
+}
+
+/// An application that disconnects a socket on request (`kick`: the socket leaves its
+/// namespace; `kick-all`: the whole session closes) and reports every disconnect reason.
+struct ReasonApp(std::sync::mpsc::Sender<String>);
+
+impl netlab::net::socketio::App for ReasonApp {
+    fn event(
+        &mut self,
+        io: &mut netlab::wire::application::socketio::Server,
+        event: netlab::wire::application::socketio::AppEvent,
+    ) {
+        use netlab::wire::application::socketio::AppEvent;
+        match event {
+            AppEvent::Event {
+                namespace,
+                socket,
+                name,
+                ..
+            } => {
+                let close = match name.as_str() {
+                    "kick" => false,
+                    "kick-all" => true,
+                    _ => return,
+                };
+                io.socket(&namespace, &socket).disconnect(close).unwrap();
+            }
+            AppEvent::Disconnected { reason, .. } => {
+                let _ = self.0.send(reason.as_str().to_owned());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The reasons the server gives that need the server's application or a client breaking
+/// a rule (the others, `transport close`, `ping timeout`, `client namespace disconnect`
+/// and `server shutting down`, are seen on `netlab socketio server --jsonl` above):
+/// the reference client asking to be kicked, and raw clients that break the rules.
+/// socket.io 4.8 gives the same reasons for these steps (`tests/socketio_hostile.rs`
+/// compares the second poll and the attachments; `disconnect(true)` there also means
+/// "server namespace disconnect"). `forced server close` is a reason neither server
+/// reaches from outside: socket.io's `client.close()` gives it to the sockets still
+/// connected, and every path to it has disconnected them first.
+#[test]
+fn every_other_disconnect_reason_the_server_reports() {
+    use raw::Polling;
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let (tx, reasons) = std::sync::mpsc::channel();
+    let server = raw::InProcess::start(ReasonApp(tx), netlab::net::socketio::engine_config());
+    let url = format!("http://{}", server.addr);
+    let next = || reasons.recv_timeout(LIMIT).expect("a disconnect");
+    let mut seen = Vec::new();
+    for kick in ["kick", "kick-all"] {
+        let plan = json!({"transports": ["websocket"], "emit": [{"name": kick}], "end": "wait"});
+        let lines = client(&peers, &url, plan);
+        assert_eq!(one(&lines, "disconnect")["reason"], "io server disconnect");
+        seen.push(next());
+    }
+    // An Engine.IO payload that cannot be read.
+    let c = Polling::open(server.addr, "/socket.io/");
+    c.connect("");
+    assert_eq!(c.post("9zz").text(), "ok");
+    seen.push(next());
+    // A second poll while one waits.
+    let c = Polling::open(server.addr, "/socket.io/");
+    c.connect("");
+    let first = {
+        let c = c.clone();
+        std::thread::spawn(move || c.get())
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.get().status, 400);
+    assert_eq!(first.join().unwrap().text(), "1");
+    seen.push(next());
+    // A Socket.IO packet that breaks a rule: the server closes the session.
+    let c = Polling::open(server.addr, "/socket.io/");
+    c.connect("");
+    c.post(r#"451000000000-["x",{"_placeholder":true,"num":0}]"#);
+    seen.push(next());
+    server.stop();
+    assert_eq!(
+        seen,
+        [
+            "server namespace disconnect",
+            "server namespace disconnect",
+            "parse error",
+            "transport error",
+            "forced close"
+        ]
+    );
+}
+
+/// At shutdown the server waits for its connections to write their last bytes (the
+/// close packet that answers a waiting poll), not for a fixed time, and does not wait
+/// for a connection idle between requests.
+#[test]
+fn a_shutdown_answers_the_waiting_poll_and_waits_for_nothing_else() {
+    let (tx, _reasons) = std::sync::mpsc::channel();
+    let server = raw::InProcess::start(ReasonApp(tx), netlab::net::socketio::engine_config());
+    let client = raw::Polling::open(server.addr, "/socket.io/");
+    assert!(client.connect("").starts_with("40{"));
+    let poll = {
+        let c = client.clone();
+        std::thread::spawn(move || c.get())
+    };
+    // A client connected and silent, as a keep-alive connection between requests is.
+    let idle = std::net::TcpStream::connect(server.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    server.stop();
+    let took = start.elapsed();
+    let answer = poll.join().unwrap();
+    assert_eq!((answer.status, answer.text()), (200, "1".to_owned()));
+    assert!(took < Duration::from_secs(3), "the shutdown took {took:?}");
+    drop(idle);
 }

@@ -2,7 +2,7 @@
 //! (keep-alive), each checked with `engineio::check` and served from its session; a
 //! request with `Upgrade: websocket` hands the connection to [`super::ws`].
 
-use super::{Page, Shared, Slot};
+use super::{Connections, Page, Shared, Slot};
 use crate::net::http::{ByteCount, HttpConn, HttpError};
 use crate::wire::application::engineio::compression::{self, Coding};
 use crate::wire::application::engineio::{
@@ -23,10 +23,20 @@ const PIPELINED: usize = 16 * 1024;
 /// Serve requests on `stream` until the client closes it or a request ends it. Each
 /// request goes to a page or to the Engine.IO endpoint its path names (see
 /// [`super::EngineServer::bind_all`]).
-pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, endpoints: Arc<[Arc<Shared>]>) {
+pub(super) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    endpoints: Arc<[Arc<Shared>]>,
+    connections: &Connections,
+) {
     let mut conn = HttpConn::new(stream, Arc::new(ByteCount::default()));
     loop {
-        let (head, head_len) = match conn.read_request_head(IDLE).await {
+        let read = tokio::select! {
+            read = conn.read_request_head(IDLE) => read,
+            // The server is shutting down: no more requests on this connection.
+            () = connections.stopping() => return conn.shutdown().await,
+        };
+        let (head, head_len) = match read {
             Ok(Some(h)) => h,
             Ok(None) | Err(_) => return,
         };

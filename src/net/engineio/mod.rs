@@ -131,6 +131,36 @@ struct Shared {
     accepted: mpsc::Sender<EngineSocket>,
 }
 
+/// Counts the connection tasks, so that a shutdown can wait for them to finish their
+/// last writes; tells idle ones to stop waiting for another request.
+#[derive(Default)]
+struct Connections {
+    live: std::sync::atomic::AtomicUsize,
+    /// A connection ended (the count may have reached zero).
+    ended: Notify,
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// One connection task's place in [`Connections`], given back when dropped.
+struct Live(Arc<Connections>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let c = &self.0;
+        c.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        c.ended.notify_waiters();
+    }
+}
+
+impl Connections {
+    /// Resolves once the server is shutting down: a connection waiting for its next
+    /// request gives up.
+    async fn stopping(&self) {
+        let mut rx = self.stopping.subscribe();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
 impl Shared {
     fn now(&self) -> Duration {
         self.started.elapsed()
@@ -154,8 +184,13 @@ impl Shared {
     }
 
     /// Open a session: register it, start its timer, hand it to the application.
-    /// `None` when the table is full or the OS has no randomness for a sid.
+    /// `None` when the table is full, the application has too many sessions still to
+    /// accept, or the OS has no randomness for a sid.
     fn open(self: &Arc<Self>, transport: Transport) -> Option<Arc<Slot>> {
+        // A place in the queue of sessions the application has yet to accept, before the
+        // session exists: when the application falls that far behind, the handshake is
+        // refused rather than answered for a session closed at once.
+        let place = self.accepted.try_reserve().ok()?;
         let sid = new_sid()?;
         let session = Session::new(
             sid.clone(),
@@ -181,9 +216,7 @@ impl Shared {
             shared: self.clone(),
             reason: None,
         };
-        // When nobody accepts sessions (or too many wait), the socket is dropped here,
-        // which closes the session.
-        let _ = self.accepted.try_send(socket);
+        place.send(socket);
         Some(slot)
     }
 }
@@ -222,16 +255,20 @@ async fn run_timer(shared: Arc<Shared>, slot: Arc<Slot>) {
 pub struct EngineServer {
     local: SocketAddr,
     accepted: mpsc::Receiver<EngineSocket>,
-    /// Held, not read: when the last server of a port goes, the port stops listening.
-    _listening: Arc<Listening>,
+    /// Held: when the last server of a port goes, the port stops listening.
+    listening: Arc<Listening>,
 }
 
-/// The task accepting TCP connections; it stops when the last server sharing it goes.
-struct Listening(tokio::task::JoinHandle<()>);
+/// The task accepting TCP connections on one port and the connections it started; it
+/// stops when the last server sharing the port goes.
+struct Listening {
+    task: tokio::task::JoinHandle<()>,
+    connections: Arc<Connections>,
+}
 
 impl Drop for Listening {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
@@ -270,13 +307,15 @@ impl EngineServer {
         if endpoints.is_empty() {
             return Ok(Vec::new());
         }
-        let listening = Arc::new(Listening(tokio::spawn(listen(listener, endpoints.into()))));
+        let connections = Arc::new(Connections::default());
+        let task = tokio::spawn(listen(listener, endpoints.into(), connections.clone()));
+        let listening = Arc::new(Listening { task, connections });
         Ok(servers
             .into_iter()
             .map(|(local, accepted)| EngineServer {
                 local,
                 accepted,
-                _listening: listening.clone(),
+                listening: listening.clone(),
             })
             .collect())
     }
@@ -289,11 +328,45 @@ impl EngineServer {
     pub async fn accept(&mut self) -> Option<EngineSocket> {
         self.accepted.recv().await
     }
+
+    /// Stop listening, tell connections waiting for their next request to end, and wait
+    /// (at most `limit`) for every connection task to finish: the answer to a waiting
+    /// poll, a WebSocket's last frames and close. Close the sessions first, so that
+    /// their last packets are on their way.
+    pub async fn shut_down(&mut self, limit: Duration) {
+        self.listening.task.abort();
+        let c = &self.listening.connections;
+        c.stopping.send_replace(true);
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let ended = c.ended.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
+                if c.live.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        })
+        .await;
+    }
 }
 
-async fn listen(listener: TcpListener, endpoints: Arc<[Arc<Shared>]>) {
+async fn listen(
+    listener: TcpListener,
+    endpoints: Arc<[Arc<Shared>]>,
+    connections: Arc<Connections>,
+) {
     while let Ok((stream, peer)) = listener.accept().await {
-        tokio::spawn(conn::serve(stream, peer, endpoints.clone()));
+        connections
+            .live
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let live = Live(connections.clone());
+        let endpoints = endpoints.clone();
+        tokio::spawn(async move {
+            conn::serve(stream, peer, endpoints, &live.0).await;
+            drop(live);
+        });
     }
 }
 

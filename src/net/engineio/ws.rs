@@ -93,6 +93,27 @@ async fn refuse(conn: HttpConn, message: &str) {
     let _ = stream.shutdown().await;
 }
 
+/// How long a write may still take once the session has ended (its last frames, the
+/// close): after that a client that does not read is cut off, so that it cannot hold
+/// the connection, and what is queued for it, forever.
+const ABANDON_AFTER_CLOSE: Duration = Duration::from_secs(3);
+
+/// Run `write` unless the session has been closed for [`ABANDON_AFTER_CLOSE`] first
+/// (`None`: give up the connection).
+async fn unless_abandoned<T>(
+    slot: &Slot,
+    write: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let abandoned = async {
+        slot.wait_for(|s| s.closed().map(|_| ())).await;
+        tokio::time::sleep(ABANDON_AFTER_CLOSE).await;
+    };
+    tokio::select! {
+        r = write => Some(r),
+        () = abandoned => None,
+    }
+}
+
 /// Move frames between the WebSocket and the session until either ends.
 async fn run(mut ws: Ws, slot: &Arc<Slot>, shared: &Arc<Shared>) {
     loop {
@@ -101,25 +122,25 @@ async fn run(mut ws: Ws, slot: &Arc<Slot>, shared: &Arc<Shared>) {
         notified.as_mut().enable();
         loop {
             let next = slot.lock().take_transmit();
-            match next {
-                Some(t @ (Transmit::Frame(_) | Transmit::FrameUncompressed(_))) => {
-                    let sent = match t {
-                        Transmit::FrameUncompressed(m) => {
-                            ws.send_with(&to_ws(m), Compress::Never).await
-                        }
-                        Transmit::Frame(m) => ws.send(&to_ws(m)).await,
-                        Transmit::CloseWebSocket => Ok(()),
-                    };
-                    if sent.is_err() {
-                        slot.with(|s| s.ws_closed());
-                        return;
-                    }
+            let sent = match next {
+                Some(Transmit::FrameUncompressed(m)) => {
+                    unless_abandoned(slot, ws.send_with(&to_ws(m), Compress::Never)).await
                 }
+                Some(Transmit::Frame(m)) => unless_abandoned(slot, ws.send(&to_ws(m))).await,
                 Some(Transmit::CloseWebSocket) => {
-                    ws.close(CloseCode::NORMAL, "").await;
+                    unless_abandoned(slot, ws.close(CloseCode::NORMAL, "")).await;
                     return;
                 }
                 None => break,
+            };
+            match sent {
+                Some(Ok(())) => {}
+                Some(Err(_)) => {
+                    slot.with(|s| s.ws_closed());
+                    return;
+                }
+                // The session ended and the client still does not read: cut it off.
+                None => return,
             }
         }
         tokio::select! {

@@ -55,8 +55,9 @@ const INPUT_QUEUE: usize = 1024;
 /// messages over.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
-/// How long [`serve`] waits, after the sessions have ended, for their last bytes to leave.
-const LAST_WRITES: Duration = Duration::from_millis(100);
+/// How long [`serve`] waits at most, after the sessions have ended, for the connections
+/// to write their last bytes (a WebSocket's closing handshake included).
+const LAST_WRITES: Duration = Duration::from_secs(5);
 
 /// Engine.IO settings for Socket.IO: the path `/socket.io/`, the rest as Engine.IO's.
 pub fn engine_config() -> EngineConfig {
@@ -181,8 +182,8 @@ pub async fn serve(
     .await;
     // A session ends when its close packet is handed to its transport; the connection
     // tasks of `net::engineio` then write it (the answer to a polling GET, a WebSocket
-    // frame), and cannot be awaited from here: give them a moment.
-    tokio::time::sleep(LAST_WRITES).await;
+    // frame and close): wait for them.
+    engine.shut_down(LAST_WRITES).await;
 }
 
 /// Feed the machine one report from a session.

@@ -252,8 +252,9 @@ fn attachment_count(rest: &str, max: usize) -> Result<(usize, &str), PacketError
     if digits == 0 || rest.as_bytes().get(digits) != Some(&b'-') {
         return Err(PacketError::BadAttachmentCount);
     }
-    // Nine digits always fit a u64; more would be refused by any sane limit anyway.
-    let claimed: u64 = if digits > 9 {
+    // Nineteen digits always fit a u64, so the error can say what was claimed; more would
+    // be refused by any limit anyway (and are not read).
+    let claimed: u64 = if digits > 19 {
         u64::MAX
     } else {
         rest[..digits]
@@ -611,6 +612,13 @@ mod tests {
             ),
             (
                 "51000000000-[\"e\"]",
+                TooManyAttachments {
+                    claimed: 1_000_000_000,
+                    max: 10,
+                },
+            ),
+            (
+                "5123456789012345678901-[\"e\"]",
                 TooManyAttachments {
                     claimed: u64::MAX,
                     max: 10,
