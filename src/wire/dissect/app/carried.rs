@@ -10,7 +10,8 @@
 //! - the body of a claimed POST (a payload the client sends);
 //! - the body of a `200` answering a claimed GET (a payload the server sends) — the
 //!   `ok` answering a POST and the JSON of a refusal are no payloads;
-//! - every WebSocket message after a `101` that answered a claimed upgrade.
+//! - every WebSocket message after a `101` that answered a claimed upgrade (a message
+//!   compressed by permessage-deflate as its receiver read it: inflated).
 //!
 //! Connections whose requests nobody claims are never read twice: the step costs a
 //! look at each request target. A further carried protocol is one more entry in

@@ -22,7 +22,8 @@
 //! put back after the message's last frame (§7.2.2), the window kept from message to
 //! message unless the sender agreed `*_no_context_takeover` (§7.1.1), using the same
 //! `Inflater` as netlab's live connection. The result goes on the message's last frame
-//! ([`Inflated`]). With context takeover, a message refers back into the ones before
+//! ([`Inflated`]), and the inflated bytes go to the payload step as the message (so a
+//! compressed Socket.IO message is read like any other). With context takeover, a message refers back into the ones before
 //! it (§7.2.3.2), so once one could not be inflated (longer than the decoder keeps, or
 //! not DEFLATE) every later one says so rather than guessing. (A capture that begins
 //! after the handshake is not decoded as WebSocket at all: without the 101 nothing says
@@ -81,14 +82,15 @@ struct CaptureInflater {
 
 impl CaptureInflater {
     /// One frame of a compressed message (`whole`: its payload was kept entirely). On
-    /// the message's last frame, what it inflated to.
+    /// the message's last frame, what it inflated to, and the inflated bytes themselves
+    /// when it could be inflated (for the payload step: what the message carries).
     fn frame(
         &mut self,
         h: &FrameHeader,
         payload: &[u8],
         whole: bool,
         max: usize,
-    ) -> Option<Inflated> {
+    ) -> Option<(Inflated, Option<Vec<u8>>)> {
         if h.opcode != OpCode::Continuation {
             self.text = h.opcode == OpCode::Text;
             if self.params.no_context_takeover {
@@ -124,15 +126,16 @@ impl CaptureInflater {
                 let text = self
                     .text
                     .then(|| String::from_utf8_lossy(shown).into_owned());
-                Inflated::Message {
+                let inflated = Inflated::Message {
                     len: m.len() as u64,
                     hex: text
                         .is_none()
                         .then(|| hex(&shown[..shown.len().min(PREVIEW)])),
                     text,
-                }
+                };
+                (inflated, Some(m))
             }
-            Err(why) => why,
+            Err(why) => (why, None),
         })
     }
 }
@@ -224,23 +227,35 @@ impl FrameReader {
                 ..
             }
         );
+        // A compressed message's bytes as its receiver read them, once its last frame
+        // has come and it could be inflated.
+        let mut plain = None;
         if let (true, Some(inf)) = (compressed, self.inflate.as_mut()) {
             let whole = !too_big;
-            let result = inf.frame(&h, &payload, whole, self.max_buffer);
-            if let AppMessage::WebSocketFrame { inflated, .. } = &mut frame {
-                *inflated = result;
+            if let Some((result, bytes)) = inf.frame(&h, &payload, whole, self.max_buffer) {
+                plain = bytes;
+                if let AppMessage::WebSocketFrame { inflated, .. } = &mut frame {
+                    *inflated = Some(result);
+                }
             }
         }
-        // A message in one frame, whole and not compressed: its payload goes to the
-        // payload step (what it carries). Like a continuation-less data frame in
+        // A message in one frame, whole: its payload (inflated, when compressed) goes to
+        // the payload step (what it carries). Like a continuation-less data frame in
         // `assemble`, it ends any fragmented message in progress.
         let data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
-        let whole = h.fin && data && !too_big && !compressed;
+        let whole = h.fin && data && !too_big;
         let (kept, message) = if whole {
             self.fragments = None;
-            (Some(payload), None)
+            (if compressed { plain } else { Some(payload) }, None)
         } else {
-            (None, self.assemble(&h, payload, compressed))
+            let mut message = self.assemble(&h, payload, compressed);
+            if let Some((_, kept)) = &mut message {
+                // A fragmented compressed message: its inflated bytes are the message.
+                if compressed {
+                    *kept = plain;
+                }
+            }
+            (None, message)
         };
         out.push(AppEvent {
             direction: dir,
@@ -502,6 +517,48 @@ mod tests {
             ],
             0,
         )
+    }
+
+    /// The real `socket.io-client` 4.8 (over `ws`, permessage-deflate with context
+    /// takeover) talking to the real `socket.io` server: the upgrade request, the 101 and
+    /// the client's first two messages, compressed (tests/fixtures/socketio-deflate.pcap,
+    /// packets 4, 6, 10 and 12).
+    const SIO_REQUEST: &str = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: cVEWk8CSkaLAqVYYWPQgHg==\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nHost: 127.0.0.1:18120\r\n\r\n";
+    const SIO_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: DaGI/Gv0O3+rroujXsKJrQEPYcI=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+    /// `40` (CONNECT): FIN, RSV1, text; masked, 4 bytes of DEFLATE.
+    const SIO_CONNECT: [u8; 10] = [0xc1, 0x84, 0x57, 0x49, 0xa5, 0xa2, 0x65, 0x78, 0xa5, 0xa2];
+    /// `420["hello","compress me"]`: 28 bytes of DEFLATE, masked.
+    const SIO_HELLO: [u8; 34] = [
+        0xc1, 0x9c, 0x25, 0x4b, 0xc4, 0x77, 0x17, 0x7a, 0xf6, 0xff, 0x73, 0x81, 0x8c, 0xba, 0xec,
+        0x82, 0x93, 0xa5, 0x74, 0x01, 0x0a, 0xb8, 0x08, 0x63, 0x8e, 0x5a, 0x0b, 0x1d, 0x0c, 0x3a,
+        0x70, 0xc1, 0xc1, 0x77,
+    ];
+
+    /// A compressed Socket.IO message is read as Socket.IO once inflated: the carried
+    /// step gets the bytes the receiver read, not the DEFLATE data on the wire.
+    #[test]
+    fn compressed_socketio_messages_are_read_once_inflated() {
+        let mut frames = SIO_CONNECT.to_vec();
+        frames.extend(SIO_HELLO);
+        let parts = [
+            (Direction::AToB, SIO_REQUEST.as_bytes().to_vec()),
+            (Direction::BToA, SIO_101.as_bytes().to_vec()),
+            (Direction::AToB, frames),
+        ];
+        let out = decode(&parts, 0);
+        assert_eq!(decode(&parts, 3), out, "however TCP cut the bytes");
+        let said: Vec<String> = out
+            .iter()
+            .filter_map(|e| e.message.carried())
+            .map(Carried::describe)
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "Engine.IO: 4 message: Socket.IO CONNECT /",
+                r#"Engine.IO: 4 message: Socket.IO EVENT / "hello" ["compress me"] (ack asked, id 0)"#
+            ]
+        );
     }
 
     fn inflated(out: &[AppEvent]) -> Vec<Inflated> {
