@@ -342,3 +342,35 @@ fn compressed_socketio_is_read_in_every_view() {
         ]
     );
 }
+
+/// A browser fetches the page (`GET /`) and then long-polls Engine.IO on the same
+/// kept-alive connection: each request's target decides, so the one-line view names
+/// what Engine.IO carried on exactly the packets the layer tree does, on every fixture
+/// (socketio-keepalive.pcap is that browser's connection).
+#[test]
+fn the_one_line_view_reads_engineio_on_the_packets_the_layer_tree_does() {
+    for file in FIXTURES {
+        let oneline = netlab(&["capture", "--read", &fixture(file)]);
+        assert_eq!(oneline.code(), 0, "{}", oneline.stderr);
+        let named: Vec<u64> = oneline
+            .stdout
+            .lines()
+            .filter(|l| l.contains("← Engine.IO"))
+            .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        let layers: Vec<u64> = netlab_packets(file).into_keys().collect();
+        assert_eq!(named, layers, "{file}");
+    }
+    let r = netlab(&["capture", "--read", &fixture("socketio-keepalive.pcap")]);
+    let news = r#"Socket.IO EVENT / "news" ["on the same connection"]"#;
+    assert!(r.stdout.lines().any(|l| l.ends_with(news)), "{}", r.stdout);
+    let follow = netlab(&[
+        "capture",
+        "--read",
+        &fixture("socketio-keepalive.pcap"),
+        "--follow",
+        "1",
+    ]);
+    assert!(follow.stdout.contains(news), "{}", follow.stdout);
+    assert!(follow.stdout.contains("GET / HTTP/1.1"));
+}

@@ -7,9 +7,7 @@
 //! that carries the start or middle of a unfinished unit says so.
 
 use crate::layers::Protocol;
-use crate::wire::dissect::app::{
-    first_request_is_carried, AppDecoder, AppEvent, AppLayer, FrameMap,
-};
+use crate::wire::dissect::app::{first_request_is_http, AppDecoder, AppEvent, AppLayer, FrameMap};
 use crate::wire::dissect::flow::{Direction, Piece, Update};
 use crate::wire::dissect::Dissection;
 use std::collections::{HashMap, VecDeque};
@@ -24,7 +22,8 @@ const MAX_RANGES: usize = 65_536;
 #[derive(Debug, Default)]
 struct Conv {
     app: Option<AppDecoder>,
-    /// Not decoded (only Engine.IO is, and its first request did not ask for it).
+    /// Not decoded (the one-line view decodes only what may carry Engine.IO, and this
+    /// conversation is not HTTP, or switched to a WebSocket nobody claimed).
     skip: bool,
     /// Per direction: (stream offset after the bytes, packet that brought them).
     ranges: [VecDeque<(u64, u64)>; 2],
@@ -41,8 +40,8 @@ pub struct PacketApp {
 /// The per-conversation application decoders of one capture.
 #[derive(Debug, Default)]
 pub struct AppLayers {
-    /// Decode only conversations whose first request asks for a carried protocol
-    /// (Engine.IO), for the one-line view.
+    /// Decode only conversations that may carry a protocol (Engine.IO) inside HTTP,
+    /// for the one-line view.
     carried_only: bool,
     convs: HashMap<u32, Conv>,
     events: Vec<(u32, AppEvent)>,
@@ -51,8 +50,10 @@ pub struct AppLayers {
 }
 
 impl AppLayers {
-    /// Decoders for the one-line view: only conversations whose first request line has
-    /// a target asking for Engine.IO (`EIO=4`); every other is looked at once and left.
+    /// Decoders for the one-line view: only conversations that start with an HTTP/1.x
+    /// request line, since any request on one may ask for Engine.IO (`EIO=4`), a browser's
+    /// after `GET /` for the page; every other is looked at once and left, and one that
+    /// switched to a WebSocket no request target claimed is left then.
     pub fn carried_only() -> AppLayers {
         AppLayers {
             carried_only: true,
@@ -79,7 +80,7 @@ impl AppLayers {
                 Piece::Data { offset: 0, bytes } if dir == Direction::AToB => bytes,
                 _ => &[][..],
             };
-            if c.skip || !first_request_is_carried(first) {
+            if c.skip || !first_request_is_http(first) {
                 c.skip = true;
                 return;
             }
@@ -103,6 +104,10 @@ impl AppLayers {
         }
         let mut out = Vec::new();
         app.piece(dir, p, &mut out);
+        if self.carried_only && !app.may_carry() {
+            c.app = None;
+            c.skip = true;
+        }
         self.events.extend(out.into_iter().map(|e| (id, e)));
     }
 
