@@ -374,3 +374,30 @@ fn the_one_line_view_reads_engineio_on_the_packets_the_layer_tree_does() {
     assert!(follow.stdout.contains(news), "{}", follow.stdout);
     assert!(follow.stdout.contains("GET / HTTP/1.1"));
 }
+
+/// The same conversation with the capture starting after the handshake (packets 12–22
+/// of socketio-deflate.pcap): the frames are read as WebSocket, but with context
+/// takeover and no agreement seen nothing can be inflated, and each compressed message
+/// says so instead of showing bytes that may be wrong.
+#[test]
+fn a_capture_joined_after_the_handshake_says_it_cannot_inflate() {
+    let file = fixture("socketio-deflate-joined.pcap");
+    let j = netlab(&["capture", "--read", &file, "--layers", "--json"]).json();
+    let mut outcomes = Vec::new();
+    for p in j["packets"].as_array().unwrap() {
+        for l in p["layers"].as_array().unwrap() {
+            let d = &l["decoded"];
+            assert!(d.get("engineio").is_none(), "{d}");
+            if d["kind"] == "web_socket_frame" {
+                assert_eq!(d["compressed"], true);
+                outcomes.push(d["inflated"]["outcome"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(outcomes, vec!["missed_handshake"; 6]);
+    let follow = netlab(&["capture", "--read", &file, "--follow", "1"]);
+    assert!(follow
+        .stdout
+        .contains("the capture began after the handshake"));
+    assert!(!follow.stdout.contains("inflated (permessage-deflate)"));
+}

@@ -214,6 +214,9 @@ pub enum Inflated {
     /// An earlier message could not be inflated, and with context takeover this one may
     /// refer back into it (RFC 7692 §7.2.3.2): the capture misses what it needs.
     MissedContext,
+    /// The capture began after the handshake: the agreed parameters and, with context
+    /// takeover, the earlier messages this one may refer back into are missing.
+    MissedHandshake,
     /// The message is longer than the decoder keeps, so it was not inflated whole.
     TooLong,
     /// The bytes are not DEFLATE data.
@@ -235,6 +238,12 @@ impl Inflated {
             Self::MissedContext => concat!(
                 "not inflated: an earlier message was not, and with context takeover ",
                 "this one may refer back into it (RFC 7692 §7.2.3.2)"
+            )
+            .into(),
+            Self::MissedHandshake => concat!(
+                "not inflated: the capture began after the handshake, so it misses the ",
+                "agreed parameters and, with context takeover, the earlier messages this ",
+                "one may refer back into (RFC 7692 §7.2.3.2)"
             )
             .into(),
             Self::TooLong => "not inflated: longer than the decoder keeps".into(),
