@@ -7,7 +7,9 @@
 //! that carries the start or middle of a unfinished unit says so.
 
 use crate::layers::Protocol;
-use crate::wire::dissect::app::{first_request_is_http, AppDecoder, AppEvent, AppLayer, FrameMap};
+use crate::wire::dissect::app::{
+    first_request_is_http, request_is_carried, AppDecoder, AppEvent, AppLayer, FrameMap,
+};
 use crate::wire::dissect::flow::{Direction, Piece, Update};
 use crate::wire::dissect::Dissection;
 use std::collections::{HashMap, VecDeque};
@@ -25,6 +27,9 @@ struct Conv {
     /// Not decoded (the one-line view decodes only what may carry Engine.IO, and this
     /// conversation is not HTTP, or switched to a WebSocket nobody claimed).
     skip: bool,
+    /// An HTTP conversation the one-line view watches for a request that asks for
+    /// Engine.IO, without decoding it yet.
+    watching: bool,
     /// Per direction: (stream offset after the bytes, packet that brought them).
     ranges: [VecDeque<(u64, u64)>; 2],
 }
@@ -50,10 +55,12 @@ pub struct AppLayers {
 }
 
 impl AppLayers {
-    /// Decoders for the one-line view: only conversations that start with an HTTP/1.x
-    /// request line, since any request on one may ask for Engine.IO (`EIO=4`), a browser's
-    /// after `GET /` for the page; every other is looked at once and left, and one that
-    /// switched to a WebSocket no request target claimed is left then.
+    /// Decoders for the one-line view, on what may carry Engine.IO only. A conversation
+    /// whose first bytes are no HTTP/1.x request line is looked at once and left; on one
+    /// that is, each client segment that starts a request line is looked at, and the
+    /// first whose target asks for Engine.IO (`EIO=4`; a browser's comes after `GET /`
+    /// for the page) starts the decoder. It is dropped again once nothing more can be
+    /// carried (after an upgrade no request target claimed).
     pub fn carried_only() -> AppLayers {
         AppLayers {
             carried_only: true,
@@ -76,12 +83,22 @@ impl AppLayers {
         }
         let c = self.convs.entry(id).or_default();
         if self.carried_only && c.app.is_none() {
-            let first = match p {
-                Piece::Data { offset: 0, bytes } if dir == Direction::AToB => bytes,
-                _ => &[][..],
+            let client = match p {
+                Piece::Data { offset, bytes } if dir == Direction::AToB => Some((offset, bytes)),
+                _ => None,
             };
-            if c.skip || !first_request_is_http(first) {
-                c.skip = true;
+            if !c.watching {
+                match client {
+                    Some((0, first)) if !c.skip && first_request_is_http(first) => {
+                        c.watching = true;
+                    }
+                    _ => {
+                        c.skip = true;
+                        return;
+                    }
+                }
+            }
+            if c.skip || !client.is_some_and(|(_, b)| request_is_carried(b)) {
                 return;
             }
         }
@@ -134,6 +151,7 @@ impl AppLayers {
                         Conv {
                             app: None,
                             skip: c.skip,
+                            watching: false,
                             ranges: c.ranges,
                         },
                     );

@@ -40,28 +40,36 @@ impl Carried {
     }
 }
 
+/// The target of the HTTP/1.x request line at the start of `bytes`, if they start with
+/// one (whole, at most 2 KiB).
+fn request_target(bytes: &[u8]) -> Option<&str> {
+    // Most pieces are no request at all: one byte says so (a method is uppercase).
+    if !bytes.first().is_some_and(u8::is_ascii_uppercase) {
+        return None;
+    }
+    let head = &bytes[..bytes.len().min(2048)];
+    let eol = head.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&head[..eol]).ok()?;
+    let mut parts = line.split(' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    let method_ok = method.bytes().all(|c| c.is_ascii_uppercase());
+    (method_ok && version.starts_with("HTTP/1.")).then_some(target)
+}
+
 /// Do a connection's first client bytes hold an HTTP/1.x request line? Any request on
 /// such a connection may ask for a carried protocol: a browser fetches the page with
 /// `GET /` and then sends `GET /socket.io/?EIO=4&…` on the same kept-alive connection.
-/// The one-line view decodes only these connections, and drops one once it
-/// [cannot carry anything more](super::AppDecoder::may_carry). The line must be whole in
-/// `first` (a request line of at most 2 KiB).
 pub fn first_request_is_http(first: &[u8]) -> bool {
-    let head = &first[..first.len().min(2048)];
-    let Some(eol) = head.windows(2).position(|w| w == b"\r\n") else {
-        return false;
-    };
-    let Ok(line) = std::str::from_utf8(&head[..eol]) else {
-        return false;
-    };
-    let mut parts = line.split(' ');
-    let (Some(method), Some(_target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    !method.is_empty()
-        && method.bytes().all(|c| c.is_ascii_uppercase())
-        && version.starts_with("HTTP/1.")
+    request_target(first).is_some()
+}
+
+/// Do these client bytes start with a request line whose target a carried protocol
+/// claims (`GET /socket.io/?EIO=4&… HTTP/1.1`)? The one-line view starts decoding an
+/// HTTP connection there (a request is written when the answer to the one before has
+/// come, so it starts a segment), and drops the decoder once it
+/// [cannot carry anything more](super::AppDecoder::may_carry).
+pub fn request_is_carried(bytes: &[u8]) -> bool {
+    request_target(bytes).is_some_and(|t| CARRIED.iter().any(|r| (r.claims)(t)))
 }
 
 /// A carried protocol: which requests start it on a connection, and its reader.
@@ -184,7 +192,7 @@ impl Payloads {
 
 #[cfg(test)]
 mod tests {
-    use super::first_request_is_http;
+    use super::{first_request_is_http, request_is_carried};
     use crate::wire::dissect::app::testing::{decode, websocket_session};
     use crate::wire::dissect::app::{AppDecoder, AppMessage, Direction, Piece};
 
@@ -203,6 +211,12 @@ mod tests {
         assert!(!first_request_is_http(b"\x16\x03\x01\x02\x00\r\n"));
         assert!(!first_request_is_http(b"get / HTTP/1.1\r\n"));
         assert!(!first_request_is_http(b"SSH-2.0 x y\r\n"));
+        assert!(request_is_carried(yes));
+        assert!(!request_is_carried(b"GET / HTTP/1.1\r\n"));
+        assert!(!request_is_carried(b"GET /socket.io/?EIO=3 HTTP/1.1\r\n"));
+        assert!(!request_is_carried(
+            b"\x81\x85GET /socket.io/?EIO=4 HTTP/1.1\r\n"
+        ));
     }
 
     /// A browser on one kept-alive connection: the page, then Engine.IO. The request

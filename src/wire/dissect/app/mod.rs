@@ -64,7 +64,7 @@ mod http;
 mod layer;
 mod websocket;
 
-pub use carried::{first_request_is_http, Carried};
+pub use carried::{first_request_is_http, request_is_carried, Carried};
 pub use engineio::{EioPacket, EngineIo, SioPacket, SocketIo};
 
 pub use http::{AcceptCheck, BodyFraming};
