@@ -12,11 +12,16 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-const FIXTURES: [&str; 4] = [
+const FIXTURES: [&str; 6] = [
     "socketio.pcap",
     "socketio-polling.pcap",
     "socketio-missed.pcap",
     "socketio-recovered.pcap",
+    // Every WebSocket message compressed (permessage-deflate): tshark inflates them too,
+    // so its payload text is the inflated message.
+    "socketio-deflate.pcap",
+    // The page, then long-polling on the same kept-alive connection.
+    "socketio-keepalive.pcap",
 ];
 
 fn fixture(name: &str) -> String {
@@ -126,6 +131,7 @@ fn tshark_packets(file: &str) -> BTreeMap<u64, Vec<String>> {
         .args(["-e", "frame.number", "-e", "websocket.payload.text"])
         .args(["-e", "http.file_data", "-e", "http.request.uri"])
         .args(["-e", "http.response_for.uri", "-e", "http.request.method"])
+        .args(["-e", "websocket.opcode", "-e", "data.data"])
         .output()
         .expect("tshark runs");
     assert!(out.status.success());
@@ -137,6 +143,12 @@ fn tshark_packets(file: &str) -> BTreeMap<u64, Vec<String>> {
         let uri = c.get(3).copied().unwrap_or("");
         let answered = c.get(4).copied().unwrap_or("");
         let method = c.get(5).copied().unwrap_or("");
+        // A binary WebSocket message (inflated, if it was compressed): an attachment.
+        let (opcode, data) = (c.get(6).copied(), c.get(7).copied().unwrap_or(""));
+        if opcode == Some("2") {
+            m.insert(n, vec![format!("4 attachment of {} bytes", data.len() / 2)]);
+            continue;
+        }
         // A POST's body is a payload; so is a GET's answer ("ok" answers a POST).
         let payload = (method == "POST" && uri.contains("EIO=4"))
             || (method.is_empty() && answered.contains("EIO=4") && body != "ok");
@@ -183,6 +195,16 @@ fn stats_count_the_events_the_node_scripts_emit() {
     assert_eq!(
         events("socketio-polling.pcap"),
         serde_json::json!({"file": 1, "hello": 1, "news": 2, "upload": 1})
+    );
+    // deflate: the same kind of exchange, every message compressed.
+    assert_eq!(
+        events("socketio-deflate.pcap"),
+        serde_json::json!({"file": 1, "hello": 1, "news": 1, "thanks": 1})
+    );
+    // keepalive: the page first, then "hello" and "news" by long-polling.
+    assert_eq!(
+        events("socketio-keepalive.pcap"),
+        serde_json::json!({"hello": 1, "news": 1})
     );
     // missed: tick 1 and tick 3 reach the client; tick 2 went out while it was away.
     assert_eq!(
@@ -264,4 +286,118 @@ fn the_layer_fields_sit_on_the_payloads_bytes() {
     assert_eq!(span("Socket.IO packet"), (73, 102));
     let event = fields.iter().find(|f| f["name"] == "event").unwrap();
     assert_eq!(event["value"], "hello");
+}
+
+/// Socket.IO inside compressed WebSocket messages (permessage-deflate with context
+/// takeover, the real `socket.io` server and `socket.io-client`): read once inflated, in
+/// the one-line view, the follow view and the JSON, with the event names and arguments
+/// the node scripts sent.
+#[test]
+fn compressed_socketio_is_read_in_every_view() {
+    let file = fixture("socketio-deflate.pcap");
+    let hello = r#"Socket.IO EVENT / "hello" ["compress me"] (ack asked, id 0)"#;
+    let oneline = netlab(&["capture", "--read", &file]);
+    assert_eq!(oneline.code(), 0, "{}", oneline.stderr);
+    assert!(
+        oneline.stdout.lines().any(|l| l.ends_with(hello)),
+        "{}",
+        oneline.stdout
+    );
+    let follow = netlab(&["capture", "--read", &file, "--follow", "1"]);
+    assert!(follow.stdout.contains(hello), "{}", follow.stdout);
+    assert!(follow
+        .stdout
+        .contains("Socket.IO attachment 1 of 1 (4 bytes)"));
+    let j = netlab(&["capture", "--read", &file, "--layers", "--json"]).json();
+    let mut events = Vec::new();
+    for p in j["packets"].as_array().unwrap() {
+        for l in p["layers"].as_array().unwrap() {
+            let d = &l["decoded"];
+            let Some(e) = d.get("engineio") else { continue };
+            assert_eq!(d["compressed"], true, "every message here is compressed");
+            for pk in e["packets"].as_array().unwrap() {
+                if let Some(name) = pk["socketio"].get("event") {
+                    events.push((name.clone(), pk["socketio"]["args"].clone()));
+                }
+            }
+            // The fields were read from inflated bytes, which are not on the wire.
+            for f in l["fields"].as_array().unwrap() {
+                if f["name"] == "Socket.IO packet" {
+                    assert_eq!(f["span"]["start"], f["span"]["end"], "{f}");
+                }
+            }
+        }
+    }
+    let news = "compressed ".repeat(120).trim().to_owned();
+    assert_eq!(
+        events,
+        [
+            ("hello".into(), serde_json::json!(["compress me"])),
+            ("news".into(), serde_json::json!([news])),
+            (
+                "file".into(),
+                serde_json::json!([{"name": "a.bin", "data": {"_placeholder": true, "num": 0}}])
+            ),
+            ("thanks".into(), serde_json::json!([2])),
+        ]
+    );
+}
+
+/// A browser fetches the page (`GET /`) and then long-polls Engine.IO on the same
+/// kept-alive connection: each request's target decides, so the one-line view names
+/// what Engine.IO carried on exactly the packets the layer tree does, on every fixture
+/// (socketio-keepalive.pcap is that browser's connection).
+#[test]
+fn the_one_line_view_reads_engineio_on_the_packets_the_layer_tree_does() {
+    for file in FIXTURES {
+        let oneline = netlab(&["capture", "--read", &fixture(file)]);
+        assert_eq!(oneline.code(), 0, "{}", oneline.stderr);
+        let named: Vec<u64> = oneline
+            .stdout
+            .lines()
+            .filter(|l| l.contains("← Engine.IO"))
+            .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        let layers: Vec<u64> = netlab_packets(file).into_keys().collect();
+        assert_eq!(named, layers, "{file}");
+    }
+    let r = netlab(&["capture", "--read", &fixture("socketio-keepalive.pcap")]);
+    let news = r#"Socket.IO EVENT / "news" ["on the same connection"]"#;
+    assert!(r.stdout.lines().any(|l| l.ends_with(news)), "{}", r.stdout);
+    let follow = netlab(&[
+        "capture",
+        "--read",
+        &fixture("socketio-keepalive.pcap"),
+        "--follow",
+        "1",
+    ]);
+    assert!(follow.stdout.contains(news), "{}", follow.stdout);
+    assert!(follow.stdout.contains("GET / HTTP/1.1"));
+}
+
+/// The same conversation with the capture starting after the handshake (packets 12–22
+/// of socketio-deflate.pcap): the frames are read as WebSocket, but with context
+/// takeover and no agreement seen nothing can be inflated, and each compressed message
+/// says so instead of showing bytes that may be wrong.
+#[test]
+fn a_capture_joined_after_the_handshake_says_it_cannot_inflate() {
+    let file = fixture("socketio-deflate-joined.pcap");
+    let j = netlab(&["capture", "--read", &file, "--layers", "--json"]).json();
+    let mut outcomes = Vec::new();
+    for p in j["packets"].as_array().unwrap() {
+        for l in p["layers"].as_array().unwrap() {
+            let d = &l["decoded"];
+            assert!(d.get("engineio").is_none(), "{d}");
+            if d["kind"] == "web_socket_frame" {
+                assert_eq!(d["compressed"], true);
+                outcomes.push(d["inflated"]["outcome"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(outcomes, vec!["missed_handshake"; 6]);
+    let follow = netlab(&["capture", "--read", &file, "--follow", "1"]);
+    assert!(follow
+        .stdout
+        .contains("the capture began after the handshake"));
+    assert!(!follow.stdout.contains("inflated (permessage-deflate)"));
 }

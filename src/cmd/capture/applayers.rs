@@ -8,7 +8,7 @@
 
 use crate::layers::Protocol;
 use crate::wire::dissect::app::{
-    first_request_is_carried, AppDecoder, AppEvent, AppLayer, FrameMap,
+    first_request_is_http, request_is_carried, AppDecoder, AppEvent, AppLayer, FrameMap,
 };
 use crate::wire::dissect::flow::{Direction, Piece, Update};
 use crate::wire::dissect::Dissection;
@@ -24,8 +24,12 @@ const MAX_RANGES: usize = 65_536;
 #[derive(Debug, Default)]
 struct Conv {
     app: Option<AppDecoder>,
-    /// Not decoded (only Engine.IO is, and its first request did not ask for it).
+    /// Not decoded (the one-line view decodes only what may carry Engine.IO, and this
+    /// conversation is not HTTP, or switched to a WebSocket nobody claimed).
     skip: bool,
+    /// An HTTP conversation the one-line view watches for a request that asks for
+    /// Engine.IO, without decoding it yet.
+    watching: bool,
     /// Per direction: (stream offset after the bytes, packet that brought them).
     ranges: [VecDeque<(u64, u64)>; 2],
 }
@@ -41,8 +45,8 @@ pub struct PacketApp {
 /// The per-conversation application decoders of one capture.
 #[derive(Debug, Default)]
 pub struct AppLayers {
-    /// Decode only conversations whose first request asks for a carried protocol
-    /// (Engine.IO), for the one-line view.
+    /// Decode only conversations that may carry a protocol (Engine.IO) inside HTTP,
+    /// for the one-line view.
     carried_only: bool,
     convs: HashMap<u32, Conv>,
     events: Vec<(u32, AppEvent)>,
@@ -51,8 +55,12 @@ pub struct AppLayers {
 }
 
 impl AppLayers {
-    /// Decoders for the one-line view: only conversations whose first request line has
-    /// a target asking for Engine.IO (`EIO=4`); every other is looked at once and left.
+    /// Decoders for the one-line view, on what may carry Engine.IO only. A conversation
+    /// whose first bytes are no HTTP/1.x request line is looked at once and left; on one
+    /// that is, each client segment that starts a request line is looked at, and the
+    /// first whose target asks for Engine.IO (`EIO=4`; a browser's comes after `GET /`
+    /// for the page) starts the decoder. It is dropped again once nothing more can be
+    /// carried (after an upgrade no request target claimed).
     pub fn carried_only() -> AppLayers {
         AppLayers {
             carried_only: true,
@@ -75,12 +83,22 @@ impl AppLayers {
         }
         let c = self.convs.entry(id).or_default();
         if self.carried_only && c.app.is_none() {
-            let first = match p {
-                Piece::Data { offset: 0, bytes } if dir == Direction::AToB => bytes,
-                _ => &[][..],
+            let client = match p {
+                Piece::Data { offset, bytes } if dir == Direction::AToB => Some((offset, bytes)),
+                _ => None,
             };
-            if c.skip || !first_request_is_carried(first) {
-                c.skip = true;
+            if !c.watching {
+                match client {
+                    Some((0, first)) if !c.skip && first_request_is_http(first) => {
+                        c.watching = true;
+                    }
+                    _ => {
+                        c.skip = true;
+                        return;
+                    }
+                }
+            }
+            if c.skip || !client.is_some_and(|(_, b)| request_is_carried(b)) {
                 return;
             }
         }
@@ -103,6 +121,10 @@ impl AppLayers {
         }
         let mut out = Vec::new();
         app.piece(dir, p, &mut out);
+        if self.carried_only && !app.may_carry() {
+            c.app = None;
+            c.skip = true;
+        }
         self.events.extend(out.into_iter().map(|e| (id, e)));
     }
 
@@ -129,6 +151,7 @@ impl AppLayers {
                         Conv {
                             app: None,
                             skip: c.skip,
+                            watching: false,
                             ranges: c.ranges,
                         },
                     );

@@ -10,7 +10,8 @@
 //! - the body of a claimed POST (a payload the client sends);
 //! - the body of a `200` answering a claimed GET (a payload the server sends) — the
 //!   `ok` answering a POST and the JSON of a refusal are no payloads;
-//! - every WebSocket message after a `101` that answered a claimed upgrade.
+//! - every WebSocket message after a `101` that answered a claimed upgrade (a message
+//!   compressed by permessage-deflate as its receiver read it: inflated).
 //!
 //! Connections whose requests nobody claims are never read twice: the step costs a
 //! look at each request target. A further carried protocol is one more entry in
@@ -39,23 +40,36 @@ impl Carried {
     }
 }
 
-/// Do a connection's first client bytes hold a request line whose target a carried
-/// protocol claims (`GET /socket.io/?EIO=4&… HTTP/1.1`)? The one-line view decodes only
-/// such connections. The line must be whole in `first` (a request line of at most 2 KiB).
-pub fn first_request_is_carried(first: &[u8]) -> bool {
-    let head = &first[..first.len().min(2048)];
-    let Some(eol) = head.windows(2).position(|w| w == b"\r\n") else {
-        return false;
-    };
-    let Ok(line) = std::str::from_utf8(&head[..eol]) else {
-        return false;
-    };
+/// The target of the HTTP/1.x request line at the start of `bytes`, if they start with
+/// one (whole, at most 2 KiB).
+fn request_target(bytes: &[u8]) -> Option<&str> {
+    // Most pieces are no request at all: one byte says so (a method is uppercase).
+    if !bytes.first().is_some_and(u8::is_ascii_uppercase) {
+        return None;
+    }
+    let head = &bytes[..bytes.len().min(2048)];
+    let eol = head.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&head[..eol]).ok()?;
     let mut parts = line.split(' ');
-    let (Some(_method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    version.starts_with("HTTP/1.") && CARRIED.iter().any(|r| (r.claims)(target))
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    let method_ok = method.bytes().all(|c| c.is_ascii_uppercase());
+    (method_ok && version.starts_with("HTTP/1.")).then_some(target)
+}
+
+/// Do a connection's first client bytes hold an HTTP/1.x request line? Any request on
+/// such a connection may ask for a carried protocol: a browser fetches the page with
+/// `GET /` and then sends `GET /socket.io/?EIO=4&…` on the same kept-alive connection.
+pub fn first_request_is_http(first: &[u8]) -> bool {
+    request_target(first).is_some()
+}
+
+/// Do these client bytes start with a request line whose target a carried protocol
+/// claims (`GET /socket.io/?EIO=4&… HTTP/1.1`)? The one-line view starts decoding an
+/// HTTP connection there (a request is written when the answer to the one before has
+/// come, so it starts a segment), and drops the decoder once it
+/// [cannot carry anything more](super::AppDecoder::may_carry).
+pub fn request_is_carried(bytes: &[u8]) -> bool {
+    request_target(bytes).is_some_and(|t| CARRIED.iter().any(|r| (r.claims)(t)))
 }
 
 /// A carried protocol: which requests start it on a connection, and its reader.
@@ -102,9 +116,18 @@ pub(super) struct Payloads {
     claimed: VecDeque<(u32, String)>,
     /// The connection switched to WebSocket after a claimed upgrade.
     websocket: bool,
+    /// The connection switched to WebSocket after an upgrade no carried protocol
+    /// claimed: no request follows, so nothing on it is carried.
+    unclaimed_websocket: bool,
 }
 
 impl Payloads {
+    /// Can a later message on this connection still carry something? Not once it
+    /// switched to WebSocket for a protocol nobody claimed.
+    pub(super) fn may_carry(&self) -> bool {
+        !self.unclaimed_websocket
+    }
+
     /// Read what these events carry, and drop the bytes they kept for it.
     pub(super) fn apply(&mut self, events: &mut [AppEvent]) {
         for ev in events {
@@ -139,6 +162,7 @@ impl Payloads {
                 } => {
                     let Some(i) = self.claimed.iter().position(|(n, _)| Some(*n) == *answers)
                     else {
+                        self.unclaimed_websocket |= *switches_to_websocket;
                         continue;
                     };
                     let (_, method) = self.claimed.remove(i).unwrap_or_default();
@@ -168,20 +192,83 @@ impl Payloads {
 
 #[cfg(test)]
 mod tests {
-    use super::first_request_is_carried;
+    use super::{first_request_is_http, request_is_carried};
+    use crate::wire::dissect::app::testing::{decode, websocket_session};
+    use crate::wire::dissect::app::{AppDecoder, AppMessage, Direction, Piece};
 
     #[test]
     fn the_first_request_line_decides() {
         let yes = b"GET /socket.io/?EIO=4&transport=polling&t=j0jjxjnq HTTP/1.1\r\nHost: h\r\n";
-        assert!(first_request_is_carried(yes));
-        assert!(!first_request_is_carried(
-            b"GET /socket.io/?EIO=3 HTTP/1.1\r\n"
-        ));
-        assert!(!first_request_is_carried(b"GET /chat HTTP/1.1\r\n"));
+        assert!(first_request_is_http(yes));
         assert!(
-            !first_request_is_carried(b"GET /socket.io/?EIO=4"),
+            first_request_is_http(b"GET / HTTP/1.1\r\n"),
+            "the page first"
+        );
+        assert!(
+            !first_request_is_http(b"GET /socket.io/?EIO=4"),
             "line not whole"
         );
-        assert!(!first_request_is_carried(b"\x16\x03\x01\x02\x00\r\n"));
+        assert!(!first_request_is_http(b"\x16\x03\x01\x02\x00\r\n"));
+        assert!(!first_request_is_http(b"get / HTTP/1.1\r\n"));
+        assert!(!first_request_is_http(b"SSH-2.0 x y\r\n"));
+        assert!(request_is_carried(yes));
+        assert!(!request_is_carried(b"GET / HTTP/1.1\r\n"));
+        assert!(!request_is_carried(b"GET /socket.io/?EIO=3 HTTP/1.1\r\n"));
+        assert!(!request_is_carried(
+            b"\x81\x85GET /socket.io/?EIO=4 HTTP/1.1\r\n"
+        ));
+    }
+
+    /// A browser on one kept-alive connection: the page, then Engine.IO. The request
+    /// target of each request decides, not the connection's first one.
+    #[test]
+    fn each_request_on_a_kept_alive_connection_is_looked_at() {
+        let page = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let open = r#"0{"sid":"s","upgrades":[],"pingInterval":300,"pingTimeout":2000,"maxPayload":1000000}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{open}",
+            open.len()
+        );
+        let out = decode(
+            &[
+                (
+                    Direction::AToB,
+                    b"GET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+                ),
+                (Direction::BToA, page.as_bytes().to_vec()),
+                (
+                    Direction::AToB,
+                    b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+                ),
+                (Direction::BToA, answer.into_bytes()),
+            ],
+            0,
+        );
+        let carried: Vec<bool> = out
+            .iter()
+            .filter(|e| matches!(e.message, AppMessage::HttpResponse { .. }))
+            .map(|e| e.message.carried().is_some())
+            .collect();
+        assert_eq!(
+            carried,
+            [false, true],
+            "the page carries nothing, the open packet does"
+        );
+    }
+
+    /// After a WebSocket upgrade nobody claimed, no request follows: nothing more can be
+    /// carried, and the one-line view stops decoding the connection.
+    #[test]
+    fn an_unclaimed_upgrade_carries_nothing_more() {
+        let mut d = AppDecoder::new(1 << 20);
+        let mut out = Vec::new();
+        let session = websocket_session();
+        for (dir, bytes) in session.iter().take(1) {
+            d.piece(*dir, Piece::Data { offset: 0, bytes }, &mut out);
+        }
+        assert!(d.may_carry(), "an HTTP request is pending");
+        let (dir, bytes) = &session[1];
+        d.piece(*dir, Piece::Data { offset: 0, bytes }, &mut out);
+        assert!(!d.may_carry(), "101 to an upgrade to /chat");
     }
 }

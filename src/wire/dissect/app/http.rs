@@ -4,7 +4,9 @@
 //! Each direction is read the way its receiver reads it:
 //!
 //! 1. **Is it HTTP at all?** A client's first bytes are an uppercase method and a space
-//!    (`GET `), a server's are `HTTP/`. Anything else (TLS, SSH, …) is left alone, quietly.
+//!    (`GET `), a server's are `HTTP/`. Anything else (TLS, SSH, …) is left alone, quietly,
+//!    unless it is whole WebSocket frames: then the capture began after the handshake
+//!    (see [`super::websocket`]).
 //! 2. **Head.** Everything up to the first empty line, read by `wire::application::http1`, the parser
 //!    netlab's own WebSocket server uses (RFC 9112 §2.1).
 //! 3. **Body.** Its length comes from the head (RFC 9112 §6.3): none for a response to
@@ -20,7 +22,7 @@
 //! `Sec-WebSocket-Accept` it carries is checked against the request's key (RFC 6455
 //! §4.2.2). Any other answer refuses the upgrade and the client goes on with HTTP.
 
-use super::websocket::FrameReader;
+use super::websocket::{joined_midstream, FrameReader};
 use super::{AppEvent, AppMessage, Registration, Step, Stream, StreamDecoder, PREVIEW};
 use crate::layers::Protocol;
 use crate::wire::application::http1::{self, Headers, RequestHead, ResponseHead, Scan};
@@ -442,9 +444,11 @@ impl Http {
         // Each direction inflates with its sender's parameters.
         let server = deflate.map(|a| a.of(Role::Server));
         let client = deflate.map(|a| a.of(Role::Client));
-        self.modes[1] = Mode::WebSocket(FrameReader::new(server, self.max_buffer));
+        let server = FrameReader::new(Direction::BToA, server, self.max_buffer);
+        self.modes[1] = Mode::WebSocket(server);
         if matches!(self.modes[0], Mode::AwaitUpgrade) {
-            self.modes[0] = Mode::WebSocket(FrameReader::new(client, self.max_buffer));
+            let client = FrameReader::new(Direction::AToB, client, self.max_buffer);
+            self.modes[0] = Mode::WebSocket(client);
             self.run(Direction::AToB, streams, out);
         }
     }
@@ -557,7 +561,21 @@ impl StreamDecoder for Http {
                         self.modes[i] = Mode::Head;
                         Step::Progress
                     }
-                    Some(false) => return,
+                    Some(false) => match joined_midstream(&streams[i].buf) {
+                        // Not HTTP, but WebSocket frames: the capture began after the
+                        // handshake (RFC 6455 §4 happened before it).
+                        Some(client) => {
+                            let text = concat!(
+                                "no HTTP here, but whole WebSocket frames: the capture began ",
+                                "after this connection's handshake, read as WebSocket"
+                            );
+                            out.push(AppEvent::note(dir, streams[i].at, text.into()));
+                            let reader = FrameReader::joined(client, self.max_buffer);
+                            self.modes[i] = Mode::WebSocket(reader);
+                            Step::Progress
+                        }
+                        None => return,
+                    },
                 },
                 Mode::Head => {
                     self.modes[i] = Mode::Head;

@@ -143,12 +143,14 @@ impl AppEvent {
 
 /// Stream offset of the first byte of what a message carries: a frame's payload, a
 /// body of known length (a chunked body's bytes are not contiguous; a fragmented
-/// message's are spread over frames: no spans for those).
+/// message's are spread over frames; a compressed message's were inflated and are not
+/// on the wire as such: no spans for those).
 fn carried_start(ev: &AppEvent) -> Option<u64> {
     match &ev.message {
         AppMessage::WebSocketFrame {
             length_encoding,
             masked,
+            compressed: false,
             ..
         } => Some(FrameOffsets::new(ev.offset, *length_encoding, *masked).data),
         AppMessage::HttpRequest {

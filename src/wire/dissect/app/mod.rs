@@ -48,8 +48,8 @@
 //!   `wire::application::dns`.
 //! - `layer.rs`: the layer-tree view of a decoded unit (its fields and where their bytes
 //!   are in a frame), one function per protocol.
-//! - `carried.rs`: the payload step: what WebSocket messages and HTTP bodies carry, on
-//!   connections whose request target asked for it (Engine.IO: `EIO=4`).
+//! - `carried.rs`: the payload step: what WebSocket messages and HTTP bodies carry, when
+//!   the request target asked for it (Engine.IO: `EIO=4`), request by request.
 //! - `engineio.rs`: Engine.IO packets and long-polling payloads, and the Socket.IO
 //!   packets inside them.
 //!
@@ -64,7 +64,7 @@ mod http;
 mod layer;
 mod websocket;
 
-pub use carried::{first_request_is_carried, Carried};
+pub use carried::{first_request_is_http, request_is_carried, Carried};
 pub use engineio::{EioPacket, EngineIo, SioPacket, SocketIo};
 
 pub use http::{AcceptCheck, BodyFraming};
@@ -214,6 +214,9 @@ pub enum Inflated {
     /// An earlier message could not be inflated, and with context takeover this one may
     /// refer back into it (RFC 7692 §7.2.3.2): the capture misses what it needs.
     MissedContext,
+    /// The capture began after the handshake: the agreed parameters and, with context
+    /// takeover, the earlier messages this one may refer back into are missing.
+    MissedHandshake,
     /// The message is longer than the decoder keeps, so it was not inflated whole.
     TooLong,
     /// The bytes are not DEFLATE data.
@@ -235,6 +238,12 @@ impl Inflated {
             Self::MissedContext => concat!(
                 "not inflated: an earlier message was not, and with context takeover ",
                 "this one may refer back into it (RFC 7692 §7.2.3.2)"
+            )
+            .into(),
+            Self::MissedHandshake => concat!(
+                "not inflated: the capture began after the handshake, so it misses the ",
+                "agreed parameters and, with context takeover, the earlier messages this ",
+                "one may refer back into (RFC 7692 §7.2.3.2)"
             )
             .into(),
             Self::TooLong => "not inflated: longer than the decoder keeps".into(),
@@ -463,6 +472,13 @@ impl AppDecoder {
         let first = out.len();
         self.protocol.finish(&self.streams, out);
         self.payloads.apply(&mut out[first..]);
+    }
+
+    /// Can a later message of this conversation still carry something (Engine.IO)?
+    /// Not when the client's bytes are not HTTP (or decoding them stopped), nor after an
+    /// upgrade to WebSocket no carried protocol asked for: then no request follows.
+    pub fn may_carry(&self) -> bool {
+        self.payloads.may_carry() && !self.protocol.stopped(Direction::AToB)
     }
 
     /// Is this direction holding the start of a unit not yet complete? Which protocol.

@@ -22,11 +22,18 @@
 //! put back after the message's last frame (§7.2.2), the window kept from message to
 //! message unless the sender agreed `*_no_context_takeover` (§7.1.1), using the same
 //! `Inflater` as netlab's live connection. The result goes on the message's last frame
-//! ([`Inflated`]). With context takeover, a message refers back into the ones before
+//! ([`Inflated`]), and the inflated bytes go to the payload step as the message (so a
+//! compressed Socket.IO message is read like any other). With context takeover, a message refers back into the ones before
 //! it (§7.2.3.2), so once one could not be inflated (longer than the decoder keeps, or
-//! not DEFLATE) every later one says so rather than guessing. (A capture that begins
-//! after the handshake is not decoded as WebSocket at all: without the 101 nothing says
-//! what the bytes are, nor which parameters were agreed.)
+//! not DEFLATE) every later one says so rather than guessing.
+//!
+//! **A capture that begins after the handshake** has no 101 to say what the bytes are.
+//! When a direction's first bytes are not HTTP but whole frames end to end, each keeping
+//! the rules above, and all masked or all not ([`joined_midstream`]), they are read as
+//! WebSocket (masked: the client's). RSV1 is then taken for permessage-deflate, but no
+//! message is inflated: the agreed parameters are unknown, and with context takeover a
+//! message refers back into earlier ones the capture never saw; each says so
+//! ([`Inflated::MissedHandshake`]) rather than guessing.
 
 use super::{hex, AppEvent, AppMessage, Inflated, Step, Stream, PREVIEW};
 use crate::wire::application::websocket::close::CloseFrame;
@@ -59,6 +66,12 @@ pub(super) struct FrameReader {
     /// permessage-deflate was agreed in the handshake (RFC 7692 §5), so RSV1 means
     /// "compressed".
     deflate: bool,
+    /// The client sends these frames (it masks them, RFC 6455 §5.1).
+    client: bool,
+    /// The capture began after the handshake: RSV1 is taken for permessage-deflate, but
+    /// nothing can be inflated (the agreed parameters and, with context takeover, the
+    /// earlier messages are missing).
+    joined: bool,
     max_buffer: usize,
     /// A fragmented message in progress.
     fragments: Option<Fragmented>,
@@ -81,14 +94,15 @@ struct CaptureInflater {
 
 impl CaptureInflater {
     /// One frame of a compressed message (`whole`: its payload was kept entirely). On
-    /// the message's last frame, what it inflated to.
+    /// the message's last frame, what it inflated to, and the inflated bytes themselves
+    /// when it could be inflated (for the payload step: what the message carries).
     fn frame(
         &mut self,
         h: &FrameHeader,
         payload: &[u8],
         whole: bool,
         max: usize,
-    ) -> Option<Inflated> {
+    ) -> Option<(Inflated, Option<Vec<u8>>)> {
         if h.opcode != OpCode::Continuation {
             self.text = h.opcode == OpCode::Text;
             if self.params.no_context_takeover {
@@ -124,17 +138,55 @@ impl CaptureInflater {
                 let text = self
                     .text
                     .then(|| String::from_utf8_lossy(shown).into_owned());
-                Inflated::Message {
+                let inflated = Inflated::Message {
                     len: m.len() as u64,
                     hex: text
                         .is_none()
                         .then(|| hex(&shown[..shown.len().min(PREVIEW)])),
                     text,
-                }
+                };
+                (inflated, Some(m))
             }
-            Err(why) => why,
+            Err(why) => (why, None),
         })
     }
+}
+
+/// Do a direction's first bytes, in a conversation whose start the capture missed, read
+/// as WebSocket frames? Only when they are whole frames end to end, each keeping the
+/// rules of RFC 6455 §5.2 (a known opcode, no RSV bit but permessage-deflate's RSV1 on a
+/// data frame, the shortest length, control frames short and whole), all masked or all
+/// not, and the first is no continuation (a DNS stream's `00 39` length prefixes read as
+/// continuation frames end to end). `Some(true)`: masked, so the client sent them (§5.1).
+pub(super) fn joined_midstream(mut b: &[u8]) -> Option<bool> {
+    if b.first().is_none_or(|&first| first & 0x0f == 0) {
+        return None;
+    }
+    let mut masked = None;
+    // Bounded: each pass consumes a whole frame (at least 2 bytes).
+    while !b.is_empty() {
+        let Ok(Parsed::Complete {
+            value: h,
+            header_len,
+        }) = FrameHeader::parse(b)
+        else {
+            return None;
+        };
+        let total = (header_len as u64).checked_add(h.payload_len)?;
+        let rsv_ok = h.rsv == 0 || (h.rsv == 0b100 && !h.opcode.is_control());
+        let control_ok = !h.opcode.is_control() || (h.fin && h.payload_len <= 125);
+        let ok = rsv_ok
+            && control_ok
+            && !matches!(h.opcode, OpCode::Reserved(_))
+            && h.length_encoding == LengthEncoding::minimal(h.payload_len)
+            && *masked.get_or_insert(h.mask.is_some()) == h.mask.is_some()
+            && total <= b.len() as u64;
+        if !ok {
+            return None;
+        }
+        b = &b[total as usize..];
+    }
+    masked
 }
 
 /// What a frame's RSV1 bit and opcode say about compression (RFC 7692 §6.1).
@@ -145,8 +197,8 @@ struct Compression {
 }
 
 /// Which rule of RFC 6455 (or RFC 7692) a frame breaks, if any: the first one found.
-fn problem(h: &FrameHeader, dir: Direction, c: &Compression) -> Option<String> {
-    let client = dir == Direction::AToB;
+/// `client`: the client sent it.
+fn problem(h: &FrameHeader, client: bool, c: &Compression) -> Option<String> {
     let first = if client && h.mask.is_none() {
         Some("a client must mask every frame (RFC 6455 §5.1)".to_string())
     } else if !client && h.mask.is_some() {
@@ -175,11 +227,17 @@ fn problem(h: &FrameHeader, dir: Direction, c: &Compression) -> Option<String> {
 }
 
 impl FrameReader {
-    /// A reader for one direction; `deflate` holds the sender's permessage-deflate
-    /// parameters when the handshake agreed the extension.
-    pub(super) fn new(deflate: Option<DirectionParams>, max_buffer: usize) -> FrameReader {
+    /// A reader for one direction after the handshake; `deflate` holds the sender's
+    /// permessage-deflate parameters when the handshake agreed the extension.
+    pub(super) fn new(
+        dir: Direction,
+        deflate: Option<DirectionParams>,
+        max_buffer: usize,
+    ) -> FrameReader {
         FrameReader {
             deflate: deflate.is_some(),
+            client: dir == Direction::AToB,
+            joined: false,
             max_buffer,
             fragments: None,
             inflate: deflate.map(|params| CaptureInflater {
@@ -189,6 +247,20 @@ impl FrameReader {
                 text: false,
                 lost: false,
             }),
+        }
+    }
+
+    /// A reader for a direction of a conversation the capture joined after its
+    /// handshake, whose first bytes [look like frames](joined_midstream) (`client`: they
+    /// are masked).
+    pub(super) fn joined(client: bool, max_buffer: usize) -> FrameReader {
+        FrameReader {
+            deflate: true,
+            client,
+            joined: true,
+            max_buffer,
+            fragments: None,
+            inflate: None,
         }
     }
 
@@ -216,7 +288,7 @@ impl FrameReader {
         if too_big {
             s.skip = h.payload_len - kept as u64;
         }
-        let mut frame = self.describe(&h, dir, &payload);
+        let mut frame = self.describe(&h, &payload);
         let compressed = matches!(
             frame,
             AppMessage::WebSocketFrame {
@@ -224,23 +296,40 @@ impl FrameReader {
                 ..
             }
         );
-        if let (true, Some(inf)) = (compressed, self.inflate.as_mut()) {
-            let whole = !too_big;
-            let result = inf.frame(&h, &payload, whole, self.max_buffer);
+        // A compressed message's bytes as its receiver read them, once its last frame
+        // has come and it could be inflated.
+        let mut plain = None;
+        if compressed && self.joined && h.fin {
             if let AppMessage::WebSocketFrame { inflated, .. } = &mut frame {
-                *inflated = result;
+                *inflated = Some(Inflated::MissedHandshake);
             }
         }
-        // A message in one frame, whole and not compressed: its payload goes to the
-        // payload step (what it carries). Like a continuation-less data frame in
+        if let (true, Some(inf)) = (compressed, self.inflate.as_mut()) {
+            let whole = !too_big;
+            if let Some((result, bytes)) = inf.frame(&h, &payload, whole, self.max_buffer) {
+                plain = bytes;
+                if let AppMessage::WebSocketFrame { inflated, .. } = &mut frame {
+                    *inflated = Some(result);
+                }
+            }
+        }
+        // A message in one frame, whole: its payload (inflated, when compressed) goes to
+        // the payload step (what it carries). Like a continuation-less data frame in
         // `assemble`, it ends any fragmented message in progress.
         let data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
-        let whole = h.fin && data && !too_big && !compressed;
+        let whole = h.fin && data && !too_big;
         let (kept, message) = if whole {
             self.fragments = None;
-            (Some(payload), None)
+            (if compressed { plain } else { Some(payload) }, None)
         } else {
-            (None, self.assemble(&h, payload, compressed))
+            let mut message = self.assemble(&h, payload, compressed);
+            if let Some((_, kept)) = &mut message {
+                // A fragmented compressed message: its inflated bytes are the message.
+                if compressed {
+                    *kept = plain;
+                }
+            }
+            (None, message)
         };
         out.push(AppEvent {
             direction: dir,
@@ -263,7 +352,7 @@ impl FrameReader {
 
     /// The frame as an [`AppMessage::WebSocketFrame`]; `payload` is unmasked, and may be
     /// only the start of a long one.
-    fn describe(&self, h: &FrameHeader, dir: Direction, payload: &[u8]) -> AppMessage {
+    fn describe(&self, h: &FrameHeader, payload: &[u8]) -> AppMessage {
         let rsv1 = h.rsv & 0b100 != 0;
         // permessage-deflate sets RSV1 on a message's first frame only (RFC 7692 §6.1):
         // a continuation carries more of the compressed data of the message it continues.
@@ -274,7 +363,7 @@ impl FrameReader {
         let continues_compressed = continues.is_some_and(|f| f.compressed);
         let compressed =
             (rsv1 && self.deflate && !h.opcode.is_control()) || (continues_compressed && !rsv1);
-        let mut problem = problem(h, dir, &Compression { rsv1, compressed });
+        let mut problem = problem(h, self.client, &Compression { rsv1, compressed });
         let is_text =
             h.opcode == OpCode::Text || continues.is_some_and(|f| f.opcode == OpCode::Text);
         let (mut close_code, mut close_reason) = (None, None);
@@ -502,6 +591,93 @@ mod tests {
             ],
             0,
         )
+    }
+
+    /// The real `socket.io-client` 4.8 (over `ws`, permessage-deflate with context
+    /// takeover) talking to the real `socket.io` server: the upgrade request, the 101 and
+    /// the client's first two messages, compressed (tests/fixtures/socketio-deflate.pcap,
+    /// packets 4, 6, 10 and 12).
+    const SIO_REQUEST: &str = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: cVEWk8CSkaLAqVYYWPQgHg==\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nHost: 127.0.0.1:18120\r\n\r\n";
+    const SIO_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: DaGI/Gv0O3+rroujXsKJrQEPYcI=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+    /// `40` (CONNECT): FIN, RSV1, text; masked, 4 bytes of DEFLATE.
+    const SIO_CONNECT: [u8; 10] = [0xc1, 0x84, 0x57, 0x49, 0xa5, 0xa2, 0x65, 0x78, 0xa5, 0xa2];
+    /// `420["hello","compress me"]`: 28 bytes of DEFLATE, masked.
+    const SIO_HELLO: [u8; 34] = [
+        0xc1, 0x9c, 0x25, 0x4b, 0xc4, 0x77, 0x17, 0x7a, 0xf6, 0xff, 0x73, 0x81, 0x8c, 0xba, 0xec,
+        0x82, 0x93, 0xa5, 0x74, 0x01, 0x0a, 0xb8, 0x08, 0x63, 0x8e, 0x5a, 0x0b, 0x1d, 0x0c, 0x3a,
+        0x70, 0xc1, 0xc1, 0x77,
+    ];
+
+    /// A compressed Socket.IO message is read as Socket.IO once inflated: the carried
+    /// step gets the bytes the receiver read, not the DEFLATE data on the wire.
+    #[test]
+    fn compressed_socketio_messages_are_read_once_inflated() {
+        let mut frames = SIO_CONNECT.to_vec();
+        frames.extend(SIO_HELLO);
+        let parts = [
+            (Direction::AToB, SIO_REQUEST.as_bytes().to_vec()),
+            (Direction::BToA, SIO_101.as_bytes().to_vec()),
+            (Direction::AToB, frames),
+        ];
+        let out = decode(&parts, 0);
+        assert_eq!(decode(&parts, 3), out, "however TCP cut the bytes");
+        let said: Vec<String> = out
+            .iter()
+            .filter_map(|e| e.message.carried())
+            .map(Carried::describe)
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "Engine.IO: 4 message: Socket.IO CONNECT /",
+                r#"Engine.IO: 4 message: Socket.IO EVENT / "hello" ["compress me"] (ack asked, id 0)"#
+            ]
+        );
+    }
+
+    /// A capture that begins after the handshake: the client's compressed `hello`
+    /// alone. Its bytes read as a whole masked frame, so as the client's WebSocket; with
+    /// the agreement and the context missing, it is not inflated, and says why.
+    #[test]
+    fn frames_after_a_missed_handshake_are_read_but_not_inflated() {
+        use super::super::websocket::joined_midstream;
+        assert_eq!(
+            joined_midstream(&SIO_HELLO),
+            Some(true),
+            "masked: the client"
+        );
+        let mut two = SIO_CONNECT.to_vec();
+        two.extend(SIO_HELLO);
+        assert_eq!(joined_midstream(&two), Some(true));
+        assert_eq!(joined_midstream(&[0x81, 0x02, b'h', b'i']), Some(false));
+        assert_eq!(
+            joined_midstream(&SIO_HELLO[..20]),
+            None,
+            "a frame cut short"
+        );
+        assert_eq!(joined_midstream(&two[..14]), None);
+        let mixed = [&SIO_CONNECT[..], &[0x81, 0x00]].concat();
+        assert_eq!(joined_midstream(&mixed), None, "masked, then not");
+        assert_eq!(joined_midstream(b"\x16\x03\x01\x00\x05hello"), None, "TLS");
+        assert_eq!(joined_midstream(&[0xc9, 0x00]), None, "RSV1 on a ping");
+        assert_eq!(
+            joined_midstream(&[0x80, 0x00]),
+            None,
+            "a continuation first"
+        );
+        let out = decode(&[(Direction::AToB, SIO_HELLO.to_vec())], 0);
+        assert!(
+            matches!(&out[0].message, AppMessage::Note { text } if text.contains("began after"))
+        );
+        assert_eq!(inflated(&out), [Inflated::MissedHandshake]);
+        assert!(out.iter().all(|e| e.message.carried().is_none()));
+        let AppMessage::WebSocketFrame { problem, .. } = &out[1].message else {
+            panic!("{out:?}");
+        };
+        assert_eq!(
+            *problem, None,
+            "a masked frame from the client keeps the rules"
+        );
     }
 
     fn inflated(out: &[AppEvent]) -> Vec<Inflated> {
