@@ -149,8 +149,9 @@ pub enum ClientTransport {
 ///   namespace /NAME          leave this namespace and join /NAME on the same session
 ///   disconnect               leave the namespace and close the connection
 ///   reconnect                connect again, in a new session
-///   wait connected|disconnected|upgraded|EVENT [SECONDS]
-///                            read no more commands until that is so (at most 30 s)
+///   wait connected|disconnected|upgraded|EVENT [MAX-SECONDS]
+///                            read no more commands until that is so (by default at
+///                            most 30 s)
 ///   sleep MS                 read no more commands for MS milliseconds
 ///   quit                     leave and end (so does the end of input)
 ///

@@ -46,7 +46,7 @@ pub enum Awaited {
 pub const WAIT_LIMIT: Duration = Duration::from_secs(30);
 
 pub const USAGE: &str = "type emit EVENT [ARG…] [--ack], volatile EVENT [ARG…], namespace /NAME, \
-disconnect, reconnect, wait connected|disconnected|upgraded|EVENT [SECONDS], sleep MS or quit";
+disconnect, reconnect, wait connected|disconnected|upgraded|EVENT [MAX-SECONDS], sleep MS or quit";
 
 /// Read one typed line. Arguments are JSON values (42, "a b", {"x":1}); a word that
 /// does not start like JSON is a string; `hex:0102ff` is binary (an attachment).

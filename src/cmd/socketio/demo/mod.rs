@@ -236,7 +236,7 @@ pub async fn demo() -> anyhow::Result<DemoReport> {
     })
 }
 
-/// The next thing a `SioClient` hears, within [`WAIT`].
+/// The next thing a `SioClient` hears, within the demo's `WAIT`.
 pub async fn next_heard(sio: &mut SioClient) -> anyhow::Result<Heard> {
     tokio::time::timeout(WAIT, sio.next())
         .await

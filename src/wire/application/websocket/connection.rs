@@ -306,7 +306,9 @@ impl Connection {
     // ------------------------------------------------------------- receiving --------
 
     /// The buffer to append received bytes to (a read can fill it in place). Only append:
-    /// what is already in it has not all been parsed. See [`Input::room_for_read`].
+    /// what is already in it has not all been parsed. Room is made for the rest of the
+    /// frame being read, at least 16 KiB and at most 4 MiB at a time (a frame's claimed
+    /// length is not trusted).
     pub fn read_buffer(&mut self) -> &mut Vec<u8> {
         self.input.room_for_read()
     }
