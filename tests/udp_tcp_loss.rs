@@ -31,7 +31,7 @@ fn demo_with_path(path: &Path, extra: &[&str]) -> (i32, String, String) {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    let out = match rx.recv_timeout(Duration::from_secs(30)) {
+    let out = match rx.recv_timeout(Duration::from_secs(70)) {
         Ok(out) => out.unwrap(),
         Err(_) => {
             let _ = std::process::Command::new("kill")
@@ -279,8 +279,8 @@ fn an_ordinary_user_gets_a_user_namespace_or_is_told_why() {
         let _ = tx.send(child.wait_with_output());
     });
     let out = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the demo as nobody finishes within 30 s")
+        .recv_timeout(Duration::from_secs(70))
+        .expect("the demo as nobody finishes within 70 s")
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

@@ -209,6 +209,6 @@ pub struct TcpUnderLossArgs {
     #[arg(long, default_value_t = 500, value_name = "US")]
     pub gap_us: u64,
     /// Give up on one transfer after this many milliseconds.
-    #[arg(long, default_value_t = 8000, value_name = "MS")]
+    #[arg(long, default_value_t = 25_000, value_name = "MS")]
     pub limit_ms: u64,
 }
