@@ -51,34 +51,10 @@ async fn echo_server(session: Config) -> (String, Seen) {
 
 /// Run the reference client with `plan`; its JSON lines.
 async fn client(peers: PathBuf, url: &str, plan: Value) -> Vec<Value> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/engineio_support/client.js"
-    );
-    let url = url.to_owned();
-    let run = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .arg(url)
-            .arg(plan.to_string())
-            .env("NETLAB_NODE_MODULES", peers)
-            .output()
-            .expect("node runs")
-    });
-    let output = timeout(LIMIT, run)
-        .await
-        .expect("the client ended")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+    let args = [url.to_owned(), plan.to_string()];
+    let script = "engineio_support/client.js";
+    let run = move || common::node_json_lines(&peers, script, &args, LIMIT, "the client");
+    tokio::task::spawn_blocking(run).await.unwrap()
 }
 
 fn events_named<'a>(lines: &'a [Value], name: &str) -> Vec<&'a Value> {

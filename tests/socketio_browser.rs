@@ -101,38 +101,9 @@ impl Drop for Browser {
 
 /// Run the driver in `mode` against `url`; its JSON lines (it fails the test on a timeout).
 fn drive(peers: &Path, browser: &Browser, mode: &str, url: &str) -> Vec<Value> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/socketio_support/browser.js"
-    );
-    let mut child = Command::new("node")
-        .arg(script)
-        .arg(browser.devtools_port.to_string())
-        .args([mode, url])
-        .env("NETLAB_NODE_MODULES", peers)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let start = Instant::now();
-    while child.try_wait().expect("node is waited for").is_none() {
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("the browser driver did not end within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().expect("node's output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the driver failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+    let args = [browser.devtools_port.to_string(), mode.into(), url.into()];
+    let script = "socketio_support/browser.js";
+    common::node_json_lines(peers, script, &args, LIMIT, "the browser driver")
 }
 
 /// The line of page `name` that carries `key`.

@@ -15,64 +15,11 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// The reference server on a free port, killed when dropped.
-struct NodeServer {
-    child: std::process::Child,
-    lines: Receiver<Value>,
-    port: u16,
-}
-
-impl NodeServer {
-    fn start(peers: &Path, options: Value) -> NodeServer {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/socketio_support/client_peer.js"
-        );
-        let mut child = std::process::Command::new("node")
-            .arg(script)
-            .arg(options.to_string())
-            .env("NETLAB_NODE_MODULES", peers)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("node runs");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let v: Value = serde_json::from_str(&line).expect("a JSON line");
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines.recv_timeout(LIMIT).expect("the node server listens");
-        let port = first["port"].as_u64().expect("a port") as u16;
-        NodeServer { child, lines, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Every line printed so far (waiting briefly for the last ones).
-    fn seen(&self) -> Vec<Value> {
-        let mut seen = Vec::new();
-        while let Ok(v) = self.lines.recv_timeout(Duration::from_millis(300)) {
-            seen.push(v);
-        }
-        seen
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The reference server on a free port, with `options` (see `client_peer.js`), killed
+/// when dropped.
+fn node_server(peers: &Path, options: Value) -> common::NodeServer {
+    let args = [options.to_string()];
+    common::NodeServer::start(peers, "socketio_support/client_peer.js", &args, LIMIT)
 }
 
 fn peers() -> Option<std::path::PathBuf> {
@@ -140,7 +87,7 @@ fn exchange(transport: Option<&str>) {
     let Some(peers) = peers() else {
         return;
     };
-    let server = NodeServer::start(&peers, json!({}));
+    let server = node_server(&peers, json!({}));
     let mut extra = vec![];
     let mut input = String::new();
     if let Some(t) = transport {
@@ -226,7 +173,7 @@ fn auth_reaches_the_servers_handshake_auth() {
     let Some(peers) = peers() else {
         return;
     };
-    let server = NodeServer::start(&peers, json!({}));
+    let server = node_server(&peers, json!({}));
     let auth = json!({"token": "abc", "n": [1, 2]});
     let lines = client(&server.url(), &["--auth", &auth.to_string()], "");
     assert_eq!(named(&lines, "connected").len(), 1, "{lines:#?}");
@@ -243,7 +190,7 @@ fn a_middleware_refuses_with_data_and_a_token_gets_in() {
     let Some(peers) = peers() else {
         return;
     };
-    let server = NodeServer::start(&peers, json!({}));
+    let server = node_server(&peers, json!({}));
     let lines = client(&server.url(), &["--namespace", "/admin"], "");
     let refused = named(&lines, "connect_error");
     assert_eq!(refused.len(), 1, "{lines:#?}");
@@ -286,7 +233,7 @@ fn recovery(transport: Option<&str>) {
     let Some(peers) = peers() else {
         return;
     };
-    let server = NodeServer::start(&peers, json!({"recovery": true}));
+    let server = node_server(&peers, json!({"recovery": true}));
     let mut extra = QUICK.to_vec();
     if let Some(t) = transport {
         extra.extend(["--transport", t]);
@@ -331,7 +278,7 @@ fn the_send_buffer_delivers_in_order_after_reconnecting() {
     let Some(peers) = peers() else {
         return;
     };
-    let server = NodeServer::start(&peers, json!({}));
+    let server = node_server(&peers, json!({}));
     let input = "emit kill\nwait disconnected 10\nemit b 1\nemit b 2\nvolatile v 0\nemit b 3\n\
                  wait connected 10\nwait b 10\nsleep 300\n";
     let lines = client(&server.url(), &QUICK, input);
@@ -365,7 +312,7 @@ fn the_send_buffer_delivers_in_order_after_reconnecting() {
 /// The reasons the client gives, `--no-reconnection`.
 fn reason_for(options: Value, transport: &str, input: &str) -> (Vec<String>, Vec<Value>) {
     let peers = peers().expect("checked");
-    let server = NodeServer::start(&peers, options);
+    let server = node_server(&peers, options);
     let extra = ["--no-reconnection", "--transport", transport];
     let lines = client(&server.url(), &extra, input);
     assert!(named(&lines, "reconnecting").is_empty(), "{lines:#?}");
@@ -464,7 +411,7 @@ fn errors_say_what_went_wrong_with_their_exit_codes() {
         return;
     };
     // A server that takes WebSocket only answers the polling handshake 400.
-    let server = NodeServer::start(&peers, json!({"websocketOnly": true}));
+    let server = node_server(&peers, json!({"websocketOnly": true}));
     let (code, _, stderr) = run_client(&server.url(), &["--transport", "polling"], "");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("400"), "{stderr}");
@@ -486,7 +433,7 @@ fn reconnection_gives_up_after_its_attempts() {
     let Some(peers) = peers() else {
         return;
     };
-    let server = NodeServer::start(&peers, json!({}));
+    let server = node_server(&peers, json!({}));
     let mut extra = QUICK.to_vec();
     extra.extend(["--reconnection-attempts", "2", "--transport", "websocket"]);
     // The server ends: every attempt is refused.

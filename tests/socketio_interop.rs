@@ -36,38 +36,14 @@ fn echo_server_with(extra: &[&str]) -> (Background, String) {
 
 /// Run the reference client with `plan`; its JSON lines.
 fn client(peers: &Path, url: &str, plan: Value) -> Vec<Value> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/socketio_support/client.js"
-    );
-    let mut child = std::process::Command::new("node")
-        .arg(script)
-        .arg(url)
-        .arg(plan.to_string())
-        .env("NETLAB_NODE_MODULES", peers)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let start = Instant::now();
-    while child.try_wait().expect("node is waited for").is_none() {
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("the client did not end within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("node's output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+    let args = [url.to_owned(), plan.to_string()];
+    common::node_json_lines(
+        peers,
+        "socketio_support/client.js",
+        &args,
+        LIMIT,
+        "the client",
+    )
 }
 
 fn named<'a>(lines: &'a [Value], name: &str) -> Vec<&'a Value> {
@@ -384,62 +360,8 @@ fn the_chat_app_with_two_real_clients() {
 }
 
 /// The reference server (socket.io 4.8) on a free port, killed when dropped.
-struct NodeServer {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<Value>,
-    port: u16,
-}
-
-impl NodeServer {
-    fn start(peers: &Path) -> NodeServer {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/socketio_support/server.js"
-        );
-        let mut child = std::process::Command::new("node")
-            .arg(script)
-            .env("NETLAB_NODE_MODULES", peers)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("node runs");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let v: Value = serde_json::from_str(&line).expect("a JSON line");
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines.recv_timeout(LIMIT).expect("the node server listens");
-        let port = first["port"].as_u64().expect("a port") as u16;
-        NodeServer { child, lines, port }
-    }
-
-    /// Lines until one `pred` accepts (bounded); all of them.
-    fn until(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let mut seen = Vec::new();
-        while let Ok(v) = self.lines.recv_timeout(LIMIT) {
-            let hit = pred(&v);
-            seen.push(v);
-            if hit {
-                return seen;
-            }
-        }
-        panic!("the node server never printed the line awaited: {seen:#?}");
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn node_server(peers: &Path) -> common::NodeServer {
+    common::NodeServer::start(peers, "socketio_support/server.js", &[], LIMIT)
 }
 
 /// `netlab socketio client` with `input` typed; its JSON lines.
@@ -477,7 +399,7 @@ fn the_client_against_the_reference_server() {
     let Some(peers) = common::node_peers(&["socket.io"]) else {
         return;
     };
-    let server = NodeServer::start(&peers);
+    let server = node_server(&peers);
     let url = format!("http://127.0.0.1:{}", server.port);
     let lines = netlab_client(&url, &[], TYPED);
     assert_client_saw_the_echo(&lines);
@@ -487,7 +409,7 @@ fn the_client_against_the_reference_server() {
         .find(|l| l["name"] == "welcome")
         .expect("welcome");
     assert_eq!(welcome["args"], json!([{"id": id}]));
-    let seen = server.until(|l| l.get("disconnect").is_some());
+    let seen = server.until(|l| l.get("disconnect").is_some(), LIMIT);
     assert_eq!(seen[0], json!({"connect": id}), "{seen:#?}");
     assert!(seen.contains(&json!({"event": "hello", "args": ["a b", 42]})));
     assert!(seen.contains(&json!({"event": "question", "args": [{"x": [1, 2]}, "word"]})));
@@ -502,7 +424,7 @@ fn the_client_is_refused_a_namespace_the_reference_server_lacks() {
     let Some(peers) = common::node_peers(&["socket.io"]) else {
         return;
     };
-    let server = NodeServer::start(&peers);
+    let server = node_server(&peers);
     let url = format!("http://127.0.0.1:{}", server.port);
     let lines = netlab_client(&url, &["--namespace", "/admin"], "");
     let refused = one(&lines, "connect_error");

@@ -592,3 +592,129 @@ pub fn chromium() -> Option<&'static str> {
     }
     found
 }
+
+/// Run `node tests/SCRIPT ARGS…` with [`node_peers`]' folder to its end (at most `limit`;
+/// `what` names it in a failure); the JSON lines it printed. Node failing fails the test.
+pub fn node_json_lines(
+    peers: &std::path::Path,
+    script: &str,
+    args: &[String],
+    limit: Duration,
+    what: &str,
+) -> Vec<serde_json::Value> {
+    let mut child = Command::new("node")
+        .arg(format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR")))
+        .args(args)
+        .env("NETLAB_NODE_MODULES", peers)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    // Read as it comes, so a chatty script cannot fill the pipe and stall.
+    let mut out = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    while child.try_wait().expect("node is waited for").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("node's output");
+    let stdout = reader.join().expect("node's stdout");
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// A node peer (`node tests/SCRIPT ARGS…`) that prints JSON lines, the first of them
+/// `{"port": N}` once it listens on 127.0.0.1; killed when dropped.
+pub struct NodeServer {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    pub port: u16,
+}
+
+impl NodeServer {
+    /// Start it and wait (at most `limit`) for its port.
+    pub fn start(
+        peers: &std::path::Path,
+        script: &str,
+        args: &[String],
+        limit: Duration,
+    ) -> NodeServer {
+        let mut child = Command::new("node")
+            .arg(format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR")))
+            .args(args)
+            .env("NETLAB_NODE_MODULES", peers)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines.recv_timeout(limit).expect("the node server listens");
+        let port = first["port"].as_u64().expect("a port") as u16;
+        NodeServer { child, lines, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Lines until one `pred` accepts (each awaited at most `limit`); all of them.
+    pub fn until(
+        &self,
+        pred: impl Fn(&serde_json::Value) -> bool,
+        limit: Duration,
+    ) -> Vec<serde_json::Value> {
+        let mut seen = Vec::new();
+        while let Ok(v) = self.lines.recv_timeout(limit) {
+            let hit = pred(&v);
+            seen.push(v);
+            if hit {
+                return seen;
+            }
+        }
+        panic!("the node server never printed the line awaited: {seen:#?}");
+    }
+
+    /// Every line printed so far (waiting briefly for the last ones).
+    pub fn seen(&self) -> Vec<serde_json::Value> {
+        let mut seen = Vec::new();
+        while let Ok(v) = self.lines.recv_timeout(Duration::from_millis(300)) {
+            seen.push(v);
+        }
+        seen
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
