@@ -10,7 +10,6 @@ mod common;
 
 use serde_json::{json, Value};
 use std::path::Path;
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
