@@ -167,7 +167,7 @@ pub enum ClientTransport {
 /// Examples:
 ///
 ///   netlab socketio client http://127.0.0.1:3000
-///   netlab socketio client http://127.0.0.1:3000 --namespace /admin --auth '{"token":"abc"}'
+///   netlab socketio client http://127.0.0.1:3000 --namespace /news --auth '{"token":"abc"}'
 ///   netlab socketio client http://127.0.0.1:3000 --transport websocket --trace
 ///   echo 'emit hello "world" --ack' | netlab socketio client http://127.0.0.1:3000 --jsonl
 #[derive(Debug, Args)]
