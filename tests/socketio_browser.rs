@@ -23,9 +23,15 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// A netlab server with `app`; its base URL (`http://127.0.0.1:PORT/`).
 fn server(app: &str) -> (Background, String) {
-    let args: Vec<String> = ["socketio", "server", "--port", "0", "--app", app]
+    server_with(&["--app", app])
+}
+
+/// A netlab server with `extra` arguments and its base URL.
+fn server_with(extra: &[&str]) -> (Background, String) {
+    let mut args: Vec<String> = ["socketio", "server", "--port", "0"]
         .map(String::from)
         .to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
     let (server, first) = Background::start(&args);
     assert_eq!(first["event"], "listening", "{first}");
     let url = first["url"].as_str().expect("a URL");
@@ -101,7 +107,8 @@ impl Drop for Browser {
 
 /// Run the driver in `mode` against `url`; its JSON lines (it fails the test on a timeout).
 fn drive(peers: &Path, browser: &Browser, mode: &str, url: &str) -> Vec<Value> {
-    let args = [browser.devtools_port.to_string(), mode.into(), url.into()];
+    let mut args = vec![browser.devtools_port.to_string(), mode.into()];
+    args.extend(url.split(' ').map(String::from));
     let script = "socketio_support/browser.js";
     common::node_json_lines(peers, script, &args, LIMIT, "the browser driver")
 }
@@ -226,4 +233,121 @@ fn netlabs_client_script_on_polling_alone_and_websocket_alone() {
         assert_eq!(r["refused"], "Invalid namespace", "{r}");
         assert_eq!(r["sameConnection"], true, "{r}");
     }
+}
+
+/// One HTTP/1.1 request on a fresh connection to `base` (`http://127.0.0.1:PORT/`); the
+/// answer's head, lower-cased names.
+fn request(base: &str, head: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).expect("the server listens");
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    let text = head.replace("HOST", &addr);
+    s.write_all(text.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).expect("an answer");
+        assert!(n > 0, "the server closed before answering: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    // Each header line ends in CRLF, the last one too.
+    String::from_utf8_lossy(&got[..end + 2]).to_lowercase()
+}
+
+#[test]
+fn cors_is_off_by_default_and_answers_as_the_cors_package_when_asked() {
+    let page = "http://localhost:8080";
+    let preflight = "OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: HOST\r\n\
+        Origin: http://localhost:8080\r\nAccess-Control-Request-Method: POST\r\n\
+        Access-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n";
+    let open = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: HOST\r\n\
+        Origin: http://localhost:8080\r\nConnection: close\r\n\r\n";
+    let (_on, with) = server_with(&["--app", "echo", "--cors", page]);
+    let h = request(&with, preflight);
+    assert!(h.starts_with("http/1.1 204"), "{h}");
+    assert!(
+        h.contains("access-control-allow-origin: http://localhost:8080\r\n"),
+        "{h}"
+    );
+    assert!(
+        h.contains("access-control-allow-methods: get,head,put,patch,post,delete"),
+        "{h}"
+    );
+    assert!(
+        h.contains("access-control-allow-headers: content-type\r\n"),
+        "{h}"
+    );
+    let h = request(&with, open);
+    assert!(h.starts_with("http/1.1 200"), "{h}");
+    assert!(
+        h.contains("access-control-allow-origin: http://localhost:8080\r\n"),
+        "{h}"
+    );
+    assert!(h.contains("vary: origin\r\n"), "{h}");
+    // Without --cors: no header, and OPTIONS is no handshake (the real server's 400).
+    let (_off, without) = server("echo");
+    let h = request(&without, open);
+    assert!(
+        h.starts_with("http/1.1 200") && !h.contains("access-control"),
+        "{h}"
+    );
+    let h = request(&without, preflight);
+    assert!(
+        h.starts_with("http/1.1 400") && !h.contains("access-control"),
+        "{h}"
+    );
+    // A bad origin is a usage error.
+    let r = common::netlab(&[
+        "socketio",
+        "server",
+        "--port",
+        "0",
+        "--cors",
+        "localhost:8080",
+    ]);
+    assert_eq!(r.code(), 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--cors localhost:8080"), "{}", r.stderr);
+}
+
+#[test]
+fn a_page_of_another_origin_polls_only_where_cors_lets_it() {
+    let Some(program) = common::chromium() else {
+        return;
+    };
+    let Some(peers) = common::node_peers(&["ws", "socket.io-client"]) else {
+        return;
+    };
+    // The page comes from one server (its 404 page will do); it polls another.
+    let (_page_server, page) = server("echo");
+    let origin = page.trim_end_matches('/');
+    let (_allowed, allowed) = server_with(&["--app", "echo", "--cors", origin]);
+    let (_closed, closed) = server("echo");
+    let browser = Browser::start(program);
+    let result = |target: &str| -> Value {
+        let lines = drive(&peers, &browser, "cross", &format!("{page} {target}"));
+        lines
+            .iter()
+            .find(|l| l["cross"].is_object())
+            .expect("a result")["cross"]
+            .clone()
+    };
+    let ok = result(&allowed);
+    assert_eq!(ok["origin"], origin, "{ok}");
+    assert_eq!(ok["connected"], true, "{ok}");
+    assert_eq!(
+        ok["ack"],
+        json!([1]),
+        "the echo app acknowledges with the arguments: {ok}"
+    );
+    let refused = result(&closed);
+    assert!(refused["connected"].is_null(), "{refused}");
+    assert_eq!(
+        refused["error"], "xhr poll error",
+        "the browser hid the answer: {refused}"
+    );
 }

@@ -109,6 +109,11 @@ pub struct ServerArgs {
     /// Report sessions and sockets only, not every event (for load tests).
     #[arg(long, conflicts_with = "trace")]
     pub quiet: bool,
+    /// Let pages from ORIGIN (such as http://localhost:8080, or * for any page) read the
+    /// long-polling answers: CORS, off by default as in the real server. Pages this
+    /// server serves itself (the chat) need none, and WebSocket is not subject to it.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors: Option<String>,
     /// How often Engine.IO pings each client [default: 25000, the real server's; 300
     /// with --app conformance].
     #[arg(long, value_name = "MS")]

@@ -136,6 +136,9 @@ pub struct HttpConn {
     pub buf: Vec<u8>,
     /// A request head handed back with [`HttpConn::unread`], returned by the next read.
     unread: Option<(RequestHead, usize)>,
+    /// Header lines (each ending in CRLF) a server adds to its answer to the current
+    /// request, such as CORS's; set per request by the server.
+    pub answer_headers: String,
 }
 
 impl HttpConn {
@@ -146,6 +149,7 @@ impl HttpConn {
             stream: Counted::new(stream, count),
             buf: Vec::with_capacity(4096),
             unread: None,
+            answer_headers: String::new(),
         }
     }
 

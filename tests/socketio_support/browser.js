@@ -4,7 +4,10 @@
 //   node browser.js DEVTOOLS-PORT chat     http://127.0.0.1:PORT/
 //   node browser.js DEVTOOLS-PORT official http://127.0.0.1:PORT/
 //   node browser.js DEVTOOLS-PORT netlab   http://127.0.0.1:PORT/
+//   node browser.js DEVTOOLS-PORT cross    http://127.0.0.1:PAGE-PORT/ http://127.0.0.1:PORT/
 //
+// cross: the real client in a page of the first origin, long-polling the second server
+// (another origin: CORS decides whether the page may read its answers).
 // chat: two tabs of netlab's chat page, used through their forms and buttons as a person
 // would (names, a room, a message to the room, one to everyone); prints what each page
 // shows. official: the real client's script (socket.io-client's dist/socket.io.js) run in
@@ -14,7 +17,7 @@ const NM = process.env.NETLAB_NODE_MODULES || "/opt/netlab-peers/node_modules";
 const WebSocket = require(NM + "/ws");
 const fs = require("fs");
 
-const [devtools, mode, url] = process.argv.slice(2);
+const [devtools, mode, url, other] = process.argv.slice(2);
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 const fail = (why) => {
   out({ failed: why });
@@ -33,9 +36,17 @@ function send(method, params = {}, sessionId) {
   return new Promise((ok, no) => waiting.set(id, { ok, no, method }));
 }
 
+// A new tab at `address`, once that document has loaded: a tab starts on about:blank,
+// whose readyState is "complete" too, and a script evaluated there would be lost when the
+// real page commits.
 async function openPage(address) {
   const { targetId } = await send("Target.createTarget", { url: address });
   const { sessionId } = await send("Target.attachToTarget", { targetId, flatten: true });
+  await until(
+    sessionId,
+    `location.href === ${JSON.stringify(address)} && document.readyState === "complete"`,
+    "the page " + address + " loads"
+  );
   return sessionId;
 }
 
@@ -105,7 +116,6 @@ async function chat() {
 async function official() {
   // A page of the server's origin (its 404 answer will do), so long-polling needs no CORS.
   const page = await openPage(url + "official-client");
-  await until(page, `document.readyState === "complete"`, "the page loads");
   const script = fs.readFileSync(NM + "/socket.io-client/dist/socket.io.js", "utf8");
   await evaluate(page, script + "\n;typeof io");
   const result = await evaluate(page, `new Promise((done) => {
@@ -130,12 +140,28 @@ async function official() {
   out({ official: result });
 }
 
+async function cross() {
+  const page = await openPage(url + "cross-origin-page");
+  const script = fs.readFileSync(NM + "/socket.io-client/dist/socket.io.js", "utf8");
+  await evaluate(page, script + "\n;typeof io");
+  const result = await evaluate(page, `new Promise((done) => {
+    const r = { origin: location.origin };
+    setTimeout(() => done(Object.assign(r, { timedOut: true })), 5000);
+    const socket = io(${JSON.stringify(other)}, { transports: ["polling"], reconnection: false });
+    socket.on("connect_error", (e) => { r.error = String(e && e.message); socket.close(); done(r); });
+    socket.on("connect", () => {
+      r.connected = true;
+      socket.emit("hello", 1, (...answer) => { r.ack = answer; socket.disconnect(); done(r); });
+    });
+  })`);
+  out({ cross: result });
+}
+
 // netlab's own client script (/socket.io/socket.io.js) in a page of the server's origin
 // against the echo app, on each transport alone: connect, emit with an ack, an event
 // back, the namespace /custom over the same connection, and one that does not exist.
 async function netlabClient() {
   const page = await openPage(url + "netlab-client");
-  await until(page, `document.readyState === "complete"`, "the page loads");
   await evaluate(page, `new Promise((ok, no) => {
     const s = document.createElement("script");
     s.src = "/socket.io/socket.io.js";
@@ -188,6 +214,7 @@ async function netlabClient() {
   });
   if (mode === "chat") await chat();
   else if (mode === "netlab") await netlabClient();
+  else if (mode === "cross") await cross();
   else await official();
   out({ done: true });
   process.exit(0);

@@ -8,6 +8,7 @@ use crate::error::{usage, HintExt};
 use crate::net::engineio::{self, EngineConfig, EngineServer};
 use crate::net::socketio::{self, App, Direction, SessionEvent};
 use crate::output::Output;
+use crate::wire::application::engineio::cors::Cors;
 use crate::wire::application::socketio::{AppEvent, EngineMessage, Options, Server};
 use anyhow::Context as _;
 use std::net::SocketAddr;
@@ -46,6 +47,15 @@ impl TryFrom<ServerArgs> for Plan {
         engine.session.ping_interval = Duration::from_millis(interval);
         engine.session.ping_timeout = Duration::from_millis(timeout);
         engine.pages = super::web::pages(a.app);
+        engine.cors =
+            match a.cors.as_deref().map(Cors::parse) {
+                None => None,
+                Some(Ok(cors)) => Some(cors),
+                Some(Err(e)) => return Err(usage(
+                    format!("--cors {}: {e}", a.cors.unwrap_or_default()),
+                    "give the page's origin as the browser writes it (http://localhost:8080) or *",
+                )),
+            };
         Ok(Plan {
             addr: SocketAddr::new(ip, a.port),
             app: a.app,

@@ -5,6 +5,7 @@
 use super::{Connections, Page, Shared, Slot};
 use crate::net::http::{ByteCount, HttpConn, HttpError};
 use crate::wire::application::engineio::compression::{self, Coding};
+use crate::wire::application::engineio::cors::is_preflight;
 use crate::wire::application::engineio::{
     check, GetAnswer, PostAnswer, Query, Refusal, RefusalCode, Route, Transport,
 };
@@ -58,6 +59,10 @@ pub(super) async fn serve(
             return super::ws::serve(conn, peer, head, head_len, shared).await;
         }
         let closes = head.headers.has_token("connection", "close");
+        conn.answer_headers = match &shared.config.cors {
+            Some(cors) => cors.answer_headers(),
+            None => String::new(),
+        };
         let served = match page {
             Some(page) => serve_page(&mut conn, &head, page).await,
             None => serve_request(&mut conn, &head, &shared).await,
@@ -88,6 +93,15 @@ async fn serve_request(
     if !q.path.starts_with(&shared.config.path) {
         respond(conn, 404, "text/plain", b"Not Found").await?;
         return Ok(Next::KeepAlive);
+    }
+    if let Some(cors) = &shared.config.cors {
+        let request_method = head.headers.get("access-control-request-method");
+        if is_preflight(&head.method, request_method) {
+            let requested = head.headers.get("access-control-request-headers");
+            conn.answer_headers = cors.preflight_headers(requested);
+            respond(conn, 204, "text/plain", b"").await?;
+            return Ok(Next::KeepAlive);
+        }
     }
     let route = check(&head.method, false, &q, |sid| shared.transport_of(sid));
     match route {
@@ -279,6 +293,7 @@ async fn respond_with(
 ) -> Result<(), HttpError> {
     let reason = match status {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -292,8 +307,9 @@ async fn respond_with(
         None => String::new(),
     };
     let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n{encoding}Content-Length: {}\r\ncache-control: no-store\r\n\r\n",
-        body.len()
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n{encoding}Content-Length: {}\r\ncache-control: no-store\r\n{}\r\n",
+        body.len(),
+        conn.answer_headers
     )
     .into_bytes();
     out.extend_from_slice(body);

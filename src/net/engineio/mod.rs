@@ -34,6 +34,7 @@
 mod conn;
 mod ws;
 
+use crate::wire::application::engineio::cors::Cors;
 use crate::wire::application::engineio::{
     CloseReason, Config, Event, Message, SendError, SendOptions, Session, Transport,
 };
@@ -64,6 +65,9 @@ pub struct EngineConfig {
     pub http_compression: bool,
     /// Files served as they are, looked up before the Engine.IO path.
     pub pages: Vec<Page>,
+    /// Which other web origins may read the polling answers (CORS); none by default, as
+    /// in the reference server.
+    pub cors: Option<Cors>,
 }
 
 /// A file the server answers a GET for at exactly `path` (the query is ignored), with its
@@ -83,6 +87,7 @@ impl Default for EngineConfig {
             request_timeout: Duration::from_secs(10),
             max_sessions: 10_000,
             pages: Vec::new(),
+            cors: None,
             per_message_deflate: false,
             http_compression: true,
         }

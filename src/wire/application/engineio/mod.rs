@@ -40,6 +40,7 @@
 
 pub mod client;
 pub mod compression;
+pub mod cors;
 pub mod open;
 pub mod packet;
 pub mod payload;
