@@ -2,6 +2,8 @@
 //! decide whether a test that needs root may run.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod redis;
+
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
