@@ -13,7 +13,6 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-
 #[test]
 fn the_bench_app_with_two_real_clients() {
     let Some(peers) = common::node_peers(&["socket.io-client"]) else {
