@@ -8,6 +8,7 @@ pub mod capture;
 pub mod compare;
 pub mod explain;
 pub mod lab;
+pub mod proxy;
 pub mod socketio;
 pub mod tcp;
 pub mod tour;
@@ -75,6 +76,9 @@ pub enum Command {
     /// HTTP versus WebSocket, measured side by side: short polling, keep-alive polling,
     /// long polling, Server-Sent Events and WebSocket push on the same workload.
     Compare(compare::CompareArgs),
+    /// A TCP relay that breaks connections on purpose: cut (FIN or RST) after N bytes or
+    /// at a time, black-hole, delay, throttle, on a seeded deterministic script.
+    Proxy(proxy::ProxyArgs),
     /// Explain a term of the course (socket, TCP, WebSocket, Socket.IO, MTU, ...): its
     /// definition and source, the misconception it corrects, a netlab command that shows it
     /// and the code that embodies it. `--list` lists every term.
