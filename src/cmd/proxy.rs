@@ -201,12 +201,7 @@ impl Render for ProxyLine {
                 how,
                 after_ms,
             } => {
-                let how = match how {
-                    Ending::Closed => "both sides closed".to_owned(),
-                    Ending::Cut(w) => format!("cut with {}", w.as_str()),
-                    Ending::Reset => "a peer reset it".to_owned(),
-                    Ending::Stopped => "the proxy stopped".to_owned(),
-                };
+                let how = ending(*how);
                 format!(
                     "#{conn:<4} closed after {after_ms} ms ({how}): {up_bytes} B up, \
                      {down_bytes} B down, {lost_bytes} B never delivered"
@@ -216,7 +211,18 @@ impl Render for ProxyLine {
     }
 }
 
-fn applied(a: &Applied) -> String {
+/// How a connection ended, in words.
+pub fn ending(how: Ending) -> String {
+    match how {
+        Ending::Closed => "both sides closed".to_owned(),
+        Ending::Cut(w) => format!("cut with {}", w.as_str()),
+        Ending::Reset => "a peer reset it".to_owned(),
+        Ending::Stopped => "the proxy stopped".to_owned(),
+    }
+}
+
+/// A fault as a line of text.
+pub fn applied(a: &Applied) -> String {
     match a {
         Applied::Cut { with, after_bytes } => {
             format!("cut with {} after {after_bytes} bytes", with.as_str())
