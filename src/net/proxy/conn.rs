@@ -331,7 +331,6 @@ impl Conn {
                 way.queue.pop_front();
             }
             if let Some(Fault::Cut(with)) = self.job.schedule.wrote(n) {
-                self.lost += self.held();
                 return Ok(Some(self.cut(with)));
             }
             if !done {

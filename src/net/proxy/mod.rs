@@ -264,7 +264,11 @@ impl Proxy {
             }
             tokio::select! {
                 accepted = self.listener.accept() => {
-                    let Ok((client, peer)) = accepted else { continue };
+                    let Ok((client, peer)) = accepted else {
+                        // Out of file descriptors, say: wait a little rather than spin.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    };
                     n += 1;
                     let job = conn::Job {
                         n,
