@@ -148,6 +148,23 @@ async fn a_rst_cut_is_a_connection_reset() {
     p.stop().await;
 }
 
+#[tokio::test]
+async fn a_timed_cut_comes_at_its_time() {
+    let (up, _server) = writer(0).await;
+    let script = FaultScript {
+        cut: Some(CutAt::Time(Pick::Fixed(MS(300)))),
+        ..FaultScript::default()
+    };
+    let p = Running::start(up, script);
+    let t0 = Instant::now();
+    let mut c = TcpStream::connect(p.addr).await.unwrap();
+    let (got, err) = read_all(&mut c).await;
+    let after = t0.elapsed();
+    assert!(got.is_empty() && err.is_none(), "{got:?} {err:?}");
+    assert!(after >= MS(280), "the end of stream came after {after:?}");
+    p.stop().await;
+}
+
 fn hole(at: u64, lasting: u64, then: Then) -> FaultScript {
     FaultScript {
         blackhole: Some(Blackhole {

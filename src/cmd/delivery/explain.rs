@@ -87,6 +87,11 @@ impl Explained {
                 s.push_str(&line);
             }
         }
+        let end = match self.what {
+            "lost" => format!("  #{} was never processed.\n", self.id),
+            _ => format!("  #{} was processed more than once.\n", self.id),
+        };
+        s.push_str(&end);
         s
     }
 }
