@@ -6,8 +6,10 @@
 
 pub mod capture;
 pub mod compare;
+pub mod delivery;
 pub mod explain;
 pub mod lab;
+pub mod proxy;
 pub mod socketio;
 pub mod tcp;
 pub mod tour;
@@ -75,6 +77,12 @@ pub enum Command {
     /// HTTP versus WebSocket, measured side by side: short polling, keep-alive polling,
     /// long polling, Server-Sent Events and WebSocket push on the same workload.
     Compare(compare::CompareArgs),
+    /// A TCP relay that breaks connections on purpose: cut (FIN or RST) after N bytes or
+    /// at a time, black-hole, delay, throttle, on a seeded deterministic script.
+    Proxy(proxy::ProxyArgs),
+    /// Delivery guarantees measured: numbered events over Socket.IO through a faulty
+    /// proxy, per mode (emit, volatile, send buffer, recovery, acks, dedup) and fault.
+    Delivery(delivery::DeliveryArgs),
     /// Explain a term of the course (socket, TCP, WebSocket, Socket.IO, MTU, ...): its
     /// definition and source, the misconception it corrects, a netlab command that shows it
     /// and the code that embodies it. `--list` lists every term.
