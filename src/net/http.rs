@@ -6,6 +6,7 @@
 //! `read` got back. TCP/IP headers, handshakes and ACKs are not in them (a capture
 //! counts those).
 
+use crate::net::ws::ReadReady;
 use crate::wire::application::http1::{
     self, HeadError, RequestHead, ResponseHead, Scan, DEFAULT_HEAD_LIMIT,
 };
@@ -130,6 +131,9 @@ pub struct Response {
 
 /// One HTTP/1.1 connection with a read buffer; bytes past a head stay buffered for the
 /// next read (a body, an event stream, WebSocket frames).
+/// How much room a read makes in a connection's buffer.
+const READ_CHUNK: usize = 16 * 1024;
+
 pub struct HttpConn {
     stream: Counted<TcpStream>,
     /// Bytes read but not yet consumed.
@@ -180,20 +184,29 @@ impl HttpConn {
         limit: Duration,
         what: &'static str,
     ) -> Result<usize, HttpError> {
-        let mut chunk = [0u8; 16 * 1024];
-        match timeout(limit, self.stream.read(&mut chunk)).await {
-            Ok(n) => {
-                let n = n?;
-                self.buf.extend_from_slice(&chunk[..n]);
-                Ok(n)
-            }
+        // Wait for bytes without holding room for them (a connection idle between
+        // requests keeps no buffer, and this wait no 16 KiB of its own), then read them
+        // straight into the connection's buffer.
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
+        let stream = &mut self.stream;
+        let buf = &mut self.buf;
+        let read = async move {
+            std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
+            buf.reserve(READ_CHUNK);
+            stream.read_buf(buf).await
+        };
+        match timeout(limit, read).await {
+            Ok(n) => Ok(n?),
             Err(_) => Err(HttpError::Timeout(what)),
         }
     }
 
     /// Hand the connection over to another protocol (a WebSocket upgrade): the counted
     /// stream and the bytes read but not yet consumed.
-    pub fn into_parts(self) -> (Counted<TcpStream>, Vec<u8>) {
+    pub fn into_parts(mut self) -> (Counted<TcpStream>, Vec<u8>) {
+        self.buf.shrink_to_fit();
         (self.stream, self.buf)
     }
 

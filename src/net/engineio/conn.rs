@@ -55,8 +55,11 @@ pub(super) async fn serve(
             return;
         };
         let upgrade = head.headers.has_token("upgrade", "websocket");
+        // Each kind of exchange runs in a future of its own on the heap: this task, alive
+        // as long as the connection, holds only the largest of its own states (an idle
+        // WebSocket does not carry room for a polling exchange, nor the reverse).
         if upgrade {
-            return super::ws::serve(conn, peer, head, head_len, shared).await;
+            return Box::pin(super::ws::serve(conn, peer, head, head_len, shared)).await;
         }
         let closes = head.headers.has_token("connection", "close");
         conn.answer_headers = match &shared.config.cors {
@@ -64,8 +67,8 @@ pub(super) async fn serve(
             None => String::new(),
         };
         let served = match page {
-            Some(page) => serve_page(&mut conn, &head, page).await,
-            None => serve_request(&mut conn, &head, &shared).await,
+            Some(page) => Box::pin(serve_page(&mut conn, &head, page)).await,
+            None => Box::pin(serve_request(&mut conn, &head, &shared)).await,
         };
         match served {
             Ok(Next::KeepAlive) if !closes => {}
