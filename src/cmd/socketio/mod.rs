@@ -9,6 +9,7 @@
 //! ([`apps`]) and hands what happens to `output` as [`Line`]s.
 
 pub mod apps;
+pub mod broadcast_app;
 pub mod client;
 pub mod demo;
 pub mod server;
@@ -119,6 +120,16 @@ pub enum Line {
     ShuttingDown {
         signal: &'static str,
     },
+    /// The Redis adapter (`--adapter`): `connected` (subscribed: broadcasts cross the
+    /// nodes), `lost` (Redis went away: this node serves its own clients alone and
+    /// retries; `dropped` messages for the other nodes so far) or `unreadable` (a message
+    /// from another node skipped).
+    Adapter {
+        state: &'static str,
+        detail: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        dropped: Option<u64>,
+    },
 }
 
 impl Line {
@@ -161,6 +172,21 @@ pub fn shown(data: &Data) -> Value {
     }
 }
 
+fn adapter_line(style: &Style, state: &str, detail: &str, dropped: Option<u64>) -> String {
+    match state {
+        "connected" => format!(
+            "adapter {} to {detail}: broadcasts now cross the nodes",
+            style.paint(Paint::Good, "connected")
+        ),
+        "lost" => format!(
+            "adapter {} Redis ({detail}): serving this node's clients alone, retrying; {} message(s) for the other nodes dropped so far",
+            style.paint(Paint::Bad, "lost"),
+            dropped.unwrap_or_default()
+        ),
+        _ => format!("adapter skipped a message from another node: {detail}"),
+    }
+}
+
 /// The first 8 characters of an id: enough to tell sessions apart on a terminal.
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
@@ -180,6 +206,7 @@ fn listening(
         AppKind::Chat => "chat: nicknames, rooms, private messages",
         AppKind::Conformance => "conformance: the protocol test suites' server",
         AppKind::Bench => "bench: echo, join, broadcast, room",
+        AppKind::Broadcast => "broadcast: io.emit, io.to, io.except, io.local on command",
     };
     let extra = match (page, echo) {
         (Some(p), _) => format!("; the chat page: {}", style.paint(Paint::Bold, p)),
@@ -207,6 +234,11 @@ impl Render for Line {
                 short(session),
                 style.paint(Paint::Good, "opened")
             ),
+            Line::Adapter {
+                state,
+                detail,
+                dropped,
+            } => adapter_line(style, state, detail, *dropped),
             Line::Upgrade { session } => format!(
                 "session {} upgraded from polling to websocket",
                 short(session)

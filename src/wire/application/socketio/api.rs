@@ -13,6 +13,7 @@
 //! | `socket.broadcast.emit(..)` | `io.socket("/", id).broadcast().emit(..)` |
 //! | `socket.to("room1").emit(..)` (all in room1 but the sender) | `io.socket("/", id).to("room1").emit(..)` |
 //! | `io.of("/admin").emit(..)` | `io.of("/admin").emit(..)` |
+//! | `io.local.emit(..)` (this node's clients only, with an adapter) | `io.of("/").local().emit(..)` |
 //! | `socket.volatile.emit(..)` | `io.socket("/", id).volatile().emit(..)` |
 //! | `socket.compress(false).emit(..)` | `io.socket("/", id).compress(false).emit(..)` |
 //! | `socket.timeout(5000).emit("q", (err, answer) => ..)` | `io.socket("/", id).timeout(d).emit_with_ack("q", args)` |
@@ -85,6 +86,12 @@ impl Operator<'_> {
     /// The driver may drop the event for a receiver whose transport cannot take it now.
     pub fn volatile(mut self) -> Self {
         self.flags.volatile = true;
+        self
+    }
+
+    /// `io.local`: to this node's sockets only, not to the other nodes of a cluster.
+    pub fn local(mut self) -> Self {
+        self.flags.local = true;
         self
     }
 
@@ -176,6 +183,7 @@ impl<'a> SocketRef<'a> {
         self.only().emit_with_ack(name, args)
     }
 
+    /// The socket is on this node: no other node needs to hear of the emit.
     fn only(self) -> Operator<'a> {
         let target = Target::room(&self.id);
         Operator {
@@ -184,6 +192,7 @@ impl<'a> SocketRef<'a> {
             target,
             flags: self.flags,
         }
+        .local()
     }
 
     pub fn join(self, room: &str) -> Result<(), EmitError> {

@@ -204,6 +204,8 @@ pub struct Flags {
     pub ack: bool,
     /// With `ack`: give up waiting after this long ([`AppEvent::AckTimedOut`]).
     pub timeout: Option<Duration>,
+    /// `io.local`: this node's sockets only, even when the server is one node of several.
+    pub local: bool,
 }
 
 impl Default for Flags {
@@ -213,6 +215,7 @@ impl Default for Flags {
             compress: true,
             ack: false,
             timeout: None,
+            local: false,
         }
     }
 }
