@@ -28,12 +28,24 @@ function broadcastApp(io) {
     socket.on("except", (room, text, cb) => { io.except(room).emit("message", text); ok(cb); });
     socket.on("local", (text, cb) => { io.local.emit("message", text); ok(cb); });
     socket.on("ask", (text, cb) => {
-      io.timeout(2000).emit("question", text, (err, answers) => {
-        cb([...answers].sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))));
-      });
+      io.timeout(2000).emit("question", text, (err, answers) => cb(sorted(answers)));
+    });
+    socket.on("fetch", async (...args) => {
+      const cb = args.pop();
+      const sockets = await (args.length ? io.in(args[0]) : io).fetchSockets();
+      cb(sorted(sockets.map((s) => s.id)));
+    });
+    socket.on("sjoin", (room, cb) => { io.socketsJoin(room); ok(cb); });
+    socket.on("sleave", (room, cb) => { io.in(room).socketsLeave(room); ok(cb); });
+    socket.on("kick", (room, cb) => { io.in(room).disconnectSockets(true); ok(cb); });
+    socket.on("sse", (text, cb) => {
+      io.serverSideEmit("hello", text, (err, answers) => cb(sorted(answers || [])));
     });
   });
+  io.on("hello", (text, cb) => cb("node:" + text));
 }
+
+const sorted = (xs) => [...xs].sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
 
 async function nodeServer() {
   const pub = createClient({ url: redisUrl });
@@ -52,6 +64,7 @@ function client(name, url) {
   const socket = ioc(url, { transports: ["websocket"], forceNew: true, reconnection: false });
   const got = [];
   socket.on("message", (text) => got.push(text));
+  socket.on("disconnect", (reason) => got.push("disconnect: " + reason));
   socket.on("question", (_text, cb) => cb(name));
   return { name, socket, got, ready: new Promise((r, j) => { socket.on("connect", r); socket.on("connect_error", j); }) };
 }
@@ -91,6 +104,29 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
     const answers = await who.socket.timeout(5000).emitWithAck("ask", "who?");
     out({ step: `${who.name} ask`, answers });
   }
+  // Requests between the nodes: fetch sockets, join and leave, server-side emit, kick.
+  const names = (ids) => sorted(ids.map((id) => (clients.find((c) => c.socket.id === id) || { name: id }).name));
+  out({ step: "a1 fetch", sockets: names(await a1.socket.timeout(8000).emitWithAck("fetch")) });
+  out({ step: "b1 fetch r1", sockets: names(await b1.socket.timeout(8000).emitWithAck("fetch", "r1")) });
+  for (const who of [a1, b2]) {
+    out({ step: `${who.name} sse hi`, answers: await who.socket.timeout(8000).emitWithAck("sse", "hi") });
+  }
+  const requests = [
+    [a1, "sjoin", ["r2"]],
+    [b2, "room", ["r2", "in-r2"]],
+    [b1, "sleave", ["r2"]],
+    [a1, "room", ["r2", "left-r2"]],
+    [b2, "kick", ["r1"]],
+  ];
+  for (const [who, command, args] of requests) {
+    clients.forEach((c) => (c.got.length = 0));
+    const answer = await who.socket.timeout(2000).emitWithAck(command, ...args);
+    await sleep(SETTLE_MS);
+    const received = {};
+    clients.forEach((c) => (received[c.name] = [...c.got]));
+    out({ step: `${who.name} ${command} ${args.join(" ")}`, answer, received });
+  }
+
   clients.forEach((c) => c.socket.close());
   if (node) node.close();
   setTimeout(() => process.exit(0), 100);

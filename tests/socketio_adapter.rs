@@ -92,9 +92,40 @@ fn expected() -> Vec<Value> {
         .collect()
 }
 
-fn check(lines: &[Value]) {
-    let (broadcasts, asks) = lines.split_at(lines.len().min(8));
+/// The requests between nodes: fetch, server-side emit (`sse`: the answers of the
+/// other node, `a` for a1's, `b` for b2's), socketsJoin and socketsLeave, and
+/// disconnectSockets (`kick`).
+fn requests(sse_a: &str, sse_b: &str) -> Vec<Value> {
+    let nobody = json!({"a1": [], "b1": [], "b2": []});
+    let kicked = json!({
+        "a1": ["disconnect: io server disconnect"],
+        "b1": ["disconnect: io server disconnect"],
+        "b2": []
+    });
+    vec![
+        json!({"step": "a1 fetch", "sockets": ["a1", "b1", "b2"]}),
+        json!({"step": "b1 fetch r1", "sockets": ["a1", "b1"]}),
+        json!({"step": "a1 sse hi", "answers": [sse_a]}),
+        json!({"step": "b2 sse hi", "answers": [sse_b]}),
+        json!({"step": "a1 sjoin r2", "answer": "ok", "received": nobody}),
+        json!({"step": "b2 room r2 in-r2", "answer": "ok",
+               "received": {"a1": ["in-r2"], "b1": ["in-r2"], "b2": ["in-r2"]}}),
+        json!({"step": "b1 sleave r2", "answer": "ok", "received": nobody}),
+        json!({"step": "a1 room r2 left-r2", "answer": "ok", "received": nobody}),
+        json!({"step": "b2 kick r1", "answer": "ok", "received": kicked}),
+    ]
+}
+
+fn check(lines: &[Value], sse_a: &str, sse_b: &str) {
+    assert_eq!(lines.len(), 19, "{lines:#?}");
+    let (broadcasts, rest) = lines.split_at(8);
+    let (asks, requests_seen) = rest.split_at(2);
     assert_eq!(broadcasts, expected(), "broadcasts across the nodes");
+    assert_eq!(
+        requests_seen,
+        requests(sse_a, sse_b),
+        "requests across the nodes"
+    );
     // An emit with ack reaches the clients of both nodes, and each answer comes back.
     let everyone = json!(["a1", "b1", "b2"]);
     assert_eq!(
@@ -108,7 +139,7 @@ fn check(lines: &[Value]) {
 }
 
 #[test]
-fn a_netlab_node_and_a_node_socketio_node_share_broadcasts_and_acks() {
+fn a_netlab_node_and_a_node_socketio_node_share_broadcasts_acks_and_requests() {
     let Some(peers) = common::node_peers(&PEERS) else {
         return;
     };
@@ -123,11 +154,11 @@ fn a_netlab_node_and_a_node_socketio_node_share_broadcasts_and_acks() {
         LIMIT,
         "netlab beside a Node socket.io node",
     );
-    check(&lines);
+    check(&lines, "node:hi", "netlab:hi");
 }
 
 #[test]
-fn two_netlab_nodes_share_broadcasts_and_acks() {
+fn two_netlab_nodes_share_broadcasts_acks_and_requests() {
     let Some(peers) = common::node_peers(&PEERS) else {
         return;
     };
@@ -143,5 +174,5 @@ fn two_netlab_nodes_share_broadcasts_and_acks() {
         LIMIT,
         "two netlab nodes",
     );
-    check(&lines);
+    check(&lines, "netlab:hi", "netlab:hi");
 }

@@ -43,7 +43,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod cluster;
+mod requests;
 pub use cluster::{AdapterOutput, Subscriptions};
+pub use requests::REQUESTS_TIMEOUT;
 
 /// One connected socket.
 #[derive(Debug, Clone)]
@@ -268,7 +270,8 @@ impl Server {
             .namespaces
             .values()
             .filter_map(|n| n.recovery.as_ref()?.next_expiry());
-        connects.chain(acks).chain(recovery).min()
+        let requests = self.requests_deadline();
+        connects.chain(acks).chain(recovery).chain(requests).min()
     }
 
     /// Act on every deadline that has passed at `now`.
@@ -311,6 +314,7 @@ impl Server {
             }
         }
         forgotten.iter().for_each(|w| self.forget_request(w));
+        self.requests_timeout(now);
         timed_out.into_iter().for_each(|e| self.app(e));
     }
 

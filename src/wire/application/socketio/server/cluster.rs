@@ -24,6 +24,7 @@ use super::super::adapter::{
 };
 use super::super::events::{Emit, Flags};
 use super::super::Data;
+use super::requests::Requests;
 use super::{AckWait, Server};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -69,12 +70,25 @@ impl RemoteAcks {
 /// The adapter's state in the machine.
 #[derive(Debug)]
 pub(super) struct Cluster {
-    uid: String,
+    pub(super) uid: String,
     outbox: VecDeque<AdapterOutput>,
     /// Request ids this node gives (with its uid, unique across nodes).
     next_request: u64,
     /// The emits with ack of this node awaiting other nodes: request id → (namespace, ack id).
     mine: BTreeMap<String, (String, u64)>,
+    pub(super) requests: Requests,
+}
+
+impl Cluster {
+    pub(super) fn push(&mut self, out: AdapterOutput) {
+        self.outbox.push_back(out);
+    }
+
+    /// A request id no other node gives (it starts with this node's uid).
+    pub(super) fn fresh_request_id(&mut self) -> String {
+        self.next_request += 1;
+        format!("{}-{}", self.uid, self.next_request - 1)
+    }
 }
 
 impl AckWait {
@@ -101,6 +115,7 @@ impl Server {
             outbox: VecDeque::new(),
             next_request: 0,
             mine: BTreeMap::new(),
+            requests: Requests::default(),
         });
     }
 
@@ -121,7 +136,7 @@ impl Server {
         self.cluster.as_mut()?.outbox.pop_front()
     }
 
-    fn publish(&mut self, channel: String, payload: Vec<u8>) {
+    pub(super) fn publish(&mut self, channel: String, payload: Vec<u8>) {
         if let Some(c) = &mut self.cluster {
             c.outbox
                 .push_back(AdapterOutput::Publish { channel, payload });
@@ -153,8 +168,7 @@ impl Server {
             .encode();
             return self.publish(channel, payload);
         };
-        let request_id = format!("{uid}-{}", cluster.next_request);
-        cluster.next_request += 1;
+        let request_id = cluster.fresh_request_id();
         cluster
             .mine
             .insert(request_id.clone(), (namespace.to_owned(), id));
@@ -185,6 +199,9 @@ impl Server {
     /// Redis's answer to [`AdapterOutput::CountServers`]: `count` nodes listen, this one
     /// among them.
     pub fn adapter_server_count(&mut self, request_id: &str, count: u64) {
+        if self.request_count(request_id, count) {
+            return;
+        }
         let Some((namespace, id)) = self.mine_of(request_id) else {
             return;
         };
@@ -308,7 +325,7 @@ impl Server {
                 flags,
                 ..
             } => self.relay_broadcast(namespace, request_id, event, target, flags, now),
-            other => self.cluster_request(namespace, other, now),
+            other => self.cluster_request(namespace, other),
         }
     }
 
@@ -382,14 +399,6 @@ impl Server {
         }
         self.check_ack(namespace, id);
     }
-}
-
-impl Server {
-    /// A request of another node that is not a broadcast.
-    fn cluster_request(&mut self, _namespace: &str, _request: Request, _now: Duration) {}
-
-    /// An answer to a request of this node that is not an emit with ack.
-    fn request_response(&mut self, _namespace: &str, _request_id: &str, _response: Response) {}
 }
 
 #[cfg(test)]
@@ -570,5 +579,92 @@ mod tests {
         assert_eq!(*expected, 4);
         b.handle_timeout(Duration::from_secs(1));
         assert!(b.drain_actions().is_empty(), "B's own wait ends silently");
+    }
+
+    fn app_events(io: &mut Server) -> Vec<AppEvent> {
+        io.drain_actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::App(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn requests_between_nodes() {
+        let (mut a, mut b) = (node("A"), node("B"));
+        b.socket("/", "B-s2").join("r1").unwrap();
+        let id = a.of("/").fetch_sockets().unwrap();
+        redis(&mut a, &mut b, 2);
+        redis(&mut b, &mut a, 2);
+        let [AppEvent::FetchedSockets {
+            id: got,
+            sockets,
+            complete: true,
+            ..
+        }] = &app_events(&mut a)[..]
+        else {
+            panic!("one complete FetchedSockets");
+        };
+        assert_eq!(*got, id);
+        let ids: Vec<&str> = sockets.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["A-s1", "A-s2", "B-s1", "B-s2"]);
+        assert_eq!(sockets[3].rooms, ["B-s2", "r1"]);
+        // socketsJoin on every node, then a broadcast to that room reaches them all.
+        a.of("/").sockets_join("r2").unwrap();
+        redis(&mut a, &mut b, 2);
+        assert_eq!(b.rooms_of("/", "B-s1"), ["B-s1", "r2"]);
+        a.of("/").to("r1").disconnect_sockets(false).unwrap();
+        redis(&mut a, &mut b, 2);
+        assert_eq!(b.sockets("/"), ["B-s1"]);
+        // A server-side emit with ack: B's application answers.
+        let id = a
+            .of("/")
+            .server_side_emit_with_ack("hello", vec![json!("hi").into()])
+            .unwrap();
+        redis(&mut a, &mut b, 2);
+        let events = app_events(&mut b);
+        let Some(AppEvent::ServerSideEmit {
+            name,
+            ack: Some(owed),
+            ..
+        }) = events.last()
+        else {
+            panic!("{events:?}");
+        };
+        assert_eq!(name, "hello");
+        b.server_side_ack(*owed, json!("yes").into()).unwrap();
+        assert!(b.server_side_ack(*owed, json!("again").into()).is_err());
+        redis(&mut b, &mut a, 2);
+        assert_eq!(
+            app_events(&mut a),
+            [AppEvent::ServerSideAcked {
+                namespace: "/".into(),
+                id,
+                responses: vec![json!("yes").into()],
+                complete: true
+            }]
+        );
+    }
+
+    #[test]
+    fn a_request_ends_incomplete_when_a_node_is_silent() {
+        let (mut a, mut b) = (node("A"), node("B"));
+        a.of("/").fetch_sockets().unwrap();
+        redis(&mut a, &mut b, 3);
+        redis(&mut b, &mut a, 3);
+        assert!(app_events(&mut a).is_empty());
+        assert_eq!(a.poll_timeout(), Some(super::super::REQUESTS_TIMEOUT));
+        a.handle_timeout(super::super::REQUESTS_TIMEOUT);
+        let [AppEvent::FetchedSockets {
+            sockets,
+            complete: false,
+            ..
+        }] = &app_events(&mut a)[..]
+        else {
+            panic!("one incomplete FetchedSockets");
+        };
+        assert_eq!(sockets.len(), 4, "what came is kept");
     }
 }
