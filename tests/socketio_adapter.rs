@@ -176,3 +176,118 @@ fn two_netlab_nodes_share_broadcasts_acks_and_requests() {
     );
     check(&lines, "netlab:hi", "netlab:hi");
 }
+
+/// A node script that reads commands on stdin and answers one JSON line each.
+struct Driven {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Driven {
+    fn start(peers: &std::path::Path, script: &str, args: &[String]) -> Driven {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("node")
+            .arg(format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR")))
+            .args(args)
+            .env("NETLAB_NODE_MODULES", peers)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let v: Value = serde_json::from_str(&line).expect("a JSON line");
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Driven { child, lines }
+    }
+
+    fn next(&self, what: &str) -> Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("no answer to {what:?} within 15 s"))
+    }
+
+    fn say(&mut self, line: &str) -> Value {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("piped");
+        writeln!(stdin, "{line}").expect("node reads its stdin");
+        self.next(line)
+    }
+}
+
+impl Drop for Driven {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Wait for a node's adapter line in `state` after `connection` connections, then
+/// check it with `check`.
+fn adapter_says(node: &mut Background, state: &str, connection: u64, check: fn(&Value) -> bool) {
+    let line = move |v: &Value| {
+        v["event"] == "adapter" && v["state"] == state && v["connection"] == json!(connection)
+    };
+    let said = node.wait_for(line, Duration::from_secs(15));
+    assert!(said, "no adapter line {state} (connection {connection})");
+    // The line is among those seen: this looks at it again.
+    let right = node.wait_for(move |v| line(v) && check(v), Duration::ZERO);
+    assert!(
+        right,
+        "the adapter line {state} (connection {connection}) is not as expected"
+    );
+}
+
+#[test]
+fn a_node_that_loses_redis_serves_its_own_clients_and_rejoins() {
+    let Some(peers) = common::node_peers(&["socket.io-client"]) else {
+        return;
+    };
+    let Some(mut redis) = RedisServer::start(&[]) else {
+        return;
+    };
+    let (mut a_node, a) = netlab_node(&redis.url());
+    let (mut b_node, b) = netlab_node(&redis.url());
+    let mut clients = Driven::start(&peers, "socketio_adapter_loss.js", &[a, b]);
+    assert_eq!(clients.next("ready"), json!({"ready": true}));
+    let both = |tag: &str| json!({"a1": [tag], "b1": [tag]});
+    let step =
+        |line: &str, received: Value| json!({"step": line, "answer": "ok", "received": received});
+    assert_eq!(
+        clients.say("all before"),
+        step("all before", both("before"))
+    );
+
+    redis.kill();
+    let says_why = |v: &Value| v["detail"].as_str().is_some_and(|d| !d.is_empty());
+    adapter_says(&mut a_node, "lost", 1, says_why);
+    adapter_says(&mut b_node, "lost", 1, says_why);
+    // A keeps serving its own client; b1 (on B) misses what A sends meanwhile.
+    assert_eq!(
+        clients.say("all during"),
+        step("all during", json!({"a1": ["during"], "b1": []}))
+    );
+    // An emit with ack counts this node alone: it completes with a1's answer, no wait.
+    assert_eq!(
+        clients.say("ask"),
+        json!({"step": "ask", "answers": ["a1"]})
+    );
+
+    redis.restart();
+    // What A dropped while away: the broadcast and the ask's request; B sent nothing.
+    adapter_says(&mut a_node, "connected", 2, |v| v["dropped"] == 2);
+    adapter_says(&mut b_node, "connected", 2, |v| v["dropped"] == 0);
+    assert_eq!(clients.say("all after"), step("all after", both("after")));
+    let answers = clients.say("ask");
+    assert_eq!(answers, json!({"step": "ask", "answers": ["a1", "b1"]}));
+}

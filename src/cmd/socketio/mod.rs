@@ -121,12 +121,15 @@ pub enum Line {
         signal: &'static str,
     },
     /// The Redis adapter (`--adapter`): `connected` (subscribed: broadcasts cross the
-    /// nodes), `lost` (Redis went away: this node serves its own clients alone and
-    /// retries; `dropped` messages for the other nodes so far) or `unreadable` (a message
-    /// from another node skipped).
+    /// nodes; `connection` 2 and on: back after a loss, with the messages for the other
+    /// nodes `dropped` meanwhile), `lost` (Redis went away or cannot be reached: this node
+    /// serves its own clients alone and retries) or `unreadable` (a message from another
+    /// node skipped).
     Adapter {
         state: &'static str,
         detail: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        connection: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         dropped: Option<u64>,
     },
@@ -172,16 +175,32 @@ pub fn shown(data: &Data) -> Value {
     }
 }
 
-fn adapter_line(style: &Style, state: &str, detail: &str, dropped: Option<u64>) -> String {
-    match state {
-        "connected" => format!(
+fn adapter_line(
+    style: &Style,
+    state: &str,
+    detail: &str,
+    connection: u64,
+    dropped: Option<u64>,
+) -> String {
+    let good = |w| style.paint(Paint::Good, w);
+    let bad = |w| style.paint(Paint::Bad, w);
+    match (state, connection) {
+        ("connected", 0 | 1) => format!(
             "adapter {} to {detail}: broadcasts now cross the nodes",
-            style.paint(Paint::Good, "connected")
+            good("connected")
         ),
-        "lost" => format!(
-            "adapter {} Redis ({detail}): serving this node's clients alone, retrying; {} message(s) for the other nodes dropped so far",
-            style.paint(Paint::Bad, "lost"),
+        ("connected", _) => format!(
+            "adapter {} to {detail}: broadcasts cross the nodes again; {} message(s) for the other nodes were dropped while Redis was away, and what they published meanwhile never arrived here",
+            good("connected again"),
             dropped.unwrap_or_default()
+        ),
+        ("lost", 0) => format!(
+            "adapter {} Redis ({detail}): serving this node's clients alone, retrying",
+            bad("cannot reach")
+        ),
+        ("lost", _) => format!(
+            "adapter {} Redis ({detail}): serving this node's clients alone, retrying",
+            bad("lost")
         ),
         _ => format!("adapter skipped a message from another node: {detail}"),
     }
@@ -237,8 +256,9 @@ impl Render for Line {
             Line::Adapter {
                 state,
                 detail,
+                connection,
                 dropped,
-            } => adapter_line(style, state, detail, *dropped),
+            } => adapter_line(style, state, detail, connection.unwrap_or(0), *dropped),
             Line::Upgrade { session } => format!(
                 "session {} upgraded from polling to websocket",
                 short(session)

@@ -129,19 +129,26 @@ impl App for Lab {
 
     fn adapter(&mut self, event: AdapterEvent) {
         let line = match event {
-            AdapterEvent::Connected { url } => Line::Adapter {
+            AdapterEvent::Connected {
+                url,
+                connection,
+                dropped,
+            } => Line::Adapter {
                 state: "connected",
                 detail: url,
-                dropped: None,
+                connection: Some(connection),
+                dropped: (connection > 1).then_some(dropped),
             },
-            AdapterEvent::Lost { error, dropped } => Line::Adapter {
+            AdapterEvent::Lost { error, connections } => Line::Adapter {
                 state: "lost",
                 detail: error,
-                dropped: Some(dropped),
+                connection: Some(connections),
+                dropped: None,
             },
             AdapterEvent::Unreadable { channel, error } => Line::Adapter {
                 state: "unreadable",
                 detail: format!("{channel}: {error}"),
+                connection: None,
                 dropped: None,
             },
         };

@@ -91,11 +91,18 @@ impl std::fmt::Display for RedisUrl {
 /// What the adapter's connection did, for the application to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdapterEvent {
-    /// Subscribed: this node hears the others, and they hear it.
-    Connected { url: String },
-    /// Redis went away (or never answered); the node serves its own clients alone until
-    /// it is back. `dropped`: messages for other nodes dropped so far.
-    Lost { error: String, dropped: u64 },
+    /// Subscribed: this node hears the others, and they hear it. `connection` counts
+    /// from 1 (2 and on: back after a loss); `dropped`: the messages for the other nodes
+    /// this node dropped while Redis was away.
+    Connected {
+        url: String,
+        connection: u64,
+        dropped: u64,
+    },
+    /// Redis went away, or could not be reached (`connections`: how many times it had
+    /// been); the node serves its own clients alone until it is back. Reported once per
+    /// outage.
+    Lost { error: String, connections: u64 },
     /// A message from another node that netlab could not read (skipped).
     Unreadable { channel: String, error: String },
 }
@@ -159,6 +166,19 @@ impl Link {
     }
 }
 
+/// What the adapter task keeps across its connections.
+#[derive(Debug, Default)]
+struct Spells {
+    /// Connections made so far (subscribed).
+    connections: u64,
+    /// Messages for the other nodes dropped since Redis was lost.
+    dropped: u64,
+    /// Has the loss been reported (once per outage)?
+    lost: bool,
+    /// Replies the publishing connection owes, in order.
+    owed: VecDeque<Owed>,
+}
+
 /// The adapter task: connect, serve, and connect again, until the machine task is gone.
 async fn run(
     url: RedisUrl,
@@ -166,40 +186,68 @@ async fn run(
     mut outputs: mpsc::Receiver<AdapterOutput>,
     inputs: mpsc::Sender<FromRedis>,
 ) {
-    let mut dropped = 0u64;
+    let mut spells = Spells::default();
     let mut retry = FIRST_RETRY;
     loop {
-        let error = match connected(&url, &subs, &mut outputs, &inputs).await {
+        let error = match connected(&url, &subs, &mut outputs, &inputs, &mut spells).await {
             Ok(Ended::MachineGone) => return,
-            Ok(Ended::Served) => {
-                retry = FIRST_RETRY;
-                "Redis closed the connection".to_owned()
-            }
+            Ok(Ended::Served) => "Redis closed the connection".to_owned(),
             Err(e) => e.to_string(),
         };
-        let lost = AdapterEvent::Lost { error, dropped };
-        if inputs.send(FromRedis::Event(lost)).await.is_err() {
-            return;
-        }
-        // While away: drop what would be published, answer counts with this node alone.
-        let wait = tokio::time::sleep(retry);
-        tokio::pin!(wait);
-        loop {
-            tokio::select! {
-                () = &mut wait => break,
-                out = outputs.recv() => match out {
-                    None => return,
-                    Some(AdapterOutput::Publish { .. }) => dropped += 1,
-                    Some(AdapterOutput::CountServers { request_id, .. }) => {
-                        let count = FromRedis::ServerCount { request_id, count: 1 };
-                        if inputs.send(count).await.is_err() {
-                            return;
-                        }
-                    }
-                },
+        // Counts Redis will never give now: this node alone.
+        while let Some(owed) = spells.owed.pop_front() {
+            if let Owed::Count(request_id) = owed {
+                let count = FromRedis::ServerCount {
+                    request_id,
+                    count: 1,
+                };
+                if inputs.send(count).await.is_err() {
+                    return;
+                }
             }
         }
+        if !spells.lost {
+            spells.lost = true;
+            retry = FIRST_RETRY;
+            let lost = AdapterEvent::Lost {
+                error,
+                connections: spells.connections,
+            };
+            if inputs.send(FromRedis::Event(lost)).await.is_err() {
+                return;
+            }
+        }
+        if !away(retry, &mut outputs, &inputs, &mut spells.dropped).await {
+            return;
+        }
         retry = (retry * 2).min(LAST_RETRY);
+    }
+}
+
+/// Wait `retry` before the next attempt, dropping what would be published and answering
+/// counts with this node alone; `false` when the machine task is gone.
+async fn away(
+    retry: Duration,
+    outputs: &mut mpsc::Receiver<AdapterOutput>,
+    inputs: &mpsc::Sender<FromRedis>,
+    dropped: &mut u64,
+) -> bool {
+    let wait = tokio::time::sleep(retry);
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            () = &mut wait => return true,
+            out = outputs.recv() => match out {
+                None => return false,
+                Some(AdapterOutput::Publish { .. }) => *dropped += 1,
+                Some(AdapterOutput::CountServers { request_id, .. }) => {
+                    let count = FromRedis::ServerCount { request_id, count: 1 };
+                    if inputs.send(count).await.is_err() {
+                        return false;
+                    }
+                }
+            },
+        }
     }
 }
 
@@ -252,6 +300,7 @@ impl Conn {
 }
 
 /// What the publishing connection owes a reply for.
+#[derive(Debug)]
 enum Owed {
     Publish,
     Count(String),
@@ -262,6 +311,7 @@ async fn connected(
     subs: &Subscriptions,
     outputs: &mut mpsc::Receiver<AdapterOutput>,
     inputs: &mpsc::Sender<FromRedis>,
+    spells: &mut Spells,
 ) -> std::io::Result<Ended> {
     let mut sub = Conn::open(url).await?;
     let mut publisher = Conn::open(url).await?;
@@ -282,13 +332,17 @@ async fn connected(
             None => return Ok(Ended::Served),
         }
     }
+    spells.connections += 1;
     let up = AdapterEvent::Connected {
         url: url.to_string(),
+        connection: spells.connections,
+        dropped: std::mem::take(&mut spells.dropped),
     };
+    spells.lost = false;
     if inputs.send(FromRedis::Event(up)).await.is_err() {
         return Ok(Ended::MachineGone);
     }
-    let mut owed: VecDeque<Owed> = VecDeque::new();
+    let owed = &mut spells.owed;
     loop {
         tokio::select! {
             frame = sub.frame() => {
