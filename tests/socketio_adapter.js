@@ -38,6 +38,7 @@ function broadcastApp(io) {
     socket.on("sjoin", (room, cb) => { io.socketsJoin(room); ok(cb); });
     socket.on("sleave", (room, cb) => { io.in(room).socketsLeave(room); ok(cb); });
     socket.on("kick", (room, cb) => { io.in(room).disconnectSockets(true); ok(cb); });
+    socket.on("rooms", async (cb) => cb(sorted([...(await io.of("/").adapter.allRooms())])));
     socket.on("sse", (text, cb) => {
       io.serverSideEmit("hello", text, (err, answers) => cb(sorted(answers || [])));
     });
@@ -119,6 +120,10 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
     [b2, "kick", ["r1"]],
   ];
   for (const [who, command, args] of requests) {
+    // adapter.allRooms() (only Node sends it): before the kick, from b1 on the Node node.
+    if (command === "kick" && node) {
+      out({ step: "b1 rooms", rooms: names(await b1.socket.timeout(8000).emitWithAck("rooms")) });
+    }
     clients.forEach((c) => (c.got.length = 0));
     const answer = await who.socket.timeout(2000).emitWithAck(command, ...args);
     await sleep(SETTLE_MS);

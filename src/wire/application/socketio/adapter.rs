@@ -178,7 +178,9 @@ pub enum Request {
         name: String,
         args: Vec<Data>,
     },
-    /// A type netlab reads but does not answer (0, 1, or a form it does not support).
+    /// `adapter.allRooms()` (type 1): every room of every node.
+    AllRooms { uid: String, request_id: String },
+    /// A type netlab reads but does not answer (0, or a form it does not support).
     Other { uid: String, kind: u64 },
 }
 
@@ -205,6 +207,11 @@ pub enum Response {
     Sockets {
         request_id: String,
         sockets: Vec<RemoteSocket>,
+    },
+    /// The rooms of the answering node (to `allRooms`).
+    Rooms {
+        request_id: String,
+        rooms: Vec<String>,
     },
     Other {
         request_id: Option<String>,
@@ -493,6 +500,7 @@ impl Request {
             | Request::Rooms { uid, .. }
             | Request::Disconnect { uid, .. }
             | Request::ServerSideEmit { uid, .. }
+            | Request::AllRooms { uid, .. }
             | Request::Other { uid, .. } => uid,
         }
     }
@@ -569,6 +577,11 @@ impl Request {
                 pairs.push(("data", Mp::Array(data)));
                 map(pairs)
             }
+            Request::AllRooms { request_id, .. } => map(vec![
+                ("uid", uid),
+                ("requestId", Mp::from(request_id.as_str())),
+                ("type", Mp::from(t::ALL_ROOMS)),
+            ]),
             Request::Other { kind, .. } => map(vec![("uid", uid), ("type", Mp::from(*kind))]),
         };
         mp_to_json_text(&value)
@@ -622,6 +635,10 @@ impl Request {
                     args: args.iter().map(from_msgpack).collect::<Result<_, _>>()?,
                 }
             }
+            t::ALL_ROOMS if request_id.is_some() => Request::AllRooms {
+                uid,
+                request_id: request_id.unwrap_or_default(),
+            },
             t::SOCKETS..=t::BROADCAST_ACK => Request::Other { uid, kind },
             other => return Err(AdapterError::UnknownRequest(other)),
         })
@@ -655,7 +672,8 @@ impl Response {
             Response::ClientCount { request_id, .. }
             | Response::Ack { request_id, .. }
             | Response::ServerSideAck { request_id, .. }
-            | Response::Sockets { request_id, .. } => Some(request_id),
+            | Response::Sockets { request_id, .. }
+            | Response::Rooms { request_id, .. } => Some(request_id),
             Response::Other { request_id } => request_id.as_deref(),
         }
     }
@@ -702,6 +720,13 @@ impl Response {
                     ("sockets", Mp::Array(sockets)),
                 ]))
             }
+            Response::Rooms { request_id, rooms } => mp_to_json_text(&map(vec![
+                ("requestId", Mp::from(request_id.as_str())),
+                (
+                    "rooms",
+                    Mp::Array(rooms.iter().map(|r| Mp::from(r.as_str())).collect()),
+                ),
+            ])),
             Response::Other { request_id } => {
                 let id = request_id.as_deref().map_or(Mp::Nil, Mp::from);
                 mp_to_json_text(&map(vec![("requestId", id)]))
@@ -739,8 +764,14 @@ impl Response {
                     request_id,
                     sockets: items.iter().filter_map(remote_socket).collect(),
                 },
-                None => Response::Other {
-                    request_id: Some(request_id),
+                None => match get(&v, "rooms") {
+                    Some(rooms) => Response::Rooms {
+                        request_id,
+                        rooms: strings(Some(rooms)).into_iter().collect(),
+                    },
+                    None => Response::Other {
+                        request_id: Some(request_id),
+                    },
                 },
             },
         })
@@ -898,6 +929,27 @@ mod tests {
             // netlab's bytes decode to the same request (JSON key order aside).
             assert_eq!(Request::decode(&request.encode()).unwrap(), request);
         }
+    }
+
+    #[test]
+    fn all_rooms_and_its_answer() {
+        let request = br#"{"uid":"O8QQk8","requestId":"abc123","type":1}"#;
+        assert_eq!(
+            Request::decode(request).unwrap(),
+            Request::AllRooms {
+                uid: "O8QQk8".into(),
+                request_id: "abc123".into()
+            }
+        );
+        let answer = Response::Rooms {
+            request_id: "abc123".into(),
+            rooms: vec!["r1".into(), "wZX3oN0bSVIhsaknAAAI".into()],
+        };
+        assert_eq!(
+            answer.encode(),
+            br#"{"requestId":"abc123","rooms":["r1","wZX3oN0bSVIhsaknAAAI"]}"#
+        );
+        assert_eq!(Response::decode(&answer.encode()).unwrap(), answer);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use super::super::adapter::{
 };
 use super::super::events::{Emit, Flags};
 use super::super::Data;
-use super::requests::Requests;
+use super::requests::{Requests, REQUESTS_TIMEOUT};
 use super::{AckWait, Server};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -309,7 +309,8 @@ impl Server {
                 volatile: flags.volatile,
                 compress: flags.compress.unwrap_or(true),
                 ack,
-                timeout: flags.timeout,
+                // A wait for another node always ends: its answers matter only so long.
+                timeout: flags.timeout.or(ack.then_some(REQUESTS_TIMEOUT)),
                 local: true,
             },
         };

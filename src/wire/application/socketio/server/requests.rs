@@ -5,6 +5,7 @@
 //! | `io.fetchSockets()` | `io.of(ns).fetch_sockets()` → [`AppEvent::FetchedSockets`] | answer with their sockets |
 //! | `io.socketsJoin(room)` / `io.socketsLeave(room)` | `io.of(ns).sockets_join(room)` / `sockets_leave` | apply it to theirs |
 //! | `io.disconnectSockets(close)` | `io.of(ns).disconnect_sockets(close)` | disconnect theirs |
+//! | `io.of(ns).adapter.allRooms()` | (not sent) | answer with their rooms |
 //! | `io.serverSideEmit(name, ..)` | `io.of(ns).server_side_emit(name, args)` | [`AppEvent::ServerSideEmit`] |
 //! | `io.timeout(t).serverSideEmit(name, .., cb)` | `.server_side_emit_with_ack(..)` → [`AppEvent::ServerSideAcked`] | answer with [`Server::server_side_ack`] |
 //!
@@ -23,6 +24,10 @@ use std::time::Duration;
 
 /// How long a request waits for the other nodes (the real adapter's default).
 pub const REQUESTS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// netlab's bound on the server-side emits from other nodes that the application has
+/// not answered yet: past it, the oldest is forgotten.
+const MAX_OWED: usize = 1024;
 
 /// What a request of this node is collecting.
 #[derive(Debug, Clone)]
@@ -293,6 +298,9 @@ impl Server {
                         let id = r.next_id;
                         r.next_id += 1;
                         r.owed.insert(id, (namespace.to_owned(), request_id));
+                        while r.owed.len() > MAX_OWED {
+                            r.owed.pop_first();
+                        }
                         Some(id)
                     }
                     _ => None,
@@ -304,6 +312,15 @@ impl Server {
                     args,
                     ack,
                 });
+            }
+            Request::AllRooms { request_id, .. } => {
+                let rooms = self
+                    .namespaces
+                    .get(namespace)
+                    .map(|ns| ns.rooms.names())
+                    .unwrap_or_default();
+                let response = Response::Rooms { request_id, rooms };
+                self.publish(Channels::new(PREFIX, namespace).response, response.encode());
             }
             Request::Broadcast { .. } | Request::Other { .. } => {}
         }
