@@ -54,6 +54,8 @@ pub enum UrlError {
     NoHost,
     #[error("the port {0:?} is not a number from 1 to 65535")]
     BadPort(String),
+    #[error("a user or password in the URL: netlab's adapter does not log in (AUTH)")]
+    Credentials,
 }
 
 impl std::str::FromStr for RedisUrl {
@@ -62,6 +64,9 @@ impl std::str::FromStr for RedisUrl {
         let rest = s.strip_prefix("redis://").ok_or(UrlError::Scheme)?;
         // The database number (`/0`) does not matter to Pub/Sub.
         let authority = rest.split('/').next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(UrlError::Credentials);
+        }
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) => {
                 let port = p.parse().map_err(|_| UrlError::BadPort(p.to_owned()))?;
@@ -446,6 +451,10 @@ mod tests {
         assert_eq!((url.host.as_str(), url.port), ("localhost", 6379));
         assert_eq!("http://x".parse::<RedisUrl>(), Err(UrlError::Scheme));
         assert_eq!("redis://:1".parse::<RedisUrl>(), Err(UrlError::NoHost));
+        assert_eq!(
+            "redis://:secret@h:1".parse::<RedisUrl>(),
+            Err(UrlError::Credentials)
+        );
         assert_eq!(
             "redis://h:99999".parse::<RedisUrl>(),
             Err(UrlError::BadPort("99999".into()))
