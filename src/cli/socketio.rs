@@ -59,6 +59,12 @@ pub enum AppKind {
     /// (to everyone but the sender) and `room ROOM ARGS…` (to everyone in ROOM), each
     /// acknowledged with its arguments when asked. Use it with `--quiet`.
     Bench,
+    /// The broadcast operators on command, to watch them cross the nodes of a cluster
+    /// (with --adapter): `join`/`leave ROOM`; `all TEXT` (io.emit), `room ROOM TEXT`
+    /// (io.to), `except ROOM TEXT` (io.except), `local TEXT` (io.local.emit), each sent
+    /// as `message`; `ask TEXT` emits `question` to everyone and acknowledges with all
+    /// the answers.
+    Broadcast,
 }
 
 /// Run a Socket.IO server that real Socket.IO clients (socket.io-client 4, a browser)
@@ -89,6 +95,7 @@ pub enum AppKind {
 ///   netlab socketio server --app conformance     (for a protocol test suite)
 ///   netlab socketio server --port 0 --jsonl      (the first line says which port)
 ///   netlab socketio server --app bench --quiet   (under a load generator)
+///   netlab socketio server --port 3001 --app broadcast --adapter redis://127.0.0.1:6379
 ///
 /// From Node: `io("http://127.0.0.1:3000").emit("chat message", "hi", (answer) => ...)`.
 #[derive(Debug, Args)]
@@ -114,6 +121,11 @@ pub struct ServerArgs {
     /// server serves itself (the chat) need none, and WebSocket is not subject to it.
     #[arg(long, value_name = "ORIGIN")]
     pub cors: Option<String>,
+    /// Be one node of several: share broadcasts, acknowledgements and requests with the
+    /// other Socket.IO servers (netlab's or Node's with @socket.io/redis-adapter) through
+    /// the Redis server at this URL (Pub/Sub, channels `socket.io#/#...`).
+    #[arg(long, value_name = "redis://HOST:PORT")]
+    pub adapter: Option<String>,
     /// How often Engine.IO pings each client [default: 25000, the real server's; 300
     /// with --app conformance].
     #[arg(long, value_name = "MS")]

@@ -9,6 +9,7 @@
 //! ([`apps`]) and hands what happens to `output` as [`Line`]s.
 
 pub mod apps;
+pub mod broadcast_app;
 pub mod client;
 pub mod demo;
 pub mod server;
@@ -119,6 +120,19 @@ pub enum Line {
     ShuttingDown {
         signal: &'static str,
     },
+    /// The Redis adapter (`--adapter`): `connected` (subscribed: broadcasts cross the
+    /// nodes; `connection` 2 and on: back after a loss, with the messages for the other
+    /// nodes `dropped` meanwhile), `lost` (Redis went away or cannot be reached: this node
+    /// serves its own clients alone and retries) or `unreadable` (a message from another
+    /// node skipped).
+    Adapter {
+        state: &'static str,
+        detail: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        connection: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        dropped: Option<u64>,
+    },
 }
 
 impl Line {
@@ -161,6 +175,37 @@ pub fn shown(data: &Data) -> Value {
     }
 }
 
+fn adapter_line(
+    style: &Style,
+    state: &str,
+    detail: &str,
+    connection: u64,
+    dropped: Option<u64>,
+) -> String {
+    let good = |w| style.paint(Paint::Good, w);
+    let bad = |w| style.paint(Paint::Bad, w);
+    match (state, connection) {
+        ("connected", 0 | 1) => format!(
+            "adapter {} to {detail}: broadcasts now cross the nodes",
+            good("connected")
+        ),
+        ("connected", _) => format!(
+            "adapter {} to {detail}: broadcasts cross the nodes again; {} message(s) for the other nodes were dropped while Redis was away, and what they published meanwhile never arrived here",
+            good("connected again"),
+            dropped.unwrap_or_default()
+        ),
+        ("lost", 0) => format!(
+            "adapter {} Redis ({detail}): serving this node's clients alone, retrying",
+            bad("cannot reach")
+        ),
+        ("lost", _) => format!(
+            "adapter {} Redis ({detail}): serving this node's clients alone, retrying",
+            bad("lost")
+        ),
+        _ => format!("adapter skipped a message from another node: {detail}"),
+    }
+}
+
 /// The first 8 characters of an id: enough to tell sessions apart on a terminal.
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
@@ -180,6 +225,7 @@ fn listening(
         AppKind::Chat => "chat: nicknames, rooms, private messages",
         AppKind::Conformance => "conformance: the protocol test suites' server",
         AppKind::Bench => "bench: echo, join, broadcast, room",
+        AppKind::Broadcast => "broadcast: io.emit, io.to, io.except, io.local on command",
     };
     let extra = match (page, echo) {
         (Some(p), _) => format!("; the chat page: {}", style.paint(Paint::Bold, p)),
@@ -207,6 +253,12 @@ impl Render for Line {
                 short(session),
                 style.paint(Paint::Good, "opened")
             ),
+            Line::Adapter {
+                state,
+                detail,
+                connection,
+                dropped,
+            } => adapter_line(style, state, detail, connection.unwrap_or(0), *dropped),
             Line::Upgrade { session } => format!(
                 "session {} upgraded from polling to websocket",
                 short(session)

@@ -1,11 +1,13 @@
 //! `netlab socketio server`: a Socket.IO server (echo or chat) that prints what happens.
 
 use super::apps::{self, Chat};
+use super::broadcast_app::Broadcaster;
 use super::{shown, Line};
 use crate::cli::socketio::{AppKind, ServerArgs};
 use crate::cmd::ws::server::Term;
 use crate::error::{usage, HintExt};
 use crate::net::engineio::{self, EngineConfig, EngineServer};
+use crate::net::socketio::adapter::{AdapterEvent, Link, RedisUrl};
 use crate::net::socketio::{self, App, Direction, SessionEvent};
 use crate::output::Output;
 use crate::wire::application::engineio::cors::Cors;
@@ -24,6 +26,8 @@ pub struct Plan {
     /// No line per event (sessions and sockets still get theirs).
     pub quiet: bool,
     pub engine: EngineConfig,
+    /// One node of several, through the Redis server here (`--adapter`).
+    pub adapter: Option<RedisUrl>,
 }
 
 impl TryFrom<ServerArgs> for Plan {
@@ -33,7 +37,7 @@ impl TryFrom<ServerArgs> for Plan {
         // The test suites expect pings every 300 ms and 200 ms to answer.
         let (interval, timeout) = match a.app {
             AppKind::Conformance => (300, 200),
-            AppKind::Chat | AppKind::Echo | AppKind::Bench => (25_000, 20_000),
+            AppKind::Chat | AppKind::Echo | AppKind::Bench | AppKind::Broadcast => (25_000, 20_000),
         };
         let interval = a.ping_interval_ms.unwrap_or(interval);
         let timeout = a.ping_timeout_ms.unwrap_or(timeout);
@@ -56,7 +60,17 @@ impl TryFrom<ServerArgs> for Plan {
                     "give the page's origin as the browser writes it (http://localhost:8080) or *",
                 )),
             };
+        let adapter =
+            match a.adapter.as_deref().map(str::parse::<RedisUrl>) {
+                None => None,
+                Some(Ok(url)) => Some(url),
+                Some(Err(e)) => return Err(usage(
+                    format!("--adapter {}: {e}", a.adapter.unwrap_or_default()),
+                    "give the Redis server as redis://HOST:PORT, such as redis://127.0.0.1:6379",
+                )),
+            };
         Ok(Plan {
+            adapter,
             addr: SocketAddr::new(ip, a.port),
             app: a.app,
             trace: a.trace,
@@ -74,6 +88,7 @@ const LINES: usize = 4096;
 struct Lab {
     app: AppKind,
     chat: Chat,
+    broadcaster: Broadcaster,
     trace: bool,
     quiet: bool,
     lines: mpsc::Sender<Line>,
@@ -108,7 +123,36 @@ impl App for Lab {
             AppKind::Chat => self.chat.event(io, &event),
             AppKind::Conformance => apps::conformance(io, &event),
             AppKind::Bench => apps::bench(io, &event),
+            AppKind::Broadcast => self.broadcaster.event(io, &event),
         }
+    }
+
+    fn adapter(&mut self, event: AdapterEvent) {
+        let line = match event {
+            AdapterEvent::Connected {
+                url,
+                connection,
+                dropped,
+            } => Line::Adapter {
+                state: "connected",
+                detail: url,
+                connection: Some(connection),
+                dropped: (connection > 1).then_some(dropped),
+            },
+            AdapterEvent::Lost { error, connections } => Line::Adapter {
+                state: "lost",
+                detail: error,
+                connection: Some(connections),
+                dropped: None,
+            },
+            AdapterEvent::Unreadable { channel, error } => Line::Adapter {
+                state: "unreadable",
+                detail: format!("{channel}: {error}"),
+                connection: None,
+                dropped: None,
+            },
+        };
+        self.log(line);
     }
 
     fn session(&mut self, event: SessionEvent) {
@@ -201,6 +245,17 @@ async fn bind(plan: &Plan) -> anyhow::Result<(EngineServer, Option<String>)> {
     Ok((socketio, echo))
 }
 
+/// A node's id for the adapter, as the real adapter draws it: 6 random characters.
+fn node_uid() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut random = [0u8; 6];
+    let _ = getrandom::fill(&mut random);
+    random
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
 /// Serve until Ctrl-C or SIGTERM.
 pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     let has_page = plan.engine.pages.contains(&super::web::CHAT_PAGE);
@@ -217,6 +272,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     let lab = Lab {
         app: plan.app,
         chat: Chat::default(),
+        broadcaster: Broadcaster::default(),
         trace: plan.trace,
         quiet: plan.quiet,
         lines: tx.clone(),
@@ -230,9 +286,13 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
     match plan.app {
         AppKind::Echo | AppKind::Conformance => io.add_namespace(apps::CUSTOM, false),
         AppKind::Chat => io.add_namespace(apps::NEWS, false),
-        AppKind::Bench => {}
+        AppKind::Bench | AppKind::Broadcast => {}
     }
-    let mut server = tokio::spawn(socketio::serve(engine, io, lab, stop));
+    let link = plan.adapter.clone().map(|url| {
+        io.enable_adapter(&node_uid());
+        Link::start(url, io.adapter_subscriptions())
+    });
+    let mut server = tokio::spawn(socketio::serve_with(engine, io, lab, stop, link));
     let mut sigterm = Term::new()?;
     let mut stop_tx = Some(stop_tx);
     loop {

@@ -27,6 +27,7 @@
 //! Socket ids come from the operating system's random source, in the real server's format
 //! ([`socket_id`]: 12 random bytes and a sequence number, 20 characters).
 
+pub mod adapter;
 pub mod client;
 
 use crate::net::engineio::{EngineConfig, EngineSender, EngineServer, EngineSocket};
@@ -103,6 +104,9 @@ pub trait App: Send + 'static {
 
     /// Every Engine.IO message in and out, for tracing.
     fn trace(&mut self, _session: &str, _direction: Direction, _message: &EngineMessage) {}
+
+    /// The Redis adapter connected, lost Redis, or skipped a message ([`serve_with`]).
+    fn adapter(&mut self, _event: adapter::AdapterEvent) {}
 }
 
 /// A new machine with socket ids from the OS random source.
@@ -135,10 +139,22 @@ enum Input {
 /// Serve Socket.IO on `engine` with the machine `io` and the application `app` until
 /// `shutdown` completes (then every session closes: `server shutting down`).
 pub async fn serve(
+    engine: EngineServer,
+    io: Server,
+    app: impl App,
+    shutdown: impl Future<Output = ()>,
+) {
+    serve_with(engine, io, app, shutdown, None).await;
+}
+
+/// [`serve`], as one node of several when `link` connects it to the others through
+/// Redis (see [`adapter`]).
+pub async fn serve_with(
     mut engine: EngineServer,
     mut io: Server,
     mut app: impl App,
     shutdown: impl Future<Output = ()>,
+    mut link: Option<adapter::Link>,
 ) {
     let started = Instant::now();
     let (input_tx, mut input) = mpsc::channel(INPUT_QUEUE);
@@ -163,6 +179,9 @@ pub async fn serve(
                 take_input(&mut io, &mut app, &mut sessions, report, now);
             }
             () = timer => io.handle_timeout(started.elapsed()),
+            report = adapter::recv(&mut link) => {
+                adapter::take(&mut io, &mut app, report, started.elapsed());
+            }
             () = &mut shutdown => {
                 io.shutdown(started.elapsed());
                 carry_out(&mut io, &mut app, &mut sessions);
@@ -171,6 +190,8 @@ pub async fn serve(
         }
         // Reap the session tasks that have ended, so the set stays as small as the table.
         while tasks.try_join_next().is_some() {}
+        carry_out(&mut io, &mut app, &mut sessions);
+        adapter::flush(&mut io, &mut link, &mut app, started.elapsed());
         carry_out(&mut io, &mut app, &mut sessions);
     }
     // Every session still open closes once its queued messages have gone.

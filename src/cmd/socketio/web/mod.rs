@@ -25,6 +25,8 @@ pub const CLIENT_SCRIPT: Page = Page {
 pub fn pages(app: AppKind) -> Vec<Page> {
     match app {
         AppKind::Chat => vec![CHAT_PAGE, CLIENT_SCRIPT],
-        AppKind::Echo | AppKind::Conformance | AppKind::Bench => vec![CLIENT_SCRIPT],
+        AppKind::Echo | AppKind::Conformance | AppKind::Bench | AppKind::Broadcast => {
+            vec![CLIENT_SCRIPT]
+        }
     }
 }

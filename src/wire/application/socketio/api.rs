@@ -13,12 +13,25 @@
 //! | `socket.broadcast.emit(..)` | `io.socket("/", id).broadcast().emit(..)` |
 //! | `socket.to("room1").emit(..)` (all in room1 but the sender) | `io.socket("/", id).to("room1").emit(..)` |
 //! | `io.of("/admin").emit(..)` | `io.of("/admin").emit(..)` |
+//! | `io.local.emit(..)` (this node's clients only, with an adapter) | `io.of("/").local().emit(..)` |
 //! | `socket.volatile.emit(..)` | `io.socket("/", id).volatile().emit(..)` |
 //! | `socket.compress(false).emit(..)` | `io.socket("/", id).compress(false).emit(..)` |
 //! | `socket.timeout(5000).emit("q", (err, answer) => ..)` | `io.socket("/", id).timeout(d).emit_with_ack("q", args)` |
 //! | `io.timeout(5000).emit("q", (err, answers) => ..)` | `io.of("/").timeout(d).emit_with_ack("q", args)` |
 //! | `socket.join("room1")`, `socket.leave("room1")` | `io.socket("/", id).join("room1")`, `.leave("room1")` |
 //! | `socket.disconnect()`, `socket.disconnect(true)` | `io.socket("/", id).disconnect(false)`, `.disconnect(true)` |
+//!
+//!
+//! With the Redis adapter ([`Server::enable_adapter`]), these reach the other nodes too
+//! (see `server::requests`):
+//!
+//! | JavaScript (socket.io 4) | netlab |
+//! |---|---|
+//! | `await io.fetchSockets()`, `io.in("room1").fetchSockets()` | `io.of("/").fetch_sockets()`, `io.of("/").to("room1").fetch_sockets()` |
+//! | `io.socketsJoin("room1")`, `io.in("room1").socketsLeave("room1")` | `io.of("/").sockets_join("room1")`, `io.of("/").to("room1").sockets_leave("room1")` |
+//! | `io.in("room1").disconnectSockets(true)` | `io.of("/").to("room1").disconnect_sockets(true)` |
+//! | `io.serverSideEmit("hello", "world")` | `io.of("/").server_side_emit("hello", args)` |
+//! | `io.serverSideEmit("ping", (err, answers) => ..)` | `io.of("/").server_side_emit_with_ack("ping", args)` |
 //!
 //! The answers to an emit with ack come back as [`AppEvent::Acked`] or
 //! [`AppEvent::AckTimedOut`] carrying the id `emit_with_ack` returned.
@@ -88,6 +101,12 @@ impl Operator<'_> {
         self
     }
 
+    /// `io.local`: to this node's sockets only, not to the other nodes of a cluster.
+    pub fn local(mut self) -> Self {
+        self.flags.local = true;
+        self
+    }
+
     pub fn compress(mut self, compress: bool) -> Self {
         self.flags.compress = compress;
         self
@@ -109,6 +128,47 @@ impl Operator<'_> {
         let id = self.send(name, args, true)?;
         // `Server::emit` returns an id whenever `flags.ack` is set.
         Ok(id.unwrap_or_default())
+    }
+
+    /// `fetchSockets()`: the sockets chosen, on every node; they come as
+    /// [`AppEvent::FetchedSockets`](super::AppEvent::FetchedSockets) with the id returned.
+    pub fn fetch_sockets(self) -> Result<u64, EmitError> {
+        self.server.fetch_sockets(&self.namespace, self.target)
+    }
+
+    /// `socketsJoin(room)`: the sockets chosen, on every node, join `room`.
+    pub fn sockets_join(self, room: &str) -> Result<(), EmitError> {
+        let rooms = vec![room.to_owned()];
+        self.server
+            .sockets_rooms(&self.namespace, self.target, rooms, true)
+    }
+
+    /// `socketsLeave(room)`.
+    pub fn sockets_leave(self, room: &str) -> Result<(), EmitError> {
+        let rooms = vec![room.to_owned()];
+        self.server
+            .sockets_rooms(&self.namespace, self.target, rooms, false)
+    }
+
+    /// `disconnectSockets(close)`: the sockets chosen, on every node, leave the namespace
+    /// (with `close`, their connections close).
+    pub fn disconnect_sockets(self, close: bool) -> Result<(), EmitError> {
+        self.server
+            .disconnect_sockets(&self.namespace, self.target, close)
+    }
+
+    /// `serverSideEmit(name, ..args)`: an event for the other nodes' applications.
+    pub fn server_side_emit(self, name: &str, args: Vec<Data>) -> Result<(), EmitError> {
+        self.server
+            .server_side_emit(&self.namespace, name, args, false)
+            .map(drop)
+    }
+
+    /// `serverSideEmit(name, ..args, callback)`: each other node answers once; the answers
+    /// come as [`AppEvent::ServerSideAcked`](super::AppEvent::ServerSideAcked).
+    pub fn server_side_emit_with_ack(self, name: &str, args: Vec<Data>) -> Result<u64, EmitError> {
+        self.server
+            .server_side_emit(&self.namespace, name, args, true)
     }
 
     fn send(self, name: &str, args: Vec<Data>, ack: bool) -> Result<Option<u64>, EmitError> {
@@ -176,6 +236,7 @@ impl<'a> SocketRef<'a> {
         self.only().emit_with_ack(name, args)
     }
 
+    /// The socket is on this node: no other node needs to hear of the emit.
     fn only(self) -> Operator<'a> {
         let target = Target::room(&self.id);
         Operator {
@@ -184,6 +245,7 @@ impl<'a> SocketRef<'a> {
             target,
             flags: self.flags,
         }
+        .local()
     }
 
     pub fn join(self, room: &str) -> Result<(), EmitError> {

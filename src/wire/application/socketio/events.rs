@@ -2,6 +2,7 @@
 //! the driver, the events the application hears, the modifiers of an emit, and why a
 //! socket left. The machine itself is in [`super::server`].
 
+use super::adapter::RemoteSocket;
 use super::data::Data;
 use super::decoder::Limits;
 use super::recovery::RecoveryOptions;
@@ -169,6 +170,29 @@ pub enum AppEvent {
     },
     /// A client broke the packet format; its session is closed.
     ProtocolError { session: String, error: PacketError },
+    /// Another node's `io.serverSideEmit(name, ..args)`; with `ack`, it waits for
+    /// [`Server::server_side_ack`](super::Server::server_side_ack).
+    ServerSideEmit {
+        namespace: String,
+        name: String,
+        args: Vec<Data>,
+        ack: Option<u64>,
+    },
+    /// The answer to [`Server::fetch_sockets`](super::Server::fetch_sockets): the sockets of
+    /// every node, this one's first; `complete: false` if a node did not answer in time.
+    FetchedSockets {
+        namespace: String,
+        id: u64,
+        sockets: Vec<RemoteSocket>,
+        complete: bool,
+    },
+    /// The answers to a server-side emit with ack, one per other node.
+    ServerSideAcked {
+        namespace: String,
+        id: u64,
+        responses: Vec<Data>,
+        complete: bool,
+    },
 }
 
 /// An application request the server cannot carry out.
@@ -184,6 +208,8 @@ pub enum EmitError {
     NoPendingConnect { session: String, namespace: String },
     #[error("socket {socket:?} awaits no acknowledgement with id {id}")]
     AckNotAwaited { socket: String, id: u64 },
+    #[error("no server-side emit with id {0} awaits an answer")]
+    NoServerSideEmit(u64),
 }
 
 /// An event to emit: to whom, what, and how.
@@ -204,6 +230,8 @@ pub struct Flags {
     pub ack: bool,
     /// With `ack`: give up waiting after this long ([`AppEvent::AckTimedOut`]).
     pub timeout: Option<Duration>,
+    /// `io.local`: this node's sockets only, even when the server is one node of several.
+    pub local: bool,
 }
 
 impl Default for Flags {
@@ -213,6 +241,7 @@ impl Default for Flags {
             compress: true,
             ack: false,
             timeout: None,
+            local: false,
         }
     }
 }

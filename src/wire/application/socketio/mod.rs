@@ -32,6 +32,8 @@
 //!   and out ([`Options`], [`Action`], [`AppEvent`], [`Flags`], [`DisconnectReason`]).
 //! - [`rooms`]: each namespace's rooms and the choice of receivers for a broadcast.
 //! - [`recovery`]: connection state recovery (off by default).
+//! - [`adapter`]: what servers say to each other through Redis (the Redis adapter's
+//!   channels, broadcasts, requests and responses), so an emit reaches every node.
 //! - [`api`]: builders that read like the JavaScript emit cheatsheet
 //!   (`io.to("room1").emit(..)`) and produce the server's inputs.
 //!
@@ -39,6 +41,7 @@
 //! ids and the current time are arguments (time as a `Duration` since an origin the driver
 //! picks), so every test is deterministic.
 
+pub mod adapter;
 pub mod api;
 pub mod data;
 pub mod decoder;

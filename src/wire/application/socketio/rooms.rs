@@ -95,6 +95,11 @@ impl Rooms {
             .map_or_else(Vec::new, |r| r.iter().cloned().collect())
     }
 
+    /// Every room with a socket in it (each socket's own among them), in name order.
+    pub fn names(&self) -> Vec<String> {
+        self.members.keys().cloned().collect()
+    }
+
     /// The sockets in `room`.
     pub fn members(&self, room: &str) -> impl Iterator<Item = &String> {
         self.members.get(room).into_iter().flatten()

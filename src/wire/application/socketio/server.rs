@@ -42,6 +42,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod cluster;
+mod requests;
+pub use cluster::{AdapterOutput, Subscriptions};
+pub use requests::REQUESTS_TIMEOUT;
+
 /// One connected socket.
 #[derive(Debug, Clone)]
 struct SocketState {
@@ -58,6 +63,10 @@ struct AckWait {
     expected: usize,
     responses: Vec<(String, Vec<Data>)>,
     deadline: Option<Duration>,
+    /// The other nodes' part of this node's emit (with the Redis adapter).
+    remote: Option<cluster::RemoteAcks>,
+    /// Another node asked for this emit: forward each answer to it under this request id.
+    relay: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +105,8 @@ pub struct Server {
     ids: Box<dyn FnMut() -> String + Send>,
     /// The latest time any input carried (the builders of [`super::api`] emit at it).
     now: Duration,
+    /// The Redis adapter's state, when this server is one node of several.
+    cluster: Option<cluster::Cluster>,
 }
 
 impl fmt::Debug for Server {
@@ -140,6 +151,7 @@ impl Server {
             actions: VecDeque::new(),
             ids,
             now: Duration::ZERO,
+            cluster: None,
         };
         server.add_namespace("/", false);
         server
@@ -258,7 +270,8 @@ impl Server {
             .namespaces
             .values()
             .filter_map(|n| n.recovery.as_ref()?.next_expiry());
-        connects.chain(acks).chain(recovery).min()
+        let requests = self.requests_deadline();
+        connects.chain(acks).chain(recovery).chain(requests).min()
     }
 
     /// Act on every deadline that has passed at `now`.
@@ -274,7 +287,7 @@ impl Server {
         for session in late {
             self.force_close(&session, now);
         }
-        let mut timed_out = Vec::new();
+        let (mut timed_out, mut forgotten) = (Vec::new(), Vec::new());
         for (name, namespace) in &mut self.namespaces {
             let expired: Vec<u64> = namespace
                 .acks
@@ -284,6 +297,10 @@ impl Server {
                 .collect();
             for id in expired {
                 if let Some(wait) = namespace.acks.remove(&id) {
+                    forgotten.push(wait.clone());
+                    if wait.relay.is_some() {
+                        continue;
+                    }
                     timed_out.push(AppEvent::AckTimedOut {
                         namespace: name.clone(),
                         id,
@@ -296,6 +313,8 @@ impl Server {
                 store.expire(now);
             }
         }
+        forgotten.iter().for_each(|w| self.forget_request(w));
+        self.requests_timeout(now);
         timed_out.into_iter().for_each(|e| self.app(e));
     }
 
@@ -516,8 +535,12 @@ impl Server {
         if !wait.waiting.remove(socket) {
             return;
         }
-        wait.responses.push((socket.to_owned(), args));
-        if wait.waiting.is_empty() {
+        if let Some(request) = wait.relay.clone() {
+            self.relay_answer(&request, namespace, &args);
+        } else {
+            wait.responses.push((socket.to_owned(), args));
+        }
+        if self.ack_wait(namespace, id).is_some_and(|w| w.complete()) {
             self.complete_ack(namespace, id);
         }
     }
@@ -528,6 +551,10 @@ impl Server {
             .get_mut(namespace)
             .and_then(|n| n.acks.remove(&id));
         if let Some(wait) = wait {
+            self.forget_request(&wait);
+            if wait.relay.is_some() {
+                return;
+            }
             let namespace = namespace.to_owned();
             self.app(AppEvent::Acked {
                 namespace,
@@ -564,7 +591,7 @@ impl Server {
         // server drops the socket's pending acks with it); one with a timeout waits on.
         let mut done = Vec::new();
         for (id, wait) in ns.acks.iter_mut().filter(|(_, w)| w.deadline.is_none()) {
-            if wait.waiting.remove(socket) && wait.waiting.is_empty() {
+            if wait.waiting.remove(socket) && wait.complete() {
                 done.push(*id);
             }
         }
@@ -645,6 +672,7 @@ impl Server {
         if RESERVED_EVENTS.contains(&emit.name.as_str()) {
             return Err(EmitError::ReservedEventName(emit.name));
         }
+        let remote = (self.cluster.is_some() && !emit.flags.local).then(|| emit.clone());
         let ns = self
             .namespaces
             .get_mut(namespace)
@@ -679,10 +707,17 @@ impl Server {
                 waiting: receivers,
                 responses: Vec::new(),
                 deadline,
+                remote: None,
+                relay: None,
             };
-            let nobody = wait.waiting.is_empty();
             ns.acks.insert(id, wait);
-            if nobody {
+        }
+        if let Some(remote) = remote {
+            self.publish_emit(namespace, remote, ack);
+        }
+        if let Some(id) = ack {
+            // Nobody to wait for: complete at once.
+            if self.ack_wait(namespace, id).is_some_and(|w| w.complete()) {
                 self.complete_ack(namespace, id);
             }
         }
