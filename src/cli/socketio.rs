@@ -17,6 +17,16 @@ pub enum SocketioCommand {
     Demo(DemoArgs),
 }
 
+/// Which balancer stands in front of the cluster's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BalancerKind {
+    /// netlab's own, in this process.
+    Netlab,
+    /// A real haproxy (apt-get install haproxy), started with a configuration written
+    /// for each policy and stopped afterwards.
+    Haproxy,
+}
+
 /// Watch Socket.IO work, step by step, on this machine's loopback: netlab servers and
 /// clients in one process, every packet shown.
 ///

@@ -10,6 +10,7 @@
 
 pub mod apps;
 pub mod client;
+pub mod cluster;
 pub mod demo;
 pub mod server;
 pub mod web;
