@@ -311,3 +311,66 @@ fn the_real_client_needs_stickiness_for_polling_only() {
     drop(haproxies);
     with_nodes(&rt, async {}, &mut nodes);
 }
+
+/// netlab's balancer on its own, on raw TCP: a node that refuses is skipped (and not
+/// counted), and the cookie is added to the first answer only when the request had none.
+#[test]
+fn netlabs_balancer_skips_a_dead_node_and_sets_the_cookie_once() {
+    let rt = runtime();
+    let (mut nodes, mut addrs) = start_nodes(&rt);
+    // A port nothing listens on, first in the list.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port");
+    addrs.insert(0, dead);
+    let b = rt
+        .block_on(Balancer::bind(
+            "127.0.0.1:0".parse().expect("addr"),
+            addrs,
+            Policy::Cookie,
+        ))
+        .expect("a balancer");
+    let (front, counters) = (b.local_addr(), b.counters());
+    let task = rt.spawn(b.serve(std::future::pending()));
+    let get = |cookie: &str| {
+        let mut s = std::net::TcpStream::connect(front).expect("connects");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        write!(
+            s,
+            "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n{cookie}\
+             Connection: close\r\n\r\n"
+        )
+        .expect("writes");
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    };
+    let first = get("");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    // The dead node is n1: the connection went on to n2 and the cookie says so.
+    assert_eq!(
+        first.matches("Set-Cookie: netlab_node=").count(),
+        1,
+        "{first}"
+    );
+    assert!(
+        first.contains("Set-Cookie: netlab_node=n2; Path=/; HttpOnly\r\n"),
+        "{first}"
+    );
+    let again = get("Cookie: netlab_node=n3\r\n");
+    assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+    assert!(!again.contains("Set-Cookie: netlab_node"), "{again}");
+    // A cookie naming the dead node: sent on to a live one, with a new cookie.
+    let moved = get("Cookie: netlab_node=n1\r\n");
+    assert!(moved.contains("Set-Cookie: netlab_node=n2;"), "{moved}");
+    assert_eq!(counters.per_node(), [0, 2, 1]);
+    assert_eq!(
+        counters
+            .cookies_set
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    task.abort();
+    with_nodes(&rt, async {}, &mut nodes);
+}

@@ -36,6 +36,9 @@ use tokio::task::JoinSet;
 /// its first response head.
 const HEAD_WAIT: Duration = Duration::from_secs(10);
 
+/// How long a client's bytes are still carried after its node closed the connection.
+const AFTER_NODE_CLOSED: Duration = Duration::from_secs(1);
+
 /// How long a node may take to accept a connection.
 const CONNECT_WAIT: Duration = Duration::from_secs(3);
 
@@ -182,10 +185,18 @@ impl Relay {
         if cookie.is_some() {
             self.counters.cookies_set.fetch_add(1, Ordering::Relaxed);
         }
-        tokio::join!(
-            pipe(client_rd, node_wr, None),
-            pipe(node_rd, client_wr, cookie)
-        );
+        let up = pipe(client_rd, node_wr, None);
+        let down = pipe(node_rd, client_wr, cookie);
+        tokio::pin!(up, down);
+        tokio::select! {
+            // The client has said all it will (a half-close): the node may still answer.
+            () = &mut up => down.await,
+            // The node is done: whatever the client still sends has nowhere to go, so it
+            // gets a moment to finish and is then cut off.
+            () = &mut down => {
+                let _ = tokio::time::timeout(AFTER_NODE_CLOSED, up).await;
+            }
+        }
     }
 
     /// Connect to node `choice`, or the next ones in turn when it refuses.
