@@ -119,7 +119,11 @@ impl Balancer {
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => {
-                    let Ok((client, peer)) = accepted else { continue };
+                    let Ok((client, peer)) = accepted else {
+                        // Out of file descriptors, most likely: wait instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    };
                     let relay = Relay {
                         nodes: Arc::clone(&self.nodes),
                         policy: self.policy,

@@ -111,13 +111,18 @@ async fn connect(url: &str, name: &str, node: &str) -> anyhow::Result<Client> {
         SioClient::connect(&host, port, "/", auth, WsConfig::default()),
     )
     .await??;
-    let socket = loop {
+    let mut socket = None;
+    for _ in 0..crate::cmd::socketio::demo::READ_LIMIT {
         match tokio::time::timeout(WAIT, sio.next()).await?? {
-            Heard::Connected { sid } => break sid,
+            Heard::Connected { sid } => {
+                socket = Some(sid);
+                break;
+            }
             Heard::Closed { reason } => anyhow::bail!("client {name}: {reason}"),
             _ => {}
         }
-    };
+    }
+    let socket = socket.ok_or_else(|| anyhow::anyhow!("client {name} was never let in"))?;
     let member = Member {
         name: name.to_owned(),
         node: node.to_owned(),
