@@ -15,6 +15,53 @@ pub enum SocketioCommand {
     Server(ServerArgs),
     Client(ClientArgs),
     Demo(DemoArgs),
+    Cluster(ClusterArgs),
+}
+
+/// Which balancer stands in front of the cluster's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BalancerKind {
+    /// netlab's own, in this process.
+    Netlab,
+    /// A real haproxy (apt-get install haproxy), started with a configuration written
+    /// for each policy and stopped afterwards.
+    Haproxy,
+}
+
+/// Several netlab Socket.IO nodes on this machine's loopback, in this process, and what
+/// changes when there is more than one.
+///
+/// First, sticky sessions: the nodes behind a balancer, six clients through it (A to D
+/// long-polling, each request on a TCP connection of its own and from an address of its
+/// own, 127.0.0.2 to 127.0.0.5; E and F WebSocket). Round robin sends a polling client's
+/// second request to the node that never saw its session: HTTP 400 `Session ID
+/// unknown`. A WebSocket keeps one TCP connection, so it does not care. Sticky by source
+/// address, or by a cookie naming the node, keeps every request of a client on one node.
+///
+/// Then the nodes (three by default) and six WebSocket clients spread over them: client A
+/// asks its node for `io.emit` and `io.local.emit`, and a table shows who received each.
+/// These nodes have no adapter, so each knows only its own sockets.
+///
+/// A private redis-server is started on a free port when none is given with --redis and
+/// one is installed (apt-get install redis-server).
+///
+/// Examples:
+///
+///   netlab socketio cluster
+///   netlab socketio cluster --nodes 3 --balancer haproxy
+///   netlab socketio cluster --json
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ClusterArgs {
+    /// How many nodes (2 to 9).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=9))]
+    pub nodes: u8,
+    /// The balancer in front of the nodes for the sticky-session part.
+    #[arg(long, value_enum, default_value_t = BalancerKind::Netlab)]
+    pub balancer: BalancerKind,
+    /// A Redis to use, as redis://HOST:PORT (by default a private redis-server).
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
 }
 
 /// Watch Socket.IO work, step by step, on this machine's loopback: netlab servers and

@@ -1,6 +1,7 @@
 //! I/O adapters: every socket, capture handle and runtime lives under `net/`.
 //! `wire/` stays pure; `cmd/` composes the two.
 
+pub mod balancer;
 pub mod capture;
 pub mod engineio;
 pub mod host;

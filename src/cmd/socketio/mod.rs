@@ -3,6 +3,7 @@
 //! - `server`: a Socket.IO server (echo or chat) that prints every session, socket and
 //!   event, and with `--trace` every packet.
 //! - `client`: joins a namespace over WebSocket and emits what is typed.
+//! - `cluster`: several nodes behind a balancer: sticky sessions, broadcasts across nodes.
 //!
 //! The protocol is `wire::application::socketio` (no I/O); `net::socketio` joins it to
 //! the Engine.IO server. This module turns arguments into a plan, holds the applications
@@ -11,6 +12,7 @@
 pub mod apps;
 pub mod broadcast_app;
 pub mod client;
+pub mod cluster;
 pub mod demo;
 pub mod server;
 pub mod web;
@@ -37,6 +39,13 @@ pub fn run(args: SocketioArgs, out: &mut Output) -> anyhow::Result<()> {
         SocketioCommand::Demo(_) => {
             let rt = runtime(Runtime::MultiThread)?;
             let r = rt.block_on(demo::run(out));
+            rt.shutdown_background();
+            r
+        }
+        SocketioCommand::Cluster(a) => {
+            let plan = cluster::Plan::try_from(a)?;
+            let rt = runtime(Runtime::MultiThread)?;
+            let r = rt.block_on(cluster::run(plan, out));
             rt.shutdown_background();
             r
         }
