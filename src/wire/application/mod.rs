@@ -9,6 +9,7 @@
 //! - [`push`]: the bytes of polling, long polling and Server-Sent Events.
 //! - [`socketio`]: Socket.IO v5 packets and binary attachments, and a server's namespaces,
 //!   rooms, acknowledgements and recovery as a state machine.
+//! - [`queue`]: a message queue: the records of its log, the broker's decisions, its events.
 //! - [`framing`]: how an application finds its messages again in a TCP byte stream.
 //! - [`tls`]: the TLS record header, as much of TLS as a capture without keys shows
 //!   (RFC 8446 §5.1).
@@ -18,6 +19,7 @@ pub mod engineio;
 pub mod framing;
 pub mod http1;
 pub mod push;
+pub mod queue;
 pub mod socketio;
 pub mod tls;
 pub mod websocket;
