@@ -7,6 +7,7 @@ pub mod host;
 pub mod http;
 pub mod netns;
 pub mod push;
+pub mod queue;
 pub mod runtime;
 pub mod socketio;
 pub mod tcp;

@@ -38,6 +38,7 @@ use crate::wire::application::socketio::{
 };
 use std::collections::HashMap;
 use std::future::Future;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -103,6 +104,15 @@ pub trait App: Send + 'static {
 
     /// Every Engine.IO message in and out, for tracing.
     fn trace(&mut self, _session: &str, _direction: Direction, _message: &EngineMessage) {}
+
+    /// The application's own inputs (answers from a thread it started, its timers),
+    /// polled by the machine task beside the sessions. Act on what is ready through `io`
+    /// and return `Ready` when something was done, so that the machine's actions are
+    /// carried out; `Pending` once nothing is ready (with the waker registered, as any
+    /// `poll`). The default has no inputs of its own.
+    fn poll_inputs(&mut self, _io: &mut Server, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
 }
 
 /// A new machine with socket ids from the OS random source.
@@ -163,6 +173,7 @@ pub async fn serve(
                 take_input(&mut io, &mut app, &mut sessions, report, now);
             }
             () = timer => io.handle_timeout(started.elapsed()),
+            () = std::future::poll_fn(|cx| app.poll_inputs(&mut io, cx)) => {}
             () = &mut shutdown => {
                 io.shutdown(started.elapsed());
                 carry_out(&mut io, &mut app, &mut sessions);
