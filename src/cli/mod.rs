@@ -8,6 +8,7 @@ pub mod capture;
 pub mod compare;
 pub mod explain;
 pub mod lab;
+pub mod queue;
 pub mod socketio;
 pub mod tcp;
 pub mod tour;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Socket.IO on Engine.IO: a server real Socket.IO clients connect to (echo or chat),
     /// showing sessions, namespaces, events, acknowledgements and packets.
     Socketio(socketio::SocketioArgs),
+    /// A message broker with a durable log, over Socket.IO: publish, consume in groups,
+    /// acknowledge, see redelivery and dead letters, kill it and lose nothing.
+    Queue(queue::QueueArgs),
     // `about` rather than a doc comment: a doc comment here would replace CaptureArgs'
     // long help (`capture --help`).
     #[command(

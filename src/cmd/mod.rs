@@ -7,6 +7,7 @@ pub mod compare;
 pub mod explain;
 pub mod lab;
 pub mod osi;
+pub mod queue;
 pub mod reach;
 pub mod socketio;
 pub mod tcp;
@@ -30,6 +31,7 @@ pub fn dispatch(command: Command, out: &mut Output) -> anyhow::Result<()> {
         Command::Udp(args) => udp::run(args, out),
         Command::Ws(args) => ws::run(args, out),
         Command::Socketio(args) => socketio::run(args, out),
+        Command::Queue(args) => queue::run(args, out),
         Command::Capture(args) => capture::run(args.try_into()?, out),
         Command::Compare(args) => compare::run(args, out),
         Command::Explain(args) => explain::run(args.try_into()?, out),

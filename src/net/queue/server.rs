@@ -98,41 +98,21 @@ pub enum QueueEvent {
 pub struct Status {
     pub sync: Durability,
     pub topics: Vec<TopicStatus>,
-    pub groups: Vec<GroupStatusOwned>,
+    pub groups: Vec<GroupStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TopicStatus {
     pub topic: String,
-    /// (first kept, next) offset per partition.
-    pub partitions: Vec<(u64, u64)>,
+    pub partitions: Vec<PartitionStatus>,
 }
 
-/// [`GroupStatus`], readable back from JSON.
+/// A partition's first kept offset and next offset.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct GroupStatusOwned {
-    pub topic: String,
-    pub group: String,
-    pub consumers: usize,
-    pub dead_letters: u64,
-    /// (partition, committed, lag, pending).
-    pub partitions: Vec<(u32, u64, u64, usize)>,
-}
-
-impl From<GroupStatus> for GroupStatusOwned {
-    fn from(g: GroupStatus) -> GroupStatusOwned {
-        GroupStatusOwned {
-            topic: g.topic,
-            group: g.group,
-            consumers: g.consumers,
-            dead_letters: g.dead_letters,
-            partitions: g
-                .partitions
-                .into_iter()
-                .map(|p| (p.partition, p.committed, p.lag, p.pending))
-                .collect(),
-        }
-    }
+pub struct PartitionStatus {
+    pub partition: u32,
+    pub start: u64,
+    pub end: u64,
 }
 
 /// A publish waiting for the log.
@@ -296,10 +276,19 @@ impl QueueApp {
                 .iter()
                 .map(|(t, (start, end))| TopicStatus {
                     topic: t.clone(),
-                    partitions: start.iter().copied().zip(end.iter().copied()).collect(),
+                    partitions: start
+                        .iter()
+                        .zip(end)
+                        .enumerate()
+                        .map(|(i, (s, e))| PartitionStatus {
+                            partition: i as u32,
+                            start: *s,
+                            end: *e,
+                        })
+                        .collect(),
                 })
                 .collect(),
-            groups: self.broker.status().into_iter().map(Into::into).collect(),
+            groups: self.broker.status(),
         }
     }
 

@@ -153,7 +153,7 @@ struct Topic {
 }
 
 /// One group's place in one partition, for `status`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupPartition {
     pub partition: u32,
     pub committed: u64,
@@ -164,7 +164,7 @@ pub struct GroupPartition {
 }
 
 /// A group, for `status`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupStatus {
     pub topic: String,
     pub group: String,

@@ -1,0 +1,3 @@
+pub async fn run(_out: &mut crate::output::Output) -> anyhow::Result<()> {
+    Ok(())
+}
