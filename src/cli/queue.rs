@@ -150,6 +150,11 @@ pub struct ConsumeArgs {
     /// broker's --max-attempts goes to TOPIC.dead).
     #[arg(long)]
     pub nack: bool,
+    /// Receive and never answer, as a consumer that crashes before it processes: the
+    /// broker sends the messages again after its acknowledgement timeout, or as soon as
+    /// this consumer is gone.
+    #[arg(long, conflicts_with = "nack")]
+    pub no_ack: bool,
 }
 
 /// Show the broker's topics (partitions, offsets) and groups (committed offsets, lag,

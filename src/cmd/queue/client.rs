@@ -194,10 +194,10 @@ pub async fn consume(a: ConsumeArgs, out: &mut Output) -> anyhow::Result<()> {
         sub["limit"] = json!(l);
     }
     ask(&mut client, "subscribe", sub).await?;
-    let (verb, answered) = if a.nack {
-        ("nack", "nacked")
-    } else {
-        ("ack", "acked")
+    let (verb, answered) = match (a.nack, a.no_ack) {
+        (true, _) => (Some("nack"), "nacked"),
+        (_, true) => (None, "not answered"),
+        _ => (Some("ack"), "acked"),
     };
     let idle = Duration::from_millis(a.idle_ms);
     let mut count = 0u64;
@@ -218,8 +218,10 @@ pub async fn consume(a: ConsumeArgs, out: &mut Output) -> anyhow::Result<()> {
                     .cloned()
                     .unwrap_or_default();
                 out.event(&message_line(&v, answered))?;
-                let at = json!({"partition": v["partition"], "offset": v["offset"]});
-                client.emit(verb, vec![at.into()], false).await?;
+                if let Some(verb) = verb {
+                    let at = json!({"partition": v["partition"], "offset": v["offset"]});
+                    client.emit(verb, vec![at.into()], false).await?;
+                }
                 count += 1;
             }
             Heard::Closed { reason } => anyhow::bail!("the broker closed the connection: {reason}"),
