@@ -309,3 +309,91 @@ fn the_real_socket_io_client_publishes_and_consumes() {
     drop(b);
     let _ = std::fs::remove_dir_all(&store);
 }
+
+/// Lines of a child's stdout, as they come.
+fn line_reader(child: &mut Child) -> std::sync::mpsc::Receiver<Value> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    rx
+}
+
+fn next_listening(rx: &std::sync::mpsc::Receiver<Value>) -> String {
+    loop {
+        let v = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the broker starts");
+        if v["event"] == "listening" {
+            return v["url"].as_str().unwrap().to_owned();
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_fails_publishes_clearly_and_loses_nothing_acknowledged() {
+    if !common::have_root("a full disk (a tmpfs in a mount namespace of its own)")
+        || !common::have_tool("unshare")
+    {
+        return;
+    }
+    let store = temp("full");
+    std::fs::create_dir_all(&store).unwrap();
+    // In a mount namespace of its own, a 256 KiB tmpfs on the store: the broker runs,
+    // is killed, and runs again on the same (full) file system.
+    let script = r#"mount -t tmpfs -o size=256k netlab-full "$0" || exit 1
+"$1" --jsonl queue serve --port 0 --store "$0" --segment-bytes 65536 &
+echo "{\"event\":\"pid\",\"pid\":$!}"
+wait
+exec "$1" --jsonl queue serve --port 0 --store "$0""#;
+    let mut ns = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .arg(&store)
+        .arg(env!("CARGO_BIN_EXE_netlab"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = line_reader(&mut ns);
+    let pid = rx.recv_timeout(Duration::from_secs(10)).unwrap()["pid"]
+        .as_u64()
+        .unwrap();
+    let url = next_listening(&rx);
+    let big = "x".repeat(1000);
+    let input: String = (0..400).map(|i| format!("{i:04}{big}\n")).collect();
+    let run = common::netlab_with_stdin(
+        &["--jsonl", "queue", "publish", "--url", &url, "full", "-"],
+        &input,
+        LIMIT,
+    );
+    assert_eq!(run.code(), 1, "publishing 400 KB into 256 KiB must fail");
+    assert!(run.stderr.contains("the disk is full"), "{}", run.stderr);
+    let acked = lines(&run.stdout);
+    assert!(acked.len() > 50, "some fit: {}", acked.len());
+    assert!(acked.len() < 400);
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+    let url = next_listening(&rx);
+    let log = consume_all(&url, "full", "check");
+    for a in &acked {
+        let at = (
+            a["partition"].as_u64().unwrap(),
+            a["offset"].as_u64().unwrap(),
+        );
+        assert!(log.contains_key(&at), "{at:?} acknowledged, then lost");
+    }
+    assert_eq!(
+        log.len(),
+        acked.len(),
+        "only what was acknowledged is there"
+    );
+    let _ = ns.kill();
+    let _ = ns.wait();
+    let _ = std::fs::remove_dir_all(&store);
+}
