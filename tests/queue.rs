@@ -397,3 +397,30 @@ exec "$1" --jsonl queue serve --port 0 --store "$0""#;
     let _ = ns.wait();
     let _ = std::fs::remove_dir_all(&store);
 }
+
+#[test]
+fn the_demo_tells_what_it_measured() {
+    let run = common::netlab_with_limit(&["--jsonl", "queue", "demo"], LIMIT);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let steps: HashMap<String, Value> = lines(&run.stdout)
+        .into_iter()
+        .map(|s| (s["step"].as_str().unwrap().to_owned(), s["data"].clone()))
+        .collect();
+    let held = steps["crash"]["held"].as_array().unwrap();
+    assert_eq!(held.len(), 2, "the cook's limit");
+    let again: Vec<&Value> = steps["redelivery"]["delivered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["attempt"] == 2)
+        .map(|d| &d["value"])
+        .collect();
+    assert_eq!(again, held.iter().collect::<Vec<_>>());
+    assert_eq!(
+        steps["dead letter"]["attempts"],
+        serde_json::json!([1, 2, 3])
+    );
+    assert_eq!(steps["dead letter"]["dead"]["value"], "poison");
+    assert_eq!(steps["restart"]["orders"].as_array().unwrap().len(), 5);
+    assert!(steps["restart"]["kitchen_left"].is_null());
+}
