@@ -647,6 +647,11 @@ impl Broker {
             .collect()
     }
 
+    /// The records a consumer holds unacknowledged.
+    pub fn unacked(&self, consumer: &str) -> Option<usize> {
+        self.consumers.get(consumer).map(|c| c.unacked)
+    }
+
     /// Which topic and group a consumer reads.
     pub fn consumer(&self, consumer: &str) -> Option<(&str, &str)> {
         self.consumers
