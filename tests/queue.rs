@@ -424,3 +424,30 @@ fn the_demo_tells_what_it_measured() {
     assert_eq!(steps["restart"]["orders"].as_array().unwrap().len(), 5);
     assert!(steps["restart"]["kitchen_left"].is_null());
 }
+
+#[test]
+fn every_command_in_docs_queue_md_parses_and_the_clients_run() {
+    use clap::Parser;
+    let store = temp("docs");
+    let (b, url) = broker(&store, &[]);
+    let cmds = common::console_commands("docs/queue.md");
+    assert!(cmds.len() >= 6, "docs/queue.md shows its commands");
+    for cmd in &cmds {
+        let argv = common::netlab_argv(cmd).unwrap_or_else(|| panic!("`{cmd}` runs no netlab"));
+        if let Err(e) = netlab::cli::Cli::try_parse_from(&argv) {
+            panic!("docs/queue.md: `{cmd}` does not parse:\n{e}");
+        }
+        let runs = cmd.contains(" publish ")
+            || cmd.ends_with(" status")
+            || (cmd.contains(" consume ") && cmd.contains("--exit-when-idle"));
+        if !runs {
+            continue; // serve runs until Ctrl-C (one runs above); the demo has its own test
+        }
+        let argv = common::with_flag(&argv, "--url", &url);
+        let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+        let run = common::netlab_with_limit(&args, LIMIT);
+        assert_eq!(run.code(), 0, "`{cmd}`: {}", run.stderr);
+    }
+    drop(b);
+    let _ = std::fs::remove_dir_all(&store);
+}
