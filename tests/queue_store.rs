@@ -253,3 +253,54 @@ fn a_truncated_file_opens_cleanly_at_every_length() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What any [`Store`] must do, through the trait alone: another engine keeping the same
+/// topics runs this too. `open` opens the same log again each time.
+fn behaviour(open: &dyn Fn() -> Box<dyn Store>) {
+    let mut s = open();
+    s.create("orders", 2).unwrap();
+    s.create("orders", 2).unwrap();
+    let t = &s.topics()[0];
+    assert_eq!((t.name.as_str(), t.partitions.len()), ("orders", 2));
+    for (i, v) in ["a", "b", "c"].iter().enumerate() {
+        assert_eq!(
+            s.append("orders", 0, b"k", v.as_bytes(), 100 + i as u64)
+                .unwrap(),
+            i as u64
+        );
+    }
+    assert_eq!(s.append("orders", 1, b"", b"z", 7).unwrap(), 0);
+    s.sync().unwrap();
+    let r = s.read("orders", 0, 1).unwrap().unwrap();
+    assert_eq!(
+        (r.offset, r.timestamp, r.key.as_slice(), r.value.as_slice()),
+        (1, 101, &b"k"[..], &b"b"[..])
+    );
+    assert_eq!(s.read("orders", 0, 3).unwrap(), None, "past the end");
+    assert!(s.read("missing", 0, 0).is_err(), "no such topic");
+    assert!(
+        s.append("orders", 2, b"", b"x", 0).is_err(),
+        "no such partition"
+    );
+    s.commit("orders", "g", &[2, 1], true).unwrap();
+    drop(s);
+    let s = open();
+    assert!(s.notes().is_empty());
+    let ends: Vec<u64> = s.topics()[0].partitions.iter().map(|p| p.end).collect();
+    assert_eq!(ends, [3, 1]);
+    assert_eq!(s.read("orders", 1, 0).unwrap().unwrap().value, b"z");
+    assert_eq!(
+        s.committed(),
+        [("orders".to_owned(), "g".to_owned(), vec![2, 1])]
+    );
+}
+
+#[test]
+fn the_file_store_passes_the_store_behaviour() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let dir = temp("behaviour");
+    behaviour(&|| Box::new(FileStore::open(&dir, small_segments()).unwrap()));
+    let _ = std::fs::remove_dir_all(&dir);
+}

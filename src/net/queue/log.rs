@@ -127,6 +127,8 @@ struct Runner {
     /// Appends written and waiting for this round's sync (batch).
     waiting: Vec<(u64, Appended)>,
     dead_waiting: Vec<Appended>,
+    /// (topic, group) → the latest committed offsets of the round.
+    commits: std::collections::BTreeMap<(String, String), Vec<u64>>,
 }
 
 fn run(
@@ -141,6 +143,7 @@ fn run(
         replies,
         waiting: Vec::new(),
         dead_waiting: Vec::new(),
+        commits: std::collections::BTreeMap::new(),
     };
     let mut last_retention = std::time::Instant::now();
     loop {
@@ -208,12 +211,21 @@ impl Runner {
                 group,
                 offsets,
             } => {
-                let durable = self.policy.synced();
-                if let Err(e) = self.store.commit(&topic, &group, &offsets, durable) {
-                    self.send(Reply::Trouble(format!(
-                        "could not store the offsets of {group}: {e}"
-                    )));
-                }
+                // Only a group's latest offsets of the round are written (at its end).
+                self.commits.insert((topic, group), offsets);
+            }
+        }
+    }
+
+    /// Write each group's latest committed offsets of the round: one file write (and,
+    /// unless `never`, one sync) per group per round, however many acks came.
+    fn write_commits(&mut self) {
+        let durable = self.policy.synced();
+        for ((topic, group), offsets) in std::mem::take(&mut self.commits) {
+            if let Err(e) = self.store.commit(&topic, &group, &offsets, durable) {
+                self.send(Reply::Trouble(format!(
+                    "could not store the offsets of {group}: {e}"
+                )));
             }
         }
     }
@@ -260,6 +272,7 @@ impl Runner {
 
     /// Batch: one sync for every append of the round, then their answers.
     fn finish_round(&mut self) {
+        self.write_commits();
         if self.waiting.is_empty() && self.dead_waiting.is_empty() {
             return;
         }

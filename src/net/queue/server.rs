@@ -117,8 +117,9 @@ pub struct PartitionStatus {
 
 /// A publish waiting for the log.
 struct Waiting {
-    socket: String,
-    ack: u64,
+    topic: String,
+    /// The socket and the acknowledgement it waits for.
+    answer: Option<(String, u64)>,
 }
 
 /// The application in `/queue`.
@@ -242,10 +243,8 @@ impl QueueApp {
         };
         match self.log.try_send(command) {
             Ok(()) => {
-                if let Some(ack) = ack {
-                    let socket = socket.to_owned();
-                    self.publishes.insert(id, Waiting { socket, ack });
-                }
+                let answer = ack.map(|a| (socket.to_owned(), a));
+                self.publishes.insert(id, Waiting { topic, answer });
             }
             Err(_) => {
                 let error = format!(
@@ -384,15 +383,19 @@ impl QueueApp {
                 })
             }
             Err(error) => {
+                let topic = waiting
+                    .as_ref()
+                    .map(|w| w.topic.clone())
+                    .unwrap_or_default();
                 self.report(QueueEvent::PublishFailed {
-                    topic: String::new(),
+                    topic,
                     error: error.clone(),
                 });
                 json!({ "error": error })
             }
         };
-        if let Some(w) = waiting {
-            let _ = io.ack(NAMESPACE, &w.socket, w.ack, vec![answer.into()]);
+        if let Some((socket, ack)) = waiting.and_then(|w| w.answer) {
+            let _ = io.ack(NAMESPACE, &socket, ack, vec![answer.into()]);
         }
     }
 
@@ -459,13 +462,8 @@ impl QueueApp {
 
     fn flush_commits(&mut self) {
         for ((topic, group), offsets) in std::mem::take(&mut self.commits) {
-            let status = self.broker.status();
             // The group's full set of committed offsets, so the file holds every partition.
-            let full: Vec<u64> = status
-                .iter()
-                .find(|g| g.topic == topic && g.group == group)
-                .map(|g| g.partitions.iter().map(|p| p.committed).collect())
-                .unwrap_or(offsets);
+            let full = self.broker.committed(&topic, &group).unwrap_or(offsets);
             let _ = self.log.try_send(Command::Commit {
                 topic,
                 group,

@@ -647,6 +647,12 @@ impl Broker {
             .collect()
     }
 
+    /// A group's committed offset in each partition.
+    pub fn committed(&self, topic: &str, group: &str) -> Option<Vec<u64>> {
+        let g = self.groups.get(&(topic.to_owned(), group.to_owned()))?;
+        Some(g.partitions.iter().map(|c| c.committed).collect())
+    }
+
     /// The records a consumer holds unacknowledged.
     pub fn unacked(&self, consumer: &str) -> Option<usize> {
         self.consumers.get(consumer).map(|c| c.unacked)
