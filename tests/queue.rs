@@ -373,6 +373,11 @@ exec "$1" --jsonl queue serve --port 0 --store "$0""#;
     );
     assert_eq!(run.code(), 1, "publishing 400 KB into 256 KiB must fail");
     assert!(run.stderr.contains("the disk is full"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: the broker's disk is full"),
+        "{}",
+        run.stderr
+    );
     let acked = lines(&run.stdout);
     assert!(acked.len() > 50, "some fit: {}", acked.len());
     assert!(acked.len() < 400);

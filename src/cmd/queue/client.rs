@@ -142,11 +142,19 @@ pub async fn publish(a: PublishArgs, out: &mut Output) -> anyhow::Result<()> {
     }
     let _ = client.disconnect().await;
     if let Some(first) = failed.first() {
-        anyhow::bail!(
+        let message = format!(
             "{} of {} publishes failed ({acked} acknowledged); the first: {first}",
             failed.len(),
             failed.len() + acked
         );
+        let hint = if first.contains("disk is full") {
+            "the broker's disk is full: what was acknowledged is kept; free space where its --store is, or serve with a lower --retain-bytes"
+        } else {
+            "only the publishes acknowledged above are in the log: publish the others again"
+        };
+        return Err(crate::error::Hinted::failure(message)
+            .with_hint(hint)
+            .into());
     }
     Ok(())
 }
