@@ -456,3 +456,52 @@ fn every_command_in_docs_queue_md_parses_and_the_clients_run() {
     drop(b);
     let _ = std::fs::remove_dir_all(&store);
 }
+
+#[test]
+fn past_the_ack_timeout_a_message_comes_back_and_a_slow_group_slows_only_itself() {
+    let store = temp("timeout");
+    let (b, url) = broker(&store, &["--ack-timeout-ms", "300", "--partitions", "1"]);
+    let words: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    publish(
+        &url,
+        "t",
+        &words.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    // The slow group: one consumer that holds one message and never answers.
+    let run = common::netlab_with_limit(
+        &[
+            "--jsonl", "queue", "consume", "--url", &url, "t", "--group", "slow",
+        ]
+        .into_iter()
+        .chain(["--limit", "1", "--no-ack", "--count", "3"])
+        .collect::<Vec<_>>(),
+        LIMIT,
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let seen: Vec<(Value, Value)> = lines(&run.stdout)
+        .into_iter()
+        .map(|m| (m["offset"].clone(), m["attempt"].clone()))
+        .collect();
+    let again = |a: u64| (Value::from(0), Value::from(a));
+    assert_eq!(
+        seen,
+        [again(1), again(2), again(3)],
+        "offset 0 again and again, nothing after it"
+    );
+    // Meanwhile another group reads everything.
+    assert_eq!(consume_all(&url, "t", "fast").len(), 20);
+    let status =
+        common::netlab_with_limit(&["--json", "queue", "status", "--url", &url], LIMIT).json();
+    let lag = |group: &str| {
+        let g = status["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["group"] == group)
+            .unwrap();
+        g["partitions"][0]["lag"].as_u64().unwrap()
+    };
+    assert_eq!((lag("slow"), lag("fast")), (20, 0));
+    drop(b);
+    let _ = std::fs::remove_dir_all(&store);
+}
