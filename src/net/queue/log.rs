@@ -303,3 +303,114 @@ impl Runner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::queue::store::{Note, TopicInfo};
+    use std::sync::{Arc, Mutex};
+
+    /// A store that only counts: how many appends, and how many of them a sync covered.
+    #[derive(Default)]
+    struct Counts {
+        appended: u64,
+        synced_upto: u64,
+        syncs: u64,
+    }
+
+    struct Counting(Arc<Mutex<Counts>>);
+
+    impl Store for Counting {
+        fn create(&mut self, _: &str, _: u32) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn topics(&self) -> Vec<TopicInfo> {
+            Vec::new()
+        }
+        fn append(
+            &mut self,
+            _: &str,
+            _: u32,
+            _: &[u8],
+            _: &[u8],
+            _: u64,
+        ) -> Result<u64, StoreError> {
+            let mut c = self.0.lock().unwrap();
+            c.appended += 1;
+            Ok(c.appended - 1)
+        }
+        fn sync(&mut self) -> Result<(), StoreError> {
+            // A slow disk: appends pile up meanwhile.
+            std::thread::sleep(Duration::from_millis(20));
+            let mut c = self.0.lock().unwrap();
+            c.synced_upto = c.appended;
+            c.syncs += 1;
+            Ok(())
+        }
+        fn read(&self, _: &str, _: u32, _: u64) -> Result<Option<Record>, StoreError> {
+            Ok(None)
+        }
+        fn commit(&mut self, _: &str, _: &str, _: &[u64], _: bool) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn committed(&self) -> Vec<(String, String, Vec<u64>)> {
+            Vec::new()
+        }
+        fn retain(&mut self, _: u64) -> Result<Vec<(String, u32, u64)>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn notes(&self) -> &[Note] {
+            &[]
+        }
+    }
+
+    /// Send `n` appends at once; (syncs, whether each answer came after a sync covered it).
+    fn run_policy(policy: Durability, n: u64) -> (u64, Vec<bool>) {
+        let counts = Arc::new(Mutex::new(Counts::default()));
+        let (tx, mut rx, thread) = spawn(Box::new(Counting(counts.clone())), policy);
+        for id in 0..n {
+            tx.send(Command::Append {
+                id,
+                topic: "t".into(),
+                partitions: 1,
+                partition: 0,
+                key: Vec::new(),
+                value: b"v".to_vec(),
+            })
+            .unwrap();
+        }
+        let mut covered = Vec::new();
+        for _ in 0..n {
+            let Some(Reply::Appended { result: Ok(a), .. }) = rx.blocking_recv() else {
+                panic!("an append answered");
+            };
+            assert_eq!(a.durability, policy, "the answer states the policy");
+            covered.push(counts.lock().unwrap().synced_upto > a.offset);
+        }
+        drop(tx);
+        thread.join().unwrap();
+        let syncs = counts.lock().unwrap().syncs;
+        (syncs, covered)
+    }
+
+    #[test]
+    fn always_syncs_each_append_before_its_answer() {
+        let (syncs, covered) = run_policy(Durability::Always, 10);
+        assert_eq!(syncs, 10);
+        assert!(covered.iter().all(|c| *c));
+    }
+
+    #[test]
+    fn batch_answers_after_one_sync_shared_by_the_appends_waiting() {
+        let (syncs, covered) = run_policy(Durability::Batch, 50);
+        assert!(covered.iter().all(|c| *c), "an answer came before its sync");
+        assert!(syncs < 50, "group commit: {syncs} syncs for 50 appends");
+    }
+
+    #[test]
+    fn never_answers_without_a_sync() {
+        let (syncs, covered) = run_policy(Durability::Never, 10);
+        assert_eq!(syncs, 0);
+        assert!(covered.iter().all(|c| !*c));
+    }
+}
