@@ -44,6 +44,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Queue(_) => "queue",
         Command::Capture(_) => "capture",
         Command::Compare(_) => "compare",
+        Command::Proxy(_) => "proxy",
+        Command::Delivery(_) => "delivery",
         Command::Explain(_) => "explain",
         Command::Tour(_) => "tour",
         Command::Lab(_) => "lab",

@@ -282,27 +282,13 @@ fn the_chat_app_with_two_real_clients() {
     assert_eq!(first["app"], "chat", "{first}");
     let url = first["url"].as_str().expect("a URL");
     let url = url.trim_end_matches("/socket.io/");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/socketio_support/chat.js"
+    let lines = common::node_json_lines(
+        &peers,
+        "socketio_support/chat.js",
+        &[url.to_owned()],
+        LIMIT,
+        "the chat",
     );
-    let mut child = std::process::Command::new("node")
-        .args([script, url])
-        .env("NETLAB_NODE_MODULES", &peers)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let start = Instant::now();
-    while child.try_wait().expect("node is waited for").is_none() {
-        assert!(start.elapsed() < LIMIT, "the chat did not end");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("node's output");
-    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
-    assert!(output.status.success(), "{lines:#?}");
     let ids = lines.iter().find(|l| l["client"] == "ids").expect("ids");
     let (a, b) = (ids["a"].clone(), ids["b"].clone());
     let got = |client: &str, event: &str| -> Vec<Value> {

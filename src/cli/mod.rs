@@ -6,8 +6,10 @@
 
 pub mod capture;
 pub mod compare;
+pub mod delivery;
 pub mod explain;
 pub mod lab;
+pub mod proxy;
 pub mod queue;
 pub mod socketio;
 pub mod tcp;
@@ -66,9 +68,6 @@ pub enum Command {
     /// Socket.IO on Engine.IO: a server real Socket.IO clients connect to (echo or chat),
     /// showing sessions, namespaces, events, acknowledgements and packets.
     Socketio(socketio::SocketioArgs),
-    /// A message broker with a durable log, over Socket.IO: publish, consume in groups,
-    /// acknowledge, see redelivery and dead letters, kill it and lose nothing.
-    Queue(queue::QueueArgs),
     // `about` rather than a doc comment: a doc comment here would replace CaptureArgs'
     // long help (`capture --help`).
     #[command(
@@ -79,6 +78,15 @@ pub enum Command {
     /// HTTP versus WebSocket, measured side by side: short polling, keep-alive polling,
     /// long polling, Server-Sent Events and WebSocket push on the same workload.
     Compare(compare::CompareArgs),
+    /// A TCP relay that breaks connections on purpose: cut (FIN or RST) after N bytes or
+    /// at a time, black-hole, delay, throttle, on a seeded deterministic script.
+    Proxy(proxy::ProxyArgs),
+    /// Delivery guarantees measured: numbered events over Socket.IO through a faulty
+    /// proxy, per mode (emit, volatile, send buffer, recovery, acks, dedup) and fault.
+    Delivery(delivery::DeliveryArgs),
+    /// A message broker with a durable log, over Socket.IO: publish, consume in groups,
+    /// acknowledge, see redelivery and dead letters, kill it and lose nothing.
+    Queue(queue::QueueArgs),
     /// Explain a term of the course (socket, TCP, WebSocket, Socket.IO, MTU, ...): its
     /// definition and source, the misconception it corrects, a netlab command that shows it
     /// and the code that embodies it. `--list` lists every term.

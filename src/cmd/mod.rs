@@ -4,9 +4,11 @@
 
 pub mod capture;
 pub mod compare;
+pub mod delivery;
 pub mod explain;
 pub mod lab;
 pub mod osi;
+pub mod proxy;
 pub mod queue;
 pub mod reach;
 pub mod socketio;
@@ -34,6 +36,8 @@ pub fn dispatch(command: Command, out: &mut Output) -> anyhow::Result<()> {
         Command::Queue(args) => queue::run(args, out),
         Command::Capture(args) => capture::run(args.try_into()?, out),
         Command::Compare(args) => compare::run(args, out),
+        Command::Proxy(args) => proxy::run(args.try_into()?, out),
+        Command::Delivery(args) => delivery::run((&args).try_into()?, out),
         Command::Explain(args) => explain::run(args.try_into()?, out),
         Command::Tour(args) => tour::run(args, out),
         Command::Lab(args) => lab::run(args, out),

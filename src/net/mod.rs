@@ -6,6 +6,7 @@ pub mod engineio;
 pub mod host;
 pub mod http;
 pub mod netns;
+pub mod proxy;
 pub mod push;
 pub mod queue;
 pub mod runtime;

@@ -19,10 +19,7 @@ pub fn tcp_port(commands: &[String]) -> Option<u16> {
         let words: Vec<&str> = netlab_part(c).split_whitespace().collect();
         if words.get(1) == Some(&"ws") {
             let url = words.iter().find_map(|w| w.strip_prefix("ws://"));
-            let port = url
-                .and_then(|u| u.split('/').next())
-                .and_then(|a| a.rsplit_once(':'))
-                .and_then(|(_, p)| p.parse().ok());
+            let port = url.and_then(port_of_url);
             if port.is_some() {
                 return port;
             }
@@ -34,10 +31,7 @@ pub fn tcp_port(commands: &[String]) -> Option<u16> {
                 w.strip_prefix("http://")
                     .or_else(|| w.strip_prefix("ws://"))
             });
-            let port = url
-                .and_then(|u| u.split('/').next())
-                .and_then(|a| a.rsplit_once(':'))
-                .and_then(|(_, p)| p.parse().ok());
+            let port = url.and_then(port_of_url);
             if port.is_some() {
                 return port;
             }
@@ -81,6 +75,14 @@ fn describe(states: &[TcpState]) -> String {
         i += n;
     }
     parts.join(", ")
+}
+
+/// The port of a URL without its scheme (`HOST:PORT/path` gives PORT).
+fn port_of_url(url: &str) -> Option<u16> {
+    url.split('/')
+        .next()
+        .and_then(|a| a.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
 }
 
 #[cfg(test)]

@@ -182,7 +182,7 @@ const TEXT: &str = "text/plain; charset=UTF-8";
 /// leaves ends the session ("transport error"). `None` when there will be no answer;
 /// with the body, whether it may be compressed.
 async fn wait_for_answer(conn: &mut HttpConn, slot: &Arc<Slot>) -> Option<(String, bool)> {
-    let answer = slot.wait_for(|s| match s.take_poll_answer() {
+    let answer = slot.wait_for_outbound(|s| match s.take_poll_answer() {
         Some(body) => Some(Some((body, s.answer_compress()))),
         None if !s.get_waiting() => Some(None),
         None => None,

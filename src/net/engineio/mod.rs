@@ -95,28 +95,85 @@ impl Default for EngineConfig {
 }
 
 /// One session shared by the tasks that serve it.
+///
+/// Three wake-ups, so that a change wakes only the tasks it concerns: `outbound` for the
+/// connection tasks that write (a frame or a poll's answer to carry), `timer` for the
+/// session's timer (only when its deadline moved), `changed` for everyone else (the
+/// application's reader, a reader waiting for room, a writer watching for the end). A
+/// message the application queues wakes the writers only, unless it also ended the
+/// session or gave the application an event: a broadcast to a thousand clients wakes a
+/// thousand writers, not three thousand tasks.
 struct Slot {
     session: Mutex<Session>,
     changed: Notify,
+    outbound: Notify,
+    timer: Notify,
 }
 
 impl Slot {
+    fn new(session: Session) -> Slot {
+        Slot {
+            session: Mutex::new(session),
+            changed: Notify::new(),
+            outbound: Notify::new(),
+            timer: Notify::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Session> {
         // A panic while holding the lock leaves a session we can still read.
         self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Run `f` on the session, then wake everyone waiting on it.
+    /// Run `f` on the session, then wake everyone waiting on it (the timer only if the
+    /// deadline moved).
     fn with<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
-        let r = f(&mut self.lock());
+        let mut s = self.lock();
+        let due = s.poll_timeout();
+        let r = f(&mut s);
+        let moved = s.poll_timeout() != due;
+        drop(s);
         self.changed.notify_waiters();
+        self.outbound.notify_waiters();
+        if moved {
+            self.timer.notify_waiters();
+        }
+        r
+    }
+
+    /// Run `f`, which queues something for the client, on the session; wake the writers,
+    /// and the rest only if their part of the session changed too.
+    fn queue<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let mut s = self.lock();
+        let seen = |s: &Session| (s.closed().is_some(), s.pending_events());
+        let (due, before) = (s.poll_timeout(), seen(&s));
+        let r = f(&mut s);
+        let (moved, after) = (s.poll_timeout() != due, seen(&s));
+        drop(s);
+        self.outbound.notify_waiters();
+        if after != before {
+            self.changed.notify_waiters();
+        }
+        if moved {
+            self.timer.notify_waiters();
+        }
         r
     }
 
     /// Wait until `f` returns `Some`, re-checking after every change.
-    async fn wait_for<R>(&self, mut f: impl FnMut(&mut Session) -> Option<R>) -> R {
+    async fn wait_for<R>(&self, f: impl FnMut(&mut Session) -> Option<R>) -> R {
+        self.wait_on(&self.changed, f).await
+    }
+
+    /// Wait until `f` returns `Some`, re-checking after every change that concerns the
+    /// connection tasks.
+    async fn wait_for_outbound<R>(&self, f: impl FnMut(&mut Session) -> Option<R>) -> R {
+        self.wait_on(&self.outbound, f).await
+    }
+
+    async fn wait_on<R>(&self, notify: &Notify, mut f: impl FnMut(&mut Session) -> Option<R>) -> R {
         loop {
-            let notified = self.changed.notified();
+            let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(r) = f(&mut self.lock()) {
@@ -203,10 +260,7 @@ impl Shared {
             transport,
             self.now(),
         );
-        let slot = Arc::new(Slot {
-            session: Mutex::new(session),
-            changed: Notify::new(),
-        });
+        let slot = Arc::new(Slot::new(session));
         {
             let mut table = self.table();
             if table.len() >= self.config.max_sessions {
@@ -239,7 +293,7 @@ fn new_sid() -> Option<String> {
 /// take it out of the table (a later request with its sid is "Session ID unknown").
 async fn run_timer(shared: Arc<Shared>, slot: Arc<Slot>) {
     loop {
-        let notified = slot.changed.notified();
+        let notified = slot.timer.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let due = slot.lock().poll_timeout();
@@ -461,19 +515,19 @@ impl EngineSender {
     /// Queue a message for the client.
     pub fn send(&self, m: Message) -> Result<(), SendError> {
         let now = self.shared.now();
-        self.slot.with(|s| s.send(m, now))
+        self.slot.queue(|s| s.send(m, now))
     }
 
     /// Queue a volatile message: see [`EngineSocket::send_volatile`].
     pub fn send_volatile(&self, m: Message) -> Result<(), SendError> {
         let now = self.shared.now();
-        self.slot.with(|s| s.send_volatile(m, now))
+        self.slot.queue(|s| s.send_volatile(m, now))
     }
 
     /// Queue a message, volatile or not, compressible or not.
     pub fn send_with(&self, m: Message, opts: SendOptions) -> Result<(), SendError> {
         let now = self.shared.now();
-        self.slot.with(|s| s.send_with(m, opts, now))
+        self.slot.queue(|s| s.send_with(m, opts, now))
     }
 
     /// End the session from the server's side ("forced close").

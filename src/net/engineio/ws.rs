@@ -108,39 +108,37 @@ async fn unless_abandoned<T>(
         slot.wait_for(|s| s.closed().map(|_| ())).await;
         tokio::time::sleep(ABANDON_AFTER_CLOSE).await;
     };
+    // A write that completes at once (the usual case) never sets up the other wait.
     tokio::select! {
+        biased;
         r = write => Some(r),
         () = abandoned => None,
     }
 }
 
+/// The most frames written together: a client with several waiting (broadcasts in a
+/// row) costs one system call, not one per frame.
+const BATCH: usize = 64;
+
 /// Move frames between the WebSocket and the session until either ends.
 async fn run(mut ws: Ws, slot: &Arc<Slot>, shared: &Arc<Shared>) {
     loop {
-        let notified = slot.changed.notified();
+        let notified = slot.outbound.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         loop {
-            let next = slot.lock().take_transmit();
-            let sent = match next {
-                Some(Transmit::FrameUncompressed(m)) => {
-                    unless_abandoned(slot, ws.send_with(&to_ws(m), Compress::Never)).await
-                }
-                Some(Transmit::Frame(m)) => unless_abandoned(slot, ws.send(&to_ws(m))).await,
-                Some(Transmit::CloseWebSocket) => {
-                    unless_abandoned(slot, ws.close(CloseCode::NORMAL, "")).await;
-                    return;
-                }
-                None => break,
+            let Some(first) = slot.lock().take_transmit() else {
+                break;
             };
-            match sent {
-                Some(Ok(())) => {}
-                Some(Err(_)) => {
+            match write_from(&mut ws, slot, first).await {
+                Written::Yes => {}
+                Written::Failed => {
                     slot.with(|s| s.ws_closed());
                     return;
                 }
-                // The session ended and the client still does not read: cut it off.
-                None => return,
+                // Closed on purpose, or the session ended and the client still does not
+                // read: cut it off.
+                Written::Ended => return,
             }
         }
         tokio::select! {
@@ -163,6 +161,64 @@ async fn run(mut ws: Ws, slot: &Arc<Slot>, shared: &Arc<Shared>) {
             _ = &mut notified => {}
         }
     }
+}
+
+/// What became of the frames written.
+enum Written {
+    Yes,
+    Failed,
+    Ended,
+}
+
+/// Write `first` and whatever else the session has for the WebSocket now (up to
+/// [`BATCH`] frames). One frame alone goes as [`WsConnection::send`] sends it (a large
+/// payload without a copy); several are encoded together and written at once.
+async fn write_from(ws: &mut Ws, slot: &Slot, first: Transmit) -> Written {
+    let frame = |t: Transmit| match t {
+        Transmit::FrameUncompressed(m) => Some((to_ws(m), Compress::Never)),
+        Transmit::Frame(m) => Some((to_ws(m), Compress::Auto)),
+        Transmit::CloseWebSocket => None,
+    };
+    let mut next = slot.lock().take_another_transmit();
+    let Some((m, compress)) = frame(first) else {
+        return close(ws, slot).await;
+    };
+    if next.is_none() {
+        return match unless_abandoned(slot, ws.send_with(&m, compress)).await {
+            Some(Ok(())) => Written::Yes,
+            Some(Err(_)) => Written::Failed,
+            None => Written::Ended,
+        };
+    }
+    let mut queued = ws.queue(&m, compress);
+    let mut closing = false;
+    let mut count = 1;
+    while let (Ok(()), Some(t)) = (&queued, next.take()) {
+        let Some((m, compress)) = frame(t) else {
+            closing = true;
+            break;
+        };
+        queued = ws.queue(&m, compress);
+        count += 1;
+        if count < BATCH {
+            next = slot.lock().take_another_transmit();
+        }
+    }
+    if queued.is_err() {
+        return Written::Failed;
+    }
+    match unless_abandoned(slot, ws.flush_queued()).await {
+        Some(Ok(())) if closing => close(ws, slot).await,
+        Some(Ok(())) => Written::Yes,
+        Some(Err(_)) => Written::Failed,
+        None => Written::Ended,
+    }
+}
+
+/// The session ends the WebSocket: a close frame, then the connection goes.
+async fn close(ws: &mut Ws, slot: &Slot) -> Written {
+    unless_abandoned(slot, ws.close(CloseCode::NORMAL, "")).await;
+    Written::Ended
 }
 
 fn to_ws(m: Message) -> websocket::Message {

@@ -425,6 +425,23 @@ impl<S: AsyncRead + AsyncWrite + ReadReady + Unpin> WsConnection<S> {
         self.flush().await
     }
 
+    /// Encode a whole message in one frame without writing it yet: what is queued goes
+    /// out together, in as few writes as the socket takes, at [`flush_queued`]
+    /// (Self::flush_queued).
+    pub fn queue(&mut self, m: &Message, compress: Compress) -> Result<(), WsError> {
+        match compress {
+            Compress::Auto => self.conn.send(m)?,
+            other => self.conn.send_with(m, other)?,
+        }
+        self.collect_trace();
+        Ok(())
+    }
+
+    /// Write everything [`queue`](Self::queue) encoded.
+    pub async fn flush_queued(&mut self) -> Result<(), WsError> {
+        self.flush().await
+    }
+
     /// Send a message split into frames of at most `chunk` bytes (§5.4), to show
     /// fragmentation.
     pub async fn send_fragmented(&mut self, m: &Message, chunk: usize) -> Result<(), WsError> {

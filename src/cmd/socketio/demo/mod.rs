@@ -253,6 +253,17 @@ fn json_after(packets: &[String], prefix: &str) -> serde_json::Value {
         .unwrap_or_default()
 }
 
+/// Join the main namespace over polling (POST `40`, then GET its answer): the socket id.
+async fn join_main(p: &mut Polling) -> anyhow::Result<String> {
+    p.post(&["40"]).await?;
+    let get = p.get().await?;
+    let connected = p.got(get).await?;
+    Ok(json_after(&connected, "40")["sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
 /// Steps 1 to 5: the hand-written client, polling then WebSocket.
 async fn by_hand(addr: SocketAddr) -> anyhow::Result<(Vec<Step>, Session, polling::Upgraded)> {
     let (mut p, open) = Polling::open(addr).await?;
@@ -270,13 +281,7 @@ async fn by_hand(addr: SocketAddr) -> anyhow::Result<(Vec<Step>, Session, pollin
             info.sid, info.upgrades, info.ping_interval, info.ping_timeout, info.max_payload
         )],
     }];
-    p.post(&["40"]).await?;
-    let get = p.get().await?;
-    let connected = p.got(get).await?;
-    let socket = json_after(&connected, "40")["sid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let socket = join_main(&mut p).await?;
     steps.push(Step {
         title: "Joining the main namespace",
         why: "Engine.IO only carries messages; Socket.IO starts inside them. Every Engine.IO \
@@ -398,13 +403,7 @@ async fn upgraded(
 /// Step: a volatile event to a polling client with no GET waiting, then a normal one.
 async fn volatile(addr: SocketAddr, mut up: polling::Upgraded) -> anyhow::Result<(Step, Volatile)> {
     let (mut p, _) = Polling::open(addr).await?;
-    p.post(&["40"]).await?;
-    let get = p.get().await?;
-    let connected = p.got(get).await?;
-    let socket = json_after(&connected, "40")["sid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let socket = join_main(&mut p).await?;
     p.wire.clear();
     // The upgraded client asks the server to emit to the polling client, and waits for
     // the acknowledgement: both emits are done when it comes.

@@ -731,6 +731,13 @@ impl Session {
         self.ws_writing = next.is_some();
         next
     }
+
+    /// One more thing to write together with what the driver has taken and not yet
+    /// written: the WebSocket stays busy even when there is none (it becomes writable
+    /// when [`take_transmit`](Self::take_transmit) next finds nothing).
+    pub fn take_another_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
 }
 
 #[cfg(test)]
@@ -1174,6 +1181,29 @@ mod tests {
         assert!(s.writable());
         s.send_volatile(text_frame("v4"), ms(2)).unwrap();
         assert_eq!(transmits(&mut s), vec![Transmit::Frame(text_frame("4v4"))]);
+    }
+
+    #[test]
+    fn frames_taken_together_keep_the_websocket_busy_until_written() {
+        // The driver takes two frames to write at once: until it comes back for more and
+        // finds none, a volatile message is dropped.
+        let mut s = Session::new("w", config(), Transport::WebSocket, ms(0));
+        transmits(&mut s);
+        s.send(text_frame("n1"), ms(1)).unwrap();
+        s.send(text_frame("n2"), ms(1)).unwrap();
+        assert_eq!(s.take_transmit(), Some(Transmit::Frame(text_frame("4n1"))));
+        assert_eq!(
+            s.take_another_transmit(),
+            Some(Transmit::Frame(text_frame("4n2")))
+        );
+        assert_eq!(s.take_another_transmit(), None);
+        assert!(!s.writable(), "both frames are still being written");
+        assert_eq!(
+            s.send_volatile(text_frame("v3"), ms(1)),
+            Err(SendError::NotWritable)
+        );
+        assert_eq!(s.take_transmit(), None);
+        assert!(s.writable());
     }
 
     #[test]
