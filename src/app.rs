@@ -41,6 +41,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Udp(_) => "udp",
         Command::Ws(_) => "ws",
         Command::Socketio(_) => "socketio",
+        Command::Queue(_) => "queue",
         Command::Capture(_) => "capture",
         Command::Compare(_) => "compare",
         Command::Proxy(_) => "proxy",

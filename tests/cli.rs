@@ -9,7 +9,7 @@ fn top_level_help_lists_the_labs() {
     assert_eq!(r.code(), 0, "{}", r.stderr);
     // Every lab, in the course's order, each with a line saying what it is for.
     let labs = [
-        "osi", "tcp", "udp", "ws", "socketio", "capture", "compare", "proxy", "delivery",
+        "osi", "tcp", "udp", "ws", "socketio", "capture", "compare", "proxy", "delivery", "queue",
         "explain", "tour", "lab",
     ];
     assert_eq!(subcommands(&r.stdout), labs, "{}", r.stdout);

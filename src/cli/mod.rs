@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod explain;
 pub mod lab;
 pub mod proxy;
+pub mod queue;
 pub mod socketio;
 pub mod tcp;
 pub mod tour;
@@ -83,6 +84,9 @@ pub enum Command {
     /// Delivery guarantees measured: numbered events over Socket.IO through a faulty
     /// proxy, per mode (emit, volatile, send buffer, recovery, acks, dedup) and fault.
     Delivery(delivery::DeliveryArgs),
+    /// A message broker with a durable log, over Socket.IO: publish, consume in groups,
+    /// acknowledge, see redelivery and dead letters, kill it and lose nothing.
+    Queue(queue::QueueArgs),
     /// Explain a term of the course (socket, TCP, WebSocket, Socket.IO, MTU, ...): its
     /// definition and source, the misconception it corrects, a netlab command that shows it
     /// and the code that embodies it. `--list` lists every term.

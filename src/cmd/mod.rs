@@ -9,6 +9,7 @@ pub mod explain;
 pub mod lab;
 pub mod osi;
 pub mod proxy;
+pub mod queue;
 pub mod reach;
 pub mod socketio;
 pub mod tcp;
@@ -32,6 +33,7 @@ pub fn dispatch(command: Command, out: &mut Output) -> anyhow::Result<()> {
         Command::Udp(args) => udp::run(args, out),
         Command::Ws(args) => ws::run(args, out),
         Command::Socketio(args) => socketio::run(args, out),
+        Command::Queue(args) => queue::run(args, out),
         Command::Capture(args) => capture::run(args.try_into()?, out),
         Command::Compare(args) => compare::run(args, out),
         Command::Proxy(args) => proxy::run(args.try_into()?, out),

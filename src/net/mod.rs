@@ -9,6 +9,7 @@ pub mod http;
 pub mod netns;
 pub mod proxy;
 pub mod push;
+pub mod queue;
 pub mod runtime;
 pub mod socketio;
 pub mod tcp;

@@ -39,6 +39,7 @@ use crate::wire::application::socketio::{
 };
 use std::collections::HashMap;
 use std::future::Future;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -107,6 +108,15 @@ pub trait App: Send + 'static {
 
     /// The Redis adapter connected, lost Redis, or skipped a message ([`serve_with`]).
     fn adapter(&mut self, _event: adapter::AdapterEvent) {}
+
+    /// The application's own inputs (answers from a thread it started, its timers),
+    /// polled by the machine task beside the sessions. Act on what is ready through `io`
+    /// and return `Ready` when something was done, so that the machine's actions are
+    /// carried out; `Pending` once nothing is ready (with the waker registered, as any
+    /// `poll`). The default has no inputs of its own.
+    fn poll_inputs(&mut self, _io: &mut Server, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
 }
 
 /// A new machine with socket ids from the OS random source.
@@ -182,6 +192,7 @@ pub async fn serve_with(
             report = adapter::recv(&mut link) => {
                 adapter::take(&mut io, &mut app, report, started.elapsed());
             }
+            () = std::future::poll_fn(|cx| app.poll_inputs(&mut io, cx)) => {}
             () = &mut shutdown => {
                 io.shutdown(started.elapsed());
                 carry_out(&mut io, &mut app, &mut sessions);

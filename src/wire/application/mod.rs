@@ -10,6 +10,7 @@
 //! - [`socketio`]: Socket.IO v5 packets and binary attachments, and a server's namespaces,
 //!   rooms, acknowledgements and recovery as a state machine.
 //! - [`redis`]: RESP, the Redis protocol: commands, replies, Pub/Sub pushes.
+//! - [`queue`]: a message queue: the records of its log, the broker's decisions, its events.
 //! - [`framing`]: how an application finds its messages again in a TCP byte stream.
 //! - [`tls`]: the TLS record header, as much of TLS as a capture without keys shows
 //!   (RFC 8446 §5.1).
@@ -20,6 +21,7 @@ pub mod framing;
 pub mod http1;
 pub mod push;
 pub mod redis;
+pub mod queue;
 pub mod socketio;
 pub mod tls;
 pub mod websocket;
