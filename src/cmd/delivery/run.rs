@@ -43,13 +43,13 @@ pub const MAX_ATTEMPTS: u32 = 8;
 /// How long a crashed consumer stays down.
 pub const CRASH_DOWN: Duration = Duration::from_millis(200);
 /// After the last send: stop once nothing was processed for this long...
-const SETTLE_QUIET: Duration = Duration::from_millis(800);
+pub const SETTLE_QUIET: Duration = Duration::from_millis(800);
 /// ...or after this long at most.
-const SETTLE_MAX: Duration = Duration::from_secs(3);
+pub const SETTLE_MAX: Duration = Duration::from_secs(3);
 /// The most timeline entries a run keeps.
 const TIMELINE_MAX: usize = 20_000;
 /// The most sessions a consumer opens in one run (every wait is bounded).
-const MAX_SESSIONS: usize = 50;
+pub const MAX_SESSIONS: usize = 50;
 
 /// What one run is.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +86,22 @@ pub struct Log {
 pub type SharedLog = Arc<Mutex<Log>>;
 
 impl Log {
+    pub fn new() -> Log {
+        Log {
+            start: Instant::now(),
+            observed: Observed::default(),
+            deduplicated: 0,
+            no_handler: 0,
+            gave_up: 0,
+            timeline: Vec::new(),
+        }
+    }
+
+    /// When the run started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
@@ -102,11 +118,17 @@ impl Log {
         }
     }
 
-    fn fault(&mut self, what: String, id: u64) {
+    pub fn fault(&mut self, what: String, id: u64) {
         if self.observed.fault_at.is_none() {
             self.observed.fault_at = Some(self.elapsed());
         }
         self.note("fault", what, Some(id));
+    }
+}
+
+impl Default for Log {
+    fn default() -> Log {
+        Log::new()
     }
 }
 
@@ -182,7 +204,7 @@ impl ServerRun {
     }
 }
 
-fn client_options(role: &str) -> Options {
+pub fn client_options(role: &str) -> Options {
     let mut auth = Map::new();
     auth.insert("role".into(), Value::String(role.into()));
     Options {
@@ -222,14 +244,10 @@ async fn connect(port: u16, role: &str, stop: &mut watch::Receiver<bool>) -> Opt
 
 /// Run one setting to the end.
 pub async fn run(s: Setting, seed: u64) -> anyhow::Result<Outcome> {
-    let log: SharedLog = Arc::new(Mutex::new(Log {
-        start: Instant::now(),
-        observed: Observed::default(),
-        deduplicated: 0,
-        no_handler: 0,
-        gave_up: 0,
-        timeline: Vec::new(),
-    }));
+    if s.mode == Mode::Queue {
+        return super::queue::run(s, seed).await;
+    }
+    let log: SharedLog = Arc::new(Mutex::new(Log::new()));
     let server = ServerRun::start("127.0.0.1:0".parse()?, s.mode, log.clone()).await?;
     let proxy = Proxy::bind(
         "127.0.0.1:0".parse()?,
@@ -279,7 +297,7 @@ pub async fn run(s: Setting, seed: u64) -> anyhow::Result<Outcome> {
 }
 
 /// The log, when a task that ended late still holds it.
-fn copy_log(shared: &SharedLog) -> Log {
+pub fn copy_log(shared: &SharedLog) -> Log {
     let l = shared.lock().unwrap_or_else(|e| e.into_inner());
     Log {
         start: l.start,
@@ -291,7 +309,7 @@ fn copy_log(shared: &SharedLog) -> Log {
     }
 }
 
-fn note_proxy(log: &SharedLog, e: ProxyEvent) {
+pub fn note_proxy(log: &SharedLog, e: ProxyEvent) {
     let what = match e {
         ProxyEvent::Fault { fault, .. } => crate::cmd::proxy::applied(&fault),
         ProxyEvent::Closed {
@@ -548,7 +566,7 @@ async fn joined(sio: &mut SioClient) -> anyhow::Result<()> {
 }
 
 /// A connection event in words (events and acks are noted where they are handled).
-fn describe(h: &Heard) -> Option<String> {
+pub fn describe(h: &Heard) -> Option<String> {
     Some(match h {
         Heard::Connected { .. } => "connected".into(),
         Heard::Closed { reason } => format!("connection lost: {reason}"),
