@@ -86,6 +86,18 @@ fn the_table_keeps_the_definitions() {
             .any(|s| s.who == "producer" && s.what.starts_with("connection lost")),
         "the restart did not reach the producer"
     );
+    // The event the consumer crashed on came back from the broker: its second delivery
+    // is the one processed.
+    let crash = row(rows, Mode::Queue, Fault::Crash);
+    let id = crash.fault_hit_event.expect("the consumer crashed");
+    let again = format!("processed #{id} (");
+    assert!(
+        crash
+            .timeline
+            .iter()
+            .any(|s| s.what.starts_with(&again) && s.what.ends_with("delivery 2)")),
+        "#{id} was not delivered again after the crash"
+    );
     // --explain tells the story of a missed event, from the run's own log.
     let emit = report
         .explained
