@@ -1,7 +1,8 @@
 //! `netlab delivery`: what happens when a client misses an event, measured. N numbered
 //! events go from a producer to a consumer over real Socket.IO connections (netlab's
-//! server and client, in this process, on 127.0.0.1) through `netlab proxy`, once per
-//! delivery mode and fault; the table counts what the consumer processed.
+//! server and client, or for mode 7 netlab's queue broker, in this process, on
+//! 127.0.0.1) through `netlab proxy`, once per delivery mode and fault; the table counts
+//! what the consumer processed.
 //!
 //! | file | holds |
 //! |---|---|

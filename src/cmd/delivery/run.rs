@@ -6,6 +6,8 @@
 //!   mode 3:               producer ──► proxy ──► server (the consumer)
 //! ```
 //!
+//! Mode 7, the durable queue, runs in `queue.rs` with the same log and faults.
+//!
 //! The connection through the proxy is the one the fault breaks. Every count comes from
 //! what the consumer processed and the proxy carried in this run.
 
@@ -43,9 +45,9 @@ pub const MAX_ATTEMPTS: u32 = 8;
 /// How long a crashed consumer stays down.
 pub const CRASH_DOWN: Duration = Duration::from_millis(200);
 /// After the last send: stop once nothing was processed for this long...
-pub const SETTLE_QUIET: Duration = Duration::from_millis(800);
+const SETTLE_QUIET: Duration = Duration::from_millis(800);
 /// ...or after this long at most.
-pub const SETTLE_MAX: Duration = Duration::from_secs(3);
+const SETTLE_MAX: Duration = Duration::from_secs(3);
 /// The most timeline entries a run keeps.
 const TIMELINE_MAX: usize = 20_000;
 /// The most sessions a consumer opens in one run (every wait is bounded).
