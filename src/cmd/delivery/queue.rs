@@ -14,8 +14,9 @@
 //! messages, the group's committed offset) is not.
 
 use super::run::{
-    client_options, copy_log, describe, note_proxy, Log, Outcome, Setting, SharedLog, CRASH_DOWN,
-    MAX_SESSIONS, PARTITION, PING_INTERVAL, PING_TIMEOUT, PRODUCER_ACK_TIMEOUT, RETRY_DELAY,
+    client_options, copy_log, describe, note_proxy, partitioned, Log, Outcome, Setting, SharedLog,
+    CRASH_DOWN, MAX_SESSIONS, PARTITION, PING_INTERVAL, PING_TIMEOUT, PRODUCER_ACK_TIMEOUT,
+    RETRY_DELAY,
 };
 use super::Fault;
 use crate::net::proxy::schedule::{CutWith, FaultScript, Then};
@@ -638,10 +639,13 @@ impl Consumer {
         let lose_ack = ctx.s.fault == Fault::LostAck && at_fault && !self.ack_lost;
         if lose_ack {
             self.ack_lost = true;
+            let from = ctx.log().timeline.len();
             ctx.proxy.partition();
             let what =
                 format!("after #{id} arrived, the path back is lost: its acknowledgement too");
             ctx.log().fault(what, id);
+            // Both connections, the producer's and the consumer's.
+            partitioned(&ctx.log, from, 2).await;
         }
         {
             let mut log = ctx.log();

@@ -134,6 +134,26 @@ impl Default for Log {
     }
 }
 
+/// Wait (100 ms at most) until the proxy reports `n` connections partitioned in the
+/// timeline from entry `from` on: the proxy's own tasks apply a partition, and an
+/// acknowledgement written before they do would get through.
+pub async fn partitioned(log: &SharedLog, from: usize, n: usize) {
+    for _ in 0..100 {
+        let seen = {
+            let l = log.lock().unwrap_or_else(|e| e.into_inner());
+            let from = from.min(l.timeline.len());
+            l.timeline[from..]
+                .iter()
+                .filter(|s| s.who == "proxy" && s.what.starts_with("partitioned"))
+                .count()
+        };
+        if seen >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// What a run gives back.
 #[derive(Debug)]
 pub struct Outcome {
@@ -656,7 +676,9 @@ impl Consumer {
         id: u64,
         ack: Option<u64>,
     ) -> Next {
-        let at_fault = ctx.s.fault_event == Some(id);
+        // The first event from the fault's on that arrives: a volatile emit may have
+        // dropped the fault's own event, with nothing broken yet.
+        let at_fault = ctx.s.fault_event.is_some_and(|f| id >= f);
         if !ctx.handler.load(Ordering::SeqCst) {
             let mut log = ctx.log();
             log.no_handler += 1;
@@ -676,10 +698,12 @@ impl Consumer {
         let lose_ack = ctx.s.fault == Fault::LostAck && at_fault && !self.ack_lost;
         if lose_ack {
             self.ack_lost = true;
+            let from = ctx.log().timeline.len();
             ctx.proxy.partition();
             let what =
                 format!("after #{id} arrived, the path back is lost: its acknowledgement too");
             ctx.log().fault(what, id);
+            partitioned(&ctx.log, from, 1).await;
         }
         self.process(ctx, id);
         if let Some(a) = ack {
