@@ -8,7 +8,9 @@ use clap::Args;
 ///
 /// Modes: 1 emit (at most once), 2 volatile, 3 the client's send buffer (client to
 /// server), 4 connection state recovery, 5 acknowledgement + timeout + retries (at least
-/// once), 6 the same with a consumer that skips ids it already processed (idempotent).
+/// once), 6 the same with a consumer that skips ids it already processed (idempotent),
+/// 7 a durable queue (`netlab queue`: a log on disk, a consumer group, committed offsets;
+/// at least once, and survives a broker restart).
 ///
 /// Faults: none, cut (the connection is reset), partition (nothing gets through for
 /// longer than the ping timeout), restart (the server restarts), lost-ack (the
@@ -29,7 +31,7 @@ pub struct DeliveryArgs {
     /// Milliseconds between two events.
     #[arg(long, default_value_t = 10.0, value_name = "MS")]
     pub interval: f64,
-    /// The modes to run, by number or name (1,5,6 or emit,ack,dedup). Default: all.
+    /// The modes to run, by number or name (1,5,7 or emit,ack,queue). Default: all.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub modes: Option<Vec<String>>,
     /// The faults to apply (none,cut,partition,restart,lost-ack,crash,early). Default: all.

@@ -53,7 +53,8 @@ impl DeliveryApp {
     fn produce(&mut self, io: &mut Server, producer: &str, id: u64, ack: Option<u64>) {
         let args = || vec![Data::from(json!(id))];
         match self.mode {
-            Mode::Emit | Mode::Recovery | Mode::Buffer => {
+            // Mode 7 is served by the queue broker (`queue.rs`), never by this application.
+            Mode::Emit | Mode::Recovery | Mode::Buffer | Mode::Queue => {
                 let _ = io.to(ROOM).emit("event", args());
             }
             Mode::Volatile => {

@@ -1,13 +1,15 @@
 //! `netlab delivery`: what happens when a client misses an event, measured. N numbered
 //! events go from a producer to a consumer over real Socket.IO connections (netlab's
-//! server and client, in this process, on 127.0.0.1) through `netlab proxy`, once per
-//! delivery mode and fault; the table counts what the consumer processed.
+//! server and client, or for mode 7 netlab's queue broker, in this process, on
+//! 127.0.0.1) through `netlab proxy`, once per delivery mode and fault; the table counts
+//! what the consumer processed.
 //!
 //! | file | holds |
 //! |---|---|
 //! | `mod.rs` | modes, faults, the plan, running every pair, the report and its table |
 //! | `run.rs` | one run: server, proxy, producer, consumer, the fault at its event |
 //! | `app.rs` | the server application (passes events on as the mode says) |
+//! | `queue.rs` | one run of mode 7: the `netlab queue` broker, restarted on its own log |
 //! | `measure.rs` | the counts, from the receipts (pure) |
 //! | `explain.rs` | `--explain`: the timeline of one missed event per mode |
 //!
@@ -17,6 +19,7 @@
 pub mod app;
 pub mod explain;
 pub mod measure;
+pub mod queue;
 pub mod run;
 
 use crate::cli::delivery::DeliveryArgs;
@@ -45,16 +48,19 @@ pub enum Mode {
     Ack,
     /// 6. As 5, with a consumer that skips an event id it already processed.
     Dedup,
+    /// 7. A durable queue (`netlab queue`): a log on disk, consumer groups, offsets.
+    Queue,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 7] = [
         Mode::Emit,
         Mode::Volatile,
         Mode::Buffer,
         Mode::Recovery,
         Mode::Ack,
         Mode::Dedup,
+        Mode::Queue,
     ];
 
     pub fn number(self) -> u8 {
@@ -69,6 +75,7 @@ impl Mode {
             Mode::Recovery => "recovery",
             Mode::Ack => "ack",
             Mode::Dedup => "dedup",
+            Mode::Queue => "queue",
         }
     }
 
@@ -81,12 +88,20 @@ impl Mode {
             Mode::Recovery => "at most once; missed events replayed within the recovery window",
             Mode::Ack => "at least once (duplicates possible)",
             Mode::Dedup => "at least once + idempotent consumer: the effect of exactly once",
+            Mode::Queue => {
+                "at least once from a log on disk: survives a broker restart (duplicates possible)"
+            }
         }
     }
 
     /// Does the mode promise that nothing is processed twice?
     pub fn at_most_once(self) -> bool {
-        !matches!(self, Mode::Ack)
+        !matches!(self, Mode::Ack | Mode::Queue)
+    }
+
+    /// Does the mode promise that nothing is lost, whatever the fault?
+    pub fn at_least_once(self) -> bool {
+        matches!(self, Mode::Ack | Mode::Dedup | Mode::Queue)
     }
 
     fn parse(s: &str) -> Option<Mode> {
@@ -198,8 +213,8 @@ impl TryFrom<&DeliveryArgs> for Plan {
                     Mode::parse(m.trim()).ok_or_else(|| {
                         usage(
                             format!("--modes: '{m}' is not a delivery mode"),
-                            "modes are 1 emit, 2 volatile, 3 buffer, 4 recovery, 5 ack, 6 dedup \
-                             (numbers or names, separated by commas)",
+                            "modes are 1 emit, 2 volatile, 3 buffer, 4 recovery, 5 ack, 6 dedup, \
+                             7 queue (numbers or names, separated by commas)",
                         )
                     })
                 })
@@ -559,7 +574,9 @@ mod tests {
     fn modes_by_number_or_name() {
         assert_eq!(Mode::parse("5"), Some(Mode::Ack));
         assert_eq!(Mode::parse("dedup"), Some(Mode::Dedup));
-        assert_eq!(Mode::parse("7"), None);
+        assert_eq!(Mode::parse("7"), Some(Mode::Queue));
+        assert_eq!(Mode::parse("queue"), Some(Mode::Queue));
+        assert_eq!(Mode::parse("8"), None);
         assert_eq!(Fault::parse("lost-ack"), Some(Fault::LostAck));
     }
 }

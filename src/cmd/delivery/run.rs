@@ -6,6 +6,8 @@
 //!   mode 3:               producer ──► proxy ──► server (the consumer)
 //! ```
 //!
+//! Mode 7, the durable queue, runs in `queue.rs` with the same log and faults.
+//!
 //! The connection through the proxy is the one the fault breaks. Every count comes from
 //! what the consumer processed and the proxy carried in this run.
 
@@ -49,7 +51,7 @@ const SETTLE_MAX: Duration = Duration::from_secs(3);
 /// The most timeline entries a run keeps.
 const TIMELINE_MAX: usize = 20_000;
 /// The most sessions a consumer opens in one run (every wait is bounded).
-const MAX_SESSIONS: usize = 50;
+pub const MAX_SESSIONS: usize = 50;
 
 /// What one run is.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +88,22 @@ pub struct Log {
 pub type SharedLog = Arc<Mutex<Log>>;
 
 impl Log {
+    pub fn new() -> Log {
+        Log {
+            start: Instant::now(),
+            observed: Observed::default(),
+            deduplicated: 0,
+            no_handler: 0,
+            gave_up: 0,
+            timeline: Vec::new(),
+        }
+    }
+
+    /// When the run started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
@@ -102,11 +120,37 @@ impl Log {
         }
     }
 
-    fn fault(&mut self, what: String, id: u64) {
+    pub fn fault(&mut self, what: String, id: u64) {
         if self.observed.fault_at.is_none() {
             self.observed.fault_at = Some(self.elapsed());
         }
         self.note("fault", what, Some(id));
+    }
+}
+
+impl Default for Log {
+    fn default() -> Log {
+        Log::new()
+    }
+}
+
+/// Wait (100 ms at most) until the proxy reports `n` connections partitioned in the
+/// timeline from entry `from` on: the proxy's own tasks apply a partition, and an
+/// acknowledgement written before they do would get through.
+pub async fn partitioned(log: &SharedLog, from: usize, n: usize) {
+    for _ in 0..100 {
+        let seen = {
+            let l = log.lock().unwrap_or_else(|e| e.into_inner());
+            let from = from.min(l.timeline.len());
+            l.timeline[from..]
+                .iter()
+                .filter(|s| s.who == "proxy" && s.what.starts_with("partitioned"))
+                .count()
+        };
+        if seen >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
@@ -182,7 +226,7 @@ impl ServerRun {
     }
 }
 
-fn client_options(role: &str) -> Options {
+pub fn client_options(role: &str) -> Options {
     let mut auth = Map::new();
     auth.insert("role".into(), Value::String(role.into()));
     Options {
@@ -222,14 +266,10 @@ async fn connect(port: u16, role: &str, stop: &mut watch::Receiver<bool>) -> Opt
 
 /// Run one setting to the end.
 pub async fn run(s: Setting, seed: u64) -> anyhow::Result<Outcome> {
-    let log: SharedLog = Arc::new(Mutex::new(Log {
-        start: Instant::now(),
-        observed: Observed::default(),
-        deduplicated: 0,
-        no_handler: 0,
-        gave_up: 0,
-        timeline: Vec::new(),
-    }));
+    if s.mode == Mode::Queue {
+        return super::queue::run(s, seed).await;
+    }
+    let log: SharedLog = Arc::new(Mutex::new(Log::new()));
     let server = ServerRun::start("127.0.0.1:0".parse()?, s.mode, log.clone()).await?;
     let proxy = Proxy::bind(
         "127.0.0.1:0".parse()?,
@@ -279,7 +319,7 @@ pub async fn run(s: Setting, seed: u64) -> anyhow::Result<Outcome> {
 }
 
 /// The log, when a task that ended late still holds it.
-fn copy_log(shared: &SharedLog) -> Log {
+pub fn copy_log(shared: &SharedLog) -> Log {
     let l = shared.lock().unwrap_or_else(|e| e.into_inner());
     Log {
         start: l.start,
@@ -291,7 +331,7 @@ fn copy_log(shared: &SharedLog) -> Log {
     }
 }
 
-fn note_proxy(log: &SharedLog, e: ProxyEvent) {
+pub fn note_proxy(log: &SharedLog, e: ProxyEvent) {
     let what = match e {
         ProxyEvent::Fault { fault, .. } => crate::cmd::proxy::applied(&fault),
         ProxyEvent::Closed {
@@ -548,7 +588,7 @@ async fn joined(sio: &mut SioClient) -> anyhow::Result<()> {
 }
 
 /// A connection event in words (events and acks are noted where they are handled).
-fn describe(h: &Heard) -> Option<String> {
+pub fn describe(h: &Heard) -> Option<String> {
     Some(match h {
         Heard::Connected { .. } => "connected".into(),
         Heard::Closed { reason } => format!("connection lost: {reason}"),
@@ -636,7 +676,9 @@ impl Consumer {
         id: u64,
         ack: Option<u64>,
     ) -> Next {
-        let at_fault = ctx.s.fault_event == Some(id);
+        // The first event from the fault's on that arrives: a volatile emit may have
+        // dropped the fault's own event, with nothing broken yet.
+        let at_fault = ctx.s.fault_event.is_some_and(|f| id >= f);
         if !ctx.handler.load(Ordering::SeqCst) {
             let mut log = ctx.log();
             log.no_handler += 1;
@@ -656,10 +698,12 @@ impl Consumer {
         let lose_ack = ctx.s.fault == Fault::LostAck && at_fault && !self.ack_lost;
         if lose_ack {
             self.ack_lost = true;
+            let from = ctx.log().timeline.len();
             ctx.proxy.partition();
             let what =
                 format!("after #{id} arrived, the path back is lost: its acknowledgement too");
             ctx.log().fault(what, id);
+            partitioned(&ctx.log, from, 1).await;
         }
         self.process(ctx, id);
         if let Some(a) = ack {
