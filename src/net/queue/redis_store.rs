@@ -371,11 +371,11 @@ fn ends_of(info: &Frame) -> Ends {
 
 impl Store for RedisStore {
     fn create(&mut self, topic: &str, partitions: u32) -> Result<(), StoreError> {
+        self.recover()?;
         let have = self.topics.get(topic).map_or(0, Vec::len) as u32;
         if have >= partitions {
             return Ok(());
         }
-        self.recover()?;
         let n = partitions.to_string();
         self.call(&[b"HSET", TOPICS.as_bytes(), topic.as_bytes(), n.as_bytes()])?;
         let parts = self.topics.entry(topic.to_owned()).or_default();
