@@ -212,43 +212,121 @@ impl RedisStore {
     }
 
     /// Send one command; a Redis error answer becomes [`StoreError::RedisRefused`].
+    /// Every command but `XADD` may be sent twice (it does the same the second time), so
+    /// on a connection lost (Redis restarted) it is sent once more on a new one.
     fn call(&self, args: &[&[u8]]) -> Result<Frame, StoreError> {
-        let answer = self.pipeline(&[args.to_vec()])?.pop();
-        answer.ok_or(StoreError::Failed)
+        let once = args.first() != Some(&&b"XADD"[..]);
+        let answer = self.pipeline_retrying(&[args.to_vec()], once)?.pop();
+        let answer = answer.ok_or(StoreError::Failed)?;
+        match answer {
+            Frame::Error(error) => Err(StoreError::RedisRefused {
+                addr: self.addr.clone(),
+                command: String::from_utf8_lossy(args.first().copied().unwrap_or(b"")).into(),
+                error,
+            }),
+            answer => Ok(answer),
+        }
     }
 
-    /// Send commands together; each answer as it came (error answers included).
+    /// Send commands together (each may be sent twice); each answer as it came, error
+    /// answers included.
     fn pipeline(&self, commands: &[Vec<&[u8]>]) -> Result<Vec<Frame>, StoreError> {
+        self.pipeline_retrying(commands, true)
+    }
+
+    fn pipeline_retrying(
+        &self,
+        commands: &[Vec<&[u8]>],
+        retry: bool,
+    ) -> Result<Vec<Frame>, StoreError> {
         let mut slot = self.conn.borrow_mut();
-        if slot.is_none() {
-            let conn =
-                Connection::connect(&self.addr).map_err(|source| StoreError::RedisUnreachable {
-                    addr: self.addr.clone(),
-                    source,
-                })?;
-            *slot = Some(conn);
-        }
-        let conn = slot.as_mut().ok_or(StoreError::Failed)?;
-        match conn.pipeline(commands) {
-            Ok(answers) => {
-                let first = String::from_utf8_lossy(commands[0].first().copied().unwrap_or(b""));
-                match answers.iter().find(|a| matches!(a, Frame::Error(_))) {
-                    Some(Frame::Error(e)) if commands.len() == 1 => Err(StoreError::RedisRefused {
+        let mut tries = if retry { 2 } else { 1 };
+        loop {
+            tries -= 1;
+            let fresh = slot.is_none();
+            let conn = match slot.as_mut() {
+                Some(conn) => conn,
+                None => slot.insert(Connection::connect(&self.addr).map_err(|source| {
+                    StoreError::RedisUnreachable {
                         addr: self.addr.clone(),
-                        command: first.into_owned(),
-                        error: e.clone(),
-                    }),
-                    _ => Ok(answers),
+                        source,
+                    }
+                })?),
+            };
+            match conn.pipeline(commands) {
+                Ok(answers) => return Ok(answers),
+                Err(e) => {
+                    *slot = None;
+                    self.lost.set(true);
+                    // A new connection that fails is no stale one: no second try.
+                    if tries == 0 || fresh {
+                        return Err(StoreError::RedisLost {
+                            addr: self.addr.clone(),
+                            error: e.to_string(),
+                        });
+                    }
                 }
             }
-            Err(e) => {
-                *slot = None;
-                self.lost.set(true);
-                Err(StoreError::RedisLost {
-                    addr: self.addr.clone(),
-                    error: e.to_string(),
-                })
+        }
+    }
+
+    /// `XADD` the record at `offset` (its id: [`entry_id`]).
+    fn send_xadd(
+        &self,
+        (topic, partition, offset): (&str, u32, u64),
+        key: &[u8],
+        value: &[u8],
+        timestamp: u64,
+    ) -> Result<Frame, StoreError> {
+        let (stream, id, ts) = (
+            stream_key(topic, partition),
+            entry_id(offset),
+            timestamp.to_string(),
+        );
+        self.call(&[
+            b"XADD",
+            stream.as_bytes(),
+            id.as_bytes(),
+            b"ts",
+            ts.as_bytes(),
+            b"k",
+            key,
+            b"v",
+            value,
+        ])
+    }
+
+    /// Append at the end of the partition. When the connection was lost on the way, the
+    /// `XADD` may or may not have been applied: the ends are read again on a new
+    /// connection; the record at the offset is taken for this one only if it is this
+    /// one, and otherwise the record is sent once more at the end.
+    fn xadd(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        key: &[u8],
+        value: &[u8],
+        timestamp: u64,
+    ) -> Result<u64, StoreError> {
+        let offset = self.ends(topic, partition)?.end;
+        match self.send_xadd((topic, partition, offset), key, value, timestamp) {
+            Ok(_) => Ok(offset),
+            Err(StoreError::RedisLost { .. }) => {
+                self.load()?;
+                let end = self.ends(topic, partition)?.end;
+                if end == offset + 1 {
+                    let there = self.read(topic, partition, offset)?;
+                    if there.is_some_and(|r| {
+                        (r.timestamp, r.key.as_slice(), r.value.as_slice())
+                            == (timestamp, key, value)
+                    }) {
+                        return Ok(offset);
+                    }
+                }
+                self.send_xadd((topic, partition, end), key, value, timestamp)?;
+                Ok(end)
             }
+            Err(e) => Err(e),
         }
     }
 
@@ -410,23 +488,7 @@ impl Store for RedisStore {
         timestamp: u64,
     ) -> Result<u64, StoreError> {
         self.recover()?;
-        let offset = self.ends(topic, partition)?.end;
-        let (stream, id, ts) = (
-            stream_key(topic, partition),
-            entry_id(offset),
-            timestamp.to_string(),
-        );
-        self.call(&[
-            b"XADD",
-            stream.as_bytes(),
-            id.as_bytes(),
-            b"ts",
-            ts.as_bytes(),
-            b"k",
-            key,
-            b"v",
-            value,
-        ])?;
+        let offset = self.xadd(topic, partition, key, value, timestamp)?;
         if let Some(e) = self
             .topics
             .get_mut(topic)
