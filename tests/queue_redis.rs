@@ -92,6 +92,12 @@ fn a_broker_on_redis_loses_nothing_acknowledged_when_it_or_redis_is_killed() {
         let detail = a["detail"].as_str().unwrap_or_default();
         assert!(detail.contains("appendfsync always"), "{a}");
     }
+    let status = common::netlab_with_limit(&["--json", "queue", "status", "--url", &url], LIMIT);
+    let store = status.json()["store"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(store.contains("appendfsync always"), "{}", status.stdout);
     // A group takes some, acknowledges them, and the broker is killed.
     let early = consume(&url, "orders", "kitchen", Some(10));
     assert_eq!(early.len(), 10);

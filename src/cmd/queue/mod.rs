@@ -225,12 +225,15 @@ fn broker_line(e: &QueueEvent, style: &Style) -> String {
 
 impl Render for Status {
     fn render_human(&self, style: &Style) -> String {
-        let mut t = format!(
-            "{} --sync {} ({})\n",
-            style.paint(Paint::Bold, "broker"),
-            self.sync.as_str(),
-            promise(self.sync)
-        );
+        let mut t = match &self.store {
+            Some(store) => format!("{} log in {store}\n", style.paint(Paint::Bold, "broker")),
+            None => format!(
+                "{} --sync {} ({})\n",
+                style.paint(Paint::Bold, "broker"),
+                self.sync.as_str(),
+                promise(self.sync)
+            ),
+        };
         t.push_str(&format!("{}\n", style.paint(Paint::Bold, "topics")));
         for topic in &self.topics {
             let parts: Vec<String> = topic

@@ -102,6 +102,9 @@ pub enum QueueEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Status {
     pub sync: Durability,
+    /// Where the log is when not in files, and what that makes of an acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     pub topics: Vec<TopicStatus>,
     pub groups: Vec<GroupStatus>,
 }
@@ -144,6 +147,8 @@ pub struct QueueApp {
     /// Committed offsets to hand to the log: (topic, group) → offsets.
     commits: BTreeMap<(String, String), Vec<u64>>,
     events: Option<mpsc::UnboundedSender<QueueEvent>>,
+    /// The store's own words on durability (Redis), for `status`.
+    store_detail: Option<String>,
 }
 
 impl QueueApp {
@@ -275,6 +280,10 @@ impl QueueApp {
     fn status(&self) -> Status {
         Status {
             sync: self.config.sync,
+            store: self.config.redis.as_ref().map(|url| {
+                let detail = self.store_detail.as_deref().unwrap_or_default();
+                format!("Redis Streams at {url}: {detail}")
+            }),
             topics: self
                 .ends
                 .iter()
@@ -584,6 +593,7 @@ pub fn open(
             let _ = tx.send(QueueEvent::Recovered { note: note.clone() });
         }
     }
+    let store_detail = store.promise(config.sync).detail;
     let (log, replies, thread) = log::spawn(store, config.sync);
     let app = QueueApp {
         broker,
@@ -599,6 +609,7 @@ pub fn open(
         ends,
         commits: BTreeMap::new(),
         events,
+        store_detail,
     };
     Ok((app, thread))
 }
