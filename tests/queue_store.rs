@@ -2,12 +2,19 @@
 //! append it acknowledged under `always` and `batch`, once; a flipped byte is detected;
 //! a cut file opens cleanly.
 //!
+//! The behaviour every store owes the broker runs against the files and against a
+//! private Redis (`appendonly yes`, `appendfsync always`); so does the SIGKILL test,
+//! with Redis itself killed and restarted too.
+//!
 //! The appending child is this test binary itself, run again with `QUEUE_STORE_CHILD`
 //! set: it runs only `child_appends`, which appends through the log thread and prints
 //! one line per acknowledged append.
 
+mod common;
+
+use common::redis::RedisServer;
 use netlab::net::queue::log::{self, Command, Reply};
-use netlab::net::queue::{FileConfig, FileStore, Store};
+use netlab::net::queue::{FileConfig, FileStore, RedisStore, Store};
 use netlab::wire::application::queue::Durability;
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -44,8 +51,12 @@ fn child_appends() {
         "batch" => Durability::Batch,
         _ => Durability::Never,
     };
-    let store = FileStore::open(Path::new(dir), small_segments()).expect("the log opens");
-    let (tx, mut rx, _thread) = log::spawn(Box::new(store), policy);
+    let store: Box<dyn Store> = if dir.starts_with("redis://") {
+        Box::new(RedisStore::open(dir, &small_segments()).expect("Redis answers"))
+    } else {
+        Box::new(FileStore::open(Path::new(dir), small_segments()).expect("the log opens"))
+    };
+    let (tx, mut rx, _thread) = log::spawn(store, policy);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -79,8 +90,9 @@ fn child_appends() {
     }
 }
 
-/// Run the child on `dir`, read `n` acknowledgements, kill -9 it; the acknowledged appends.
-fn kill_while_appending(dir: &Path, policy: &str, n: usize) -> Vec<(String, u32, u64, String)> {
+/// Run the child on `dir` (a folder or a Redis URL), read `n` acknowledgements, kill -9
+/// it; the acknowledged appends.
+fn kill_while_appending(dir: &str, policy: &str, n: usize) -> Vec<(String, u32, u64, String)> {
     let mut child = Process::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -88,7 +100,7 @@ fn kill_while_appending(dir: &Path, policy: &str, n: usize) -> Vec<(String, u32,
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD, format!("{}|{policy}", dir.display()))
+        .env(CHILD, format!("{dir}|{policy}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -128,15 +140,22 @@ fn kill_while_appending(dir: &Path, policy: &str, n: usize) -> Vec<(String, u32,
 /// there twice.
 fn check_after_crash(policy: &str) {
     let dir = temp(policy);
-    let acked = kill_while_appending(&dir, policy, 600);
+    let acked = kill_while_appending(&dir.display().to_string(), policy, 600);
     let store = FileStore::open(&dir, small_segments()).expect("the log opens after a crash");
+    check_acked(Box::new(store), &acked);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every acknowledged append is in `store` at its offset, no value is there twice, and
+/// the log takes appends again after its last record.
+fn check_acked(store: Box<dyn Store>, acked: &[(String, u32, u64, String)]) {
     for note in store.notes() {
         assert_eq!(
             note.action, "torn tail cut",
             "only a torn tail may be found: {note:?}"
         );
     }
-    for (topic, partition, offset, value) in &acked {
+    for (topic, partition, offset, value) in acked {
         let r = store.read(topic, *partition, *offset).unwrap();
         let r = r
             .unwrap_or_else(|| panic!("{topic}/{partition} offset {offset} acknowledged but gone"));
@@ -162,7 +181,6 @@ fn check_after_crash(policy: &str) {
     let end = store.topics()[0].partitions[0].end;
     let topic = store.topics()[0].name.clone();
     assert_eq!(store.append(&topic, 0, b"", b"after", 0).unwrap(), end);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -303,4 +321,76 @@ fn the_file_store_passes_the_store_behaviour() {
     let dir = temp("behaviour");
     behaviour(&|| Box::new(FileStore::open(&dir, small_segments()).unwrap()));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn durable_redis() -> Option<RedisServer> {
+    RedisServer::start(&["--appendonly", "yes", "--appendfsync", "always"])
+}
+
+#[test]
+fn the_redis_store_passes_the_store_behaviour() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let Some(redis) = durable_redis() else {
+        return;
+    };
+    let url = redis.url();
+    behaviour(&|| Box::new(RedisStore::open(&url, &small_segments()).unwrap()));
+    // The groups' offsets are the streams' consumer groups, for redis-cli to see.
+    let groups = redis.command(&["XINFO", "GROUPS", "netlab:queue:orders:0"]);
+    assert!(
+        groups.contains("last-delivered-id") && groups.contains("2-0"),
+        "{groups}"
+    );
+}
+
+#[test]
+fn sigkill_of_the_appender_and_of_redis_loses_no_acknowledged_append() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let Some(mut redis) = durable_redis() else {
+        return;
+    };
+    let acked = kill_while_appending(&redis.url(), "always", 300);
+    // Redis killed as a crash would, then started again on its append-only file.
+    redis.kill();
+    redis.restart();
+    let store = RedisStore::open(&redis.url(), &small_segments()).expect("Redis answers again");
+    let promise = store.promise(Durability::Batch);
+    assert_eq!(promise.durability, Durability::Always, "{promise:?}");
+    check_acked(Box::new(store), &acked);
+}
+
+#[test]
+fn a_redis_store_says_where_it_stands_and_comes_back_after_redis_does() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let Some(mut redis) = RedisServer::start(&["--appendonly", "no"]) else {
+        return;
+    };
+    let mut s = RedisStore::open(&redis.url(), &small_segments()).unwrap();
+    let promise = s.promise(Durability::Always);
+    assert_eq!(
+        promise.durability,
+        Durability::Never,
+        "memory only is no sync"
+    );
+    assert!(promise.detail.unwrap().contains("appendonly no"));
+    s.create("t", 1).unwrap();
+    assert_eq!(s.append("t", 0, b"", b"a", 1).unwrap(), 0);
+    redis.kill();
+    let down = s.append("t", 0, b"", b"b", 2).unwrap_err().to_string();
+    assert!(down.contains("Redis"), "{down}");
+    redis.restart();
+    // Without an append-only file the restarted Redis is empty: the store reads the
+    // ends again and starts the partition over, rather than leaving a hole.
+    s.create("t", 1).unwrap();
+    assert_eq!(s.append("t", 0, b"", b"c", 3).unwrap(), 0);
+    assert!(RedisStore::open("redis://127.0.0.1:1", &small_segments())
+        .unwrap_err()
+        .to_string()
+        .contains("no Redis answers"));
 }

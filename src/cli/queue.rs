@@ -39,13 +39,18 @@ pub enum SyncArg {
 /// reported, never delivered.
 ///
 /// The log lives in --store: one folder per topic, one per partition, segment files of
-/// records each with a CRC-32C checksum, and each group's committed offsets.
+/// records each with a CRC-32C checksum, and each group's committed offsets. With
+/// --store redis://HOST:PORT it lives in Redis Streams instead (one stream per
+/// partition, the groups' offsets in the streams' consumer groups), as durable as
+/// Redis's appendonly and appendfsync settings make it, which each acknowledgement
+/// states (--sync applies to the files only).
 ///
 /// Examples:
 ///
 ///   netlab queue serve
 ///   netlab queue serve --port 4100 --store /tmp/q --sync always
 ///   netlab queue serve --port 0 --jsonl      (the first line says which port)
+///   netlab queue serve --store redis://127.0.0.1:6379
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ServeArgs {
@@ -55,7 +60,7 @@ pub struct ServeArgs {
     /// Port to listen on; 0 lets the kernel choose.
     #[arg(long, default_value_t = 4100)]
     pub port: u16,
-    /// The folder that holds the log.
+    /// The folder that holds the log, or redis://HOST:PORT to keep it in Redis Streams.
     #[arg(long, default_value = "netlab-queue")]
     pub store: PathBuf,
     /// When to fsync.

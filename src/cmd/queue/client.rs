@@ -167,6 +167,7 @@ fn acked_line(v: &Value) -> Line {
         offset: v["offset"].as_u64().unwrap_or(0),
         durability,
         synced: v["synced"].as_bool().unwrap_or(false),
+        detail: v["detail"].as_str().map(str::to_owned),
     }
 }
 

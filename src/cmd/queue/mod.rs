@@ -89,6 +89,9 @@ pub enum Line {
         offset: u64,
         durability: Durability,
         synced: bool,
+        /// What the store says of it, when the store decides (Redis's settings).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     /// A message received (client side).
     Message {
@@ -118,6 +121,18 @@ impl Render for Line {
                 sync,
                 topics,
                 ..
+            } if store.starts_with("redis://") => format!(
+                "{} {url} namespace /queue, log in Redis Streams at {store} ({topics} topics), \
+                 as durable as Redis's appendonly and appendfsync settings (each \
+                 acknowledgement says which)",
+                style.paint(Paint::Bold, "listening on"),
+            ),
+            Line::Listening {
+                url,
+                store,
+                sync,
+                topics,
+                ..
             } => format!(
                 "{} {url} namespace /queue, log in {store} ({topics} topics), --sync {} ({})",
                 style.paint(Paint::Bold, "listening on"),
@@ -130,11 +145,12 @@ impl Render for Line {
                 partition,
                 offset,
                 durability,
+                detail,
                 ..
             } => format!(
                 "{} {topic}/{partition} offset {offset}: {}",
                 style.paint(Paint::Good, "acknowledged"),
-                promise(*durability)
+                detail.as_deref().unwrap_or(promise(*durability))
             ),
             Line::Message {
                 topic,
@@ -209,12 +225,15 @@ fn broker_line(e: &QueueEvent, style: &Style) -> String {
 
 impl Render for Status {
     fn render_human(&self, style: &Style) -> String {
-        let mut t = format!(
-            "{} --sync {} ({})\n",
-            style.paint(Paint::Bold, "broker"),
-            self.sync.as_str(),
-            promise(self.sync)
-        );
+        let mut t = match &self.store {
+            Some(store) => format!("{} log in {store}\n", style.paint(Paint::Bold, "broker")),
+            None => format!(
+                "{} --sync {} ({})\n",
+                style.paint(Paint::Bold, "broker"),
+                self.sync.as_str(),
+                promise(self.sync)
+            ),
+        };
         t.push_str(&format!("{}\n", style.paint(Paint::Bold, "topics")));
         for topic in &self.topics {
             let parts: Vec<String> = topic

@@ -4,13 +4,21 @@ use super::Line;
 use crate::cli::queue::ServeArgs;
 use crate::cmd::ws::server::Term;
 use crate::error::{usage, HintExt};
-use crate::net::queue::{self, FileConfig, QueueConfig, NAMESPACE};
+use crate::net::queue::{self, redis_store, FileConfig, QueueConfig, RedisStore, Store, NAMESPACE};
 use crate::net::socketio;
 use crate::output::Output;
 use crate::wire::application::queue::Config;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+
+const REDIS_EXAMPLE: &str = "--store redis://127.0.0.1:6379";
+
+/// Start a Redis this way, for the broker.
+const START_REDIS: &str =
+    "start one: redis-server --port 6379 --appendonly yes --appendfsync always \
+    (install it with: sudo apt install redis-server), or give the address of yours with \
+    --store redis://HOST:PORT";
 
 /// A validated plan.
 #[derive(Debug, Clone)]
@@ -41,10 +49,19 @@ impl TryFrom<ServeArgs> for Plan {
                 "a segment holds at least 1024 bytes; the default is 4 MiB",
             ));
         }
+        let redis = a
+            .store
+            .to_str()
+            .filter(|s| s.starts_with("redis://"))
+            .map(str::to_owned);
+        if let Some(url) = &redis {
+            redis_store::parse_url(url).map_err(|e| usage(e.to_string(), REDIS_EXAMPLE))?;
+        }
         Ok(Plan {
             addr: SocketAddr::new(ip, a.port),
             config: QueueConfig {
                 store: a.store,
+                redis,
                 sync: a.sync.into(),
                 partitions: a.partitions,
                 broker: Config {
@@ -72,7 +89,17 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
             "pick another --port, or --port 0 to let the kernel choose",
         )?;
     let local = engine.local_addr();
-    let topics = std::fs::read_dir(&plan.config.store).map_or(0, |d| d.count());
+    let topics = match &plan.config.redis {
+        // Reach Redis before saying that the broker listens.
+        Some(url) => RedisStore::open(url, &plan.config.files)
+            .hinted(
+                format!("the log in Redis at {url} could not be opened"),
+                START_REDIS,
+            )?
+            .topics()
+            .len(),
+        None => std::fs::read_dir(&plan.config.store).map_or(0, |d| d.count()),
+    };
     out.event(&Line::Listening {
         url: format!("http://{local}"),
         namespace: NAMESPACE,
@@ -86,6 +113,10 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
         let _ = stop_rx.await;
     };
     let store = plan.config.store.display().to_string();
+    let hint = match &plan.config.redis {
+        Some(_) => START_REDIS,
+        None => "check that the folder is writable, or give another --store",
+    };
     let mut server = tokio::spawn(queue::serve(engine, plan.config, stop, Some(tx)));
     let mut sigterm = Term::new()?;
     let mut stop_tx = Some(stop_tx);
@@ -95,7 +126,7 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
             r = &mut server => {
                 r?.hinted(
                     format!("the log in {store} could not be opened"),
-                    "check that the folder is writable, or give another --store",
+                    hint,
                 )?;
                 break;
             }

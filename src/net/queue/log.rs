@@ -67,6 +67,8 @@ pub struct Appended {
     pub offset: u64,
     pub timestamp: u64,
     pub durability: Durability,
+    /// What the engine says of it, when it decides the durability (Redis).
+    pub detail: Option<String>,
 }
 
 /// What the thread answers.
@@ -245,12 +247,14 @@ impl Runner {
         if self.policy == Durability::Always {
             self.store.sync()?;
         }
+        let promise = self.store.promise(self.policy);
         Ok(Appended {
             topic: topic.to_owned(),
             partition,
             offset,
             timestamp,
-            durability: self.policy,
+            durability: promise.durability,
+            detail: promise.detail,
         })
     }
 

@@ -13,6 +13,7 @@
 //! only when the log's answer arrives, with the durability it got.
 
 use super::log::{self, Appended, Command, ReadFor, Reply};
+use super::redis_store::RedisStore;
 use super::store::{FileConfig, FileStore, Store, StoreError};
 use crate::net::engineio::EngineServer;
 use crate::net::socketio::{self, App};
@@ -38,7 +39,10 @@ pub const NAMESPACE: &str = "/queue";
 /// How the broker runs.
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
+    /// The folder of the file store.
     pub store: PathBuf,
+    /// `redis://HOST:PORT`: keep the log in Redis Streams instead of `store`.
+    pub redis: Option<String>,
     pub sync: Durability,
     /// Partitions of a topic created by its first publish.
     pub partitions: u32,
@@ -50,6 +54,7 @@ impl Default for QueueConfig {
     fn default() -> QueueConfig {
         QueueConfig {
             store: PathBuf::from("netlab-queue"),
+            redis: None,
             sync: Durability::Batch,
             partitions: 3,
             broker: Config::default(),
@@ -97,6 +102,9 @@ pub enum QueueEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Status {
     pub sync: Durability,
+    /// Where the log is when not in files, and what that makes of an acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     pub topics: Vec<TopicStatus>,
     pub groups: Vec<GroupStatus>,
 }
@@ -139,6 +147,8 @@ pub struct QueueApp {
     /// Committed offsets to hand to the log: (topic, group) → offsets.
     commits: BTreeMap<(String, String), Vec<u64>>,
     events: Option<mpsc::UnboundedSender<QueueEvent>>,
+    /// The store's own words on durability (Redis), for `status`.
+    store_detail: Option<String>,
 }
 
 impl QueueApp {
@@ -270,6 +280,10 @@ impl QueueApp {
     fn status(&self) -> Status {
         Status {
             sync: self.config.sync,
+            store: self.config.redis.as_ref().map(|url| {
+                let detail = self.store_detail.as_deref().unwrap_or_default();
+                format!("Redis Streams at {url}: {detail}")
+            }),
             topics: self
                 .ends
                 .iter()
@@ -380,6 +394,7 @@ impl QueueApp {
                     "timestamp": a.timestamp,
                     "durability": a.durability,
                     "synced": a.durability.synced(),
+                    "detail": a.detail,
                 })
             }
             Err(error) => {
@@ -549,14 +564,17 @@ impl App for QueueApp {
     }
 }
 
-/// Open the log in `config.store` and build the application with the broker restored
+/// Open the log in `config.store` (or the Redis of `config.redis`) and build the application with the broker restored
 /// from it (topics, ends, committed offsets). Also returns what opening found and the
 /// log thread, to join after serving.
 pub fn open(
     config: QueueConfig,
     events: Option<mpsc::UnboundedSender<QueueEvent>>,
 ) -> Result<(QueueApp, std::thread::JoinHandle<()>), StoreError> {
-    let store = FileStore::open(&config.store, config.files.clone())?;
+    let store: Box<dyn Store> = match &config.redis {
+        Some(url) => Box::new(RedisStore::open(url, &config.files)?),
+        None => Box::new(FileStore::open(&config.store, config.files.clone())?),
+    };
     let mut broker = Broker::new(config.broker.clone());
     let mut ends = BTreeMap::new();
     for t in store.topics() {
@@ -575,7 +593,8 @@ pub fn open(
             let _ = tx.send(QueueEvent::Recovered { note: note.clone() });
         }
     }
-    let (log, replies, thread) = log::spawn(Box::new(store), config.sync);
+    let store_detail = store.promise(config.sync).detail;
+    let (log, replies, thread) = log::spawn(store, config.sync);
     let app = QueueApp {
         broker,
         log,
@@ -590,6 +609,7 @@ pub fn open(
         ends,
         commits: BTreeMap::new(),
         events,
+        store_detail,
     };
     Ok((app, thread))
 }

@@ -27,6 +27,7 @@
 //! topics and pass the same behaviour tests.
 
 use crate::wire::application::queue::record::{self, Damage, Record, HEADER_LEN};
+use crate::wire::application::queue::Durability;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -84,6 +85,26 @@ pub enum StoreError {
     Record(#[from] record::RecordError),
     #[error("an earlier fsync failed; the log takes no more appends until it is opened again")]
     Failed,
+    #[error("{url:?} is not a Redis address redis://HOST:PORT: {why}")]
+    RedisUrl { url: String, why: String },
+    #[error("no Redis answers at {addr}: {source}")]
+    RedisUnreachable { addr: String, source: io::Error },
+    #[error("the connection to Redis at {addr} was lost: {error}")]
+    RedisLost { addr: String, error: String },
+    #[error("Redis at {addr} refused {command}: {error}")]
+    RedisRefused {
+        addr: String,
+        command: String,
+        error: String,
+    },
+}
+
+/// What an acknowledged append is: the durability, and a sentence when the engine rather
+/// than the sync policy decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promise {
+    pub durability: Durability,
+    pub detail: Option<String>,
 }
 
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
@@ -127,6 +148,14 @@ pub trait Store: Send {
     fn retain(&mut self, now_ms: u64) -> Result<Vec<(String, u32, u64)>, StoreError>;
     /// What opening the log found.
     fn notes(&self) -> &[Note];
+    /// What an append acknowledged under the sync `policy` is: for the files, what the
+    /// policy says.
+    fn promise(&self, policy: Durability) -> Promise {
+        Promise {
+            durability: policy,
+            detail: None,
+        }
+    }
 }
 
 /// Limits of the file store.
