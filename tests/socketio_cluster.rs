@@ -170,6 +170,7 @@ fn check_killed(killed: &Value, nodes: usize) {
                 );
                 assert!(last < ticks, "{c}");
                 assert_eq!(c["recovered"], false, "{c}");
+                assert_eq!(c["brought_pid"], run["recovery"], "{c}");
             } else {
                 assert!(missed.is_empty(), "{c}");
                 assert!(c["node_after"].is_null(), "{c}");

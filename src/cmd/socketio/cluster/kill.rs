@@ -39,6 +39,8 @@ pub struct Stream1 {
     pub recovered: Option<bool>,
     /// Why the connection ended, in socket.io-client's words.
     pub dropped: Option<String>,
+    /// Whether its new CONNECT carried the private session id of its first (recovery on).
+    pub brought_pid: bool,
     pub received: usize,
     /// The ticks it never received, in order.
     pub missed: Vec<usize>,
@@ -155,6 +157,7 @@ async fn follow(mut c: Client, to: Fallback) -> anyhow::Result<(Stream1, Option<
         node_after: None,
         recovered: None,
         dropped: None,
+        brought_pid: false,
         received: 0,
         missed: Vec::new(),
     };
@@ -185,6 +188,7 @@ async fn follow(mut c: Client, to: Fallback) -> anyhow::Result<(Stream1, Option<
             (true, Some(pid), None) => json!({"pid": pid}),
             _ => json!({}),
         };
+        s.brought_pid = auth.get("pid").is_some();
         c = connect(&to.url, &s.name, "/", &to.node, auth).await?;
         s.node_after = Some(to.node.clone());
         socket_after = Some(c.member.socket.clone());
