@@ -79,6 +79,8 @@ fn expected(code: &str, members: &[Value], sender: &str, adapter: bool) -> Vec<S
     let main = |m: &Value| m["namespace"] == "/";
     let chosen: Box<dyn Fn(&Value) -> bool> = match code {
         c if c.starts_with("socket.emit") => Box::new(|m| name(m) == "A"),
+        c if c.starts_with("socket.timeout(2000).emit") => Box::new(|m| name(m) == "A"),
+        c if c.starts_with("io.timeout(2000).emit") => Box::new(|m| main(m) && reachable(m)),
         c if c.starts_with("socket.volatile.emit") => Box::new(|m| name(m) == "A"),
         c if c.starts_with("io.emit") => Box::new(|m| main(m) && reachable(m)),
         c if c.starts_with("io.local.emit") => Box::new(|m| main(m) && m["node"] == sender),
@@ -112,7 +114,7 @@ fn expected(code: &str, members: &[Value], sender: &str, adapter: bool) -> Vec<S
 fn check_across(across: &Value, adapter: bool) {
     let members = across["members"].as_array().expect("members");
     let rows = across["rows"].as_array().expect("rows");
-    assert_eq!(rows.len(), 11, "{across}");
+    assert_eq!(rows.len(), 13, "{across}");
     for row in rows {
         let code = row["code"].as_str().expect("code");
         let sender = row["sender_node"].as_str().expect("sender");
@@ -122,6 +124,12 @@ fn check_across(across: &Value, adapter: bool) {
             serde_json::json!(want),
             "{code}: {across}"
         );
+        // An emit with ack: every receiver answered (with its name), and only they.
+        if code.contains(".timeout(") {
+            assert_eq!(row["answers"], serde_json::json!(want), "{code}: {across}");
+        } else {
+            assert!(row.get("answers").is_none(), "{row}");
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! listens for [`LISTEN`] after the sender's node acknowledged, and what has not come by
 //! then counts as not received.
 
-use super::node::LINE;
+use super::node::{ACK_TIMEOUT, LINE};
 use crate::cmd::socketio::demo::cheatsheet::{Op, LINES, MEMBERS};
 use crate::cmd::socketio::demo::READ_LIMIT;
 use crate::net::socketio::client::{Heard, SioClient};
@@ -26,13 +26,13 @@ pub const LISTEN: Duration = Duration::from_millis(400);
 /// How long connecting and each acknowledgement may take.
 pub const WAIT: Duration = Duration::from_secs(5);
 
-/// The cheatsheet's lines the cluster runs: all but the emits with acknowledgement.
-pub fn lines() -> impl Iterator<Item = (usize, &'static str)> {
-    LINES
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| !matches!(l.op, Op::SocketTimeout | Op::IoTimeout))
-        .map(|(i, l)| (i, l.code))
+/// The cheatsheet's lines, and whether each asks for acknowledgements (its answers may
+/// take up to the emit's timeout: every client listens that much longer).
+pub fn lines() -> impl Iterator<Item = (usize, &'static str, bool)> {
+    LINES.iter().enumerate().map(|(i, l)| {
+        let ack = matches!(l.op, Op::SocketTimeout | Op::IoTimeout);
+        (i, l.code, ack)
+    })
 }
 
 /// One client: its name, namespace, rooms and the node it is connected to.
@@ -55,6 +55,9 @@ pub struct Row {
     pub code: String,
     pub sender_node: String,
     pub received_by: Vec<String>,
+    /// For an emit with ack: whose answers reached the sender's node, as it told A.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answers: Option<Vec<String>>,
 }
 
 /// The cheatsheet's result across nodes.
@@ -63,6 +66,8 @@ pub struct Across {
     pub members: Vec<Member>,
     pub rows: Vec<Row>,
     pub listened_ms: u64,
+    /// How long they listen after an emit with ack.
+    pub ack_listened_ms: u64,
 }
 
 /// A connected client.
@@ -83,20 +88,22 @@ pub async fn run(urls: &[String]) -> anyhow::Result<Across> {
     }
     let b = clients[1].member.socket.clone();
     let mut rows = Vec::new();
-    for (i, code) in lines() {
+    for (i, code, ack) in lines() {
         let sender = &mut clients[0];
         let asked = sender
             .sio
             .emit("line", vec![json!(i).into(), json!(b).into()], true)
             .await?;
-        let sender_got = await_ack(&mut sender.sio, asked, LINE, i).await?;
-        let (back, heard) = listen(clients, LINE, i, sender_got).await?;
+        let sender_got = await_ack(sender, asked, LINE, i).await?;
+        let time = if ack { LISTEN + ACK_TIMEOUT } else { LISTEN };
+        let (back, heard, answers) = listen(clients, i, sender_got, time).await?;
         clients = back;
         rows.push(Row {
             line: i,
             code: code.to_owned(),
             sender_node: clients[0].member.node.clone(),
             received_by: heard,
+            answers,
         });
     }
     let mut members = Vec::new();
@@ -108,6 +115,7 @@ pub async fn run(urls: &[String]) -> anyhow::Result<Across> {
         members,
         rows,
         listened_ms: ms(LISTEN),
+        ack_listened_ms: ms(LISTEN + ACK_TIMEOUT),
     })
 }
 
@@ -172,25 +180,31 @@ pub async fn connect(
 async fn join(mut c: Client, rooms: &[&str]) -> anyhow::Result<Client> {
     for room in rooms {
         let asked = c.sio.emit("join", vec![json!(room).into()], true).await?;
-        await_ack(&mut c.sio, asked, LINE, usize::MAX).await?;
+        await_ack(&mut c, asked, LINE, usize::MAX).await?;
         c.member.rooms.push((*room).to_owned());
     }
     Ok(c)
 }
 
 /// Wait for the acknowledgement of `asked`; whether event `event` number `i` arrived
-/// meanwhile (the sender's node may send it before the answer).
+/// meanwhile (the sender's node may send it before the answer). An event that asks for
+/// an acknowledgement meanwhile is answered with the client's name.
 pub async fn await_ack(
-    sio: &mut SioClient,
+    c: &mut Client,
     asked: Option<u64>,
     event: &str,
     i: usize,
 ) -> anyhow::Result<bool> {
     let mut got = false;
     for _ in 0..READ_LIMIT {
-        match tokio::time::timeout(WAIT, sio.next()).await?? {
+        match tokio::time::timeout(WAIT, c.sio.next()).await?? {
             Heard::Ack { id, .. } if Some(id) == asked => return Ok(got),
-            Heard::Event { name, args, .. } => got |= numbered(&name, &args, event) == Some(i),
+            Heard::Event { name, args, ack } => {
+                if let Some(id) = ack {
+                    c.sio.ack(id, vec![json!(c.member.name).into()]).await?;
+                }
+                got |= numbered(&name, &args, event) == Some(i);
+            }
             _ => {}
         }
     }
@@ -206,25 +220,42 @@ pub fn numbered(name: &str, args: &[Data], event: &str) -> Option<usize> {
     (name == event).then(|| usize::try_from(n).ok()).flatten()
 }
 
-/// Every client listens for [`LISTEN`] at once; the names of those that received event
-/// `event` number `i` (the sender, client 0, may have received it already: `sender_got`).
+/// What one client heard while listening: line `i`, and (the sender) the answers.
+struct Listened {
+    got: bool,
+    answers: Option<Vec<String>>,
+}
+
+/// Every client listens for `time` at once, answering any acknowledgement asked with its
+/// name; the names of those that received line `i` (the sender, client 0, may have
+/// received it already: `sender_got`), and the answers the sender was told of.
 async fn listen(
     clients: Vec<Client>,
-    event: &'static str,
     i: usize,
     sender_got: bool,
-) -> anyhow::Result<(Vec<Client>, Vec<String>)> {
+    time: Duration,
+) -> anyhow::Result<(Vec<Client>, Vec<String>, Option<Vec<String>>)> {
     let mut set = JoinSet::new();
     for (k, mut c) in clients.into_iter().enumerate() {
         set.spawn(async move {
-            let mut got = k == 0 && sender_got;
-            let deadline = tokio::time::Instant::now() + LISTEN;
+            let mut heard = Listened {
+                got: k == 0 && sender_got,
+                answers: None,
+            };
+            let deadline = tokio::time::Instant::now() + time;
             while let Ok(Ok(h)) = tokio::time::timeout_at(deadline, c.sio.next()).await {
-                if let Heard::Event { name, args, .. } = h {
-                    got |= numbered(&name, &args, event) == Some(i);
+                let Heard::Event { name, args, ack } = h else {
+                    continue;
+                };
+                if let Some(id) = ack {
+                    let _ = c.sio.ack(id, vec![json!(c.member.name).into()]).await;
+                }
+                heard.got |= numbered(&name, &args, LINE) == Some(i);
+                if name == "answers" {
+                    heard.answers = answers_of(&args, i).or(heard.answers);
                 }
             }
-            (k, c, got)
+            (k, c, heard)
         });
     }
     let mut done = Vec::new();
@@ -232,12 +263,22 @@ async fn listen(
         done.push(r?);
     }
     done.sort_by_key(|(k, _, _)| *k);
-    let heard = done
+    let got = done
         .iter()
-        .filter(|(_, _, got)| *got)
+        .filter(|(_, _, h)| h.got)
         .map(|(_, c, _)| c.member.name.clone())
         .collect();
-    Ok((done.into_iter().map(|(_, c, _)| c).collect(), heard))
+    let answers = done.first().and_then(|(_, _, h)| h.answers.clone());
+    Ok((done.into_iter().map(|(_, c, _)| c).collect(), got, answers))
+}
+
+/// The names in an `answers` event for line `i`.
+fn answers_of(args: &[Data], i: usize) -> Option<Vec<String>> {
+    let v = args.first().and_then(Data::as_json)?;
+    if v["line"].as_u64() != Some(i as u64) {
+        return None;
+    }
+    serde_json::from_value(v["answers"].clone()).ok()
 }
 
 #[cfg(test)]
@@ -258,10 +299,10 @@ mod tests {
     }
 
     #[test]
-    fn the_cluster_runs_every_line_without_an_acknowledgement() {
-        let codes: Vec<&str> = lines().map(|(_, c)| c).collect();
-        assert_eq!(codes.len(), LINES.len() - 2);
-        assert!(codes.contains(&"io.local.emit(\"cheat\", i)"));
-        assert!(!codes.iter().any(|c| c.contains("timeout")));
+    fn the_lines_with_a_timeout_are_the_ones_that_wait_for_answers() {
+        for (_, code, ack) in lines() {
+            assert_eq!(code.contains(".timeout("), ack, "{code}");
+        }
+        assert_eq!(lines().count(), LINES.len());
     }
 }

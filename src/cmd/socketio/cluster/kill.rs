@@ -116,7 +116,7 @@ async fn one_run(nodes: &[Node], recovery: bool) -> anyhow::Result<KillRun> {
     let mut killed = None;
     for k in 1..=TICKS {
         let asked = sender.sio.emit("tick", vec![json!(k).into()], true).await?;
-        await_ack(&mut sender.sio, asked, "tick", k).await?;
+        await_ack(&mut sender, asked, "tick", k).await?;
         if k == KILL_AT {
             killed = Some(names[last].to_owned());
             nodes[last].kill().await;

@@ -6,7 +6,9 @@
 //! Events the application answers (each acknowledged when asked):
 //! - `where` → `{"node": "n1", "socket": ID}`: the node that holds this socket;
 //! - `join` ROOM → the socket joins the room; the answer is its rooms;
-//! - `line` [I, ID_OF_B] → cheatsheet line I run by this socket ([`run_line`]);
+//! - `line` [I, ID_OF_B] → cheatsheet line I run by this socket ([`run_line`]); for an
+//!   emit with ack, `answers` `{"line": I, "answers": [NAMES], "timed_out": BOOL}` to the
+//!   socket once the answers are in;
 //! - `tick` K → `io.emit("tick", K)`, the numbered stream.
 //!
 //! With an adapter ([`Setup::redis`]) the node shares broadcasts with the others through
@@ -19,6 +21,7 @@ use crate::net::socketio::{self, App};
 use crate::wire::application::socketio::recovery::RecoveryOptions;
 use crate::wire::application::socketio::{AppEvent, Data, Options, Server};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,6 +81,7 @@ impl Node {
         let app = ClusterApp {
             name: name.to_owned(),
             seen: seen.clone(),
+            pending: HashMap::new(),
         };
         let setup = setup.clone();
         let thread = std::thread::Builder::new()
@@ -236,9 +240,16 @@ pub async fn start_nodes_with(count: usize, setup: &Setup) -> anyhow::Result<Vec
     Ok(nodes)
 }
 
-/// Run cheatsheet line `i` as socket `me` of `/`; `b` is client B's socket id.
-pub fn run_line(io: &mut Server, me: &str, i: usize, b: &str) {
-    let Some(line) = LINES.get(i) else { return };
+/// How long the cheatsheet's emits with ack wait for their answers.
+pub use crate::cmd::socketio::demo::app::ACK_TIMEOUT;
+
+/// The most emits with ack a node waits for at once (past it, answers are not reported).
+const MAX_PENDING: usize = 1024;
+
+/// Run cheatsheet line `i` as socket `me` of `/`; `b` is client B's socket id. For an
+/// emit with ack, its id: the answers come later ([`AppEvent::Acked`]).
+pub fn run_line(io: &mut Server, me: &str, i: usize, b: &str) -> Option<u64> {
+    let line = LINES.get(i)?;
     let args = || vec![Data::from(json!(i))];
     // An emit fails only for a namespace or socket that is not there: the table then
     // shows nobody receiving the line, which is what happened.
@@ -259,18 +270,51 @@ pub fn run_line(io: &mut Server, me: &str, i: usize, b: &str) {
         Op::Private => io.socket("/", me).to(b).emit(LINE, args()),
         Op::ToSelf => io.socket("/", me).to(me).emit(LINE, args()),
         Op::Volatile => io.socket("/", me).volatile().emit(LINE, args()),
-        // Emits with acknowledgement are not part of the cluster's run.
-        Op::SocketTimeout | Op::IoTimeout => Ok(()),
+        Op::SocketTimeout => {
+            let s = io.socket("/", me).timeout(ACK_TIMEOUT);
+            return s.emit_with_ack(LINE, args()).ok();
+        }
+        Op::IoTimeout => {
+            let o = io.of("/").timeout(ACK_TIMEOUT);
+            return o.emit_with_ack(LINE, args()).ok();
+        }
     };
+    None
 }
 
 /// The cluster's application on one node.
 struct ClusterApp {
     name: String,
     seen: SeenLog,
+    /// Emit-with-ack id → the socket that ran the cheatsheet line, and the line.
+    pending: HashMap<u64, (String, usize)>,
 }
 
 impl ClusterApp {
+    /// The answers to an emit with ack came (or its time ran out): tell the socket that
+    /// ran the line who answered (each client answers with its name).
+    fn answered(
+        &mut self,
+        io: &mut Server,
+        id: u64,
+        responses: &[(String, Vec<Data>)],
+        late: bool,
+    ) {
+        let Some((me, i)) = self.pending.remove(&id) else {
+            return;
+        };
+        let mut from: Vec<String> = responses
+            .iter()
+            .map(|(socket, args)| {
+                let name = args.first().and_then(Data::as_json).and_then(Value::as_str);
+                name.map_or_else(|| socket.clone(), str::to_owned)
+            })
+            .collect();
+        from.sort();
+        let body = json!({"line": i, "answers": from, "timed_out": late});
+        let _ = io.socket("/", &me).emit("answers", vec![body.into()]);
+    }
+
     fn on_event(
         &mut self,
         io: &mut Server,
@@ -292,7 +336,12 @@ impl ClusterApp {
                 let i = arg(0).and_then(|v| v.as_u64()).unwrap_or(u64::MAX);
                 let b = arg(1);
                 let b = b.as_ref().and_then(Value::as_str).unwrap_or_default();
-                run_line(io, me, usize::try_from(i).unwrap_or(usize::MAX), b);
+                let i = usize::try_from(i).unwrap_or(usize::MAX);
+                if let Some(id) = run_line(io, me, i, b) {
+                    if self.pending.len() < MAX_PENDING {
+                        self.pending.insert(id, (me.to_owned(), i));
+                    }
+                }
                 vec![json!({"node": self.name}).into()]
             }
             "tick" => {
@@ -321,6 +370,10 @@ impl App for ClusterApp {
                 if let Some(id) = ack {
                     let _ = io.ack(&namespace, &socket, id, answer);
                 }
+            }
+            AppEvent::Acked { id, responses, .. } => self.answered(io, id, &responses, false),
+            AppEvent::AckTimedOut { id, responses, .. } => {
+                self.answered(io, id, &responses, true);
             }
             _ => {}
         }

@@ -183,8 +183,9 @@ fn render_across(a: &Across, adapter: &str, style: &Style) -> String {
             &format!(
                 "Six WebSocket clients spread over the nodes ({through}). Client A asks its \
                  node to run each line as `socket`; every client listens {} ms after the \
-                 node acknowledged. A mark means the client received the line.",
-                a.listened_ms
+                 node acknowledged ({} ms for an emit with ack), and answers with its name \
+                 when asked. A mark means the client received the line.",
+                a.listened_ms, a.ack_listened_ms
             ),
             style,
             "   "
@@ -202,7 +203,11 @@ fn render_across(a: &Across, adapter: &str, style: &Style) -> String {
     }));
     t.set_header(head);
     for row in &a.rows {
-        let mut cells = vec![row.code.clone()];
+        let mut code = row.code.clone();
+        if let Some(answers) = &row.answers {
+            code.push_str(&format!("\n  answers from: {}", answers.join(" ")));
+        }
+        let mut cells = vec![code];
         for m in &a.members {
             let got = row.received_by.contains(&m.name);
             cells.push(if got { "✓" } else { "·" }.to_owned());
