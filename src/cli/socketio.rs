@@ -38,12 +38,16 @@ pub enum BalancerKind {
 /// unknown`. A WebSocket keeps one TCP connection, so it does not care. Sticky by source
 /// address, or by a cookie naming the node, keeps every request of a client on one node.
 ///
-/// Then the nodes (three by default) and six WebSocket clients spread over them: client A
-/// asks its node for `io.emit` and `io.local.emit`, and a table shows who received each.
-/// These nodes have no adapter, so each knows only its own sockets.
+/// Then the emit cheatsheet across the nodes (three by default): six WebSocket clients in
+/// rooms and namespaces spread over them, client A asks its node to run each line, and a
+/// table shows who received it; `io.emit` reaches every node, `io.local.emit` only A's.
+/// Last, a node is killed during a numbered broadcast stream: its clients move to another
+/// node, without and with connection state recovery, and a table shows what each missed.
 ///
-/// A private redis-server is started on a free port when none is given with --redis and
-/// one is installed (apt-get install redis-server).
+/// The nodes share broadcasts through the Redis adapter: the Redis given with --redis, or
+/// a private redis-server started on a free port when one is installed (apt-get install
+/// redis-server). Without an answering Redis the nodes run without an adapter, each
+/// knowing only its own sockets, and the output says so.
 ///
 /// Examples:
 ///

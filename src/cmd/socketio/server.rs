@@ -246,7 +246,7 @@ async fn bind(plan: &Plan) -> anyhow::Result<(EngineServer, Option<String>)> {
 }
 
 /// A node's id for the adapter, as the real adapter draws it: 6 random characters.
-fn node_uid() -> String {
+pub fn node_uid() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut random = [0u8; 6];
     let _ = getrandom::fill(&mut random);

@@ -4,15 +4,20 @@
 //!    `net::balancer`, or a real haproxy, [`haproxy`]) with each policy in turn, and six
 //!    clients through it: long-polling ones fail under round robin (`Session ID unknown`),
 //!    WebSocket ones do not care, and stickiness by source address or cookie fixes polling.
-//! 2. Broadcasts across nodes ([`across`]): six WebSocket clients spread over the nodes,
-//!    `io.emit` and `io.local.emit` on the first node, who received each. The part takes
-//!    the nodes' URLs only, so it runs the same on nodes that share an adapter.
+//! 2. The emit cheatsheet across nodes ([`across`]): six WebSocket clients in rooms and
+//!    namespaces, spread over the nodes; who received each line. The part takes the
+//!    nodes' URLs only, so it runs the same on nodes with and without an adapter.
+//! 3. A node killed during a numbered broadcast stream ([`kill`]), with and without
+//!    connection state recovery: what each client missed.
 //!
 //! A Redis is prepared for the nodes ([`redis`]): the one given, or a private
-//! `redis-server` when one is installed.
+//! `redis-server` when one is installed. When it answers, the nodes share broadcasts
+//! through it (the Redis adapter, `net::socketio::adapter`); otherwise they run without
+//! an adapter, and the part with a node killed is left out.
 
 pub mod across;
 pub mod haproxy;
+pub mod kill;
 pub mod node;
 pub mod redis;
 pub mod render;
@@ -75,10 +80,13 @@ pub struct NodeInfo {
 pub struct ClusterReport {
     pub nodes: Vec<NodeInfo>,
     pub redis: RedisState,
-    /// How the nodes share broadcasts: `none` (each knows only its own sockets).
+    /// How the nodes share broadcasts: `redis` (the Redis adapter) or `none` (each knows
+    /// only its own sockets).
     pub adapter: &'static str,
     pub sticky: Vec<Trial>,
     pub across: Across,
+    /// A node killed during a stream; only with the adapter.
+    pub killed: Option<kill::Killed>,
     /// What the tables show, worked out from them.
     pub findings: Vec<String>,
 }
@@ -93,7 +101,17 @@ pub async fn run(plan: Plan, out: &mut Output) -> anyhow::Result<()> {
 /// Run the cluster without printing.
 pub async fn cluster(plan: &Plan) -> anyhow::Result<ClusterReport> {
     let (redis, private) = redis::prepare(plan.redis.as_deref()).await?;
-    let nodes = node::start_nodes(plan.nodes).await?;
+    let setup = node::Setup {
+        redis: redis.usable_url().and_then(|u| u.parse().ok()),
+        recovery: false,
+    };
+    let nodes = match node::start_nodes_with(plan.nodes, &setup).await {
+        Ok(n) => n,
+        Err(e) => {
+            drop(private);
+            return Err(e);
+        }
+    };
     let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
     let urls: Vec<String> = nodes.iter().map(node::Node::url).collect();
     let result = async {
@@ -108,10 +126,15 @@ pub async fn cluster(plan: &Plan) -> anyhow::Result<ClusterReport> {
     for n in nodes {
         n.stop().await;
     }
+    let killed = match (&result, setup.redis.is_some()) {
+        (Ok(_), true) => Some(kill::run(plan.nodes, &setup).await),
+        _ => None,
+    };
     if let Some(p) = private {
         p.stop().await;
     }
     let (sticky, across) = result?;
+    let killed = killed.transpose()?;
     let infos = urls
         .iter()
         .enumerate()
@@ -120,13 +143,19 @@ pub async fn cluster(plan: &Plan) -> anyhow::Result<ClusterReport> {
             url: url.clone(),
         })
         .collect();
-    let findings = render::findings(&sticky, &across);
+    let adapter = if setup.redis.is_some() {
+        "redis"
+    } else {
+        "none"
+    };
+    let findings = render::findings(&sticky, &across, adapter, killed.as_ref());
     Ok(ClusterReport {
         nodes: infos,
         redis,
-        adapter: "none",
+        adapter,
         sticky,
         across,
+        killed,
         findings,
     })
 }

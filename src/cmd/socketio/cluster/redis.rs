@@ -19,6 +19,23 @@ pub enum RedisState {
     Missing { install: &'static str },
 }
 
+impl RedisState {
+    /// The URL of a Redis that answered.
+    pub fn usable_url(&self) -> Option<&str> {
+        match self {
+            RedisState::Given {
+                url,
+                answered_ping: true,
+            }
+            | RedisState::Started {
+                url,
+                answered_ping: true,
+            } => Some(url),
+            _ => None,
+        }
+    }
+}
+
 /// A private redis-server; killed when stopped or dropped.
 pub struct Private {
     child: std::process::Child,

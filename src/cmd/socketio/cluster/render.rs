@@ -3,6 +3,7 @@
 //! table, and what the tables show.
 
 use super::across::Across;
+use super::kill::Killed;
 use super::redis::RedisState;
 use super::sticky::{Outcome, Trial};
 use super::ClusterReport;
@@ -31,7 +32,16 @@ impl Render for ClusterReport {
         s.push_str(&fill(&redis_line(&self.redis), style, "   "));
         s.push('\n');
         s.push_str(&render_sticky(&self.sticky, style));
-        s.push_str(&render_across(&self.across, style));
+        s.push_str(&render_across(&self.across, self.adapter, style));
+        match &self.killed {
+            Some(k) => s.push_str(&render_killed(k, style)),
+            None => s.push_str(&fill(
+                "\n3. A node killed: left out, the nodes have no adapter to carry a stream \
+                 from one node to the others.",
+                style,
+                "   ",
+            )),
+        }
         s.push('\n');
         for f in &self.findings {
             s.push_str(&style.paint(Paint::Good, fill(&format!("⇒ {f}"), style, "   ")));
@@ -42,8 +52,12 @@ impl Render for ClusterReport {
 }
 
 fn redis_line(r: &RedisState) -> String {
-    let adapter = "The nodes run without an adapter: each knows only its own sockets, and \
-                   no broadcast goes from one node to another.";
+    let adapter = if r.usable_url().is_some() {
+        "The nodes share broadcasts through it: the Redis adapter (publish/subscribe)."
+    } else {
+        "The nodes run WITHOUT an adapter: each knows only its own sockets, and no \
+         broadcast goes from one node to another."
+    };
     match r {
         RedisState::Given { url, answered_ping } => {
             format!(
@@ -156,31 +170,44 @@ fn short(body: &str) -> String {
     }
 }
 
-fn render_across(a: &Across, style: &Style) -> String {
+fn render_across(a: &Across, adapter: &str, style: &Style) -> String {
+    let through = if adapter == "redis" {
+        "the nodes share the Redis adapter"
+    } else {
+        "the nodes have no adapter"
+    };
     let mut s = format!(
         "\n{}\n{}\n",
-        style.paint(Paint::Bold, "2. Broadcasts across nodes"),
+        style.paint(Paint::Bold, "2. The emit cheatsheet across nodes"),
         fill(
             &format!(
-                "Six WebSocket clients, spread over the nodes. Client A asks its node to run \
-                 each line; every client listens {} ms after the node acknowledged. A mark \
-                 means the client received the line.",
-                a.listened_ms
+                "Six WebSocket clients spread over the nodes ({through}). Client A asks its \
+                 node to run each line as `socket`; every client listens {} ms after the \
+                 node acknowledged ({} ms for an emit with ack), and answers with its name \
+                 when asked. A mark means the client received the line.",
+                a.listened_ms, a.ack_listened_ms
             ),
             style,
             "   "
         )
     );
     let mut t = style.table();
-    let mut head = vec!["line (on A's node)".to_owned()];
-    head.extend(
-        a.members
-            .iter()
-            .map(|m| format!("{} on {}", m.name, m.node)),
-    );
+    let mut head = vec!["line (run on A's node)".to_owned()];
+    head.extend(a.members.iter().map(|m| {
+        let rooms = if m.namespace == "/" {
+            m.rooms.join(" ")
+        } else {
+            m.namespace.clone()
+        };
+        format!("{} on {}\n{rooms}", m.name, m.node)
+    }));
     t.set_header(head);
     for row in &a.rows {
-        let mut cells = vec![row.code.clone()];
+        let mut code = row.code.clone();
+        if let Some(answers) = &row.answers {
+            code.push_str(&format!("\n  answers from: {}", answers.join(" ")));
+        }
+        let mut cells = vec![code];
         for m in &a.members {
             let got = row.received_by.contains(&m.name);
             cells.push(if got { "✓" } else { "·" }.to_owned());
@@ -191,8 +218,88 @@ fn render_across(a: &Across, style: &Style) -> String {
     s
 }
 
+fn render_killed(k: &Killed, style: &Style) -> String {
+    let mut s = format!(
+        "\n{}\n{}\n",
+        style.paint(Paint::Bold, "3. A node killed during a broadcast stream"),
+        fill(
+            &format!(
+                "Fresh nodes on the same Redis, the six clients in `/` spread over them, and \
+                 n1 running io.emit(\"tick\", K) for K = 1 to {}, one every {} ms. After tick \
+                 {} the last node dies: its runtime goes, its TCP connections drop without a \
+                 goodbye. Its clients wait {} ms and connect to the next node, bringing their \
+                 session id and last offset when recovery is on.",
+                k.ticks, k.gap_ms, k.killed_after_tick, k.reconnect_after_ms
+            ),
+            style,
+            "   "
+        )
+    );
+    let mut t = style.table();
+    t.set_header(vec![
+        "recovery".to_owned(),
+        "client".to_owned(),
+        "node".to_owned(),
+        "connection".to_owned(),
+        "recovered".to_owned(),
+        "received".to_owned(),
+        "missed".to_owned(),
+    ]);
+    for run in &k.runs {
+        for c in &run.clients {
+            let node = match &c.node_after {
+                Some(after) => format!("{} → {after}", c.node_before),
+                None => c.node_before.clone(),
+            };
+            let recovered = match c.recovered {
+                Some(r) => r.to_string(),
+                None => "·".to_owned(),
+            };
+            t.add_row(vec![
+                if run.recovery { "on" } else { "off" }.to_owned(),
+                c.name.clone(),
+                node,
+                c.dropped.clone().unwrap_or_else(|| "kept".to_owned()),
+                recovered,
+                format!("{}/{}", c.received, k.ticks),
+                ranges(&c.missed),
+            ]);
+        }
+    }
+    s.push_str(&format!("{t}\n"));
+    s
+}
+
+/// `[3, 4, 5, 9]` → `3–5, 9`; nothing → `·`.
+pub fn ranges(v: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut k = 0;
+    while k < v.len() {
+        let mut j = k;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j == k {
+            v[k].to_string()
+        } else {
+            format!("{}–{}", v[k], v[j])
+        });
+        k = j + 1;
+    }
+    if parts.is_empty() {
+        "·".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// What the tables show, from their contents.
-pub fn findings(trials: &[Trial], across: &Across) -> Vec<String> {
+pub fn findings(
+    trials: &[Trial],
+    across: &Across,
+    adapter: &str,
+    killed: Option<&Killed>,
+) -> Vec<String> {
     let mut notes = Vec::new();
     for t in trials {
         let (p_ok, p_all) = t.polling_ok();
@@ -221,11 +328,24 @@ pub fn findings(trials: &[Trial], across: &Across) -> Vec<String> {
         }
         notes.push(note);
     }
+    notes.extend(across_findings(across, adapter));
+    if let Some(k) = killed {
+        notes.extend(killed_findings(k));
+    }
+    notes
+}
+
+/// What the cheatsheet's table shows about `io.emit` and `io.local.emit`.
+fn across_findings(across: &Across, adapter: &str) -> Vec<String> {
+    let mut notes = Vec::new();
     for row in &across.rows {
+        if !row.code.starts_with("io.emit") && !row.code.starts_with("io.local.emit") {
+            continue;
+        }
         let on_sender: Vec<&str> = across
             .members
             .iter()
-            .filter(|m| m.node == row.sender_node)
+            .filter(|m| m.node == row.sender_node && m.namespace == "/")
             .map(|m| m.name.as_str())
             .collect();
         let only_local = row.received_by.iter().map(String::as_str).eq(on_sender);
@@ -234,15 +354,75 @@ pub fn findings(trials: &[Trial], across: &Across) -> Vec<String> {
         } else {
             row.received_by.join(" ")
         };
-        let verdict = if only_local {
-            format!(
+        let verdict = match (only_local, adapter) {
+            (true, "redis") => format!(
+                "only the clients of {}: `local` keeps it on the sender's node",
+                row.sender_node
+            ),
+            (true, _) => format!(
                 "only the clients of {}: without an adapter a node knows only its own sockets",
                 row.sender_node
-            )
-        } else {
-            "clients of other nodes too: the nodes share broadcasts".to_owned()
+            ),
+            (false, _) => "clients of other nodes too: the nodes share broadcasts".to_owned(),
         };
         notes.push(format!("{} reached {whom}, {verdict}", row.code));
     }
     notes
+}
+
+/// What the stream's table shows.
+fn killed_findings(k: &Killed) -> Vec<String> {
+    let mut notes = Vec::new();
+    for run in &k.runs {
+        let moved: Vec<_> = run
+            .clients
+            .iter()
+            .filter(|c| c.node_after.is_some())
+            .collect();
+        let kept_all = run
+            .clients
+            .iter()
+            .filter(|c| c.node_after.is_none())
+            .all(|c| c.missed.is_empty());
+        let missed: Vec<String> = moved
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.missed.len()))
+            .collect();
+        let recovered = moved.iter().filter(|c| c.recovered == Some(true)).count();
+        let mut note = format!(
+            "recovery {}: {} killed; the clients of the other nodes {}; its clients moved \
+             and missed ticks ({})",
+            if run.recovery { "on" } else { "off" },
+            run.killed,
+            if kept_all {
+                "missed nothing"
+            } else {
+                "missed some"
+            },
+            missed.join(", ")
+        );
+        if run.recovery {
+            note.push_str(&format!(
+                "; {recovered} of {} recovered: the sessions and missed events were kept in \
+                 the memory of the node that died, so the next node answered \
+                 `recovered: false` (a persistent adapter, Redis Streams, would keep them \
+                 for every node)",
+                moved.len()
+            ));
+        }
+        notes.push(note);
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ranges;
+
+    #[test]
+    fn missed_ticks_read_as_ranges() {
+        assert_eq!(ranges(&[]), "·");
+        assert_eq!(ranges(&[3]), "3");
+        assert_eq!(ranges(&[3, 4, 5, 9, 11, 12]), "3–5, 9, 11–12");
+    }
 }

@@ -289,6 +289,16 @@ impl SioClient {
         self.recovered
     }
 
+    /// The private session id of the last CONNECT answer, when recovery is on.
+    pub fn pid(&self) -> Option<&str> {
+        self.pid.as_deref()
+    }
+
+    /// The offset of the last event received, when recovery is on.
+    pub fn offset(&self) -> Option<&str> {
+        self.offset.as_deref()
+    }
+
     /// The transport in use: `polling` or `websocket`.
     pub fn transport(&self) -> &'static str {
         self.transport.name()
