@@ -588,3 +588,54 @@ fn the_model_is_found_however_its_name_is_written() {
         assert_eq!(r.json()["term"], "TCP/IP model", "{q}");
     }
 }
+
+/// Question 4's delivery table has the rows a live run of the same command prints, and the
+/// prose under it says what that live run measures: the emit never processes an event
+/// twice, the retries lose nothing, the idempotent consumer neither loses nor repeats.
+#[test]
+fn question_4_shows_the_rows_of_a_live_delivery_run_and_says_what_it_measures() {
+    let page = std::fs::read_to_string(root().join("docs/questions.md")).unwrap();
+    let cmd = "netlab delivery --modes 1,5,6 --faults cut,lost-ack";
+    let at = page
+        .find(&format!("$ {cmd}\n"))
+        .expect("docs/questions.md shows the delivery run");
+    let shown = &page[at..page[at..].find("\n```").map(|e| at + e).unwrap()];
+    let cells = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .filter(|l| l.starts_with('│') && !l.contains("mode"))
+            .map(|l| {
+                let c: Vec<&str> = l.trim_matches('│').split('┆').map(str::trim).collect();
+                (c[0].to_owned(), c[1].to_owned())
+            })
+            .collect()
+    };
+    let argv: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+    let live = netlab(&argv);
+    assert_eq!(live.code(), 0, "{}", live.stderr);
+    assert_eq!(cells(shown), cells(&live.stdout), "{}", live.stdout);
+    let mut json = vec!["--json"];
+    json.extend(&argv);
+    let doc = netlab(&json).json();
+    for row in doc["rows"].as_array().unwrap() {
+        let n = |k: &str| row[k].as_u64().unwrap();
+        match row["mode"].as_str().unwrap() {
+            "emit" => assert_eq!(n("duplicated"), 0, "{row}"),
+            "ack" => assert_eq!(n("lost"), 0, "{row}"),
+            _ => assert_eq!(n("lost") + n("duplicated"), 0, "{row}"),
+        }
+        if row["mode"] == "ack" && row["fault"] == "lost-ack" {
+            assert!(
+                n("duplicated") >= 1,
+                "the lost acknowledgement's retry: {row}"
+            );
+        }
+    }
+    let page = page.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "The emit lost the events sent while the connection was down, and processed none twice",
+        "the retries lost nothing",
+        "$ netlab queue demo",
+    ] {
+        assert!(page.contains(needle), "docs/questions.md lacks {needle:?}");
+    }
+}

@@ -36,7 +36,7 @@ fn quick_tour_succeeds_and_prints_every_chapter() {
     let r = tour(&["--quick"]);
     assert_eq!(r.code(), 0, "stderr:\n{}\nstdout:\n{}", r.stderr, r.stdout);
     for c in Chapter::ALL {
-        let heading = format!("Chapter {} of 6: {}", c.number(), c.title());
+        let heading = format!("Chapter {} of 7: {}", c.number(), c.title());
         assert!(
             r.stdout.contains(&heading),
             "missing `{heading}`:\n{}",
@@ -44,8 +44,8 @@ fn quick_tour_succeeds_and_prints_every_chapter() {
         );
     }
     // Each chapter ends with its takeaway, and the tour with where to go next.
-    assert_eq!(r.stdout.matches("\n⇒ ").count(), 6, "{}", r.stdout);
-    assert!(r.stdout.contains("6 of 6 chapters ran"), "{}", r.stdout);
+    assert_eq!(r.stdout.matches("\n⇒ ").count(), 7, "{}", r.stdout);
+    assert!(r.stdout.contains("7 of 7 chapters ran"), "{}", r.stdout);
     assert!(r.stdout.contains("netlab explain --list"), "{}", r.stdout);
     assert!(!r.stdout.contains("failed: see above"), "{}", r.stdout);
 }
@@ -56,13 +56,49 @@ fn json_holds_every_chapters_report_and_the_numbers_agree() {
     assert_eq!(r.code(), 0, "{}", r.stderr);
     let doc = r.json();
     let chapters = doc["chapters"].as_array().unwrap();
-    assert_eq!(chapters.len(), 6);
+    assert_eq!(chapters.len(), 7);
     for c in chapters {
         assert_eq!(c["ok"], true, "{c}");
         assert!(c["error"].is_null(), "{c}");
         assert!(c["report"].is_object(), "{c}");
     }
     assert_eq!(doc["failed"].as_array().unwrap().len(), 0);
+
+    // 7. Delivery: each row counts lost as sent minus processed, each mode keeps the
+    // guarantee it claims, and the takeaway quotes the rows.
+    let delivery = chapter(&doc, "delivery");
+    let rows = delivery["report"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6, "3 modes × 2 faults: {delivery}");
+    let row = |mode: &str, fault: &str| {
+        rows.iter()
+            .find(|r| r["mode"] == mode && r["fault"] == fault)
+            .unwrap_or_else(|| panic!("no row {mode} {fault}: {delivery}"))
+    };
+    let n = |r: &Value, k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k}: {r}"));
+    for r in rows {
+        assert_eq!(n(r, "lost"), n(r, "sent") - n(r, "delivered"), "{r}");
+        match r["mode"].as_str().unwrap() {
+            "emit" => assert_eq!(n(r, "duplicated"), 0, "at most once: {r}"),
+            "ack" => assert_eq!(n(r, "lost"), 0, "at least once: {r}"),
+            _ => assert_eq!(n(r, "lost") + n(r, "duplicated"), 0, "dedup: {r}"),
+        }
+    }
+    assert!(n(row("ack", "lost-ack"), "duplicated") >= 1, "{delivery}");
+    let t = delivery["takeaway"].as_str().unwrap();
+    let emit = row("emit", "cut");
+    for quoted in [
+        format!("emit {} of {} events", n(emit, "lost"), n(emit, "sent")),
+        format!(
+            "process {} event(s) twice",
+            n(row("ack", "lost-ack"), "duplicated")
+        ),
+        format!(
+            "skipped {} repeat(s)",
+            n(row("dedup", "lost-ack"), "deduplicated")
+        ),
+    ] {
+        assert!(t.contains(&quoted), "{quoted:?} not in {t}");
+    }
 
     // 6. Socket.IO: the takeaway quotes the cheatsheet's rows and the upgrade's noop.
     let sio = chapter(&doc, "socket_io");
@@ -332,7 +368,7 @@ fn pace_with_stdin_not_a_terminal_goes_straight_on() {
     let text = reader.join().unwrap();
     assert!(status.success(), "{text}");
     assert!(text.contains("stdin is not a terminal"), "{text}");
-    assert!(text.contains("Chapter 4 of 6"), "{text}");
+    assert!(text.contains("Chapter 4 of 7"), "{text}");
 }
 
 #[test]
@@ -342,8 +378,8 @@ fn pace_on_a_terminal_at_end_of_input_goes_on() {
     }
     let text = on_a_terminal("tour --pace --chapter 3 --chapter 4", true);
     // It asked, got end of input, and went on.
-    assert!(text.contains("Enter: chapter 4 of 6"), "{text}");
-    assert!(text.contains("Chapter 4 of 6"), "{text}");
+    assert!(text.contains("Enter: chapter 4 of 7"), "{text}");
+    assert!(text.contains("Chapter 4 of 7"), "{text}");
     assert!(text.contains("chapters ran"), "{text}");
 }
 
@@ -353,7 +389,7 @@ fn no_color_gives_no_escape_codes_even_on_a_terminal() {
         return;
     }
     let plain = on_a_terminal("tour --chapter 3", true);
-    assert!(plain.contains("Chapter 3 of 6"), "{plain}");
+    assert!(plain.contains("Chapter 3 of 7"), "{plain}");
     assert!(
         !plain.contains('\x1b'),
         "escape codes with NO_COLOR:\n{plain:?}"
@@ -374,7 +410,7 @@ fn list_and_bad_input() {
         assert!(r.stdout.contains(c.title()), "{}", r.stdout);
     }
     for bad in [
-        &["--chapter", "7"][..],
+        &["--chapter", "8"][..],
         &["--chapter", "x"],
         &["--quick", "--pace"],
         &["--list", "--quick"],

@@ -12,8 +12,8 @@ pub struct TourArgs {
     /// or at end of input (Ctrl-D), the tour goes on without waiting. Human output only.
     #[arg(long)]
     pub pace: bool,
-    /// Run only this chapter (1 to 6); repeat for several, e.g. `--chapter 1 --chapter 4`.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=6))]
+    /// Run only this chapter (1 to 7); repeat for several, e.g. `--chapter 1 --chapter 4`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=7))]
     pub chapter: Vec<u8>,
     /// List the chapters and what each shows, without running anything.
     #[arg(long, conflicts_with_all = ["quick", "pace", "chapter"])]

@@ -6,7 +6,7 @@
 //! one line that ties the numbers just measured back to the idea. Nothing is scripted:
 //! every number in a takeaway is read from the chapter's report.
 //!
-//! - [`chapters`]: the six chapter runners and their takeaways.
+//! - [`chapters`]: the seven chapter runners and their takeaways.
 //! - [`packet`]: chapter 3's packet, captured live when netlab may, or read from a
 //!   capture shipped inside the binary.
 //!
@@ -24,7 +24,7 @@ use serde::Serialize;
 use std::io::{BufRead, IsTerminal};
 use std::time::Instant;
 
-/// The six chapters, in the order of the course.
+/// The seven chapters, in the order of the course.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Chapter {
@@ -34,19 +34,21 @@ pub enum Chapter {
     WebSocket,
     Compare,
     SocketIo,
+    Delivery,
 }
 
 impl Chapter {
-    pub const ALL: [Chapter; 6] = [
+    pub const ALL: [Chapter; 7] = [
         Chapter::Tcp,
         Chapter::Udp,
         Chapter::Layers,
         Chapter::WebSocket,
         Chapter::Compare,
         Chapter::SocketIo,
+        Chapter::Delivery,
     ];
 
-    /// 1 to 6.
+    /// 1 to 7.
     pub fn number(self) -> u8 {
         match self {
             Chapter::Tcp => 1,
@@ -55,6 +57,7 @@ impl Chapter {
             Chapter::WebSocket => 4,
             Chapter::Compare => 5,
             Chapter::SocketIo => 6,
+            Chapter::Delivery => 7,
         }
     }
 
@@ -70,6 +73,7 @@ impl Chapter {
             Chapter::WebSocket => "WebSocket: the handshake and the frames",
             Chapter::Compare => "HTTP polling versus WebSocket push, measured",
             Chapter::SocketIo => "Socket.IO: events, rooms and the emit cheatsheet",
+            Chapter::Delivery => "Missed events: delivery guarantees, measured",
         }
     }
 
@@ -122,6 +126,15 @@ impl Chapter {
                  course's emit cheatsheet line by line: read who got each line, and look for \
                  the line that reaches nobody."
             }
+            Chapter::Delivery => {
+                "What if a client misses an event? Numbered events go from a producer to a \
+                 consumer over Socket.IO through a proxy that breaks things on cue: it resets \
+                 the consumer's connection (cut), or loses an acknowledgement on its way back \
+                 (lost-ack). Three ways of sending: a plain emit (at most once), an emit with \
+                 an acknowledgement and retries (at least once), and the same to a consumer \
+                 that skips a number it has processed (idempotent). Look at the `lost` and \
+                 `dup` columns: every figure is counted from what the consumer processed."
+            }
         }
     }
 
@@ -141,6 +154,13 @@ impl Chapter {
             Chapter::WebSocket => &["handshake", "WebSocket", "masking", "frame"],
             Chapter::Compare => &["polling", "long polling", "WebSocket", "HTTP/1.x"],
             Chapter::SocketIo => &["Socket.IO", "Engine.IO", "event", "room", "namespace"],
+            Chapter::Delivery => &[
+                "at-most-once",
+                "at-least-once",
+                "idempotent",
+                "exactly-once",
+                "message queue",
+            ],
         }
     }
 
@@ -153,6 +173,7 @@ impl Chapter {
             Chapter::WebSocket => "netlab ws demo",
             Chapter::Compare => "netlab compare --explain",
             Chapter::SocketIo => "netlab socketio demo",
+            Chapter::Delivery => "netlab delivery --modes 1,5,6 --faults cut,lost-ack",
         }
     }
 }
@@ -169,7 +190,7 @@ pub struct Plan {
 
 impl From<&TourArgs> for Plan {
     fn from(a: &TourArgs) -> Plan {
-        // clap keeps --chapter within 1..=6; duplicates run once, in course order.
+        // clap keeps --chapter within 1..=7; duplicates run once, in course order.
         let chapters = Chapter::ALL
             .into_iter()
             .filter(|c| a.chapter.is_empty() || a.chapter.contains(&c.number()))
@@ -218,7 +239,7 @@ pub struct NextStep {
 }
 
 /// The lab guides, in order (tests/tour.rs checks this list against `labs/`).
-pub const LABS: [NextStep; 7] = [
+pub const LABS: [NextStep; 9] = [
     NextStep {
         path: "labs/01-tcp-streams.md",
         topic: "TCP streams: connections, byte streams, framing, socket options",
@@ -246,6 +267,14 @@ pub const LABS: [NextStep; 7] = [
     NextStep {
         path: "labs/07-socketio-events.md",
         topic: "Socket.IO events by hand: emit, ack, rooms, the cheatsheet",
+    },
+    NextStep {
+        path: "labs/08-delivery-and-queues.md",
+        topic: "delivery guarantees under faults, and a message queue",
+    },
+    NextStep {
+        path: "labs/09-several-nodes.md",
+        topic: "several nodes: sticky sessions, adapters and io.local",
     },
 ];
 
@@ -713,7 +742,7 @@ mod tests {
         let f = describe_fatal(&e).unwrap();
         assert_eq!(f.exit_code, 1);
         assert!(
-            f.message.contains("1 of 6 chapters failed (chapter 2)"),
+            f.message.contains("1 of 7 chapters failed (chapter 2)"),
             "{}",
             f.message
         );
@@ -730,13 +759,13 @@ mod tests {
         pacer.pause(&mut out, Chapter::Layers, &mut input).unwrap();
         assert!(!pacer.enabled, "at EOF the tour stops pausing");
         let prompts = e.text();
-        assert!(prompts.contains("chapter 2 of 6"), "{prompts}");
-        assert!(prompts.contains("chapter 3 of 6"), "{prompts}");
+        assert!(prompts.contains("chapter 2 of 7"), "{prompts}");
+        assert!(prompts.contains("chapter 3 of 7"), "{prompts}");
         // Once off, no more prompts and no reads.
         pacer
             .pause(&mut out, Chapter::WebSocket, &mut input)
             .unwrap();
-        assert!(!e.text().contains("chapter 4 of 6"));
+        assert!(!e.text().contains("chapter 4 of 7"));
         // Not a terminal: never waits.
         assert!(!Pacer::new(true, false).enabled);
     }
