@@ -426,8 +426,8 @@ impl<S: AsyncRead + AsyncWrite + ReadReady + Unpin> WsConnection<S> {
     }
 
     /// Encode a whole message in one frame without writing it yet: what is queued goes
-    /// out together, in as few writes as the socket takes, at [`flush_queued`]
-    /// (Self::flush_queued).
+    /// out together, in as few writes as the socket takes, at
+    /// [`flush_queued`](Self::flush_queued).
     pub fn queue(&mut self, m: &Message, compress: Compress) -> Result<(), WsError> {
         match compress {
             Compress::Auto => self.conn.send(m)?,
